@@ -1,0 +1,147 @@
+//! Servers and the counters every worker shares.
+//!
+//! A [`Server`] is created once per configuration and shared by all workers
+//! behind an `Arc`. Its counters are atomics on their own cache line so that
+//! two workers counting on different servers never contend. A live
+//! connection is represented by a [`ConnGuard`]: it takes a slot on the server
+//! when it is created and gives it back when dropped, on every exit path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use crate::config::ServerConf;
+
+/// Counters of one server, padded to their own cache lines.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct ServerStats {
+    /// Connections currently established or being established.
+    pub cur: AtomicU32,
+    /// Connections ever attempted to this server (HAProxy `stot`).
+    pub total: AtomicU64,
+    /// Bytes from the client to this server.
+    pub bytes_in: AtomicU64,
+    /// Bytes from this server to the client.
+    pub bytes_out: AtomicU64,
+    /// Failed connection attempts (refused, reset, timed out).
+    pub connect_failures: AtomicU64,
+    /// Highest `cur` seen (HAProxy `smax`).
+    pub max: AtomicU32,
+}
+
+/// One server of a backend, as every worker sees it.
+#[derive(Debug)]
+pub struct Server {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub weight: u32,
+    /// 0 = unlimited.
+    pub maxconn: u32,
+    pub disabled: bool,
+    pub stats: ServerStats,
+}
+
+impl Server {
+    pub fn new(conf: &ServerConf) -> Server {
+        Server {
+            name: conf.name.clone(),
+            addr: conf.addr,
+            weight: conf.weight,
+            maxconn: conf.maxconn,
+            disabled: conf.disabled,
+            stats: ServerStats::default(),
+        }
+    }
+
+    /// Current connections, as counted by all workers together.
+    #[inline]
+    pub fn cur(&self) -> u32 {
+        self.stats.cur.load(Relaxed)
+    }
+
+    /// Whether the balancer may choose this server now (a hint: the slot is
+    /// only really taken by [`ConnGuard::acquire`]).
+    #[inline]
+    pub fn available(&self) -> bool {
+        !self.disabled && self.weight > 0 && (self.maxconn == 0 || self.cur() < self.maxconn)
+    }
+}
+
+/// One connection's slot on a server; released on drop.
+#[derive(Debug)]
+pub struct ConnGuard {
+    server: Arc<Server>,
+}
+
+impl ConnGuard {
+    /// Takes a slot on `server` unless it is at its maxconn. Strict across
+    /// workers: two workers racing for the last slot cannot both get it.
+    pub fn acquire(server: &Arc<Server>) -> Option<ConnGuard> {
+        let stats = &server.stats;
+        let max = server.maxconn;
+        let prev = stats
+            .cur
+            .fetch_update(Relaxed, Relaxed, |c| {
+                (max == 0 || c < max).then_some(c + 1)
+            })
+            .ok()?;
+        stats.total.fetch_add(1, Relaxed);
+        stats.max.fetch_max(prev + 1, Relaxed);
+        Some(ConnGuard {
+            server: Arc::clone(server),
+        })
+    }
+
+    #[inline]
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.server.stats.cur.fetch_sub(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(maxconn: u32) -> Arc<Server> {
+        Arc::new(Server::new(&ServerConf {
+            name: "s".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            weight: 1,
+            maxconn,
+            disabled: false,
+        }))
+    }
+
+    #[test]
+    fn guard_counts_and_uncounts() {
+        let s = server(0);
+        let a = ConnGuard::acquire(&s).unwrap();
+        let b = ConnGuard::acquire(&s).unwrap();
+        assert_eq!(s.cur(), 2);
+        drop(a);
+        assert_eq!(s.cur(), 1);
+        drop(b);
+        assert_eq!(s.cur(), 0);
+        assert_eq!(s.stats.total.load(Relaxed), 2);
+        assert_eq!(s.stats.max.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn maxconn_is_strict() {
+        let s = server(2);
+        let _a = ConnGuard::acquire(&s).unwrap();
+        let _b = ConnGuard::acquire(&s).unwrap();
+        assert!(ConnGuard::acquire(&s).is_none());
+        assert!(!s.available());
+        drop(_a);
+        assert!(s.available());
+        assert!(ConnGuard::acquire(&s).is_some());
+    }
+}

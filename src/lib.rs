@@ -1,0 +1,23 @@
+//! l4lb: a thread-per-core L4 TCP load balancer.
+//!
+//! The data path, in the order a connection walks it:
+//! `listener` (accept) -> `balance` (pick) -> `session` (connect, state machine)
+//! -> `forward` + `pipes` (move bytes, splice or copy) -> `backend` (count, close).
+//! `worker` owns one event loop per core and dispatches events to sessions;
+//! `timer` holds each worker's deadlines. Configuration enters through `cli`
+//! (flags) and `conf` (file text), and `config` validates both into one
+//! immutable [`config::Config`]. `sys` holds every `unsafe` call.
+
+pub mod backend;
+pub mod balance;
+pub mod cli;
+pub mod conf;
+pub mod config;
+pub mod forward;
+pub mod listener;
+pub mod pipes;
+pub mod run;
+pub mod session;
+pub mod sys;
+pub mod timer;
+pub mod worker;
