@@ -12,4 +12,7 @@ pub struct Args {
     /// check the configuration, print a summary, exit 0 if valid or 1
     #[argh(switch, short = 'c')]
     pub check: bool,
+    /// log level: error, warn, info (default), debug, trace
+    #[argh(option)]
+    pub log_level: Option<String>,
 }

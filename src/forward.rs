@@ -1,1 +1,282 @@
-//! forward
+//! One direction's pump: bytes from a source socket to a destination socket.
+//!
+//! Bulk transfers go through a pooled pipe with `splice(2)` (no copy through
+//! user space); short exchanges are copied through a pooled buffer, which
+//! costs one read and one write where splice would need a pipe too
+//! (HAProxy's splice-auto). A direction starts copying and switches to
+//! splicing once a read fills a whole buffer, and back once reads are small.
+//! A FIN from the source becomes `shutdown(Write)` on the destination after
+//! every byte in flight has been written; nothing is ever dropped.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+
+use mio::net::TcpStream;
+
+use crate::buffers::BufPool;
+use crate::pipes::{Pipe, PipePool};
+use crate::sys;
+
+/// Fill/drain rounds one call may make before yielding to other sessions;
+/// the worker calls again on its next turn if there is more to do.
+const ROUNDS_PER_CALL: usize = 32;
+
+/// A socket and the readiness the event loop last reported for it. Sockets
+/// are registered edge-triggered, so a flag stays set until a syscall on
+/// that socket says it is exhausted.
+#[derive(Debug)]
+pub struct Side {
+    pub stream: TcpStream,
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer's FIN has been reported (EPOLLRDHUP): after the data, a
+    /// read will return 0, and no new event will come to say so.
+    pub read_closed: bool,
+}
+
+impl Side {
+    pub fn new(stream: TcpStream) -> Side {
+        Side { stream, readable: false, writable: false, read_closed: false }
+    }
+}
+
+/// The worker's pools a pump borrows from.
+#[derive(Debug)]
+pub struct Pools {
+    pub pipes: PipePool,
+    pub bufs: BufPool,
+}
+
+/// Bytes in flight between the two sockets of one direction.
+#[derive(Debug, Default)]
+enum Flight {
+    #[default]
+    Empty,
+    Pipe(Pipe),
+    Buf { buf: Box<[u8]>, start: usize, end: usize },
+}
+
+impl Flight {
+    fn pending(&self) -> usize {
+        match self {
+            Flight::Empty => 0,
+            Flight::Pipe(p) => p.len,
+            Flight::Buf { start, end, .. } => end - start,
+        }
+    }
+}
+
+/// What one call of [`Pump::run`] did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Moved {
+    /// Bytes read from the source (or a FIN read: see `eof`).
+    pub read: usize,
+    /// Bytes written to the destination.
+    pub written: usize,
+    /// The round budget ran out while bytes could still move: call again.
+    pub more: bool,
+}
+
+/// One direction of a proxied connection.
+#[derive(Debug)]
+pub struct Pump {
+    flight: Flight,
+    /// The source sent its FIN.
+    eof: bool,
+    /// The FIN has been passed on (`shutdown(Write)` on the destination).
+    shut: bool,
+    /// splice-auto: this direction has been moving full buffers.
+    streaming: bool,
+    splice_allowed: bool,
+    /// The last splice into the pipe found it full: drain before reading.
+    pipe_full: bool,
+    /// Total bytes written to the destination.
+    pub total: u64,
+}
+
+impl Pump {
+    pub fn new(splice_allowed: bool) -> Pump {
+        Pump {
+            flight: Flight::Empty,
+            eof: false,
+            shut: false,
+            streaming: false,
+            splice_allowed,
+            pipe_full: false,
+            total: 0,
+        }
+    }
+
+    /// The source's FIN has been read and passed on with nothing left in flight.
+    pub fn done(&self) -> bool {
+        self.shut
+    }
+
+    /// The source has sent its FIN (bytes may still be in flight).
+    pub fn eof(&self) -> bool {
+        self.eof
+    }
+
+    /// Moves what readiness allows; `Err` means a socket failed (reset, ...)
+    /// and the connection must be aborted.
+    pub fn run(&mut self, src: &mut Side, dst: &mut Side, pools: &mut Pools) -> io::Result<Moved> {
+        let mut moved = Moved::default();
+        for _ in 0..ROUNDS_PER_CALL {
+            let mut progress = false;
+            if src.readable && !self.eof && self.has_room() {
+                let n = self.fill(src, pools)?;
+                progress |= n > 0 || self.eof;
+                moved.read += n;
+            }
+            if dst.writable && self.flight.pending() > 0 {
+                let n = self.drain(dst)?;
+                progress |= n > 0;
+                moved.written += n;
+            }
+            if !progress {
+                self.settle(dst, pools);
+                return Ok(moved);
+            }
+        }
+        moved.more = true;
+        self.settle(dst, pools);
+        Ok(moved)
+    }
+
+    /// Gives back what this direction holds, at the end of the connection.
+    pub fn release(&mut self, pools: &mut Pools) {
+        match std::mem::take(&mut self.flight) {
+            Flight::Empty => {}
+            Flight::Pipe(p) => pools.pipes.put(p),
+            Flight::Buf { buf, .. } => pools.bufs.put(buf),
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        match &self.flight {
+            Flight::Empty => true,
+            Flight::Pipe(_) => !self.pipe_full,
+            Flight::Buf { start, end, .. } => start == end,
+        }
+    }
+
+    /// Once nothing is in flight: return the pipe or buffer to its pool, and
+    /// pass a FIN on.
+    fn settle(&mut self, dst: &mut Side, pools: &mut Pools) {
+        if self.flight.pending() > 0 {
+            return;
+        }
+        self.release(pools);
+        if self.eof && !self.shut {
+            // ENOTCONN here means the peer is gone; the other direction
+            // will see the error on its next syscall.
+            let _ = dst.stream.shutdown(Shutdown::Write);
+            self.shut = true;
+        }
+    }
+
+    /// Reads from the source into the pipe or buffer; returns bytes read.
+    fn fill(&mut self, src: &mut Side, pools: &mut Pools) -> io::Result<usize> {
+        if let Flight::Empty = self.flight {
+            self.flight = self.take_stage(pools);
+        }
+        let bufsize = pools.bufs.size();
+        let mut short = false;
+        let result = match &mut self.flight {
+            Flight::Empty => unreachable!("take_stage always returns a stage"),
+            Flight::Pipe(pipe) => {
+                let room = pools.pipes.capacity().saturating_sub(pipe.len).max(4096);
+                match sys::splice(src.stream.as_fd(), pipe.write_end(), room) {
+                    Ok(n) => {
+                        // A short splice proves nothing: the pipe may have run
+                        // out of slots with bytes still queued on the socket.
+                        pipe.len += n;
+                        if n > 0 && n < bufsize / 4 {
+                            self.streaming = false;
+                        }
+                        Ok(n)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && pipe.len > 0 => {
+                        // Ambiguous EAGAIN: with bytes in the pipe, take it as
+                        // "pipe full" and keep the source marked readable; once
+                        // the pipe is drained, a retry tells the truth.
+                        self.pipe_full = true;
+                        return Ok(0);
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Flight::Buf { buf, start, end } => match src.stream.read(buf) {
+                Ok(n) => {
+                    (*start, *end) = (0, n);
+                    short = n < buf.len();
+                    self.streaming = n == buf.len();
+                    Ok(n)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(0) => {
+                self.eof = true;
+                Ok(0)
+            }
+            Ok(n) => {
+                // A short read emptied the socket: new data will raise a
+                // new edge, so skip the read that would only say EAGAIN
+                // (one syscall per message saved). Not when a FIN is
+                // pending: its edge has already been consumed.
+                if short && !src.read_closed {
+                    src.readable = false;
+                }
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                src.readable = false;
+                Ok(0)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A pipe when this direction is streaming and one is free, else a buffer.
+    fn take_stage(&self, pools: &mut Pools) -> Flight {
+        if self.splice_allowed && self.streaming {
+            if let Some(pipe) = pools.pipes.get() {
+                return Flight::Pipe(pipe);
+            }
+        }
+        Flight::Buf { buf: pools.bufs.get(), start: 0, end: 0 }
+    }
+
+    /// Writes what is in flight to the destination; returns bytes written.
+    fn drain(&mut self, dst: &mut Side) -> io::Result<usize> {
+        let result = match &mut self.flight {
+            Flight::Empty => Ok(0),
+            Flight::Pipe(pipe) => sys::splice(pipe.read_end(), dst.stream.as_fd(), pipe.len).map(|n| {
+                pipe.len -= n;
+                self.pipe_full = false;
+                n
+            }),
+            Flight::Buf { buf, start, end } => dst.stream.write(&buf[*start..*end]).map(|n| {
+                *start += n;
+                n
+            }),
+        };
+        match result {
+            Ok(0) if self.flight.pending() > 0 => Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                self.total += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                dst.writable = false;
+                Ok(0)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod balance;
+pub mod buffers;
 pub mod cli;
 pub mod conf;
 pub mod config;
@@ -18,6 +19,9 @@ pub mod listener;
 pub mod pipes;
 pub mod run;
 pub mod session;
+pub mod shared;
+pub mod slab;
 pub mod sys;
 pub mod timer;
+pub mod token;
 pub mod worker;

@@ -1,12 +1,29 @@
-//! Start-up and shutdown: logging, configuration, workers, signals.
+//! Start-up and shutdown: logging, configuration, limits, listeners,
+//! workers, signals. Every start-up error is printed here, in one place.
 
+use std::io;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use mio::net::TcpListener;
+use mio::{Poll, Waker};
 
 use crate::cli::Args;
 use crate::config::Config;
+use crate::listener;
+use crate::shared::Shared;
+use crate::sys::{self, SignalSet};
+use crate::token;
+use crate::worker::{Control, Worker};
 
-/// Runs l4lb with parsed flags; every error is printed here, in one place.
+/// File descriptors kept aside for logs, the stats socket, and slack.
+const FD_RESERVE: u64 = 64;
+
+/// Runs l4lb with parsed flags and returns the process exit code.
 pub fn main(args: Args) -> ExitCode {
+    init_logging(args.log_level.as_deref());
     let config = match Config::from_args(&args) {
         Ok(c) => c,
         Err(errors) => {
@@ -18,7 +35,7 @@ pub fn main(args: Args) -> ExitCode {
         }
     };
     for w in &config.warnings {
-        eprintln!("l4lb: warning: {w}");
+        log::warn!("{w}");
     }
     if args.check {
         for line in config.summary() {
@@ -27,5 +44,116 @@ pub fn main(args: Args) -> ExitCode {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
-    ExitCode::from(1)
+    match serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("l4lb: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(level: Option<&str>) {
+    let mut builder = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if let Some(level) = level {
+        builder.parse_filters(level);
+    }
+    builder.format_target(false).init();
+}
+
+/// A running worker as the main thread sees it.
+struct Handle {
+    thread: JoinHandle<io::Result<()>>,
+    control: Sender<Control>,
+    waker: Arc<Waker>,
+}
+
+/// Binds, starts the workers and waits for SIGINT/SIGTERM.
+fn serve(config: Config) -> io::Result<()> {
+    raise_fd_limit(&config)?;
+    // Blocked before any thread starts, so that only `wait` below sees them.
+    let signals = SignalSet::block(&[libc::SIGINT, libc::SIGTERM])?;
+    let shared = Arc::new(Shared::new(config));
+    let cfg = &shared.config;
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mut workers = Vec::with_capacity(cfg.threads);
+    for id in 0..cfg.threads {
+        let listeners = bind_all(&shared)?;
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let worker = Worker::new(id, poll, rx, Arc::clone(&shared), listeners)?;
+        let core = cfg.cpu_affinity.then(|| cores.get(id % cores.len().max(1)).copied()).flatten();
+        let thread = std::thread::Builder::new().name(format!("l4lb-w{id}")).spawn(move || {
+            if let Some(core) = core {
+                if !core_affinity::set_for_current(core) {
+                    log::warn!("worker {id}: could not pin to core {}", core.id);
+                }
+            }
+            worker.run()
+        })?;
+        workers.push(Handle { thread, control: tx, waker });
+    }
+    announce(&shared);
+    let sig = signals.wait()?;
+    log::info!("signal {sig} received, stopping");
+    for w in &workers {
+        let _ = w.control.send(Control::Stop);
+        w.waker.wake()?;
+    }
+    let mut result = Ok(());
+    for w in workers {
+        match w.thread.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(_) => result = Err(io::Error::other("a worker panicked")),
+        }
+    }
+    result
+}
+
+/// One worker's listeners: a SO_REUSEPORT socket for every bind.
+fn bind_all(shared: &Shared) -> io::Result<Vec<(TcpListener, usize)>> {
+    let mut out = Vec::new();
+    for (i, fe) in shared.config.frontends.iter().enumerate() {
+        let backlog = i32::try_from(fe.maxconn).unwrap_or(i32::MAX);
+        for bind in &fe.binds {
+            let sock = listener::bind_reuseport(bind.addr, backlog)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {} (frontend {}): {e}", bind.addr, fe.name)))?;
+            out.push((sock, i));
+        }
+    }
+    Ok(out)
+}
+
+/// Raises RLIMIT_NOFILE to its hard limit (and the hard limit itself when
+/// maxconn needs more and we may), or refuses to start.
+fn raise_fd_limit(cfg: &Config) -> io::Result<()> {
+    let binds: usize = cfg.frontends.iter().map(|f| f.binds.len()).sum();
+    let per_worker = binds as u64 + 4; // listeners, epoll, waker
+    let needed = 2 * cfg.maxconn as u64 + 2 * cfg.maxpipes as u64 + per_worker * cfg.threads as u64 + FD_RESERVE;
+    let (soft, hard) = sys::nofile_limit()?;
+    if hard >= needed {
+        if soft < hard {
+            sys::set_nofile_limit(hard, hard)?;
+        }
+        return Ok(());
+    }
+    sys::set_nofile_limit(needed, needed).map_err(|e| {
+        io::Error::other(format!(
+            "maxconn {} and maxpipes {} need {needed} file descriptors but the limit is {hard} and \
+             raising it failed ({e}); raise it (ulimit -n, LimitNOFILE=) or lower maxconn",
+            cfg.maxconn, cfg.maxpipes
+        ))
+    })
+}
+
+fn announce(shared: &Shared) {
+    let cfg = &shared.config;
+    for fe in &cfg.frontends {
+        let binds: Vec<String> = fe.binds.iter().map(|b| b.addr.to_string()).collect();
+        let be = &cfg.backends[fe.backend];
+        log::info!("frontend {} on {} -> backend {} ({} servers)", fe.name, binds.join(", "), be.name, be.servers.len());
+    }
+    log::info!("l4lb ready: {} worker(s), maxconn {}", cfg.threads, cfg.maxconn);
 }

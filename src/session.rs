@@ -1,1 +1,401 @@
-//! session
+//! One proxied connection: the client socket, the server it was given, and
+//! the state machine between accept and close.
+//!
+//! ```text
+//!   accept -> pick -> Connecting --connected--> Forwarding --both FINs--> closed
+//!              |  ^       |  (refused, timeout: retry on another server)
+//!              v  |       v
+//!             Queued    closed (retries spent, no server)
+//! ```
+//! Every handler says which state it is entered in and what it may leave to.
+//! A handler returns a [`Next`] telling the worker what to do with the slot.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry};
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+
+use crate::backend::{ConnGuard, Server};
+use crate::balance::Balancer;
+use crate::config::{Backend, Frontend};
+use crate::forward::{Moved, Pools, Pump, Side};
+use crate::shared::{Admission, Shared};
+use crate::token::{self, Peer};
+
+/// What the worker does with a session after a handler ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Wait for the next event or deadline.
+    Wait,
+    /// Bytes may still move: run the session again on the next turn.
+    Again,
+    /// Waiting for a server slot: retry when one may have freed.
+    Queue,
+    /// Both directions finished cleanly: close both sockets.
+    Close,
+    /// A socket failed or a limit hit: close, passing an RST to live peers.
+    Abort,
+}
+
+/// Readiness reported by one event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ready {
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer sent its FIN (or the socket failed).
+    pub read_closed: bool,
+}
+
+/// What a session borrows from its worker while a handler runs.
+pub struct Ctx<'a> {
+    pub registry: &'a Registry,
+    pub pools: &'a mut Pools,
+    pub shared: &'a Shared,
+    pub balancers: &'a mut [Balancer],
+    pub now: Instant,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Every usable server is at its maxconn; waiting for a slot.
+    Queued { since: Instant, avoid: Option<usize>, attempts: u32 },
+    /// Non-blocking connect in progress to `servers[idx]`.
+    Connecting { server: Side, guard: ConnGuard, idx: usize, since: Instant, attempts: u32 },
+    /// Connected: bytes flow both ways until both FINs have been passed on.
+    Forwarding { server: Side, guard: ConnGuard, up: Pump, down: Pump },
+    /// Left by a handler that is replacing the state.
+    Moving,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    slot: usize,
+    frontend: usize,
+    backend: usize,
+    client_ip: IpAddr,
+    client: Side,
+    state: State,
+    splice: bool,
+    /// Last time bytes moved from or to each side (inactivity timeouts).
+    client_seen: Instant,
+    server_seen: Instant,
+    /// Instant of this session's live timer entry, if any.
+    pub armed: Option<Instant>,
+    _admission: Admission,
+}
+
+impl Session {
+    /// Entered for a freshly accepted client; leaves to Connecting, Queued
+    /// or a close.
+    pub fn start(
+        ctx: &mut Ctx<'_>,
+        slot: usize,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        frontend: usize,
+        admission: Admission,
+    ) -> (Session, Next) {
+        let fe = &ctx.shared.config.frontends[frontend];
+        let be = &ctx.shared.config.backends[fe.backend];
+        let _ = stream.set_nodelay(true);
+        if fe.tcp_keepalive {
+            let _ = SockRef::from(&stream).set_tcp_keepalive(&TcpKeepalive::new());
+        }
+        let registered = ctx.registry.register(
+            &mut stream,
+            token::session(slot, Peer::Client),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        let mut s = Session {
+            slot,
+            frontend,
+            backend: fe.backend,
+            client_ip: peer.ip(),
+            client: Side::new(stream),
+            state: State::Moving,
+            splice: fe.splice_auto && be.splice_auto,
+            client_seen: ctx.now,
+            server_seen: ctx.now,
+            armed: None,
+            _admission: admission,
+        };
+        if let Err(e) = registered {
+            log::warn!("cannot register client {peer}: {e}");
+            return (s, Next::Abort);
+        }
+        let next = s.connect_next(ctx, None, 0);
+        (s, next)
+    }
+
+    /// Dispatches one readiness event for one of the session's sockets.
+    pub fn on_event(&mut self, ctx: &mut Ctx<'_>, peer: Peer, ready: Ready) -> Next {
+        let side = match (peer, &mut self.state) {
+            (Peer::Client, _) => Some(&mut self.client),
+            (Peer::Server, State::Connecting { server, .. } | State::Forwarding { server, .. }) => Some(server),
+            _ => None,
+        };
+        if let Some(side) = side {
+            side.readable |= ready.readable;
+            side.writable |= ready.writable;
+            side.read_closed |= ready.read_closed;
+        }
+        match (&self.state, peer) {
+            (State::Connecting { .. }, Peer::Server) => self.check_connect(ctx),
+            (State::Forwarding { .. }, _) => self.forward(ctx),
+            _ => Next::Wait,
+        }
+    }
+
+    /// Runs the pumps again after a handler returned [`Next::Again`].
+    pub fn resume(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        match self.state {
+            State::Forwarding { .. } => self.forward(ctx),
+            _ => Next::Wait,
+        }
+    }
+
+    /// Entered in Queued when a server slot may have freed; leaves to
+    /// Connecting, Queued again, or a close.
+    pub fn retry_queued(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        match std::mem::replace(&mut self.state, State::Moving) {
+            State::Queued { avoid, attempts, since } => {
+                let next = self.connect_next(ctx, avoid, attempts);
+                if let State::Queued { since: s, .. } = &mut self.state {
+                    *s = since;
+                }
+                next
+            }
+            other => {
+                self.state = other;
+                Next::Wait
+            }
+        }
+    }
+
+    /// When the session's current state times out, absent further activity.
+    pub fn deadline(&self, shared: &Shared) -> Option<Instant> {
+        let fe = &shared.config.frontends[self.frontend];
+        let be = &shared.config.backends[self.backend];
+        match &self.state {
+            State::Queued { since, .. } => Some(*since + be.timeout_queue),
+            State::Connecting { since, .. } => Some(*since + be.timeout_connect),
+            State::Forwarding { up, down, .. } => {
+                let half_closed = up.eof() || down.eof();
+                let (client, server) = idle_timeouts(fe, be, half_closed);
+                let c = client.map(|t| self.client_seen + t);
+                let s = server.map(|t| self.server_seen + t);
+                c.into_iter().chain(s).min()
+            }
+            State::Moving => None,
+        }
+    }
+
+    /// Entered when the deadline passed: a connect timeout is a failed
+    /// attempt (retry elsewhere); a queue or idle timeout closes.
+    pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        match self.state {
+            State::Connecting { .. } => {
+                let err = io::Error::new(io::ErrorKind::TimedOut, "timeout connect");
+                self.connect_failed(ctx, err)
+            }
+            State::Queued { .. } => {
+                log::debug!("client {}: no server slot within timeout queue", self.client_ip);
+                Next::Abort
+            }
+            _ => Next::Close,
+        }
+    }
+
+    /// Ends the session: gives back pipes and buffers, and with `abort`
+    /// makes both sockets close with an RST (SO_LINGER 0), so a truncation
+    /// is never mistaken for a clean end. Dropping the session closes them.
+    pub fn finish(mut self, pools: &mut Pools, abort: bool) {
+        let server = match &mut self.state {
+            State::Forwarding { server, up, down, .. } => {
+                up.release(pools);
+                down.release(pools);
+                Some(&server.stream)
+            }
+            State::Connecting { server, .. } => Some(&server.stream),
+            _ => None,
+        };
+        if abort {
+            for stream in server.into_iter().chain([&self.client.stream]) {
+                let _ = SockRef::from(stream).set_linger(Some(Duration::ZERO));
+            }
+        }
+    }
+
+    /// Picks a server and starts connecting. Entered from start, Queued or a
+    /// failed attempt; leaves to Connecting, Queued, or a close.
+    fn connect_next(&mut self, ctx: &mut Ctx<'_>, mut avoid: Option<usize>, mut attempts: u32) -> Next {
+        let servers = &ctx.shared.servers[self.backend];
+        let be = &ctx.shared.config.backends[self.backend];
+        let balancer = &mut ctx.balancers[self.backend];
+        // Each pass either returns or marks one more server as failed/full,
+        // so this ends within the number of servers (plus slot races).
+        for _ in 0..=servers.len() * 2 {
+            // Redispatch: never the server that just failed, unless it is
+            // the only one left.
+            let pick = balancer
+                .pick(servers, self.client_ip, avoid)
+                .or_else(|| avoid.and_then(|_| balancer.pick(servers, self.client_ip, None)));
+            let Some(idx) = pick else { break };
+            let Some(guard) = ConnGuard::acquire(&servers[idx]) else { continue };
+            match connect(&servers[idx], be) {
+                Ok(mut stream) => {
+                    let tok = token::session(self.slot, Peer::Server);
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if let Err(e) = ctx.registry.register(&mut stream, tok, interest) {
+                        log::warn!("cannot register server socket: {e}");
+                        return Next::Abort;
+                    }
+                    let server = Side::new(stream);
+                    self.state = State::Connecting { server, guard, idx, since: ctx.now, attempts };
+                    return Next::Wait;
+                }
+                Err(e) => {
+                    note_failure(&servers[idx], &e);
+                    attempts += 1;
+                    if attempts > be.retries {
+                        return Next::Abort;
+                    }
+                    avoid = Some(idx);
+                }
+            }
+        }
+        if servers.iter().any(|s| !s.disabled && s.weight > 0) && attempts <= be.retries {
+            self.state = State::Queued { since: ctx.now, avoid, attempts };
+            return Next::Queue;
+        }
+        log::debug!("client {}: no server available in backend {}", self.client_ip, be.name);
+        Next::Abort
+    }
+
+    /// Entered in Connecting on a server event: follows mio's recipe for a
+    /// non-blocking connect (writable, then `take_error`, then `peer_addr`).
+    /// Leaves to Forwarding, to another attempt, or stays.
+    fn check_connect(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        let State::Connecting { server, .. } = &self.state else { return Next::Wait };
+        if !server.writable && !server.readable {
+            return Next::Wait;
+        }
+        let outcome = match server.stream.take_error() {
+            Ok(Some(e)) | Err(e) => Err(e),
+            Ok(None) => server.stream.peer_addr().map(drop),
+        };
+        match outcome {
+            Ok(()) => self.connected(ctx),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Next::Wait,
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Next::Wait,
+            Err(e) => self.connect_failed(ctx, e),
+        }
+    }
+
+    /// Entered in Connecting once the server accepted; leaves to Forwarding.
+    fn connected(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        let State::Connecting { server, guard, .. } = std::mem::replace(&mut self.state, State::Moving) else {
+            unreachable!("connected() is only called in Connecting")
+        };
+        self.server_seen = ctx.now;
+        self.client_seen = ctx.now;
+        let (up, down) = (Pump::new(self.splice), Pump::new(self.splice));
+        self.state = State::Forwarding { server, guard, up, down };
+        self.forward(ctx)
+    }
+
+    /// Entered in Connecting on a refused, reset or timed-out attempt:
+    /// counts it against the server and retries elsewhere while retries last.
+    fn connect_failed(&mut self, ctx: &mut Ctx<'_>, err: io::Error) -> Next {
+        let State::Connecting { idx, attempts, .. } = std::mem::replace(&mut self.state, State::Moving) else {
+            unreachable!("connect_failed() is only called in Connecting")
+        };
+        let servers = &ctx.shared.servers[self.backend];
+        note_failure(&servers[idx], &err);
+        if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
+            log::debug!("client {}: retries exhausted, last error: {err}", self.client_ip);
+            return Next::Abort;
+        }
+        self.connect_next(ctx, Some(idx), attempts + 1)
+    }
+
+    /// Entered in Forwarding: runs both pumps; leaves to a close once both
+    /// FINs have been passed on, or to an abort when a socket fails.
+    fn forward(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        let State::Forwarding { server, guard, up, down } = &mut self.state else {
+            return Next::Wait;
+        };
+        let moved = up
+            .run(&mut self.client, server, ctx.pools)
+            .and_then(|u| down.run(server, &mut self.client, ctx.pools).map(|d| (u, d)));
+        let (u, d) = match moved {
+            Ok(m) => m,
+            Err(e) => {
+                log::debug!("client {}: connection aborted: {e}", self.client_ip);
+                return Next::Abort;
+            }
+        };
+        count_bytes(guard.server(), u, d);
+        if u.read + d.written > 0 {
+            self.client_seen = ctx.now;
+        }
+        if d.read + u.written > 0 {
+            self.server_seen = ctx.now;
+        }
+        if up.done() && down.done() {
+            Next::Close
+        } else if u.more || d.more {
+            Next::Again
+        } else {
+            Next::Wait
+        }
+    }
+}
+
+/// Client-side and server-side inactivity timeouts of a connected session:
+/// `timeout tunnel` replaces both once connected; once either direction is
+/// half-closed, `timeout client-fin` / `server-fin` apply where set.
+fn idle_timeouts(fe: &Frontend, be: &Backend, half_closed: bool) -> (Option<Duration>, Option<Duration>) {
+    let client = be.timeout_tunnel.or(fe.timeout_client);
+    let server = be.timeout_tunnel.or(be.timeout_server);
+    if half_closed {
+        (fe.timeout_client_fin.or(client), be.timeout_server_fin.or(server))
+    } else {
+        (client, server)
+    }
+}
+
+/// Opens a non-blocking socket to `server` and starts connecting.
+fn connect(server: &Server, be: &Backend) -> io::Result<TcpStream> {
+    let addr = server.addr;
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+    sock.set_tcp_nodelay(true)?;
+    if be.tcp_keepalive {
+        sock.set_tcp_keepalive(&TcpKeepalive::new())?;
+    }
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(sock.into()))
+}
+
+fn note_failure(server: &Arc<Server>, err: &io::Error) {
+    server.stats.connect_failures.fetch_add(1, Relaxed);
+    log::debug!("connect to {} ({}) failed: {err}", server.name, server.addr);
+}
+
+fn count_bytes(server: &Server, up: Moved, down: Moved) {
+    if up.written > 0 {
+        server.stats.bytes_in.fetch_add(up.written as u64, Relaxed);
+    }
+    if down.written > 0 {
+        server.stats.bytes_out.fetch_add(down.written as u64, Relaxed);
+    }
+}

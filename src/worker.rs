@@ -1,1 +1,283 @@
-//! worker
+//! One worker: a mio `Poll` on its own core, its own listeners, sessions
+//! and timers. It only dispatches: events go to `listener` (accept) or to a
+//! `session` (connect, forward), due deadlines to the session's timeout.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll};
+
+use crate::balance::Balancer;
+use crate::buffers::BufPool;
+use crate::forward::Pools;
+use crate::listener::{self, Accepted};
+use crate::pipes::PipePool;
+use crate::session::{Ctx, Next, Ready, Session};
+use crate::shared::{Admission, Shared};
+use crate::slab::Slab;
+use crate::timer::Timers;
+use crate::token::{self, Target};
+
+/// Messages from the main thread, delivered with a wake of the `Poll`.
+#[derive(Debug)]
+pub enum Control {
+    /// Stop accepting, close every connection and return.
+    Stop,
+}
+
+/// How often paused listeners and queued sessions are retried: slots are
+/// also freed by other workers, which do not wake this one.
+const RETRY_TICK: Duration = Duration::from_millis(10);
+/// How long a listener rests after running out of fds or memory.
+const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
+
+struct Listener {
+    sock: TcpListener,
+    frontend: usize,
+    /// Out of fds: do not accept before this instant.
+    resting_until: Option<Instant>,
+    /// At the global or frontend maxconn: retry when a slot frees.
+    full: bool,
+    warned: bool,
+}
+
+pub struct Worker {
+    id: usize,
+    poll: Poll,
+    control: Receiver<Control>,
+    shared: Arc<Shared>,
+    listeners: Vec<Listener>,
+    sessions: Slab<Session>,
+    timers: Timers,
+    pools: Pools,
+    balancers: Vec<Balancer>,
+    /// Sessions whose pumps ran out of budget: run again next turn.
+    again: Vec<usize>,
+    /// Sessions waiting for a server slot.
+    queued: Vec<usize>,
+    now: Instant,
+}
+
+impl Worker {
+    /// `listeners` are (socket, frontend index), already bound.
+    pub fn new(
+        id: usize,
+        poll: Poll,
+        control: Receiver<Control>,
+        shared: Arc<Shared>,
+        listeners: Vec<(TcpListener, usize)>,
+    ) -> io::Result<Worker> {
+        let cfg = &shared.config;
+        let mut registered = Vec::with_capacity(listeners.len());
+        for (i, (mut sock, frontend)) in listeners.into_iter().enumerate() {
+            poll.registry().register(&mut sock, token::listener(i), Interest::READABLE)?;
+            registered.push(Listener { sock, frontend, resting_until: None, full: false, warned: false });
+        }
+        let pipes_per_worker = cfg.maxpipes.div_ceil(cfg.threads.max(1));
+        let balancers = cfg
+            .backends
+            .iter()
+            .zip(&shared.servers)
+            .map(|(b, servers)| Balancer::new(b.balance, servers, 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1)))
+            .collect();
+        Ok(Worker {
+            id,
+            poll,
+            control,
+            listeners: registered,
+            sessions: Slab::default(),
+            timers: Timers::default(),
+            pools: Pools { pipes: PipePool::new(pipes_per_worker, cfg.pipesize), bufs: BufPool::new(cfg.bufsize) },
+            balancers,
+            again: Vec::new(),
+            queued: Vec::new(),
+            now: Instant::now(),
+            shared,
+        })
+    }
+
+    /// The event loop; returns when told to stop.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            self.now = Instant::now();
+            for event in events.iter() {
+                match token::target(event.token()) {
+                    Target::Waker => {
+                        if self.stop_requested() {
+                            self.stop();
+                            return Ok(());
+                        }
+                    }
+                    Target::Listener(i) => self.accept(i),
+                    Target::Session(slot, peer) => {
+                        let read_closed = event.is_read_closed() || event.is_error();
+                        let ready = Ready {
+                            readable: event.is_readable() || read_closed,
+                            writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+                            read_closed,
+                        };
+                        self.dispatch(slot, |s, ctx| s.on_event(ctx, peer, ready));
+                    }
+                }
+            }
+            for slot in std::mem::take(&mut self.again) {
+                self.dispatch(slot, Session::resume);
+            }
+            self.expire();
+            self.retry_waiting();
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let waiting = !self.queued.is_empty() || self.listeners.iter().any(|l| l.full || l.resting_until.is_some());
+        let tick = waiting.then_some(RETRY_TICK);
+        let next = self.timers.next_in(Instant::now());
+        // Round up so a deadline is never woken for a millisecond early.
+        let next = next.map(|d| d + Duration::from_micros(999));
+        match (tick, next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.control.try_iter().any(|c| matches!(c, Control::Stop))
+    }
+
+    /// Closes listeners, then every session.
+    fn stop(&mut self) {
+        self.listeners.clear();
+        let n = self.sessions.len();
+        for s in self.sessions.drain() {
+            s.finish(&mut self.pools, false);
+        }
+        log::debug!("worker {} stopped, closed {n} connection(s)", self.id);
+    }
+
+    /// Accepts until the queue is empty, a limit is reached, or fds run out.
+    fn accept(&mut self, index: usize) {
+        loop {
+            let l = &mut self.listeners[index];
+            if l.resting_until.is_some() {
+                return;
+            }
+            let Some(admission) = Admission::reserve(&self.shared, l.frontend) else {
+                l.full = true;
+                return;
+            };
+            l.full = false;
+            match listener::accept(&l.sock) {
+                Accepted::Conn(stream, peer) => {
+                    let frontend = l.frontend;
+                    self.start(stream, peer, frontend, admission);
+                }
+                Accepted::Drained => return,
+                Accepted::Skipped => continue,
+                Accepted::Exhausted(e) => {
+                    if !l.warned {
+                        log::warn!("accept failed ({e}); pausing the listener, raise the fd limit or lower maxconn");
+                        l.warned = true;
+                    }
+                    l.resting_until = Some(self.now + EXHAUSTED_PAUSE);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn start(&mut self, stream: TcpStream, peer: std::net::SocketAddr, frontend: usize, admission: Admission) {
+        let slot = self.sessions.next_slot();
+        let mut ctx = Ctx {
+            registry: self.poll.registry(),
+            pools: &mut self.pools,
+            shared: &self.shared,
+            balancers: &mut self.balancers,
+            now: self.now,
+        };
+        let (session, next) = Session::start(&mut ctx, slot, stream, peer, frontend, admission);
+        let inserted = self.sessions.insert(session);
+        debug_assert_eq!(inserted, slot);
+        self.after(slot, next);
+    }
+
+    /// Runs a handler on the session in `slot` (if it still exists: events
+    /// for a slot closed earlier in the same batch are dropped).
+    fn dispatch(&mut self, slot: usize, handler: impl FnOnce(&mut Session, &mut Ctx<'_>) -> Next) {
+        let Some(session) = self.sessions.get_mut(slot) else { return };
+        let mut ctx = Ctx {
+            registry: self.poll.registry(),
+            pools: &mut self.pools,
+            shared: &self.shared,
+            balancers: &mut self.balancers,
+            now: self.now,
+        };
+        let next = handler(session, &mut ctx);
+        self.after(slot, next);
+    }
+
+    /// Applies a handler's verdict: arm the deadline, queue, or close.
+    fn after(&mut self, slot: usize, next: Next) {
+        match next {
+            Next::Close | Next::Abort => {
+                if let Some(s) = self.sessions.remove(slot) {
+                    s.finish(&mut self.pools, next == Next::Abort);
+                }
+                return;
+            }
+            Next::Again => self.again.push(slot),
+            Next::Queue => self.queued.push(slot),
+            Next::Wait => {}
+        }
+        if let Some(s) = self.sessions.get_mut(slot) {
+            if let Some(at) = s.deadline(&self.shared) {
+                self.timers.arm(&mut s.armed, slot, at);
+            }
+        }
+    }
+
+    /// Handles every due timer entry; stale entries are skipped.
+    fn expire(&mut self) {
+        while let Some((at, slot)) = self.timers.pop_due(self.now) {
+            let Some(s) = self.sessions.get_mut(slot) else { continue };
+            if s.armed != Some(at) {
+                continue;
+            }
+            s.armed = None;
+            match s.deadline(&self.shared) {
+                Some(d) if d > self.now => self.timers.arm(&mut s.armed, slot, d),
+                Some(_) => self.dispatch(slot, Session::on_timeout),
+                None => {}
+            }
+        }
+    }
+
+    /// Retries listeners that paused and sessions waiting for a server; runs
+    /// every turn, and costs an atomic load or two when nothing waits.
+    fn retry_waiting(&mut self) {
+        for slot in std::mem::take(&mut self.queued) {
+            self.dispatch(slot, Session::retry_queued);
+        }
+        for i in 0..self.listeners.len() {
+            let l = &mut self.listeners[i];
+            if l.resting_until.is_some_and(|t| t <= self.now) {
+                l.resting_until = None;
+                self.accept(i);
+            } else if l.full {
+                self.accept(i);
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! What all workers share: the configuration, the servers with their
+//! counters, and the global and per-frontend connection counts that enforce
+//! `maxconn`. Read without locks; counters are padded atomics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crate::backend::Server;
+use crate::config::Config;
+
+/// Counters of one frontend (or of the whole process), on their own line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct ConnCount {
+    pub cur: AtomicUsize,
+    pub total: AtomicU64,
+}
+
+/// One configuration snapshot as the workers run it.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    /// Servers of each backend, indexed like `config.backends`.
+    pub servers: Vec<Vec<Arc<Server>>>,
+    /// All client connections of the process (global `maxconn`).
+    pub global: ConnCount,
+    /// Client connections per frontend, indexed like `config.frontends`.
+    pub frontends: Vec<ConnCount>,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Shared {
+        let servers = config
+            .backends
+            .iter()
+            .map(|b| b.servers.iter().map(|s| Arc::new(Server::new(s))).collect())
+            .collect();
+        let frontends = config.frontends.iter().map(|_| ConnCount::default()).collect();
+        Shared { config, servers, global: ConnCount::default(), frontends }
+    }
+}
+
+/// A client connection's place under the global and frontend `maxconn`;
+/// given back when dropped.
+#[derive(Debug)]
+pub struct Admission {
+    shared: Arc<Shared>,
+    frontend: usize,
+}
+
+impl Admission {
+    /// Takes a place if both limits allow it. Strict across workers.
+    pub fn reserve(shared: &Arc<Shared>, frontend: usize) -> Option<Admission> {
+        let fe = &shared.frontends[frontend];
+        take(&shared.global.cur, shared.config.maxconn)?;
+        if take(&fe.cur, shared.config.frontends[frontend].maxconn).is_none() {
+            shared.global.cur.fetch_sub(1, Relaxed);
+            return None;
+        }
+        shared.global.total.fetch_add(1, Relaxed);
+        fe.total.fetch_add(1, Relaxed);
+        Some(Admission { shared: Arc::clone(shared), frontend })
+    }
+}
+
+fn take(count: &AtomicUsize, max: usize) -> Option<usize> {
+    count.fetch_update(Relaxed, Relaxed, |c| (c < max).then_some(c + 1)).ok()
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.shared.frontends[self.frontend].cur.fetch_sub(1, Relaxed);
+        self.shared.global.cur.fetch_sub(1, Relaxed);
+    }
+}
