@@ -1,0 +1,404 @@
+//! Shared test helpers: start l4lb with a conf, start backends in threads,
+//! stream and hash, count the proxy's file descriptors.
+//!
+//! Everything a test starts is stopped by `Drop`: the l4lb child is killed
+//! and reaped, backend threads are told to stop and joined, ports are freed.
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// Ports below the kernel's ephemeral range (32768+), so a listener never
+/// collides with a client socket's automatic port. Each test binary starts
+/// at its own offset, tests in it take the next free one.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(0, 20_000 + (std::process::id() % 600) as u16 * 20, SeqCst, SeqCst);
+    loop {
+        let port = NEXT.fetch_add(1, SeqCst);
+        assert!(port < 32_700, "ran out of test ports");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+pub fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A private temporary directory, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!("l4lb-test-{}-{tag}-{}", std::process::id(), N.fetch_add(1, SeqCst)));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running l4lb process.
+pub struct L4lb {
+    child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+    _dir: TempDir,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl L4lb {
+    /// Starts `l4lb -f <conf>` and waits (bounded) for its ready line.
+    pub fn start(conf: &str) -> L4lb {
+        let dir = TempDir::new("conf");
+        let path = dir.0.join("l4lb.conf");
+        std::fs::write(&path, conf).unwrap();
+        Self::spawn(&["-f", path.to_str().unwrap()], dir)
+    }
+
+    /// Starts l4lb with the given flags and waits for its ready line.
+    pub fn spawn(args: &[&str], dir: TempDir) -> L4lb {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_l4lb"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn l4lb");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let lines = Arc::clone(&log);
+        // Drains stderr for the life of the process so logging never blocks it.
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("l4lb ready") {
+                    let _ = ready_tx.send(());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let mut l = L4lb { child, log, _dir: dir, reader: Some(reader) };
+        if ready_rx.recv_timeout(Duration::from_secs(20)).is_err() {
+            let status = l.child.try_wait();
+            panic!("l4lb did not become ready ({status:?}); log:\n{}", l.log_text());
+        }
+        l
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Open file descriptors of the l4lb process.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+    }
+
+    /// Open pipe fds of the l4lb process.
+    pub fn pipe_fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| p.to_string_lossy().starts_with("pipe:"))
+            .count()
+    }
+
+    /// Sends SIGTERM and waits for the exit status (bounded).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        signal(self.pid(), libc::SIGTERM);
+        let status = wait_bounded(&mut self.child, Duration::from_secs(10));
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        status
+    }
+}
+
+/// Sends `sig` to our own child process.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) touches no memory of ours; the pid is a live child.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("l4lb did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Drop for L4lb {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// Polls `cond` every few ms until it holds or `limit` passes; returns
+/// whether it held. For conditions another process makes true eventually.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Connection counts a backend keeps.
+#[derive(Default)]
+pub struct Counts {
+    pub total: AtomicUsize,
+    pub active: AtomicUsize,
+    pub max_active: AtomicUsize,
+}
+
+/// A backend server in threads: one thread accepts, one thread per connection
+/// runs `handler`. Stopped and joined on drop.
+pub struct Backend {
+    pub port: u16,
+    pub counts: Arc<Counts>,
+    stop: Arc<AtomicBool>,
+    accept_thread: Option<JoinHandle<()>>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Backend {
+    pub fn start<F>(handler: F) -> Backend
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        let port = free_port();
+        let listener = TcpListener::bind(addr(port)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let counts = Arc::new(Counts::default());
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let handler = Arc::new(handler);
+        let (stop2, counts2, conns2) = (Arc::clone(&stop), Arc::clone(&counts), Arc::clone(&conns));
+        let accept_thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                counts2.total.fetch_add(1, SeqCst);
+                let now = counts2.active.fetch_add(1, SeqCst) + 1;
+                counts2.max_active.fetch_max(now, SeqCst);
+                let (h, c) = (Arc::clone(&handler), Arc::clone(&counts2));
+                let t = std::thread::spawn(move || {
+                    h(stream);
+                    c.active.fetch_sub(1, SeqCst);
+                });
+                let mut list = conns2.lock().unwrap();
+                list.retain(|t| !t.is_finished());
+                list.push(t);
+            }
+        });
+        Backend { port, counts, stop, accept_thread: Some(accept_thread), conns }
+    }
+
+    /// Replies to each connection by echoing until EOF, then closes.
+    pub fn echo() -> Backend {
+        Backend::start(|mut s| {
+            let mut buf = [0u8; 65536];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if s.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Writes `name\n` on accept, then echoes until EOF.
+    pub fn named(name: &'static str) -> Backend {
+        Backend::start(move |mut s| {
+            if s.write_all(format!("{name}\n").as_bytes()).is_err() {
+                return;
+            }
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 || s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        addr(self.port)
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop.store(true, SeqCst);
+        let _ = TcpStream::connect(addr(self.port));
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+        for t in self.conns.lock().unwrap().drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A deterministic byte stream (xorshift), cheap to make and to check.
+pub struct Pattern(u64);
+
+impl Pattern {
+    pub fn new(seed: u64) -> Pattern {
+        Pattern(seed | 1)
+    }
+
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            chunk.copy_from_slice(&self.0.to_le_bytes()[..chunk.len()]);
+        }
+    }
+}
+
+/// Writes `len` pattern bytes to `w` and returns their sha256.
+pub fn send_pattern(w: &mut impl Write, seed: u64, len: usize) -> io::Result<[u8; 32]> {
+    let mut pat = Pattern::new(seed);
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(buf.len());
+        pat.fill(&mut buf[..n]);
+        hash.update(&buf[..n]);
+        w.write_all(&buf[..n])?;
+        left -= n;
+    }
+    Ok(hash.finalize().into())
+}
+
+/// Reads `r` to EOF; returns (bytes, sha256).
+pub fn recv_all(r: &mut impl Read) -> io::Result<(usize, [u8; 32])> {
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok((total, hash.finalize().into()));
+        }
+        hash.update(&buf[..n]);
+        total += n;
+    }
+}
+
+/// The sha256 of `len` pattern bytes, computed without a socket.
+pub fn pattern_hash(seed: u64, len: usize) -> [u8; 32] {
+    send_pattern(&mut io::sink(), seed, len).unwrap()
+}
+
+/// Connects to the proxy with a bounded timeout.
+pub fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect_timeout(&addr(port), Duration::from_secs(5)).expect("connect to l4lb");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Reads one `\n`-terminated line (a backend's name).
+pub fn read_line(s: &mut TcpStream) -> io::Result<String> {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        if s.read(&mut b)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        if b[0] == b'\n' {
+            return Ok(String::from_utf8_lossy(&out).into_owned());
+        }
+        out.push(b[0]);
+    }
+}
+
+/// Sockets in CLOSE_WAIT whose local or remote port is one of `ports`.
+pub fn close_wait_count(ports: &[u16]) -> usize {
+    let mut n = 0;
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 4 || f[3] != "08" {
+                continue;
+            }
+            let port = |a: &str| u16::from_str_radix(a.rsplit(':').next().unwrap_or(""), 16).unwrap_or(0);
+            if ports.contains(&port(f[1])) || ports.contains(&port(f[2])) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Half-closes the write side, ignoring "not connected".
+pub fn shutdown_write(s: &TcpStream) {
+    let _ = s.shutdown(Shutdown::Write);
+}
+
+/// A conf with one frontend on `port` over `servers`, plus extra lines in
+/// the backend (balance, timeouts, options).
+pub fn conf(port: u16, servers: &[SocketAddr], backend_extra: &str) -> String {
+    let mut c = format!(
+        "global\n    nbthread 2\n    maxconn 2000\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    \
+         timeout client 30s\n    timeout server 30s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    \
+         default_backend be\n\nbackend be\n"
+    );
+    for line in backend_extra.lines() {
+        c.push_str(&format!("    {}\n", line.trim()));
+    }
+    for (i, s) in servers.iter().enumerate() {
+        c.push_str(&format!("    server s{i} {s}\n"));
+    }
+    c
+}

@@ -1,0 +1,126 @@
+//! Connecting to servers: retries on refusal and on connect timeout,
+//! inactivity timeouts, and how leastconn counts connections.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Sends a line and expects it echoed (after the backend's name line).
+fn round_trip(port: u16) -> String {
+    let mut c = connect(port);
+    let name = read_line(&mut c).unwrap();
+    c.write_all(b"ping\n").unwrap();
+    assert_eq!(read_line(&mut c).unwrap(), "ping");
+    name
+}
+
+#[test]
+fn connect_refused_goes_to_the_next_server() {
+    let good = Backend::named("good");
+    // A port nobody listens on: connects are refused at once.
+    let refused = addr(free_port());
+    let port = free_port();
+    let _l4 = L4lb::start(&conf(port, &[refused, good.addr()], "balance roundrobin\nretries 3"));
+    for _ in 0..20 {
+        assert_eq!(round_trip(port), "good");
+    }
+    assert_eq!(good.counts.total.load(std::sync::atomic::Ordering::SeqCst), 20);
+}
+
+/// A listener that never accepts, its one-slot accept queue already full:
+/// the kernel drops further SYNs, so connects to it hang.
+fn black_hole() -> (socket2::Socket, Vec<TcpStream>, std::net::SocketAddr) {
+    let port = free_port();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&addr(port).into()).unwrap();
+    sock.listen(0).unwrap();
+    let mut fillers = Vec::new();
+    // Fill the queue until a connect times out: from then on SYNs are dropped.
+    for _ in 0..8 {
+        match TcpStream::connect_timeout(&addr(port), Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => return (sock, fillers, addr(port)),
+        }
+    }
+    panic!("the accept queue never filled");
+}
+
+#[test]
+fn connect_timeout_goes_to_the_next_server_within_the_timeout() {
+    let (_hole, _fillers, hole) = black_hole();
+    let good = Backend::named("good");
+    let port = free_port();
+    // `first` always tries the black hole first.
+    let extra = "balance first\ntimeout connect 300ms\nretries 2";
+    let _l4 = L4lb::start(&conf(port, &[hole, good.addr()], extra));
+    let t = Instant::now();
+    assert_eq!(round_trip(port), "good");
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(290), "waited the connect timeout first: {took:?}");
+    assert!(took < Duration::from_millis(1300), "redispatched right after the timeout: {took:?}");
+}
+
+#[test]
+fn idle_timeout_closes_both_sides() {
+    let be = Backend::echo();
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 400ms\n  timeout server 400ms\n\
+         listen idle\n  bind 127.0.0.1:{port}\n  server s1 {}\n",
+        be.addr()
+    );
+    let _l4 = L4lb::start(&conf);
+    let mut c = connect(port);
+    c.write_all(b"hi").unwrap();
+    let mut b = [0u8; 2];
+    c.read_exact(&mut b).unwrap();
+    let idle_since = Instant::now();
+    let mut rest = Vec::new();
+    let end = c.read_to_end(&mut rest);
+    let took = idle_since.elapsed();
+    assert!(end.is_ok() && rest.is_empty(), "client sees a close: {end:?}");
+    assert!(took >= Duration::from_millis(380), "not before the timeout: {took:?}");
+    assert!(took < Duration::from_secs(3), "soon after the timeout: {took:?}");
+    // The server side was closed too: the echo handler saw EOF and ended.
+    let counts = &be.counts;
+    assert!(wait_until(Duration::from_secs(3), || counts.active.load(std::sync::atomic::Ordering::SeqCst) == 0));
+}
+
+#[test]
+fn leastconn_sends_new_connections_away_from_a_loaded_server() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let servers = [Backend::named("a"), Backend::named("b"), Backend::named("c")];
+    let port = free_port();
+    let addrs: Vec<_> = servers.iter().map(Backend::addr).collect();
+    let _l4 = L4lb::start(&conf(port, &addrs, "balance leastconn"));
+    // Nine long connections spread 3/3/3.
+    let mut held: Vec<(String, TcpStream)> = (0..9)
+        .map(|_| {
+            let mut c = connect(port);
+            (read_line(&mut c).unwrap(), c)
+        })
+        .collect();
+    for name in ["a", "b", "c"] {
+        assert_eq!(held.iter().filter(|(n, _)| n == name).count(), 3, "even spread");
+    }
+    // Close the ones on b and c: a keeps K = 3 long connections.
+    held.retain(|(n, _)| n == "a");
+    for s in &servers[1..] {
+        assert!(wait_until(Duration::from_secs(5), || s.counts.active.load(SeqCst) == 0));
+    }
+    // The next six go to b and c only, until the loads are even again.
+    let next: Vec<String> = (0..6)
+        .map(|_| {
+            let mut c = connect(port);
+            let name = read_line(&mut c).unwrap();
+            held.push((name.clone(), c));
+            name
+        })
+        .collect();
+    assert!(!next.contains(&"a".to_string()), "the loaded server got new connections: {next:?}");
+    assert_eq!(next.iter().filter(|n| *n == "b").count(), 3, "{next:?}");
+}
