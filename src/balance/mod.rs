@@ -1,5 +1,25 @@
 //! Server selection: one file per algorithm behind one `pick`.
-// STUB: helper B replaces this file and adds one file per algorithm.
+//!
+//! Each algorithm (HAProxy's `balance` names) lives in its own file and offers
+//! the same two operations: built once from the backend's servers, then asked
+//! to `pick` a server index. [`Balancer`] dispatches over them with an enum.
+//! Every algorithm filters at pick time, never by rebuilding: a server is a
+//! candidate only if [`Server::available`] (enabled, weight > 0, below its
+//! maxconn) and it is not the `avoid`ed server of a retry. Walks past
+//! unsuitable servers are bounded, and nothing on the pick path allocates.
+//!
+//! A balancer belongs to one worker, so its mutable state (round robin
+//! credits, RNG, scratch) needs no lock; the load that least-connections and
+//! random compare is read from the servers' shared atomics, counted by all
+//! workers.
+
+mod chash;
+mod first;
+mod hash;
+mod leastconn;
+mod mapbased;
+mod random;
+mod roundrobin;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -7,20 +27,360 @@ use std::sync::Arc;
 use crate::backend::Server;
 use crate::config::Balance;
 
-/// A worker's balancer for one backend. Per worker, so mutable state (round
-/// robin positions, RNG) needs no lock; shared load comes from the servers'
-/// atomics.
-pub struct Balancer {}
+pub use chash::VNODES_PER_WEIGHT;
+
+/// A worker's balancer for one backend.
+#[derive(Debug)]
+pub struct Balancer {
+    algo: Algo,
+    /// Length of the server slice given to `new`; `pick` must get the same.
+    servers: usize,
+}
+
+#[derive(Debug)]
+enum Algo {
+    RoundRobin(roundrobin::SmoothRoundRobin),
+    LeastConn(leastconn::LeastConn),
+    Consistent(chash::Ring),
+    MapBased(mapbased::MapBased),
+    Random(random::PowerOfChoices),
+    First(first::First),
+}
 
 impl Balancer {
-    /// Built once per backend per worker from the backend's servers.
-    pub fn new(_kind: Balance, _servers: &[Arc<Server>], _worker_seed: u64) -> Balancer {
-        Balancer {}
+    /// Built once per backend per worker from the backend's servers, in conf
+    /// order. `worker_seed` seeds the random algorithm (any value, 0 included).
+    pub fn new(kind: Balance, servers: &[Arc<Server>], worker_seed: u64) -> Balancer {
+        let algo = match kind {
+            Balance::RoundRobin => Algo::RoundRobin(roundrobin::SmoothRoundRobin::new(servers)),
+            Balance::LeastConn => Algo::LeastConn(leastconn::LeastConn::new()),
+            Balance::Source { consistent: true } => Algo::Consistent(chash::Ring::new(servers)),
+            Balance::Source { consistent: false } => {
+                Algo::MapBased(mapbased::MapBased::new(servers))
+            }
+            Balance::Random { draws } => {
+                Algo::Random(random::PowerOfChoices::new(servers, draws, worker_seed))
+            }
+            Balance::First => Algo::First(first::First),
+        };
+        Balancer {
+            algo,
+            servers: servers.len(),
+        }
     }
 
-    /// Picks a server index for a client, never `avoid`, only among
-    /// [`Server::available`] servers. None when no server can take it.
-    pub fn pick(&mut self, servers: &[Arc<Server>], _client: IpAddr, avoid: Option<usize>) -> Option<usize> {
-        (0..servers.len()).find(|&i| Some(i) != avoid && servers[i].available())
+    /// Index into `servers` (the same slice passed to `new`) for a connection
+    /// from `client`: never `avoid`, only a server whose
+    /// [`Server::available`] is true. None when no server can take it.
+    pub fn pick(
+        &mut self,
+        servers: &[Arc<Server>],
+        client: IpAddr,
+        avoid: Option<usize>,
+    ) -> Option<usize> {
+        debug_assert_eq!(
+            servers.len(),
+            self.servers,
+            "pick() needs the slice given to new()"
+        );
+        match &mut self.algo {
+            Algo::RoundRobin(rr) => rr.pick(servers, avoid),
+            Algo::LeastConn(lc) => lc.pick(servers, avoid),
+            Algo::Consistent(ring) => ring.pick(servers, client, avoid),
+            Algo::MapBased(map) => map.pick(servers, client, avoid),
+            Algo::Random(rnd) => rnd.pick(servers, avoid),
+            Algo::First(first) => first.pick(servers, avoid),
+        }
+    }
+}
+
+/// Whether server `i` may take this pick.
+#[inline]
+fn eligible(servers: &[Arc<Server>], i: usize, avoid: Option<usize>) -> bool {
+    avoid != Some(i) && servers[i].available()
+}
+
+/// Whether a server can ever be picked under this configuration: weight 0 and
+/// `disabled` are fixed for the life of a `Server`, so algorithms that build a
+/// table leave such servers out of it (as if their line were absent).
+fn pickable(server: &Server) -> bool {
+    !server.disabled && server.weight > 0
+}
+
+/// One server's load, `conns / weight`, read once so that a comparison sees
+/// one consistent value even while other workers change the counter.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    conns: u64,
+    weight: u64,
+}
+
+impl Load {
+    #[inline]
+    fn of(server: &Server) -> Load {
+        Load {
+            conns: u64::from(server.cur()),
+            weight: u64::from(server.weight),
+        }
+    }
+
+    /// Strictly lower `conns / weight`, compared by cross-multiplication
+    /// (exact; both weights are > 0 for any available server).
+    #[inline]
+    fn lighter_than(self, other: Load) -> bool {
+        self.conns * other.weight < other.conns * self.weight
+    }
+}
+
+/// Cumulative weights of the pickable servers, in conf order: map-based
+/// source hashing indexes it with a hash, random draws from it.
+#[derive(Debug)]
+struct WeightTable {
+    /// `ends[e]` = total weight of entries `0..=e`.
+    ends: Vec<u64>,
+    /// Server index of each entry.
+    index: Vec<u32>,
+}
+
+impl WeightTable {
+    fn new(servers: &[Arc<Server>]) -> WeightTable {
+        let mut total = 0;
+        let mut ends = Vec::new();
+        let mut index = Vec::new();
+        for (i, s) in servers.iter().enumerate().filter(|(_, s)| pickable(s)) {
+            total += u64::from(s.weight);
+            ends.push(total);
+            index.push(u32::try_from(i).expect("server count fits in u32"));
+        }
+        WeightTable { ends, index }
+    }
+
+    /// Sum of the weights; 0 when no server is pickable.
+    #[inline]
+    fn total(&self) -> u64 {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The entry whose weight span holds `point` (`point < total()`).
+    #[inline]
+    fn entry_at(&self, point: u64) -> usize {
+        self.ends.partition_point(|&end| end <= point)
+    }
+
+    /// Server index of entry `e`.
+    #[inline]
+    fn server(&self, e: usize) -> usize {
+        self.index[e] as usize
+    }
+}
+
+#[cfg(test)]
+mod testutil {
+    //! Servers and clients shared by the algorithms' tests.
+
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
+
+    use crate::backend::{ConnGuard, Server};
+    use crate::config::ServerConf;
+
+    pub fn server(name: &str, weight: u32, maxconn: u32, disabled: bool) -> Arc<Server> {
+        Arc::new(Server::new(&ServerConf {
+            name: name.into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            weight,
+            maxconn,
+            disabled,
+        }))
+    }
+
+    /// Unlimited, enabled servers with these weights, named `s0`, `s1`, ...
+    pub fn weighted(weights: &[u32]) -> Vec<Arc<Server>> {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| server(&format!("s{i}"), w, 0, false))
+            .collect()
+    }
+
+    /// `n` distinct clients: four in five are 10.x.y.z, one in five IPv6.
+    pub fn clients(n: u32) -> Vec<IpAddr> {
+        (0..n)
+            .map(|i| {
+                let [_, b, c, d] = i.to_be_bytes();
+                if i % 5 == 4 {
+                    IpAddr::V6(Ipv6Addr::new(
+                        0x2001,
+                        0xdb8,
+                        0,
+                        0,
+                        0,
+                        0,
+                        (i >> 16) as u16,
+                        i as u16,
+                    ))
+                } else {
+                    IpAddr::V4(Ipv4Addr::new(10, b, c, d))
+                }
+            })
+            .collect()
+    }
+
+    pub fn any_client() -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
+    }
+
+    /// Takes `n` slots on `server`; they are released when the guards drop.
+    pub fn hold(server: &Arc<Server>, n: u32) -> Vec<ConnGuard> {
+        (0..n)
+            .map(|_| ConnGuard::acquire(server).expect("slot below maxconn"))
+            .collect()
+    }
+
+    /// Asserts that `counts` (picks per server) follow `weights` within
+    /// `tolerance` (a share, 0.02 = 2 percentage points).
+    pub fn assert_ratio(counts: &[u32], weights: &[u32], tolerance: f64) {
+        let picks: u32 = counts.iter().sum();
+        let total_weight: u32 = weights.iter().sum();
+        for (i, (&c, &w)) in counts.iter().zip(weights).enumerate() {
+            let got = f64::from(c) / f64::from(picks);
+            let want = f64::from(w) / f64::from(total_weight);
+            assert!(
+                (got - want).abs() <= tolerance,
+                "server {i}: share {got:.4}, weight share {want:.4} (counts {counts:?})"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Properties every algorithm shares, checked on all of them.
+
+    use super::testutil::*;
+    use super::*;
+
+    const ALL: [Balance; 7] = [
+        Balance::RoundRobin,
+        Balance::LeastConn,
+        Balance::Source { consistent: true },
+        Balance::Source { consistent: false },
+        Balance::Random { draws: 2 },
+        Balance::Random { draws: 1 },
+        Balance::First,
+    ];
+
+    /// Picks for many distinct clients (so hashing algorithms try every server).
+    fn picks(kind: Balance, servers: &[Arc<Server>], avoid: Option<usize>) -> Vec<Option<usize>> {
+        let mut b = Balancer::new(kind, servers, 7);
+        clients(300)
+            .into_iter()
+            .map(|c| b.pick(servers, c, avoid))
+            .collect()
+    }
+
+    #[test]
+    fn weight_zero_never_picked() {
+        let servers = weighted(&[1, 0, 1]);
+        for kind in ALL {
+            let got = picks(kind, &servers, None);
+            assert!(
+                got.iter().all(|p| matches!(p, Some(0 | 2))),
+                "{kind:?}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn disabled_never_picked() {
+        let servers = vec![
+            server("a", 1, 0, true),
+            server("b", 1, 0, false),
+            server("c", 1, 0, true),
+        ];
+        for kind in ALL {
+            let got = picks(kind, &servers, None);
+            assert!(got.iter().all(|&p| p == Some(1)), "{kind:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn server_at_maxconn_skipped() {
+        let servers = vec![
+            server("a", 1, 2, false),
+            server("b", 1, 0, false),
+            server("c", 1, 3, false),
+        ];
+        let _a = hold(&servers[0], 2);
+        let _c = hold(&servers[2], 3);
+        for kind in ALL {
+            let got = picks(kind, &servers, None);
+            assert!(got.iter().all(|&p| p == Some(1)), "{kind:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn avoid_never_returned_when_another_server_available() {
+        let servers = weighted(&[1, 3, 1]);
+        for kind in ALL {
+            for avoid in 0..servers.len() {
+                let got = picks(kind, &servers, Some(avoid));
+                assert!(
+                    got.iter().all(|&p| p.is_some() && p != Some(avoid)),
+                    "{kind:?} avoid {avoid}: {got:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn avoid_of_the_only_available_server_gives_none() {
+        let servers = vec![
+            server("a", 1, 0, true),
+            server("b", 1, 0, false),
+            server("c", 0, 0, false),
+        ];
+        for kind in ALL {
+            let got = picks(kind, &servers, Some(1));
+            assert!(got.iter().all(Option::is_none), "{kind:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn all_unavailable_gives_none() {
+        let servers = vec![
+            server("a", 1, 0, true),
+            server("b", 0, 0, false),
+            server("c", 1, 1, false),
+        ];
+        let _c = hold(&servers[2], 1);
+        for kind in ALL {
+            let got = picks(kind, &servers, None);
+            assert!(got.iter().all(Option::is_none), "{kind:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn no_servers_gives_none() {
+        for kind in ALL {
+            assert_eq!(picks(kind, &[], None)[0], None, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn server_freed_from_maxconn_is_picked_again() {
+        let servers = vec![server("a", 1, 1, false)];
+        for kind in ALL {
+            let mut b = Balancer::new(kind, &servers, 1);
+            let held = hold(&servers[0], 1);
+            assert_eq!(b.pick(&servers, any_client(), None), None, "{kind:?}");
+            drop(held);
+            assert_eq!(b.pick(&servers, any_client(), None), Some(0), "{kind:?}");
+        }
     }
 }
