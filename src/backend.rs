@@ -82,9 +82,7 @@ impl ConnGuard {
         let max = server.maxconn;
         let prev = stats
             .cur
-            .fetch_update(Relaxed, Relaxed, |c| {
-                (max == 0 || c < max).then_some(c + 1)
-            })
+            .fetch_update(Relaxed, Relaxed, |c| (max == 0 || c < max).then_some(c + 1))
             .ok()?;
         stats.total.fetch_add(1, Relaxed);
         stats.max.fetch_max(prev + 1, Relaxed);

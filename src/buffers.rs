@@ -14,7 +14,10 @@ pub struct BufPool {
 
 impl BufPool {
     pub fn new(size: usize) -> BufPool {
-        BufPool { free: Vec::new(), size }
+        BufPool {
+            free: Vec::new(),
+            size,
+        }
     }
 
     pub fn size(&self) -> usize {

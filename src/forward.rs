@@ -37,7 +37,12 @@ pub struct Side {
 
 impl Side {
     pub fn new(stream: TcpStream) -> Side {
-        Side { stream, readable: false, writable: false, read_closed: false }
+        Side {
+            stream,
+            readable: false,
+            writable: false,
+            read_closed: false,
+        }
     }
 }
 
@@ -54,7 +59,11 @@ enum Flight {
     #[default]
     Empty,
     Pipe(Pipe),
-    Buf { buf: Box<[u8]>, start: usize, end: usize },
+    Buf {
+        buf: Box<[u8]>,
+        start: usize,
+        end: usize,
+    },
 }
 
 impl Flight {
@@ -243,26 +252,30 @@ impl Pump {
 
     /// A pipe when this direction is streaming and one is free, else a buffer.
     fn take_stage(&self, pools: &mut Pools) -> Flight {
-        if self.splice_allowed && self.streaming {
-            if let Some(pipe) = pools.pipes.get() {
-                return Flight::Pipe(pipe);
-            }
+        if self.splice_allowed
+            && self.streaming
+            && let Some(pipe) = pools.pipes.get()
+        {
+            return Flight::Pipe(pipe);
         }
-        Flight::Buf { buf: pools.bufs.get(), start: 0, end: 0 }
+        Flight::Buf {
+            buf: pools.bufs.get(),
+            start: 0,
+            end: 0,
+        }
     }
 
     /// Writes what is in flight to the destination; returns bytes written.
     fn drain(&mut self, dst: &mut Side) -> io::Result<usize> {
         let result = match &mut self.flight {
             Flight::Empty => Ok(0),
-            Flight::Pipe(pipe) => sys::splice(pipe.read_end(), dst.stream.as_fd(), pipe.len).map(|n| {
-                pipe.len -= n;
-                self.pipe_full = false;
-                n
-            }),
-            Flight::Buf { buf, start, end } => dst.stream.write(&buf[*start..*end]).map(|n| {
+            Flight::Pipe(pipe) => sys::splice(pipe.read_end(), dst.stream.as_fd(), pipe.len)
+                .inspect(|&n| {
+                    pipe.len -= n;
+                    self.pipe_full = false;
+                }),
+            Flight::Buf { buf, start, end } => dst.stream.write(&buf[*start..*end]).inspect(|&n| {
                 *start += n;
-                n
             }),
         };
         match result {

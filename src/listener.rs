@@ -10,7 +10,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// Opens a non-blocking listening socket on `addr` with SO_REUSEPORT, so each
 /// worker can open its own on the same address.
 pub fn bind_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+    let sock = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
     sock.set_reuse_address(true)?;
     sock.set_reuse_port(true)?;
     sock.bind(&addr.into())?;
@@ -37,7 +41,9 @@ pub fn accept(listener: &TcpListener) -> Accepted {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Drained,
         Err(e) => match e.raw_os_error() {
             // The connection died in the queue, or a signal: the next may be fine.
-            Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM | libc::EINTR) => Accepted::Skipped,
+            Some(libc::ECONNABORTED | libc::EPROTO | libc::EPERM | libc::EINTR) => {
+                Accepted::Skipped
+            }
             // EMFILE, ENFILE, ENOBUFS, ENOMEM and anything unexpected: retrying
             // at once would spin, so the worker pauses this listener.
             _ => Accepted::Exhausted(e),

@@ -54,7 +54,8 @@ pub fn main(args: Args) -> ExitCode {
 }
 
 fn init_logging(level: Option<&str>) {
-    let mut builder = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if let Some(level) = level {
         builder.parse_filters(level);
     }
@@ -83,16 +84,25 @@ fn serve(config: Config) -> io::Result<()> {
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
         let (tx, rx) = crossbeam_channel::unbounded();
         let worker = Worker::new(id, poll, rx, Arc::clone(&shared), listeners)?;
-        let core = cfg.cpu_affinity.then(|| cores.get(id % cores.len().max(1)).copied()).flatten();
-        let thread = std::thread::Builder::new().name(format!("l4lb-w{id}")).spawn(move || {
-            if let Some(core) = core {
-                if !core_affinity::set_for_current(core) {
+        let core = cfg
+            .cpu_affinity
+            .then(|| cores.get(id % cores.len().max(1)).copied())
+            .flatten();
+        let thread = std::thread::Builder::new()
+            .name(format!("l4lb-w{id}"))
+            .spawn(move || {
+                if let Some(core) = core
+                    && !core_affinity::set_for_current(core)
+                {
                     log::warn!("worker {id}: could not pin to core {}", core.id);
                 }
-            }
-            worker.run()
-        })?;
-        workers.push(Handle { thread, control: tx, waker });
+                worker.run()
+            })?;
+        workers.push(Handle {
+            thread,
+            control: tx,
+            waker,
+        });
     }
     announce(&shared);
     let sig = signals.wait()?;
@@ -118,8 +128,12 @@ fn bind_all(shared: &Shared) -> io::Result<Vec<(TcpListener, usize)>> {
     for (i, fe) in shared.config.frontends.iter().enumerate() {
         let backlog = i32::try_from(fe.maxconn).unwrap_or(i32::MAX);
         for bind in &fe.binds {
-            let sock = listener::bind_reuseport(bind.addr, backlog)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {} (frontend {}): {e}", bind.addr, fe.name)))?;
+            let sock = listener::bind_reuseport(bind.addr, backlog).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot bind {} (frontend {}): {e}", bind.addr, fe.name),
+                )
+            })?;
             out.push((sock, i));
         }
     }
@@ -131,7 +145,10 @@ fn bind_all(shared: &Shared) -> io::Result<Vec<(TcpListener, usize)>> {
 fn raise_fd_limit(cfg: &Config) -> io::Result<()> {
     let binds: usize = cfg.frontends.iter().map(|f| f.binds.len()).sum();
     let per_worker = binds as u64 + 4; // listeners, epoll, waker
-    let needed = 2 * cfg.maxconn as u64 + 2 * cfg.maxpipes as u64 + per_worker * cfg.threads as u64 + FD_RESERVE;
+    let needed = 2 * cfg.maxconn as u64
+        + 2 * cfg.maxpipes as u64
+        + per_worker * cfg.threads as u64
+        + FD_RESERVE;
     let (soft, hard) = sys::nofile_limit()?;
     if hard >= needed {
         if soft < hard {
@@ -153,7 +170,17 @@ fn announce(shared: &Shared) {
     for fe in &cfg.frontends {
         let binds: Vec<String> = fe.binds.iter().map(|b| b.addr.to_string()).collect();
         let be = &cfg.backends[fe.backend];
-        log::info!("frontend {} on {} -> backend {} ({} servers)", fe.name, binds.join(", "), be.name, be.servers.len());
+        log::info!(
+            "frontend {} on {} -> backend {} ({} servers)",
+            fe.name,
+            binds.join(", "),
+            be.name,
+            be.servers.len()
+        );
     }
-    log::info!("l4lb ready: {} worker(s), maxconn {}", cfg.threads, cfg.maxconn);
+    log::info!(
+        "l4lb ready: {} worker(s), maxconn {}",
+        cfg.threads,
+        cfg.maxconn
+    );
 }

@@ -63,11 +63,26 @@ pub struct Ctx<'a> {
 #[derive(Debug)]
 enum State {
     /// Every usable server is at its maxconn; waiting for a slot.
-    Queued { since: Instant, avoid: Option<usize>, attempts: u32 },
+    Queued {
+        since: Instant,
+        avoid: Option<usize>,
+        attempts: u32,
+    },
     /// Non-blocking connect in progress to `servers[idx]`.
-    Connecting { server: Side, guard: ConnGuard, idx: usize, since: Instant, attempts: u32 },
+    Connecting {
+        server: Side,
+        guard: ConnGuard,
+        idx: usize,
+        since: Instant,
+        attempts: u32,
+    },
     /// Connected: bytes flow both ways until both FINs have been passed on.
-    Forwarding { server: Side, guard: ConnGuard, up: Pump, down: Pump },
+    Forwarding {
+        server: Side,
+        guard: ConnGuard,
+        up: Pump,
+        down: Pump,
+    },
     /// Left by a handler that is replacing the state.
     Moving,
 }
@@ -136,7 +151,9 @@ impl Session {
     pub fn on_event(&mut self, ctx: &mut Ctx<'_>, peer: Peer, ready: Ready) -> Next {
         let side = match (peer, &mut self.state) {
             (Peer::Client, _) => Some(&mut self.client),
-            (Peer::Server, State::Connecting { server, .. } | State::Forwarding { server, .. }) => Some(server),
+            (Peer::Server, State::Connecting { server, .. } | State::Forwarding { server, .. }) => {
+                Some(server)
+            }
             _ => None,
         };
         if let Some(side) = side {
@@ -163,7 +180,11 @@ impl Session {
     /// Connecting, Queued again, or a close.
     pub fn retry_queued(&mut self, ctx: &mut Ctx<'_>) -> Next {
         match std::mem::replace(&mut self.state, State::Moving) {
-            State::Queued { avoid, attempts, since } => {
+            State::Queued {
+                avoid,
+                attempts,
+                since,
+            } => {
                 let next = self.connect_next(ctx, avoid, attempts);
                 if let State::Queued { since: s, .. } = &mut self.state {
                     *s = since;
@@ -204,7 +225,10 @@ impl Session {
                 self.connect_failed(ctx, err)
             }
             State::Queued { .. } => {
-                log::debug!("client {}: no server slot within timeout queue", self.client_ip);
+                log::debug!(
+                    "client {}: no server slot within timeout queue",
+                    self.client_ip
+                );
                 Next::Abort
             }
             _ => Next::Close,
@@ -216,7 +240,9 @@ impl Session {
     /// is never mistaken for a clean end. Dropping the session closes them.
     pub fn finish(mut self, pools: &mut Pools, abort: bool) {
         let server = match &mut self.state {
-            State::Forwarding { server, up, down, .. } => {
+            State::Forwarding {
+                server, up, down, ..
+            } => {
                 up.release(pools);
                 down.release(pools);
                 Some(&server.stream)
@@ -233,7 +259,12 @@ impl Session {
 
     /// Picks a server and starts connecting. Entered from start, Queued or a
     /// failed attempt; leaves to Connecting, Queued, or a close.
-    fn connect_next(&mut self, ctx: &mut Ctx<'_>, mut avoid: Option<usize>, mut attempts: u32) -> Next {
+    fn connect_next(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        mut avoid: Option<usize>,
+        mut attempts: u32,
+    ) -> Next {
         let servers = &ctx.shared.servers[self.backend];
         let be = &ctx.shared.config.backends[self.backend];
         let balancer = &mut ctx.balancers[self.backend];
@@ -246,7 +277,9 @@ impl Session {
                 .pick(servers, self.client_ip, avoid)
                 .or_else(|| avoid.and_then(|_| balancer.pick(servers, self.client_ip, None)));
             let Some(idx) = pick else { break };
-            let Some(guard) = ConnGuard::acquire(&servers[idx]) else { continue };
+            let Some(guard) = ConnGuard::acquire(&servers[idx]) else {
+                continue;
+            };
             match connect(&servers[idx], be) {
                 Ok(mut stream) => {
                     let tok = token::session(self.slot, Peer::Server);
@@ -256,7 +289,13 @@ impl Session {
                         return Next::Abort;
                     }
                     let server = Side::new(stream);
-                    self.state = State::Connecting { server, guard, idx, since: ctx.now, attempts };
+                    self.state = State::Connecting {
+                        server,
+                        guard,
+                        idx,
+                        since: ctx.now,
+                        attempts,
+                    };
                     return Next::Wait;
                 }
                 Err(e) => {
@@ -270,10 +309,18 @@ impl Session {
             }
         }
         if servers.iter().any(|s| !s.disabled && s.weight > 0) && attempts <= be.retries {
-            self.state = State::Queued { since: ctx.now, avoid, attempts };
+            self.state = State::Queued {
+                since: ctx.now,
+                avoid,
+                attempts,
+            };
             return Next::Queue;
         }
-        log::debug!("client {}: no server available in backend {}", self.client_ip, be.name);
+        log::debug!(
+            "client {}: no server available in backend {}",
+            self.client_ip,
+            be.name
+        );
         Next::Abort
     }
 
@@ -281,7 +328,9 @@ impl Session {
     /// non-blocking connect (writable, then `take_error`, then `peer_addr`).
     /// Leaves to Forwarding, to another attempt, or stays.
     fn check_connect(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        let State::Connecting { server, .. } = &self.state else { return Next::Wait };
+        let State::Connecting { server, .. } = &self.state else {
+            return Next::Wait;
+        };
         if !server.writable && !server.readable {
             return Next::Wait;
         }
@@ -299,26 +348,38 @@ impl Session {
 
     /// Entered in Connecting once the server accepted; leaves to Forwarding.
     fn connected(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        let State::Connecting { server, guard, .. } = std::mem::replace(&mut self.state, State::Moving) else {
+        let State::Connecting { server, guard, .. } =
+            std::mem::replace(&mut self.state, State::Moving)
+        else {
             unreachable!("connected() is only called in Connecting")
         };
         self.server_seen = ctx.now;
         self.client_seen = ctx.now;
         let (up, down) = (Pump::new(self.splice), Pump::new(self.splice));
-        self.state = State::Forwarding { server, guard, up, down };
+        self.state = State::Forwarding {
+            server,
+            guard,
+            up,
+            down,
+        };
         self.forward(ctx)
     }
 
     /// Entered in Connecting on a refused, reset or timed-out attempt:
     /// counts it against the server and retries elsewhere while retries last.
     fn connect_failed(&mut self, ctx: &mut Ctx<'_>, err: io::Error) -> Next {
-        let State::Connecting { idx, attempts, .. } = std::mem::replace(&mut self.state, State::Moving) else {
+        let State::Connecting { idx, attempts, .. } =
+            std::mem::replace(&mut self.state, State::Moving)
+        else {
             unreachable!("connect_failed() is only called in Connecting")
         };
         let servers = &ctx.shared.servers[self.backend];
         note_failure(&servers[idx], &err);
         if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
-            log::debug!("client {}: retries exhausted, last error: {err}", self.client_ip);
+            log::debug!(
+                "client {}: retries exhausted, last error: {err}",
+                self.client_ip
+            );
             return Next::Abort;
         }
         self.connect_next(ctx, Some(idx), attempts + 1)
@@ -327,12 +388,19 @@ impl Session {
     /// Entered in Forwarding: runs both pumps; leaves to a close once both
     /// FINs have been passed on, or to an abort when a socket fails.
     fn forward(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        let State::Forwarding { server, guard, up, down } = &mut self.state else {
+        let State::Forwarding {
+            server,
+            guard,
+            up,
+            down,
+        } = &mut self.state
+        else {
             return Next::Wait;
         };
-        let moved = up
-            .run(&mut self.client, server, ctx.pools)
-            .and_then(|u| down.run(server, &mut self.client, ctx.pools).map(|d| (u, d)));
+        let moved = up.run(&mut self.client, server, ctx.pools).and_then(|u| {
+            down.run(server, &mut self.client, ctx.pools)
+                .map(|d| (u, d))
+        });
         let (u, d) = match moved {
             Ok(m) => m,
             Err(e) => {
@@ -360,11 +428,18 @@ impl Session {
 /// Client-side and server-side inactivity timeouts of a connected session:
 /// `timeout tunnel` replaces both once connected; once either direction is
 /// half-closed, `timeout client-fin` / `server-fin` apply where set.
-fn idle_timeouts(fe: &Frontend, be: &Backend, half_closed: bool) -> (Option<Duration>, Option<Duration>) {
+fn idle_timeouts(
+    fe: &Frontend,
+    be: &Backend,
+    half_closed: bool,
+) -> (Option<Duration>, Option<Duration>) {
     let client = be.timeout_tunnel.or(fe.timeout_client);
     let server = be.timeout_tunnel.or(be.timeout_server);
     if half_closed {
-        (fe.timeout_client_fin.or(client), be.timeout_server_fin.or(server))
+        (
+            fe.timeout_client_fin.or(client),
+            be.timeout_server_fin.or(server),
+        )
     } else {
         (client, server)
     }
@@ -373,7 +448,11 @@ fn idle_timeouts(fe: &Frontend, be: &Backend, half_closed: bool) -> (Option<Dura
 /// Opens a non-blocking socket to `server` and starts connecting.
 fn connect(server: &Server, be: &Backend) -> io::Result<TcpStream> {
     let addr = server.addr;
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+    let sock = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
     sock.set_tcp_nodelay(true)?;
     if be.tcp_keepalive {
         sock.set_tcp_keepalive(&TcpKeepalive::new())?;
@@ -396,6 +475,9 @@ fn count_bytes(server: &Server, up: Moved, down: Moved) {
         server.stats.bytes_in.fetch_add(up.written as u64, Relaxed);
     }
     if down.written > 0 {
-        server.stats.bytes_out.fetch_add(down.written as u64, Relaxed);
+        server
+            .stats
+            .bytes_out
+            .fetch_add(down.written as u64, Relaxed);
     }
 }

@@ -35,8 +35,17 @@ impl Shared {
             .iter()
             .map(|b| b.servers.iter().map(|s| Arc::new(Server::new(s))).collect())
             .collect();
-        let frontends = config.frontends.iter().map(|_| ConnCount::default()).collect();
-        Shared { config, servers, global: ConnCount::default(), frontends }
+        let frontends = config
+            .frontends
+            .iter()
+            .map(|_| ConnCount::default())
+            .collect();
+        Shared {
+            config,
+            servers,
+            global: ConnCount::default(),
+            frontends,
+        }
     }
 }
 
@@ -59,17 +68,24 @@ impl Admission {
         }
         shared.global.total.fetch_add(1, Relaxed);
         fe.total.fetch_add(1, Relaxed);
-        Some(Admission { shared: Arc::clone(shared), frontend })
+        Some(Admission {
+            shared: Arc::clone(shared),
+            frontend,
+        })
     }
 }
 
 fn take(count: &AtomicUsize, max: usize) -> Option<usize> {
-    count.fetch_update(Relaxed, Relaxed, |c| (c < max).then_some(c + 1)).ok()
+    count
+        .fetch_update(Relaxed, Relaxed, |c| (c < max).then_some(c + 1))
+        .ok()
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.shared.frontends[self.frontend].cur.fetch_sub(1, Relaxed);
+        self.shared.frontends[self.frontend]
+            .cur
+            .fetch_sub(1, Relaxed);
         self.shared.global.cur.fetch_sub(1, Relaxed);
     }
 }

@@ -42,20 +42,33 @@ pub fn pipe_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
 pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
     let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
     let (null_in, null_out) = (std::ptr::null_mut(), std::ptr::null_mut());
-    syscall!(splice(from.as_raw_fd(), null_in, to.as_raw_fd(), null_out, len, flags))
-        .map(|n| n as usize)
+    syscall!(splice(
+        from.as_raw_fd(),
+        null_in,
+        to.as_raw_fd(),
+        null_out,
+        len,
+        flags
+    ))
+    .map(|n| n as usize)
 }
 
 /// RLIMIT_NOFILE as (soft, hard).
 pub fn nofile_limit() -> io::Result<(u64, u64)> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut lim))?;
     Ok((lim.rlim_cur, lim.rlim_max))
 }
 
 /// Sets RLIMIT_NOFILE; raising `hard` needs CAP_SYS_RESOURCE.
 pub fn set_nofile_limit(soft: u64, hard: u64) -> io::Result<()> {
-    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim)).map(drop)
 }
 

@@ -60,7 +60,13 @@ mod tests {
         assert_eq!(t.next_in(now), Some(Duration::from_millis(500)));
         assert!(t.pop_due(now).is_none());
         let late = now + Duration::from_secs(10);
-        let got: Vec<_> = std::iter::from_fn(|| t.pop_due(late)).map(|(_, s)| s).collect();
-        assert_eq!(got, vec![1, 2, 1], "the stale entry of slot 1 still pops; the worker skips it");
+        let got: Vec<_> = std::iter::from_fn(|| t.pop_due(late))
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(
+            got,
+            vec![1, 2, 1],
+            "the stale entry of slot 1 still pops; the worker skips it"
+        );
     }
 }

@@ -26,7 +26,10 @@ pub enum Target {
 }
 
 pub fn listener(index: usize) -> Token {
-    assert!(index < MAX_LISTENERS, "at most {MAX_LISTENERS} listeners per worker");
+    assert!(
+        index < MAX_LISTENERS,
+        "at most {MAX_LISTENERS} listeners per worker"
+    );
     Token(LISTENER_BASE + index)
 }
 
@@ -40,7 +43,11 @@ pub fn target(token: Token) -> Target {
         t if t < SESSION_BASE => Target::Listener(t - LISTENER_BASE),
         t => {
             let n = t - SESSION_BASE;
-            let peer = if n % 2 == 0 { Peer::Client } else { Peer::Server };
+            let peer = if n.is_multiple_of(2) {
+                Peer::Client
+            } else {
+                Peer::Server
+            };
             Target::Session(n / 2, peer)
         }
     }
@@ -56,8 +63,14 @@ mod tests {
         assert_eq!(target(listener(0)), Target::Listener(0));
         assert_eq!(target(listener(7)), Target::Listener(7));
         for slot in [0, 1, 99_999] {
-            assert_eq!(target(session(slot, Peer::Client)), Target::Session(slot, Peer::Client));
-            assert_eq!(target(session(slot, Peer::Server)), Target::Session(slot, Peer::Server));
+            assert_eq!(
+                target(session(slot, Peer::Client)),
+                Target::Session(slot, Peer::Client)
+            );
+            assert_eq!(
+                target(session(slot, Peer::Server)),
+                Target::Session(slot, Peer::Server)
+            );
         }
     }
 }

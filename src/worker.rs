@@ -73,15 +73,24 @@ impl Worker {
         let cfg = &shared.config;
         let mut registered = Vec::with_capacity(listeners.len());
         for (i, (mut sock, frontend)) in listeners.into_iter().enumerate() {
-            poll.registry().register(&mut sock, token::listener(i), Interest::READABLE)?;
-            registered.push(Listener { sock, frontend, resting_until: None, full: false, warned: false });
+            poll.registry()
+                .register(&mut sock, token::listener(i), Interest::READABLE)?;
+            registered.push(Listener {
+                sock,
+                frontend,
+                resting_until: None,
+                full: false,
+                warned: false,
+            });
         }
         let pipes_per_worker = cfg.maxpipes.div_ceil(cfg.threads.max(1));
         let balancers = cfg
             .backends
             .iter()
             .zip(&shared.servers)
-            .map(|(b, servers)| Balancer::new(b.balance, servers, 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1)))
+            .map(|(b, servers)| {
+                Balancer::new(b.balance, servers, 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1))
+            })
             .collect();
         Ok(Worker {
             id,
@@ -90,7 +99,10 @@ impl Worker {
             listeners: registered,
             sessions: Slab::default(),
             timers: Timers::default(),
-            pools: Pools { pipes: PipePool::new(pipes_per_worker, cfg.pipesize), bufs: BufPool::new(cfg.bufsize) },
+            pools: Pools {
+                pipes: PipePool::new(pipes_per_worker, cfg.pipesize),
+                bufs: BufPool::new(cfg.bufsize),
+            },
             balancers,
             again: Vec::new(),
             queued: Vec::new(),
@@ -123,7 +135,9 @@ impl Worker {
                         let read_closed = event.is_read_closed() || event.is_error();
                         let ready = Ready {
                             readable: event.is_readable() || read_closed,
-                            writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+                            writable: event.is_writable()
+                                || event.is_write_closed()
+                                || event.is_error(),
                             read_closed,
                         };
                         self.dispatch(slot, |s, ctx| s.on_event(ctx, peer, ready));
@@ -142,7 +156,11 @@ impl Worker {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let waiting = !self.queued.is_empty() || self.listeners.iter().any(|l| l.full || l.resting_until.is_some());
+        let waiting = !self.queued.is_empty()
+            || self
+                .listeners
+                .iter()
+                .any(|l| l.full || l.resting_until.is_some());
         let tick = waiting.then_some(RETRY_TICK);
         let next = self.timers.next_in(Instant::now());
         // Round up so a deadline is never woken for a millisecond early.
@@ -188,7 +206,9 @@ impl Worker {
                 Accepted::Skipped => continue,
                 Accepted::Exhausted(e) => {
                     if !l.warned {
-                        log::warn!("accept failed ({e}); pausing the listener, raise the fd limit or lower maxconn");
+                        log::warn!(
+                            "accept failed ({e}); pausing the listener, raise the fd limit or lower maxconn"
+                        );
                         l.warned = true;
                     }
                     l.resting_until = Some(self.now + EXHAUSTED_PAUSE);
@@ -198,7 +218,13 @@ impl Worker {
         }
     }
 
-    fn start(&mut self, stream: TcpStream, peer: std::net::SocketAddr, frontend: usize, admission: Admission) {
+    fn start(
+        &mut self,
+        stream: TcpStream,
+        peer: std::net::SocketAddr,
+        frontend: usize,
+        admission: Admission,
+    ) {
         let slot = self.sessions.next_slot();
         let mut ctx = Ctx {
             registry: self.poll.registry(),
@@ -216,7 +242,9 @@ impl Worker {
     /// Runs a handler on the session in `slot` (if it still exists: events
     /// for a slot closed earlier in the same batch are dropped).
     fn dispatch(&mut self, slot: usize, handler: impl FnOnce(&mut Session, &mut Ctx<'_>) -> Next) {
-        let Some(session) = self.sessions.get_mut(slot) else { return };
+        let Some(session) = self.sessions.get_mut(slot) else {
+            return;
+        };
         let mut ctx = Ctx {
             registry: self.poll.registry(),
             pools: &mut self.pools,
@@ -241,17 +269,19 @@ impl Worker {
             Next::Queue => self.queued.push(slot),
             Next::Wait => {}
         }
-        if let Some(s) = self.sessions.get_mut(slot) {
-            if let Some(at) = s.deadline(&self.shared) {
-                self.timers.arm(&mut s.armed, slot, at);
-            }
+        if let Some(s) = self.sessions.get_mut(slot)
+            && let Some(at) = s.deadline(&self.shared)
+        {
+            self.timers.arm(&mut s.armed, slot, at);
         }
     }
 
     /// Handles every due timer entry; stale entries are skipped.
     fn expire(&mut self) {
         while let Some((at, slot)) = self.timers.pop_due(self.now) {
-            let Some(s) = self.sessions.get_mut(slot) else { continue };
+            let Some(s) = self.sessions.get_mut(slot) else {
+                continue;
+            };
             if s.armed != Some(at) {
                 continue;
             }

@@ -24,11 +24,18 @@ fn connect_refused_goes_to_the_next_server() {
     // A port nobody listens on: connects are refused at once.
     let refused = addr(free_port());
     let port = free_port();
-    let _l4 = L4lb::start(&conf(port, &[refused, good.addr()], "balance roundrobin\nretries 3"));
+    let _l4 = L4lb::start(&conf(
+        port,
+        &[refused, good.addr()],
+        "balance roundrobin\nretries 3",
+    ));
     for _ in 0..20 {
         assert_eq!(round_trip(port), "good");
     }
-    assert_eq!(good.counts.total.load(std::sync::atomic::Ordering::SeqCst), 20);
+    assert_eq!(
+        good.counts.total.load(std::sync::atomic::Ordering::SeqCst),
+        20
+    );
 }
 
 /// A listener that never accepts, its one-slot accept queue already full:
@@ -60,8 +67,14 @@ fn connect_timeout_goes_to_the_next_server_within_the_timeout() {
     let t = Instant::now();
     assert_eq!(round_trip(port), "good");
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(290), "waited the connect timeout first: {took:?}");
-    assert!(took < Duration::from_millis(1300), "redispatched right after the timeout: {took:?}");
+    assert!(
+        took >= Duration::from_millis(290),
+        "waited the connect timeout first: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1300),
+        "redispatched right after the timeout: {took:?}"
+    );
 }
 
 #[test]
@@ -82,18 +95,34 @@ fn idle_timeout_closes_both_sides() {
     let mut rest = Vec::new();
     let end = c.read_to_end(&mut rest);
     let took = idle_since.elapsed();
-    assert!(end.is_ok() && rest.is_empty(), "client sees a close: {end:?}");
-    assert!(took >= Duration::from_millis(380), "not before the timeout: {took:?}");
-    assert!(took < Duration::from_secs(3), "soon after the timeout: {took:?}");
+    assert!(
+        end.is_ok() && rest.is_empty(),
+        "client sees a close: {end:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(380),
+        "not before the timeout: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "soon after the timeout: {took:?}"
+    );
     // The server side was closed too: the echo handler saw EOF and ended.
     let counts = &be.counts;
-    assert!(wait_until(Duration::from_secs(3), || counts.active.load(std::sync::atomic::Ordering::SeqCst) == 0));
+    assert!(wait_until(Duration::from_secs(3), || counts
+        .active
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 0));
 }
 
 #[test]
 fn leastconn_sends_new_connections_away_from_a_loaded_server() {
     use std::sync::atomic::Ordering::SeqCst;
-    let servers = [Backend::named("a"), Backend::named("b"), Backend::named("c")];
+    let servers = [
+        Backend::named("a"),
+        Backend::named("b"),
+        Backend::named("c"),
+    ];
     let port = free_port();
     let addrs: Vec<_> = servers.iter().map(Backend::addr).collect();
     let _l4 = L4lb::start(&conf(port, &addrs, "balance leastconn"));
@@ -105,12 +134,20 @@ fn leastconn_sends_new_connections_away_from_a_loaded_server() {
         })
         .collect();
     for name in ["a", "b", "c"] {
-        assert_eq!(held.iter().filter(|(n, _)| n == name).count(), 3, "even spread");
+        assert_eq!(
+            held.iter().filter(|(n, _)| n == name).count(),
+            3,
+            "even spread"
+        );
     }
     // Close the ones on b and c: a keeps K = 3 long connections.
     held.retain(|(n, _)| n == "a");
     for s in &servers[1..] {
-        assert!(wait_until(Duration::from_secs(5), || s.counts.active.load(SeqCst) == 0));
+        assert!(wait_until(Duration::from_secs(5), || s
+            .counts
+            .active
+            .load(SeqCst)
+            == 0));
     }
     // The next six go to b and c only, until the loads are even again.
     let next: Vec<String> = (0..6)
@@ -121,6 +158,9 @@ fn leastconn_sends_new_connections_away_from_a_loaded_server() {
             name
         })
         .collect();
-    assert!(!next.contains(&"a".to_string()), "the loaded server got new connections: {next:?}");
+    assert!(
+        !next.contains(&"a".to_string()),
+        "the loaded server got new connections: {next:?}"
+    );
     assert_eq!(next.iter().filter(|n| *n == "b").count(), 3, "{next:?}");
 }

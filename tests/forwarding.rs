@@ -10,12 +10,13 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
+use sha2::{Digest, Sha256};
 
 const MIB: usize = 1 << 20;
 
-/// Sends `len` bytes each way at once and checks both sha256s; returns the
-/// l4lb handle so the caller can inspect it.
-fn stream_both_ways(len: usize, backend_extra: &str) -> L4lb {
+/// Sends `len` bytes each way at once and checks both sha256s; returns how
+/// many pipes the proxy opened meanwhile.
+fn stream_both_ways(len: usize, backend_extra: &str) -> usize {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     let be = Backend::start(move |s| {
@@ -32,6 +33,8 @@ fn stream_both_ways(len: usize, backend_extra: &str) -> L4lb {
     });
     let port = free_port();
     let l4 = L4lb::start(&conf(port, &[be.addr()], backend_extra));
+    // Pipes it inherited (cargo's jobserver, ...) are not its own.
+    let inherited = l4.pipe_fd_count();
     let c = connect(port);
     let mut reader = c.try_clone().unwrap();
     let writer = thread::spawn(move || {
@@ -47,20 +50,20 @@ fn stream_both_ways(len: usize, backend_extra: &str) -> L4lb {
     assert_eq!(bn, len, "backend received every byte");
     assert_eq!(bgot, sent, "client -> server bytes intact");
     assert_eq!(got, bsent, "server -> client bytes intact");
-    l4
+    l4.pipe_fd_count() - inherited
 }
 
 #[test]
 fn stream_256mib_both_ways_with_splice() {
-    let l4 = stream_both_ways(256 * MIB, "option splice-auto");
+    let pipes = stream_both_ways(256 * MIB, "option splice-auto");
     // Pipes stay in the worker's pool once made: proof splice was used.
-    assert!(l4.pipe_fd_count() > 0, "splice-auto spliced the bulk transfer");
+    assert!(pipes > 0, "splice-auto spliced the bulk transfer");
 }
 
 #[test]
 fn stream_256mib_both_ways_with_copy() {
-    let l4 = stream_both_ways(256 * MIB, "no option splice-auto");
-    assert_eq!(l4.pipe_fd_count(), 0, "no pipe is ever made without splice-auto");
+    let pipes = stream_both_ways(256 * MIB, "no option splice-auto");
+    assert_eq!(pipes, 0, "no pipe is ever made without splice-auto");
 }
 
 #[test]
@@ -107,7 +110,10 @@ fn backend_half_close_while_client_keeps_sending() {
     let mut c = connect(port);
     let mut head = Vec::new();
     c.read_to_end(&mut head).unwrap();
-    assert_eq!(head, b"done talking\n", "server's bytes then its FIN reach the client");
+    assert_eq!(
+        head, b"done talking\n",
+        "server's bytes then its FIN reach the client"
+    );
     // The other direction is still open: 10 MB more go through.
     let sent = send_pattern(&mut c, 9, 10 * MIB).unwrap();
     shutdown_write(&c);
@@ -126,7 +132,7 @@ fn backend_sends_50mb_and_closes_to_a_slow_reader() {
     let _l4 = L4lb::start(&conf(port, &[be.addr()], ""));
     let mut c = connect(port);
     let mut buf = vec![0u8; 16 * 1024];
-    let mut hash = sha2_of_stream();
+    let mut hash = Sha256::new();
     let mut total = 0;
     let mut reads = 0u32;
     loop {
@@ -137,18 +143,16 @@ fn backend_sends_50mb_and_closes_to_a_slow_reader() {
         hash.update(&buf[..n]);
         total += n;
         reads += 1;
-        if reads % 16 == 0 {
+        if reads.is_multiple_of(16) {
             // A slow consumer: the backend finishes and closes long before.
             thread::sleep(Duration::from_millis(1));
         }
     }
     assert_eq!(total, 50 * MIB);
-    assert_eq!(<[u8; 32]>::from(hash.finalize()), pattern_hash(11, 50 * MIB));
-}
-
-fn sha2_of_stream() -> sha2::Sha256 {
-    use sha2::Digest;
-    sha2::Sha256::new()
+    assert_eq!(
+        <[u8; 32]>::from(hash.finalize()),
+        pattern_hash(11, 50 * MIB)
+    );
 }
 
 #[test]
@@ -157,7 +161,9 @@ fn reset_from_backend_reaches_client_as_reset() {
         let mut b = [0u8; 5];
         s.read_exact(&mut b).unwrap();
         s.write_all(b"partial").unwrap();
-        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         // Dropped with linger 0: an RST, not a FIN.
     });
     let port = free_port();
@@ -182,7 +188,19 @@ fn quick_start_flags_without_conf() {
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let (sa, sb) = (a.addr().to_string(), b.addr().to_string());
-    let args = ["--bind", &bind, "--server", &sa, "--server", &sb, "--balance", "roundrobin"];
+    // One thread: round robin state is per worker, so the 5/5 split is exact.
+    let args = [
+        "--bind",
+        &bind,
+        "--server",
+        &sa,
+        "--server",
+        &sb,
+        "--balance",
+        "roundrobin",
+        "--threads",
+        "1",
+    ];
     let _l4 = L4lb::spawn(&args, TempDir::new("quick"));
     let mut names = Vec::new();
     for _ in 0..10 {

@@ -58,10 +58,25 @@ fn server_maxconn_is_never_exceeded_and_excess_clients_wait() {
         b.addr()
     );
     let _l4 = L4lb::start(&conf);
-    assert_eq!(burst(port, 40), 40, "every client is served, excess ones after a wait");
-    assert!(a.counts.max_active.load(SeqCst) <= 3, "server a saw {}", a.counts.max_active.load(SeqCst));
-    assert!(b.counts.max_active.load(SeqCst) <= 3, "server b saw {}", b.counts.max_active.load(SeqCst));
-    assert_eq!(a.counts.total.load(SeqCst) + b.counts.total.load(SeqCst), 40);
+    assert_eq!(
+        burst(port, 40),
+        40,
+        "every client is served, excess ones after a wait"
+    );
+    assert!(
+        a.counts.max_active.load(SeqCst) <= 3,
+        "server a saw {}",
+        a.counts.max_active.load(SeqCst)
+    );
+    assert!(
+        b.counts.max_active.load(SeqCst) <= 3,
+        "server b saw {}",
+        b.counts.max_active.load(SeqCst)
+    );
+    assert_eq!(
+        a.counts.total.load(SeqCst) + b.counts.total.load(SeqCst),
+        40
+    );
 }
 
 #[test]
@@ -76,7 +91,10 @@ fn global_maxconn_holds_clients_in_the_accept_queue() {
     let _l4 = L4lb::start(&conf);
     assert_eq!(burst(port, 30), 30);
     let max = be.counts.max_active.load(SeqCst);
-    assert!(max <= 4, "backend saw {max} connections at once with maxconn 4");
+    assert!(
+        max <= 4,
+        "backend saw {max} connections at once with maxconn 4"
+    );
 }
 
 #[test]
@@ -94,7 +112,9 @@ fn ten_thousand_short_connections_leave_no_fd_and_no_close_wait() {
         one(port);
     }
     let ports = [port, a.port, b.port];
-    assert!(wait_until(Duration::from_secs(5), || close_wait_count(&ports) == 0));
+    assert!(wait_until(Duration::from_secs(5), || close_wait_count(
+        &ports
+    ) == 0));
     let baseline = l4.fd_count();
     let threads: Vec<_> = (0..8)
         .map(|_| {
@@ -108,7 +128,10 @@ fn ten_thousand_short_connections_leave_no_fd_and_no_close_wait() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(a.counts.total.load(SeqCst) + b.counts.total.load(SeqCst), 10_020);
+    assert_eq!(
+        a.counts.total.load(SeqCst) + b.counts.total.load(SeqCst),
+        10_020
+    );
     let settled = wait_until(Duration::from_secs(10), || l4.fd_count() == baseline);
     assert!(settled, "fds: baseline {baseline}, now {}", l4.fd_count());
     assert!(

@@ -20,7 +20,12 @@ use sha2::{Digest, Sha256};
 /// at its own offset, tests in it take the next free one.
 pub fn free_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let _ = NEXT.compare_exchange(0, 20_000 + (std::process::id() % 600) as u16 * 20, SeqCst, SeqCst);
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000 + (std::process::id() % 600) as u16 * 20,
+        SeqCst,
+        SeqCst,
+    );
     loop {
         let port = NEXT.fetch_add(1, SeqCst);
         assert!(port < 32_700, "ran out of test ports");
@@ -40,7 +45,11 @@ pub struct TempDir(pub std::path::PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!("l4lb-test-{}-{tag}-{}", std::process::id(), N.fetch_add(1, SeqCst)));
+        let dir = std::env::temp_dir().join(format!(
+            "l4lb-test-{}-{tag}-{}",
+            std::process::id(),
+            N.fetch_add(1, SeqCst)
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
@@ -93,10 +102,18 @@ impl L4lb {
                 lines.lock().unwrap().push(line);
             }
         });
-        let mut l = L4lb { child, log, _dir: dir, reader: Some(reader) };
+        let mut l = L4lb {
+            child,
+            log,
+            _dir: dir,
+            reader: Some(reader),
+        };
         if ready_rx.recv_timeout(Duration::from_secs(20)).is_err() {
             let status = l.child.try_wait();
-            panic!("l4lb did not become ready ({status:?}); log:\n{}", l.log_text());
+            panic!(
+                "l4lb did not become ready ({status:?}); log:\n{}",
+                l.log_text()
+            );
         }
         l
     }
@@ -111,14 +128,24 @@ impl L4lb {
 
     /// Open file descriptors of the l4lb process.
     pub fn fd_count(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
     }
 
-    /// Open pipe fds of the l4lb process.
+    /// Open pipe fds of the l4lb process, not counting stdin/out/err (its
+    /// stderr is a pipe to this test).
     pub fn pipe_fd_count(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .unwrap()
-            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|fd| fd > 2)
+            })
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
             .filter(|p| p.to_string_lossy().starts_with("pipe:"))
             .count()
     }
@@ -207,10 +234,20 @@ impl Backend {
         F: Fn(TcpStream) + Send + Sync + 'static,
     {
         let port = free_port();
-        let listener = TcpListener::bind(addr(port)).unwrap();
+        let listener = TcpListener::bind(addr(port)).unwrap_or_else(|e| {
+            panic!(
+                "backend bind {port}: {e}; {}",
+                std::fs::read_to_string("/proc/net/tcp")
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains(&format!(":{port:04X} ")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
-        let conns = Arc::new(Mutex::new(Vec::new()));
+        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::new(Mutex::new(Vec::new()));
         let handler = Arc::new(handler);
         let (stop2, counts2, conns2) = (Arc::clone(&stop), Arc::clone(&counts), Arc::clone(&conns));
         let accept_thread = std::thread::spawn(move || {
@@ -224,15 +261,26 @@ impl Backend {
                 counts2.max_active.fetch_max(now, SeqCst);
                 let (h, c) = (Arc::clone(&handler), Arc::clone(&counts2));
                 let t = std::thread::spawn(move || {
+                    // Uncount before the socket really closes (when `keep`
+                    // goes), so the proxy can never see the close first and
+                    // hand this server a new connection while still counted.
+                    let keep = stream.try_clone();
                     h(stream);
                     c.active.fetch_sub(1, SeqCst);
+                    drop(keep);
                 });
                 let mut list = conns2.lock().unwrap();
                 list.retain(|t| !t.is_finished());
                 list.push(t);
             }
         });
-        Backend { port, counts, stop, accept_thread: Some(accept_thread), conns }
+        Backend {
+            port,
+            counts,
+            stop,
+            accept_thread: Some(accept_thread),
+            conns,
+        }
     }
 
     /// Replies to each connection by echoing until EOF, then closes.
@@ -341,7 +389,8 @@ pub fn pattern_hash(seed: u64, len: usize) -> [u8; 32] {
 
 /// Connects to the proxy with a bounded timeout.
 pub fn connect(port: u16) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr(port), Duration::from_secs(5)).expect("connect to l4lb");
+    let s =
+        TcpStream::connect_timeout(&addr(port), Duration::from_secs(5)).expect("connect to l4lb");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.set_nodelay(true).unwrap();
     s
@@ -366,13 +415,16 @@ pub fn read_line(s: &mut TcpStream) -> io::Result<String> {
 pub fn close_wait_count(ports: &[u16]) -> usize {
     let mut n = 0;
     for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
             if f.len() < 4 || f[3] != "08" {
                 continue;
             }
-            let port = |a: &str| u16::from_str_radix(a.rsplit(':').next().unwrap_or(""), 16).unwrap_or(0);
+            let port =
+                |a: &str| u16::from_str_radix(a.rsplit(':').next().unwrap_or(""), 16).unwrap_or(0);
             if ports.contains(&port(f[1])) || ports.contains(&port(f[2])) {
                 n += 1;
             }
