@@ -9,6 +9,7 @@
 #      VARIANTS="copy splice pin nopin": extra l4lb columns with, in order, `no option splice-auto`,
 #        `option splice-auto`, `cpu-affinity on`, `cpu-affinity off`.
 #      L4LB=path: benchmark that l4lb binary instead of building target/release/l4lb.
+#      PORT_OFFSET=N: add N to every port above, to run beside something that holds them.
 # Exit 1 if a balancer did not start or a run gave no number (the table is printed anyway).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,10 @@ T=${T:-1}
 ROUNDS=${ROUNDS:-2}
 VARIANTS=${VARIANTS:-}
 NCPU=$(nproc)
+OFF=${PORT_OFFSET:-0}
+# Ports: backends B1-B3 (HTTP) and IP (iperf3); each balancer NAME for wrk, NAMEI for iperf3.
+B1=$((19001 + OFF)) B2=$((19002 + OFF)) B3=$((19003 + OFF)) IP=$((19101 + OFF))
+HAP=$((18001 + OFF)) HAPI=$((18101 + OFF)) NGX=$((18002 + OFF)) NGXI=$((18102 + OFF))
 W=$(mktemp -d)
 PIDS=()
 FAILED=0
@@ -86,11 +91,11 @@ listening() {
 }
 
 # Names and ports of the columns, in order: NAME:WRKPORT:IPERFPORT.
-COLS=(direct:19001:19101 haproxy:18001:18101 nginx:18002:18102 l4lb:18003:18103)
+COLS=("direct:$B1:$IP" "haproxy:$HAP:$HAPI" "nginx:$NGX:$NGXI" "l4lb:$((18003 + OFF)):$((18103 + OFF))")
 k=0
-for v in $VARIANTS; do k=$((k + 1)); COLS+=("l4lb-$v:$((18003 + k)):$((18103 + k))"); done
-for port in 19002 19003 $(for c in "${COLS[@]}"; do IFS=: read -r _ a b <<<"$c"; echo "$a $b"; done); do
-  ! listening "$port" || die "127.0.0.1:$port is already in use (another bench running?)"
+for v in $VARIANTS; do k=$((k + 1)); COLS+=("l4lb-$v:$((18003 + k + OFF)):$((18103 + k + OFF))"); done
+for port in $B2 $B3 $(for c in "${COLS[@]}"; do IFS=: read -r _ a b <<<"$c"; echo "$a $b"; done); do
+  ! listening "$port" || die "127.0.0.1:$port is already in use (another bench running? try PORT_OFFSET=500)"
 done
 
 # Starts NAME (logging to $W/NAME.log) and waits up to 10 s for it to listen on PORTS.
@@ -116,12 +121,12 @@ cat >"$W/be.conf" <<NG
 worker_processes 1; daemon off; pid $W/be.pid; error_log $W/be.err;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:19001 reuseport backlog=4096; location / { return 200 "hello-0123456789\n"; } }
-  server { listen 127.0.0.1:19002 reuseport backlog=4096; location / { return 200 "hello-0123456789\n"; } }
-  server { listen 127.0.0.1:19003 reuseport backlog=4096; location / { return 200 "hello-0123456789\n"; } } }
+  server { listen 127.0.0.1:$B1 reuseport backlog=4096; location / { return 200 "hello-0123456789\n"; } }
+  server { listen 127.0.0.1:$B2 reuseport backlog=4096; location / { return 200 "hello-0123456789\n"; } }
+  server { listen 127.0.0.1:$B3 reuseport backlog=4096; location / { return 200 "hello-0123456789\n"; } } }
 NG
-start backends "19001 19002 19003" nginx -c "$W/be.conf" -p "$W" || die "backends failed"
-start iperf3-server 19101 iperf3 -s -B 127.0.0.1 -p 19101 || die "iperf3 server failed"
+start backends "$B1 $B2 $B3" nginx -c "$W/be.conf" -p "$W" || die "backends failed"
+start iperf3-server "$IP" iperf3 -s -B 127.0.0.1 -p "$IP" || die "iperf3 server failed"
 
 # ---- balancers ----
 cat >"$W/haproxy.cfg" <<HA
@@ -134,40 +139,53 @@ defaults
   timeout client 50s
   timeout server 50s
 frontend f
-  bind 127.0.0.1:18001
+  bind 127.0.0.1:$HAP
   default_backend b
 backend b
   balance leastconn
-  server s1 127.0.0.1:19001 check inter 2s
-  server s2 127.0.0.1:19002 check inter 2s
-  server s3 127.0.0.1:19003 check inter 2s
+  server s1 127.0.0.1:$B1 check inter 2s
+  server s2 127.0.0.1:$B2 check inter 2s
+  server s3 127.0.0.1:$B3 check inter 2s
 frontend fi
-  bind 127.0.0.1:18101
+  bind 127.0.0.1:$HAPI
   default_backend bi
 backend bi
-  server i1 127.0.0.1:19101
+  server i1 127.0.0.1:$IP
 HA
-start haproxy "18001 18101" haproxy -f "$W/haproxy.cfg" -db -q || die "haproxy failed"
+start haproxy "$HAP $HAPI" haproxy -f "$W/haproxy.cfg" -db -q || die "haproxy failed"
 
 cat >"$W/nginx-stream.conf" <<NG
 worker_processes $NCPU; daemon off; pid $W/ngs.pid; error_log $W/ngs.err;
 load_module $STREAM_SO;
 events { worker_connections 20000; }
 stream {
-  upstream b { least_conn; server 127.0.0.1:19001; server 127.0.0.1:19002; server 127.0.0.1:19003; }
-  upstream bi { server 127.0.0.1:19101; }
-  server { listen 127.0.0.1:18002 reuseport; proxy_pass b; }
-  server { listen 127.0.0.1:18102 reuseport; proxy_pass bi; }
+  upstream b { least_conn; server 127.0.0.1:$B1; server 127.0.0.1:$B2; server 127.0.0.1:$B3; }
+  upstream bi { server 127.0.0.1:$IP; }
+  server { listen 127.0.0.1:$NGX reuseport; proxy_pass b; }
+  server { listen 127.0.0.1:$NGXI reuseport; proxy_pass bi; }
 }
 NG
-start nginx "18002 18102" nginx -c "$W/nginx-stream.conf" -p "$W" || die "nginx stream failed"
+start nginx "$NGX $NGXI" nginx -c "$W/nginx-stream.conf" -p "$W" || die "nginx stream failed"
+
+# l4lb counts its fds up front: two per connection plus two per splice pipe, and refuses to start
+# if the fd limit cannot cover them. HAProxy's default maxpipes (maxconn / 4, as l4lb's) does not
+# fit under a 20000 limit next to maxconn 9000, so cap the pipes to what the hard limit leaves;
+# a few hundred is far more than the 64 wrk or 2 iperf3 connections keep busy at once.
+MAXCONN=9000
+MAXPIPES=$((MAXCONN / 4))
+FD_HARD=$(ulimit -Hn)
+if [ "$FD_HARD" != unlimited ] && [ $(((FD_HARD - 2 * MAXCONN - 500) / 2)) -lt "$MAXPIPES" ]; then
+  MAXPIPES=$(((FD_HARD - 2 * MAXCONN - 500) / 2))
+fi
+echo "l4lb conf: nbthread $NCPU, maxconn $MAXCONN, maxpipes $MAXPIPES (fd hard limit $FD_HARD)"
 
 # l4lb conf: the HAProxy settings above; $3 and $4 are extra global and defaults lines.
 l4lb_conf() {
   cat <<L4
 global
   nbthread $NCPU
-  maxconn 9000
+  maxconn $MAXCONN
+  maxpipes $MAXPIPES
 $3
 defaults
   mode tcp
@@ -180,14 +198,14 @@ frontend f
   default_backend b
 backend b
   balance leastconn
-  server s1 127.0.0.1:19001
-  server s2 127.0.0.1:19002
-  server s3 127.0.0.1:19003
+  server s1 127.0.0.1:$B1
+  server s2 127.0.0.1:$B2
+  server s3 127.0.0.1:$B3
 frontend fi
   bind 127.0.0.1:$2
   default_backend bi
 backend bi
-  server i1 127.0.0.1:19101
+  server i1 127.0.0.1:$IP
 L4
 }
 

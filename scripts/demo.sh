@@ -33,9 +33,11 @@ trap cleanup EXIT
 
 # Waits up to 10 s for PATTERN to appear COUNT times in FILE, while process PID lives.
 wait_for_line() {
-  local pid=$1 file=$2 pattern=$3 count=$4 i
+  local pid=$1 file=$2 pattern=$3 count=$4 i n
   for ((i = 0; i < 100; i++)); do
-    [ "$(grep -c -- "$pattern" "$file" 2>/dev/null)" -ge "$count" ] && return 0
+    # The file may not exist yet: the background process creates it.
+    n=$(grep -c -- "$pattern" "$file" 2>/dev/null) || true
+    [ "${n:-0}" -ge "$count" ] && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
   done
