@@ -167,17 +167,8 @@ stream {
 NG
 start nginx "$NGX $NGXI" nginx -c "$W/nginx-stream.conf" -p "$W" || die "nginx stream failed"
 
-# l4lb counts its fds up front: two per connection plus two per splice pipe, and refuses to start
-# if the fd limit cannot cover them. HAProxy's default maxpipes (maxconn / 4, as l4lb's) does not
-# fit under a 20000 limit next to maxconn 9000, so cap the pipes to what the hard limit leaves;
-# a few hundred is far more than the 64 wrk or 2 iperf3 connections keep busy at once.
 MAXCONN=9000
-MAXPIPES=$((MAXCONN / 4))
-FD_HARD=$(ulimit -Hn)
-if [ "$FD_HARD" != unlimited ] && [ $(((FD_HARD - 2 * MAXCONN - 500) / 2)) -lt "$MAXPIPES" ]; then
-  MAXPIPES=$(((FD_HARD - 2 * MAXCONN - 500) / 2))
-fi
-echo "l4lb conf: nbthread $NCPU, maxconn $MAXCONN, maxpipes $MAXPIPES (fd hard limit $FD_HARD)"
+echo "l4lb conf: nbthread $NCPU, maxconn $MAXCONN (fd hard limit $(ulimit -Hn))"
 
 # l4lb conf: the HAProxy settings above; $3 and $4 are extra global and defaults lines.
 l4lb_conf() {
@@ -185,7 +176,6 @@ l4lb_conf() {
 global
   nbthread $NCPU
   maxconn $MAXCONN
-  maxpipes $MAXPIPES
 $3
 defaults
   mode tcp

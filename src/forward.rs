@@ -117,7 +117,7 @@ impl Pump {
         }
     }
 
-    /// The source's FIN has been read and passed on with nothing left in flight.
+    /// The source's FIN has been read and passed on, nothing left in flight.
     pub fn done(&self) -> bool {
         self.shut
     }
@@ -144,12 +144,12 @@ impl Pump {
                 moved.written += n;
             }
             if !progress {
-                self.settle(dst, pools);
+                self.settle(pools);
                 return Ok(moved);
             }
         }
         moved.more = true;
-        self.settle(dst, pools);
+        self.settle(pools);
         Ok(moved)
     }
 
@@ -170,19 +170,30 @@ impl Pump {
         }
     }
 
-    /// Once nothing is in flight: return the pipe or buffer to its pool, and
-    /// pass a FIN on.
-    fn settle(&mut self, dst: &mut Side, pools: &mut Pools) {
-        if self.flight.pending() > 0 {
-            return;
+    /// Once nothing is in flight: return the pipe or buffer to its pool.
+    fn settle(&mut self, pools: &mut Pools) {
+        if self.flight.pending() == 0 {
+            self.release(pools);
         }
-        self.release(pools);
-        if self.eof && !self.shut {
+    }
+
+    /// The source's FIN has been read and every byte before it written:
+    /// the FIN is owed to the destination.
+    pub fn fin_owed(&self) -> bool {
+        self.eof && !self.shut && self.flight.pending() == 0
+    }
+
+    /// Passes the owed FIN on with `shutdown(Write)`, or, when the caller is
+    /// about to close the destination anyway (`closing`), leaves it to
+    /// close(2), which sends the same FIN one syscall cheaper.
+    pub fn pass_fin(&mut self, dst: &Side, closing: bool) {
+        debug_assert!(self.fin_owed());
+        if !closing {
             // ENOTCONN here means the peer is gone; the other direction
             // will see the error on its next syscall.
             let _ = dst.stream.shutdown(Shutdown::Write);
-            self.shut = true;
         }
+        self.shut = true;
     }
 
     /// Reads from the source into the pipe or buffer; returns bytes read.

@@ -8,8 +8,10 @@ use mio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Opens a non-blocking listening socket on `addr` with SO_REUSEPORT, so each
-/// worker can open its own on the same address.
-pub fn bind_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+/// worker can open its own on the same address. TCP_NODELAY (and
+/// SO_KEEPALIVE with `keepalive`) are set here once: accepted sockets
+/// inherit them, which saves a setsockopt per connection.
+pub fn bind_reuseport(addr: SocketAddr, backlog: i32, keepalive: bool) -> io::Result<TcpListener> {
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -17,6 +19,10 @@ pub fn bind_reuseport(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener>
     )?;
     sock.set_reuse_address(true)?;
     sock.set_reuse_port(true)?;
+    sock.set_tcp_nodelay(true)?;
+    if keepalive {
+        sock.set_keepalive(true)?;
+    }
     sock.bind(&addr.into())?;
     sock.listen(backlog)?;
     Ok(TcpListener::from_std(sock.into()))

@@ -70,8 +70,8 @@ struct Handle {
 }
 
 /// Binds, starts the workers and waits for SIGINT/SIGTERM.
-fn serve(config: Config) -> io::Result<()> {
-    raise_fd_limit(&config)?;
+fn serve(mut config: Config) -> io::Result<()> {
+    config.maxpipes = raise_fd_limit(&config)?;
     // Blocked before any thread starts, so that only `wait` below sees them.
     let signals = SignalSet::block(&[libc::SIGINT, libc::SIGTERM])?;
     let shared = Arc::new(Shared::new(config));
@@ -128,12 +128,13 @@ fn bind_all(shared: &Shared) -> io::Result<Vec<(TcpListener, usize)>> {
     for (i, fe) in shared.config.frontends.iter().enumerate() {
         let backlog = i32::try_from(fe.maxconn).unwrap_or(i32::MAX);
         for bind in &fe.binds {
-            let sock = listener::bind_reuseport(bind.addr, backlog).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot bind {} (frontend {}): {e}", bind.addr, fe.name),
-                )
-            })?;
+            let sock =
+                listener::bind_reuseport(bind.addr, backlog, fe.tcp_keepalive).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot bind {} (frontend {}): {e}", bind.addr, fe.name),
+                    )
+                })?;
             out.push((sock, i));
         }
     }
@@ -141,28 +142,40 @@ fn bind_all(shared: &Shared) -> io::Result<Vec<(TcpListener, usize)>> {
 }
 
 /// Raises RLIMIT_NOFILE to its hard limit (and the hard limit itself when
-/// maxconn needs more and we may), or refuses to start.
-fn raise_fd_limit(cfg: &Config) -> io::Result<()> {
+/// maxconn needs more and we may), or refuses to start. Connections must
+/// fit; splice pipes are an optimisation, so when the limit cannot hold
+/// `maxpipes` of them as well, fewer pipes are made (the rest copy) and this
+/// says so. Returns the number of pipes that fit.
+fn raise_fd_limit(cfg: &Config) -> io::Result<usize> {
     let binds: usize = cfg.frontends.iter().map(|f| f.binds.len()).sum();
     let per_worker = binds as u64 + 4; // listeners, epoll, waker
-    let needed = 2 * cfg.maxconn as u64
-        + 2 * cfg.maxpipes as u64
-        + per_worker * cfg.threads as u64
-        + FD_RESERVE;
+    let conns = 2 * cfg.maxconn as u64 + per_worker * cfg.threads as u64 + FD_RESERVE;
+    let wanted = conns + 2 * cfg.maxpipes as u64;
     let (soft, hard) = sys::nofile_limit()?;
-    if hard >= needed {
+    let limit = if hard >= wanted || sys::set_nofile_limit(wanted, wanted).is_err() {
         if soft < hard {
             sys::set_nofile_limit(hard, hard)?;
         }
-        return Ok(());
+        hard
+    } else {
+        wanted
+    };
+    if limit < conns {
+        return Err(io::Error::other(format!(
+            "maxconn {} needs {conns} file descriptors but the limit is {limit} and could not be \
+             raised; raise it (ulimit -Hn, systemd LimitNOFILE=) or lower maxconn",
+            cfg.maxconn
+        )));
     }
-    sys::set_nofile_limit(needed, needed).map_err(|e| {
-        io::Error::other(format!(
-            "maxconn {} and maxpipes {} need {needed} file descriptors but the limit is {hard} and \
-             raising it failed ({e}); raise it (ulimit -n, LimitNOFILE=) or lower maxconn",
-            cfg.maxconn, cfg.maxpipes
-        ))
-    })
+    let pipes = ((limit - conns) / 2).min(cfg.maxpipes as u64) as usize;
+    if pipes < cfg.maxpipes {
+        log::warn!(
+            "fd limit {limit} leaves room for {pipes} splice pipes, not maxpipes {}; \
+             transfers beyond that copy through user space (raise LimitNOFILE= to avoid this)",
+            cfg.maxpipes
+        );
+    }
+    Ok(pipes)
 }
 
 fn announce(shared: &Shared) {

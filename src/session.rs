@@ -117,10 +117,7 @@ impl Session {
     ) -> (Session, Next) {
         let fe = &ctx.shared.config.frontends[frontend];
         let be = &ctx.shared.config.backends[fe.backend];
-        let _ = stream.set_nodelay(true);
-        if fe.tcp_keepalive {
-            let _ = SockRef::from(&stream).set_tcp_keepalive(&TcpKeepalive::new());
-        }
+        // TCP_NODELAY and SO_KEEPALIVE come from the listener (inherited).
         let registered = ctx.registry.register(
             &mut stream,
             token::session(slot, Peer::Client),
@@ -415,7 +412,15 @@ impl Session {
         if d.read + u.written > 0 {
             self.server_seen = ctx.now;
         }
-        if up.done() && down.done() {
+        // Both FINs in: close(2) will pass them on, no shutdown needed.
+        let closing = (up.done() || up.fin_owed()) && (down.done() || down.fin_owed());
+        if up.fin_owed() {
+            up.pass_fin(server, closing);
+        }
+        if down.fin_owed() {
+            down.pass_fin(&self.client, closing);
+        }
+        if closing {
             Next::Close
         } else if u.more || d.more {
             Next::Again

@@ -140,3 +140,25 @@ fn ten_thousand_short_connections_leave_no_fd_and_no_close_wait() {
         close_wait_count(&ports)
     );
 }
+
+#[test]
+fn maxconn_that_cannot_fit_the_fd_limit_refuses_to_start() {
+    // 20 million fds is above any kernel's nr_open: no limit can be raised to it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_l4lb"))
+        .args([
+            "--bind",
+            "127.0.0.1:1",
+            "--server",
+            "127.0.0.1:2",
+            "--maxconn",
+            "10000000",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("maxconn 10000000 needs") && err.contains("lower maxconn"),
+        "{err}"
+    );
+}
