@@ -164,3 +164,31 @@ fn leastconn_sends_new_connections_away_from_a_loaded_server() {
     );
     assert_eq!(next.iter().filter(|n| *n == "b").count(), 3, "{next:?}");
 }
+
+#[test]
+fn timeout_tunnel_replaces_the_idle_timeouts_once_connected() {
+    let be = Backend::echo();
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 200ms\n  timeout server 200ms\n  \
+         timeout tunnel 5s\nlisten t\n  bind 127.0.0.1:{port}\n  server s1 {}\n",
+        be.addr()
+    );
+    let _l4 = L4lb::start(&conf);
+    let mut c = connect(port);
+    let mut b = [0u8; 4];
+    c.write_all(b"one!").unwrap();
+    c.read_exact(&mut b).unwrap();
+    // Idle for three client timeouts, which the tunnel timeout overrides.
+    c.set_read_timeout(Some(Duration::from_millis(600)))
+        .unwrap();
+    let idle = c.read(&mut b);
+    assert!(
+        idle.is_err(),
+        "nothing arrives and nothing closes while idle: {idle:?}"
+    );
+    c.write_all(b"two!").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"two!");
+}

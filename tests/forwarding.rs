@@ -227,3 +227,48 @@ fn sigterm_stops_cleanly_with_connections_open() {
     let _ = c.read_to_end(&mut rest);
     assert!(TcpStream::connect(addr(port)).is_err(), "listener closed");
 }
+
+#[test]
+fn a_stalled_client_does_not_hold_up_others_on_the_same_worker() {
+    let be = Backend::start(|mut s| {
+        let _ = send_pattern(&mut s, 5, 20 * MIB);
+    });
+    let port = free_port();
+    let conf = format!(
+        "global\n  nbthread 1\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  \
+         timeout server 30s\nlisten one\n  bind 127.0.0.1:{port}\n  server s {}\n",
+        be.addr()
+    );
+    let _l4 = L4lb::start(&conf);
+    // Never reads: its direction fills up and stays full.
+    let _stalled = connect(port);
+    for _ in 0..3 {
+        let mut c = connect(port);
+        let (n, hash) = recv_all(&mut c).unwrap();
+        assert_eq!(n, 20 * MIB);
+        assert_eq!(hash, pattern_hash(5, 20 * MIB));
+    }
+}
+
+#[test]
+fn ipv6_bind_and_server() {
+    let Ok(v6) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback on this machine: nothing to test");
+        return;
+    };
+    let server_port = v6.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut s, _) = v6.accept().unwrap();
+        s.write_all(b"over v6\n").unwrap();
+    });
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout client 5s\n  timeout server 5s\nlisten six\n  \
+         bind [::1]:{port}\n  bind 127.0.0.1:{port}\n  server s [::1]:{server_port}\n"
+    );
+    let _l4 = L4lb::start(&conf);
+    let mut c = TcpStream::connect(("::1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(read_line(&mut c).unwrap(), "over v6");
+    server.join().unwrap();
+}
