@@ -2,9 +2,11 @@
 //!
 //! The data path, in the order a connection walks it:
 //! `listener` (accept) -> `balance` (pick) -> `session` (connect, state machine)
-//! -> `forward` + `pipes` (move bytes, splice or copy) -> `backend` (count, close).
-//! `worker` owns one event loop per core and dispatches events to sessions;
-//! `timer` holds each worker's deadlines. Configuration enters through `cli`
+//! -> `forward` + `pipes`/`buffers` (move bytes, splice or copy) -> `backend`
+//! (count, close). `worker` owns one event loop per core and dispatches events
+//! (`token` says what an event is for) to sessions kept in a `slab`; `timer`
+//! holds each worker's deadlines; `shared` is what all workers see (servers,
+//! connection counts, limits). `run` starts and stops it all. Configuration enters through `cli`
 //! (flags) and `conf` (file text), and `config` validates both into one
 //! immutable [`config::Config`]. `sys` holds every `unsafe` call.
 
