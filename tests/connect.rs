@@ -192,3 +192,39 @@ fn timeout_tunnel_replaces_the_idle_timeouts_once_connected() {
     c.read_exact(&mut b).unwrap();
     assert_eq!(&b, b"two!");
 }
+
+#[test]
+fn timeout_client_fin_closes_a_half_closed_connection() {
+    use std::sync::atomic::Ordering::SeqCst;
+    // The server says its piece, half-closes, then waits for the client forever.
+    let be = Backend::start(|mut s| {
+        s.write_all(b"bye\n").unwrap();
+        shutdown_write(&s);
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    });
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  \
+         timeout client-fin 300ms\n  timeout server-fin 300ms\nlisten f\n  bind 127.0.0.1:{port}\n  server s1 {}\n",
+        be.addr()
+    );
+    let _l4 = L4lb::start(&conf);
+    let mut c = connect(port);
+    let mut head = Vec::new();
+    c.read_to_end(&mut head).unwrap();
+    assert_eq!(head, b"bye\n");
+    let half_closed_at = Instant::now();
+    // The client neither sends nor closes: the fin timeout, not the 30 s idle
+    // one, ends it, and the server sees its EOF.
+    let counts = &be.counts;
+    assert!(wait_until(Duration::from_secs(5), || counts
+        .active
+        .load(SeqCst)
+        == 0));
+    let took = half_closed_at.elapsed();
+    assert!(
+        took >= Duration::from_millis(250),
+        "not before the fin timeout: {took:?}"
+    );
+}
