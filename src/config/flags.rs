@@ -1,0 +1,128 @@
+//! The command-line side of configuration: checks the flags that override
+//! the file (`--threads`, `--maxconn`, `--balance`...) and builds the
+//! quick-start proxy from `--bind` and `--server` when no file is given.
+
+use super::build::{Builder, Proxy, Settings};
+use super::keywords::LISTEN;
+use super::values::{bind_addr, parse_balance, server_addr};
+use super::{Balance, Bind, ConfError, Config, MAX_THREADS, ServerConf, conf_error};
+use crate::cli::Args;
+
+/// The file name in errors that come from flags rather than a file.
+const FLAGS: &str = "<flags>";
+/// Name of the frontend and backend built from `--bind` / `--server`.
+const QUICK: &str = "quick";
+const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
+
+/// The flags that override the file, checked.
+#[derive(Debug, Default)]
+pub(super) struct Flags {
+    pub(super) threads: Option<usize>,
+    pub(super) maxconn: Option<usize>,
+    pub(super) balance: Option<Balance>,
+    pub(super) no_affinity: bool,
+    pub(super) no_splice: bool,
+}
+
+impl Flags {
+    pub(super) fn from_args(args: &Args) -> Result<Flags, Vec<ConfError>> {
+        let mut errors = Vec::new();
+        let mut err = |kw: &str, msg: String| errors.push(conf_error(FLAGS, 0, kw, msg));
+        if args.file.is_some() && !args.bind.is_empty() {
+            err(
+                "--bind",
+                "use either -f or --bind/--server, not both".to_string(),
+            );
+        }
+        if args.file.is_some() && !args.server.is_empty() {
+            err(
+                "--server",
+                "use either -f or --bind/--server, not both".to_string(),
+            );
+        }
+        if let Some(t) = args.threads.filter(|t| !(1..=MAX_THREADS).contains(t)) {
+            err("--threads", format!("{t} is not in 1..={MAX_THREADS}"));
+        }
+        if args.maxconn == Some(0) {
+            err("--maxconn", "must be at least 1".to_string());
+        }
+        if let Some(level) = args
+            .log_level
+            .as_deref()
+            .filter(|l| !LOG_LEVELS.contains(l))
+        {
+            err(
+                "--log-level",
+                format!(
+                    "unknown level '{level}'; accepted: {}",
+                    LOG_LEVELS.join(", ")
+                ),
+            );
+        }
+        let balance = match args.balance.as_deref().map(parse_balance) {
+            Some(Err(msg)) => {
+                err("--balance", msg);
+                None
+            }
+            Some(Ok(b)) => Some(b),
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (no_affinity, no_splice) = (args.no_affinity, args.no_splice);
+        Ok(Flags {
+            threads: args.threads,
+            maxconn: args.maxconn,
+            balance,
+            no_affinity,
+            no_splice,
+        })
+    }
+}
+
+impl Config {
+    /// `l4lb --bind A --server B...`: one listen-like proxy named `quick`.
+    pub(super) fn quick_start(args: &Args, flags: &Flags) -> Result<Config, Vec<ConfError>> {
+        let mut b = Builder::new(FLAGS);
+        let need = "give -f FILE, or at least one --bind and one --server";
+        match (args.bind.is_empty(), args.server.is_empty()) {
+            (true, true) => b.err(0, "-f", format!("no configuration: {need}")),
+            (true, false) => b.err(0, "--bind", format!("no --bind: {need}")),
+            (false, true) => b.err(0, "--server", format!("no --server: {need}")),
+            (false, false) => {}
+        }
+        let mut settings = Settings::default();
+        for a in &args.bind {
+            match bind_addr(a) {
+                Ok(addr) if settings.binds.iter().any(|(b, _)| b.addr == addr) => b.err(
+                    0,
+                    "--bind",
+                    format!("'{a}' is given twice; each address can be bound once"),
+                ),
+                Ok(addr) => settings.binds.push((Bind { addr, name: None }, 0)),
+                Err(msg) => b.err(0, "--bind", msg),
+            }
+        }
+        for (i, a) in args.server.iter().enumerate() {
+            match server_addr(a) {
+                Ok(addr) => settings
+                    .servers
+                    .push(ServerConf::new(format!("s{}", i + 1), addr)),
+                Err(msg) => b.err(0, "--server", msg),
+            }
+        }
+        if !b.errors.is_empty() {
+            return Err(b.errors);
+        }
+        let proxy = Proxy {
+            role: LISTEN,
+            name: QUICK.to_string(),
+            line: 0,
+            settings,
+            quiet: true,
+        };
+        b.proxies.push(proxy);
+        b.finish(flags)
+    }
+}

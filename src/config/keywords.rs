@@ -1,0 +1,1032 @@
+//! The keyword table: which keyword is accepted in which section role
+//! (defaults, frontend, backend, listen, global), the handler that parses
+//! each one into the section's settings, the HAProxy keywords refused as
+//! HTTP-only or not implemented yet, and the `Bad` errors they return.
+
+use super::build::{Global, Settings, check_name};
+use super::values::{
+    BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time, server_addr,
+};
+use super::{Bind, MAX_THREADS, ServerConf};
+use crate::conf::Line;
+
+const MIN_BUFSIZE: usize = 1024;
+/// A pipe is at least one page; larger pipes are capped by the kernel's
+/// `fs.pipe-max-size`, which only the running system can check.
+const MIN_PIPESIZE: usize = 4096;
+const MAX_SIZE: usize = 1 << 30;
+
+// Where a keyword is accepted: a bit per section role; `listen` is both
+// frontend and backend, so it accepts either kind of keyword.
+
+pub(super) const DEF: u8 = 1;
+pub(super) const FE: u8 = 2;
+pub(super) const BE: u8 = 4;
+pub(super) const LISTEN: u8 = FE | BE;
+const ALL: u8 = DEF | FE | BE;
+
+pub(super) fn role_name(role: u8) -> &'static str {
+    match role {
+        DEF => "defaults",
+        FE => "frontend",
+        BE => "backend",
+        _ => "listen",
+    }
+}
+
+fn accepted_in(mask: u8) -> String {
+    let names = [
+        (DEF, "defaults"),
+        (FE, "frontend"),
+        (BE, "backend"),
+        (LISTEN, "listen"),
+    ];
+    let found: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| mask & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    found.join(", ")
+}
+
+/// A keyword's complaint about its line. `keyword` is None when it is the
+/// line's first word; otherwise it names the part at fault (`option httplog`,
+/// a server's `weight`).
+#[derive(Debug)]
+pub(super) struct Bad {
+    pub(super) keyword: Option<String>,
+    pub(super) msg: String,
+}
+
+fn bad(msg: impl Into<String>) -> Bad {
+    Bad {
+        keyword: None,
+        msg: msg.into(),
+    }
+}
+
+fn bad_kw(keyword: &str, msg: impl Into<String>) -> Bad {
+    Bad {
+        keyword: Some(keyword.to_string()),
+        msg: msg.into(),
+    }
+}
+
+pub(super) fn http_only(keyword: &str) -> Bad {
+    bad_kw(
+        keyword,
+        format!("l4lb is a TCP (L4) balancer: '{keyword}' is HTTP-only"),
+    )
+}
+
+fn not_yet(keyword: &str) -> Bad {
+    let note = if is_health_check(keyword) {
+        " (health checks are planned); remove it"
+    } else {
+        "; remove it"
+    };
+    bad_kw(
+        keyword,
+        format!("'{keyword}' is not implemented yet in l4lb{note}"),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Keywords of defaults, frontend, backend and listen sections
+
+/// What a keyword's parser sees.
+struct Ctx<'a> {
+    /// The words after the keyword.
+    args: &'a [String],
+    line: usize,
+    role: u8,
+    usage: &'static str,
+}
+
+impl<'a> Ctx<'a> {
+    fn one(&self) -> Result<&'a str, Bad> {
+        match self.args {
+            [one] => Ok(one),
+            _ => Err(bad(format!("expects: {}", self.usage))),
+        }
+    }
+}
+
+struct Keyword {
+    name: &'static str,
+    mask: u8,
+    usage: &'static str,
+    parse: fn(&mut Settings, &Ctx) -> Result<(), Bad>,
+}
+
+const KEYWORDS: &[Keyword] = &[
+    Keyword {
+        name: "mode",
+        mask: ALL,
+        usage: "mode tcp",
+        parse: mode,
+    },
+    Keyword {
+        name: "bind",
+        mask: FE,
+        usage: "bind ADDR:PORT[,ADDR:PORT...] [name NAME]",
+        parse: bind,
+    },
+    Keyword {
+        name: "default_backend",
+        mask: DEF | FE,
+        usage: "default_backend NAME",
+        parse: default_backend,
+    },
+    Keyword {
+        name: "balance",
+        mask: DEF | BE,
+        usage: "balance ALGORITHM",
+        parse: balance,
+    },
+    Keyword {
+        name: "hash-type",
+        mask: DEF | BE,
+        usage: "hash-type map-based|consistent",
+        parse: hash_type,
+    },
+    Keyword {
+        name: "server",
+        mask: BE,
+        usage: SERVER_USAGE,
+        parse: server,
+    },
+    Keyword {
+        name: "timeout",
+        mask: ALL,
+        usage: "timeout NAME TIME",
+        parse: timeout,
+    },
+    Keyword {
+        name: "retries",
+        mask: DEF | BE,
+        usage: "retries N",
+        parse: retries,
+    },
+    Keyword {
+        name: "option",
+        mask: ALL,
+        usage: "option NAME",
+        parse: option,
+    },
+    Keyword {
+        name: "no",
+        mask: ALL,
+        usage: "no option NAME",
+        parse: no_option,
+    },
+    Keyword {
+        name: "maxconn",
+        mask: DEF | FE,
+        usage: "maxconn N",
+        parse: maxconn,
+    },
+    Keyword {
+        name: "description",
+        mask: FE | BE,
+        usage: "description TEXT",
+        parse: description,
+    },
+];
+
+const SERVER_USAGE: &str = "server NAME ADDR:PORT [weight 0-256] [maxconn N] [disabled]";
+
+/// HAProxy section kinds that only serve HTTP.
+pub(super) const HTTP_SECTIONS: &[&str] = &["cache", "http-errors", "fcgi-app"];
+
+/// HAProxy proxy keywords that only make sense for HTTP.
+const HTTP_ONLY: &[&str] = &[
+    "http-request",
+    "http-response",
+    "http-after-response",
+    "http-reuse",
+    "http-check",
+    "http-error",
+    "http-send-name-header",
+    "redirect",
+    "reqadd",
+    "reqallow",
+    "reqdel",
+    "reqdeny",
+    "reqiallow",
+    "reqidel",
+    "reqideny",
+    "reqipass",
+    "reqirep",
+    "reqisetbe",
+    "reqitarpit",
+    "reqpass",
+    "reqrep",
+    "reqsetbe",
+    "reqtarpit",
+    "rspadd",
+    "rspdel",
+    "rspdeny",
+    "rspidel",
+    "rspideny",
+    "rspirep",
+    "rsprep",
+    "cookie",
+    "capture",
+    "declare",
+    "compression",
+    "errorfile",
+    "errorfiles",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
+    "monitor-uri",
+    "monitor",
+    "unique-id-format",
+    "unique-id-header",
+    "max-keep-alive-queue",
+    "use-fcgi-app",
+];
+
+/// HAProxy proxy keywords l4lb may support later; refused, never ignored.
+const NOT_YET: &[&str] = &[
+    "default-server",
+    "server-template",
+    "tcp-check",
+    "log",
+    "log-format",
+    "log-format-sd",
+    "error-log-format",
+    "log-tag",
+    "log-steps",
+    "acl",
+    "use_backend",
+    "use-server",
+    "tcp-request",
+    "tcp-response",
+    "source",
+    "fullconn",
+    "persist",
+    "force-persist",
+    "ignore-persist",
+    "stick",
+    "stick-table",
+    "stick-on",
+    "stick-match",
+    "stick-store-request",
+    "stick-store-response",
+    "dispatch",
+    "email-alert",
+    "external-check",
+    "server-state-file-name",
+    "load-server-state-from-file",
+    "id",
+    "enabled",
+    "disabled",
+    "bind-process",
+    "grace",
+    "hash-balance-factor",
+    "hash-key",
+    "rate-limit",
+    "backlog",
+    "retry-on",
+    "filter",
+    "guid",
+    "send-proxy",
+    "ssl",
+    "hard-stop-after",
+];
+
+/// Whether a refused keyword belongs to health checking, which is planned.
+fn is_health_check(keyword: &str) -> bool {
+    let w = keyword.rsplit(' ').next().unwrap_or(keyword);
+    let words = [
+        "inter",
+        "fastinter",
+        "downinter",
+        "rise",
+        "fall",
+        "backup",
+        "default-server",
+    ];
+    w.ends_with("check")
+        || w.ends_with("chk")
+        || w.starts_with("check-")
+        || w.starts_with("agent-")
+        || words.contains(&w)
+}
+
+/// Parses one line of a defaults, frontend, backend or listen section.
+pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), Bad> {
+    let kw = l.words[0].as_str();
+    if kw == "stats" {
+        // In a proxy, `stats` configures the HTTP statistics page.
+        let sub = l.words.get(1).map_or(String::new(), |w| format!(" {w}"));
+        return Err(http_only(&format!("stats{sub}")));
+    }
+    if HTTP_ONLY.contains(&kw) {
+        return Err(http_only(kw));
+    }
+    if NOT_YET.contains(&kw) {
+        return Err(not_yet(kw));
+    }
+    let Some(k) = KEYWORDS.iter().find(|k| k.name == kw) else {
+        return Err(unknown_proxy_keyword(kw, role));
+    };
+    if k.mask & role == 0 {
+        return Err(misplaced(kw, k.mask, role));
+    }
+    let ctx = Ctx {
+        args: &l.words[1..],
+        line: l.line,
+        role,
+        usage: k.usage,
+    };
+    (k.parse)(s, &ctx)
+}
+
+fn unknown_proxy_keyword(kw: &str, role: u8) -> Bad {
+    if GLOBAL_KEYWORDS.iter().any(|g| g.name == kw) {
+        return bad(format!(
+            "accepted only in the global section, not in {}",
+            role_name(role)
+        ));
+    }
+    let known: Vec<&str> = KEYWORDS
+        .iter()
+        .filter(|k| k.mask & role != 0)
+        .map(|k| k.name)
+        .collect();
+    bad(format!(
+        "unknown keyword; accepted in {}: {}",
+        role_name(role),
+        known.join(", ")
+    ))
+}
+
+fn misplaced(kw: &str, mask: u8, role: u8) -> Bad {
+    let msg = format!(
+        "not accepted in a {} section; accepted in {}",
+        role_name(role),
+        accepted_in(mask)
+    );
+    bad_kw(kw, msg)
+}
+
+fn mode(_: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    match c.one()? {
+        "tcp" => Ok(()),
+        "http" => Err(bad(
+            "l4lb is a TCP (L4) balancer: mode http is not supported; use mode tcp",
+        )),
+        other => Err(bad(format!("mode {other} is not supported; use mode tcp"))),
+    }
+}
+
+fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let [addrs, opts @ ..] = c.args else {
+        return Err(bad(format!("expects: {}", c.usage)));
+    };
+    let name = bind_options(opts)?;
+    for a in addrs.split(',') {
+        let addr = bind_addr(a).map_err(bad)?;
+        s.binds.push((
+            Bind {
+                addr,
+                name: name.clone(),
+            },
+            c.line,
+        ));
+    }
+    Ok(())
+}
+
+/// HAProxy bind options l4lb may support later.
+const BIND_NOT_YET: &[&str] = &[
+    "ssl",
+    "crt",
+    "crt-list",
+    "alpn",
+    "npn",
+    "ca-file",
+    "verify",
+    "accept-proxy",
+    "accept-netscaler-cip",
+    "transparent",
+    "interface",
+    "defer-accept",
+    "v4v6",
+    "v6only",
+    "backlog",
+    "maxconn",
+    "tfo",
+    "process",
+    "thread",
+    "mss",
+    "nice",
+    "id",
+    "level",
+    "mode",
+    "user",
+    "group",
+    "uid",
+    "gid",
+    "namespace",
+    "tcp-ut",
+    "strict-sni",
+    "ciphers",
+    "ciphersuites",
+    "curves",
+    "ecdhe",
+    "ssl-min-ver",
+    "ssl-max-ver",
+    "expose-fd",
+    "severity-output",
+    "guid-prefix",
+];
+
+/// Returns the bind's `name`.
+fn bind_options(opts: &[String]) -> Result<Option<String>, Bad> {
+    let mut name = None;
+    let mut it = opts.iter();
+    while let Some(opt) = it.next() {
+        match opt.as_str() {
+            "name" => {
+                let n = it
+                    .next()
+                    .ok_or_else(|| bad_kw("name", "expects a value: name NAME"))?;
+                name = Some(n.clone());
+            }
+            o if BIND_NOT_YET.contains(&o) => return Err(not_yet(o)),
+            o => return Err(bad_kw(o, "unknown bind option; accepted: name NAME")),
+        }
+    }
+    Ok(name)
+}
+
+fn default_backend(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let name = c.one()?;
+    check_name(name).map_err(bad)?;
+    s.default_backend = Some((name.to_string(), c.line));
+    Ok(())
+}
+
+fn balance(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let [algo, rest @ ..] = c.args else {
+        return Err(bad(format!(
+            "expects: balance ALGORITHM; accepted: {BALANCE_ACCEPTED}"
+        )));
+    };
+    let b = parse_balance(algo).map_err(bad)?;
+    if !rest.is_empty() {
+        return Err(bad(format!(
+            "unexpected argument '{}' after balance {algo}",
+            rest[0]
+        )));
+    }
+    s.balance = Some(b);
+    Ok(())
+}
+
+fn hash_type(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let [method, rest @ ..] = c.args else {
+        return Err(bad(format!("expects: {}", c.usage)));
+    };
+    s.consistent = Some(match method.as_str() {
+        "map-based" => false,
+        "consistent" => true,
+        other => {
+            return Err(bad(format!(
+                "unknown hash method '{other}'; accepted: map-based, consistent"
+            )));
+        }
+    });
+    if let Some(func) = rest.first() {
+        // Balance has no place for a function: l4lb hashes the client address
+        // its own way, so accepting HAProxy's names would be a promise not kept.
+        let msg = format!("hash function '{func}' is not supported; give only hash-type {method}");
+        return Err(bad(msg));
+    }
+    Ok(())
+}
+
+fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let [name, addr, opts @ ..] = c.args else {
+        return Err(bad(format!("expects: {}", c.usage)));
+    };
+    if s.servers.iter().any(|sv| &sv.name == name) {
+        return Err(bad(format!(
+            "duplicate server name '{name}' in this section; server names must be unique"
+        )));
+    }
+    let addr = server_addr(addr).map_err(bad)?;
+    let mut conf = ServerConf::new(name.clone(), addr);
+    server_options(&mut conf, opts)?;
+    s.servers.push(conf);
+    Ok(())
+}
+
+/// HAProxy server options l4lb may support later (health checks first).
+const SERVER_NOT_YET: &[&str] = &[
+    "check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "backup",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
+    "ssl",
+    "verify",
+    "verifyhost",
+    "sni",
+    "ca-file",
+    "crt",
+    "crl-file",
+    "ciphers",
+    "ciphersuites",
+    "alpn",
+    "npn",
+    "resolvers",
+    "resolve-prefer",
+    "resolve-net",
+    "resolve-opts",
+    "init-addr",
+    "agent-check",
+    "agent-port",
+    "agent-inter",
+    "agent-addr",
+    "agent-send",
+    "slowstart",
+    "observe",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
+    "error-limit",
+    "port",
+    "addr",
+    "source",
+    "track",
+    "id",
+    "namespace",
+    "tfo",
+    "minconn",
+    "maxqueue",
+    "check-ssl",
+    "check-send-proxy",
+    "check-alpn",
+    "check-sni",
+    "no-check",
+    "enabled",
+    "usesrc",
+    "socks4",
+    "tcp-ut",
+    "guid",
+];
+
+/// HAProxy server options that only make sense for HTTP.
+const SERVER_HTTP_ONLY: &[&str] = &[
+    "cookie",
+    "redir",
+    "pool-max-conn",
+    "pool-purge-delay",
+    "pool-low-conn",
+    "max-reuse",
+    "proto",
+];
+
+fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
+    let mut it = opts.iter();
+    while let Some(opt) = it.next() {
+        let mut value = |range| {
+            let v = it
+                .next()
+                .ok_or_else(|| bad_kw(opt, format!("expects a value: {opt} N")))?;
+            number(v, range).map_err(|m| bad_kw(opt, m))
+        };
+        match opt.as_str() {
+            "weight" => conf.weight = value(0..=256)?,
+            "maxconn" => conf.maxconn = value(0..=u32::MAX)?,
+            "disabled" => conf.disabled = true,
+            o if SERVER_HTTP_ONLY.contains(&o) => return Err(http_only(o)),
+            o if SERVER_NOT_YET.contains(&o) => return Err(not_yet(o)),
+            o => {
+                let msg = "unknown server option; accepted: weight N, maxconn N, disabled";
+                return Err(bad_kw(o, msg));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `timeout` names, where each is accepted, and their index in
+/// [`Settings::timeouts`].
+pub(super) const TIMEOUTS: [(&str, u8); 7] = [
+    ("connect", DEF | BE),
+    ("client", DEF | FE),
+    ("server", DEF | BE),
+    ("tunnel", DEF | BE),
+    ("client-fin", DEF | FE),
+    ("server-fin", DEF | BE),
+    ("queue", DEF | BE),
+];
+pub(super) const T_CONNECT: usize = 0;
+pub(super) const T_CLIENT: usize = 1;
+pub(super) const T_SERVER: usize = 2;
+pub(super) const T_TUNNEL: usize = 3;
+pub(super) const T_CLIENT_FIN: usize = 4;
+pub(super) const T_SERVER_FIN: usize = 5;
+pub(super) const T_QUEUE: usize = 6;
+const HTTP_TIMEOUTS: &[&str] = &["http-request", "http-keep-alive", "tarpit"];
+
+fn timeout(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let [which, rest @ ..] = c.args else {
+        return Err(bad(format!(
+            "expects: timeout NAME TIME; names: {}",
+            timeout_names()
+        )));
+    };
+    let kw = format!("timeout {which}");
+    if HTTP_TIMEOUTS.contains(&which.as_str()) {
+        return Err(http_only(&kw));
+    }
+    if which == "check" {
+        return Err(not_yet(&kw));
+    }
+    let Some(i) = TIMEOUTS.iter().position(|(name, _)| name == which) else {
+        return Err(bad_kw(
+            &kw,
+            format!("unknown timeout; accepted: {}", timeout_names()),
+        ));
+    };
+    if TIMEOUTS[i].1 & c.role == 0 {
+        return Err(misplaced(&kw, TIMEOUTS[i].1, c.role));
+    }
+    let [time] = rest else {
+        return Err(bad_kw(
+            &kw,
+            format!("expects one time, e.g. {kw} 30s ({TIME_UNITS})"),
+        ));
+    };
+    let d = parse_time(time).map_err(|m| bad_kw(&kw, m))?;
+    if d.is_zero() && (i == T_CONNECT || i == T_QUEUE) {
+        return Err(bad_kw(
+            &kw,
+            "must be above 0: l4lb never waits forever to connect",
+        ));
+    }
+    s.timeouts[i] = Some(d);
+    Ok(())
+}
+
+fn timeout_names() -> String {
+    TIMEOUTS.map(|(name, _)| name).join(", ")
+}
+
+fn retries(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    s.retries = Some(number(c.one()?, 0..=u32::MAX).map_err(bad)?);
+    Ok(())
+}
+
+fn maxconn(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    s.maxconn = Some(number(c.one()?, 1..=usize::MAX).map_err(bad)?);
+    Ok(())
+}
+
+fn description(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    if c.args.is_empty() {
+        return Err(bad(format!("expects: {}", c.usage)));
+    }
+    s.description = Some(c.args.join(" "));
+    Ok(())
+}
+
+/// `option` names l4lb has, where each is accepted, and what each sets.
+struct Opt {
+    name: &'static str,
+    mask: u8,
+    set: fn(&mut Settings, bool),
+}
+
+const OPTIONS: &[Opt] = &[
+    Opt {
+        name: "redispatch",
+        mask: DEF | BE,
+        set: |s, on| s.redispatch = Some(on),
+    },
+    Opt {
+        name: "splice-auto",
+        mask: ALL,
+        set: |s, on| s.splice_auto = Some(on),
+    },
+    Opt {
+        name: "tcpka",
+        mask: ALL,
+        set: set_tcpka,
+    },
+    Opt {
+        name: "clitcpka",
+        mask: DEF | FE,
+        set: |s, on| s.clitcpka = Some(on),
+    },
+    Opt {
+        name: "srvtcpka",
+        mask: DEF | BE,
+        set: |s, on| s.srvtcpka = Some(on),
+    },
+];
+
+/// `option tcpka` is both sides; in a frontend-only or backend-only section
+/// the other side is simply never read.
+fn set_tcpka(s: &mut Settings, on: bool) {
+    s.clitcpka = Some(on);
+    s.srvtcpka = Some(on);
+}
+
+/// HAProxy options that only make sense for HTTP.
+const OPTION_HTTP_ONLY: &[&str] = &[
+    "httplog",
+    "httpslog",
+    "forwardfor",
+    "http-server-close",
+    "httpclose",
+    "forceclose",
+    "http-keep-alive",
+    "httpchk",
+    "http-buffer-request",
+    "http-pretend-keepalive",
+    "http-use-proxy-header",
+    "http-no-delay",
+    "http-ignore-probes",
+    "http-restrict-req-hdr-names",
+    "http-drop-request-trailers",
+    "http-drop-response-trailers",
+    "originalto",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "accept-unsafe-violations-in-http-request",
+    "accept-unsafe-violations-in-http-response",
+    "h1-case-adjust-bogus-client",
+    "h1-case-adjust-bogus-server",
+    "checkcache",
+    "http_proxy",
+    "http-use-htx",
+    "disable-h2-upgrade",
+];
+
+/// HAProxy options l4lb may support later.
+const OPTION_NOT_YET: &[&str] = &[
+    "tcp-check",
+    "tcplog",
+    "dontlognull",
+    "dontlog-normal",
+    "logasap",
+    "log-health-checks",
+    "log-separate-errors",
+    "log-steps",
+    "ssl-hello-chk",
+    "mysql-check",
+    "pgsql-check",
+    "redis-check",
+    "smtpchk",
+    "ldap-check",
+    "spop-check",
+    "external-check",
+    "allbackups",
+    "persist",
+    "prefer-last-server",
+    "socket-stats",
+    "transparent",
+    "independent-streams",
+    "nolinger",
+    "tcp-smart-accept",
+    "tcp-smart-connect",
+    "contstats",
+    "splice-request",
+    "splice-response",
+    "abortonclose",
+    "idle-close-on-response",
+];
+
+fn option(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    set_option(s, c, c.args, true)
+}
+
+fn no_option(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    match c.args {
+        [opt, rest @ ..] if opt == "option" => set_option(s, c, rest, false),
+        _ => Err(bad(format!("expects: {}", c.usage))),
+    }
+}
+
+fn set_option(s: &mut Settings, c: &Ctx, args: &[String], on: bool) -> Result<(), Bad> {
+    let prefix = if on { "option" } else { "no option" };
+    let [name, rest @ ..] = args else {
+        return Err(bad(format!(
+            "expects: {prefix} NAME; names: {}",
+            option_names()
+        )));
+    };
+    let kw = format!("{prefix} {name}");
+    if OPTION_HTTP_ONLY.contains(&name.as_str()) {
+        return Err(http_only(&kw));
+    }
+    if OPTION_NOT_YET.contains(&name.as_str()) {
+        return Err(not_yet(&kw));
+    }
+    let Some(opt) = OPTIONS.iter().find(|o| o.name == name) else {
+        return Err(bad_kw(
+            &kw,
+            format!("unknown option; accepted: {}", option_names()),
+        ));
+    };
+    if opt.mask & c.role == 0 {
+        return Err(misplaced(&kw, opt.mask, c.role));
+    }
+    if let Some(extra) = rest.first() {
+        return Err(bad_kw(
+            &kw,
+            format!("unexpected argument '{extra}': {prefix} {name} takes none"),
+        ));
+    }
+    (opt.set)(s, on);
+    Ok(())
+}
+
+fn option_names() -> String {
+    OPTIONS
+        .iter()
+        .map(|o| o.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---------------------------------------------------------------------------
+// Keywords of the global section
+
+struct GlobalKeyword {
+    name: &'static str,
+    usage: &'static str,
+    parse: fn(&mut Global, &str) -> Result<(), String>,
+}
+
+const GLOBAL_KEYWORDS: &[GlobalKeyword] = &[
+    GlobalKeyword {
+        name: "nbthread",
+        usage: "nbthread N",
+        parse: |g, v| set(&mut g.threads, v, 1, MAX_THREADS),
+    },
+    GlobalKeyword {
+        name: "maxconn",
+        usage: "maxconn N",
+        parse: |g, v| set(&mut g.maxconn, v, 1, usize::MAX),
+    },
+    GlobalKeyword {
+        name: "maxpipes",
+        usage: "maxpipes N",
+        parse: |g, v| set(&mut g.maxpipes, v, 0, usize::MAX),
+    },
+    GlobalKeyword {
+        name: "tune.bufsize",
+        usage: "tune.bufsize BYTES",
+        parse: |g, v| set(&mut g.bufsize, v, MIN_BUFSIZE, MAX_SIZE),
+    },
+    GlobalKeyword {
+        name: "tune.pipesize",
+        usage: "tune.pipesize BYTES",
+        parse: |g, v| set(&mut g.pipesize, v, MIN_PIPESIZE, MAX_SIZE),
+    },
+    GlobalKeyword {
+        name: "cpu-affinity",
+        usage: "cpu-affinity on|off",
+        parse: cpu_affinity,
+    },
+];
+
+fn set(field: &mut Option<usize>, value: &str, min: usize, max: usize) -> Result<(), String> {
+    *field = Some(number(value, min..=max)?);
+    Ok(())
+}
+
+fn cpu_affinity(g: &mut Global, value: &str) -> Result<(), String> {
+    g.cpu_affinity = Some(match value {
+        "on" => true,
+        "off" => false,
+        other => return Err(format!("'{other}' is neither on nor off")),
+    });
+    Ok(())
+}
+
+/// HAProxy global keywords that only serve HTTP.
+const GLOBAL_HTTP_ONLY: &[&str] = &[
+    "maxcomprate",
+    "maxcompcpuusage",
+    "maxzlibmem",
+    "h1-case-adjust",
+    "h1-case-adjust-file",
+];
+const TUNE_HTTP_PREFIXES: &[&str] = &[
+    "tune.http.",
+    "tune.h1.",
+    "tune.h2.",
+    "tune.comp.",
+    "tune.zlib.",
+];
+
+/// HAProxy global keywords l4lb may support later. Every other `tune.*` is
+/// treated the same way, since HAProxy has many.
+const GLOBAL_NOT_YET: &[&str] = &[
+    "daemon",
+    "master-worker",
+    "user",
+    "group",
+    "uid",
+    "gid",
+    "chroot",
+    "pidfile",
+    "log",
+    "log-send-hostname",
+    "log-tag",
+    "hard-stop-after",
+    "stats",
+    "nbproc",
+    "ulimit-n",
+    "node",
+    "description",
+    "localpeer",
+    "setenv",
+    "presetenv",
+    "resetenv",
+    "unsetenv",
+    "spread-checks",
+    "max-spread-checks",
+    "maxconnrate",
+    "maxsessrate",
+    "maxsslconn",
+    "maxsslrate",
+    "noepoll",
+    "nopoll",
+    "nosplice",
+    "nogetaddrinfo",
+    "noreuseport",
+    "cpu-map",
+    "quiet",
+    "zero-warning",
+    "expose-experimental-directives",
+    "insecure-fork-wanted",
+    "busy-polling",
+    "server-state-file",
+    "server-state-base",
+    "unix-bind",
+    "lua-load",
+    "lua-prepend-path",
+    "ca-base",
+    "crt-base",
+    "thread-groups",
+    "numa-cpu-mapping",
+    "set-dumpable",
+    "strict-limits",
+    "grace",
+    "close-spread-time",
+    "default-path",
+    "fd-hard-limit",
+    "cluster-secret",
+    "ssl-engine",
+    "ssl-mode-async",
+    "ssl-server-verify",
+    "ssl-dh-param-file",
+];
+
+pub(super) fn global_line(g: &mut Global, words: &[String]) -> Result<(), Bad> {
+    let kw = words[0].as_str();
+    if GLOBAL_HTTP_ONLY.contains(&kw) || TUNE_HTTP_PREFIXES.iter().any(|p| kw.starts_with(p)) {
+        return Err(http_only(kw));
+    }
+    let Some(k) = GLOBAL_KEYWORDS.iter().find(|k| k.name == kw) else {
+        return Err(unknown_global_keyword(kw));
+    };
+    match &words[1..] {
+        [value] => (k.parse)(g, value).map_err(bad),
+        _ => Err(bad(format!("expects: {}", k.usage))),
+    }
+}
+
+fn unknown_global_keyword(kw: &str) -> Bad {
+    if GLOBAL_NOT_YET.contains(&kw) || kw.starts_with("tune.") || kw.starts_with("ssl-") {
+        return not_yet(kw);
+    }
+    if let Some(k) = KEYWORDS.iter().find(|k| k.name == kw) {
+        return bad(format!(
+            "not accepted in the global section; accepted in {}",
+            accepted_in(k.mask)
+        ));
+    }
+    let known: Vec<&str> = GLOBAL_KEYWORDS.iter().map(|k| k.name).collect();
+    bad(format!(
+        "unknown keyword; accepted in global: {}",
+        known.join(", ")
+    ))
+}

@@ -1,0 +1,330 @@
+//! The validated, immutable configuration: flags merged over the conf file.
+//!
+//! Stage two of parsing: `conf` turns text into raw sections with line
+//! numbers, this module checks every value and resolves names, so nothing past
+//! it sees argh types or raw strings. Every error names file, line, keyword.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::cli::Args;
+
+use flags::Flags;
+
+/// Sections -> `Config`: defaults inheritance and whole-file checks.
+mod build;
+/// Overriding flags and the `--bind`/`--server` quick start.
+mod flags;
+/// The keyword table and one handler per keyword.
+mod keywords;
+/// Pure value parsers: numbers, times, addresses, algorithms.
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+/// Everything l4lb needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Worker threads (`nbthread`, `--threads`); default: available CPUs.
+    pub threads: usize,
+    /// Pin each worker to its own core (`cpu-affinity on|off`, `--no-affinity`).
+    pub cpu_affinity: bool,
+    /// Global connection limit (`maxconn` in `global`).
+    pub maxconn: usize,
+    /// Global cap on splice pipes (`maxpipes`); split evenly between workers.
+    pub maxpipes: usize,
+    /// User-space copy buffer size (`tune.bufsize`).
+    pub bufsize: usize,
+    /// Pipe size set with F_SETPIPE_SZ (`tune.pipesize`); None = kernel default.
+    pub pipesize: Option<usize>,
+    pub frontends: Vec<Frontend>,
+    pub backends: Vec<Backend>,
+    /// Non-fatal remarks found while validating (printed at start and by `-c`).
+    pub warnings: Vec<String>,
+}
+
+/// A `frontend` (or the accepting half of a `listen` section).
+#[derive(Debug, Clone)]
+pub struct Frontend {
+    pub name: String,
+    pub description: Option<String>,
+    pub binds: Vec<Bind>,
+    /// Index into `Config::backends`.
+    pub backend: usize,
+    /// Per-frontend connection limit; defaults to the global maxconn.
+    pub maxconn: usize,
+    /// `timeout client`: inactivity on the client side. None = no timeout.
+    pub timeout_client: Option<Duration>,
+    /// `timeout client-fin`: client-side inactivity once half-closed.
+    pub timeout_client_fin: Option<Duration>,
+    /// `option tcpka` / `option clitcpka`: SO_KEEPALIVE on client sockets.
+    pub tcp_keepalive: bool,
+    /// `option splice-auto` (default on; `no option splice-auto` turns it off).
+    pub splice_auto: bool,
+}
+
+/// One `bind` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    pub addr: SocketAddr,
+    /// `bind ... name N`.
+    pub name: Option<String>,
+}
+
+/// A `backend` (or the server half of a `listen` section).
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub name: String,
+    pub description: Option<String>,
+    pub balance: Balance,
+    pub servers: Vec<ServerConf>,
+    /// `retries`: connect attempts after the first one fails (default 3).
+    pub retries: u32,
+    /// `option redispatch`: a retry goes to another server. l4lb always
+    /// avoids the server that just failed when another one is available; the
+    /// flag is kept for compatibility and shown by `-c`.
+    pub redispatch: bool,
+    /// `timeout connect` (default 5s).
+    pub timeout_connect: Duration,
+    /// `timeout server`: inactivity on the server side. None = no timeout.
+    pub timeout_server: Option<Duration>,
+    /// `timeout server-fin`: server-side inactivity once half-closed.
+    pub timeout_server_fin: Option<Duration>,
+    /// `timeout tunnel`: once connected, replaces client and server timeouts.
+    pub timeout_tunnel: Option<Duration>,
+    /// `timeout queue`: how long a client waits for a server slot when every
+    /// server is at its maxconn (default: timeout connect, as HAProxy).
+    pub timeout_queue: Duration,
+    /// `option tcpka` / `option srvtcpka`: SO_KEEPALIVE on server sockets.
+    pub tcp_keepalive: bool,
+    /// `option splice-auto` (default on).
+    pub splice_auto: bool,
+}
+
+/// One `server` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConf {
+    pub name: String,
+    pub addr: SocketAddr,
+    /// 0..=256; 0 takes no new connections. Default 1.
+    pub weight: u32,
+    /// 0 = unlimited.
+    pub maxconn: u32,
+    /// `disabled`: in maintenance from the start, never picked.
+    pub disabled: bool,
+}
+
+/// The `balance` algorithm of a backend (HAProxy names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    RoundRobin,
+    LeastConn,
+    /// `balance source`, with `hash-type consistent` or `map-based` (default).
+    Source {
+        consistent: bool,
+    },
+    /// `balance random[(N)]`: power of N choices (default 2).
+    Random {
+        draws: u32,
+    },
+    First,
+}
+
+/// A configuration error: where it is and what is accepted instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfError {
+    pub file: String,
+    /// 0 when the error does not come from a line (flags, missing file).
+    pub line: usize,
+    pub keyword: String,
+    pub msg: String,
+}
+
+impl std::fmt::Display for ConfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: '{}': {}",
+            self.file, self.line, self.keyword, self.msg
+        )
+    }
+}
+
+/// Global `maxconn` when neither the file nor `--maxconn` sets it.
+pub const DEFAULT_MAXCONN: usize = 4096;
+/// `tune.bufsize` default, HAProxy's.
+pub const DEFAULT_BUFSIZE: usize = 16384;
+/// `retries` default, HAProxy's.
+pub const DEFAULT_RETRIES: u32 = 3;
+/// `timeout connect` default: HAProxy has none, but an unbounded connect to a
+/// dead server would hold the client forever.
+pub const DEFAULT_TIMEOUT_CONNECT: Duration = Duration::from_secs(5);
+/// `balance random` without `(N)`: power of two choices, as HAProxy.
+pub const DEFAULT_RANDOM_DRAWS: u32 = 2;
+
+/// Catches typos such as `nbthread 40000`; far above any core count.
+const MAX_THREADS: usize = 4096;
+
+impl Config {
+    /// Reads `-f FILE` (or builds the quick-start proxy from `--bind` and
+    /// `--server`), then applies the overriding flags. Returns every error
+    /// found, not just the first.
+    pub fn from_args(args: &Args) -> Result<Config, Vec<ConfError>> {
+        let flags = Flags::from_args(args)?;
+        match &args.file {
+            Some(path) => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| vec![conf_error(path, 0, "-f", format!("cannot open: {e}"))])?;
+                Config::from_reader(path, file, &flags)
+            }
+            None => Config::quick_start(args, &flags),
+        }
+    }
+
+    /// One line for global settings, then one per frontend and backend, for `-c`.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = vec![self.global_summary()];
+        lines.extend(
+            self.frontends
+                .iter()
+                .map(|f| frontend_summary(f, &self.backends)),
+        );
+        lines.extend(self.backends.iter().map(backend_summary));
+        lines
+    }
+
+    fn global_summary(&self) -> String {
+        let pipesize = self
+            .pipesize
+            .map_or("default".to_string(), |p| p.to_string());
+        format!(
+            "global: nbthread {}, cpu-affinity {}, maxconn {}, maxpipes {}, bufsize {}, pipesize {}",
+            self.threads,
+            on_off(self.cpu_affinity),
+            self.maxconn,
+            self.maxpipes,
+            self.bufsize,
+            pipesize
+        )
+    }
+}
+
+impl ServerConf {
+    fn new(name: String, addr: SocketAddr) -> ServerConf {
+        ServerConf {
+            name,
+            addr,
+            weight: 1,
+            maxconn: 0,
+            disabled: false,
+        }
+    }
+}
+
+fn conf_error(file: &str, line: usize, keyword: &str, msg: String) -> ConfError {
+    ConfError {
+        file: file.to_string(),
+        line,
+        keyword: keyword.to_string(),
+        msg,
+    }
+}
+
+fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
+    let binds: Vec<String> = f.binds.iter().map(|b| b.addr.to_string()).collect();
+    let backend = backends.get(f.backend).map_or("?", |b| b.name.as_str());
+    let mut s = format!(
+        "frontend {}: bind {} -> backend {}, maxconn {}, timeout client {}",
+        f.name,
+        binds.join(" "),
+        backend,
+        f.maxconn,
+        opt_duration(f.timeout_client)
+    );
+    if let Some(d) = f.timeout_client_fin {
+        s += &format!(", timeout client-fin {}", fmt_duration(d));
+    }
+    if f.tcp_keepalive {
+        s += ", clitcpka";
+    }
+    if !f.splice_auto {
+        s += ", splice-auto off";
+    }
+    s
+}
+
+fn backend_summary(b: &Backend) -> String {
+    let enabled = b.servers.iter().filter(|s| !s.disabled).count();
+    let mut s = format!(
+        "backend {}: balance {}, {} servers ({} enabled), retries {}, timeout connect {}, timeout server {}",
+        b.name,
+        balance_text(b.balance),
+        b.servers.len(),
+        enabled,
+        b.retries,
+        fmt_duration(b.timeout_connect),
+        opt_duration(b.timeout_server)
+    );
+    let optional = [
+        ("timeout server-fin", b.timeout_server_fin),
+        ("timeout tunnel", b.timeout_tunnel),
+        (
+            "timeout queue",
+            Some(b.timeout_queue).filter(|q| *q != b.timeout_connect),
+        ),
+    ];
+    for (name, d) in optional {
+        if let Some(d) = d {
+            s += &format!(", {name} {}", fmt_duration(d));
+        }
+    }
+    if b.redispatch {
+        s += ", redispatch";
+    }
+    if b.tcp_keepalive {
+        s += ", srvtcpka";
+    }
+    s + &format!(", splice-auto {}", on_off(b.splice_auto))
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// HAProxy spelling, as it would be written in the file.
+fn balance_text(b: Balance) -> String {
+    match b {
+        Balance::RoundRobin => "roundrobin".to_string(),
+        Balance::LeastConn => "leastconn".to_string(),
+        Balance::Source { consistent: false } => "source".to_string(),
+        Balance::Source { consistent: true } => "source (hash-type consistent)".to_string(),
+        Balance::Random { draws } => format!("random({draws})"),
+        Balance::First => "first".to_string(),
+    }
+}
+
+fn opt_duration(d: Option<Duration>) -> String {
+    d.map_or("none".to_string(), fmt_duration)
+}
+
+/// The largest HAProxy unit that divides `d` exactly: 5s, 300ms, 90s, 1h.
+fn fmt_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us == 0 {
+        return "0".to_string();
+    }
+    let units = [
+        ("d", 86_400_000_000),
+        ("h", 3_600_000_000),
+        ("m", 60_000_000),
+        ("s", 1_000_000),
+        ("ms", 1000),
+    ];
+    for (unit, size) in units {
+        if us.is_multiple_of(size) {
+            return format!("{}{unit}", us / size);
+        }
+    }
+    format!("{us}us")
+}

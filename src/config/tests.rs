@@ -1,0 +1,1137 @@
+use super::flags::Flags;
+use super::values::parse_time;
+use super::*;
+
+/// A valid file; error tests append to it, so its lines stay 1..=8.
+const BASE: &str = "\
+frontend fe
+    bind 127.0.0.1:8080
+    default_backend be
+    timeout client 30s
+backend be
+    server s1 127.0.0.1:9001
+    server s2 127.0.0.1:9002
+    timeout server 30s
+";
+
+fn load_with(text: &str, args: &Args) -> Result<Config, Vec<ConfError>> {
+    let flags = Flags::from_args(args)?;
+    Config::from_reader("t.conf", text.as_bytes(), &flags)
+}
+
+fn load(text: &str) -> Config {
+    load_with(text, &Args::default()).unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+fn errors(text: &str) -> Vec<ConfError> {
+    load_with(text, &Args::default()).expect_err("expected an error")
+}
+
+/// Asserts `text` fails with exactly one error, at `line` on `keyword`,
+/// whose message contains `msg`.
+fn assert_error(text: &str, line: usize, keyword: &str, msg: &str) {
+    let errs = errors(text);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    let e = &errs[0];
+    assert_eq!(
+        (e.file.as_str(), e.line, e.keyword.as_str()),
+        ("t.conf", line, keyword),
+        "{e}"
+    );
+    assert!(e.msg.contains(msg), "{e}\n  does not contain: {msg}");
+}
+
+/// BASE with `lines` added to its backend section (they start at line 9).
+fn in_backend(lines: &str) -> String {
+    format!("{BASE}{lines}\n")
+}
+
+/// BASE with `lines` added to its frontend section (they start at line 2).
+fn in_frontend(lines: &str) -> String {
+    BASE.replacen("frontend fe\n", &format!("frontend fe\n{lines}\n"), 1)
+}
+
+fn quick(binds: &[&str], servers: &[&str]) -> Args {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    Args {
+        bind: strings(binds),
+        server: strings(servers),
+        ..Args::default()
+    }
+}
+
+#[test]
+fn base_config_has_the_documented_defaults() {
+    let c = load(BASE);
+    assert_eq!(
+        c.threads,
+        std::thread::available_parallelism().unwrap().get()
+    );
+    assert!(c.cpu_affinity);
+    assert_eq!(
+        (c.maxconn, c.maxpipes, c.bufsize, c.pipesize),
+        (4096, 1024, 16384, None)
+    );
+    let f = &c.frontends[0];
+    assert_eq!(
+        f.binds,
+        [Bind {
+            addr: "127.0.0.1:8080".parse().unwrap(),
+            name: None
+        }]
+    );
+    assert_eq!(
+        (f.backend, f.maxconn, f.tcp_keepalive, f.splice_auto),
+        (0, 4096, false, true)
+    );
+    assert_eq!(
+        (f.timeout_client, f.timeout_client_fin),
+        (Some(Duration::from_secs(30)), None)
+    );
+    let b = &c.backends[0];
+    assert_eq!(
+        (b.balance, b.retries, b.redispatch),
+        (Balance::RoundRobin, 3, false)
+    );
+    assert_eq!(
+        (b.timeout_connect, b.timeout_queue),
+        (Duration::from_secs(5), Duration::from_secs(5))
+    );
+    assert_eq!((b.timeout_tunnel, b.timeout_server_fin), (None, None));
+    assert_eq!((b.tcp_keepalive, b.splice_auto), (false, true));
+    assert_eq!(
+        b.servers[1],
+        ServerConf::new("s2".into(), "127.0.0.1:9002".parse().unwrap())
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn global_keywords() {
+    let text = "global\n nbthread 3\n maxconn 100\n maxpipes 7\n tune.bufsize 32768\n \
+                    tune.pipesize 65536\n cpu-affinity off\n";
+    let c = load(&format!("{text}{BASE}"));
+    assert_eq!((c.threads, c.maxconn, c.maxpipes), (3, 100, 7));
+    assert_eq!(
+        (c.bufsize, c.pipesize, c.cpu_affinity),
+        (32768, Some(65536), false)
+    );
+    assert_eq!(c.frontends[0].maxconn, 100);
+}
+
+#[test]
+fn maxpipes_defaults_to_a_quarter_of_maxconn_after_flags() {
+    let args = Args {
+        maxconn: Some(1000),
+        ..Args::default()
+    };
+    let c = load_with(&format!("global\n maxconn 50\n{BASE}"), &args).unwrap();
+    assert_eq!((c.maxconn, c.maxpipes), (1000, 250));
+}
+
+#[test]
+fn global_errors_name_line_and_keyword() {
+    let cases = [
+        ("nbthread 0", "nbthread", "1..=4096"),
+        ("nbthread two", "nbthread", "not a whole number"),
+        ("maxconn", "maxconn", "expects: maxconn N"),
+        ("tune.bufsize 16k", "tune.bufsize", "not a whole number"),
+        ("tune.pipesize 100", "tune.pipesize", "4096"),
+        ("cpu-affinity yes", "cpu-affinity", "neither on nor off"),
+        ("daemon", "daemon", "not implemented yet"),
+        ("tune.maxaccept 10", "tune.maxaccept", "not implemented yet"),
+        ("tune.http.maxhdr 10", "tune.http.maxhdr", "HTTP-only"),
+        ("bind :80", "bind", "accepted in frontend, listen"),
+        (
+            "frobnicate",
+            "frobnicate",
+            "unknown keyword; accepted in global: nbthread",
+        ),
+    ];
+    for (line, kw, msg) in cases {
+        assert_error(&format!("global\n  {line}\n{BASE}"), 2, kw, msg);
+    }
+}
+
+#[test]
+fn time_units() {
+    let ms = |t: &str| parse_time(t).map(|d| d.as_micros());
+    assert_eq!(ms("250"), Ok(250_000));
+    assert_eq!(ms("250ms"), Ok(250_000));
+    assert_eq!(ms("7us"), Ok(7));
+    assert_eq!(ms("3s"), Ok(3_000_000));
+    assert_eq!(ms("2m"), Ok(120_000_000));
+    assert_eq!(ms("1h"), Ok(3_600_000_000));
+    assert_eq!(ms("1d"), Ok(86_400_000_000));
+    assert!(ms("24d").is_ok());
+    assert!(ms("25d").unwrap_err().contains("too long"));
+    assert!(ms("5 s").is_err());
+    assert!(ms("5x").unwrap_err().contains("unknown time unit 'x'"));
+    assert!(ms("s").unwrap_err().contains("not a time"));
+    assert!(ms("-1s").is_err());
+}
+
+#[test]
+fn durations_print_compactly() {
+    let f = |us| fmt_duration(Duration::from_micros(us));
+    assert_eq!(f(5_000_000), "5s");
+    assert_eq!(f(300_000), "300ms");
+    assert_eq!(f(3_600_000_000), "1h");
+    assert_eq!(f(90_000_000), "90s");
+    assert_eq!(f(120_000_000), "2m");
+    assert_eq!(f(1500), "1500us");
+    assert_eq!(f(86_400_000_000), "1d");
+}
+
+#[test]
+fn all_timeouts_parse() {
+    let c = load(&in_backend(
+        "timeout connect 2s\ntimeout tunnel 1h\ntimeout server-fin 1s\ntimeout queue 10s\n\
+             timeout server 0",
+    ));
+    let b = &c.backends[0];
+    assert_eq!(b.timeout_connect, Duration::from_secs(2));
+    assert_eq!(b.timeout_tunnel, Some(Duration::from_secs(3600)));
+    assert_eq!(b.timeout_server_fin, Some(Duration::from_secs(1)));
+    assert_eq!(b.timeout_queue, Duration::from_secs(10));
+    assert_eq!(b.timeout_server, None, "0 means no timeout, as in HAProxy");
+    let c = load(&in_frontend("timeout client-fin 500"));
+    assert_eq!(
+        c.frontends[0].timeout_client_fin,
+        Some(Duration::from_millis(500))
+    );
+}
+
+#[test]
+fn timeout_queue_follows_timeout_connect() {
+    let c = load(&in_backend("timeout connect 2s"));
+    assert_eq!(c.backends[0].timeout_queue, Duration::from_secs(2));
+}
+
+#[test]
+fn timeout_errors() {
+    assert_error(
+        &in_backend("timeout http-request 5s"),
+        9,
+        "timeout http-request",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("timeout http-keep-alive 5s"),
+        9,
+        "timeout http-keep-alive",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("timeout check 5s"),
+        9,
+        "timeout check",
+        "not implemented yet",
+    );
+    assert_error(
+        &in_backend("timeout foo 5s"),
+        9,
+        "timeout foo",
+        "accepted: connect, client, server",
+    );
+    assert_error(
+        &in_backend("timeout client 5s"),
+        9,
+        "timeout client",
+        "accepted in defaults, frontend",
+    );
+    assert_error(
+        &in_frontend("timeout server 5s"),
+        2,
+        "timeout server",
+        "not accepted in a frontend",
+    );
+    assert_error(
+        &in_backend("timeout connect 5q"),
+        9,
+        "timeout connect",
+        "unknown time unit",
+    );
+    assert_error(
+        &in_backend("timeout connect 0"),
+        9,
+        "timeout connect",
+        "above 0",
+    );
+    assert_error(
+        &in_backend("timeout connect"),
+        9,
+        "timeout connect",
+        "expects one time",
+    );
+    assert_error(&in_backend("timeout"), 9, "timeout", "names: connect");
+}
+
+#[test]
+fn binds_accept_ipv4_ipv6_and_wildcards() {
+    let text = in_frontend(
+        "bind *:81\nbind :::82\nbind [::1]:83\nbind ::1:84\nbind 0.0.0.0:85 name any\n\
+             bind :86,[fe80::1]:87",
+    );
+    let binds: Vec<String> = load(&text).frontends[0]
+        .binds
+        .iter()
+        .map(|b| b.addr.to_string())
+        .collect();
+    let want = [
+        "0.0.0.0:81",
+        "[::]:82",
+        "[::1]:83",
+        "[::1]:84",
+        "0.0.0.0:85",
+        "0.0.0.0:86",
+        "[fe80::1]:87",
+        "127.0.0.1:8080",
+    ];
+    assert_eq!(binds, want);
+    assert_eq!(
+        load(&text).frontends[0].binds[4].name.as_deref(),
+        Some("any")
+    );
+}
+
+#[test]
+fn bind_errors() {
+    assert_error(&in_frontend("bind 127.0.0.1"), 2, "bind", "has no port");
+    assert_error(&in_frontend("bind 127.0.0.1:0"), 2, "bind", "1..=65535");
+    assert_error(&in_frontend("bind :70000"), 2, "bind", "1..=65535");
+    assert_error(
+        &in_frontend("bind localhost:80"),
+        2,
+        "bind",
+        "not an IP address",
+    );
+    assert_error(&in_frontend("bind"), 2, "bind", "expects: bind ADDR:PORT");
+    assert_error(
+        &in_frontend("bind :80 ssl crt x.pem"),
+        2,
+        "ssl",
+        "not implemented yet",
+    );
+    assert_error(&in_frontend("bind :80 name"), 2, "name", "expects a value");
+    assert_error(
+        &in_frontend("bind :80 wat"),
+        2,
+        "wat",
+        "accepted: name NAME",
+    );
+    assert_error(
+        &in_backend("bind :80"),
+        9,
+        "bind",
+        "not accepted in a backend section; accepted in frontend, listen",
+    );
+}
+
+#[test]
+fn same_bind_address_twice_is_an_error() {
+    assert_error(
+        &in_frontend("bind 127.0.0.1:8080"),
+        3,
+        "bind",
+        "already bound at line 2",
+    );
+    let text = format!(
+        "{BASE}frontend fe2\n bind 127.0.0.1:8080\n default_backend be\n timeout client 1s\n"
+    );
+    assert_error(&text, 10, "bind", "already bound at line 2");
+}
+
+#[test]
+fn server_lines() {
+    let c = load(&in_backend(
+        "server s3 localhost:9003 weight 0 maxconn 10\nserver s4 [::1]:9004 disabled",
+    ));
+    let s = &c.backends[0].servers;
+    assert_eq!(s[2].addr.port(), 9003);
+    assert!(s[2].addr.ip().is_loopback());
+    assert_eq!((s[2].weight, s[2].maxconn, s[2].disabled), (0, 10, false));
+    assert_eq!(
+        (s[3].addr, s[3].disabled),
+        ("[::1]:9004".parse().unwrap(), true)
+    );
+}
+
+#[test]
+fn server_errors() {
+    assert_error(
+        &in_backend("server s1 127.0.0.1:1"),
+        9,
+        "server",
+        "duplicate server name 's1'",
+    );
+    assert_error(
+        &in_backend("server s3"),
+        9,
+        "server",
+        "expects: server NAME ADDR:PORT",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1"),
+        9,
+        "server",
+        "has no port",
+    );
+    assert_error(
+        &in_backend("server s3 0.0.0.0:80"),
+        9,
+        "server",
+        "not a server address",
+    );
+    assert_error(
+        &in_backend("server s3 no-such-host.invalid:80"),
+        9,
+        "server",
+        "does not resolve",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 weight 257"),
+        9,
+        "weight",
+        "0..=256",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 weight"),
+        9,
+        "weight",
+        "expects a value",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 maxconn -1"),
+        9,
+        "maxconn",
+        "whole number",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 check"),
+        9,
+        "check",
+        "not implemented yet in l4lb",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 check inter 2s"),
+        9,
+        "check",
+        "health checks are planned",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 backup"),
+        9,
+        "backup",
+        "not implemented yet",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 cookie a"),
+        9,
+        "cookie",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 foo"),
+        9,
+        "foo",
+        "accepted: weight N, maxconn N, disabled",
+    );
+    assert_error(
+        &in_frontend("server s3 127.0.0.1:80"),
+        2,
+        "server",
+        "accepted in backend, listen",
+    );
+}
+
+#[test]
+fn balance_algorithms() {
+    let balance = |algo: &str| load(&in_backend(&format!("balance {algo}"))).backends[0].balance;
+    assert_eq!(balance("roundrobin"), Balance::RoundRobin);
+    assert_eq!(balance("leastconn"), Balance::LeastConn);
+    assert_eq!(balance("first"), Balance::First);
+    assert_eq!(balance("source"), Balance::Source { consistent: false });
+    assert_eq!(
+        balance("source\nhash-type consistent"),
+        Balance::Source { consistent: true }
+    );
+    assert_eq!(
+        balance("source\nhash-type map-based"),
+        Balance::Source { consistent: false }
+    );
+    assert_eq!(balance("random"), Balance::Random { draws: 2 });
+    assert_eq!(balance("random(3)"), Balance::Random { draws: 3 });
+}
+
+#[test]
+fn balance_errors() {
+    assert_error(
+        &in_backend("balance uri"),
+        9,
+        "balance",
+        "HTTP/L7 algorithm, l4lb is a TCP (L4) balancer",
+    );
+    assert_error(&in_backend("balance url_param id"), 9, "balance", "HTTP/L7");
+    assert_error(&in_backend("balance hdr(host)"), 9, "balance", "HTTP/L7");
+    assert_error(&in_backend("balance rdp-cookie"), 9, "balance", "HTTP/L7");
+    assert_error(
+        &in_backend("balance static-rr"),
+        9,
+        "balance",
+        "not implemented yet",
+    );
+    assert_error(
+        &in_backend("balance fastest"),
+        9,
+        "balance",
+        "accepted: roundrobin, leastconn, source",
+    );
+    assert_error(&in_backend("balance random(0)"), 9, "balance", "N >= 1");
+    assert_error(&in_backend("balance random(x"), 9, "balance", "random(N)");
+    assert_error(
+        &in_backend("balance first now"),
+        9,
+        "balance",
+        "unexpected argument 'now'",
+    );
+    assert_error(&in_backend("balance"), 9, "balance", "accepted: roundrobin");
+    assert_error(
+        &in_frontend("balance first"),
+        2,
+        "balance",
+        "accepted in defaults, backend, listen",
+    );
+    assert_error(
+        &in_backend("hash-type consistent sdbm"),
+        9,
+        "hash-type",
+        "hash function 'sdbm'",
+    );
+    assert_error(
+        &in_backend("hash-type ring"),
+        9,
+        "hash-type",
+        "accepted: map-based, consistent",
+    );
+}
+
+#[test]
+fn options_and_their_no_forms() {
+    let c = load(&in_backend(
+        "option redispatch\noption srvtcpka\nno option splice-auto\nretries 0",
+    ));
+    let b = &c.backends[0];
+    assert_eq!(
+        (b.redispatch, b.tcp_keepalive, b.splice_auto, b.retries),
+        (true, true, false, 0)
+    );
+    let c = load(&format!(
+        "defaults\n option tcpka\n option redispatch\n{}",
+        in_backend("no option redispatch")
+    ));
+    assert!(c.frontends[0].tcp_keepalive && c.backends[0].tcp_keepalive);
+    assert!(!c.backends[0].redispatch);
+    let c = load(&format!(
+        "defaults\n option tcpka\n{}",
+        in_frontend("no option clitcpka")
+    ));
+    assert!(!c.frontends[0].tcp_keepalive && c.backends[0].tcp_keepalive);
+    assert!(load(&in_frontend("option clitcpka")).frontends[0].tcp_keepalive);
+}
+
+#[test]
+fn option_errors() {
+    assert_error(
+        &in_backend("option httplog"),
+        9,
+        "option httplog",
+        "'option httplog' is HTTP-only",
+    );
+    assert_error(
+        &in_backend("option httpchk GET /"),
+        9,
+        "option httpchk",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("option forwardfor"),
+        9,
+        "option forwardfor",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("option http-server-close"),
+        9,
+        "option http-server-close",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("option httpclose"),
+        9,
+        "option httpclose",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("option http-keep-alive"),
+        9,
+        "option http-keep-alive",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("option tcp-check"),
+        9,
+        "option tcp-check",
+        "health checks are planned",
+    );
+    assert_error(
+        &in_backend("option tcplog"),
+        9,
+        "option tcplog",
+        "not implemented yet",
+    );
+    assert_error(
+        &in_backend("option foo"),
+        9,
+        "option foo",
+        "accepted: redispatch, splice-auto",
+    );
+    assert_error(
+        &in_backend("option redispatch 1"),
+        9,
+        "option redispatch",
+        "unexpected argument",
+    );
+    assert_error(
+        &in_backend("no redispatch"),
+        9,
+        "no",
+        "expects: no option NAME",
+    );
+    assert_error(
+        &in_frontend("no option redispatch"),
+        2,
+        "no option redispatch",
+        "accepted in defaults, backend",
+    );
+    assert_error(
+        &in_frontend("option srvtcpka"),
+        2,
+        "option srvtcpka",
+        "not accepted in a frontend",
+    );
+}
+
+#[test]
+fn http_only_keywords_are_refused() {
+    let kws = [
+        "http-request deny",
+        "http-response del-header x",
+        "http-reuse safe",
+        "redirect prefix /",
+        "reqadd X",
+        "rspadd X",
+        "cookie SRV insert",
+        "capture request header Host len 10",
+        "compression algo gzip",
+        "errorfile 503 /x",
+    ];
+    for line in kws {
+        let kw = line.split(' ').next().unwrap();
+        assert_error(
+            &in_backend(line),
+            9,
+            kw,
+            &format!("l4lb is a TCP (L4) balancer: '{kw}' is HTTP-only"),
+        );
+    }
+    assert_error(
+        &in_backend("stats uri /stats"),
+        9,
+        "stats uri",
+        "'stats uri' is HTTP-only",
+    );
+}
+
+#[test]
+fn not_implemented_keywords_are_refused() {
+    let kws = [
+        "default-server check",
+        "tcp-check connect",
+        "log global",
+        "acl a src 1.2.3.4",
+        "use_backend be if a",
+        "tcp-request content accept",
+        "source 10.0.0.1",
+    ];
+    for line in kws {
+        let kw = line.split(' ').next().unwrap();
+        assert_error(
+            &in_backend(line),
+            9,
+            kw,
+            &format!("'{kw}' is not implemented yet in l4lb"),
+        );
+    }
+    for kw in [
+        "daemon",
+        "user haproxy",
+        "group haproxy",
+        "chroot /x",
+        "pidfile /x",
+        "stats socket /x",
+        "hard-stop-after 1s",
+    ] {
+        let first = kw.split(' ').next().unwrap();
+        assert_error(
+            &format!("global\n {kw}\n{BASE}"),
+            2,
+            first,
+            "not implemented yet in l4lb",
+        );
+    }
+}
+
+#[test]
+fn unknown_keyword() {
+    assert_error(
+        &in_backend("frobnicate 1"),
+        9,
+        "frobnicate",
+        "unknown keyword; accepted in backend: mode",
+    );
+    assert_error(
+        &in_backend("nbthread 2"),
+        9,
+        "nbthread",
+        "accepted only in the global section",
+    );
+}
+
+#[test]
+fn mode() {
+    assert_eq!(
+        load(&format!("defaults\n mode tcp\n{}", in_backend("mode tcp")))
+            .backends
+            .len(),
+        1
+    );
+    let msg = "l4lb is a TCP (L4) balancer: mode http is not supported; use mode tcp";
+    assert_error(&in_frontend("mode http"), 2, "mode", msg);
+    assert_error(&in_frontend("mode health"), 2, "mode", "use mode tcp");
+}
+
+#[test]
+fn description_takes_the_rest_of_the_line() {
+    let c = load(&in_frontend(
+        "description \"Redis  cache\" for  apps # not this",
+    ));
+    assert_eq!(
+        c.frontends[0].description.as_deref(),
+        Some("Redis  cache for apps")
+    );
+    assert_error(
+        &in_frontend("description"),
+        2,
+        "description",
+        "expects: description TEXT",
+    );
+    assert_error(
+        &format!("defaults\n description x\n{BASE}"),
+        2,
+        "description",
+        "accepted in frontend, backend",
+    );
+}
+
+#[test]
+fn frontend_maxconn_is_clamped_to_global_with_a_warning() {
+    let c = load(&format!(
+        "global\n maxconn 100\n{}",
+        in_frontend("maxconn 500")
+    ));
+    assert_eq!(c.frontends[0].maxconn, 100);
+    assert_eq!(
+        c.warnings,
+        ["maxconn 500 in frontend fe is above the global maxconn 100: clamped to 100"]
+    );
+    assert_eq!(load(&in_frontend("maxconn 50")).frontends[0].maxconn, 50);
+    assert_error(
+        &in_backend("maxconn 5"),
+        9,
+        "maxconn",
+        "accepted in defaults, frontend, listen",
+    );
+    assert_error(&in_frontend("maxconn 0"), 2, "maxconn", "whole number >= 1");
+}
+
+#[test]
+fn frontend_needs_bind_and_default_backend() {
+    let text =
+        "frontend fe\n timeout client 1s\nbackend be\n server s 127.0.0.1:1\n timeout server 1s\n";
+    let errs = errors(text);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_eq!((errs[0].line, errs[0].keyword.as_str()), (1, "frontend"));
+    assert!(errs[0].msg.contains("no bind"));
+    assert_eq!((errs[1].line, errs[1].keyword.as_str()), (1, "frontend"));
+    assert!(errs[1].msg.contains("no default_backend"));
+}
+
+#[test]
+fn default_backend_must_exist() {
+    let text = BASE.replace("default_backend be", "default_backend nope");
+    assert_error(
+        &text,
+        3,
+        "default_backend",
+        "no backend named 'nope'; backends: be",
+    );
+}
+
+#[test]
+fn backend_needs_a_server_and_unused_backends_are_fine() {
+    assert_error(
+        &format!("{BASE}backend empty\n timeout server 1s\n"),
+        9,
+        "backend",
+        "has no server",
+    );
+    let c = load(&format!(
+        "{BASE}backend spare\n server x 127.0.0.1:1\n timeout server 1s\n"
+    ));
+    assert_eq!(c.backends.len(), 2);
+}
+
+#[test]
+fn a_file_without_proxies_is_an_error() {
+    assert_error(
+        "global\n maxconn 10\n",
+        0,
+        "frontend",
+        "no frontend or listen section",
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    assert_error(
+        &format!("{BASE}backend be\n server x 127.0.0.1:1\n"),
+        9,
+        "backend",
+        "duplicate backend name 'be' (first at line 5)",
+    );
+    let fe = "frontend fe\n bind :1\n default_backend be\n timeout client 1s\n";
+    assert_error(
+        &format!("{BASE}{fe}"),
+        9,
+        "frontend",
+        "duplicate frontend name 'fe'",
+    );
+    let listen = "listen be\n bind :1\n server x 127.0.0.1:1\n timeout client 1s\n";
+    assert_error(
+        &format!("{BASE}{listen}"),
+        9,
+        "listen",
+        "duplicate backend name 'be'",
+    );
+    // A frontend and a backend may share a name, as in HAProxy.
+    let text = BASE
+        .replace("backend be", "backend fe")
+        .replace("default_backend be", "default_backend fe");
+    assert_eq!(load(&text).backends[0].name, "fe");
+    let defs = "defaults d\ndefaults d\n";
+    assert_error(
+        &format!("{defs}{BASE}"),
+        2,
+        "defaults",
+        "named 'd' already exists",
+    );
+}
+
+#[test]
+fn section_headers() {
+    assert_error("frontend\n bind :1\n", 1, "frontend", "needs a name");
+    assert_error(
+        &format!("{BASE}backend a b\n"),
+        9,
+        "backend",
+        "expects: backend NAME [from DEFAULTS]",
+    );
+    assert_error(
+        &format!("{BASE}backend a/b\n server x 127.0.0.1:1\n"),
+        9,
+        "backend",
+        "invalid name 'a/b'",
+    );
+    assert_error(
+        &format!("global x\n{BASE}"),
+        1,
+        "global",
+        "takes no argument",
+    );
+    assert_error(
+        &format!("userlist u\n user a\n{BASE}"),
+        1,
+        "userlist",
+        "section 'userlist' is not implemented yet",
+    );
+    assert_error(
+        &format!("cache c\n total-max-size 4\n{BASE}"),
+        1,
+        "cache",
+        "HTTP-only",
+    );
+}
+
+#[test]
+fn proxies_inherit_the_last_defaults_section() {
+    let text = "defaults\n timeout connect 1s\n balance leastconn\n retries 7\n\
+                    backend a\n server x 127.0.0.1:1\n\
+                    defaults\n timeout client 2s\n\
+                    backend b\n server x 127.0.0.1:1\n";
+    assert_error(text, 0, "frontend", "no frontend or listen section");
+    let text = format!("{text}listen l\n bind :1\n server x 127.0.0.1:1\n");
+    let c = load(&text);
+    let (a, b) = (&c.backends[0], &c.backends[1]);
+    assert_eq!(
+        (a.timeout_connect, a.balance, a.retries),
+        (Duration::from_secs(1), Balance::LeastConn, 7)
+    );
+    // A new defaults section starts from scratch, as in HAProxy.
+    assert_eq!(
+        (b.timeout_connect, b.balance, b.retries),
+        (Duration::from_secs(5), Balance::RoundRobin, 3)
+    );
+    assert_eq!(c.frontends[0].timeout_client, Some(Duration::from_secs(2)));
+}
+
+#[test]
+fn named_defaults_and_from() {
+    let text = "defaults slow\n timeout connect 9s\n timeout client 1m\n\
+                    defaults fast from slow\n timeout connect 1s\n\
+                    defaults\n\
+                    backend a from slow\n server x 127.0.0.1:1\n\
+                    backend b from fast\n server x 127.0.0.1:1\n\
+                    backend c\n server x 127.0.0.1:1\n\
+                    frontend fe from fast\n bind :1\n default_backend a\n";
+    let c = load(text);
+    let connect: Vec<u64> = c
+        .backends
+        .iter()
+        .map(|b| b.timeout_connect.as_secs())
+        .collect();
+    assert_eq!(connect, [9, 1, 5]);
+    assert_eq!(c.frontends[0].timeout_client, Some(Duration::from_secs(60)));
+    assert_error(
+        &format!("{BASE}backend d from nope\n server x 127.0.0.1:1\n"),
+        9,
+        "backend",
+        "no defaults section named 'nope' before this line; named defaults: none",
+    );
+}
+
+#[test]
+fn defaults_may_hold_default_backend() {
+    let text = "defaults\n default_backend be\n timeout client 1s\n timeout server 1s\n\
+                    frontend fe\n bind :1\nbackend be\n server x 127.0.0.1:1\n";
+    assert_eq!(load(text).frontends[0].backend, 0);
+    assert_error(
+        &format!("defaults\n bind :1\n{BASE}"),
+        2,
+        "bind",
+        "not accepted in a defaults section",
+    );
+}
+
+#[test]
+fn listen_is_a_frontend_and_a_backend_of_the_same_name() {
+    let text = format!(
+        "{BASE}listen redis\n bind [::1]:6379\n balance first\n server r1 127.0.0.1:7000\n\
+                            timeout client 5s\n timeout server 5s\n"
+    );
+    let c = load(&text);
+    assert_eq!(c.frontends[1].name, "redis");
+    assert_eq!(c.backends[c.frontends[1].backend].name, "redis");
+    assert_eq!(c.backends[1].balance, Balance::First);
+    let bad = "listen l\n bind :1\n server x 127.0.0.1:1\n default_backend be\n";
+    assert_error(
+        &format!("{BASE}{bad}"),
+        12,
+        "default_backend",
+        "sends to its own servers",
+    );
+    assert_error("listen l\n bind :1\n", 1, "listen", "has no server");
+}
+
+#[test]
+fn missing_timeouts_are_warnings() {
+    let text = BASE
+        .replace("    timeout client 30s\n", "")
+        .replace("    timeout server 30s\n", "");
+    let c = load(&text);
+    assert_eq!(
+        c.warnings,
+        [
+            "no timeout server in backend be: idle connections are kept forever",
+            "no timeout client in frontend fe: idle connections are kept forever",
+        ]
+    );
+    let c = load(&format!("{text}    timeout tunnel 1h\n"));
+    assert!(
+        c.warnings.is_empty(),
+        "timeout tunnel covers both sides: {:?}",
+        c.warnings
+    );
+}
+
+#[test]
+fn errors_are_all_reported_at_once() {
+    let text = in_backend("balance uri\noption httplog\nserver s9 127.0.0.1");
+    let lines: Vec<usize> = errors(&text).iter().map(|e| e.line).collect();
+    assert_eq!(lines, [9, 10, 11]);
+}
+
+#[test]
+fn stage_one_errors_carry_the_file_name() {
+    let errs = errors("global\n description \"open\n");
+    assert_eq!((errs[0].file.as_str(), errs[0].line), ("t.conf", 2));
+    assert_eq!(
+        errs[0].to_string(),
+        "t.conf:2: 'description': unterminated quote (\"): close it on the same line"
+    );
+}
+
+#[test]
+fn flags_override_the_file() {
+    let file = format!(
+        "global\n nbthread 2\n maxconn 100\n cpu-affinity on\n{}",
+        in_backend("balance leastconn\nhash-type consistent\noption splice-auto")
+    );
+    let args = Args {
+        threads: Some(5),
+        maxconn: Some(200),
+        balance: Some("source".into()),
+        no_affinity: true,
+        no_splice: true,
+        ..Args::default()
+    };
+    let c = load_with(&file, &args).unwrap();
+    assert_eq!(
+        (c.threads, c.maxconn, c.maxpipes, c.cpu_affinity),
+        (5, 200, 50, false)
+    );
+    assert_eq!(c.backends[0].balance, Balance::Source { consistent: true });
+    assert!(!c.backends[0].splice_auto && !c.frontends[0].splice_auto);
+    assert_eq!(c.frontends[0].maxconn, 200);
+}
+
+#[test]
+fn bad_flags_are_errors_on_flags() {
+    let args = Args {
+        threads: Some(0),
+        maxconn: Some(0),
+        balance: Some("uri".into()),
+        log_level: Some("loud".into()),
+        ..Args::default()
+    };
+    let errs = Flags::from_args(&args).unwrap_err();
+    let kws: Vec<&str> = errs.iter().map(|e| e.keyword.as_str()).collect();
+    assert_eq!(kws, ["--threads", "--maxconn", "--log-level", "--balance"]);
+    assert!(errs.iter().all(|e| e.file == "<flags>" && e.line == 0));
+    assert!(errs[3].msg.contains("HTTP/L7"));
+    let args = Args {
+        log_level: Some("debug".into()),
+        ..Args::default()
+    };
+    assert!(Flags::from_args(&args).is_ok());
+}
+
+#[test]
+fn file_and_bind_flags_exclude_each_other() {
+    let args = Args {
+        file: Some("x.conf".into()),
+        bind: vec![":1".into()],
+        ..Args::default()
+    };
+    let errs = Config::from_args(&args).unwrap_err();
+    assert_eq!(
+        (errs[0].keyword.as_str(), errs[0].file.as_str()),
+        ("--bind", "<flags>")
+    );
+    assert!(errs[0].msg.contains("use either -f or --bind/--server"));
+}
+
+#[test]
+fn unreadable_file_is_an_error_on_line_0() {
+    let args = Args {
+        file: Some("/nonexistent/l4lb.conf".into()),
+        ..Args::default()
+    };
+    let errs = Config::from_args(&args).unwrap_err();
+    assert_eq!(
+        (
+            errs[0].file.as_str(),
+            errs[0].line,
+            errs[0].keyword.as_str()
+        ),
+        ("/nonexistent/l4lb.conf", 0, "-f")
+    );
+}
+
+#[test]
+fn quick_start_builds_one_frontend_and_backend() {
+    let mut args = quick(&["127.0.0.1:8080"], &["127.0.0.1:9001", "localhost:9002"]);
+    args.balance = Some("leastconn".into());
+    let c = Config::from_args(&args).unwrap();
+    let (f, b) = (&c.frontends[0], &c.backends[0]);
+    assert_eq!(
+        (f.name.as_str(), b.name.as_str(), f.backend),
+        ("quick", "quick", 0)
+    );
+    assert_eq!(f.binds[0].addr, "127.0.0.1:8080".parse().unwrap());
+    let names: Vec<&str> = b.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["s1", "s2"]);
+    assert_eq!(b.balance, Balance::LeastConn);
+    assert_eq!(
+        (b.timeout_connect, b.timeout_server, f.timeout_client),
+        (Duration::from_secs(5), None, None)
+    );
+    assert!(c.warnings.is_empty());
+    let c = Config::from_args(&quick(&[":1"], &["127.0.0.1:1"])).unwrap();
+    assert_eq!(c.backends[0].balance, Balance::RoundRobin);
+}
+
+#[test]
+fn quick_start_errors() {
+    let kw = |args: Args| {
+        let errs = Config::from_args(&args).unwrap_err();
+        assert!(errs.iter().all(|e| e.file == "<flags>"), "{errs:?}");
+        errs.iter().map(|e| e.keyword.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(kw(quick(&[], &[])), ["-f"]);
+    assert_eq!(kw(quick(&[":1"], &[])), ["--server"]);
+    assert_eq!(kw(quick(&[], &["127.0.0.1:1"])), ["--bind"]);
+    assert_eq!(kw(quick(&["nope"], &["127.0.0.1"])), ["--bind", "--server"]);
+    assert_eq!(
+        kw(quick(&[":1", "0.0.0.0:1"], &["127.0.0.1:1"])),
+        ["--bind"]
+    );
+}
+
+#[test]
+fn summary_lines() {
+    let text = format!(
+        "global\n nbthread 2\n{}",
+        in_backend("balance leastconn\nserver s3 127.0.0.1:9003 disabled\noption redispatch")
+    );
+    let lines = load(&text).summary();
+    assert_eq!(
+        lines,
+        [
+            "global: nbthread 2, cpu-affinity on, maxconn 4096, maxpipes 1024, bufsize 16384, pipesize default",
+            "frontend fe: bind 127.0.0.1:8080 -> backend be, maxconn 4096, timeout client 30s",
+            "backend be: balance leastconn, 3 servers (2 enabled), retries 3, timeout connect 5s, \
+                 timeout server 30s, redispatch, splice-auto on",
+        ]
+    );
+}

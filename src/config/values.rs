@@ -1,0 +1,188 @@
+//! Pure value parsers, with no section context: numbers in a range, HAProxy
+//! times, `balance` algorithm names, bind and server addresses. Each returns
+//! a message saying what is accepted when the text is wrong.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{Balance, DEFAULT_RANDOM_DRAWS};
+
+/// HAProxy's limit: its timers are signed 32-bit milliseconds.
+const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+pub(super) const BALANCE_ACCEPTED: &str = "roundrobin, leastconn, source, random, random(N), first";
+/// HAProxy algorithms that read the request's content.
+const BALANCE_L7: &[&str] = &["uri", "url_param", "hdr", "rdp-cookie"];
+/// HAProxy algorithms valid in TCP mode that l4lb does not have yet.
+const BALANCE_NOT_YET: &[&str] = &["static-rr", "hash"];
+
+/// A `balance` algorithm, from the file or `--balance`. `source` comes back
+/// map-based: `hash-type` is applied when the backend is built.
+pub(super) fn parse_balance(algo: &str) -> Result<Balance, String> {
+    let base = algo.split('(').next().unwrap_or(algo);
+    let b = match algo {
+        "roundrobin" => Balance::RoundRobin,
+        "leastconn" => Balance::LeastConn,
+        "source" => Balance::Source { consistent: false },
+        "first" => Balance::First,
+        "random" => Balance::Random {
+            draws: DEFAULT_RANDOM_DRAWS,
+        },
+        _ if base == "random" => Balance::Random {
+            draws: random_draws(algo)?,
+        },
+        _ if BALANCE_L7.contains(&base) => {
+            let msg = "is an HTTP/L7 algorithm, l4lb is a TCP (L4) balancer";
+            return Err(format!("'{algo}' {msg}; accepted: {BALANCE_ACCEPTED}"));
+        }
+        _ if BALANCE_NOT_YET.contains(&base) => {
+            return Err(format!(
+                "'{algo}' is not implemented yet in l4lb; accepted: {BALANCE_ACCEPTED}"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "unknown algorithm '{algo}'; accepted: {BALANCE_ACCEPTED}"
+            ));
+        }
+    };
+    Ok(b)
+}
+
+/// The N of `random(N)`.
+fn random_draws(algo: &str) -> Result<u32, String> {
+    let n = algo
+        .strip_prefix("random(")
+        .and_then(|r| r.strip_suffix(')'));
+    match n.map(str::parse::<u32>) {
+        Some(Ok(n)) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "'{algo}': expected random or random(N) with N >= 1"
+        )),
+    }
+}
+
+pub(super) const TIME_UNITS: &str = "units us, ms, s, m, h, d; no unit = ms";
+
+/// A HAProxy time: digits then an optional unit, milliseconds by default.
+pub(super) fn parse_time(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a time ({TIME_UNITS})"))?;
+    let us_per_unit: u64 = match unit {
+        "us" => 1,
+        "" | "ms" => 1_000,
+        "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        _ => return Err(format!("unknown time unit '{unit}' ({TIME_UNITS})")),
+    };
+    let us = n
+        .checked_mul(us_per_unit)
+        .filter(|us| *us <= MAX_TIMEOUT_MS * 1000);
+    let us = us.ok_or_else(|| {
+        format!("'{text}' is too long: at most {MAX_TIMEOUT_MS}ms (about 24.8 days)")
+    })?;
+    Ok(Duration::from_micros(us))
+}
+
+/// A whole number in `range`, or a message saying which range.
+pub(super) fn number<T>(text: &str, range: RangeInclusive<T>) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + std::fmt::Display + Bounded,
+{
+    match text.parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ if *range.end() == T::MAX => Err(format!(
+            "'{text}' is not a whole number >= {}",
+            range.start()
+        )),
+        _ => Err(format!(
+            "'{text}' is not a whole number in {}..={}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// Lets [`number`] leave an unbounded maximum out of its message.
+pub(super) trait Bounded {
+    const MAX: Self;
+}
+
+impl Bounded for u32 {
+    const MAX: u32 = u32::MAX;
+}
+
+impl Bounded for usize {
+    const MAX: usize = usize::MAX;
+}
+
+/// Splits `HOST:PORT`, `[IPV6]:PORT` or `IPV6:PORT`: the last colon starts
+/// the port, as in HAProxy. The port is required and never 0.
+fn host_port(text: &str) -> Result<(&str, u16), String> {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => rest
+            .split_once("]:")
+            .ok_or_else(|| format!("'{text}': expected [IPV6]:PORT"))?,
+        None => text
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{text}' has no port: expected ADDR:PORT"))?,
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok((host, p)),
+        _ => Err(format!(
+            "'{text}': port '{port}' is not a number in 1..=65535"
+        )),
+    }
+}
+
+/// A listening address: an IP literal, or `*` / empty for all IPv4, `::`
+/// for all IPv6. Host names are refused: one name may map to several
+/// addresses, and which one is bound should not depend on the resolver.
+pub(super) fn bind_addr(text: &str) -> Result<SocketAddr, String> {
+    let (host, port) = host_port(text)?;
+    let ip = match host {
+        "" | "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        h => h.parse().map_err(|_| {
+            format!("'{h}' is not an IP address; accepted: IPV4:PORT, [IPV6]:PORT, *:PORT (all IPv4), :::PORT (all IPv6)")
+        })?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// A server address: an IP literal, or a host name resolved now, once (its
+/// first address is used).
+pub(super) fn server_addr(text: &str) -> Result<SocketAddr, String> {
+    let (host, port) = host_port(text)?;
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        if ip.is_unspecified() {
+            return Err(format!(
+                "'{text}': {ip} is not a server address; give the server's IP or host name"
+            ));
+        }
+        return Ok(SocketAddr::new(ip, port));
+    }
+    if host.is_empty() || host == "*" {
+        return Err(format!(
+            "'{text}' has no host; expected IP:PORT or HOSTNAME:PORT"
+        ));
+    }
+    let resolved = (host, port).to_socket_addrs().map(|mut addrs| addrs.next());
+    match resolved {
+        Ok(Some(addr)) => Ok(addr),
+        Ok(None) => Err(format!(
+            "'{host}' resolves to no address; give an IP address or a resolvable name"
+        )),
+        Err(e) => Err(format!(
+            "'{host}' does not resolve ({e}); give an IP address or a resolvable name"
+        )),
+    }
+}
