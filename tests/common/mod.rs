@@ -233,18 +233,10 @@ impl Backend {
     where
         F: Fn(TcpStream) + Send + Sync + 'static,
     {
-        let port = free_port();
-        let listener = TcpListener::bind(addr(port)).unwrap_or_else(|e| {
-            panic!(
-                "backend bind {port}: {e}; {}",
-                std::fs::read_to_string("/proc/net/tcp")
-                    .unwrap_or_default()
-                    .lines()
-                    .filter(|l| l.contains(&format!(":{port:04X} ")))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        });
+        // Port 0: the kernel picks a free port atomically, so backends never
+        // race each other or the proxy for one.
+        let listener = TcpListener::bind(addr(0)).expect("bind a backend");
+        let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
         let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::new(Mutex::new(Vec::new()));
