@@ -28,6 +28,20 @@ pub enum Control {
     Stop,
 }
 
+/// The part of a worker a session handler borrows. A macro rather than a
+/// method so the borrow stays field by field, leaving `sessions` free.
+macro_rules! session_ctx {
+    ($w:ident) => {
+        Ctx {
+            registry: $w.poll.registry(),
+            pools: &mut $w.pools,
+            shared: &$w.shared,
+            balancers: &mut $w.balancers,
+            now: $w.now,
+        }
+    };
+}
+
 /// How often paused listeners and queued sessions are retried: slots are
 /// also freed by other workers, which do not wake this one.
 const RETRY_TICK: Duration = Duration::from_millis(10);
@@ -226,13 +240,7 @@ impl Worker {
         admission: Admission,
     ) {
         let slot = self.sessions.next_slot();
-        let mut ctx = Ctx {
-            registry: self.poll.registry(),
-            pools: &mut self.pools,
-            shared: &self.shared,
-            balancers: &mut self.balancers,
-            now: self.now,
-        };
+        let mut ctx = session_ctx!(self);
         let (session, next) = Session::start(&mut ctx, slot, stream, peer, frontend, admission);
         let inserted = self.sessions.insert(session);
         debug_assert_eq!(inserted, slot);
@@ -245,13 +253,7 @@ impl Worker {
         let Some(session) = self.sessions.get_mut(slot) else {
             return;
         };
-        let mut ctx = Ctx {
-            registry: self.poll.registry(),
-            pools: &mut self.pools,
-            shared: &self.shared,
-            balancers: &mut self.balancers,
-            now: self.now,
-        };
+        let mut ctx = session_ctx!(self);
         let next = handler(session, &mut ctx);
         self.after(slot, next);
     }
