@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::config::ServerConf;
 
@@ -39,6 +39,9 @@ pub struct Server {
     /// 0 = unlimited.
     pub maxconn: u32,
     pub disabled: bool,
+    /// UP (true) or DOWN, as the prober last judged it. Written only by the
+    /// prober thread; servers without `check` stay UP.
+    up: AtomicBool,
     pub stats: ServerStats,
 }
 
@@ -50,6 +53,7 @@ impl Server {
             weight: conf.weight,
             maxconn: conf.maxconn,
             disabled: conf.disabled,
+            up: AtomicBool::new(true),
             stats: ServerStats::default(),
         }
     }
@@ -60,11 +64,25 @@ impl Server {
         self.stats.cur.load(Relaxed)
     }
 
-    /// Whether the balancer may choose this server now (a hint: the slot is
-    /// only really taken by [`ConnGuard::acquire`]).
+    /// Whether the balancer may choose this server now: enabled, UP, with
+    /// weight and a free slot (a hint: the slot is only really taken by
+    /// [`ConnGuard::acquire`]).
     #[inline]
     pub fn available(&self) -> bool {
-        !self.disabled && self.weight > 0 && (self.maxconn == 0 || self.cur() < self.maxconn)
+        !self.disabled
+            && self.weight > 0
+            && self.is_up()
+            && (self.maxconn == 0 || self.cur() < self.maxconn)
+    }
+
+    #[inline]
+    pub fn is_up(&self) -> bool {
+        self.up.load(Relaxed)
+    }
+
+    /// Sets the health state; for the prober, the only writer.
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Relaxed);
     }
 }
 
@@ -114,6 +132,7 @@ mod tests {
             weight: 1,
             maxconn,
             disabled: false,
+            check: None,
         }))
     }
 

@@ -5,7 +5,8 @@
 //! -> `forward` + `pipes`/`buffers` (move bytes, splice or copy) -> `backend`
 //! (count, close). `worker` owns one event loop per core and dispatches events
 //! (`token` says what an event is for) to sessions kept in a `slab`; `timer`
-//! holds each worker's deadlines; `shared` is what all workers see (servers,
+//! holds each worker's deadlines; `health` is the prober thread that marks
+//! servers UP and DOWN; `shared` is what all workers see (servers,
 //! connection counts, limits). `run` starts and stops it all. Configuration enters through `cli`
 //! (flags) and `conf` (file text), and `config` validates both into one
 //! immutable [`config::Config`]. `sys` holds every `unsafe` call.
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod conf;
 pub mod config;
 pub mod forward;
+pub mod health;
 pub mod listener;
 pub mod pipes;
 pub mod run;

@@ -12,6 +12,7 @@ use mio::{Poll, Waker};
 
 use crate::cli::Args;
 use crate::config::Config;
+use crate::health::Prober;
 use crate::listener;
 use crate::shared::Shared;
 use crate::sys::{self, SignalSet};
@@ -104,6 +105,9 @@ fn serve(mut config: Config) -> io::Result<()> {
             waker,
         });
     }
+    if let Some(prober) = spawn_prober(&shared)? {
+        workers.push(prober);
+    }
     announce(&shared);
     let sig = signals.wait()?;
     log::info!("signal {sig} received, stopping");
@@ -116,10 +120,29 @@ fn serve(mut config: Config) -> io::Result<()> {
         match w.thread.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => result = Err(e),
-            Err(_) => result = Err(io::Error::other("a worker panicked")),
+            Err(_) => result = Err(io::Error::other("a worker or the prober panicked")),
         }
     }
     result
+}
+
+/// Starts the health prober when some server has `check`; it is stopped and
+/// joined like a worker.
+fn spawn_prober(shared: &Arc<Shared>) -> io::Result<Option<Handle>> {
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let Some(prober) = Prober::new(poll, rx, Arc::clone(shared)) else {
+        return Ok(None);
+    };
+    let thread = std::thread::Builder::new()
+        .name("l4lb-prober".into())
+        .spawn(move || prober.run())?;
+    Ok(Some(Handle {
+        thread,
+        control: tx,
+        waker,
+    }))
 }
 
 /// One worker's listeners: a SO_REUSEPORT socket for every bind.

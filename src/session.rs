@@ -305,7 +305,11 @@ impl Session {
                 }
             }
         }
-        if servers.iter().any(|s| !s.disabled && s.weight > 0) && attempts <= be.retries {
+        if servers
+            .iter()
+            .any(|s| !s.disabled && s.weight > 0 && s.is_up())
+            && attempts <= be.retries
+        {
             self.state = State::Queued {
                 since: ctx.now,
                 avoid,

@@ -121,9 +121,12 @@ fn http_only_option_is_refused() {
 }
 
 #[test]
-fn health_check_is_not_implemented_yet() {
-    let text = VALID.replace("server s1 127.0.0.1:9001", "server s1 127.0.0.1:9001 check");
-    assert_invalid(&text, 9, "check", "not implemented yet in l4lb");
+fn backup_servers_are_not_implemented_yet() {
+    let text = VALID.replace(
+        "server s1 127.0.0.1:9001",
+        "server s1 127.0.0.1:9001 check backup",
+    );
+    assert_invalid(&text, 9, "backup", "not implemented yet in l4lb");
 }
 
 #[test]

@@ -38,24 +38,6 @@ fn connect_refused_goes_to_the_next_server() {
     );
 }
 
-/// A listener that never accepts, its one-slot accept queue already full:
-/// the kernel drops further SYNs, so connects to it hang.
-fn black_hole() -> (socket2::Socket, Vec<TcpStream>, std::net::SocketAddr) {
-    let port = free_port();
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&addr(port).into()).unwrap();
-    sock.listen(0).unwrap();
-    let mut fillers = Vec::new();
-    // Fill the queue until a connect times out: from then on SYNs are dropped.
-    for _ in 0..8 {
-        match TcpStream::connect_timeout(&addr(port), Duration::from_millis(200)) {
-            Ok(s) => fillers.push(s),
-            Err(_) => return (sock, fillers, addr(port)),
-        }
-    }
-    panic!("the accept queue never filled");
-}
-
 #[test]
 fn connect_timeout_goes_to_the_next_server_within_the_timeout() {
     let (_hole, _fillers, hole) = black_hole();

@@ -196,6 +196,7 @@ mod testutil {
             weight,
             maxconn,
             disabled,
+            check: None,
         }))
     }
 

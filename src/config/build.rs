@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use super::flags::Flags;
 use super::keywords::{
-    BE, Bad, DEF, FE, HTTP_SECTIONS, LISTEN, T_CLIENT, T_CLIENT_FIN, T_CONNECT, T_QUEUE, T_SERVER,
-    T_SERVER_FIN, T_TUNNEL, TIMEOUTS, global_line, http_only, role_name, settings_line,
+    BE, Bad, DEF, FE, HTTP_SECTIONS, LISTEN, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT, T_QUEUE,
+    T_SERVER, T_SERVER_FIN, T_TUNNEL, TIMEOUTS, global_line, http_only, role_name, settings_line,
 };
 use super::{
     Backend, Balance, Bind, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN, DEFAULT_RETRIES,
@@ -350,6 +350,7 @@ impl Builder {
             timeout_server_fin: s.timeout(T_SERVER_FIN),
             timeout_tunnel: s.timeout(T_TUNNEL),
             timeout_queue: s.timeout(T_QUEUE).unwrap_or(connect),
+            timeout_check: s.timeout(T_CHECK),
             tcp_keepalive: s.srvtcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),
         };

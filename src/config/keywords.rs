@@ -7,7 +7,7 @@ use super::build::{Global, Settings, check_name};
 use super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time, server_addr,
 };
-use super::{Bind, MAX_THREADS, ServerConf};
+use super::{Bind, Check, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE, MAX_THREADS, ServerConf};
 use crate::conf::Line;
 
 const MIN_BUFSIZE: usize = 1024;
@@ -194,7 +194,7 @@ const KEYWORDS: &[Keyword] = &[
     },
 ];
 
-const SERVER_USAGE: &str = "server NAME ADDR:PORT [weight 0-256] [maxconn N] [disabled]";
+const SERVER_USAGE: &str = "server NAME ADDR:PORT [weight 0-256] [maxconn N] [disabled] [check [inter T] [fastinter T] [downinter T] [rise N] [fall N] [port N] [addr IP]]";
 
 /// HAProxy section kinds that only serve HTTP.
 pub(super) const HTTP_SECTIONS: &[&str] = &["cache", "http-errors", "fcgi-app"];
@@ -526,14 +526,8 @@ fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     Ok(())
 }
 
-/// HAProxy server options l4lb may support later (health checks first).
+/// HAProxy server options l4lb may support later.
 const SERVER_NOT_YET: &[&str] = &[
-    "check",
-    "inter",
-    "fastinter",
-    "downinter",
-    "rise",
-    "fall",
     "backup",
     "send-proxy",
     "send-proxy-v2",
@@ -566,8 +560,6 @@ const SERVER_NOT_YET: &[&str] = &[
     "on-marked-down",
     "on-marked-up",
     "error-limit",
-    "port",
-    "addr",
     "source",
     "track",
     "id",
@@ -599,6 +591,17 @@ const SERVER_HTTP_ONLY: &[&str] = &[
 ];
 
 fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
+    // Check timing options are taken with or without `check` (as HAProxy)
+    // but only probe with it; fastinter and downinter default to inter.
+    let mut check = Check {
+        inter: DEFAULT_INTER,
+        fastinter: DEFAULT_INTER,
+        downinter: DEFAULT_INTER,
+        rise: DEFAULT_RISE,
+        fall: DEFAULT_FALL,
+        target: conf.addr,
+    };
+    let (mut checking, mut inter, mut fastinter, mut downinter) = (false, None, None, None);
     let mut it = opts.iter();
     while let Some(opt) = it.next() {
         let mut value = |range| {
@@ -611,20 +614,54 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
             "weight" => conf.weight = value(0..=256)?,
             "maxconn" => conf.maxconn = value(0..=u32::MAX)?,
             "disabled" => conf.disabled = true,
+            "check" => checking = true,
+            "rise" => check.rise = value(1..=u32::MAX)?,
+            "fall" => check.fall = value(1..=u32::MAX)?,
+            "port" => check.target.set_port(value(1..=65535)? as u16),
+            "inter" | "fastinter" | "downinter" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| bad_kw(opt, format!("expects a time: {opt} T")))?;
+                let t = parse_time(v).map_err(|m| bad_kw(opt, m))?;
+                if t.is_zero() {
+                    return Err(bad_kw(opt, "must be above 0"));
+                }
+                match opt.as_str() {
+                    "inter" => inter = Some(t),
+                    "fastinter" => fastinter = Some(t),
+                    _ => downinter = Some(t),
+                }
+            }
+            "addr" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| bad_kw(opt, "expects an IP address: addr IP"))?;
+                let ip: std::net::IpAddr = v
+                    .parse()
+                    .map_err(|_| bad_kw(opt, format!("'{v}' is not an IP address")))?;
+                check.target.set_ip(ip);
+            }
             o if SERVER_HTTP_ONLY.contains(&o) => return Err(http_only(o)),
             o if SERVER_NOT_YET.contains(&o) => return Err(not_yet(o)),
             o => {
-                let msg = "unknown server option; accepted: weight N, maxconn N, disabled";
+                let msg = "unknown server option; accepted: weight N, maxconn N, disabled, \
+                           check, inter T, fastinter T, downinter T, rise N, fall N, port N, addr IP";
                 return Err(bad_kw(o, msg));
             }
         }
+    }
+    if checking {
+        check.inter = inter.unwrap_or(DEFAULT_INTER);
+        check.fastinter = fastinter.unwrap_or(check.inter);
+        check.downinter = downinter.unwrap_or(check.inter);
+        conf.check = Some(check);
     }
     Ok(())
 }
 
 /// `timeout` names, where each is accepted, and their index in
 /// [`Settings::timeouts`].
-pub(super) const TIMEOUTS: [(&str, u8); 7] = [
+pub(super) const TIMEOUTS: [(&str, u8); 8] = [
     ("connect", DEF | BE),
     ("client", DEF | FE),
     ("server", DEF | BE),
@@ -632,6 +669,7 @@ pub(super) const TIMEOUTS: [(&str, u8); 7] = [
     ("client-fin", DEF | FE),
     ("server-fin", DEF | BE),
     ("queue", DEF | BE),
+    ("check", DEF | BE),
 ];
 pub(super) const T_CONNECT: usize = 0;
 pub(super) const T_CLIENT: usize = 1;
@@ -640,6 +678,7 @@ pub(super) const T_TUNNEL: usize = 3;
 pub(super) const T_CLIENT_FIN: usize = 4;
 pub(super) const T_SERVER_FIN: usize = 5;
 pub(super) const T_QUEUE: usize = 6;
+pub(super) const T_CHECK: usize = 7;
 const HTTP_TIMEOUTS: &[&str] = &["http-request", "http-keep-alive", "tarpit"];
 
 fn timeout(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
@@ -652,9 +691,6 @@ fn timeout(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let kw = format!("timeout {which}");
     if HTTP_TIMEOUTS.contains(&which.as_str()) {
         return Err(http_only(&kw));
-    }
-    if which == "check" {
-        return Err(not_yet(&kw));
     }
     let Some(i) = TIMEOUTS.iter().position(|(name, _)| name == which) else {
         return Err(bad_kw(

@@ -93,6 +93,9 @@ pub struct Backend {
     pub timeout_server_fin: Option<Duration>,
     /// `timeout tunnel`: once connected, replaces client and server timeouts.
     pub timeout_tunnel: Option<Duration>,
+    /// `timeout check`: how long a health check may take (connect included);
+    /// None = the server's `inter`, as HAProxy.
+    pub timeout_check: Option<Duration>,
     /// `timeout queue`: how long a client waits for a server slot when every
     /// server is at its maxconn (default: timeout connect, as HAProxy).
     pub timeout_queue: Duration,
@@ -113,7 +116,31 @@ pub struct ServerConf {
     pub maxconn: u32,
     /// `disabled`: in maintenance from the start, never picked.
     pub disabled: bool,
+    /// `check` and its timing options; None = never probed (always UP).
+    pub check: Option<Check>,
 }
+
+/// Active health check settings of one server (HAProxy's names and defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Between checks while the server is UP and steady (`inter`, default 2s).
+    pub inter: Duration,
+    /// Between checks while it is changing state (`fastinter`, default inter).
+    pub fastinter: Duration,
+    /// Between checks while it is DOWN (`downinter`, default inter).
+    pub downinter: Duration,
+    /// Consecutive successes that bring a DOWN server UP (`rise`, default 2).
+    pub rise: u32,
+    /// Consecutive failures that take an UP server DOWN (`fall`, default 3).
+    pub fall: u32,
+    /// Where to connect: the server's address unless `addr` / `port` say otherwise.
+    pub target: SocketAddr,
+}
+
+/// HAProxy's check defaults.
+pub const DEFAULT_INTER: Duration = Duration::from_secs(2);
+pub const DEFAULT_RISE: u32 = 2;
+pub const DEFAULT_FALL: u32 = 3;
 
 /// The `balance` algorithm of a backend (HAProxy names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +245,7 @@ impl ServerConf {
             weight: 1,
             maxconn: 0,
             disabled: false,
+            check: None,
         }
     }
 }
@@ -273,11 +301,16 @@ fn backend_summary(b: &Backend) -> String {
             "timeout queue",
             Some(b.timeout_queue).filter(|q| *q != b.timeout_connect),
         ),
+        ("timeout check", b.timeout_check),
     ];
     for (name, d) in optional {
         if let Some(d) = d {
             s += &format!(", {name} {}", fmt_duration(d));
         }
+    }
+    let checked = b.servers.iter().filter(|s| s.check.is_some()).count();
+    if checked > 0 {
+        s += &format!(", {checked} checked");
     }
     if b.redispatch {
         s += ", redispatch";

@@ -223,12 +223,6 @@ fn timeout_errors() {
         "HTTP-only",
     );
     assert_error(
-        &in_backend("timeout check 5s"),
-        9,
-        "timeout check",
-        "not implemented yet",
-    );
-    assert_error(
         &in_backend("timeout foo 5s"),
         9,
         "timeout foo",
@@ -408,16 +402,28 @@ fn server_errors() {
         "whole number",
     );
     assert_error(
-        &in_backend("server s3 127.0.0.1:80 check"),
+        &in_backend("server s3 127.0.0.1:80 check inter 0"),
         9,
-        "check",
-        "not implemented yet in l4lb",
+        "inter",
+        "above 0",
     );
     assert_error(
-        &in_backend("server s3 127.0.0.1:80 check inter 2s"),
+        &in_backend("server s3 127.0.0.1:80 check rise 0"),
         9,
-        "check",
-        "health checks are planned",
+        "rise",
+        "",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 check addr nowhere"),
+        9,
+        "addr",
+        "not an IP address",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 check port 70000"),
+        9,
+        "port",
+        "",
     );
     assert_error(
         &in_backend("server s3 127.0.0.1:80 backup"),
@@ -1133,5 +1139,45 @@ fn summary_lines() {
             "backend be: balance leastconn, 3 servers (2 enabled), retries 3, timeout connect 5s, \
                  timeout server 30s, redispatch, splice-auto on",
         ]
+    );
+}
+
+#[test]
+fn server_check_options_with_haproxy_defaults() {
+    let c = load(&in_backend(
+        "timeout check 1s\nserver s3 127.0.0.1:80 check inter 300ms rise 1 fall 2 addr 127.0.0.2 port 81\n\
+         server s4 127.0.0.1:82 check\nserver s5 127.0.0.1:83 inter 5s",
+    ));
+    let b = &c.backends[0];
+    assert_eq!(b.timeout_check, Some(Duration::from_secs(1)));
+    let s3 = b.servers.iter().find(|s| s.name == "s3").unwrap();
+    let check = s3.check.as_ref().unwrap();
+    assert_eq!(check.inter, Duration::from_millis(300));
+    assert_eq!(
+        check.fastinter,
+        Duration::from_millis(300),
+        "fastinter defaults to inter"
+    );
+    assert_eq!(
+        check.downinter,
+        Duration::from_millis(300),
+        "downinter defaults to inter"
+    );
+    assert_eq!((check.rise, check.fall), (1, 2));
+    assert_eq!(check.target, "127.0.0.2:81".parse().unwrap());
+    let s4 = b
+        .servers
+        .iter()
+        .find(|s| s.name == "s4")
+        .unwrap()
+        .check
+        .clone()
+        .unwrap();
+    assert_eq!((s4.inter, s4.rise, s4.fall), (Duration::from_secs(2), 2, 3));
+    assert_eq!(s4.target, "127.0.0.1:82".parse().unwrap());
+    let s5 = b.servers.iter().find(|s| s.name == "s5").unwrap();
+    assert!(
+        s5.check.is_none(),
+        "timing options without `check` do not probe"
     );
 }

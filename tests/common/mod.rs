@@ -235,7 +235,24 @@ impl Backend {
     {
         // Port 0: the kernel picks a free port atomically, so backends never
         // race each other or the proxy for one.
-        let listener = TcpListener::bind(addr(0)).expect("bind a backend");
+        Backend::serve(TcpListener::bind(addr(0)).expect("bind a backend"), handler)
+    }
+
+    /// Like `start`, on a given port (to bring a killed backend back).
+    pub fn start_at<F>(port: u16, handler: F) -> Backend
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        Backend::serve(
+            TcpListener::bind(addr(port)).expect("rebind a backend"),
+            handler,
+        )
+    }
+
+    fn serve<F>(listener: TcpListener, handler: F) -> Backend
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
@@ -294,21 +311,30 @@ impl Backend {
 
     /// Writes `name\n` on accept, then echoes until EOF.
     pub fn named(name: &'static str) -> Backend {
-        Backend::start(move |mut s| {
-            if s.write_all(format!("{name}\n").as_bytes()).is_err() {
-                return;
-            }
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 || s.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        })
+        Backend::start(named_handler(name))
+    }
+
+    /// `named`, on a given port.
+    pub fn named_at(name: &'static str, port: u16) -> Backend {
+        Backend::start_at(port, named_handler(name))
     }
 
     pub fn addr(&self) -> SocketAddr {
         addr(self.port)
+    }
+}
+
+fn named_handler(name: &'static str) -> impl Fn(TcpStream) + Send + Sync + 'static {
+    move |mut s: TcpStream| {
+        if s.write_all(format!("{name}\n").as_bytes()).is_err() {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 || s.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
     }
 }
 
@@ -445,4 +471,22 @@ pub fn conf(port: u16, servers: &[SocketAddr], backend_extra: &str) -> String {
         c.push_str(&format!("    server s{i} {s}\n"));
     }
     c
+}
+
+/// A listener that never accepts, its one-slot accept queue already full:
+/// the kernel drops further SYNs, so connects to it hang.
+pub fn black_hole() -> (socket2::Socket, Vec<TcpStream>, std::net::SocketAddr) {
+    let port = free_port();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&addr(port).into()).unwrap();
+    sock.listen(0).unwrap();
+    let mut fillers = Vec::new();
+    // Fill the queue until a connect times out: from then on SYNs are dropped.
+    for _ in 0..8 {
+        match TcpStream::connect_timeout(&addr(port), Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => return (sock, fillers, addr(port)),
+        }
+    }
+    panic!("the accept queue never filled");
 }

@@ -1,0 +1,402 @@
+//! The prober: one thread, its own mio `Poll`, that checks every server
+//! with `check` by a non-blocking TCP connect and is the only writer of
+//! their UP/DOWN state. Workers read that state from the shared atomics.
+//!
+//! Hysteresis is HAProxy's health counter: it runs from 0 to rise+fall-1; a
+//! server is UP from `rise` up. An UP server at the top goes DOWN after
+//! `fall` failures in a row; a DOWN server comes UP after `rise` successes in
+//! a row (a failure on the way up starts the count again), so a server that
+//! alternates pass and fail keeps its state. A server starts UP with its
+//! counter at `rise`, so one failed check takes a dead server out at start.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::backend::Server;
+use crate::config::Check;
+use crate::shared::Shared;
+use crate::token::WAKER;
+use crate::worker::Control;
+
+/// One checked server.
+struct Probe {
+    server: Arc<Server>,
+    /// `backend/server`, for the logs.
+    label: String,
+    backend: usize,
+    check: Check,
+    timeout: Duration,
+    health: u32,
+    /// A connect in progress, with its start.
+    pending: Option<(TcpStream, Instant)>,
+    /// The one live entry in the schedule: the next check, or the deadline
+    /// of the connect in progress. Other entries for this probe are stale.
+    next_at: Option<Instant>,
+}
+
+/// What a finished check found.
+enum Outcome {
+    Passed,
+    Failed(String),
+}
+
+impl Probe {
+    fn max_health(&self) -> u32 {
+        self.check.rise + self.check.fall - 1
+    }
+
+    /// The wait before the next check: `inter` when steady UP, `downinter`
+    /// when steady DOWN, `fastinter` while changing.
+    fn interval(&self) -> Duration {
+        if self.health == self.max_health() {
+            self.check.inter
+        } else if self.health == 0 {
+            self.check.downinter
+        } else {
+            self.check.fastinter
+        }
+    }
+
+    /// Applies one result; returns the new state when it changed.
+    fn record(&mut self, outcome: &Outcome) -> Option<bool> {
+        let was_up = self.server.is_up();
+        match outcome {
+            Outcome::Passed => {
+                if self.health < self.max_health() {
+                    self.health += 1;
+                }
+                if !was_up && self.health >= self.check.rise {
+                    self.health = self.max_health();
+                    return Some(true);
+                }
+            }
+            Outcome::Failed(_) => {
+                if self.health > self.check.rise {
+                    self.health -= 1;
+                } else {
+                    self.health = 0;
+                    if was_up {
+                        return Some(false);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+pub struct Prober {
+    poll: Poll,
+    control: Receiver<Control>,
+    shared: Arc<Shared>,
+    probes: Vec<Probe>,
+    /// (when, probe index) of the next check or of a connect's deadline.
+    due: BinaryHeap<Reverse<(Instant, usize)>>,
+}
+
+/// Token of probe `i` (0 is the waker).
+fn token(i: usize) -> Token {
+    Token(i + 1)
+}
+
+impl Prober {
+    /// None when no server has `check`: no thread is needed.
+    pub fn new(poll: Poll, control: Receiver<Control>, shared: Arc<Shared>) -> Option<Prober> {
+        let mut probes = Vec::new();
+        for (b, backend) in shared.config.backends.iter().enumerate() {
+            for (conf, server) in backend.servers.iter().zip(&shared.servers[b]) {
+                let Some(check) = conf.check.clone() else {
+                    continue;
+                };
+                probes.push(Probe {
+                    server: Arc::clone(server),
+                    label: format!("{}/{}", backend.name, conf.name),
+                    backend: b,
+                    timeout: backend.timeout_check.unwrap_or(check.inter),
+                    health: check.rise,
+                    check,
+                    pending: None,
+                    next_at: None,
+                });
+            }
+        }
+        if probes.is_empty() {
+            return None;
+        }
+        // Spread the first checks over one interval, not all at once.
+        let now = Instant::now();
+        let mut rng = now.elapsed().as_nanos() as u64 | 1;
+        let mut prober = Prober {
+            poll,
+            control,
+            shared,
+            probes,
+            due: BinaryHeap::new(),
+        };
+        for i in 0..prober.probes.len() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let jitter = prober.probes[i]
+                .check
+                .inter
+                .mul_f64((rng % 1000) as f64 / 1000.0);
+            prober.schedule(i, now + jitter);
+        }
+        Some(prober)
+    }
+
+    /// Runs until told to stop.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        log::info!("prober: checking {} server(s)", self.probes.len());
+        loop {
+            let timeout = self.due.peek().map(|Reverse((at, _))| {
+                at.saturating_duration_since(Instant::now()) + Duration::from_micros(999)
+            });
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in events.iter() {
+                if event.token() == WAKER {
+                    if self.control.try_iter().any(|c| matches!(c, Control::Stop)) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                self.on_ready(event.token().0 - 1);
+            }
+            self.run_due();
+        }
+    }
+
+    /// A connect made progress: finished (either way) or spurious.
+    fn on_ready(&mut self, i: usize) {
+        let Some((stream, _)) = &self.probes[i].pending else {
+            return;
+        };
+        let outcome = match stream.take_error() {
+            Ok(Some(e)) | Err(e) => Outcome::Failed(describe(&e)),
+            Ok(None) => match stream.peer_addr() {
+                Ok(_) => Outcome::Passed,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                Err(e) => Outcome::Failed(describe(&e)),
+            },
+        };
+        self.finish(i, outcome);
+    }
+
+    /// Starts the checks that are due and fails the connects past their timeout.
+    fn run_due(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, i))) = self.due.peek() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            if self.probes[i].next_at != Some(at) {
+                continue; // Stale: the check finished early and was rescheduled.
+            }
+            if self.probes[i].pending.is_some() {
+                let ms = self.probes[i].timeout.as_millis();
+                self.finish(i, Outcome::Failed(format!("timeout after {ms}ms")));
+            } else {
+                self.start(i, now);
+            }
+        }
+    }
+
+    fn start(&mut self, i: usize, now: Instant) {
+        let probe = &mut self.probes[i];
+        match connect(probe.check.target) {
+            Ok(mut stream) => {
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                if let Err(e) = self
+                    .poll
+                    .registry()
+                    .register(&mut stream, token(i), interest)
+                {
+                    log::warn!("prober: cannot register a check socket: {e}");
+                    let next = now + probe.interval();
+                    self.schedule(i, next);
+                    return;
+                }
+                probe.pending = Some((stream, now));
+                let deadline = now + probe.timeout;
+                self.schedule(i, deadline);
+            }
+            Err(e) => {
+                probe.pending = None;
+                let outcome = Outcome::Failed(describe(&e));
+                self.finish_at(i, outcome, now, now);
+            }
+        }
+    }
+
+    fn finish(&mut self, i: usize, outcome: Outcome) {
+        let started = self.probes[i].pending.as_ref().map(|(_, t)| *t);
+        let now = Instant::now();
+        self.finish_at(i, outcome, started.unwrap_or(now), now);
+    }
+
+    /// Records a result, logs a change of state, and schedules the next check.
+    /// Dropping the socket closes it from our side, so the TIME_WAIT stays
+    /// here, not on the server.
+    fn finish_at(&mut self, i: usize, outcome: Outcome, started: Instant, now: Instant) {
+        let probe = &mut self.probes[i];
+        probe.pending = None;
+        if let Some(up) = probe.record(&outcome) {
+            probe.server.set_up(up);
+            let took = now.duration_since(started).as_millis();
+            let reason = match &outcome {
+                Outcome::Passed => "check passed".to_string(),
+                Outcome::Failed(why) => why.clone(),
+            };
+            let servers = &self.shared.servers[probe.backend];
+            let left = servers.iter().filter(|s| s.is_up() && !s.disabled).count();
+            let (new, old) = if up { ("UP", "DOWN") } else { ("DOWN", "UP") };
+            let line = format!(
+                "server {} is {new} (was {old}): {reason}, check took {took}ms; \
+                 {left} of {} server(s) UP in the backend",
+                probe.label,
+                servers.len()
+            );
+            if up {
+                log::info!("{line}");
+            } else {
+                log::warn!("{line}");
+            }
+        }
+        let next = now + probe.interval();
+        self.schedule(i, next);
+    }
+
+    fn schedule(&mut self, i: usize, at: Instant) {
+        self.probes[i].next_at = Some(at);
+        self.due.push(Reverse((at, i)));
+    }
+}
+
+fn describe(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let sock = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(sock.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServerConf;
+
+    fn probe(rise: u32, fall: u32) -> Probe {
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let conf = ServerConf {
+            name: "s".into(),
+            addr,
+            weight: 1,
+            maxconn: 0,
+            disabled: false,
+            check: None,
+        };
+        let inter = Duration::from_secs(2);
+        let check = Check {
+            inter,
+            fastinter: inter / 2,
+            downinter: inter * 2,
+            rise,
+            fall,
+            target: addr,
+        };
+        Probe {
+            server: Arc::new(Server::new(&conf)),
+            label: "b/s".into(),
+            backend: 0,
+            timeout: inter,
+            health: rise,
+            check,
+            pending: None,
+            next_at: None,
+        }
+    }
+
+    /// Feeds results and applies state changes as the prober does.
+    fn feed(p: &mut Probe, results: &str) -> Vec<bool> {
+        results
+            .chars()
+            .map(|c| {
+                let outcome = if c == '+' {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed("x".into())
+                };
+                if let Some(up) = p.record(&outcome) {
+                    p.server.set_up(up);
+                }
+                p.server.is_up()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn starts_up_and_one_failure_takes_a_dead_server_down() {
+        let mut p = probe(2, 3);
+        assert!(p.server.is_up());
+        assert_eq!(feed(&mut p, "-"), [false]);
+    }
+
+    #[test]
+    fn fall_failures_in_a_row_take_a_steady_server_down() {
+        let mut p = probe(2, 3);
+        feed(&mut p, "++++");
+        assert_eq!(p.interval(), Duration::from_secs(2), "steady UP: inter");
+        assert_eq!(feed(&mut p, "--"), [true, true]);
+        assert_eq!(p.interval(), Duration::from_secs(1), "changing: fastinter");
+        assert_eq!(feed(&mut p, "-"), [false]);
+        assert_eq!(p.interval(), Duration::from_secs(4), "DOWN: downinter");
+    }
+
+    #[test]
+    fn rise_successes_in_a_row_bring_it_back() {
+        let mut p = probe(2, 3);
+        feed(&mut p, "-");
+        assert_eq!(
+            feed(&mut p, "+-+-+-"),
+            [false; 6],
+            "alternating never rises"
+        );
+        assert_eq!(feed(&mut p, "++"), [false, true]);
+    }
+
+    #[test]
+    fn alternating_results_do_not_flap_an_up_server() {
+        let mut p = probe(2, 3);
+        feed(&mut p, "+++");
+        assert!(feed(&mut p, "-+-+-+-+-+").iter().all(|&up| up));
+    }
+}

@@ -1,0 +1,161 @@
+//! Active health checks: the prober marks dead servers DOWN and live ones
+//! UP again, and the balancer stops sending to a DOWN server.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Waits (bounded) for the `nth` log line containing `text`; returns when.
+fn wait_log(l4: &L4lb, text: &str, nth: usize, limit: Duration) -> Instant {
+    let seen = wait_until(limit, || {
+        l4.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+            >= nth
+    });
+    assert!(
+        seen,
+        "no log line '{text}' (#{nth}) within {limit:?}:\n{}",
+        l4.log_text()
+    );
+    Instant::now()
+}
+
+/// Connects, reads the server's name, checks the echo.
+fn name_of_next(port: u16) -> String {
+    let mut c = connect(port);
+    let name = read_line(&mut c).unwrap();
+    c.write_all(b"ping\n").unwrap();
+    assert_eq!(read_line(&mut c).unwrap(), "ping");
+    name
+}
+
+#[test]
+fn a_killed_server_is_marked_down_then_up_again_and_skipped_meanwhile() {
+    let a = Backend::named("a");
+    let b = Backend::named("b");
+    let a_port = a.port;
+    let port = free_port();
+    let check = "check inter 200ms rise 2 fall 2";
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
+         listen l\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  server a {} {check}\n  server b {} {check}\n",
+        a.addr(),
+        b.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    // Checks are connects the backend counts: after two passed checks the
+    // server is steadily UP (a server starts one failure away from DOWN).
+    let counts = std::sync::Arc::clone(&a.counts);
+    let steady = wait_until(Duration::from_secs(5), || {
+        counts.total.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    });
+    assert!(steady, "the prober checks a");
+    let killed = Instant::now();
+    drop(a);
+    let down =
+        wait_log(&l4, "server l/a is DOWN", 1, Duration::from_secs(5)).duration_since(killed);
+    // fall = 2: one failure is not enough (the second check comes a
+    // fastinter later), and both come within about two intervals.
+    assert!(
+        down >= Duration::from_millis(150),
+        "hysteresis: DOWN after {down:?}"
+    );
+    assert!(
+        down <= Duration::from_millis(1200),
+        "DOWN within fall x inter: {down:?}"
+    );
+    for _ in 0..10 {
+        assert_eq!(name_of_next(port), "b", "no connection to a DOWN server");
+    }
+    let back = Instant::now();
+    let _a = Backend::named_at("a", a_port);
+    let up = wait_log(&l4, "server l/a is UP", 1, Duration::from_secs(5)).duration_since(back);
+    assert!(
+        up >= Duration::from_millis(150),
+        "rise = 2: not at the first success: {up:?}"
+    );
+    assert!(
+        up <= Duration::from_millis(1200),
+        "UP within rise x inter: {up:?}"
+    );
+    let names: Vec<String> = (0..10).map(|_| name_of_next(port)).collect();
+    assert!(
+        names.iter().any(|n| n == "a"),
+        "a takes traffic again: {names:?}"
+    );
+}
+
+#[test]
+fn a_server_that_never_accepts_is_caught_by_timeout_check() {
+    let (_hole, _fillers, hole) = black_hole();
+    let good = Backend::named("good");
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 3s\n  timeout check 300ms\n  timeout client 10s\n  \
+         timeout server 10s\nlisten l\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  \
+         server hole {hole} check inter 200ms fall 1\n  server good {} check inter 200ms\n",
+        good.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    wait_log(
+        &l4,
+        "server l/hole is DOWN (was UP): timeout after 300ms",
+        1,
+        Duration::from_secs(5),
+    );
+    for _ in 0..10 {
+        let t = Instant::now();
+        assert_eq!(name_of_next(port), "good");
+        // Sent to the hole, a connection would wait the 3 s connect timeout.
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+}
+
+#[test]
+fn with_every_server_down_clients_are_closed_at_once_then_served_again() {
+    let only = Backend::named("only");
+    let only_port = only.port;
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
+         listen l\n  bind 127.0.0.1:{port}\n  server only {} check inter 200ms rise 1 fall 1\n",
+        only.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    drop(only);
+    wait_log(&l4, "server l/only is DOWN", 1, Duration::from_secs(5));
+    assert!(
+        l4.log_text().contains("0 of 1 server(s) UP"),
+        "{}",
+        l4.log_text()
+    );
+    let t = Instant::now();
+    // Accepted then reset: the reset may even beat the connect's own check.
+    let closed = match std::net::TcpStream::connect_timeout(&addr(port), Duration::from_secs(2)) {
+        Ok(mut c) => {
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            read_line(&mut c).is_err()
+        }
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "no server: the client is closed");
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "closed at once, not after retries: {:?}",
+        t.elapsed()
+    );
+    let _only = Backend::named_at("only", only_port);
+    wait_log(&l4, "server l/only is UP", 1, Duration::from_secs(5));
+    assert_eq!(name_of_next(port), "only");
+}
