@@ -149,7 +149,8 @@ fn line_words(raw: &[u8]) -> Result<Vec<String>, (String, String)> {
 
 /// Splits on whitespace as HAProxy does: `#` outside quotes starts a comment,
 /// `"..."` and `'...'` group words, and a backslash escapes the next character
-/// outside single quotes.
+/// outside single quotes; `\r`, `\n`, `\t` and `\xNN` (ASCII) stand for those
+/// bytes, as in HAProxy (`tcp-check send PING\r\n`).
 fn split_words(text: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
@@ -170,7 +171,7 @@ fn split_words(text: &str) -> Result<Vec<String>, String> {
                 in_word = true;
             }
             '\\' => {
-                word.push(chars.next().ok_or("line ends with a lone backslash")?);
+                word.push(escaped(&mut chars)?);
                 in_word = true;
             }
             c => {
@@ -185,14 +186,35 @@ fn split_words(text: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// The character a backslash stands for, the backslash already read.
+fn escaped(chars: &mut std::str::Chars<'_>) -> Result<char, String> {
+    let c = chars.next().ok_or("line ends with a lone backslash")?;
+    Ok(match c {
+        'r' => '\r',
+        'n' => '\n',
+        't' => '\t',
+        'x' => {
+            let hex: String = chars.by_ref().take(2).collect();
+            match u8::from_str_radix(&hex, 16) {
+                Ok(b) if b.is_ascii() && hex.len() == 2 => b as char,
+                _ => {
+                    return Err(format!(
+                        "\\x{hex}: expected two hex digits of an ASCII byte (00-7f); \
+                         for other bytes use send-binary / expect binary"
+                    ));
+                }
+            }
+        }
+        c => c,
+    })
+}
+
 /// Appends the rest of a quoted string (opened by `quote`) to `word`.
 fn quoted(chars: &mut std::str::Chars<'_>, quote: char, word: &mut String) -> Result<(), String> {
     while let Some(c) = chars.next() {
         match c {
             c if c == quote => return Ok(()),
-            '\\' if quote == '"' => {
-                word.push(chars.next().ok_or("line ends with a lone backslash")?)
-            }
+            '\\' if quote == '"' => word.push(escaped(chars)?),
             c => word.push(c),
         }
     }

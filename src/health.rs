@@ -11,7 +11,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::backend::Server;
-use crate::config::Check;
+use crate::config::{Check, CheckStep};
 use crate::shared::Shared;
 use crate::token::WAKER;
 use crate::worker::Control;
@@ -36,12 +36,29 @@ struct Probe {
     check: Check,
     timeout: Duration,
     health: u32,
-    /// A connect in progress, with its start.
-    pending: Option<(TcpStream, Instant)>,
+    /// `tcp-check` steps after the connect (empty: the connect alone).
+    steps: Vec<CheckStep>,
+    /// The check in progress.
+    pending: Option<Pending>,
     /// The one live entry in the schedule: the next check, or the deadline
     /// of the connect in progress. Other entries for this probe are stale.
     next_at: Option<Instant>,
 }
+
+/// A check in progress: connecting, then walking the `tcp-check` steps.
+struct Pending {
+    stream: TcpStream,
+    started: Instant,
+    connected: bool,
+    /// Index of the current step, and bytes of it sent so far.
+    step: usize,
+    sent: usize,
+    /// What the server sent since the last matched expect.
+    received: Vec<u8>,
+}
+
+/// An expect that has not matched within this much data has failed.
+const MAX_EXPECT_BUFFER: usize = 16 * 1024;
 
 /// What a finished check found.
 enum Outcome {
@@ -124,6 +141,7 @@ impl Prober {
                     timeout: backend.timeout_check.unwrap_or(check.inter),
                     health: check.rise,
                     check,
+                    steps: backend.tcp_check.clone(),
                     pending: None,
                     next_at: None,
                 });
@@ -181,20 +199,28 @@ impl Prober {
         }
     }
 
-    /// A connect made progress: finished (either way) or spurious.
+    /// A check made progress: connect finished, bytes sent or received.
     fn on_ready(&mut self, i: usize) {
-        let Some((stream, _)) = &self.probes[i].pending else {
+        let probe = &mut self.probes[i];
+        let Some(p) = &mut probe.pending else {
             return;
         };
-        let outcome = match stream.take_error() {
-            Ok(Some(e)) | Err(e) => Outcome::Failed(describe(&e)),
-            Ok(None) => match stream.peer_addr() {
-                Ok(_) => Outcome::Passed,
+        if !p.connected {
+            let connected = match p.stream.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => p.stream.peer_addr().map(drop),
+            };
+            match connected {
+                Ok(()) => p.connected = true,
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                Err(e) => Outcome::Failed(describe(&e)),
-            },
-        };
-        self.finish(i, outcome);
+                Err(e) => return self.finish(i, Outcome::Failed(describe(&e))),
+            }
+        }
+        match advance(p, &probe.steps) {
+            Ok(true) => self.finish(i, Outcome::Passed),
+            Ok(false) => {} // Waiting for the socket.
+            Err(why) => self.finish(i, Outcome::Failed(why)),
+        }
     }
 
     /// Starts the checks that are due and fails the connects past their timeout.
@@ -208,9 +234,17 @@ impl Prober {
             if self.probes[i].next_at != Some(at) {
                 continue; // Stale: the check finished early and was rescheduled.
             }
-            if self.probes[i].pending.is_some() {
+            if let Some(p) = &self.probes[i].pending {
                 let ms = self.probes[i].timeout.as_millis();
-                self.finish(i, Outcome::Failed(format!("timeout after {ms}ms")));
+                let why = match self.probes[i].steps.get(p.step) {
+                    Some(CheckStep::Expect(want)) if p.connected => format!(
+                        "expect mismatch: no {:?} within {ms}ms, got {:?}",
+                        String::from_utf8_lossy(want),
+                        String::from_utf8_lossy(&p.received)
+                    ),
+                    _ => format!("timeout after {ms}ms"),
+                };
+                self.finish(i, Outcome::Failed(why));
             } else {
                 self.start(i, now);
             }
@@ -232,7 +266,14 @@ impl Prober {
                     self.schedule(i, next);
                     return;
                 }
-                probe.pending = Some((stream, now));
+                probe.pending = Some(Pending {
+                    stream,
+                    started: now,
+                    connected: false,
+                    step: 0,
+                    sent: 0,
+                    received: Vec::new(),
+                });
                 let deadline = now + probe.timeout;
                 self.schedule(i, deadline);
             }
@@ -245,7 +286,7 @@ impl Prober {
     }
 
     fn finish(&mut self, i: usize, outcome: Outcome) {
-        let started = self.probes[i].pending.as_ref().map(|(_, t)| *t);
+        let started = self.probes[i].pending.as_ref().map(|p| p.started);
         let now = Instant::now();
         self.finish_at(i, outcome, started.unwrap_or(now), now);
     }
@@ -286,6 +327,56 @@ impl Prober {
         self.probes[i].next_at = Some(at);
         self.due.push(Reverse((at, i)));
     }
+}
+
+/// Walks the `tcp-check` steps as far as the socket allows: Ok(true) when
+/// all are done, Ok(false) when waiting for readiness, Err(reason) on failure.
+fn advance(p: &mut Pending, steps: &[CheckStep]) -> Result<bool, String> {
+    while let Some(step) = steps.get(p.step) {
+        match step {
+            CheckStep::Send(bytes) => match p.stream.write(&bytes[p.sent..]) {
+                Ok(n) => {
+                    p.sent += n;
+                    if p.sent == bytes.len() {
+                        (p.step, p.sent) = (p.step + 1, 0);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(format!("send failed: {}", describe(&e))),
+            },
+            CheckStep::Expect(want) => {
+                if contains(&p.received, want) {
+                    p.received.clear();
+                    p.step += 1;
+                    continue;
+                }
+                let mut buf = [0u8; 4096];
+                match p.stream.read(&mut buf) {
+                    Ok(0) => {
+                        return Err(format!(
+                            "expect mismatch: closed before {:?}, got {:?}",
+                            String::from_utf8_lossy(want),
+                            String::from_utf8_lossy(&p.received)
+                        ));
+                    }
+                    Ok(n) if p.received.len() + n > MAX_EXPECT_BUFFER => {
+                        return Err(format!(
+                            "expect mismatch: no {:?} in {MAX_EXPECT_BUFFER} bytes",
+                            String::from_utf8_lossy(want)
+                        ));
+                    }
+                    Ok(n) => p.received.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) => return Err(format!("read failed: {}", describe(&e))),
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
 fn describe(e: &io::Error) -> String {
@@ -340,6 +431,7 @@ mod tests {
             timeout: inter,
             health: rise,
             check,
+            steps: Vec::new(),
             pending: None,
             next_at: None,
         }

@@ -159,3 +159,63 @@ fn with_every_server_down_clients_are_closed_at_once_then_served_again() {
     wait_log(&l4, "server l/only is UP", 1, Duration::from_secs(5));
     assert_eq!(name_of_next(port), "only");
 }
+
+/// A Redis-like server: answers each `PING\r\n` with `+PONG\r\n`.
+fn pong_server() -> Backend {
+    Backend::start(|mut s| {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = std::io::Read::read(&mut s, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            while let Some(end) = seen.windows(6).position(|w| w == b"PING\r\n") {
+                seen.drain(..end + 6);
+                if s.write_all(b"+PONG\r\n").is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
+
+#[test]
+fn a_server_that_accepts_but_never_answers_is_caught_by_tcp_check_expect() {
+    // Accepts and reads, but never says a word: its port is open.
+    let mute = Backend::start(|mut s| {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+    });
+    let pong = pong_server();
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout check 300ms\n  timeout client 10s\n  \
+         timeout server 10s\nlisten redis\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  \
+         option tcp-check\n  tcp-check connect\n  tcp-check send PING\\r\\n\n  tcp-check expect string +PONG\n  \
+         server mute {} check inter 200ms fall 1\n  server pong {} check inter 200ms fall 1\n",
+        mute.addr(),
+        pong.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    wait_log(
+        &l4,
+        "server redis/mute is DOWN (was UP): expect mismatch",
+        1,
+        Duration::from_secs(5),
+    );
+    for _ in 0..10 {
+        let mut c = connect(port);
+        c.write_all(b"PING\r\n").unwrap();
+        assert_eq!(
+            read_line(&mut c).unwrap(),
+            "+PONG\r",
+            "every client reaches the answering server"
+        );
+    }
+    assert!(
+        !l4.log_text().contains("server redis/pong is DOWN"),
+        "{}",
+        l4.log_text()
+    );
+}

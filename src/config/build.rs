@@ -14,8 +14,8 @@ use super::keywords::{
     T_SERVER, T_SERVER_FIN, T_TUNNEL, TIMEOUTS, global_line, http_only, role_name, settings_line,
 };
 use super::{
-    Backend, Balance, Bind, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN, DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT_CONNECT, Frontend, ServerConf, conf_error,
+    Backend, Balance, Bind, CheckStep, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN,
+    DEFAULT_RETRIES, DEFAULT_TIMEOUT_CONNECT, Frontend, ServerConf, conf_error,
 };
 use crate::conf::{self, Kind, Line, Section};
 
@@ -84,6 +84,11 @@ pub(super) struct Settings {
     /// Each bind with its line, to report a duplicate where it is.
     pub(super) binds: Vec<(Bind, usize)>,
     pub(super) servers: Vec<ServerConf>,
+    /// `option tcp-check`.
+    pub(super) tcp_check: Option<bool>,
+    /// `tcp-check` steps, with the line of the first (for a warning).
+    pub(super) tcp_check_steps: Vec<CheckStep>,
+    pub(super) tcp_check_line: Option<usize>,
 }
 
 impl Settings {
@@ -351,9 +356,21 @@ impl Builder {
             timeout_tunnel: s.timeout(T_TUNNEL),
             timeout_queue: s.timeout(T_QUEUE).unwrap_or(connect),
             timeout_check: s.timeout(T_CHECK),
+            tcp_check: if s.tcp_check == Some(true) {
+                s.tcp_check_steps.clone()
+            } else {
+                Vec::new()
+            },
             tcp_keepalive: s.srvtcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),
         };
+        if let (Some(line), false) = (s.tcp_check_line, s.tcp_check == Some(true)) {
+            warnings.push(format!(
+                "tcp-check rules from line {line} in {} {} are not used without `option tcp-check`",
+                role_name(p.role),
+                p.name
+            ));
+        }
         if !p.quiet && backend.timeout_server.is_none() && backend.timeout_tunnel.is_none() {
             let kind = role_name(p.role);
             warnings.push(format!(

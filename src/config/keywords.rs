@@ -7,7 +7,9 @@ use super::build::{Global, Settings, check_name};
 use super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time, server_addr,
 };
-use super::{Bind, Check, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE, MAX_THREADS, ServerConf};
+use super::{
+    Bind, Check, CheckStep, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE, MAX_THREADS, ServerConf,
+};
 use crate::conf::Line;
 
 const MIN_BUFSIZE: usize = 1024;
@@ -187,12 +189,64 @@ const KEYWORDS: &[Keyword] = &[
         parse: maxconn,
     },
     Keyword {
+        name: "tcp-check",
+        mask: BE,
+        usage: TCP_CHECK_USAGE,
+        parse: tcp_check,
+    },
+    Keyword {
         name: "description",
         mask: FE | BE,
         usage: "description TEXT",
         parse: description,
     },
 ];
+
+const TCP_CHECK_USAGE: &str = "tcp-check connect | send STRING | send-binary HEX | \
+                               expect string STRING | expect binary HEX";
+
+/// One `tcp-check` line. The connect is always the first step, so only a
+/// leading `tcp-check connect` (without options) is accepted.
+fn tcp_check(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let usage = || bad(format!("expects: {TCP_CHECK_USAGE}"));
+    let step = match c.args {
+        [verb] if verb == "connect" && s.tcp_check_steps.is_empty() => None,
+        [verb, ..] if verb == "connect" => {
+            let msg = "only a first `tcp-check connect` without options is implemented yet";
+            return Err(bad_kw("tcp-check connect", msg));
+        }
+        [verb, text] if verb == "send" => Some(CheckStep::Send(text.clone().into_bytes())),
+        [verb, hex] if verb == "send-binary" => Some(CheckStep::Send(unhex(hex)?)),
+        [verb, kind, text] if verb == "expect" && kind == "string" => {
+            Some(CheckStep::Expect(text.clone().into_bytes()))
+        }
+        [verb, kind, hex] if verb == "expect" && kind == "binary" => {
+            Some(CheckStep::Expect(unhex(hex)?))
+        }
+        [verb, ..] if verb == "expect" => {
+            let msg = "only `expect string STRING` and `expect binary HEX` are implemented yet";
+            return Err(bad_kw("tcp-check expect", msg));
+        }
+        _ => return Err(usage()),
+    };
+    s.tcp_check_line.get_or_insert(c.line);
+    if let Some(step) = step {
+        s.tcp_check_steps.push(step);
+    }
+    Ok(())
+}
+
+/// Bytes from hex text (`send-binary 50494e47`).
+fn unhex(hex: &str) -> Result<Vec<u8>, Bad> {
+    let bad_hex = || bad(format!("'{hex}' is not an even number of hex digits"));
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+        return Err(bad_hex());
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad_hex()))
+        .collect()
+}
 
 const SERVER_USAGE: &str = "server NAME ADDR:PORT [weight 0-256] [maxconn N] [disabled] [check [inter T] [fastinter T] [downinter T] [rise N] [fall N] [port N] [addr IP]]";
 
@@ -252,7 +306,6 @@ const HTTP_ONLY: &[&str] = &[
 const NOT_YET: &[&str] = &[
     "default-server",
     "server-template",
-    "tcp-check",
     "log",
     "log-format",
     "log-format-sd",
@@ -773,6 +826,11 @@ const OPTIONS: &[Opt] = &[
         mask: DEF | BE,
         set: |s, on| s.srvtcpka = Some(on),
     },
+    Opt {
+        name: "tcp-check",
+        mask: DEF | BE,
+        set: |s, on| s.tcp_check = Some(on),
+    },
 ];
 
 /// `option tcpka` is both sides; in a frontend-only or backend-only section
@@ -815,7 +873,6 @@ const OPTION_HTTP_ONLY: &[&str] = &[
 
 /// HAProxy options l4lb may support later.
 const OPTION_NOT_YET: &[&str] = &[
-    "tcp-check",
     "tcplog",
     "dontlognull",
     "dontlog-normal",

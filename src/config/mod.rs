@@ -96,6 +96,9 @@ pub struct Backend {
     /// `timeout check`: how long a health check may take (connect included);
     /// None = the server's `inter`, as HAProxy.
     pub timeout_check: Option<Duration>,
+    /// `option tcp-check` with its `tcp-check` steps, run after the connect
+    /// on every check of this backend's servers; empty = the connect alone.
+    pub tcp_check: Vec<CheckStep>,
     /// `timeout queue`: how long a client waits for a server slot when every
     /// server is at its maxconn (default: timeout connect, as HAProxy).
     pub timeout_queue: Duration,
@@ -135,6 +138,16 @@ pub struct Check {
     pub fall: u32,
     /// Where to connect: the server's address unless `addr` / `port` say otherwise.
     pub target: SocketAddr,
+}
+
+/// One step of a `tcp-check` sequence, after the connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckStep {
+    /// `tcp-check send STRING` / `send-binary HEX`.
+    Send(Vec<u8>),
+    /// `tcp-check expect string STRING` / `expect binary HEX`: the bytes
+    /// must appear in what the server sends, within `timeout check`.
+    Expect(Vec<u8>),
 }
 
 /// HAProxy's check defaults.
@@ -311,6 +324,9 @@ fn backend_summary(b: &Backend) -> String {
     let checked = b.servers.iter().filter(|s| s.check.is_some()).count();
     if checked > 0 {
         s += &format!(", {checked} checked");
+    }
+    if !b.tcp_check.is_empty() {
+        s += &format!(", tcp-check {} step(s)", b.tcp_check.len());
     }
     if b.redispatch {
         s += ", redispatch";

@@ -585,9 +585,9 @@ fn option_errors() {
         "HTTP-only",
     );
     assert_error(
-        &in_backend("option tcp-check"),
+        &in_backend("option redis-check"),
         9,
-        "option tcp-check",
+        "option redis-check",
         "health checks are planned",
     );
     assert_error(
@@ -663,7 +663,6 @@ fn http_only_keywords_are_refused() {
 fn not_implemented_keywords_are_refused() {
     let kws = [
         "default-server check",
-        "tcp-check connect",
         "log global",
         "acl a src 1.2.3.4",
         "use_backend be if a",
@@ -1180,4 +1179,52 @@ fn server_check_options_with_haproxy_defaults() {
         s5.check.is_none(),
         "timing options without `check` do not probe"
     );
+}
+
+#[test]
+fn tcp_check_steps_with_escapes_and_hex() {
+    let c = load(&in_backend(
+        "option tcp-check\ntcp-check connect\ntcp-check send PING\\r\\n\ntcp-check expect string +PONG\n\
+         tcp-check send-binary 0d0a\ntcp-check expect binary 2b4f4b",
+    ));
+    assert_eq!(
+        c.backends[0].tcp_check,
+        vec![
+            CheckStep::Send(b"PING\r\n".to_vec()),
+            CheckStep::Expect(b"+PONG".to_vec()),
+            CheckStep::Send(b"\r\n".to_vec()),
+            CheckStep::Expect(b"+OK".to_vec()),
+        ]
+    );
+    let without_option = load(&in_backend("tcp-check send PING"));
+    assert!(without_option.backends[0].tcp_check.is_empty());
+    assert!(
+        without_option
+            .warnings
+            .iter()
+            .any(|w| w.contains("option tcp-check"))
+    );
+}
+
+#[test]
+fn tcp_check_errors() {
+    assert_error(
+        &in_backend("tcp-check send-binary 0d0"),
+        9,
+        "tcp-check",
+        "hex digits",
+    );
+    assert_error(
+        &in_backend("tcp-check expect rstring x"),
+        9,
+        "tcp-check expect",
+        "implemented",
+    );
+    assert_error(
+        &in_backend("tcp-check send PING\ntcp-check connect"),
+        10,
+        "tcp-check connect",
+        "first",
+    );
+    assert_error(&in_backend("tcp-check bogus"), 9, "tcp-check", "expects");
 }
