@@ -38,6 +38,7 @@ fn servers(n: usize) -> Vec<Arc<Server>> {
                 weight: (i % 4) as u32 + 1,
                 maxconn: 0,
                 disabled: false,
+                backup: false,
                 check: None,
             }))
         })

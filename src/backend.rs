@@ -39,6 +39,8 @@ pub struct Server {
     /// 0 = unlimited.
     pub maxconn: u32,
     pub disabled: bool,
+    /// `backup`: used only while no regular server of the backend is UP.
+    pub backup: bool,
     /// UP (true) or DOWN, as the prober last judged it. Written only by the
     /// prober thread; servers without `check` stay UP.
     up: AtomicBool,
@@ -53,6 +55,7 @@ impl Server {
             weight: conf.weight,
             maxconn: conf.maxconn,
             disabled: conf.disabled,
+            backup: conf.backup,
             up: AtomicBool::new(true),
             stats: ServerStats::default(),
         }
@@ -132,6 +135,7 @@ mod tests {
             weight: 1,
             maxconn,
             disabled: false,
+            backup: false,
             check: None,
         }))
     }

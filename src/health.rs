@@ -413,6 +413,7 @@ mod tests {
             weight: 1,
             maxconn: 0,
             disabled: false,
+            backup: false,
             check: None,
         };
         let inter = Duration::from_secs(2);

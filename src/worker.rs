@@ -103,7 +103,8 @@ impl Worker {
             .iter()
             .zip(&shared.servers)
             .map(|(b, servers)| {
-                Balancer::new(b.balance, servers, 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1))
+                let seed = 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1);
+                Balancer::with_backups(b.balance, servers, seed, b.all_backups)
             })
             .collect();
         Ok(Worker {

@@ -121,12 +121,12 @@ fn http_only_option_is_refused() {
 }
 
 #[test]
-fn backup_servers_are_not_implemented_yet() {
+fn slowstart_is_not_implemented_yet() {
     let text = VALID.replace(
         "server s1 127.0.0.1:9001",
-        "server s1 127.0.0.1:9001 check backup",
+        "server s1 127.0.0.1:9001 check slowstart 30s",
     );
-    assert_invalid(&text, 9, "backup", "not implemented yet in l4lb");
+    assert_invalid(&text, 9, "slowstart", "not implemented yet in l4lb");
 }
 
 #[test]

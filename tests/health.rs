@@ -219,3 +219,36 @@ fn a_server_that_accepts_but_never_answers_is_caught_by_tcp_check_expect() {
         l4.log_text()
     );
 }
+
+#[test]
+fn a_backup_server_takes_over_and_hands_back() {
+    let main = Backend::named("main");
+    let main_port = main.port;
+    let spare = Backend::named("spare");
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
+         listen l\n  bind 127.0.0.1:{port}\n  server main {} check inter 200ms rise 1 fall 1\n  \
+         server spare {} backup\n",
+        main.addr(),
+        spare.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    for _ in 0..5 {
+        assert_eq!(
+            name_of_next(port),
+            "main",
+            "a backup idles while the main server is UP"
+        );
+    }
+    drop(main);
+    wait_log(&l4, "server l/main is DOWN", 1, Duration::from_secs(5));
+    for _ in 0..5 {
+        assert_eq!(name_of_next(port), "spare");
+    }
+    let _main = Backend::named_at("main", main_port);
+    wait_log(&l4, "server l/main is UP", 1, Duration::from_secs(5));
+    for _ in 0..5 {
+        assert_eq!(name_of_next(port), "main", "handed back");
+    }
+}

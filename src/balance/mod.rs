@@ -29,12 +29,27 @@ use crate::config::Balance;
 
 pub use chash::VNODES_PER_WEIGHT;
 
-/// A worker's balancer for one backend.
+/// A worker's balancer for one backend: the regular servers, and the
+/// `backup` servers used only while no regular server is UP.
 #[derive(Debug)]
 pub struct Balancer {
-    algo: Algo,
+    regular: Group,
+    /// None when the backend has no backup server.
+    backup: Option<Group>,
+    /// `option allbackups`: balance over every backup, not just the first.
+    all_backups: bool,
     /// Length of the server slice given to `new`; `pick` must get the same.
     servers: usize,
+}
+
+/// Some of a backend's servers with the algorithm that picks among them.
+#[derive(Debug)]
+struct Group {
+    algo: Algo,
+    /// Index in the backend's server list of each member.
+    members: Vec<usize>,
+    /// The members themselves, in order, so the algorithm sees a plain slice.
+    slice: Vec<Arc<Server>>,
 }
 
 #[derive(Debug)]
@@ -47,10 +62,10 @@ enum Algo {
     First(first::First),
 }
 
-impl Balancer {
-    /// Built once per backend per worker from the backend's servers, in conf
-    /// order. `worker_seed` seeds the random algorithm (any value, 0 included).
-    pub fn new(kind: Balance, servers: &[Arc<Server>], worker_seed: u64) -> Balancer {
+impl Group {
+    fn new(kind: Balance, all: &[Arc<Server>], members: Vec<usize>, seed: u64) -> Group {
+        let slice: Vec<Arc<Server>> = members.iter().map(|&i| Arc::clone(&all[i])).collect();
+        let servers = &slice[..];
         let algo = match kind {
             Balance::RoundRobin => Algo::RoundRobin(roundrobin::SmoothRoundRobin::new(servers)),
             Balance::LeastConn => Algo::LeastConn(leastconn::LeastConn::new()),
@@ -59,12 +74,60 @@ impl Balancer {
                 Algo::MapBased(mapbased::MapBased::new(servers))
             }
             Balance::Random { draws } => {
-                Algo::Random(random::PowerOfChoices::new(servers, draws, worker_seed))
+                Algo::Random(random::PowerOfChoices::new(servers, draws, seed))
             }
             Balance::First => Algo::First(first::First),
         };
-        Balancer {
+        Group {
             algo,
+            members,
+            slice,
+        }
+    }
+
+    fn pick(&mut self, client: IpAddr, avoid: Option<usize>) -> Option<usize> {
+        // `avoid` is only set on a retry: the scan is off the common path.
+        let avoid = avoid.and_then(|g| self.members.iter().position(|&m| m == g));
+        let servers = &self.slice[..];
+        let local = match &mut self.algo {
+            Algo::RoundRobin(rr) => rr.pick(servers, avoid),
+            Algo::LeastConn(lc) => lc.pick(servers, avoid),
+            Algo::Consistent(ring) => ring.pick(servers, client, avoid),
+            Algo::MapBased(map) => map.pick(servers, client, avoid),
+            Algo::Random(rnd) => rnd.pick(servers, avoid),
+            Algo::First(first) => first.pick(servers, avoid),
+        };
+        local.map(|i| self.members[i])
+    }
+
+    /// Whether some member is enabled, weighted and UP (if merely full,
+    /// clients wait for it rather than go to the backups).
+    fn any_up(&self) -> bool {
+        self.slice.iter().any(|s| pickable(s) && s.is_up())
+    }
+}
+
+impl Balancer {
+    /// Built once per backend per worker from the backend's servers, in conf
+    /// order. `worker_seed` seeds the random algorithm (any value, 0 included).
+    pub fn new(kind: Balance, servers: &[Arc<Server>], worker_seed: u64) -> Balancer {
+        Balancer::with_backups(kind, servers, worker_seed, false)
+    }
+
+    /// Like `new`, with `option allbackups` said.
+    pub fn with_backups(
+        kind: Balance,
+        servers: &[Arc<Server>],
+        worker_seed: u64,
+        all_backups: bool,
+    ) -> Balancer {
+        let (backups, regular): (Vec<usize>, Vec<usize>) =
+            (0..servers.len()).partition(|&i| servers[i].backup);
+        Balancer {
+            regular: Group::new(kind, servers, regular, worker_seed),
+            backup: (!backups.is_empty())
+                .then(|| Group::new(kind, servers, backups, worker_seed ^ 0x5bd1_e995)),
+            all_backups,
             servers: servers.len(),
         }
     }
@@ -72,6 +135,8 @@ impl Balancer {
     /// Index into `servers` (the same slice passed to `new`) for a connection
     /// from `client`: never `avoid`, only a server whose
     /// [`Server::available`] is true. None when no server can take it.
+    /// Backup servers are picked only while no regular server is UP: the
+    /// first available one in conf order, or any with `option allbackups`.
     pub fn pick(
         &mut self,
         servers: &[Arc<Server>],
@@ -83,14 +148,21 @@ impl Balancer {
             self.servers,
             "pick() needs the slice given to new()"
         );
-        match &mut self.algo {
-            Algo::RoundRobin(rr) => rr.pick(servers, avoid),
-            Algo::LeastConn(lc) => lc.pick(servers, avoid),
-            Algo::Consistent(ring) => ring.pick(servers, client, avoid),
-            Algo::MapBased(map) => map.pick(servers, client, avoid),
-            Algo::Random(rnd) => rnd.pick(servers, avoid),
-            Algo::First(first) => first.pick(servers, avoid),
+        if let Some(i) = self.regular.pick(client, avoid) {
+            return Some(i);
         }
+        let backup = self.backup.as_mut()?;
+        if self.regular.any_up() {
+            return None;
+        }
+        if self.all_backups {
+            return backup.pick(client, avoid);
+        }
+        backup
+            .members
+            .iter()
+            .copied()
+            .find(|&i| eligible(servers, i, avoid))
     }
 }
 
@@ -196,6 +268,7 @@ mod testutil {
             weight,
             maxconn,
             disabled,
+            backup: false,
             check: None,
         }))
     }
@@ -383,5 +456,77 @@ mod tests {
             drop(held);
             assert_eq!(b.pick(&servers, any_client(), None), Some(0), "{kind:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod backup_tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::backend::ConnGuard;
+    use crate::config::ServerConf;
+
+    fn servers(backups: &[bool], maxconn: u32) -> Vec<Arc<Server>> {
+        backups
+            .iter()
+            .enumerate()
+            .map(|(i, &backup)| {
+                Arc::new(Server::new(&ServerConf {
+                    name: format!("s{i}"),
+                    addr: "127.0.0.1:1".parse().unwrap(),
+                    weight: 1,
+                    maxconn,
+                    disabled: false,
+                    backup,
+                    check: None,
+                }))
+            })
+            .collect()
+    }
+
+    fn picks(b: &mut Balancer, s: &[Arc<Server>]) -> BTreeSet<usize> {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        (0..20).filter_map(|_| b.pick(s, ip, None)).collect()
+    }
+
+    #[test]
+    fn backups_only_while_no_regular_server_is_up() {
+        let s = servers(&[false, false, true, true], 0);
+        let mut b = Balancer::with_backups(Balance::RoundRobin, &s, 1, false);
+        assert_eq!(picks(&mut b, &s), BTreeSet::from([0, 1]));
+        s[0].set_up(false);
+        assert_eq!(
+            picks(&mut b, &s),
+            BTreeSet::from([1]),
+            "one regular server is enough"
+        );
+        s[1].set_up(false);
+        assert_eq!(
+            picks(&mut b, &s),
+            BTreeSet::from([2]),
+            "the first backup takes over"
+        );
+        let mut all = Balancer::with_backups(Balance::RoundRobin, &s, 1, true);
+        assert_eq!(
+            picks(&mut all, &s),
+            BTreeSet::from([2, 3]),
+            "allbackups: all of them"
+        );
+        s[1].set_up(true);
+        assert_eq!(picks(&mut b, &s), BTreeSet::from([1]), "handed back");
+    }
+
+    #[test]
+    fn full_regular_servers_do_not_spill_to_backups() {
+        let s = servers(&[false, true], 1);
+        let mut b = Balancer::with_backups(Balance::LeastConn, &s, 1, false);
+        let _held = ConnGuard::acquire(&s[0]).unwrap();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(
+            b.pick(&s, ip, None),
+            None,
+            "UP but full: wait, do not use the backup"
+        );
     }
 }

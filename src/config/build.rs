@@ -86,6 +86,8 @@ pub(super) struct Settings {
     pub(super) servers: Vec<ServerConf>,
     /// `option tcp-check`.
     pub(super) tcp_check: Option<bool>,
+    /// `option allbackups`.
+    pub(super) all_backups: Option<bool>,
     /// `tcp-check` steps, with the line of the first (for a warning).
     pub(super) tcp_check_steps: Vec<CheckStep>,
     pub(super) tcp_check_line: Option<usize>,
@@ -356,6 +358,7 @@ impl Builder {
             timeout_tunnel: s.timeout(T_TUNNEL),
             timeout_queue: s.timeout(T_QUEUE).unwrap_or(connect),
             timeout_check: s.timeout(T_CHECK),
+            all_backups: s.all_backups.unwrap_or(false),
             tcp_check: if s.tcp_check == Some(true) {
                 s.tcp_check_steps.clone()
             } else {

@@ -248,7 +248,7 @@ fn unhex(hex: &str) -> Result<Vec<u8>, Bad> {
         .collect()
 }
 
-const SERVER_USAGE: &str = "server NAME ADDR:PORT [weight 0-256] [maxconn N] [disabled] [check [inter T] [fastinter T] [downinter T] [rise N] [fall N] [port N] [addr IP]]";
+const SERVER_USAGE: &str = "server NAME ADDR:PORT [weight 0-256] [maxconn N] [disabled] [backup] [check [inter T] [fastinter T] [downinter T] [rise N] [fall N] [port N] [addr IP]]";
 
 /// HAProxy section kinds that only serve HTTP.
 pub(super) const HTTP_SECTIONS: &[&str] = &["cache", "http-errors", "fcgi-app"];
@@ -581,7 +581,6 @@ fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
 
 /// HAProxy server options l4lb may support later.
 const SERVER_NOT_YET: &[&str] = &[
-    "backup",
     "send-proxy",
     "send-proxy-v2",
     "send-proxy-v2-ssl",
@@ -667,6 +666,7 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
             "weight" => conf.weight = value(0..=256)?,
             "maxconn" => conf.maxconn = value(0..=u32::MAX)?,
             "disabled" => conf.disabled = true,
+            "backup" => conf.backup = true,
             "check" => checking = true,
             "rise" => check.rise = value(1..=u32::MAX)?,
             "fall" => check.fall = value(1..=u32::MAX)?,
@@ -697,7 +697,7 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
             o if SERVER_HTTP_ONLY.contains(&o) => return Err(http_only(o)),
             o if SERVER_NOT_YET.contains(&o) => return Err(not_yet(o)),
             o => {
-                let msg = "unknown server option; accepted: weight N, maxconn N, disabled, \
+                let msg = "unknown server option; accepted: weight N, maxconn N, disabled, backup, \
                            check, inter T, fastinter T, downinter T, rise N, fall N, port N, addr IP";
                 return Err(bad_kw(o, msg));
             }
@@ -831,6 +831,11 @@ const OPTIONS: &[Opt] = &[
         mask: DEF | BE,
         set: |s, on| s.tcp_check = Some(on),
     },
+    Opt {
+        name: "allbackups",
+        mask: DEF | BE,
+        set: |s, on| s.all_backups = Some(on),
+    },
 ];
 
 /// `option tcpka` is both sides; in a frontend-only or backend-only section
@@ -888,7 +893,6 @@ const OPTION_NOT_YET: &[&str] = &[
     "ldap-check",
     "spop-check",
     "external-check",
-    "allbackups",
     "persist",
     "prefer-last-server",
     "socket-stats",

@@ -99,6 +99,9 @@ pub struct Backend {
     /// `option tcp-check` with its `tcp-check` steps, run after the connect
     /// on every check of this backend's servers; empty = the connect alone.
     pub tcp_check: Vec<CheckStep>,
+    /// `option allbackups`: with no regular server UP, balance over every
+    /// backup server rather than use the first one.
+    pub all_backups: bool,
     /// `timeout queue`: how long a client waits for a server slot when every
     /// server is at its maxconn (default: timeout connect, as HAProxy).
     pub timeout_queue: Duration,
@@ -119,6 +122,8 @@ pub struct ServerConf {
     pub maxconn: u32,
     /// `disabled`: in maintenance from the start, never picked.
     pub disabled: bool,
+    /// `backup`: takes traffic only while no regular server is UP.
+    pub backup: bool,
     /// `check` and its timing options; None = never probed (always UP).
     pub check: Option<Check>,
 }
@@ -258,6 +263,7 @@ impl ServerConf {
             weight: 1,
             maxconn: 0,
             disabled: false,
+            backup: false,
             check: None,
         }
     }

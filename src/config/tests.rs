@@ -426,9 +426,9 @@ fn server_errors() {
         "",
     );
     assert_error(
-        &in_backend("server s3 127.0.0.1:80 backup"),
+        &in_backend("server s3 127.0.0.1:80 slowstart 10s"),
         9,
-        "backup",
+        "slowstart",
         "not implemented yet",
     );
     assert_error(
@@ -1227,4 +1227,16 @@ fn tcp_check_errors() {
         "first",
     );
     assert_error(&in_backend("tcp-check bogus"), 9, "tcp-check", "expects");
+}
+
+#[test]
+fn backup_servers_and_allbackups() {
+    let c = load(&in_backend(
+        "option allbackups\nserver s3 127.0.0.1:80 backup check",
+    ));
+    let b = &c.backends[0];
+    assert!(b.all_backups);
+    let s3 = b.servers.iter().find(|s| s.name == "s3").unwrap();
+    assert!(s3.backup && s3.check.is_some());
+    assert!(!b.servers.iter().find(|s| s.name == "s1").unwrap().backup);
 }
