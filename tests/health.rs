@@ -252,3 +252,46 @@ fn a_backup_server_takes_over_and_hands_back() {
         assert_eq!(name_of_next(port), "main", "handed back");
     }
 }
+
+#[test]
+fn a_flapping_server_does_not_flap_traffic() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    // Passes its first three checks, then fails every other one.
+    let n = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&n);
+    let flappy = Backend::start(move |mut s| {
+        let i = seen.fetch_add(1, SeqCst);
+        let mut buf = [0u8; 64];
+        let _ = std::io::Read::read(&mut s, &mut buf);
+        let reply: &[u8] = if i < 3 || i % 2 == 0 {
+            b"+PONG\r\n"
+        } else {
+            b"-ERR\r\n"
+        };
+        let _ = s.write_all(reply);
+    });
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout client 10s\n  timeout server 10s\n  timeout check 500ms\n\
+         listen l\n  bind 127.0.0.1:{port}\n  option tcp-check\n  tcp-check send PING\\r\\n\n  \
+         tcp-check expect string +PONG\n  server flappy {} check inter 100ms rise 2 fall 2\n",
+        flappy.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    assert!(
+        wait_until(Duration::from_secs(10), || n.load(SeqCst) >= 14),
+        "14 checks ran"
+    );
+    assert!(
+        !l4.log_text().contains("is DOWN"),
+        "fall 2 holds against 1-in-2 failures:\n{}",
+        l4.log_text()
+    );
+    assert_eq!(name_of_pong(port), "+PONG\r");
+}
+
+fn name_of_pong(port: u16) -> String {
+    let mut c = connect(port);
+    c.write_all(b"PING\r\n").unwrap();
+    read_line(&mut c).unwrap()
+}

@@ -88,6 +88,8 @@ pub(super) struct Settings {
     pub(super) tcp_check: Option<bool>,
     /// `option allbackups`.
     pub(super) all_backups: Option<bool>,
+    /// `default-server` option words, applied before each server's own.
+    pub(super) default_server: Vec<String>,
     /// `tcp-check` steps, with the line of the first (for a warning).
     pub(super) tcp_check_steps: Vec<CheckStep>,
     pub(super) tcp_check_line: Option<usize>,

@@ -189,6 +189,12 @@ const KEYWORDS: &[Keyword] = &[
         parse: maxconn,
     },
     Keyword {
+        name: "default-server",
+        mask: DEF | BE,
+        usage: "default-server [weight N] [maxconn N] [check] [inter T] [rise N] [fall N] ...",
+        parse: default_server,
+    },
+    Keyword {
         name: "tcp-check",
         mask: BE,
         usage: TCP_CHECK_USAGE,
@@ -304,7 +310,6 @@ const HTTP_ONLY: &[&str] = &[
 
 /// HAProxy proxy keywords l4lb may support later; refused, never ignored.
 const NOT_YET: &[&str] = &[
-    "default-server",
     "server-template",
     "log",
     "log-format",
@@ -574,8 +579,20 @@ fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     }
     let addr = server_addr(addr).map_err(bad)?;
     let mut conf = ServerConf::new(name.clone(), addr);
-    server_options(&mut conf, opts)?;
+    // `default-server` options first, so the line's own override them.
+    let words = [&s.default_server[..], opts].concat();
+    server_options(&mut conf, &words)?;
     s.servers.push(conf);
+    Ok(())
+}
+
+/// `default-server OPTIONS`: options every later `server` line of the
+/// section (or of the proxies using this defaults section) starts from.
+/// Checked here, so an error points at this line.
+fn default_server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let probe: std::net::SocketAddr = ([127, 0, 0, 1], 1).into();
+    server_options(&mut ServerConf::new(String::new(), probe), c.args)?;
+    s.default_server.extend(c.args.iter().cloned());
     Ok(())
 }
 

@@ -662,7 +662,6 @@ fn http_only_keywords_are_refused() {
 #[test]
 fn not_implemented_keywords_are_refused() {
     let kws = [
-        "default-server check",
         "log global",
         "acl a src 1.2.3.4",
         "use_backend be if a",
@@ -1239,4 +1238,22 @@ fn backup_servers_and_allbackups() {
     let s3 = b.servers.iter().find(|s| s.name == "s3").unwrap();
     assert!(s3.backup && s3.check.is_some());
     assert!(!b.servers.iter().find(|s| s.name == "s1").unwrap().backup);
+}
+
+#[test]
+fn default_server_options_apply_to_later_servers_and_are_overridden() {
+    let text = "defaults\n  mode tcp\n  timeout client 1s\n  timeout server 1s\n  default-server check inter 500ms fall 5\n\
+                listen l\n  bind 127.0.0.1:8080\n  default-server weight 3\n  server a 127.0.0.1:1\n  \
+                server b 127.0.0.1:2 weight 1 fall 2\n";
+    let c = load(text);
+    let s = &c.backends[0].servers;
+    assert_eq!(s[0].weight, 3);
+    let a = s[0]
+        .check
+        .as_ref()
+        .expect("check from the defaults' default-server");
+    assert_eq!((a.inter, a.fall), (Duration::from_millis(500), 5));
+    assert_eq!(s[1].weight, 1, "the server's own option wins");
+    assert_eq!(s[1].check.as_ref().unwrap().fall, 2);
+    assert_error(&in_backend("default-server weight 999"), 9, "weight", "");
 }
