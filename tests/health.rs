@@ -263,7 +263,7 @@ fn a_flapping_server_does_not_flap_traffic() {
         let i = seen.fetch_add(1, SeqCst);
         let mut buf = [0u8; 64];
         let _ = std::io::Read::read(&mut s, &mut buf);
-        let reply: &[u8] = if i < 3 || i % 2 == 0 {
+        let reply: &[u8] = if i < 3 || i.is_multiple_of(2) {
             b"+PONG\r\n"
         } else {
             b"-ERR\r\n"
