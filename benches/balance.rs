@@ -39,6 +39,7 @@ fn servers(n: usize) -> Vec<Arc<Server>> {
                 maxconn: 0,
                 disabled: false,
                 backup: false,
+                shutdown_on_down: false,
                 check: None,
             }))
         })

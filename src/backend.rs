@@ -136,6 +136,7 @@ mod tests {
             maxconn,
             disabled: false,
             backup: false,
+            shutdown_on_down: false,
             check: None,
         }))
     }

@@ -16,9 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::backend::Server;
@@ -36,6 +36,8 @@ struct Probe {
     check: Check,
     timeout: Duration,
     health: u32,
+    /// `on-marked-down shutdown-sessions`.
+    shutdown_on_down: bool,
     /// `tcp-check` steps after the connect (empty: the connect alone).
     steps: Vec<CheckStep>,
     /// The check in progress.
@@ -114,6 +116,8 @@ impl Probe {
 pub struct Prober {
     poll: Poll,
     control: Receiver<Control>,
+    /// The workers' control channels, to reset a DOWN server's connections.
+    workers: Vec<(Sender<Control>, Arc<Waker>)>,
     shared: Arc<Shared>,
     probes: Vec<Probe>,
     /// (when, probe index) of the next check or of a connect's deadline.
@@ -127,7 +131,12 @@ fn token(i: usize) -> Token {
 
 impl Prober {
     /// None when no server has `check`: no thread is needed.
-    pub fn new(poll: Poll, control: Receiver<Control>, shared: Arc<Shared>) -> Option<Prober> {
+    pub fn new(
+        poll: Poll,
+        control: Receiver<Control>,
+        shared: Arc<Shared>,
+        workers: Vec<(Sender<Control>, Arc<Waker>)>,
+    ) -> Option<Prober> {
         let mut probes = Vec::new();
         for (b, backend) in shared.config.backends.iter().enumerate() {
             for (conf, server) in backend.servers.iter().zip(&shared.servers[b]) {
@@ -141,6 +150,7 @@ impl Prober {
                     timeout: backend.timeout_check.unwrap_or(check.inter),
                     health: check.rise,
                     check,
+                    shutdown_on_down: conf.shutdown_on_down,
                     steps: backend.tcp_check.clone(),
                     pending: None,
                     next_at: None,
@@ -152,10 +162,12 @@ impl Prober {
         }
         // Spread the first checks over one interval, not all at once.
         let now = Instant::now();
-        let mut rng = now.elapsed().as_nanos() as u64 | 1;
+        let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let mut rng = clock.map_or(1, |d| d.as_nanos() as u64) | 1;
         let mut prober = Prober {
             poll,
             control,
+            workers,
             shared,
             probes,
             due: BinaryHeap::new(),
@@ -317,6 +329,12 @@ impl Prober {
                 log::info!("{line}");
             } else {
                 log::warn!("{line}");
+                if probe.shutdown_on_down {
+                    for (tx, waker) in &self.workers {
+                        let _ = tx.send(Control::ShutdownSessions(Arc::clone(&probe.server)));
+                        let _ = waker.wake();
+                    }
+                }
             }
         }
         let next = now + probe.interval();
@@ -414,6 +432,7 @@ mod tests {
             maxconn: 0,
             disabled: false,
             backup: false,
+            shutdown_on_down: false,
             check: None,
         };
         let inter = Duration::from_secs(2);
@@ -432,6 +451,7 @@ mod tests {
             timeout: inter,
             health: rise,
             check,
+            shutdown_on_down: false,
             steps: Vec::new(),
             pending: None,
             next_at: None,

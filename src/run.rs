@@ -105,7 +105,11 @@ fn serve(mut config: Config) -> io::Result<()> {
             waker,
         });
     }
-    if let Some(prober) = spawn_prober(&shared)? {
+    let controls = workers
+        .iter()
+        .map(|w| (w.control.clone(), Arc::clone(&w.waker)))
+        .collect();
+    if let Some(prober) = spawn_prober(&shared, controls)? {
         workers.push(prober);
     }
     announce(&shared);
@@ -128,11 +132,14 @@ fn serve(mut config: Config) -> io::Result<()> {
 
 /// Starts the health prober when some server has `check`; it is stopped and
 /// joined like a worker.
-fn spawn_prober(shared: &Arc<Shared>) -> io::Result<Option<Handle>> {
+fn spawn_prober(
+    shared: &Arc<Shared>,
+    workers: Vec<(Sender<Control>, Arc<Waker>)>,
+) -> io::Result<Option<Handle>> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
     let (tx, rx) = crossbeam_channel::unbounded();
-    let Some(prober) = Prober::new(poll, rx, Arc::clone(shared)) else {
+    let Some(prober) = Prober::new(poll, rx, Arc::clone(shared), workers) else {
         return Ok(None);
     };
     let thread = std::thread::Builder::new()

@@ -195,6 +195,16 @@ impl Session {
         }
     }
 
+    /// The server this session is connected or connecting to.
+    pub fn server(&self) -> Option<&Arc<Server>> {
+        match &self.state {
+            State::Connecting { guard, .. } | State::Forwarding { guard, .. } => {
+                Some(guard.server())
+            }
+            _ => None,
+        }
+    }
+
     /// When the session's current state times out, absent further activity.
     pub fn deadline(&self, shared: &Shared) -> Option<Instant> {
         let fe = &shared.config.frontends[self.frontend];

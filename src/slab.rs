@@ -39,6 +39,10 @@ impl<T> Slab<T> {
         }
     }
 
+    pub fn get(&self, slot: usize) -> Option<&T> {
+        self.entries.get(slot).and_then(Option::as_ref)
+    }
+
     pub fn get_mut(&mut self, slot: usize) -> Option<&mut T> {
         self.entries.get_mut(slot).and_then(Option::as_mut)
     }
@@ -56,6 +60,15 @@ impl<T> Slab<T> {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The occupied slots, in order.
+    pub fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.is_some())
+            .map(|(i, _)| i)
     }
 
     /// Removes and yields every value.
@@ -82,6 +95,7 @@ mod tests {
         assert_eq!(s.next_slot(), 0);
         assert_eq!(s.insert("c"), 0);
         assert_eq!(s.get_mut(0), Some(&mut "c"));
+        assert_eq!(s.slots().collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(s.drain().count(), 2);
         assert!(s.is_empty());
     }

@@ -10,6 +10,7 @@ use crossbeam_channel::Receiver;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll};
 
+use crate::backend::Server;
 use crate::balance::Balancer;
 use crate::buffers::BufPool;
 use crate::forward::Pools;
@@ -26,6 +27,9 @@ use crate::token::{self, Target};
 pub enum Control {
     /// Stop accepting, close every connection and return.
     Stop,
+    /// This server went DOWN with `on-marked-down shutdown-sessions`:
+    /// reset every connection to it.
+    ShutdownSessions(Arc<Server>),
 }
 
 /// The part of a worker a session handler borrows. A macro rather than a
@@ -140,7 +144,7 @@ impl Worker {
             for event in events.iter() {
                 match token::target(event.token()) {
                     Target::Waker => {
-                        if self.stop_requested() {
+                        if self.handle_control() {
                             self.stop();
                             return Ok(());
                         }
@@ -186,8 +190,42 @@ impl Worker {
         }
     }
 
-    fn stop_requested(&self) -> bool {
-        self.control.try_iter().any(|c| matches!(c, Control::Stop))
+    /// Applies the messages waiting on the control channel; true on Stop.
+    fn handle_control(&mut self) -> bool {
+        let mut stop = false;
+        while let Ok(msg) = self.control.try_recv() {
+            match msg {
+                Control::Stop => stop = true,
+                Control::ShutdownSessions(server) => self.shutdown_sessions(&server),
+            }
+        }
+        stop
+    }
+
+    /// Resets every connection of this worker to `server`. A scan of the
+    /// sessions, on a rare event (a server going DOWN), never per tick.
+    fn shutdown_sessions(&mut self, server: &Arc<Server>) {
+        let doomed: Vec<usize> = self
+            .sessions
+            .slots()
+            .filter(|&slot| {
+                self.sessions
+                    .get(slot)
+                    .and_then(|s| s.server())
+                    .is_some_and(|s| Arc::ptr_eq(s, server))
+            })
+            .collect();
+        for slot in &doomed {
+            self.after(*slot, Next::Abort);
+        }
+        if !doomed.is_empty() {
+            log::info!(
+                "worker {}: reset {} connection(s) to DOWN server {}",
+                self.id,
+                doomed.len(),
+                server.name
+            );
+        }
     }
 
     /// Closes listeners, then every session.

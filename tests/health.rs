@@ -295,3 +295,49 @@ fn name_of_pong(port: u16) -> String {
     c.write_all(b"PING\r\n").unwrap();
     read_line(&mut c).unwrap()
 }
+
+#[test]
+fn on_marked_down_shutdown_sessions_resets_established_connections() {
+    // Traffic goes to `data`; checks go to `health` (`port`), which dies alone.
+    let data = Backend::echo();
+    let health = Backend::echo();
+    let (port_a, port_b) = (free_port(), free_port());
+    let server = format!(
+        "server s {} check port {} inter 200ms rise 1 fall 1",
+        data.addr(),
+        health.port
+    );
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout client 30s\n  timeout server 30s\n\
+         listen cut\n  bind 127.0.0.1:{port_a}\n  {server} on-marked-down shutdown-sessions\n\
+         listen keep\n  bind 127.0.0.1:{port_b}\n  {server}\n"
+    );
+    let l4 = L4lb::start(&conf);
+    let open = |port| {
+        let mut c = connect(port);
+        let mut b = [0u8; 2];
+        c.write_all(b"hi").unwrap();
+        std::io::Read::read_exact(&mut c, &mut b).unwrap();
+        c
+    };
+    let (mut cut, mut keep) = (open(port_a), open(port_b));
+    drop(health);
+    wait_log(&l4, "server cut/s is DOWN", 1, Duration::from_secs(5));
+    wait_log(&l4, "server keep/s is DOWN", 1, Duration::from_secs(5));
+    let mut b = [0u8; 2];
+    cut.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let ended = std::io::Read::read(&mut cut, &mut b);
+    let was_cut = match &ended {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    };
+    assert!(
+        was_cut,
+        "the connection to the DOWN server was cut: {ended:?}"
+    );
+    // Without the option, an established connection lives on.
+    keep.write_all(b"ok").unwrap();
+    std::io::Read::read_exact(&mut keep, &mut b).unwrap();
+    assert_eq!(&b, b"ok");
+}

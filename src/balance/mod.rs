@@ -269,6 +269,7 @@ mod testutil {
             maxconn,
             disabled,
             backup: false,
+            shutdown_on_down: false,
             check: None,
         }))
     }
@@ -479,6 +480,7 @@ mod backup_tests {
                     maxconn,
                     disabled: false,
                     backup,
+                    shutdown_on_down: false,
                     check: None,
                 }))
             })

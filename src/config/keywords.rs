@@ -626,7 +626,6 @@ const SERVER_NOT_YET: &[&str] = &[
     "slowstart",
     "observe",
     "on-error",
-    "on-marked-down",
     "on-marked-up",
     "error-limit",
     "source",
@@ -684,6 +683,13 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
             "maxconn" => conf.maxconn = value(0..=u32::MAX)?,
             "disabled" => conf.disabled = true,
             "backup" => conf.backup = true,
+            "on-marked-down" => match it.next().map(String::as_str) {
+                Some("shutdown-sessions") => conf.shutdown_on_down = true,
+                _ => {
+                    let msg = "accepted: on-marked-down shutdown-sessions";
+                    return Err(bad_kw(opt, msg));
+                }
+            },
             "check" => checking = true,
             "rise" => check.rise = value(1..=u32::MAX)?,
             "fall" => check.fall = value(1..=u32::MAX)?,
@@ -715,6 +721,7 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
             o if SERVER_NOT_YET.contains(&o) => return Err(not_yet(o)),
             o => {
                 let msg = "unknown server option; accepted: weight N, maxconn N, disabled, backup, \
+                           on-marked-down shutdown-sessions, \
                            check, inter T, fastinter T, downinter T, rise N, fall N, port N, addr IP";
                 return Err(bad_kw(o, msg));
             }

@@ -124,6 +124,9 @@ pub struct ServerConf {
     pub disabled: bool,
     /// `backup`: takes traffic only while no regular server is UP.
     pub backup: bool,
+    /// `on-marked-down shutdown-sessions`: when marked DOWN, its established
+    /// connections are reset (off by default, as in HAProxy).
+    pub shutdown_on_down: bool,
     /// `check` and its timing options; None = never probed (always UP).
     pub check: Option<Check>,
 }
@@ -264,6 +267,7 @@ impl ServerConf {
             maxconn: 0,
             disabled: false,
             backup: false,
+            shutdown_on_down: false,
             check: None,
         }
     }

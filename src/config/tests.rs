@@ -1257,3 +1257,23 @@ fn default_server_options_apply_to_later_servers_and_are_overridden() {
     assert_eq!(s[1].check.as_ref().unwrap().fall, 2);
     assert_error(&in_backend("default-server weight 999"), 9, "weight", "");
 }
+
+#[test]
+fn on_marked_down_shutdown_sessions() {
+    let c = load(&in_backend(
+        "server s3 127.0.0.1:80 check on-marked-down shutdown-sessions",
+    ));
+    let s3 = c.backends[0]
+        .servers
+        .iter()
+        .find(|s| s.name == "s3")
+        .unwrap();
+    assert!(s3.shutdown_on_down);
+    assert!(!c.backends[0].servers[0].shutdown_on_down, "off by default");
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 on-marked-down nothing"),
+        9,
+        "on-marked-down",
+        "shutdown-sessions",
+    );
+}
