@@ -40,6 +40,7 @@ fn servers(n: usize) -> Vec<Arc<Server>> {
                 disabled: false,
                 backup: false,
                 shutdown_on_down: false,
+                observe: None,
                 check: None,
             }))
         })

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use crate::config::ServerConf;
+use crate::config::{Observe, ServerConf};
 
 /// Counters of one server, padded to their own cache lines.
 #[derive(Debug, Default)]
@@ -28,6 +28,8 @@ pub struct ServerStats {
     pub connect_failures: AtomicU64,
     /// Highest `cur` seen (HAProxy `smax`).
     pub max: AtomicU32,
+    /// Connect failures in a row on live traffic (`observe layer4`).
+    pub consecutive_errors: AtomicU32,
 }
 
 /// One server of a backend, as every worker sees it.
@@ -41,6 +43,8 @@ pub struct Server {
     pub disabled: bool,
     /// `backup`: used only while no regular server of the backend is UP.
     pub backup: bool,
+    /// `observe layer4` settings, if any.
+    pub observe: Option<Observe>,
     /// UP (true) or DOWN, as the prober last judged it. Written only by the
     /// prober thread; servers without `check` stay UP.
     up: AtomicBool,
@@ -56,6 +60,7 @@ impl Server {
             maxconn: conf.maxconn,
             disabled: conf.disabled,
             backup: conf.backup,
+            observe: conf.observe,
             up: AtomicBool::new(true),
             stats: ServerStats::default(),
         }
@@ -81,6 +86,24 @@ impl Server {
     #[inline]
     pub fn is_up(&self) -> bool {
         self.up.load(Relaxed)
+    }
+
+    /// Counts a failed connect on live traffic; true when this one reaches
+    /// `error-limit` under `observe layer4` (the prober must be told).
+    pub fn observe_failure(&self) -> bool {
+        let Some(observe) = self.observe else {
+            return false;
+        };
+        self.stats.consecutive_errors.fetch_add(1, Relaxed) + 1 == observe.error_limit
+    }
+
+    /// A connect on live traffic succeeded: the error run is over.
+    #[inline]
+    pub fn observe_success(&self) {
+        // Read first: a write would bounce this line between cores.
+        if self.observe.is_some() && self.stats.consecutive_errors.load(Relaxed) != 0 {
+            self.stats.consecutive_errors.store(0, Relaxed);
+        }
     }
 
     /// Sets the health state; for the prober, the only writer.
@@ -137,6 +160,7 @@ mod tests {
             disabled: false,
             backup: false,
             shutdown_on_down: false,
+            observe: None,
             check: None,
         }))
     }

@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::backend::Server;
-use crate::config::{Check, CheckStep};
+use crate::config::{Check, CheckStep, OnError};
 use crate::shared::Shared;
 use crate::token::WAKER;
 use crate::worker::Control;
@@ -200,8 +200,12 @@ impl Prober {
             }
             for event in events.iter() {
                 if event.token() == WAKER {
-                    if self.control.try_iter().any(|c| matches!(c, Control::Stop)) {
-                        return Ok(());
+                    while let Ok(msg) = self.control.try_recv() {
+                        match msg {
+                            Control::Stop => return Ok(()),
+                            Control::Observed(server) => self.observed(&server),
+                            Control::ShutdownSessions(_) => {} // For workers.
+                        }
                     }
                     continue;
                 }
@@ -307,38 +311,87 @@ impl Prober {
     /// Dropping the socket closes it from our side, so the TIME_WAIT stays
     /// here, not on the server.
     fn finish_at(&mut self, i: usize, outcome: Outcome, started: Instant, now: Instant) {
+        self.probes[i].pending = None;
+        self.apply(i, &outcome, now.duration_since(started));
+        let next = now + self.probes[i].interval();
+        self.schedule(i, next);
+    }
+
+    /// Records a result; on a change of state, sets it, logs it once and,
+    /// with `on-marked-down shutdown-sessions`, has the workers cut the
+    /// server's connections.
+    fn apply(&mut self, i: usize, outcome: &Outcome, took: Duration) {
         let probe = &mut self.probes[i];
-        probe.pending = None;
-        if let Some(up) = probe.record(&outcome) {
-            probe.server.set_up(up);
-            let took = now.duration_since(started).as_millis();
-            let reason = match &outcome {
-                Outcome::Passed => "check passed".to_string(),
-                Outcome::Failed(why) => why.clone(),
-            };
-            let servers = &self.shared.servers[probe.backend];
-            let left = servers.iter().filter(|s| s.is_up() && !s.disabled).count();
-            let (new, old) = if up { ("UP", "DOWN") } else { ("DOWN", "UP") };
-            let line = format!(
-                "server {} is {new} (was {old}): {reason}, check took {took}ms; \
-                 {left} of {} server(s) UP in the backend",
-                probe.label,
-                servers.len()
-            );
-            if up {
-                log::info!("{line}");
-            } else {
-                log::warn!("{line}");
-                if probe.shutdown_on_down {
-                    for (tx, waker) in &self.workers {
-                        let _ = tx.send(Control::ShutdownSessions(Arc::clone(&probe.server)));
-                        let _ = waker.wake();
-                    }
-                }
+        let Some(up) = probe.record(outcome) else {
+            return;
+        };
+        probe.server.set_up(up);
+        let reason = match outcome {
+            Outcome::Passed => "check passed",
+            Outcome::Failed(why) => why,
+        };
+        let servers = &self.shared.servers[probe.backend];
+        let left = servers.iter().filter(|s| s.is_up() && !s.disabled).count();
+        let (new, old) = if up { ("UP", "DOWN") } else { ("DOWN", "UP") };
+        let line = format!(
+            "server {} is {new} (was {old}): {reason}, check took {}ms; \
+             {left} of {} server(s) UP in the backend",
+            probe.label,
+            took.as_millis(),
+            servers.len()
+        );
+        if up {
+            log::info!("{line}");
+            return;
+        }
+        log::warn!("{line}");
+        if probe.shutdown_on_down {
+            for (tx, waker) in &self.workers {
+                let _ = tx.send(Control::ShutdownSessions(Arc::clone(&probe.server)));
+                let _ = waker.wake();
             }
         }
-        let next = now + probe.interval();
-        self.schedule(i, next);
+    }
+
+    /// A worker saw `error-limit` connect failures in a row to `server` on
+    /// live traffic (`observe layer4`): apply its `on-error` action, then
+    /// check at `fastinter`.
+    fn observed(&mut self, server: &Arc<Server>) {
+        let Some(i) = self
+            .probes
+            .iter()
+            .position(|p| Arc::ptr_eq(&p.server, server))
+        else {
+            return;
+        };
+        server
+            .stats
+            .consecutive_errors
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let Some(observe) = server.observe else {
+            return;
+        };
+        let why = format!(
+            "{} connect errors in a row on live traffic",
+            observe.error_limit
+        );
+        let probe = &mut self.probes[i];
+        match observe.on_error {
+            OnError::FastInter => {}
+            OnError::FailCheck => self.apply(i, &Outcome::Failed(why), Duration::ZERO),
+            OnError::SuddenDeath => probe.health = probe.health.min(probe.check.rise),
+            OnError::MarkDown => {
+                probe.health = probe.health.min(probe.check.rise);
+                self.apply(i, &Outcome::Failed(why), Duration::ZERO);
+            }
+        }
+        let probe = &self.probes[i];
+        if probe.pending.is_none() {
+            let next = Instant::now() + probe.check.fastinter;
+            if probe.next_at.is_none_or(|at| next < at) {
+                self.schedule(i, next);
+            }
+        }
     }
 
     fn schedule(&mut self, i: usize, at: Instant) {
@@ -433,6 +486,7 @@ mod tests {
             disabled: false,
             backup: false,
             shutdown_on_down: false,
+            observe: None,
             check: None,
         };
         let inter = Duration::from_secs(2);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
 
@@ -14,7 +14,7 @@ use crate::cli::Args;
 use crate::config::Config;
 use crate::health::Prober;
 use crate::listener;
-use crate::shared::Shared;
+use crate::shared::{Observer, Shared};
 use crate::sys::{self, SignalSet};
 use crate::token;
 use crate::worker::{Control, Worker};
@@ -75,7 +75,18 @@ fn serve(mut config: Config) -> io::Result<()> {
     config.maxpipes = raise_fd_limit(&config)?;
     // Blocked before any thread starts, so that only `wait` below sees them.
     let signals = SignalSet::block(&[libc::SIGINT, libc::SIGTERM])?;
-    let shared = Arc::new(Shared::new(config));
+    // The prober's channel exists before the workers, which report
+    // `observe layer4` error runs to it.
+    let probing = config
+        .backends
+        .iter()
+        .any(|b| b.servers.iter().any(|s| s.check.is_some()));
+    let prober = probing.then(ProberParts::new).transpose()?;
+    let observer = prober.as_ref().map(|p| Observer {
+        tx: p.control.clone(),
+        waker: Arc::clone(&p.waker),
+    });
+    let shared = Arc::new(Shared::new(config, observer));
     let cfg = &shared.config;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut workers = Vec::with_capacity(cfg.threads);
@@ -109,8 +120,8 @@ fn serve(mut config: Config) -> io::Result<()> {
         .iter()
         .map(|w| (w.control.clone(), Arc::clone(&w.waker)))
         .collect();
-    if let Some(prober) = spawn_prober(&shared, controls)? {
-        workers.push(prober);
+    if let Some(parts) = prober {
+        workers.push(parts.spawn(&shared, controls)?);
     }
     announce(&shared);
     let sig = signals.wait()?;
@@ -130,26 +141,44 @@ fn serve(mut config: Config) -> io::Result<()> {
     result
 }
 
-/// Starts the health prober when some server has `check`; it is stopped and
-/// joined like a worker.
-fn spawn_prober(
-    shared: &Arc<Shared>,
-    workers: Vec<(Sender<Control>, Arc<Waker>)>,
-) -> io::Result<Option<Handle>> {
-    let poll = Poll::new()?;
-    let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let Some(prober) = Prober::new(poll, rx, Arc::clone(shared), workers) else {
-        return Ok(None);
-    };
-    let thread = std::thread::Builder::new()
-        .name("l4lb-prober".into())
-        .spawn(move || prober.run())?;
-    Ok(Some(Handle {
-        thread,
-        control: tx,
-        waker,
-    }))
+/// The prober's poll, waker and channel, made before the workers start.
+struct ProberParts {
+    poll: Poll,
+    waker: Arc<Waker>,
+    control: Sender<Control>,
+    inbox: Receiver<Control>,
+}
+
+impl ProberParts {
+    fn new() -> io::Result<ProberParts> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
+        let (control, inbox) = crossbeam_channel::unbounded();
+        Ok(ProberParts {
+            poll,
+            waker,
+            control,
+            inbox,
+        })
+    }
+
+    /// Starts the health prober; it is stopped and joined like a worker.
+    fn spawn(
+        self,
+        shared: &Arc<Shared>,
+        workers: Vec<(Sender<Control>, Arc<Waker>)>,
+    ) -> io::Result<Handle> {
+        let prober = Prober::new(self.poll, self.inbox, Arc::clone(shared), workers)
+            .ok_or_else(|| io::Error::other("no server to check"))?;
+        let thread = std::thread::Builder::new()
+            .name("l4lb-prober".into())
+            .spawn(move || prober.run())?;
+        Ok(Handle {
+            thread,
+            control: self.control,
+            waker: self.waker,
+        })
+    }
 }
 
 /// One worker's listeners: a SO_REUSEPORT socket for every bind.

@@ -306,7 +306,7 @@ impl Session {
                     return Next::Wait;
                 }
                 Err(e) => {
-                    note_failure(&servers[idx], &e);
+                    note_failure(ctx.shared, &servers[idx], &e);
                     attempts += 1;
                     if attempts > be.retries {
                         return Next::Abort;
@@ -364,6 +364,7 @@ impl Session {
         else {
             unreachable!("connected() is only called in Connecting")
         };
+        guard.server().observe_success();
         self.server_seen = ctx.now;
         self.client_seen = ctx.now;
         let (up, down) = (Pump::new(self.splice), Pump::new(self.splice));
@@ -385,7 +386,7 @@ impl Session {
             unreachable!("connect_failed() is only called in Connecting")
         };
         let servers = &ctx.shared.servers[self.backend];
-        note_failure(&servers[idx], &err);
+        note_failure(ctx.shared, &servers[idx], &err);
         if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
             log::debug!(
                 "client {}: retries exhausted, last error: {err}",
@@ -484,8 +485,13 @@ fn connect(server: &Server, be: &Backend) -> io::Result<TcpStream> {
     Ok(TcpStream::from_std(sock.into()))
 }
 
-fn note_failure(server: &Arc<Server>, err: &io::Error) {
+fn note_failure(shared: &Shared, server: &Arc<Server>, err: &io::Error) {
     server.stats.connect_failures.fetch_add(1, Relaxed);
+    if server.observe_failure()
+        && let Some(observer) = &shared.observer
+    {
+        observer.report(server);
+    }
     log::debug!("connect to {} ({}) failed: {err}", server.name, server.addr);
 }
 

@@ -6,7 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::backend::Server;
+use crossbeam_channel::Sender;
+use mio::Waker;
+
 use crate::config::Config;
+use crate::worker::Control;
 
 /// Counters of one frontend (or of the whole process), on their own line.
 #[derive(Debug, Default)]
@@ -26,10 +30,27 @@ pub struct Shared {
     pub global: ConnCount,
     /// Client connections per frontend, indexed like `config.frontends`.
     pub frontends: Vec<ConnCount>,
+    /// Where workers report `observe layer4` error runs: the prober.
+    pub observer: Option<Observer>,
+}
+
+/// The prober's control channel and waker, as workers see them.
+#[derive(Debug)]
+pub struct Observer {
+    pub tx: Sender<Control>,
+    pub waker: Arc<Waker>,
+}
+
+impl Observer {
+    /// Tells the prober that `server` reached its error-limit.
+    pub fn report(&self, server: &Arc<Server>) {
+        let _ = self.tx.send(Control::Observed(Arc::clone(server)));
+        let _ = self.waker.wake();
+    }
 }
 
 impl Shared {
-    pub fn new(config: Config) -> Shared {
+    pub fn new(config: Config, observer: Option<Observer>) -> Shared {
         let servers = config
             .backends
             .iter()
@@ -45,6 +66,7 @@ impl Shared {
             servers,
             global: ConnCount::default(),
             frontends,
+            observer,
         }
     }
 }

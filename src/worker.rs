@@ -30,6 +30,8 @@ pub enum Control {
     /// This server went DOWN with `on-marked-down shutdown-sessions`:
     /// reset every connection to it.
     ShutdownSessions(Arc<Server>),
+    /// To the prober: this server reached its `observe layer4` error-limit.
+    Observed(Arc<Server>),
 }
 
 /// The part of a worker a session handler borrows. A macro rather than a
@@ -197,6 +199,7 @@ impl Worker {
             match msg {
                 Control::Stop => stop = true,
                 Control::ShutdownSessions(server) => self.shutdown_sessions(&server),
+                Control::Observed(_) => {} // Meant for the prober only.
             }
         }
         stop

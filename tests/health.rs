@@ -341,3 +341,32 @@ fn on_marked_down_shutdown_sessions_resets_established_connections() {
     std::io::Read::read_exact(&mut keep, &mut b).unwrap();
     assert_eq!(&b, b"ok");
 }
+
+#[test]
+fn observe_layer4_takes_a_failing_server_out_between_checks() {
+    // Checks go to a live port; traffic goes to a dead one. Only live
+    // traffic can tell, and `inter 10s` keeps the prober out of it.
+    let probe_target = Backend::echo();
+    let good = Backend::named("good");
+    let dead = addr(free_port());
+    let port = free_port();
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout client 10s\n  timeout server 10s\nlisten l\n  \
+         bind 127.0.0.1:{port}\n  balance first\n  \
+         server dead {dead} check port {} inter 10s fastinter 10s observe layer4 error-limit 3 on-error mark-down\n  \
+         server good {}\n",
+        probe_target.port,
+        good.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    for _ in 0..6 {
+        // Refused by `dead`, retried on `good`: the client never notices.
+        assert_eq!(name_of_next(port), "good");
+    }
+    wait_log(
+        &l4,
+        "server l/dead is DOWN (was UP): 3 connect errors in a row on live traffic",
+        1,
+        Duration::from_secs(5),
+    );
+}

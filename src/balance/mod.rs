@@ -270,6 +270,7 @@ mod testutil {
             disabled,
             backup: false,
             shutdown_on_down: false,
+            observe: None,
             check: None,
         }))
     }
@@ -481,6 +482,7 @@ mod backup_tests {
                     disabled: false,
                     backup,
                     shutdown_on_down: false,
+                    observe: None,
                     check: None,
                 }))
             })

@@ -8,7 +8,8 @@ use super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time, server_addr,
 };
 use super::{
-    Bind, Check, CheckStep, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE, MAX_THREADS, ServerConf,
+    Bind, Check, CheckStep, DEFAULT_ERROR_LIMIT, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE,
+    MAX_THREADS, Observe, OnError, ServerConf,
 };
 use crate::conf::Line;
 
@@ -624,10 +625,7 @@ const SERVER_NOT_YET: &[&str] = &[
     "agent-addr",
     "agent-send",
     "slowstart",
-    "observe",
-    "on-error",
     "on-marked-up",
-    "error-limit",
     "source",
     "track",
     "id",
@@ -670,6 +668,11 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
         target: conf.addr,
     };
     let (mut checking, mut inter, mut fastinter, mut downinter) = (false, None, None, None);
+    let mut observe = Observe {
+        error_limit: DEFAULT_ERROR_LIMIT,
+        on_error: OnError::FailCheck,
+    };
+    let mut observing = false;
     let mut it = opts.iter();
     while let Some(opt) = it.next() {
         let mut value = |range| {
@@ -683,6 +686,24 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
             "maxconn" => conf.maxconn = value(0..=u32::MAX)?,
             "disabled" => conf.disabled = true,
             "backup" => conf.backup = true,
+            "observe" => match it.next().map(String::as_str) {
+                Some("layer4") => observing = true,
+                Some("layer7") => return Err(http_only("observe layer7")),
+                _ => return Err(bad_kw(opt, "accepted: observe layer4")),
+            },
+            "error-limit" => observe.error_limit = value(1..=u32::MAX)?,
+            "on-error" => {
+                observe.on_error = match it.next().map(String::as_str) {
+                    Some("fastinter") => OnError::FastInter,
+                    Some("fail-check") => OnError::FailCheck,
+                    Some("sudden-death") => OnError::SuddenDeath,
+                    Some("mark-down") => OnError::MarkDown,
+                    _ => {
+                        let msg = "accepted: on-error fastinter|fail-check|sudden-death|mark-down";
+                        return Err(bad_kw(opt, msg));
+                    }
+                }
+            }
             "on-marked-down" => match it.next().map(String::as_str) {
                 Some("shutdown-sessions") => conf.shutdown_on_down = true,
                 _ => {
@@ -721,11 +742,18 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
             o if SERVER_NOT_YET.contains(&o) => return Err(not_yet(o)),
             o => {
                 let msg = "unknown server option; accepted: weight N, maxconn N, disabled, backup, \
-                           on-marked-down shutdown-sessions, \
+                           on-marked-down shutdown-sessions, observe layer4, error-limit N, on-error ACTION, \
                            check, inter T, fastinter T, downinter T, rise N, fall N, port N, addr IP";
                 return Err(bad_kw(o, msg));
             }
         }
+    }
+    if observing {
+        if !checking {
+            let msg = "observe layer4 needs `check` on the same server: the prober brings it back";
+            return Err(bad_kw("observe", msg));
+        }
+        conf.observe = Some(observe);
     }
     if checking {
         check.inter = inter.unwrap_or(DEFAULT_INTER);

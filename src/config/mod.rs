@@ -127,6 +127,9 @@ pub struct ServerConf {
     /// `on-marked-down shutdown-sessions`: when marked DOWN, its established
     /// connections are reset (off by default, as in HAProxy).
     pub shutdown_on_down: bool,
+    /// `observe layer4`: live traffic's connect failures count against the
+    /// server. Needs `check` (the prober brings the server back).
+    pub observe: Option<Observe>,
     /// `check` and its timing options; None = never probed (always UP).
     pub check: Option<Check>,
 }
@@ -147,6 +150,30 @@ pub struct Check {
     /// Where to connect: the server's address unless `addr` / `port` say otherwise.
     pub target: SocketAddr,
 }
+
+/// Passive health: what `error-limit` connect failures in a row on live
+/// traffic do (`on-error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observe {
+    /// `error-limit N` (default 10, as HAProxy).
+    pub error_limit: u32,
+    pub on_error: OnError,
+}
+
+/// HAProxy's `on-error` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Check again now, then at `fastinter`.
+    FastInter,
+    /// Count as one failed check (the default).
+    FailCheck,
+    /// One failed check away from DOWN.
+    SuddenDeath,
+    /// DOWN at once; `rise` passed checks bring it back.
+    MarkDown,
+}
+
+pub const DEFAULT_ERROR_LIMIT: u32 = 10;
 
 /// One step of a `tcp-check` sequence, after the connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,6 +295,7 @@ impl ServerConf {
             disabled: false,
             backup: false,
             shutdown_on_down: false,
+            observe: None,
             check: None,
         }
     }

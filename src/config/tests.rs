@@ -1277,3 +1277,53 @@ fn on_marked_down_shutdown_sessions() {
         "shutdown-sessions",
     );
 }
+
+#[test]
+fn observe_layer4_options() {
+    let c = load(&in_backend(
+        "server s3 127.0.0.1:80 check observe layer4 error-limit 5 on-error sudden-death",
+    ));
+    let s3 = c.backends[0]
+        .servers
+        .iter()
+        .find(|s| s.name == "s3")
+        .unwrap();
+    assert_eq!(
+        s3.observe,
+        Some(Observe {
+            error_limit: 5,
+            on_error: OnError::SuddenDeath
+        })
+    );
+    let d = load(&in_backend("server s3 127.0.0.1:80 check observe layer4"));
+    let o = d.backends[0]
+        .servers
+        .iter()
+        .find(|s| s.name == "s3")
+        .unwrap()
+        .observe
+        .unwrap();
+    assert_eq!(
+        (o.error_limit, o.on_error),
+        (10, OnError::FailCheck),
+        "HAProxy's defaults"
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 observe layer4"),
+        9,
+        "observe",
+        "needs `check`",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 check observe layer7"),
+        9,
+        "observe layer7",
+        "HTTP-only",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 check on-error explode"),
+        9,
+        "on-error",
+        "mark-down",
+    );
+}
