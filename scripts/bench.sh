@@ -51,15 +51,8 @@ for v in $VARIANTS; do
 done
 
 # ---- tools ----
-apt_install() {
-  echo "installing $* (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 # RUNLEVEL=1: don't start the packages' services
-  apt-get install -y -q "$@" >"$W/apt.log" 2>&1 && return 0
-  { apt-get update -q && apt-get install -y -q "$@"; } >>"$W/apt.log" 2>&1 && return 0
-  tail -n 20 "$W/apt.log" >&2
-  die "apt-get install $* failed"
-}
-need() { command -v "$1" >/dev/null || apt_install "$2"; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 need haproxy haproxy
 need nginx nginx
 need wrk wrk

@@ -9,15 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Sends a line and expects it echoed (after the backend's name line).
-fn round_trip(port: u16) -> String {
-    let mut c = connect(port);
-    let name = read_line(&mut c).unwrap();
-    c.write_all(b"ping\n").unwrap();
-    assert_eq!(read_line(&mut c).unwrap(), "ping");
-    name
-}
-
 #[test]
 fn connect_refused_goes_to_the_next_server() {
     let good = Backend::named("good");

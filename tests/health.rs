@@ -27,15 +27,6 @@ fn wait_log(l4: &L4lb, text: &str, nth: usize, limit: Duration) -> Instant {
     Instant::now()
 }
 
-/// Connects, reads the server's name, checks the echo.
-fn name_of_next(port: u16) -> String {
-    let mut c = connect(port);
-    let name = read_line(&mut c).unwrap();
-    c.write_all(b"ping\n").unwrap();
-    assert_eq!(read_line(&mut c).unwrap(), "ping");
-    name
-}
-
 #[test]
 fn a_killed_server_is_marked_down_then_up_again_and_skipped_meanwhile() {
     let a = Backend::named("a");
@@ -72,7 +63,7 @@ fn a_killed_server_is_marked_down_then_up_again_and_skipped_meanwhile() {
         "DOWN within fall x inter: {down:?}"
     );
     for _ in 0..10 {
-        assert_eq!(name_of_next(port), "b", "no connection to a DOWN server");
+        assert_eq!(round_trip(port), "b", "no connection to a DOWN server");
     }
     let back = Instant::now();
     let _a = Backend::named_at("a", a_port);
@@ -85,7 +76,7 @@ fn a_killed_server_is_marked_down_then_up_again_and_skipped_meanwhile() {
         up <= Duration::from_millis(1200),
         "UP within rise x inter: {up:?}"
     );
-    let names: Vec<String> = (0..10).map(|_| name_of_next(port)).collect();
+    let names: Vec<String> = (0..10).map(|_| round_trip(port)).collect();
     assert!(
         names.iter().any(|n| n == "a"),
         "a takes traffic again: {names:?}"
@@ -112,7 +103,7 @@ fn a_server_that_never_accepts_is_caught_by_timeout_check() {
     );
     for _ in 0..10 {
         let t = Instant::now();
-        assert_eq!(name_of_next(port), "good");
+        assert_eq!(round_trip(port), "good");
         // Sent to the hole, a connection would wait the 3 s connect timeout.
         assert!(
             t.elapsed() < Duration::from_millis(1500),
@@ -157,7 +148,7 @@ fn with_every_server_down_clients_are_closed_at_once_then_served_again() {
     );
     let _only = Backend::named_at("only", only_port);
     wait_log(&l4, "server l/only is UP", 1, Duration::from_secs(5));
-    assert_eq!(name_of_next(port), "only");
+    assert_eq!(round_trip(port), "only");
 }
 
 /// A Redis-like server: answers each `PING\r\n` with `+PONG\r\n`.
@@ -236,7 +227,7 @@ fn a_backup_server_takes_over_and_hands_back() {
     let l4 = L4lb::start(&conf);
     for _ in 0..5 {
         assert_eq!(
-            name_of_next(port),
+            round_trip(port),
             "main",
             "a backup idles while the main server is UP"
         );
@@ -244,12 +235,12 @@ fn a_backup_server_takes_over_and_hands_back() {
     drop(main);
     wait_log(&l4, "server l/main is DOWN", 1, Duration::from_secs(5));
     for _ in 0..5 {
-        assert_eq!(name_of_next(port), "spare");
+        assert_eq!(round_trip(port), "spare");
     }
     let _main = Backend::named_at("main", main_port);
     wait_log(&l4, "server l/main is UP", 1, Duration::from_secs(5));
     for _ in 0..5 {
-        assert_eq!(name_of_next(port), "main", "handed back");
+        assert_eq!(round_trip(port), "main", "handed back");
     }
 }
 
@@ -361,7 +352,7 @@ fn observe_layer4_takes_a_failing_server_out_between_checks() {
     let l4 = L4lb::start(&conf);
     for _ in 0..6 {
         // Refused by `dead`, retried on `good`: the client never notices.
-        assert_eq!(name_of_next(port), "good");
+        assert_eq!(round_trip(port), "good");
     }
     wait_log(
         &l4,

@@ -414,6 +414,16 @@ pub fn connect(port: u16) -> TcpStream {
     s
 }
 
+/// Connects to a `Backend::named` server through the proxy: reads its name,
+/// checks that a line is echoed, and returns the name.
+pub fn round_trip(port: u16) -> String {
+    let mut c = connect(port);
+    let name = read_line(&mut c).unwrap();
+    c.write_all(b"ping\n").unwrap();
+    assert_eq!(read_line(&mut c).unwrap(), "ping");
+    name
+}
+
 /// Reads one `\n`-terminated line (a backend's name).
 pub fn read_line(s: &mut TcpStream) -> io::Result<String> {
     let mut out = Vec::new();
