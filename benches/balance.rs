@@ -33,15 +33,8 @@ fn servers(n: usize) -> Vec<Arc<Server>> {
     (0..n)
         .map(|i| {
             Arc::new(Server::new(&ServerConf {
-                name: format!("srv{i}"),
-                addr: "127.0.0.1:1".parse().unwrap(),
                 weight: (i % 4) as u32 + 1,
-                maxconn: 0,
-                disabled: false,
-                backup: false,
-                shutdown_on_down: false,
-                observe: None,
-                check: None,
+                ..ServerConf::new(format!("srv{i}"), "127.0.0.1:1".parse().unwrap())
             }))
         })
         .collect()

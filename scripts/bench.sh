@@ -13,6 +13,8 @@
 # Exit 1 if a balancer did not start or a run gave no number (the table is printed anyway).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 DUR=${DUR:-10}
 C=${C:-64}
@@ -33,15 +35,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 # Stops every process we started: SIGTERM, up to 5 s for all to exit, then SIGKILL.
 # shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
 cleanup() {
-  local pid alive i
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for ((i = 0; i < 50; i++)); do
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -51,8 +45,6 @@ for v in $VARIANTS; do
 done
 
 # ---- tools ----
-# shellcheck source=scripts/lib.sh
-. scripts/lib.sh
 need haproxy haproxy
 need nginx nginx
 need wrk wrk

@@ -16,6 +16,8 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME with a '.', awk with '.'
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 DUR=${DUR:-20}
 C=${C:-32}
@@ -35,23 +37,13 @@ die() { printf 'failover: %s\n' "$*" >&2; exit 1; }
 # Stops every process we started: SIGTERM, up to 5 s for all to exit, then SIGKILL.
 # shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
 cleanup() {
-  local pid alive i
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for ((i = 0; i < 50; i++)); do
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  stop_pids
   if [ -n "${LOGS:-}" ] && mkdir -p "$LOGS"; then cp "$W"/*.log "$W"/*.access "$W"/wrk.out "$LOGS"/ 2>/dev/null || true; fi
   rm -rf "$W"
 }
 trap cleanup EXIT
 
 # ---- tools ----
-# shellcheck source=scripts/lib.sh
-. scripts/lib.sh
 need nginx nginx
 need wrk wrk
 need ss iproute2

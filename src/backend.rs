@@ -153,15 +153,8 @@ mod tests {
 
     fn server(maxconn: u32) -> Arc<Server> {
         Arc::new(Server::new(&ServerConf {
-            name: "s".into(),
-            addr: "127.0.0.1:1".parse().unwrap(),
-            weight: 1,
             maxconn,
-            disabled: false,
-            backup: false,
-            shutdown_on_down: false,
-            observe: None,
-            check: None,
+            ..ServerConf::new("s".into(), "127.0.0.1:1".parse().unwrap())
         }))
     }
 

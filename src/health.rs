@@ -478,17 +478,7 @@ mod tests {
 
     fn probe(rise: u32, fall: u32) -> Probe {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let conf = ServerConf {
-            name: "s".into(),
-            addr,
-            weight: 1,
-            maxconn: 0,
-            disabled: false,
-            backup: false,
-            shutdown_on_down: false,
-            observe: None,
-            check: None,
-        };
+        let conf = ServerConf::new("s".into(), addr);
         let inter = Duration::from_secs(2);
         let check = Check {
             inter,

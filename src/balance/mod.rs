@@ -263,15 +263,10 @@ mod testutil {
 
     pub fn server(name: &str, weight: u32, maxconn: u32, disabled: bool) -> Arc<Server> {
         Arc::new(Server::new(&ServerConf {
-            name: name.into(),
-            addr: "127.0.0.1:1".parse().unwrap(),
             weight,
             maxconn,
             disabled,
-            backup: false,
-            shutdown_on_down: false,
-            observe: None,
-            check: None,
+            ..ServerConf::new(name.into(), "127.0.0.1:1".parse().unwrap())
         }))
     }
 
@@ -475,15 +470,9 @@ mod backup_tests {
             .enumerate()
             .map(|(i, &backup)| {
                 Arc::new(Server::new(&ServerConf {
-                    name: format!("s{i}"),
-                    addr: "127.0.0.1:1".parse().unwrap(),
-                    weight: 1,
                     maxconn,
-                    disabled: false,
                     backup,
-                    shutdown_on_down: false,
-                    observe: None,
-                    check: None,
+                    ..ServerConf::new(format!("s{i}"), "127.0.0.1:1".parse().unwrap())
                 }))
             })
             .collect()

@@ -286,7 +286,9 @@ impl Config {
 }
 
 impl ServerConf {
-    fn new(name: String, addr: SocketAddr) -> ServerConf {
+    /// A server line with nothing but its name and address: weight 1, no
+    /// limits, no checks (the defaults of every option).
+    pub fn new(name: String, addr: SocketAddr) -> ServerConf {
         ServerConf {
             name,
             addr,
