@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # failover.sh: what clients see when one of three servers dies and comes back, through l4lb.
 # Three nginx backends (127.0.0.1:19201-19203, one process each so one can be killed), l4lb on 18200
-# with `balance roundrobin`, `retries 3`, `option redispatch`, `timeout connect 1s` and
-# `check inter 300ms fall 2 rise 2`. wrk -t1 -c32 "Connection: close" runs DUR seconds through it;
+# with `balance roundrobin`, `retries 3`, `option redispatch`, `retry-on conn-failure empty-response`,
+# `timeout connect 1s` and `check inter 300ms fall 2 rise 2 slowstart 3s`. wrk -t1 -c32 "Connection: close"
+# runs DUR seconds through it;
 # 5 s in, s2's nginx gets SIGTERM (fast shutdown: in-flight requests are cut), stays dead 5 s, and
 # is started again on the same port. Then: wrk requests and failures, kill -> `is DOWN` and
 # back -> `is UP` from l4lb's log, and s2's share of the requests each second after it returned.
@@ -119,14 +120,15 @@ defaults
   timeout server 30s
   retries 3
   option redispatch
+  retry-on conn-failure empty-response
 frontend f
   bind 127.0.0.1:$LB
   default_backend b
 backend b
   balance roundrobin
-  server s1 127.0.0.1:${BP[0]} check inter 300ms fall 2 rise 2
-  server s2 127.0.0.1:${BP[1]} check inter 300ms fall 2 rise 2
-  server s3 127.0.0.1:${BP[2]} check inter 300ms fall 2 rise 2
+  server s1 127.0.0.1:${BP[0]} check inter 300ms fall 2 rise 2 slowstart 3s
+  server s2 127.0.0.1:${BP[1]} check inter 300ms fall 2 rise 2 slowstart 3s
+  server s3 127.0.0.1:${BP[2]} check inter 300ms fall 2 rise 2 slowstart 3s
 L4
 mkfifo "$W/l4lb.fifo"
 stamp <"$W/l4lb.fifo" >"$W/l4lb.log" &
@@ -226,25 +228,25 @@ awk -v k="$T_KILL" -v b="$T_BACK" -v n="$AFTER" '
 # ones; failed connects to s2 are retried on another server and are not.
 echo "l4lb events by phase (aborted = client saw a reset; connect failed = retried elsewhere):"
 awk -v t0="$T0" -v k="$T_KILL" -v d="${T_DOWN:-$T_BACK}" -v b="$T_BACK" -v u="${T_UP:-$T_END}" -v e="$T_END" '
-  BEGIN { split("before kill|kill +0-100ms|+100ms -> DOWN|DOWN -> back|back -> UP|UP -> wrk end|after wrk end", name, "|") }
+  BEGIN { split("before kill|kill +0-100ms|+100ms -> DOWN|DOWN +0-50ms|DOWN +50ms -> back|back -> UP|UP -> wrk end|after wrk end", name, "|") }
   $1 * 1e6 < t0 { next }
   /connection aborted|retries exhausted|no server available|no server slot|connect to .* failed/ {
     t = $1 * 1e6
-    p = t < k ? 1 : t < k + 1e5 ? 2 : t < d ? 3 : t < b ? 4 : t < u ? 5 : t < e ? 6 : 7
+    p = t < k ? 1 : t < k + 1e5 ? 2 : t < d ? 3 : t < d + 5e4 ? 4 : t < b ? 5 : t < u ? 6 : t < e ? 7 : 8
     if (/connect to/) { cf[p]++; next }
     ab[p]++; d0 = (t - k) / 1000
     if (!(p in lo) || d0 < lo[p]) lo[p] = d0
     if (!(p in hi) || d0 > hi[p]) hi[p] = d0
   }
   END {
-    for (p = 1; p <= 7; p++) {
+    for (p = 1; p <= 8; p++) {
       printf "  %-16s aborted %d, connect failed %d", name[p], ab[p], cf[p]
       if (ab[p]) printf " (aborts at %+.0f..%+.0fms from the kill)", lo[p], hi[p]
       print ""
     }
-    print ab[2] + 0, ab[1] + ab[3] + ab[4] + ab[5] + ab[6] > "/dev/stderr"
+    print ab[2] + 0, ab[1] + ab[3] + ab[4] + ab[5] + ab[6] + ab[7], cf[5] + 0 > "/dev/stderr"
   }' "$W/l4lb.log" 2>"$W/aborts"
-read -r AB_KILL AB_OTHER <"$W/aborts"
+read -r AB_KILL AB_OTHER CF_LATE <"$W/aborts"
 
 if [ "$FAILS" -gt 0 ]; then
   echo "failures: wrk counted $FAILS; l4lb aborted $AB_KILL session(s) in the 100ms after the kill (requests in flight"
@@ -254,6 +256,8 @@ if [ "$FAILS" -gt 0 ]; then
 fi
 met() { if [ "$1" = 1 ]; then echo met; else echo "NOT met"; fi; }
 echo "target: 0 failed requests: $(met $((FAILS == 0)))"
+# Connects started just before DOWN fail (and log) just after it; later ones would be new picks.
+echo "check:  no connect to s2 from 50ms after DOWN until it is back: $(met $((CF_LATE == 0))) ($CF_LATE)"
 if [ -n "$DOWN_MS" ]; then
   echo "target: DOWN within 1000ms (inter 300ms fall 2): $(met $((DOWN_MS <= 1000))) (${DOWN_MS}ms)"
 else

@@ -48,8 +48,14 @@ pub struct Server {
     /// UP (true) or DOWN, as the prober last judged it. Written only by the
     /// prober thread; servers without `check` stay UP.
     up: AtomicBool,
+    /// Slow start: the share of its weight the server gets now, in
+    /// 1/[`RAMP_FULL`] steps (1..=RAMP_FULL). Written only by the prober.
+    ramp: AtomicU32,
     pub stats: ServerStats,
 }
+
+/// A full ramp: the server has its whole weight.
+pub const RAMP_FULL: u32 = 256;
 
 impl Server {
     pub fn new(conf: &ServerConf) -> Server {
@@ -62,6 +68,7 @@ impl Server {
             backup: conf.backup,
             observe: conf.observe,
             up: AtomicBool::new(true),
+            ramp: AtomicU32::new(RAMP_FULL),
             stats: ServerStats::default(),
         }
     }
@@ -104,6 +111,24 @@ impl Server {
         if self.observe.is_some() && self.stats.consecutive_errors.load(Relaxed) != 0 {
             self.stats.consecutive_errors.store(0, Relaxed);
         }
+    }
+
+    /// Slow-start ramp, 1..=[`RAMP_FULL`]; RAMP_FULL outside slow start.
+    #[inline]
+    pub fn ramp(&self) -> u32 {
+        self.ramp.load(Relaxed)
+    }
+
+    /// Weight as the balancer uses it now: `weight * ramp`, so RAMP_FULL
+    /// times the configured weight once slow start is over.
+    #[inline]
+    pub fn eweight(&self) -> u64 {
+        u64::from(self.weight) * u64::from(self.ramp())
+    }
+
+    /// Sets the slow-start ramp (clamped to 1..=RAMP_FULL); for the prober.
+    pub fn set_ramp(&self, ramp: u32) {
+        self.ramp.store(ramp.clamp(1, RAMP_FULL), Relaxed);
     }
 
     /// Sets the health state; for the prober, the only writer.

@@ -7,6 +7,11 @@
 //! splicing once a read fills a whole buffer, and back once reads are small.
 //! A FIN from the source becomes `shutdown(Write)` on the destination after
 //! every byte in flight has been written; nothing is ever dropped.
+//!
+//! For `retry-on empty-response`, a pump can keep a journal of what it read
+//! until the other direction sees its first byte: then a dead server can be
+//! replaced and sent the same bytes. A journaling pump copies (never
+//! splices) and gives the journal up past one buffer.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -87,6 +92,23 @@ pub struct Moved {
     pub more: bool,
 }
 
+/// Which socket of a pump failed.
+#[derive(Debug)]
+pub enum Failed {
+    /// Reading from the source.
+    Source(io::Error),
+    /// Writing to the destination.
+    Destination(io::Error),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Source(e) | Failed::Destination(e) => e.fmt(f),
+        }
+    }
+}
+
 /// One direction of a proxied connection.
 #[derive(Debug)]
 pub struct Pump {
@@ -102,6 +124,11 @@ pub struct Pump {
     pipe_full: bool,
     /// Total bytes written to the destination.
     pub total: u64,
+    /// `retry-on empty-response`: every byte read from the source so far,
+    /// while it fits in one buffer and nobody called [`Pump::forget`].
+    journal: Option<Vec<u8>>,
+    /// Some byte was read from the source.
+    heard: bool,
 }
 
 impl Pump {
@@ -114,7 +141,55 @@ impl Pump {
             splice_allowed,
             pipe_full: false,
             total: 0,
+            journal: None,
+            heard: false,
         }
+    }
+
+    /// A pump that journals what it reads, for a possible replay.
+    pub fn journaling(splice_allowed: bool) -> Pump {
+        Pump {
+            journal: Some(Vec::new()),
+            ..Pump::new(splice_allowed)
+        }
+    }
+
+    /// A journaling pump for a replacement server: `journal` (what the
+    /// client sent the failed one) is in flight first.
+    pub fn replaying(journal: Vec<u8>, splice_allowed: bool, pools: &mut Pools) -> Pump {
+        let mut buf = pools.bufs.get();
+        let len = journal.len();
+        debug_assert!(len <= buf.len(), "a journal never outgrows a buffer");
+        buf[..len].copy_from_slice(&journal);
+        Pump {
+            flight: Flight::Buf {
+                buf,
+                start: 0,
+                end: len,
+            },
+            journal: Some(journal),
+            ..Pump::new(splice_allowed)
+        }
+    }
+
+    /// Whether the source ever sent a byte.
+    pub fn heard(&self) -> bool {
+        self.heard
+    }
+
+    /// Whether this pump still holds everything it ever read.
+    pub fn journaled(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Takes the journal, if still whole.
+    pub fn take_journal(&mut self) -> Option<Vec<u8>> {
+        self.journal.take()
+    }
+
+    /// Stops journaling (the replay window is over).
+    pub fn forget(&mut self) {
+        self.journal = None;
     }
 
     /// The source's FIN has been read and passed on, nothing left in flight.
@@ -128,18 +203,23 @@ impl Pump {
     }
 
     /// Moves what readiness allows; `Err` means a socket failed (reset, ...)
-    /// and the connection must be aborted.
-    pub fn run(&mut self, src: &mut Side, dst: &mut Side, pools: &mut Pools) -> io::Result<Moved> {
+    /// and the connection must be aborted (or, before any answer, retried).
+    pub fn run(
+        &mut self,
+        src: &mut Side,
+        dst: &mut Side,
+        pools: &mut Pools,
+    ) -> Result<Moved, Failed> {
         let mut moved = Moved::default();
         for _ in 0..ROUNDS_PER_CALL {
             let mut progress = false;
             if src.readable && !self.eof && self.has_room() {
-                let n = self.fill(src, pools)?;
+                let n = self.fill(src, pools).map_err(Failed::Source)?;
                 progress |= n > 0 || self.eof;
                 moved.read += n;
             }
             if dst.writable && self.flight.pending() > 0 {
-                let n = self.drain(dst)?;
+                let n = self.drain(dst).map_err(Failed::Destination)?;
                 progress |= n > 0;
                 moved.written += n;
             }
@@ -232,6 +312,13 @@ impl Pump {
                     (*start, *end) = (0, n);
                     short = n < buf.len();
                     self.streaming = n == buf.len();
+                    if let Some(journal) = &mut self.journal {
+                        if journal.len() + n <= bufsize {
+                            journal.extend_from_slice(&buf[..n]);
+                        } else {
+                            self.journal = None; // Too much to replay.
+                        }
+                    }
                     Ok(n)
                 }
                 Err(e) => Err(e),
@@ -243,6 +330,7 @@ impl Pump {
                 Ok(0)
             }
             Ok(n) => {
+                self.heard = true;
                 // A short read emptied the socket: new data will raise a
                 // new edge, so skip the read that would only say EAGAIN
                 // (one syscall per message saved). Not when a FIN is
@@ -265,6 +353,7 @@ impl Pump {
     fn take_stage(&self, pools: &mut Pools) -> Flight {
         if self.splice_allowed
             && self.streaming
+            && self.journal.is_none()
             && let Some(pipe) = pools.pipes.get()
         {
             return Flight::Pipe(pipe);

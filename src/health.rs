@@ -8,6 +8,13 @@
 //! a row (a failure on the way up starts the count again), so a server that
 //! alternates pass and fail keeps its state. A server starts UP with its
 //! counter at `rise`, so one failed check takes a dead server out at start.
+//!
+//! A server with `observe layer4` but no `check` is probed only while live
+//! traffic has taken it out: from its error run until it is fully UP again.
+//!
+//! Slow start is run from here too: when a server with `slowstart T` comes
+//! back UP, its ramp (see [`Server::eweight`]) starts at 1/256 and the
+//! prober raises it in small steps until T has passed.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -21,7 +28,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::backend::Server;
+use crate::backend::{RAMP_FULL, Server};
 use crate::config::{Check, CheckStep, OnError};
 use crate::shared::Shared;
 use crate::token::WAKER;
@@ -40,6 +47,10 @@ struct Probe {
     shutdown_on_down: bool,
     /// `tcp-check` steps after the connect (empty: the connect alone).
     steps: Vec<CheckStep>,
+    /// `slowstart T` (zero: none).
+    slowstart: Duration,
+    /// When the current slow start began; None when not ramping.
+    ramp_since: Option<Instant>,
     /// The check in progress.
     pending: Option<Pending>,
     /// The one live entry in the schedule: the next check, or the deadline
@@ -71,6 +82,11 @@ enum Outcome {
 impl Probe {
     fn max_health(&self) -> u32 {
         self.check.rise + self.check.fall - 1
+    }
+
+    /// Whether checks stop here: a passive-only server fully back UP.
+    fn at_rest(&self) -> bool {
+        self.check.passive_only && self.server.is_up() && self.health == self.max_health()
     }
 
     /// The wait before the next check: `inter` when steady UP, `downinter`
@@ -122,7 +138,14 @@ pub struct Prober {
     probes: Vec<Probe>,
     /// (when, probe index) of the next check or of a connect's deadline.
     due: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// When the slow-start ramps are raised next; None when none is running.
+    ramp_at: Option<Instant>,
 }
+
+/// Slow start raises the ramp this many times over T (HAProxy: 20), but
+/// not more often than every [`MIN_RAMP_STEP`].
+const RAMP_STEPS: u32 = 32;
+const MIN_RAMP_STEP: Duration = Duration::from_millis(10);
 
 /// Token of probe `i` (0 is the waker).
 fn token(i: usize) -> Token {
@@ -152,6 +175,8 @@ impl Prober {
                     check,
                     shutdown_on_down: conf.shutdown_on_down,
                     steps: backend.tcp_check.clone(),
+                    slowstart: conf.slowstart,
+                    ramp_since: None,
                     pending: None,
                     next_at: None,
                 });
@@ -171,8 +196,12 @@ impl Prober {
             shared,
             probes,
             due: BinaryHeap::new(),
+            ramp_at: None,
         };
         for i in 0..prober.probes.len() {
+            if prober.probes[i].check.passive_only {
+                continue; // Probed only once live traffic takes it out.
+            }
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
@@ -190,7 +219,12 @@ impl Prober {
         let mut events = Events::with_capacity(256);
         log::info!("prober: checking {} server(s)", self.probes.len());
         loop {
-            let timeout = self.due.peek().map(|Reverse((at, _))| {
+            let next = self.due.peek().map(|Reverse((at, _))| *at);
+            let next = match (next, self.ramp_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = next.map(|at| {
                 at.saturating_duration_since(Instant::now()) + Duration::from_micros(999)
             });
             match self.poll.poll(&mut events, timeout) {
@@ -212,7 +246,47 @@ impl Prober {
                 self.on_ready(event.token().0 - 1);
             }
             self.run_due();
+            self.raise_ramps();
         }
+    }
+
+    /// Raises every running slow start to its share of the time elapsed.
+    fn raise_ramps(&mut self) {
+        let now = Instant::now();
+        if self.ramp_at.is_none_or(|at| at > now) {
+            return;
+        }
+        self.ramp_at = None;
+        for probe in &mut self.probes {
+            let Some(since) = probe.ramp_since else {
+                continue;
+            };
+            let elapsed = now.duration_since(since);
+            if elapsed >= probe.slowstart || !probe.server.is_up() {
+                probe.server.set_ramp(RAMP_FULL);
+                probe.ramp_since = None;
+                continue;
+            }
+            let ramp = u128::from(RAMP_FULL) * elapsed.as_nanos() / probe.slowstart.as_nanos();
+            probe
+                .server
+                .set_ramp(u32::try_from(ramp).unwrap_or(RAMP_FULL));
+            let step = (probe.slowstart / RAMP_STEPS).max(MIN_RAMP_STEP);
+            let at = now + step;
+            self.ramp_at = Some(self.ramp_at.map_or(at, |t| t.min(at)));
+        }
+    }
+
+    /// Starts the slow start of probe `i`'s server, which is coming UP.
+    fn start_ramp(&mut self, i: usize, now: Instant) {
+        let probe = &mut self.probes[i];
+        if probe.slowstart.is_zero() {
+            return;
+        }
+        probe.server.set_ramp(1);
+        probe.ramp_since = Some(now);
+        let at = now + (probe.slowstart / RAMP_STEPS).max(MIN_RAMP_STEP);
+        self.ramp_at = Some(self.ramp_at.map_or(at, |t| t.min(at)));
     }
 
     /// A check made progress: connect finished, bytes sent or received.
@@ -313,6 +387,10 @@ impl Prober {
     fn finish_at(&mut self, i: usize, outcome: Outcome, started: Instant, now: Instant) {
         self.probes[i].pending = None;
         self.apply(i, &outcome, now.duration_since(started));
+        if self.probes[i].at_rest() {
+            self.probes[i].next_at = None;
+            return;
+        }
         let next = now + self.probes[i].interval();
         self.schedule(i, next);
     }
@@ -325,6 +403,11 @@ impl Prober {
         let Some(up) = probe.record(outcome) else {
             return;
         };
+        if up {
+            // The ramp starts before workers can see the server UP.
+            self.start_ramp(i, Instant::now());
+        }
+        let probe = &mut self.probes[i];
         probe.server.set_up(up);
         let reason = match outcome {
             Outcome::Passed => "check passed",
@@ -487,6 +570,7 @@ mod tests {
             rise,
             fall,
             target: addr,
+            passive_only: false,
         };
         Probe {
             server: Arc::new(Server::new(&conf)),
@@ -497,6 +581,8 @@ mod tests {
             check,
             shutdown_on_down: false,
             steps: Vec::new(),
+            slowstart: Duration::ZERO,
+            ramp_since: None,
             pending: None,
             next_at: None,
         }

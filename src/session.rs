@@ -4,8 +4,10 @@
 //! ```text
 //!   accept -> pick -> Connecting --connected--> Forwarding --both FINs--> closed
 //!              |  ^       |  (refused, timeout: retry on another server)
-//!              v  |       v
-//!             Queued    closed (retries spent, no server)
+//!              v  |       v      ^            |
+//!             Queued    closed   |            | retry-on empty-response: the server
+//!                                +------------+ hung up before its first byte; pick
+//!                                               another, replay the client's bytes
 //! ```
 //! Every handler says which state it is entered in and what it may leave to.
 //! A handler returns a [`Next`] telling the worker what to do with the slot.
@@ -23,7 +25,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use crate::backend::{ConnGuard, Server};
 use crate::balance::Balancer;
 use crate::config::{Backend, Frontend};
-use crate::forward::{Moved, Pools, Pump, Side};
+use crate::forward::{Failed, Moved, Pools, Pump, Side};
 use crate::shared::{Admission, Shared};
 use crate::token::{self, Peer};
 
@@ -82,6 +84,8 @@ enum State {
         guard: ConnGuard,
         up: Pump,
         down: Pump,
+        idx: usize,
+        attempts: u32,
     },
     /// Left by a handler that is replacing the state.
     Moving,
@@ -101,6 +105,9 @@ pub struct Session {
     server_seen: Instant,
     /// Instant of this session's live timer entry, if any.
     pub armed: Option<Instant>,
+    /// `retry-on empty-response`: what the client sent a server that hung
+    /// up without answering, for the next one.
+    replay: Option<Vec<u8>>,
     _admission: Admission,
 }
 
@@ -134,6 +141,7 @@ impl Session {
             client_seen: ctx.now,
             server_seen: ctx.now,
             armed: None,
+            replay: None,
             _admission: admission,
         };
         if let Err(e) = registered {
@@ -359,22 +367,71 @@ impl Session {
 
     /// Entered in Connecting once the server accepted; leaves to Forwarding.
     fn connected(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        let State::Connecting { server, guard, .. } =
-            std::mem::replace(&mut self.state, State::Moving)
+        let State::Connecting {
+            server,
+            guard,
+            idx,
+            attempts,
+            ..
+        } = std::mem::replace(&mut self.state, State::Moving)
         else {
             unreachable!("connected() is only called in Connecting")
         };
         guard.server().observe_success();
         self.server_seen = ctx.now;
         self.client_seen = ctx.now;
-        let (up, down) = (Pump::new(self.splice), Pump::new(self.splice));
+        let up = match self.replay.take() {
+            Some(journal) => Pump::replaying(journal, self.splice, ctx.pools),
+            None if ctx.shared.config.backends[self.backend].retry_empty_response => {
+                Pump::journaling(self.splice)
+            }
+            None => Pump::new(self.splice),
+        };
         self.state = State::Forwarding {
             server,
             guard,
             up,
-            down,
+            down: Pump::new(self.splice),
+            idx,
+            attempts,
         };
         self.forward(ctx)
+    }
+
+    /// Entered in Forwarding when the server hung up (FIN or reset) before
+    /// sending a byte, while the journal still holds all the client sent:
+    /// counts a failure against the server and, while retries last, gives
+    /// the client to another server with the same bytes. Leaves to
+    /// Connecting, Queued or a close.
+    fn replay(&mut self, ctx: &mut Ctx<'_>, err: io::Error) -> Next {
+        let State::Forwarding {
+            server,
+            mut up,
+            mut down,
+            idx,
+            attempts,
+            ..
+        } = std::mem::replace(&mut self.state, State::Moving)
+        else {
+            unreachable!("replay() is only called in Forwarding")
+        };
+        let journal = up.take_journal();
+        up.release(ctx.pools);
+        down.release(ctx.pools);
+        // Nothing of this connection should linger on the server.
+        let _ = SockRef::from(&server.stream).set_linger(Some(Duration::ZERO));
+        drop(server);
+        let servers = &ctx.shared.servers[self.backend];
+        note_failure(ctx.shared, &servers[idx], &err);
+        if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
+            log::debug!(
+                "client {}: retries exhausted, last error: {err}",
+                self.client_ip
+            );
+            return Next::Abort;
+        }
+        self.replay = journal;
+        self.connect_next(ctx, Some(idx), attempts + 1)
     }
 
     /// Entered in Connecting on a refused, reset or timed-out attempt:
@@ -405,21 +462,42 @@ impl Session {
             guard,
             up,
             down,
+            ..
         } = &mut self.state
         else {
             return Next::Wait;
         };
-        let moved = up.run(&mut self.client, server, ctx.pools).and_then(|u| {
-            down.run(server, &mut self.client, ctx.pools)
-                .map(|d| (u, d))
-        });
+        // Err(true) when the server's socket failed.
+        let moved = match up.run(&mut self.client, server, ctx.pools) {
+            Err(f) => Err((matches!(f, Failed::Destination(_)), f)),
+            Ok(u) => match down.run(server, &mut self.client, ctx.pools) {
+                Err(f) => Err((matches!(f, Failed::Source(_)), f)),
+                Ok(d) => Ok((u, d)),
+            },
+        };
+        // The server said nothing yet, and the journal holds all the client
+        // said: the server can still be replaced.
+        let replayable = up.journaled() && !down.heard();
         let (u, d) = match moved {
             Ok(m) => m,
-            Err(e) => {
-                log::debug!("client {}: connection aborted: {e}", self.client_ip);
+            Err((true, Failed::Source(e) | Failed::Destination(e))) if replayable => {
+                return self.replay(ctx, e);
+            }
+            Err((_, f)) => {
+                log::debug!("client {}: connection aborted: {f}", self.client_ip);
                 return Next::Abort;
             }
         };
+        if replayable && down.eof() && !up.eof() {
+            let e = io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "server closed before answering",
+            );
+            return self.replay(ctx, e);
+        }
+        if up.journaled() && down.heard() {
+            up.forget();
+        }
         count_bytes(guard.server(), u, d);
         if u.read + d.written > 0 {
             self.client_seen = ctx.now;

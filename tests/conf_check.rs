@@ -121,12 +121,12 @@ fn http_only_option_is_refused() {
 }
 
 #[test]
-fn slowstart_is_not_implemented_yet() {
+fn a_planned_server_option_is_not_implemented_yet() {
     let text = VALID.replace(
         "server s1 127.0.0.1:9001",
-        "server s1 127.0.0.1:9001 check slowstart 30s",
+        "server s1 127.0.0.1:9001 check send-proxy-v2",
     );
-    assert_invalid(&text, 9, "slowstart", "not implemented yet in l4lb");
+    assert_invalid(&text, 9, "send-proxy-v2", "not implemented yet in l4lb");
 }
 
 #[test]

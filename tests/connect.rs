@@ -201,3 +201,58 @@ fn timeout_client_fin_closes_a_half_closed_connection() {
         "not before the fin timeout: {took:?}"
     );
 }
+
+/// Reads one line, then hangs up without a word: a server dying mid-request.
+fn mute() -> Backend {
+    Backend::start(|mut s| {
+        let _ = read_line(&mut s);
+    })
+}
+
+fn first_mute_then_echo(port: u16, mute: &Backend, echo: &Backend, extra: &str) -> String {
+    format!(
+        "defaults\n  mode tcp\n  timeout client 10s\n  timeout server 10s\nlisten l\n  \
+         bind 127.0.0.1:{port}\n  balance first\n{extra}  server mute {}\n  server echo {}\n",
+        mute.addr(),
+        echo.addr()
+    )
+}
+
+#[test]
+fn retry_on_empty_response_replays_the_request_on_another_server() {
+    let (mute, echo) = (mute(), Backend::echo());
+    let port = free_port();
+    let _l4 = L4lb::start(&first_mute_then_echo(
+        port,
+        &mute,
+        &echo,
+        "  retry-on conn-failure empty-response\n",
+    ));
+    for i in 0..5 {
+        let mut c = connect(port);
+        let line = format!("request {i}");
+        c.write_all(format!("{line}\n").as_bytes()).unwrap();
+        assert_eq!(
+            read_line(&mut c).unwrap(),
+            line,
+            "mute hung up, echo got the same bytes"
+        );
+    }
+    let hung_up = mute.counts.total.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(hung_up, 5, "each request went to mute first");
+}
+
+#[test]
+fn without_retry_on_empty_response_the_client_sees_the_hang_up() {
+    let (mute, echo) = (mute(), Backend::echo());
+    let port = free_port();
+    let _l4 = L4lb::start(&first_mute_then_echo(port, &mute, &echo, ""));
+    let mut c = connect(port);
+    c.write_all(b"request\n").unwrap();
+    let mut rest = Vec::new();
+    let got = c.read_to_end(&mut rest);
+    assert!(
+        matches!(got, Ok(0)) || got.is_err(),
+        "nothing but the hang-up: {got:?} {rest:?}"
+    );
+}

@@ -84,6 +84,104 @@ fn a_killed_server_is_marked_down_then_up_again_and_skipped_meanwhile() {
 }
 
 #[test]
+fn every_client_succeeds_while_a_server_is_killed_and_restarted() {
+    let a = Backend::named("a");
+    let b = Backend::named("b");
+    let c = Backend::named("c");
+    let b_port = b.port;
+    let port = free_port();
+    let check = "check inter 100ms fall 2 rise 2";
+    let dir = TempDir::new("failover");
+    let path = dir.0.join("l4lb.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n  \
+             retries 3\n  option redispatch\n  retry-on conn-failure empty-response\n\
+             listen l\n  bind 127.0.0.1:{port}\n  balance roundrobin\n  server a {} {check}\n  \
+             server b {} {check}\n  server c {} {check}\n",
+            a.addr(),
+            b.addr(),
+            c.addr()
+        ),
+    )
+    .unwrap();
+    // Debug level: every failed connect to a server is logged, by name.
+    let l4 = L4lb::spawn(&["-f", path.to_str().unwrap(), "--log-level", "debug"], dir);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut results = Vec::new();
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
+                    let mut conn = connect(port);
+                    let got = read_line(&mut conn).and_then(|name| {
+                        conn.write_all(b"ping\n")?;
+                        let echo = read_line(&mut conn)?;
+                        Ok(if echo == "ping" {
+                            name
+                        } else {
+                            format!("bad echo {echo}")
+                        })
+                    });
+                    results.push(got.map_err(|e| e.to_string()));
+                }
+                results
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300)); // Traffic before the kill.
+    drop(b);
+    wait_log(&l4, "server l/b is DOWN", 1, Duration::from_secs(5));
+    // Connects started just before DOWN may still fail (and log) just after
+    // it; past this grace, any connect to b would be a new pick of b.
+    std::thread::sleep(Duration::from_millis(200));
+    let grace_end = l4.log.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(400)); // Traffic while it is down.
+    let window_end = l4.log.lock().unwrap().len();
+    let _b = Backend::named_at("b", b_port);
+    wait_log(&l4, "server l/b is UP", 1, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300)); // Traffic after it is back.
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let results: Vec<Result<String, String>> = clients
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        results.len()
+    );
+    assert!(results.len() >= 30, "a steady stream: {}", results.len());
+    let names = |n: &str| results.iter().filter(|r| r.as_deref() == Ok(n)).count();
+    assert!(
+        names("b") > 0 && names("a") > 0 && names("c") > 0,
+        "all three served"
+    );
+    // While b was DOWN, no connection was tried on it (while before DOWN,
+    // traffic did meet the dead b: the debug lines are there).
+    let log = l4.log.lock().unwrap();
+    let is_b_try = |l: &&String| l.contains("connect to b (");
+    let down_line = log
+        .iter()
+        .position(|l| l.contains("server l/b is DOWN"))
+        .unwrap();
+    assert!(
+        log[..down_line].iter().any(|l| is_b_try(&l)),
+        "debug lines on"
+    );
+    let tried_b = log[grace_end..window_end]
+        .iter()
+        .filter(is_b_try)
+        .collect::<Vec<_>>();
+    assert!(tried_b.is_empty(), "sent to b while DOWN: {tried_b:?}");
+}
+
+#[test]
 fn a_server_that_never_accepts_is_caught_by_timeout_check() {
     let (_hole, _fillers, hole) = black_hole();
     let good = Backend::named("good");
@@ -360,4 +458,86 @@ fn observe_layer4_takes_a_failing_server_out_between_checks() {
         1,
         Duration::from_secs(5),
     );
+}
+
+#[test]
+fn observe_layer4_without_check_takes_a_server_out_and_brings_it_back() {
+    let flaky = Backend::named("flaky");
+    let flaky_port = flaky.port;
+    let good = Backend::named("good");
+    let port = free_port();
+    // No `check`: the prober stays away from `flaky` until traffic fails.
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout client 10s\n  timeout server 10s\nlisten l\n  \
+         bind 127.0.0.1:{port}\n  balance first\n  \
+         server flaky {} observe layer4 error-limit 2 on-error mark-down inter 100ms rise 2\n  \
+         server good {}\n",
+        flaky.addr(),
+        good.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    assert_eq!(
+        round_trip(port),
+        "flaky",
+        "`first` prefers it while it works"
+    );
+    let counts = std::sync::Arc::clone(&flaky.counts);
+    let seen = counts.total.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(seen, 1, "no probe reached it while it was healthy");
+    drop(flaky);
+    for _ in 0..4 {
+        assert_eq!(round_trip(port), "good", "refused, retried on good");
+    }
+    wait_log(
+        &l4,
+        "server l/flaky is DOWN (was UP): 2 connect errors in a row on live traffic",
+        1,
+        Duration::from_secs(5),
+    );
+    let _flaky = Backend::named_at("flaky", flaky_port);
+    wait_log(&l4, "server l/flaky is UP", 1, Duration::from_secs(5));
+    assert_eq!(round_trip(port), "flaky", "back in service");
+}
+
+#[test]
+fn slowstart_ramps_the_share_of_a_recovered_server() {
+    let steady = Backend::named("steady");
+    let back = Backend::named("back");
+    let back_port = back.port;
+    let port = free_port();
+    let check = "check inter 100ms rise 1 fall 1";
+    let conf = format!(
+        "defaults\n  mode tcp\n  timeout client 10s\n  timeout server 10s\nlisten l\n  \
+         bind 127.0.0.1:{port}\n  balance roundrobin\n  server steady {} {check}\n  \
+         server back {} {check} slowstart 3s\n",
+        steady.addr(),
+        back.addr()
+    );
+    let l4 = L4lb::start(&conf);
+    drop(back);
+    wait_log(&l4, "server l/back is DOWN", 1, Duration::from_secs(5));
+    let _back = Backend::named_at("back", back_port);
+    let up = wait_log(&l4, "server l/back is UP", 1, Duration::from_secs(5));
+    // Connections one after the other, counted per second since UP: the
+    // share of `back` grows over the 3 s, then settles at its half.
+    let mut picks = [(0u32, 0u32); 4]; // (to back, all) per second
+    while up.elapsed() < Duration::from_secs(4) {
+        let second = (up.elapsed().as_millis() / 1000).min(3) as usize;
+        let to_back = round_trip(port) == "back";
+        picks[second].0 += u32::from(to_back);
+        picks[second].1 += 1;
+    }
+    let share: Vec<f64> = picks
+        .iter()
+        .map(|&(b, all)| f64::from(b) / f64::from(all.max(1)))
+        .collect();
+    assert!(
+        picks.iter().all(|&(_, all)| all >= 20),
+        "enough connections per second: {picks:?}"
+    );
+    // Ramp r gives `back` r / (1 + r) of round robin's picks: about 0.14,
+    // 0.38 and 0.45 on average over the three seconds, then 0.5.
+    assert!(share[0] < 0.3, "first second: a small share, {share:?}");
+    assert!(share[0] < share[2], "the share grows: {share:?}");
+    assert!(share[3] > 0.4, "after slowstart: its full half, {share:?}");
 }

@@ -14,12 +14,17 @@
 //! walking clockwise to the next server not yet tried, stopping once every
 //! server on the ring has been tried. Disabled and weight-0 servers never get
 //! points, as if their line were absent.
+//!
+//! A server in slow start keeps all its points but admits only the clients
+//! whose draw (client hash and server name) is under its ramp; the others
+//! walk on as if it were full. The admitted set only grows with the ramp, so
+//! a client that reached the recovered server stays there.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::hash::{hash_ip, hash_vnode};
-use super::{eligible, pickable};
+use super::hash::{hash_ip, hash_name, hash_vnode, slowstart_draw};
+use super::{admits, eligible, pickable};
 use crate::backend::Server;
 
 /// Points per unit of weight. A server's share of the ring is a sum of
@@ -58,6 +63,8 @@ pub struct Ring {
     owners: Vec<u32>,
     /// Servers with points: a walk that has tried them all gives up.
     on_ring: usize,
+    /// Each server's key for slow-start draws ([`hash_name`]).
+    keys: Vec<u64>,
     /// Walk scratch: server `i` was tried in the current walk iff
     /// `tried[i] == walk`. Bumping `walk` clears it in O(1).
     tried: Vec<u32>,
@@ -94,6 +101,7 @@ impl Ring {
             points: ring.iter().map(|&(p, _)| p).collect(),
             owners: ring.iter().map(|&(_, o)| o).collect(),
             on_ring: on_ring().count(),
+            keys: servers.iter().map(|s| hash_name(&s.name)).collect(),
             tried: vec![0; servers.len()],
             walk: 0,
         }
@@ -114,20 +122,31 @@ impl Ring {
             e => e,
         };
         let owner = self.owners[home] as usize;
-        if eligible(servers, owner, avoid) {
+        let eligible_home = eligible(servers, owner, avoid);
+        if eligible_home && self.admits(servers, owner, h) {
             return Some(owner);
         }
-        self.walk_from(servers, home, avoid)
+        let fallback = eligible_home.then_some(owner);
+        self.walk_from(servers, home, h, avoid, fallback)
+    }
+
+    /// Slow start: whether server `i` admits the client hashed `h`.
+    #[inline]
+    fn admits(&self, servers: &[Arc<Server>], i: usize, h: u64) -> bool {
+        admits(&servers[i], slowstart_draw(h, self.keys[i]))
     }
 
     /// The first eligible server clockwise after point `home`, whose owner
-    /// was not eligible. Each server is tested once; the walk ends when all
-    /// servers on the ring have been tried.
+    /// did not take the client, that admits it; else the first eligible one
+    /// that did not admit it (`fallback` if already found). Each server is
+    /// tested once; the walk ends when all servers on the ring have been tried.
     fn walk_from(
         &mut self,
         servers: &[Arc<Server>],
         home: usize,
+        h: u64,
         avoid: Option<usize>,
+        mut fallback: Option<usize>,
     ) -> Option<usize> {
         self.walk = self.walk.wrapping_add(1);
         if self.walk == 0 {
@@ -139,19 +158,22 @@ impl Ring {
         let len = self.points.len();
         for e in (home + 1..len).chain(0..home) {
             if tried == self.on_ring {
-                return None;
+                break;
             }
             let i = self.owners[e] as usize;
             if self.tried[i] == self.walk {
                 continue;
             }
             if eligible(servers, i, avoid) {
-                return Some(i);
+                if self.admits(servers, i, h) {
+                    return Some(i);
+                }
+                fallback = fallback.or(Some(i));
             }
             self.tried[i] = self.walk;
             tried += 1;
         }
-        None
+        fallback
     }
 }
 

@@ -6,18 +6,42 @@
 //! that reaches it. This keeps the number of busy servers minimal (HAProxy's
 //! use: let idle servers be powered down).
 
+//!
+//! Weights do not matter here, so slow start thins a ramping server's picks
+//! instead: it takes a pick that reaches it with probability
+//! ramp / RAMP_FULL, and the rest go on to the next server (back to it if
+//! none other can take them).
+
 use std::sync::Arc;
 
-use super::eligible;
+use super::random::XorShift64Star;
+use super::{admits, eligible};
 use crate::backend::Server;
 
-/// Stateless: the servers' counters are the whole state.
+/// The servers' counters are the whole state, but for slow start's draws.
 #[derive(Debug)]
-pub struct First;
+pub struct First {
+    rng: XorShift64Star,
+}
 
 impl First {
-    pub fn pick(&self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
-        (0..servers.len()).find(|&i| eligible(servers, i, avoid))
+    pub fn new(seed: u64) -> First {
+        First {
+            rng: XorShift64Star::new(seed),
+        }
+    }
+
+    pub fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
+        let mut fallback = None;
+        for (i, s) in servers.iter().enumerate() {
+            if eligible(servers, i, avoid) {
+                if admits(s, self.rng.next()) {
+                    return Some(i);
+                }
+                fallback = fallback.or(Some(i));
+            }
+        }
+        fallback
     }
 }
 
@@ -33,7 +57,7 @@ mod tests {
             server("b", 1, 3, false),
             server("c", 1, 0, false),
         ];
-        let first = First;
+        let mut first = First::new(1);
         let mut held = Vec::new();
         let mut order = Vec::new();
         for _ in 0..8 {
@@ -51,6 +75,6 @@ mod tests {
     #[test]
     fn first_skips_avoided_server() {
         let servers = weighted(&[1, 1]);
-        assert_eq!(First.pick(&servers, Some(0)), Some(1));
+        assert_eq!(First::new(1).pick(&servers, Some(0)), Some(1));
     }
 }

@@ -23,6 +23,7 @@ const SEED: u64 = 0x6c34_6c62_2d62_616c;
 const TAG_IPV4: u8 = 4;
 const TAG_IPV6: u8 = 6;
 const TAG_VNODE: u8 = b'v';
+const TAG_NAME: u8 = b'n';
 /// Ends a server name; 0xff never occurs in UTF-8, so ("ab", n) and ("a", m)
 /// cannot collide by shifting bytes between name and index.
 const NAME_END: u8 = 0xff;
@@ -76,6 +77,19 @@ pub fn hash_vnode(name: &str, vnode: u32) -> u64 {
         .finish()
 }
 
+/// A server's own key for slow-start draws: its name, hashed.
+pub fn hash_name(name: &str) -> u64 {
+    Fnv::new(TAG_NAME).write(name.as_bytes()).finish()
+}
+
+/// The slow-start draw of a client (by its hash) at one server (by its key):
+/// uniform, fixed for the pair, and unrelated to the client's ring position
+/// or to its draws at other servers.
+#[inline]
+pub fn slowstart_draw(client: u64, server_key: u64) -> u64 {
+    fmix64(client ^ server_key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,18 +97,6 @@ mod tests {
 
     /// These values are the contract with every deployed l4lb: if this test
     /// fails, clients of `balance source` would move to other servers.
-    /// These values are the contract with every deployed l4lb: if this test
-    /// fails, clients of `balance source` would move to other servers.
-    #[test]
-    fn print_values() {
-        for ip in ["10.0.0.1", "192.168.1.200", "2001:db8::1"] {
-            println!("{ip} {:#018x}", hash_ip(ip.parse().unwrap()));
-        }
-        for (n, v) in [("web1", 0), ("web1", 1), ("web2", 0)] {
-            println!("{n} {v} {:#018x}", hash_vnode(n, v));
-        }
-    }
-
     #[test]
     fn hash_outputs_are_locked_for_compatibility() {
         assert_eq!(hash_ip("10.0.0.1".parse().unwrap()), 0x1ca9_627d_a815_405a);

@@ -1,6 +1,7 @@
 //! `balance leastconn`: the server with the fewest connections per weight.
 //!
-//! Load is `cur() / weight`, where `cur()` counts the connections of all
+//! Load is `(cur() + 1) / eweight`, the load once this connection is added
+//! (HAProxy's key, which weighs a server in slow start fairly), where `cur()` counts the connections of all
 //! workers (one shared atomic per server), so every worker balances the same
 //! totals rather than its own share. Loads are compared by cross-multiplying,
 //! exactly and without floats. Ties are common (idle servers all have load 0),
@@ -31,7 +32,7 @@ impl LeastConn {
             if !eligible(servers, i, avoid) {
                 continue;
             }
-            let load = Load::of(&servers[i]);
+            let load = Load::after_pick(&servers[i]);
             // Strictly lighter: the first in rotation order keeps a tie.
             if best.is_none_or(|(_, b)| load.lighter_than(b)) {
                 best = Some((i, load));

@@ -13,19 +13,22 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::hash::hash_ip;
-use super::{WeightTable, eligible};
+use super::hash::{hash_ip, hash_name, slowstart_draw};
+use super::{WeightTable, admits, eligible};
 use crate::backend::Server;
 
 #[derive(Debug)]
 pub struct MapBased {
     table: WeightTable,
+    /// Each server's key for slow-start draws, by server index.
+    keys: Vec<u64>,
 }
 
 impl MapBased {
     pub fn new(servers: &[Arc<Server>]) -> MapBased {
         MapBased {
             table: WeightTable::new(servers),
+            keys: servers.iter().map(|s| hash_name(&s.name)).collect(),
         }
     }
 
@@ -40,11 +43,20 @@ impl MapBased {
             return None;
         }
         let len = self.table.len();
-        let home = self.table.entry_at(hash_ip(client) % total);
-        (home..len)
-            .chain(0..home)
-            .map(|e| self.table.server(e))
-            .find(|&i| eligible(servers, i, avoid))
+        let h = hash_ip(client);
+        let home = self.table.entry_at(h % total);
+        // A server in slow start admits only some clients (by a per-client
+        // draw); the others go on to the next entry, unless none admits.
+        let mut fallback = None;
+        for i in (home..len).chain(0..home).map(|e| self.table.server(e)) {
+            if eligible(servers, i, avoid) {
+                if admits(&servers[i], slowstart_draw(h, self.keys[i])) {
+                    return Some(i);
+                }
+                fallback = fallback.or(Some(i));
+            }
+        }
+        fallback
     }
 }
 

@@ -8,6 +8,15 @@
 //! maxconn) and it is not the `avoid`ed server of a retry. Walks past
 //! unsuitable servers are bounded, and nothing on the pick path allocates.
 //!
+//! Slow start enters every algorithm through the server's ramp (see
+//! [`Server::eweight`]): weighted algorithms (round robin, least
+//! connections, random) use the ramped weight, and those that ignore weights
+//! or hash clients (first, source) admit a ramping server only for a
+//! `ramp / RAMP_FULL` share of picks, drawn per client when hashing so a
+//! client admitted once stays admitted while the ramp grows. A rejected pick
+//! goes on exactly as if the server were unavailable, except that if no one
+//! else can take it the ramping server does: slow start never refuses.
+//!
 //! A balancer belongs to one worker, so its mutable state (round robin
 //! credits, RNG, scratch) needs no lock; the load that least-connections and
 //! random compare is read from the servers' shared atomics, counted by all
@@ -24,7 +33,7 @@ mod roundrobin;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::backend::Server;
+use crate::backend::{RAMP_FULL, Server};
 use crate::config::Balance;
 
 pub use chash::VNODES_PER_WEIGHT;
@@ -76,7 +85,7 @@ impl Group {
             Balance::Random { draws } => {
                 Algo::Random(random::PowerOfChoices::new(servers, draws, seed))
             }
-            Balance::First => Algo::First(first::First),
+            Balance::First => Algo::First(first::First::new(seed)),
         };
         Group {
             algo,
@@ -172,6 +181,17 @@ fn eligible(servers: &[Arc<Server>], i: usize, avoid: Option<usize>) -> bool {
     avoid != Some(i) && servers[i].available()
 }
 
+/// Slow start: whether `server` takes a pick whose uniform draw is `draw`.
+/// All draws pass once the ramp is full; during it, `ramp / RAMP_FULL` of
+/// them do (the draw's top 8 bits against the ramp), and a draw admitted at
+/// some ramp is admitted at every higher one.
+#[inline]
+fn admits(server: &Server, draw: u64) -> bool {
+    const _: () = assert!(RAMP_FULL == 256, "admits() compares 8 bits");
+    let ramp = server.ramp();
+    ramp >= RAMP_FULL || ((draw >> 56) as u32) < ramp
+}
+
 /// Whether a server can ever be picked under this configuration: weight 0 and
 /// `disabled` are fixed for the life of a `Server`, so algorithms that build a
 /// table leave such servers out of it (as if their line were absent).
@@ -179,7 +199,7 @@ fn pickable(server: &Server) -> bool {
     !server.disabled && server.weight > 0
 }
 
-/// One server's load, `conns / weight`, read once so that a comparison sees
+/// One server's load, `conns / eweight`, read once so that a comparison sees
 /// one consistent value even while other workers change the counter.
 #[derive(Debug, Clone, Copy)]
 struct Load {
@@ -188,16 +208,29 @@ struct Load {
 }
 
 impl Load {
+    /// The load now.
     #[inline]
     fn of(server: &Server) -> Load {
         Load {
             conns: u64::from(server.cur()),
-            weight: u64::from(server.weight),
+            weight: server.eweight(),
+        }
+    }
+
+    /// The load once this pick is added (HAProxy's leastconn key): an idle
+    /// server in slow start is not "empty, so take everything", it is as
+    /// loaded as one connection on its small weight makes it.
+    #[inline]
+    fn after_pick(server: &Server) -> Load {
+        Load {
+            conns: u64::from(server.cur()) + 1,
+            weight: server.eweight(),
         }
     }
 
     /// Strictly lower `conns / weight`, compared by cross-multiplication
-    /// (exact; both weights are > 0 for any available server).
+    /// (exact; both weights are > 0 for any available server, and the
+    /// products stay far below 2^64: conns < 2^32, eweight <= 2^16).
     #[inline]
     fn lighter_than(self, other: Load) -> bool {
         self.conns * other.weight < other.conns * self.weight
@@ -521,5 +554,108 @@ mod backup_tests {
             None,
             "UP but full: wait, do not use the backup"
         );
+    }
+}
+
+#[cfg(test)]
+mod slowstart_tests {
+    use super::testutil::*;
+    use super::*;
+
+    const ALL: [Balance; 7] = [
+        Balance::RoundRobin,
+        Balance::LeastConn,
+        Balance::Source { consistent: true },
+        Balance::Source { consistent: false },
+        Balance::Random { draws: 2 },
+        Balance::Random { draws: 1 },
+        Balance::First,
+    ];
+
+    /// Share of `n` picks (distinct clients, each connection held) that go
+    /// to server 0.
+    fn share_of_first(kind: Balance, servers: &[Arc<Server>], n: u32) -> f64 {
+        let mut b = Balancer::new(kind, servers, 3);
+        let mut held = Vec::new();
+        let mut hits = 0;
+        for c in clients(n) {
+            let i = b.pick(servers, c, None).expect("a server");
+            hits += u32::from(i == 0);
+            held.extend(hold(&servers[i], 1));
+        }
+        f64::from(hits) / f64::from(n)
+    }
+
+    #[test]
+    fn every_algorithm_gives_a_ramping_server_its_ramped_share() {
+        for kind in ALL {
+            let servers = weighted(&[1, 1, 1]);
+            let full = share_of_first(kind, &servers, 3000);
+            servers[0].set_ramp(RAMP_FULL / 4);
+            let quarter = share_of_first(kind, &servers, 3000);
+            servers[0].set_ramp(1);
+            let least = share_of_first(kind, &servers, 3000);
+            // `first` fills server 0 (no maxconn): all of it, then a quarter,
+            // then almost nothing. Weighted ones: a third, then 0.25 / 2.25.
+            let (want_full, want_quarter) = match kind {
+                Balance::First => (1.0, 0.25),
+                _ => (1.0 / 3.0, 0.25 / 2.25),
+            };
+            assert!((full - want_full).abs() < 0.04, "{kind:?}: full {full}");
+            assert!(
+                (quarter - want_quarter).abs() < 0.04,
+                "{kind:?}: quarter ramp {quarter}, want {want_quarter}"
+            );
+            assert!(least < 0.02, "{kind:?}: minimal ramp {least}");
+        }
+    }
+
+    #[test]
+    fn a_ramping_server_alone_still_takes_every_pick() {
+        for kind in ALL {
+            let servers = weighted(&[1, 1]);
+            servers[0].set_ramp(1);
+            servers[1].set_up(false);
+            let mut b = Balancer::new(kind, &servers, 3);
+            for c in clients(50) {
+                assert_eq!(b.pick(&servers, c, None), Some(0), "{kind:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn hashing_ramp_admits_a_growing_set_and_leaves_other_clients_alone() {
+        for kind in [
+            Balance::Source { consistent: true },
+            Balance::Source { consistent: false },
+        ] {
+            let servers = weighted(&[1, 1, 1]);
+            let clients = clients(3000);
+            let map = |servers: &[Arc<Server>]| -> Vec<usize> {
+                let mut b = Balancer::new(kind, servers, 3);
+                clients
+                    .iter()
+                    .map(|&c| b.pick(servers, c, None).unwrap())
+                    .collect()
+            };
+            let settled = map(&servers);
+            let mut admitted_before = vec![false; clients.len()];
+            for ramp in [1, 16, 64, 128, 200, RAMP_FULL] {
+                servers[0].set_ramp(ramp);
+                let now = map(&servers);
+                for (c, (&was, &is)) in settled.iter().zip(&now).enumerate() {
+                    if was != 0 {
+                        assert_eq!(is, was, "{kind:?}: client {c} of another server moved");
+                    } else {
+                        assert!(
+                            !admitted_before[c] || is == 0,
+                            "{kind:?}: client {c} left the recovering server at ramp {ramp}"
+                        );
+                        admitted_before[c] = is == 0;
+                    }
+                }
+            }
+            assert_eq!(map(&servers), settled, "{kind:?}: full ramp, old mapping");
+        }
     }
 }

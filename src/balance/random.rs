@@ -13,12 +13,16 @@
 //! weighted draws among eligible servers, so their mix is too, and the
 //! common case costs one table lookup.
 //!
+//! Slow start: a table draw of a ramping server is kept with probability
+//! ramp / RAMP_FULL, and the exact pass and the load comparison use the
+//! ramped weight, so both paths give the server its ramped share.
+//!
 //! The RNG is per worker (xorshift64*), seeded from the worker's seed, so it
 //! needs no lock and workers do not draw in lockstep.
 
 use std::sync::Arc;
 
-use super::{Load, WeightTable, eligible};
+use super::{Load, WeightTable, admits, eligible};
 use crate::backend::Server;
 
 /// Table draws rejected before one exact pass over the eligible servers.
@@ -63,7 +67,8 @@ impl PowerOfChoices {
             let i = self
                 .table
                 .server(self.table.entry_at(self.rng.below(total)));
-            if eligible(servers, i, avoid) {
+            // Slow start thins a ramping server's table draws to its ramp.
+            if eligible(servers, i, avoid) && admits(&servers[i], self.rng.next()) {
                 return Some(i);
             }
         }
@@ -71,7 +76,7 @@ impl PowerOfChoices {
     }
 
     /// Weighted reservoir sampling of one: each eligible server replaces the
-    /// choice with probability weight / (eligible weight seen so far).
+    /// choice with probability eweight / (eligible eweight seen so far).
     fn draw_by_scan(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
         let mut seen = 0;
         let mut chosen = None;
@@ -80,7 +85,7 @@ impl PowerOfChoices {
             if !eligible(servers, i, avoid) {
                 continue;
             }
-            let weight = u64::from(servers[i].weight);
+            let weight = servers[i].eweight();
             seen += weight;
             if self.rng.below(seen) < weight {
                 chosen = Some(i);
@@ -93,12 +98,12 @@ impl PowerOfChoices {
 /// Marsaglia's xorshift64 with a multiplying output (Vigna's xorshift64*):
 /// tiny state, good high bits, never stuck once seeded non-zero.
 #[derive(Debug)]
-struct XorShift64Star(u64);
+pub(super) struct XorShift64Star(u64);
 
 impl XorShift64Star {
     /// Any seed works: it is scrambled (splitmix64) so neighbouring worker
     /// seeds give unrelated streams, and a zero state is replaced.
-    fn new(seed: u64) -> XorShift64Star {
+    pub(super) fn new(seed: u64) -> XorShift64Star {
         let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -106,7 +111,7 @@ impl XorShift64Star {
         XorShift64Star(if z == 0 { 0x2545_f491_4f6c_dd1d } else { z })
     }
 
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;

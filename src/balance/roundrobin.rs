@@ -6,6 +6,9 @@
 //! server is chosen `weight` times, and spread out: weights 5,1,1 give
 //! `a a b a c a a`, not `a a a a a b c`.
 //!
+//! Credits grow by the effective weight (`eweight`, which slow start ramps),
+//! so a server coming back takes its share gradually.
+//!
 //! A server that is not a candidate (unavailable, weight 0, or the avoided
 //! server of a retry) neither earns nor pays for that pick, so the others
 //! keep their mutual ratio, and it resumes with the credit it had, without a
@@ -38,7 +41,7 @@ impl SmoothRoundRobin {
             if !eligible(servers, i, avoid) {
                 continue;
             }
-            let weight = i64::from(s.weight);
+            let weight = i64::try_from(s.eweight()).unwrap_or(i64::MAX);
             self.credit[i] += weight;
             total += weight;
             // Strictly more: on a tie the earlier server wins, as in nginx.

@@ -74,6 +74,8 @@ pub(super) struct Settings {
     pub(super) timeouts: [Option<Duration>; TIMEOUTS.len()],
     pub(super) retries: Option<u32>,
     pub(super) redispatch: Option<bool>,
+    /// `retry-on empty-response`.
+    pub(super) retry_empty: Option<bool>,
     pub(super) splice_auto: Option<bool>,
     pub(super) clitcpka: Option<bool>,
     pub(super) srvtcpka: Option<bool>,
@@ -354,6 +356,7 @@ impl Builder {
             servers: s.servers.clone(),
             retries: s.retries.unwrap_or(DEFAULT_RETRIES),
             redispatch: s.redispatch.unwrap_or(false),
+            retry_empty_response: s.retry_empty.unwrap_or(false),
             timeout_connect: connect,
             timeout_server: s.timeout(T_SERVER),
             timeout_server_fin: s.timeout(T_SERVER_FIN),

@@ -172,6 +172,12 @@ const KEYWORDS: &[Keyword] = &[
         parse: retries,
     },
     Keyword {
+        name: "retry-on",
+        mask: DEF | BE,
+        usage: "retry-on none|conn-failure|empty-response ...",
+        parse: retry_on,
+    },
+    Keyword {
         name: "option",
         mask: ALL,
         usage: "option NAME",
@@ -348,7 +354,6 @@ const NOT_YET: &[&str] = &[
     "hash-key",
     "rate-limit",
     "backlog",
-    "retry-on",
     "filter",
     "guid",
     "send-proxy",
@@ -624,7 +629,6 @@ const SERVER_NOT_YET: &[&str] = &[
     "agent-inter",
     "agent-addr",
     "agent-send",
-    "slowstart",
     "on-marked-up",
     "source",
     "track",
@@ -666,6 +670,7 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
         rise: DEFAULT_RISE,
         fall: DEFAULT_FALL,
         target: conf.addr,
+        passive_only: false,
     };
     let (mut checking, mut inter, mut fastinter, mut downinter) = (false, None, None, None);
     let mut observe = Observe {
@@ -712,6 +717,12 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
                 }
             },
             "check" => checking = true,
+            "slowstart" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| bad_kw(opt, "expects a time: slowstart T"))?;
+                conf.slowstart = parse_time(v).map_err(|m| bad_kw(opt, m))?;
+            }
             "rise" => check.rise = value(1..=u32::MAX)?,
             "fall" => check.fall = value(1..=u32::MAX)?,
             "port" => check.target.set_port(value(1..=65535)? as u16),
@@ -743,19 +754,18 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
             o => {
                 let msg = "unknown server option; accepted: weight N, maxconn N, disabled, backup, \
                            on-marked-down shutdown-sessions, observe layer4, error-limit N, on-error ACTION, \
-                           check, inter T, fastinter T, downinter T, rise N, fall N, port N, addr IP";
+                           check, inter T, fastinter T, downinter T, rise N, fall N, port N, addr IP, slowstart T";
                 return Err(bad_kw(o, msg));
             }
         }
     }
     if observing {
-        if !checking {
-            let msg = "observe layer4 needs `check` on the same server: the prober brings it back";
-            return Err(bad_kw("observe", msg));
-        }
         conf.observe = Some(observe);
     }
-    if checking {
+    // `observe layer4` alone: live traffic takes the server out, and the
+    // prober checks it (with these timings) only until it is back UP.
+    check.passive_only = !checking;
+    if checking || observing {
         check.inter = inter.unwrap_or(DEFAULT_INTER);
         check.fastinter = fastinter.unwrap_or(check.inter);
         check.downinter = downinter.unwrap_or(check.inter);
@@ -829,6 +839,44 @@ fn timeout_names() -> String {
 
 fn retries(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     s.retries = Some(number(c.one()?, 0..=u32::MAX).map_err(bad)?);
+    Ok(())
+}
+
+/// HAProxy's `retry-on` (HTTP mode there), with the meanings that exist
+/// for raw TCP: failed connects are always retried (`retries` says how
+/// often); `empty-response` also retries, on another server, a connection
+/// whose server closed or reset it before sending a single byte, replaying
+/// what the client had sent. `none` turns that off again.
+fn retry_on(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    const HTTP_ONLY: &[&str] = &[
+        "junk-response",
+        "response-timeout",
+        "0rtt-rejected",
+        "all-retryable-errors",
+    ];
+    if c.args.is_empty() {
+        return Err(bad(
+            "expects: retry-on none|conn-failure|empty-response ...",
+        ));
+    }
+    let mut empty = false;
+    for word in c.args {
+        match word.as_str() {
+            "none" if c.args.len() == 1 => empty = false,
+            "none" => return Err(bad("`none` cannot be combined with other conditions")),
+            "conn-failure" => {}
+            "empty-response" => empty = true,
+            w if HTTP_ONLY.contains(&w) || w.parse::<u16>().is_ok() => {
+                return Err(http_only(&format!("retry-on {w}")));
+            }
+            w => {
+                return Err(bad(format!(
+                    "unknown condition '{w}'; accepted: none, conn-failure, empty-response"
+                )));
+            }
+        }
+    }
+    s.retry_empty = Some(empty);
     Ok(())
 }
 

@@ -85,6 +85,10 @@ pub struct Backend {
     /// avoids the server that just failed when another one is available; the
     /// flag is kept for compatibility and shown by `-c`.
     pub redispatch: bool,
+    /// `retry-on empty-response`: a server that closes or resets a connection
+    /// before its first byte is replaced by another, and the client's bytes
+    /// so far (up to one buffer) are replayed to it. Counts against `retries`.
+    pub retry_empty_response: bool,
     /// `timeout connect` (default 5s).
     pub timeout_connect: Duration,
     /// `timeout server`: inactivity on the server side. None = no timeout.
@@ -131,7 +135,11 @@ pub struct ServerConf {
     /// server. Needs `check` (the prober brings the server back).
     pub observe: Option<Observe>,
     /// `check` and its timing options; None = never probed (always UP).
+    /// Also set, with `passive_only`, for `observe layer4` without `check`.
     pub check: Option<Check>,
+    /// `slowstart T`: after coming back UP, the server's effective weight
+    /// ramps from 1/256 of its weight to all of it over T (zero = off).
+    pub slowstart: Duration,
 }
 
 /// Active health check settings of one server (HAProxy's names and defaults).
@@ -149,6 +157,9 @@ pub struct Check {
     pub fall: u32,
     /// Where to connect: the server's address unless `addr` / `port` say otherwise.
     pub target: SocketAddr,
+    /// `observe layer4` without `check`: probed only while live traffic has
+    /// taken it out (DOWN or on its way back), to bring it back.
+    pub passive_only: bool,
 }
 
 /// Passive health: what `error-limit` connect failures in a row on live
@@ -299,6 +310,7 @@ impl ServerConf {
             shutdown_on_down: false,
             observe: None,
             check: None,
+            slowstart: Duration::ZERO,
         }
     }
 }
@@ -361,7 +373,11 @@ fn backend_summary(b: &Backend) -> String {
             s += &format!(", {name} {}", fmt_duration(d));
         }
     }
-    let checked = b.servers.iter().filter(|s| s.check.is_some()).count();
+    let checked = b
+        .servers
+        .iter()
+        .filter(|s| s.check.as_ref().is_some_and(|c| !c.passive_only))
+        .count();
     if checked > 0 {
         s += &format!(", {checked} checked");
     }
@@ -370,6 +386,9 @@ fn backend_summary(b: &Backend) -> String {
     }
     if b.redispatch {
         s += ", redispatch";
+    }
+    if b.retry_empty_response {
+        s += ", retry-on empty-response";
     }
     if b.tcp_keepalive {
         s += ", srvtcpka";

@@ -426,10 +426,16 @@ fn server_errors() {
         "",
     );
     assert_error(
-        &in_backend("server s3 127.0.0.1:80 slowstart 10s"),
+        &in_backend("server s3 127.0.0.1:80 on-marked-up shutdown-backup-sessions"),
+        9,
+        "on-marked-up",
+        "not implemented yet",
+    );
+    assert_error(
+        &in_backend("server s3 127.0.0.1:80 slowstart soon"),
         9,
         "slowstart",
-        "not implemented yet",
+        "",
     );
     assert_error(
         &in_backend("server s3 127.0.0.1:80 cookie a"),
@@ -1279,6 +1285,31 @@ fn on_marked_down_shutdown_sessions() {
 }
 
 #[test]
+fn slowstart_on_servers_and_default_server() {
+    let c = load(&in_backend(
+        "default-server slowstart 30s\n    server s3 127.0.0.1:80\n    server s4 127.0.0.1:81 slowstart 1m",
+    ));
+    let by_name = |n: &str| {
+        c.backends[0]
+            .servers
+            .iter()
+            .find(|s| s.name == n)
+            .unwrap()
+            .slowstart
+    };
+    assert_eq!(by_name("s3"), Duration::from_secs(30));
+    assert_eq!(by_name("s4"), Duration::from_secs(60));
+    let plain = load(&in_backend("server s3 127.0.0.1:80"));
+    assert!(
+        plain.backends[0]
+            .servers
+            .iter()
+            .all(|s| s.slowstart.is_zero()),
+        "off by default"
+    );
+}
+
+#[test]
 fn observe_layer4_options() {
     let c = load(&in_backend(
         "server s3 127.0.0.1:80 check observe layer4 error-limit 5 on-error sudden-death",
@@ -1308,12 +1339,17 @@ fn observe_layer4_options() {
         (10, OnError::FailCheck),
         "HAProxy's defaults"
     );
-    assert_error(
-        &in_backend("server s3 127.0.0.1:80 observe layer4"),
-        9,
-        "observe",
-        "needs `check`",
-    );
+    let passive = load(&in_backend(
+        "server s3 127.0.0.1:80 observe layer4 inter 500ms rise 3",
+    ));
+    let s3 = passive.backends[0]
+        .servers
+        .iter()
+        .find(|s| s.name == "s3")
+        .unwrap();
+    let check = s3.check.as_ref().expect("probed while taken out");
+    assert!(check.passive_only, "no `check`: probed only to come back");
+    assert_eq!((check.inter, check.rise), (Duration::from_millis(500), 3));
     assert_error(
         &in_backend("server s3 127.0.0.1:80 check observe layer7"),
         9,
@@ -1325,5 +1361,34 @@ fn observe_layer4_options() {
         9,
         "on-error",
         "mark-down",
+    );
+}
+
+#[test]
+fn retry_on_empty_response_is_opt_in() {
+    let on = load(&in_backend("retry-on conn-failure empty-response"));
+    assert!(on.backends[0].retry_empty_response);
+    let off = load(&in_backend("retry-on conn-failure"));
+    assert!(!off.backends[0].retry_empty_response, "the default");
+    let inherited = load(&format!(
+        "defaults\n retry-on empty-response\n{}",
+        in_backend("retry-on none")
+    ));
+    assert!(
+        !inherited.backends[0].retry_empty_response,
+        "none undoes it"
+    );
+    assert_error(&in_backend("retry-on 503"), 9, "retry-on 503", "HTTP-only");
+    assert_error(
+        &in_backend("retry-on sometimes"),
+        9,
+        "retry-on",
+        "accepted: none",
+    );
+    assert_error(
+        &in_backend("retry-on none empty-response"),
+        9,
+        "retry-on",
+        "cannot be combined",
     );
 }
