@@ -7,7 +7,7 @@
 //! stop). SIGHUP asks for a reload. The process is done when every worker
 //! thread has returned; the prober is stopped then, and all are joined.
 //!
-//! Event sources are told apart by their token, in [`Supervisor::dispatch`].
+//! Event sources are told apart by their token, in `Supervisor::dispatch`.
 //! To add one (the runtime API's unix socket, the metrics listener), register
 //! it on [`Supervisor::registry`] under a new token from [`FIRST_FREE`] on and
 //! add an arm there.

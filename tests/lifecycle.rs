@@ -83,7 +83,10 @@ fn soft_stop_lets_the_open_connection_finish(sig: i32) {
     let log = l4.log_text();
     // At least the open one: a refused() probe may slip in before l4lb
     // reads the signal.
-    assert!(log.contains("connection(s) left, no hard-stop-after"), "{log}");
+    assert!(
+        log.contains("connection(s) left, no hard-stop-after"),
+        "{log}"
+    );
     assert!(log.contains("soft stop done"), "{log}");
 }
 
