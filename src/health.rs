@@ -238,7 +238,9 @@ impl Prober {
                         match msg {
                             Control::Stop => return Ok(()),
                             Control::Observed(server) => self.observed(&server),
-                            Control::ShutdownSessions(_) => {} // For workers.
+                            // For workers: the prober keeps checking while
+                            // they drain, until the supervisor stops it.
+                            Control::ShutdownSessions(_) | Control::SoftStop => {}
                         }
                     }
                     continue;

@@ -7,7 +7,9 @@
 //! (`token` says what an event is for) to sessions kept in a `slab`; `timer`
 //! holds each worker's deadlines; `health` is the prober thread that marks
 //! servers UP and DOWN; `shared` is what all workers see (servers,
-//! connection counts, limits). `run` starts and stops it all. Configuration enters through `cli`
+//! connection counts, limits). `run` starts it all and hands over to the
+//! `supervisor`, the main thread's event loop (signals, soft and hard stop),
+//! which tells systemd through `notify`. Configuration enters through `cli`
 //! (flags) and `conf` (file text), and `config` validates both into one
 //! immutable [`config::Config`]. `sys` holds every `unsafe` call.
 
@@ -20,11 +22,13 @@ pub mod config;
 pub mod forward;
 pub mod health;
 pub mod listener;
+pub mod notify;
 pub mod pipes;
 pub mod run;
 pub mod session;
 pub mod shared;
 pub mod slab;
+pub mod supervisor;
 pub mod sys;
 pub mod timer;
 pub mod token;

@@ -1,10 +1,10 @@
-//! Start-up and shutdown: logging, configuration, limits, listeners,
-//! workers, signals. Every start-up error is printed here, in one place.
+//! Start-up: logging, configuration, limits, listeners, workers, then the
+//! supervisor, which runs until the stop. Every start-up error is printed
+//! here, in one place.
 
 use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpListener;
@@ -14,8 +14,10 @@ use crate::cli::Args;
 use crate::config::Config;
 use crate::health::Prober;
 use crate::listener;
+use crate::notify;
 use crate::shared::{Observer, Shared};
-use crate::sys::{self, SignalSet};
+use crate::supervisor::{self, Handle, Supervisor};
+use crate::sys::{self, SignalFd};
 use crate::token;
 use crate::worker::{Control, Worker};
 
@@ -63,18 +65,13 @@ fn init_logging(level: Option<&str>) {
     builder.format_target(false).init();
 }
 
-/// A running worker as the main thread sees it.
-struct Handle {
-    thread: JoinHandle<io::Result<()>>,
-    control: Sender<Control>,
-    waker: Arc<Waker>,
-}
-
-/// Binds, starts the workers and waits for SIGINT/SIGTERM.
+/// Binds, starts the workers and the prober, and hands over to the
+/// supervisor until the stop.
 fn serve(mut config: Config) -> io::Result<()> {
     config.maxpipes = raise_fd_limit(&config)?;
-    // Blocked before any thread starts, so that only `wait` below sees them.
-    let signals = SignalSet::block(&[libc::SIGINT, libc::SIGTERM])?;
+    // Blocked before any thread starts, so that only the supervisor's
+    // signalfd sees them.
+    let signals = SignalFd::block(&supervisor::SIGNALS_HANDLED)?;
     // The prober's channel exists before the workers, which report
     // `observe layer4` error runs to it.
     let probing = config
@@ -87,9 +84,9 @@ fn serve(mut config: Config) -> io::Result<()> {
         waker: Arc::clone(&p.waker),
     });
     let shared = Arc::new(Shared::new(config, observer));
+    let mut supervisor = Supervisor::new(signals, Arc::clone(&shared))?;
     let cfg = &shared.config;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let mut workers = Vec::with_capacity(cfg.threads);
     for id in 0..cfg.threads {
         let listeners = bind_all(&shared)?;
         let poll = Poll::new()?;
@@ -100,9 +97,11 @@ fn serve(mut config: Config) -> io::Result<()> {
             .cpu_affinity
             .then(|| cores.get(id % cores.len().max(1)).copied())
             .flatten();
+        let exit = supervisor.exit_notice(id);
         let thread = std::thread::Builder::new()
             .name(format!("l4lb-w{id}"))
             .spawn(move || {
+                let _exit = exit;
                 if let Some(core) = core
                     && !core_affinity::set_for_current(core)
                 {
@@ -110,35 +109,18 @@ fn serve(mut config: Config) -> io::Result<()> {
                 }
                 worker.run()
             })?;
-        workers.push(Handle {
+        supervisor.add_worker(Handle {
             thread,
             control: tx,
             waker,
         });
     }
-    let controls = workers
-        .iter()
-        .map(|w| (w.control.clone(), Arc::clone(&w.waker)))
-        .collect();
     if let Some(parts) = prober {
-        workers.push(parts.spawn(&shared, controls)?);
+        let prober = parts.spawn(&shared, supervisor.worker_controls())?;
+        supervisor.set_prober(prober);
     }
     announce(&shared);
-    let sig = signals.wait()?;
-    log::info!("signal {sig} received, stopping");
-    for w in &workers {
-        let _ = w.control.send(Control::Stop);
-        w.waker.wake()?;
-    }
-    let mut result = Ok(());
-    for w in workers {
-        match w.thread.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => result = Err(e),
-            Err(_) => result = Err(io::Error::other("a worker or the prober panicked")),
-        }
-    }
-    result
+    supervisor.run()
 }
 
 /// The prober's poll, waker and channel, made before the workers start.
@@ -162,7 +144,8 @@ impl ProberParts {
         })
     }
 
-    /// Starts the health prober; it is stopped and joined like a worker.
+    /// Starts the health prober; the supervisor stops it once the workers
+    /// are done, and joins it.
     fn spawn(
         self,
         shared: &Arc<Shared>,
@@ -250,9 +233,7 @@ fn announce(shared: &Shared) {
             be.servers.len()
         );
     }
-    log::info!(
-        "l4lb ready: {} worker(s), maxconn {}",
-        cfg.threads,
-        cfg.maxconn
-    );
+    let status = format!("{} worker(s), maxconn {}", cfg.threads, cfg.maxconn);
+    log::info!("l4lb ready: {status}");
+    notify::ready(&format!("serving: {status}"));
 }

@@ -1,4 +1,4 @@
-//! Every `unsafe` call of l4lb: splice, pipes, rlimits and signals.
+//! Every `unsafe` call of l4lb: splice, pipes, rlimits, signals and clocks.
 //!
 //! Each function wraps one syscall and returns `io::Result`, errors taken
 //! from errno, so the rest of the crate stays safe code.
@@ -72,12 +72,17 @@ pub fn set_nofile_limit(soft: u64, hard: u64) -> io::Result<()> {
     syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim)).map(drop)
 }
 
-/// A set of signals blocked in the calling thread (and every thread it
-/// spawns afterwards), to be received synchronously with [`SignalSet::wait`].
-pub struct SignalSet(libc::sigset_t);
+/// Signals blocked in every thread and read from a file descriptor, so an
+/// event loop can wait for them with its other sources.
+///
+/// Block before spawning any thread: threads inherit the mask, and a signal
+/// unblocked in some thread would be delivered there, not to this fd.
+pub struct SignalFd(OwnedFd);
 
-impl SignalSet {
-    pub fn block(signals: &[libc::c_int]) -> io::Result<SignalSet> {
+impl SignalFd {
+    /// Blocks `signals` in the calling thread and opens a non-blocking,
+    /// close-on-exec signalfd for them.
+    pub fn block(signals: &[libc::c_int]) -> io::Result<SignalFd> {
         // SAFETY: sigset_t is plain data; sigemptyset initialises it.
         let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
         syscall!(sigemptyset(&mut set))?;
@@ -89,17 +94,42 @@ impl SignalSet {
         if rc != 0 {
             return Err(io::Error::from_raw_os_error(rc));
         }
-        Ok(SignalSet(set))
+        let fd = syscall!(signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC))?;
+        // SAFETY: signalfd succeeded, so `fd` is open and owned by nobody else.
+        Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    /// Blocks until one of the signals arrives and returns its number.
-    pub fn wait(&self) -> io::Result<libc::c_int> {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: both pointers refer to live, initialised values.
-        let rc = unsafe { libc::sigwait(&self.0, &mut sig) };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
+    /// The next pending signal, or `None` when there is none (`WouldBlock`).
+    pub fn read(&self) -> io::Result<Option<libc::c_int>> {
+        // SAFETY: signalfd_siginfo is plain data; all zeroes is a valid value.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        let ptr = (&mut info as *mut libc::signalfd_siginfo).cast::<libc::c_void>();
+        match syscall!(read(self.0.as_raw_fd(), ptr, size)) {
+            // The kernel hands out whole structures only.
+            Ok(n) if n as usize == size => Ok(Some(info.ssi_signo as libc::c_int)),
+            Ok(n) => Err(io::Error::other(format!(
+                "short read of {n} bytes from signalfd"
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(sig)
     }
+}
+
+impl AsRawFd for SignalFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// CLOCK_MONOTONIC in microseconds: the clock systemd's `MONOTONIC_USEC=`
+/// is read against.
+pub fn monotonic_usec() -> io::Result<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    syscall!(clock_gettime(libc::CLOCK_MONOTONIC, &mut ts))?;
+    Ok(ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000)
 }

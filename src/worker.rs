@@ -1,6 +1,10 @@
 //! One worker: a mio `Poll` on its own core, its own listeners, sessions
 //! and timers. It only dispatches: events go to `listener` (accept) or to a
 //! `session` (connect, forward), due deadlines to the session's timeout.
+//!
+//! Its life: `Serving`; on `SoftStop`, `Draining` (listeners closed,
+//! sessions run to their end, the thread returns with the last one); on
+//! `Stop`, from either, every session is closed and the thread returns.
 
 use std::io;
 use std::sync::Arc;
@@ -27,6 +31,9 @@ use crate::token::{self, Target};
 pub enum Control {
     /// Stop accepting, close every connection and return.
     Stop,
+    /// Stop accepting (listeners closed), let established and queued
+    /// sessions finish, and return when none is left.
+    SoftStop,
     /// This server went DOWN with `on-marked-down shutdown-sessions`:
     /// reset every connection to it.
     ShutdownSessions(Arc<Server>),
@@ -54,6 +61,17 @@ const RETRY_TICK: Duration = Duration::from_millis(10);
 /// How long a listener rests after running out of fds or memory.
 const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 
+/// Where a worker is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Accepting and forwarding.
+    Serving,
+    /// Listeners closed; the loop returns when the last session ends.
+    Draining,
+    /// Told to stop: close every session and return.
+    Stopping,
+}
+
 struct Listener {
     sock: TcpListener,
     frontend: usize,
@@ -79,6 +97,7 @@ pub struct Worker {
     /// Sessions waiting for a server slot.
     queued: Vec<usize>,
     now: Instant,
+    phase: Phase,
 }
 
 impl Worker {
@@ -128,11 +147,13 @@ impl Worker {
             again: Vec::new(),
             queued: Vec::new(),
             now: Instant::now(),
+            phase: Phase::Serving,
             shared,
         })
     }
 
-    /// The event loop; returns when told to stop.
+    /// The event loop; returns when told to stop, or once drained after a
+    /// soft stop.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
@@ -146,7 +167,8 @@ impl Worker {
             for event in events.iter() {
                 match token::target(event.token()) {
                     Target::Waker => {
-                        if self.handle_control() {
+                        self.handle_control();
+                        if self.phase == Phase::Stopping {
                             self.stop();
                             return Ok(());
                         }
@@ -170,6 +192,10 @@ impl Worker {
             }
             self.expire();
             self.retry_waiting();
+            if self.phase == Phase::Draining && self.sessions.is_empty() {
+                log::debug!("worker {}: drained", self.id);
+                return Ok(());
+            }
         }
     }
 
@@ -192,17 +218,35 @@ impl Worker {
         }
     }
 
-    /// Applies the messages waiting on the control channel; true on Stop.
-    fn handle_control(&mut self) -> bool {
-        let mut stop = false;
+    /// Applies the messages waiting on the control channel.
+    fn handle_control(&mut self) {
         while let Ok(msg) = self.control.try_recv() {
             match msg {
-                Control::Stop => stop = true,
+                Control::Stop => self.phase = Phase::Stopping,
+                Control::SoftStop => self.soft_stop(),
                 Control::ShutdownSessions(server) => self.shutdown_sessions(&server),
                 Control::Observed(_) => {} // Meant for the prober only.
             }
         }
-        stop
+    }
+
+    /// Serving -> Draining: takes in the connections already in the accept
+    /// queues (closing a listener would reset them), then closes the
+    /// listeners, so a new connect is refused. Sessions carry on.
+    fn soft_stop(&mut self) {
+        if self.phase != Phase::Serving {
+            return;
+        }
+        for i in 0..self.listeners.len() {
+            self.accept(i);
+        }
+        self.listeners.clear();
+        self.phase = Phase::Draining;
+        log::debug!(
+            "worker {}: listeners closed, {} session(s) left",
+            self.id,
+            self.sessions.len()
+        );
     }
 
     /// Resets every connection of this worker to `server`. A scan of the
@@ -244,7 +288,10 @@ impl Worker {
     /// Accepts until the queue is empty, a limit is reached, or fds run out.
     fn accept(&mut self, index: usize) {
         loop {
-            let l = &mut self.listeners[index];
+            // An event of the batch that closed the listeners (soft stop).
+            let Some(l) = self.listeners.get_mut(index) else {
+                return;
+            };
             if l.resting_until.is_some() {
                 return;
             }

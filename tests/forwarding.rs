@@ -212,23 +212,6 @@ fn quick_start_flags_without_conf() {
 }
 
 #[test]
-fn sigterm_stops_cleanly_with_connections_open() {
-    let be = Backend::echo();
-    let port = free_port();
-    let l4 = L4lb::start(&conf(port, &[be.addr()], ""));
-    let mut c = connect(port);
-    c.write_all(b"x").unwrap();
-    let mut b = [0u8; 1];
-    c.read_exact(&mut b).unwrap();
-    let status = l4.stop();
-    assert!(status.success(), "exit status {status:?}");
-    // The proxy is gone: its side of the connection is closed.
-    let mut rest = Vec::new();
-    let _ = c.read_to_end(&mut rest);
-    assert!(TcpStream::connect(addr(port)).is_err(), "listener closed");
-}
-
-#[test]
 fn a_stalled_client_does_not_hold_up_others_on_the_same_worker() {
     let be = Backend::start(|mut s| {
         let _ = send_pattern(&mut s, 5, 20 * MIB);

@@ -59,6 +59,7 @@ pub(super) struct Global {
     pub(super) maxpipes: Option<usize>,
     pub(super) bufsize: Option<usize>,
     pub(super) pipesize: Option<usize>,
+    pub(super) hard_stop_after: Option<Duration>,
 }
 
 /// Values of a defaults or proxy section; None = inherit or default.
@@ -332,6 +333,7 @@ impl Builder {
             maxpipes: g.maxpipes.unwrap_or(maxconn / 4),
             bufsize: g.bufsize.unwrap_or(DEFAULT_BUFSIZE),
             pipesize: g.pipesize,
+            hard_stop_after: g.hard_stop_after,
             frontends: Vec::new(),
             backends: Vec::new(),
             warnings: Vec::new(),

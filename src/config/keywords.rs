@@ -358,7 +358,6 @@ const NOT_YET: &[&str] = &[
     "guid",
     "send-proxy",
     "ssl",
-    "hard-stop-after",
 ];
 
 /// Whether a refused keyword belongs to health checking, which is planned.
@@ -1101,6 +1100,14 @@ const GLOBAL_KEYWORDS: &[GlobalKeyword] = &[
         usage: "cpu-affinity on|off",
         parse: cpu_affinity,
     },
+    GlobalKeyword {
+        name: "hard-stop-after",
+        usage: "hard-stop-after TIME",
+        parse: |g, v| {
+            g.hard_stop_after = Some(parse_time(v)?);
+            Ok(())
+        },
+    },
 ];
 
 fn set(field: &mut Option<usize>, value: &str, min: usize, max: usize) -> Result<(), String> {
@@ -1147,7 +1154,6 @@ const GLOBAL_NOT_YET: &[&str] = &[
     "log",
     "log-send-hostname",
     "log-tag",
-    "hard-stop-after",
     "stats",
     "nbproc",
     "ulimit-n",

@@ -38,6 +38,9 @@ pub struct Config {
     pub bufsize: usize,
     /// Pipe size set with F_SETPIPE_SZ (`tune.pipesize`); None = kernel default.
     pub pipesize: Option<usize>,
+    /// `hard-stop-after`: how long a soft stop (SIGTERM, SIGUSR1) lets
+    /// connections finish before closing them. None = as long as they last.
+    pub hard_stop_after: Option<Duration>,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
     /// Non-fatal remarks found while validating (printed at start and by `-c`).
@@ -284,7 +287,7 @@ impl Config {
         let pipesize = self
             .pipesize
             .map_or("default".to_string(), |p| p.to_string());
-        format!(
+        let mut line = format!(
             "global: nbthread {}, cpu-affinity {}, maxconn {}, maxpipes {}, bufsize {}, pipesize {}",
             self.threads,
             on_off(self.cpu_affinity),
@@ -292,7 +295,11 @@ impl Config {
             self.maxpipes,
             self.bufsize,
             pipesize
-        )
+        );
+        if let Some(t) = self.hard_stop_after {
+            line.push_str(&format!(", hard-stop-after {}", fmt_duration(t)));
+        }
+        line
     }
 }
 
@@ -417,7 +424,7 @@ fn opt_duration(d: Option<Duration>) -> String {
 }
 
 /// The largest HAProxy unit that divides `d` exactly: 5s, 300ms, 90s, 1h.
-fn fmt_duration(d: Duration) -> String {
+pub(crate) fn fmt_duration(d: Duration) -> String {
     let us = d.as_micros();
     if us == 0 {
         return "0".to_string();

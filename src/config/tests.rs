@@ -120,6 +120,56 @@ fn global_keywords() {
 }
 
 #[test]
+fn hard_stop_after_takes_a_haproxy_time() {
+    assert_eq!(load(BASE).hard_stop_after, None);
+    for (text, want) in [
+        ("300ms", 300),
+        ("300", 300),
+        ("30s", 30_000),
+        ("2m", 120_000),
+        ("0", 0),
+    ] {
+        let c = load(&format!("global\n hard-stop-after {text}\n{BASE}"));
+        assert_eq!(
+            c.hard_stop_after,
+            Some(Duration::from_millis(want)),
+            "{text}"
+        );
+    }
+    let c = load(&format!("global\n hard-stop-after 90s\n{BASE}"));
+    assert!(
+        c.summary()[0].ends_with(", hard-stop-after 90s"),
+        "{}",
+        c.summary()[0]
+    );
+}
+
+#[test]
+fn hard_stop_after_errors_name_line_and_keyword() {
+    let cases = [
+        ("hard-stop-after", "expects: hard-stop-after TIME"),
+        ("hard-stop-after 10 s", "expects: hard-stop-after TIME"),
+        ("hard-stop-after soon", "'soon' is not a time"),
+        ("hard-stop-after 5x", "unknown time unit 'x'"),
+        ("hard-stop-after 30d", "too long"),
+    ];
+    for (line, msg) in cases {
+        assert_error(
+            &format!("global\n nbthread 1\n {line}\n{BASE}"),
+            3,
+            "hard-stop-after",
+            msg,
+        );
+    }
+    assert_error(
+        &in_backend("hard-stop-after 1s"),
+        9,
+        "hard-stop-after",
+        "accepted only in the global section",
+    );
+}
+
+#[test]
 fn maxpipes_defaults_to_a_quarter_of_maxconn_after_flags() {
     let args = Args {
         maxconn: Some(1000),
@@ -690,7 +740,6 @@ fn not_implemented_keywords_are_refused() {
         "chroot /x",
         "pidfile /x",
         "stats socket /x",
-        "hard-stop-after 1s",
     ] {
         let first = kw.split(' ').next().unwrap();
         assert_error(

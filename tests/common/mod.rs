@@ -72,17 +72,28 @@ pub struct L4lb {
 impl L4lb {
     /// Starts `l4lb -f <conf>` and waits (bounded) for its ready line.
     pub fn start(conf: &str) -> L4lb {
+        Self::start_with_env(conf, &[])
+    }
+
+    /// `start`, with extra environment variables (NOTIFY_SOCKET, ...).
+    pub fn start_with_env(conf: &str, env: &[(&str, &str)]) -> L4lb {
         let dir = TempDir::new("conf");
         let path = dir.0.join("l4lb.conf");
         std::fs::write(&path, conf).unwrap();
-        Self::spawn(&["-f", path.to_str().unwrap()], dir)
+        Self::spawn_with_env(&["-f", path.to_str().unwrap()], dir, env)
     }
 
     /// Starts l4lb with the given flags and waits for its ready line.
     pub fn spawn(args: &[&str], dir: TempDir) -> L4lb {
+        Self::spawn_with_env(args, dir, &[])
+    }
+
+    /// `spawn`, with extra environment variables.
+    pub fn spawn_with_env(args: &[&str], dir: TempDir, env: &[(&str, &str)]) -> L4lb {
         let mut child = Command::new(env!("CARGO_BIN_EXE_l4lb"))
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -150,7 +161,8 @@ impl L4lb {
             .count()
     }
 
-    /// Sends SIGTERM and waits for the exit status (bounded).
+    /// Sends SIGTERM and waits for the exit status (bounded). SIGTERM is a
+    /// soft stop: call it with no connection open, or it waits for them.
     pub fn stop(mut self) -> std::process::ExitStatus {
         signal(self.pid(), libc::SIGTERM);
         let status = wait_bounded(&mut self.child, Duration::from_secs(10));
@@ -158,6 +170,33 @@ impl L4lb {
             let _ = r.join();
         }
         status
+    }
+
+    /// Sends `sig` to the l4lb process.
+    pub fn signal(&self, sig: i32) {
+        signal(self.pid(), sig);
+    }
+
+    /// Waits up to `limit` for the process to exit and reaps it; None if it
+    /// still runs (then `Drop` kills it). Once it has exited, the whole log
+    /// is in `log`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut status = None;
+        wait_until(limit, || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        if status.is_some()
+            && let Some(r) = self.reader.take()
+        {
+            let _ = r.join();
+        }
+        status
+    }
+
+    /// Whether the process is still running (without waiting).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 }
 

@@ -1,0 +1,343 @@
+//! The main thread once l4lb serves: one mio `Poll` that waits for signals
+//! (through a signalfd) and for worker threads to end, and runs the stops.
+//!
+//! SIGTERM and SIGUSR1 start a soft stop: workers close their listeners and
+//! return once their last session has ended; `hard-stop-after` bounds the
+//! wait, then workers close what is left. SIGINT stops at once (a hard
+//! stop). SIGHUP asks for a reload. The process is done when every worker
+//! thread has returned; the prober is stopped then, and all are joined.
+//!
+//! Event sources are told apart by their token, in `Supervisor::dispatch`.
+//! To add one (the runtime API's unix socket, the metrics listener), register
+//! it on [`Supervisor::registry`] under a new token from [`FIRST_FREE`] on and
+//! add an arm there.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::config::fmt_duration;
+use crate::notify;
+use crate::shared::Shared;
+use crate::sys::SignalFd;
+use crate::worker::Control;
+
+/// The signalfd.
+const SIGNALS: Token = Token(0);
+/// The waker worker threads ring as they end (see [`ExitNotice`]).
+const EXITS: Token = Token(1);
+/// Tokens from here on are free for sources added later; each takes its own.
+pub const FIRST_FREE: Token = Token(16);
+
+/// The signals the supervisor handles; block them before spawning threads.
+pub const SIGNALS_HANDLED: [libc::c_int; 4] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP];
+
+/// A thread the supervisor stops and joins: a worker or the prober.
+pub struct Handle {
+    pub thread: JoinHandle<io::Result<()>>,
+    pub control: Sender<Control>,
+    pub waker: Arc<Waker>,
+}
+
+impl Handle {
+    /// Sends `msg` and wakes the thread's `Poll`. A thread that has already
+    /// returned no longer reads its channel: the message is dropped.
+    fn send(&self, msg: Control) {
+        let _ = self.control.send(msg);
+        if let Err(e) = self.waker.wake() {
+            log::error!("cannot wake a worker: {e}");
+        }
+    }
+}
+
+/// Rings the supervisor when a worker thread ends, however it ends: the
+/// worker's closure owns it, so its `Drop` runs on return and on panic.
+pub struct ExitNotice {
+    id: usize,
+    tx: Sender<usize>,
+    waker: Arc<Waker>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        let _ = self.tx.send(self.id);
+        let _ = self.waker.wake();
+    }
+}
+
+/// Where the process is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// Soft stop: workers drain. At `hard_at` (`hard-stop-after`), the
+    /// supervisor turns it into a hard stop.
+    Draining {
+        since: Instant,
+        hard_at: Option<Instant>,
+    },
+    /// Hard stop: workers close every connection and return.
+    Stopping,
+}
+
+pub struct Supervisor {
+    poll: Poll,
+    signals: SignalFd,
+    shared: Arc<Shared>,
+    workers: Vec<Handle>,
+    prober: Option<Handle>,
+    exit_tx: Sender<usize>,
+    exits: Receiver<usize>,
+    exit_waker: Arc<Waker>,
+    /// Worker threads that have not returned yet.
+    running: usize,
+    phase: Phase,
+    /// The first error, returned once every thread is joined.
+    error: Option<io::Error>,
+}
+
+impl Supervisor {
+    /// `signals` must have been blocked before any other thread started.
+    pub fn new(signals: SignalFd, shared: Arc<Shared>) -> io::Result<Supervisor> {
+        let poll = Poll::new()?;
+        let fd = signals.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&fd), SIGNALS, Interest::READABLE)?;
+        let exit_waker = Arc::new(Waker::new(poll.registry(), EXITS)?);
+        let (exit_tx, exits) = crossbeam_channel::unbounded();
+        Ok(Supervisor {
+            poll,
+            signals,
+            shared,
+            workers: Vec::new(),
+            prober: None,
+            exit_tx,
+            exits,
+            exit_waker,
+            running: 0,
+            phase: Phase::Serving,
+            error: None,
+        })
+    }
+
+    /// Where later event sources register (with tokens from [`FIRST_FREE`]).
+    pub fn registry(&self) -> &Registry {
+        self.poll.registry()
+    }
+
+    /// The notice worker `id`'s thread must own, to report its end.
+    pub fn exit_notice(&self, id: usize) -> ExitNotice {
+        ExitNotice {
+            id,
+            tx: self.exit_tx.clone(),
+            waker: Arc::clone(&self.exit_waker),
+        }
+    }
+
+    /// A worker thread, started with an [`ExitNotice`].
+    pub fn add_worker(&mut self, worker: Handle) {
+        self.workers.push(worker);
+        self.running += 1;
+    }
+
+    /// The workers' control channels, for the prober.
+    pub fn worker_controls(&self) -> Vec<(Sender<Control>, Arc<Waker>)> {
+        self.workers
+            .iter()
+            .map(|w| (w.control.clone(), Arc::clone(&w.waker)))
+            .collect()
+    }
+
+    pub fn set_prober(&mut self, prober: Handle) {
+        self.prober = Some(prober);
+    }
+
+    /// Runs until every worker has returned, then stops the prober and
+    /// joins all threads. Ok when no thread failed.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(64);
+        while self.running > 0 {
+            match self.poll.poll(&mut events, self.timeout()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.fail(e);
+                    self.hard_stop("supervisor poll failed");
+                    self.wait_workers();
+                    break;
+                }
+            }
+            for event in events.iter() {
+                self.dispatch(event.token());
+            }
+            self.hard_stop_if_due(Instant::now());
+        }
+        self.finish()
+    }
+
+    /// One ready source.
+    fn dispatch(&mut self, token: Token) {
+        match token {
+            SIGNALS => self.on_signals(),
+            EXITS => self.on_exits(),
+            // The runtime API and the metrics listener get their arms here.
+            other => log::debug!("supervisor: event for unknown {other:?}"),
+        }
+    }
+
+    /// Until the soft stop's deadline, if there is one.
+    fn timeout(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Draining {
+                hard_at: Some(at), ..
+            } => Some(at.saturating_duration_since(Instant::now())),
+            _ => None,
+        }
+    }
+
+    /// Reads every pending signal (the fd is edge-triggered: drain it).
+    fn on_signals(&mut self) {
+        loop {
+            let sig = match self.signals.read() {
+                Ok(Some(sig)) => sig,
+                Ok(None) => return,
+                Err(e) => {
+                    log::error!("reading signals: {e}");
+                    return;
+                }
+            };
+            let name = signal_name(sig);
+            match sig {
+                libc::SIGINT => self.hard_stop(name),
+                libc::SIGTERM | libc::SIGUSR1 => self.soft_stop(name),
+                libc::SIGHUP if self.phase == Phase::Serving => self.reload(),
+                _ => log::info!("{name} received while stopping: ignored"),
+            }
+        }
+    }
+
+    /// Serving -> Draining: every worker closes its listeners and returns
+    /// once its sessions are done. A second request only logs.
+    fn soft_stop(&mut self, why: &str) {
+        if self.phase != Phase::Serving {
+            log::info!("{why} received: already stopping, ignored");
+            return;
+        }
+        let left = self.shared.global.cur.load(Relaxed);
+        let limit = self.shared.config.hard_stop_after;
+        let after = limit.map_or("no hard-stop-after".to_string(), |t| {
+            format!("hard stop after {}", fmt_duration(t))
+        });
+        log::info!("{why} received: soft stop: {left} connection(s) left, {after}");
+        notify::stopping(&format!("soft stop: {left} connection(s) left, {after}"));
+        let now = Instant::now();
+        self.phase = Phase::Draining {
+            since: now,
+            hard_at: limit.map(|t| now + t),
+        };
+        for w in &self.workers {
+            w.send(Control::SoftStop);
+        }
+    }
+
+    /// Any phase -> Stopping: every worker closes all its connections.
+    fn hard_stop(&mut self, why: &str) {
+        if self.phase == Phase::Stopping {
+            return;
+        }
+        let left = self.shared.global.cur.load(Relaxed);
+        log::info!("{why}: stopping now, closing {left} connection(s)");
+        if self.phase == Phase::Serving {
+            notify::stopping("stopping");
+        }
+        self.phase = Phase::Stopping;
+        for w in &self.workers {
+            w.send(Control::Stop);
+        }
+    }
+
+    fn hard_stop_if_due(&mut self, now: Instant) {
+        if let Phase::Draining {
+            hard_at: Some(at), ..
+        } = self.phase
+            && at <= now
+        {
+            let limit = self.shared.config.hard_stop_after.unwrap_or_default();
+            self.hard_stop(&format!("hard-stop-after {} expired", fmt_duration(limit)));
+        }
+    }
+
+    /// SIGHUP. Live reload is the subject of issue 4; until it is done,
+    /// l4lb keeps running with the configuration it has.
+    fn reload(&mut self) {
+        log::info!("reload requested (not implemented yet)");
+    }
+
+    /// Counts the worker threads that ended. One that ends on its own while
+    /// serving has failed: the others are stopped too.
+    fn on_exits(&mut self) {
+        while let Ok(id) = self.exits.try_recv() {
+            self.running -= 1;
+            if self.phase == Phase::Serving {
+                self.fail(io::Error::other(format!(
+                    "worker {id} stopped unexpectedly"
+                )));
+                self.hard_stop("a worker stopped");
+            }
+        }
+    }
+
+    /// After a failed poll: waits (blocking) until every worker returned.
+    fn wait_workers(&mut self) {
+        while self.running > 0 && self.exits.recv().is_ok() {
+            self.running -= 1;
+        }
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        log::error!("{e}");
+        self.error.get_or_insert(e);
+    }
+
+    /// Every worker has returned: stops the prober, joins all threads.
+    fn finish(mut self) -> io::Result<()> {
+        if let Some(p) = &self.prober {
+            p.send(Control::Stop);
+        }
+        let threads = std::mem::take(&mut self.workers)
+            .into_iter()
+            .chain(self.prober.take());
+        for t in threads {
+            match t.thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => self.fail(e),
+                Err(_) => self.fail(io::Error::other("a worker or the prober panicked")),
+            }
+        }
+        match self.phase {
+            Phase::Draining { since, .. } => log::info!(
+                "soft stop done in {:.1}s: every connection finished",
+                since.elapsed().as_secs_f64()
+            ),
+            _ => log::info!("stopped"),
+        }
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+fn signal_name(sig: libc::c_int) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
+}
