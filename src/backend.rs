@@ -8,7 +8,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::config::{Observe, ServerConf};
 
@@ -32,19 +33,51 @@ pub struct ServerStats {
     pub consecutive_errors: AtomicU32,
 }
 
+/// A server's administrative state (HAProxy's READY / DRAIN / MAINT), set
+/// by the conf (`disabled`) and the runtime API; health is separate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Admin {
+    /// Takes new connections (if UP).
+    Ready = 0,
+    /// No new connections; established ones finish.
+    Drain = 1,
+    /// Maintenance: no new connections; established ones finish.
+    Maint = 2,
+}
+
+impl Admin {
+    fn from_u8(v: u8) -> Admin {
+        match v {
+            0 => Admin::Ready,
+            1 => Admin::Drain,
+            _ => Admin::Maint,
+        }
+    }
+}
+
 /// One server of a backend, as every worker sees it.
+///
+/// Its name is its identity: a reload keeps the same `Server` (and its
+/// counters) for a server of the same name in the same backend, and updates
+/// the settable fields below in place. They are atomics because the runtime
+/// API and reloads change them while workers read them; workers never write
+/// them.
 #[derive(Debug)]
 pub struct Server {
     pub name: String,
-    pub addr: SocketAddr,
-    pub weight: u32,
+    addr: Mutex<SocketAddr>,
+    /// Weight now (`set server weight`), 0..=256.
+    weight: AtomicU32,
+    /// Weight from the conf: `weight N%` is relative to it.
+    conf_weight: AtomicU32,
     /// 0 = unlimited.
-    pub maxconn: u32,
-    pub disabled: bool,
+    maxconn: AtomicU32,
+    admin: AtomicU8,
     /// `backup`: used only while no regular server of the backend is UP.
-    pub backup: bool,
-    /// `observe layer4` settings, if any.
-    pub observe: Option<Observe>,
+    backup: AtomicBool,
+    /// `observe layer4` settings, if any (read only on a failed connect).
+    observe: Mutex<Option<Observe>>,
     /// UP (true) or DOWN, as the prober last judged it. Written only by the
     /// prober thread; servers without `check` stay UP.
     up: AtomicBool,
@@ -59,18 +92,92 @@ pub const RAMP_FULL: u32 = 256;
 
 impl Server {
     pub fn new(conf: &ServerConf) -> Server {
-        Server {
+        let server = Server {
             name: conf.name.clone(),
-            addr: conf.addr,
-            weight: conf.weight,
-            maxconn: conf.maxconn,
-            disabled: conf.disabled,
-            backup: conf.backup,
-            observe: conf.observe,
+            addr: Mutex::new(conf.addr),
+            weight: AtomicU32::new(0),
+            conf_weight: AtomicU32::new(0),
+            maxconn: AtomicU32::new(0),
+            admin: AtomicU8::new(Admin::Ready as u8),
+            backup: AtomicBool::new(false),
+            observe: Mutex::new(None),
             up: AtomicBool::new(true),
             ramp: AtomicU32::new(RAMP_FULL),
             stats: ServerStats::default(),
-        }
+        };
+        server.apply_conf(conf);
+        server
+    }
+
+    /// Takes the settings of `conf` (same name): at creation and on a reload
+    /// that changed the server's line.
+    pub fn apply_conf(&self, conf: &ServerConf) {
+        debug_assert_eq!(self.name, conf.name);
+        self.set_addr(conf.addr);
+        self.weight.store(conf.weight, Relaxed);
+        self.conf_weight.store(conf.weight, Relaxed);
+        self.maxconn.store(conf.maxconn, Relaxed);
+        let admin = if conf.disabled {
+            Admin::Maint
+        } else {
+            Admin::Ready
+        };
+        self.set_admin(admin);
+        self.backup.store(conf.backup, Relaxed);
+        *self.observe.lock().unwrap_or_else(|e| e.into_inner()) = conf.observe;
+    }
+
+    /// Where connections go.
+    pub fn addr(&self) -> SocketAddr {
+        *self.addr.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_addr(&self, addr: SocketAddr) {
+        *self.addr.lock().unwrap_or_else(|e| e.into_inner()) = addr;
+    }
+
+    #[inline]
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Relaxed)
+    }
+
+    /// The conf's weight (`set server weight N%` is a share of it).
+    pub fn conf_weight(&self) -> u32 {
+        self.conf_weight.load(Relaxed)
+    }
+
+    /// Sets the weight (0..=256; the caller has checked). Balancers that
+    /// build tables from weights must be rebuilt after.
+    pub fn set_weight(&self, weight: u32) {
+        self.weight.store(weight, Relaxed);
+    }
+
+    /// 0 = unlimited.
+    #[inline]
+    pub fn maxconn(&self) -> u32 {
+        self.maxconn.load(Relaxed)
+    }
+
+    pub fn set_maxconn(&self, maxconn: u32) {
+        self.maxconn.store(maxconn, Relaxed);
+    }
+
+    #[inline]
+    pub fn admin(&self) -> Admin {
+        Admin::from_u8(self.admin.load(Relaxed))
+    }
+
+    pub fn set_admin(&self, admin: Admin) {
+        self.admin.store(admin as u8, Relaxed);
+    }
+
+    #[inline]
+    pub fn is_backup(&self) -> bool {
+        self.backup.load(Relaxed)
+    }
+
+    pub fn observe(&self) -> Option<Observe> {
+        *self.observe.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Current connections, as counted by all workers together.
@@ -79,15 +186,21 @@ impl Server {
         self.stats.cur.load(Relaxed)
     }
 
-    /// Whether the balancer may choose this server now: enabled, UP, with
+    /// Whether the balancer may choose this server now: READY, UP, with
     /// weight and a free slot (a hint: the slot is only really taken by
     /// [`ConnGuard::acquire`]).
     #[inline]
     pub fn available(&self) -> bool {
-        !self.disabled
-            && self.weight > 0
-            && self.is_up()
-            && (self.maxconn == 0 || self.cur() < self.maxconn)
+        self.in_service() && {
+            let max = self.maxconn();
+            max == 0 || self.cur() < max
+        }
+    }
+
+    /// READY, weighted and UP: it would take connections if it had a slot.
+    #[inline]
+    pub fn in_service(&self) -> bool {
+        self.admin() == Admin::Ready && self.weight() > 0 && self.is_up()
     }
 
     #[inline]
@@ -98,7 +211,7 @@ impl Server {
     /// Counts a failed connect on live traffic; true when this one reaches
     /// `error-limit` under `observe layer4` (the prober must be told).
     pub fn observe_failure(&self) -> bool {
-        let Some(observe) = self.observe else {
+        let Some(observe) = self.observe() else {
             return false;
         };
         self.stats.consecutive_errors.fetch_add(1, Relaxed) + 1 == observe.error_limit
@@ -107,8 +220,9 @@ impl Server {
     /// A connect on live traffic succeeded: the error run is over.
     #[inline]
     pub fn observe_success(&self) {
-        // Read first: a write would bounce this line between cores.
-        if self.observe.is_some() && self.stats.consecutive_errors.load(Relaxed) != 0 {
+        // Read first: a write would bounce this line between cores. Only
+        // `observe layer4` servers ever count errors.
+        if self.stats.consecutive_errors.load(Relaxed) != 0 {
             self.stats.consecutive_errors.store(0, Relaxed);
         }
     }
@@ -120,10 +234,10 @@ impl Server {
     }
 
     /// Weight as the balancer uses it now: `weight * ramp`, so RAMP_FULL
-    /// times the configured weight once slow start is over.
+    /// times the weight once slow start is over.
     #[inline]
     pub fn eweight(&self) -> u64 {
-        u64::from(self.weight) * u64::from(self.ramp())
+        u64::from(self.weight()) * u64::from(self.ramp())
     }
 
     /// Sets the slow-start ramp (clamped to 1..=RAMP_FULL); for the prober.
@@ -148,7 +262,7 @@ impl ConnGuard {
     /// workers: two workers racing for the last slot cannot both get it.
     pub fn acquire(server: &Arc<Server>) -> Option<ConnGuard> {
         let stats = &server.stats;
-        let max = server.maxconn;
+        let max = server.maxconn();
         let prev = stats
             .cur
             .fetch_update(Relaxed, Relaxed, |c| (max == 0 || c < max).then_some(c + 1))

@@ -416,7 +416,7 @@ impl Prober {
             Outcome::Failed(why) => why,
         };
         let servers = &self.shared.servers[probe.backend];
-        let left = servers.iter().filter(|s| s.is_up() && !s.disabled).count();
+        let left = servers.iter().filter(|s| s.in_service()).count();
         let (new, old) = if up { ("UP", "DOWN") } else { ("DOWN", "UP") };
         let line = format!(
             "server {} is {new} (was {old}): {reason}, check took {}ms; \
@@ -453,7 +453,7 @@ impl Prober {
             .stats
             .consecutive_errors
             .store(0, std::sync::atomic::Ordering::Relaxed);
-        let Some(observe) = server.observe else {
+        let Some(observe) = server.observe() else {
             return;
         };
         let why = format!(

@@ -323,11 +323,7 @@ impl Session {
                 }
             }
         }
-        if servers
-            .iter()
-            .any(|s| !s.disabled && s.weight > 0 && s.is_up())
-            && attempts <= be.retries
-        {
+        if servers.iter().any(|s| s.in_service()) && attempts <= be.retries {
             self.state = State::Queued {
                 since: ctx.now,
                 avoid,
@@ -545,7 +541,7 @@ fn idle_timeouts(
 
 /// Opens a non-blocking socket to `server` and starts connecting.
 fn connect(server: &Server, be: &Backend) -> io::Result<TcpStream> {
-    let addr = server.addr;
+    let addr = server.addr();
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -570,7 +566,11 @@ fn note_failure(shared: &Shared, server: &Arc<Server>, err: &io::Error) {
     {
         observer.report(server);
     }
-    log::debug!("connect to {} ({}) failed: {err}", server.name, server.addr);
+    log::debug!(
+        "connect to {} ({}) failed: {err}",
+        server.name,
+        server.addr()
+    );
 }
 
 fn count_bytes(server: &Server, up: Moved, down: Moved) {

@@ -83,13 +83,13 @@ impl std::fmt::Debug for Ring {
 impl Ring {
     pub fn new(servers: &[Arc<Server>]) -> Ring {
         let on_ring = || servers.iter().enumerate().filter(|(_, s)| pickable(s));
-        let total_weight: u64 = on_ring().map(|(_, s)| u64::from(s.weight)).sum();
+        let total_weight: u64 = on_ring().map(|(_, s)| u64::from(s.weight())).sum();
         let per_weight = vnodes_per_weight(total_weight);
         let mut ring =
             Vec::with_capacity(usize::try_from(total_weight * u64::from(per_weight)).unwrap_or(0));
         for (i, s) in on_ring() {
             let owner = u32::try_from(i).expect("server count fits in u32");
-            ring.extend((0..s.weight * per_weight).map(|v| (hash_vnode(&s.name, v), owner)));
+            ring.extend((0..s.weight() * per_weight).map(|v| (hash_vnode(&s.name, v), owner)));
         }
         // Ties (two points on the same 64-bit position) go by name, not conf
         // order, so reordering the conf moves nobody.

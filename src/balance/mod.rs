@@ -112,7 +112,7 @@ impl Group {
     /// Whether some member is enabled, weighted and UP (if merely full,
     /// clients wait for it rather than go to the backups).
     fn any_up(&self) -> bool {
-        self.slice.iter().any(|s| pickable(s) && s.is_up())
+        self.slice.iter().any(|s| s.in_service())
     }
 }
 
@@ -131,7 +131,7 @@ impl Balancer {
         all_backups: bool,
     ) -> Balancer {
         let (backups, regular): (Vec<usize>, Vec<usize>) =
-            (0..servers.len()).partition(|&i| servers[i].backup);
+            (0..servers.len()).partition(|&i| servers[i].is_backup());
         Balancer {
             regular: Group::new(kind, servers, regular, worker_seed),
             backup: (!backups.is_empty())
@@ -192,11 +192,12 @@ fn admits(server: &Server, draw: u64) -> bool {
     ramp >= RAMP_FULL || ((draw >> 56) as u32) < ramp
 }
 
-/// Whether a server can ever be picked under this configuration: weight 0 and
-/// `disabled` are fixed for the life of a `Server`, so algorithms that build a
-/// table leave such servers out of it (as if their line were absent).
+/// Whether a server belongs in the tables algorithms build: weight 0 leaves
+/// it out (as if its line were absent). A weight change rebuilds the
+/// balancer; the admin state (maint, drain) and health are checked at pick
+/// time, so a server in maintenance is passed over like a DOWN one.
 fn pickable(server: &Server) -> bool {
-    !server.disabled && server.weight > 0
+    server.weight() > 0
 }
 
 /// One server's load, `conns / eweight`, read once so that a comparison sees
@@ -253,7 +254,7 @@ impl WeightTable {
         let mut ends = Vec::new();
         let mut index = Vec::new();
         for (i, s) in servers.iter().enumerate().filter(|(_, s)| pickable(s)) {
-            total += u64::from(s.weight);
+            total += u64::from(s.weight());
             ends.push(total);
             index.push(u32::try_from(i).expect("server count fits in u32"));
         }
