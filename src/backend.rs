@@ -31,6 +31,85 @@ pub struct ServerStats {
     pub max: AtomicU32,
     /// Connect failures in a row on live traffic (`observe layer4`).
     pub consecutive_errors: AtomicU32,
+    /// Attempts retried after failing on this server (HAProxy `wretr`).
+    pub retries: AtomicU64,
+    /// Of those, the ones given to another server (HAProxy `wredis`).
+    pub redispatches: AtomicU64,
+    /// Connections aborted by the client, or by the server, once forwarding.
+    pub cli_aborts: AtomicU64,
+    pub srv_aborts: AtomicU64,
+}
+
+/// Results of the active checks of one server; written only by the prober,
+/// read by the stats.
+#[derive(Debug, Default)]
+pub struct CheckStats {
+    /// `check` (or `observe` alone) is configured.
+    pub enabled: AtomicBool,
+    /// [`CheckStatus`] of the last check.
+    pub status: AtomicU8,
+    pub duration_ms: AtomicU64,
+    /// HAProxy's health counter (0..rise+fall-1), with rise and fall.
+    pub health: AtomicU32,
+    pub rise: AtomicU32,
+    pub fall: AtomicU32,
+    /// Failed checks (`chkfail`) and UP -> DOWN transitions (`chkdown`).
+    pub failed: AtomicU64,
+    pub downs: AtomicU64,
+    /// Last state change (health or admin), ms since the process started.
+    pub last_change_ms: AtomicU64,
+    /// Time spent DOWN before the current state, ms; and when the current
+    /// DOWN began (ms since start, meaningful only while DOWN).
+    pub down_ms: AtomicU64,
+    pub down_since_ms: AtomicU64,
+    /// The last check's outcome in words.
+    pub desc: Mutex<String>,
+}
+
+/// HAProxy's `check_status` values that a TCP check can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CheckStatus {
+    /// No check has finished yet.
+    Init = 0,
+    /// Connected (and every tcp-check step passed when there are none).
+    L4Ok = 1,
+    /// Connect timed out.
+    L4Tout = 2,
+    /// Connect refused or failed.
+    L4Con = 3,
+    /// tcp-check expect steps passed.
+    L7Ok = 4,
+    /// An expect did not match, or the server closed first.
+    L7Rsp = 5,
+    /// An expect got nothing in time.
+    L7Tout = 6,
+    /// Could not even make a socket.
+    SockErr = 7,
+}
+
+impl CheckStatus {
+    pub fn from_u8(v: u8) -> CheckStatus {
+        use CheckStatus::*;
+        [Init, L4Ok, L4Tout, L4Con, L7Ok, L7Rsp, L7Tout, SockErr]
+            .get(usize::from(v))
+            .copied()
+            .unwrap_or(Init)
+    }
+
+    /// HAProxy's name for it (`show stat` check_status).
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckStatus::Init => "INI",
+            CheckStatus::L4Ok => "L4OK",
+            CheckStatus::L4Tout => "L4TOUT",
+            CheckStatus::L4Con => "L4CON",
+            CheckStatus::L7Ok => "L7OK",
+            CheckStatus::L7Rsp => "L7RSP",
+            CheckStatus::L7Tout => "L7TOUT",
+            CheckStatus::SockErr => "SOCKERR",
+        }
+    }
 }
 
 /// A server's administrative state (HAProxy's READY / DRAIN / MAINT), set
@@ -85,6 +164,7 @@ pub struct Server {
     /// 1/[`RAMP_FULL`] steps (1..=RAMP_FULL). Written only by the prober.
     ramp: AtomicU32,
     pub stats: ServerStats,
+    pub check: CheckStats,
 }
 
 /// A full ramp: the server has its whole weight.
@@ -104,6 +184,7 @@ impl Server {
             up: AtomicBool::new(true),
             ramp: AtomicU32::new(RAMP_FULL),
             stats: ServerStats::default(),
+            check: CheckStats::default(),
         };
         server.apply_conf(conf);
         server

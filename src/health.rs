@@ -21,6 +21,7 @@ use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -28,7 +29,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::backend::{RAMP_FULL, Server};
+use crate::backend::{CheckStatus, RAMP_FULL, Server};
 use crate::config::{Check, CheckStep, OnError};
 use crate::shared::Shared;
 use crate::token::WAKER;
@@ -76,7 +77,7 @@ const MAX_EXPECT_BUFFER: usize = 16 * 1024;
 /// What a finished check found.
 enum Outcome {
     Passed,
-    Failed(String),
+    Failed(CheckStatus, String),
 }
 
 impl Probe {
@@ -101,6 +102,36 @@ impl Probe {
         }
     }
 
+    /// Publishes a result for the stats: status, duration, counters, and
+    /// on a change of state its time and the DOWN time so far.
+    fn publish(&self, outcome: &Outcome, took: Duration, change: Option<bool>, now_ms: u64) {
+        let c = &self.server.check;
+        let (status, desc) = match outcome {
+            Outcome::Passed if self.steps.is_empty() => (CheckStatus::L4Ok, "check passed"),
+            Outcome::Passed => (CheckStatus::L7Ok, "tcp-check passed"),
+            Outcome::Failed(status, why) => {
+                c.failed.fetch_add(1, Relaxed);
+                (*status, why.as_str())
+            }
+        };
+        c.status.store(status as u8, Relaxed);
+        c.duration_ms.store(took.as_millis() as u64, Relaxed);
+        c.health.store(self.health, Relaxed);
+        desc.clone_into(&mut c.desc.lock().unwrap_or_else(|e| e.into_inner()));
+        match change {
+            Some(false) => {
+                c.downs.fetch_add(1, Relaxed);
+                c.down_since_ms.store(now_ms, Relaxed);
+            }
+            Some(true) => {
+                let since = c.down_since_ms.load(Relaxed);
+                c.down_ms.fetch_add(now_ms.saturating_sub(since), Relaxed);
+            }
+            None => return,
+        }
+        c.last_change_ms.store(now_ms, Relaxed);
+    }
+
     /// Applies one result; returns the new state when it changed.
     fn record(&mut self, outcome: &Outcome) -> Option<bool> {
         let was_up = self.server.is_up();
@@ -114,7 +145,7 @@ impl Probe {
                     return Some(true);
                 }
             }
-            Outcome::Failed(_) => {
+            Outcome::Failed(..) => {
                 if self.health > self.check.rise {
                     self.health -= 1;
                 } else {
@@ -166,6 +197,11 @@ impl Prober {
                 let Some(check) = conf.check.clone() else {
                     continue;
                 };
+                let stats = &server.check;
+                stats.enabled.store(true, Relaxed);
+                stats.rise.store(check.rise, Relaxed);
+                stats.fall.store(check.fall, Relaxed);
+                stats.health.store(check.rise, Relaxed);
                 probes.push(Probe {
                     server: Arc::clone(server),
                     label: format!("{}/{}", backend.name, conf.name),
@@ -305,13 +341,16 @@ impl Prober {
             match connected {
                 Ok(()) => p.connected = true,
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                Err(e) => return self.finish(i, Outcome::Failed(describe(&e))),
+                Err(e) => {
+                    let why = describe(&e);
+                    return self.finish(i, Outcome::Failed(CheckStatus::L4Con, why));
+                }
             }
         }
         match advance(p, &probe.steps) {
             Ok(true) => self.finish(i, Outcome::Passed),
             Ok(false) => {} // Waiting for the socket.
-            Err(why) => self.finish(i, Outcome::Failed(why)),
+            Err(why) => self.finish(i, Outcome::Failed(CheckStatus::L7Rsp, why)),
         }
     }
 
@@ -328,15 +367,18 @@ impl Prober {
             }
             if let Some(p) = &self.probes[i].pending {
                 let ms = self.probes[i].timeout.as_millis();
-                let why = match self.probes[i].steps.get(p.step) {
-                    Some(CheckStep::Expect(want)) if p.connected => format!(
-                        "expect mismatch: no {:?} within {ms}ms, got {:?}",
-                        String::from_utf8_lossy(want),
-                        String::from_utf8_lossy(&p.received)
+                let outcome = match self.probes[i].steps.get(p.step) {
+                    Some(CheckStep::Expect(want)) if p.connected => Outcome::Failed(
+                        CheckStatus::L7Tout,
+                        format!(
+                            "expect mismatch: no {:?} within {ms}ms, got {:?}",
+                            String::from_utf8_lossy(want),
+                            String::from_utf8_lossy(&p.received)
+                        ),
                     ),
-                    _ => format!("timeout after {ms}ms"),
+                    _ => Outcome::Failed(CheckStatus::L4Tout, format!("timeout after {ms}ms")),
                 };
-                self.finish(i, Outcome::Failed(why));
+                self.finish(i, outcome);
             } else {
                 self.start(i, now);
             }
@@ -371,7 +413,7 @@ impl Prober {
             }
             Err(e) => {
                 probe.pending = None;
-                let outcome = Outcome::Failed(describe(&e));
+                let outcome = Outcome::Failed(CheckStatus::L4Con, describe(&e));
                 self.finish_at(i, outcome, now, now);
             }
         }
@@ -401,8 +443,11 @@ impl Prober {
     /// with `on-marked-down shutdown-sessions`, has the workers cut the
     /// server's connections.
     fn apply(&mut self, i: usize, outcome: &Outcome, took: Duration) {
+        let since_start = self.shared.process.started.elapsed().as_millis() as u64;
         let probe = &mut self.probes[i];
-        let Some(up) = probe.record(outcome) else {
+        let change = probe.record(outcome);
+        probe.publish(outcome, took, change, since_start);
+        let Some(up) = change else {
             return;
         };
         if up {
@@ -413,7 +458,7 @@ impl Prober {
         probe.server.set_up(up);
         let reason = match outcome {
             Outcome::Passed => "check passed",
-            Outcome::Failed(why) => why,
+            Outcome::Failed(_, why) => why,
         };
         let servers = &self.shared.servers[probe.backend];
         let left = servers.iter().filter(|s| s.in_service()).count();
@@ -449,10 +494,7 @@ impl Prober {
         else {
             return;
         };
-        server
-            .stats
-            .consecutive_errors
-            .store(0, std::sync::atomic::Ordering::Relaxed);
+        server.stats.consecutive_errors.store(0, Relaxed);
         let Some(observe) = server.observe() else {
             return;
         };
@@ -463,11 +505,13 @@ impl Prober {
         let probe = &mut self.probes[i];
         match observe.on_error {
             OnError::FastInter => {}
-            OnError::FailCheck => self.apply(i, &Outcome::Failed(why), Duration::ZERO),
+            OnError::FailCheck => {
+                self.apply(i, &Outcome::Failed(CheckStatus::L4Con, why), Duration::ZERO);
+            }
             OnError::SuddenDeath => probe.health = probe.health.min(probe.check.rise),
             OnError::MarkDown => {
                 probe.health = probe.health.min(probe.check.rise);
-                self.apply(i, &Outcome::Failed(why), Duration::ZERO);
+                self.apply(i, &Outcome::Failed(CheckStatus::L4Con, why), Duration::ZERO);
             }
         }
         let probe = &self.probes[i];
@@ -598,7 +642,7 @@ mod tests {
                 let outcome = if c == '+' {
                     Outcome::Passed
                 } else {
-                    Outcome::Failed("x".into())
+                    Outcome::Failed(CheckStatus::L4Con, "x".into())
                 };
                 if let Some(up) = p.record(&outcome) {
                     p.server.set_up(up);

@@ -26,7 +26,7 @@ use crate::backend::{ConnGuard, Server};
 use crate::balance::Balancer;
 use crate::config::{Backend, Frontend};
 use crate::forward::{Failed, Moved, Pools, Pump, Side};
-use crate::shared::{Admission, Shared};
+use crate::shared::{Admission, FrontendStats, Shared};
 use crate::token::{self, Peer};
 
 /// What the worker does with a session after a handler ran.
@@ -244,6 +244,7 @@ impl Session {
                     "client {}: no server slot within timeout queue",
                     self.client_ip
                 );
+                self._admission.frontend().rejected.fetch_add(1, Relaxed);
                 Next::Abort
             }
             _ => Next::Close,
@@ -292,6 +293,9 @@ impl Session {
                 .pick(servers, self.client_ip, avoid)
                 .or_else(|| avoid.and_then(|_| balancer.pick(servers, self.client_ip, None)));
             let Some(idx) = pick else { break };
+            if let Some(failed) = avoid.take_if(|&mut a| a != idx) {
+                servers[failed].stats.redispatches.fetch_add(1, Relaxed);
+            }
             let Some(guard) = ConnGuard::acquire(&servers[idx]) else {
                 continue;
             };
@@ -319,6 +323,7 @@ impl Session {
                     if attempts > be.retries {
                         return Next::Abort;
                     }
+                    servers[idx].stats.retries.fetch_add(1, Relaxed);
                     avoid = Some(idx);
                 }
             }
@@ -336,6 +341,7 @@ impl Session {
             self.client_ip,
             be.name
         );
+        self._admission.frontend().rejected.fetch_add(1, Relaxed);
         Next::Abort
     }
 
@@ -426,6 +432,7 @@ impl Session {
             );
             return Next::Abort;
         }
+        servers[idx].stats.retries.fetch_add(1, Relaxed);
         self.replay = journal;
         self.connect_next(ctx, Some(idx), attempts + 1)
     }
@@ -447,6 +454,7 @@ impl Session {
             );
             return Next::Abort;
         }
+        servers[idx].stats.retries.fetch_add(1, Relaxed);
         self.connect_next(ctx, Some(idx), attempts + 1)
     }
 
@@ -479,8 +487,15 @@ impl Session {
             Err((true, Failed::Source(e) | Failed::Destination(e))) if replayable => {
                 return self.replay(ctx, e);
             }
-            Err((_, f)) => {
+            Err((server_side, f)) => {
                 log::debug!("client {}: connection aborted: {f}", self.client_ip);
+                let stats = &guard.server().stats;
+                let aborts = if server_side {
+                    &stats.srv_aborts
+                } else {
+                    &stats.cli_aborts
+                };
+                aborts.fetch_add(1, Relaxed);
                 return Next::Abort;
             }
         };
@@ -494,7 +509,7 @@ impl Session {
         if up.journaled() && down.heard() {
             up.forget();
         }
-        count_bytes(guard.server(), u, d);
+        count_bytes(guard.server(), self._admission.frontend(), u, d);
         if u.read + d.written > 0 {
             self.client_seen = ctx.now;
         }
@@ -573,14 +588,14 @@ fn note_failure(shared: &Shared, server: &Arc<Server>, err: &io::Error) {
     );
 }
 
-fn count_bytes(server: &Server, up: Moved, down: Moved) {
+fn count_bytes(server: &Server, frontend: &FrontendStats, up: Moved, down: Moved) {
     if up.written > 0 {
         server.stats.bytes_in.fetch_add(up.written as u64, Relaxed);
+        frontend.bytes_in.fetch_add(up.written as u64, Relaxed);
     }
     if down.written > 0 {
-        server
-            .stats
-            .bytes_out
-            .fetch_add(down.written as u64, Relaxed);
+        let n = down.written as u64;
+        server.stats.bytes_out.fetch_add(n, Relaxed);
+        frontend.bytes_out.fetch_add(n, Relaxed);
     }
 }

@@ -1,9 +1,14 @@
 //! What all workers share: the configuration, the servers with their
 //! counters, and the global and per-frontend connection counts that enforce
 //! `maxconn`. Read without locks; counters are padded atomics.
+//!
+//! A [`Shared`] is one configuration snapshot. What must outlive a snapshot
+//! (a reload) is behind its own `Arc`: the process-wide [`Process`], each
+//! frontend's [`FrontendStats`] and each [`Server`], reused by name.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Instant, SystemTime};
 
 use crate::backend::Server;
 use crossbeam_channel::Sender;
@@ -18,6 +23,57 @@ use crate::worker::Control;
 pub struct ConnCount {
     pub cur: AtomicUsize,
     pub total: AtomicU64,
+    /// Highest `cur` seen.
+    pub max: AtomicUsize,
+    /// Clients closed without a server: none available, or `timeout queue`.
+    pub rejected: AtomicU64,
+    /// Bytes from clients, and to clients.
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+}
+
+/// A frontend's counters; they survive reloads that keep the frontend.
+pub type FrontendStats = ConnCount;
+
+/// One worker's own counters, written only by it.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct WorkerStats {
+    /// Client connections this worker accepted (accept imbalance between
+    /// cores shows here).
+    pub accepted: AtomicU64,
+    /// Splice pipes lent to sessions now.
+    pub pipes_in_use: AtomicUsize,
+}
+
+/// What lives as long as the process, across reloads.
+#[derive(Debug)]
+pub struct Process {
+    pub started: Instant,
+    pub started_wall: SystemTime,
+    /// All client connections of the process (global `maxconn`).
+    pub global: ConnCount,
+    /// Indexed by worker id.
+    pub workers: Vec<WorkerStats>,
+    /// Connection log lines dropped because the logger fell behind.
+    pub log_dropped: AtomicU64,
+    /// Reloads applied, and refused (invalid conf).
+    pub reloads: AtomicU64,
+    pub reload_failures: AtomicU64,
+}
+
+impl Process {
+    pub fn new(workers: usize) -> Process {
+        Process {
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            global: ConnCount::default(),
+            workers: (0..workers).map(|_| WorkerStats::default()).collect(),
+            log_dropped: AtomicU64::new(0),
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+        }
+    }
 }
 
 /// One configuration snapshot as the workers run it.
@@ -26,10 +82,9 @@ pub struct Shared {
     pub config: Config,
     /// Servers of each backend, indexed like `config.backends`.
     pub servers: Vec<Vec<Arc<Server>>>,
-    /// All client connections of the process (global `maxconn`).
-    pub global: ConnCount,
+    pub process: Arc<Process>,
     /// Client connections per frontend, indexed like `config.frontends`.
-    pub frontends: Vec<ConnCount>,
+    pub frontends: Vec<Arc<FrontendStats>>,
     /// Where workers report `observe layer4` error runs: the prober.
     pub observer: Option<Observer>,
 }
@@ -50,7 +105,9 @@ impl Observer {
 }
 
 impl Shared {
+    /// The first snapshot of a process.
     pub fn new(config: Config, observer: Option<Observer>) -> Shared {
+        let process = Arc::new(Process::new(config.threads));
         let servers = config
             .backends
             .iter()
@@ -59,15 +116,29 @@ impl Shared {
         let frontends = config
             .frontends
             .iter()
-            .map(|_| ConnCount::default())
+            .map(|_| Arc::new(FrontendStats::default()))
             .collect();
         Shared {
             config,
             servers,
-            global: ConnCount::default(),
+            process,
             frontends,
             observer,
         }
+    }
+
+    /// Index of the backend called `name`.
+    pub fn backend_index(&self, name: &str) -> Option<usize> {
+        self.config.backends.iter().position(|b| b.name == name)
+    }
+
+    /// The server `backend/server`, with its backend's index.
+    pub fn find_server(&self, backend: &str, server: &str) -> Option<(usize, &Arc<Server>)> {
+        let b = self.backend_index(backend)?;
+        self.servers[b]
+            .iter()
+            .find(|s| s.name == server)
+            .map(|s| (b, s))
     }
 }
 
@@ -80,16 +151,24 @@ pub struct Admission {
 }
 
 impl Admission {
+    /// The frontend this connection counts against.
+    pub fn frontend(&self) -> &FrontendStats {
+        &self.shared.frontends[self.frontend]
+    }
+
     /// Takes a place if both limits allow it. Strict across workers.
     pub fn reserve(shared: &Arc<Shared>, frontend: usize) -> Option<Admission> {
         let fe = &shared.frontends[frontend];
-        take(&shared.global.cur, shared.config.maxconn)?;
-        if take(&fe.cur, shared.config.frontends[frontend].maxconn).is_none() {
-            shared.global.cur.fetch_sub(1, Relaxed);
+        let global = &shared.process.global;
+        let now = take(&global.cur, shared.config.maxconn)?;
+        let Some(fe_now) = take(&fe.cur, shared.config.frontends[frontend].maxconn) else {
+            global.cur.fetch_sub(1, Relaxed);
             return None;
-        }
-        shared.global.total.fetch_add(1, Relaxed);
+        };
+        global.total.fetch_add(1, Relaxed);
+        global.max.fetch_max(now + 1, Relaxed);
         fe.total.fetch_add(1, Relaxed);
+        fe.max.fetch_max(fe_now + 1, Relaxed);
         Some(Admission {
             shared: Arc::clone(shared),
             frontend,
@@ -108,6 +187,6 @@ impl Drop for Admission {
         self.shared.frontends[self.frontend]
             .cur
             .fetch_sub(1, Relaxed);
-        self.shared.global.cur.fetch_sub(1, Relaxed);
+        self.shared.process.global.cur.fetch_sub(1, Relaxed);
     }
 }

@@ -230,7 +230,7 @@ impl Supervisor {
             log::info!("{why} received: already stopping, ignored");
             return;
         }
-        let left = self.shared.global.cur.load(Relaxed);
+        let left = self.shared.process.global.cur.load(Relaxed);
         let limit = self.shared.config.hard_stop_after;
         let after = limit.map_or("no hard-stop-after".to_string(), |t| {
             format!("hard stop after {}", fmt_duration(t))
@@ -252,7 +252,7 @@ impl Supervisor {
         if self.phase == Phase::Stopping {
             return;
         }
-        let left = self.shared.global.cur.load(Relaxed);
+        let left = self.shared.process.global.cur.load(Relaxed);
         log::info!("{why}: stopping now, closing {left} connection(s)");
         if self.phase == Phase::Serving {
             notify::stopping("stopping");

@@ -8,6 +8,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -192,6 +193,9 @@ impl Worker {
             }
             self.expire();
             self.retry_waiting();
+            // One store per turn, on this worker's own cache line.
+            let stats = &self.shared.process.workers[self.id];
+            stats.pipes_in_use.store(self.pools.pipes.in_use(), Relaxed);
             if self.phase == Phase::Draining && self.sessions.is_empty() {
                 log::debug!("worker {}: drained", self.id);
                 return Ok(());
@@ -302,6 +306,9 @@ impl Worker {
             l.full = false;
             match listener::accept(&l.sock) {
                 Accepted::Conn(stream, peer) => {
+                    self.shared.process.workers[self.id]
+                        .accepted
+                        .fetch_add(1, Relaxed);
                     let frontend = l.frontend;
                     self.start(stream, peer, frontend, admission);
                 }
