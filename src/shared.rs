@@ -10,6 +10,8 @@ use crossbeam_channel::Sender;
 use mio::Waker;
 
 use crate::config::Config;
+use crate::logger::LogSender;
+use crate::tcplog::Record;
 use crate::worker::Control;
 
 /// Counters of one frontend (or of the whole process), on their own line.
@@ -18,6 +20,22 @@ use crate::worker::Control;
 pub struct ConnCount {
     pub cur: AtomicUsize,
     pub total: AtomicU64,
+}
+
+/// A counter on its own cache line, for counts written rarely but from any
+/// worker.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
 }
 
 /// One configuration snapshot as the workers run it.
@@ -32,6 +50,11 @@ pub struct Shared {
     pub frontends: Vec<ConnCount>,
     /// Where workers report `observe layer4` error runs: the prober.
     pub observer: Option<Observer>,
+    /// Where workers send connection log records: the logger thread, if
+    /// some frontend logs.
+    pub log: Option<LogSender>,
+    /// Connection log lines lost because the logger thread fell behind.
+    pub log_dropped: Counter,
 }
 
 /// The prober's control channel and waker, as workers see them.
@@ -67,6 +90,23 @@ impl Shared {
             global: ConnCount::default(),
             frontends,
             observer,
+            log: None,
+            log_dropped: Counter::default(),
+        }
+    }
+
+    /// With connection logs sent to `log`.
+    pub fn with_log(mut self, log: Option<LogSender>) -> Shared {
+        self.log = log;
+        self
+    }
+
+    /// Hands a finished connection's record to the logger thread without
+    /// ever waiting: if its channel is full, the line is dropped and counted.
+    pub fn log_connection(&self, record: Record) {
+        let sent = self.log.as_ref().is_some_and(|l| l.try_send(record));
+        if !sent {
+            self.log_dropped.add(1);
         }
     }
 }
