@@ -449,6 +449,40 @@ mod tests {
     }
 
     #[test]
+    fn a_full_channel_drops_and_counts_without_waiting() {
+        let args = crate::cli::Args {
+            bind: vec!["127.0.0.1:1".into()],
+            server: vec!["127.0.0.1:2".into()],
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(2);
+        let shared = Shared::new(config, None).with_log(Some(LogSender(tx)));
+        let record = || Record {
+            client: "127.0.0.1:3".parse().unwrap(),
+            accepted: UNIX_EPOCH,
+            frontend: 0,
+            backend: 0,
+            server: None,
+            queue_ms: -1,
+            connect_ms: -1,
+            total_ms: 0,
+            bytes_read: 0,
+            termination: crate::tcplog::Termination::NORMAL,
+            actconn: 0,
+            feconn: 0,
+            beconn: 0,
+            srv_conn: 0,
+            retries: 0,
+            redispatched: false,
+        };
+        for _ in 0..5 {
+            shared.log_connection(record());
+        }
+        assert_eq!((rx.len(), shared.log_dropped.get()), (2, 3));
+    }
+
+    #[test]
     fn len_cuts_the_whole_message() {
         let mut t = target(LogFormat::Rfc3164);
         t.maxlen = 80;

@@ -429,6 +429,12 @@ fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
     if !f.splice_auto {
         s += ", splice-auto off";
     }
+    if f.tcplog {
+        s += &format!(", tcplog to {} target(s)", f.log.len());
+    }
+    if f.dontlognull {
+        s += ", dontlognull";
+    }
     s
 }
 
