@@ -7,11 +7,13 @@
 //! (`token` says what an event is for) to sessions kept in a `slab`; `timer`
 //! holds each worker's deadlines; `health` is the prober thread that marks
 //! servers UP and DOWN; `shared` is what all workers see (servers,
-//! connection counts, limits). `run` starts it all and hands over to the
-//! `supervisor`, the main thread's event loop (signals, soft and hard stop),
-//! which tells systemd through `notify`. Configuration enters through `cli`
-//! (flags) and `conf` (file text), and `config` validates both into one
-//! immutable [`config::Config`]. `sys` holds every `unsafe` call.
+//! connection counts, limits); a session's end becomes a `tcplog` record
+//! that the `logger` thread writes to the log targets. `run` starts it all
+//! and hands over to the `supervisor`, the main thread's event loop
+//! (signals, soft and hard stop), which tells systemd through `notify`.
+//! Configuration enters through `cli` (flags) and `conf` (file text), and
+//! `config` validates both into one immutable [`config::Config`]. `sys`
+//! holds every `unsafe` call.
 
 pub mod backend;
 pub mod balance;
@@ -19,9 +21,11 @@ pub mod buffers;
 pub mod cli;
 pub mod conf;
 pub mod config;
+pub mod date;
 pub mod forward;
 pub mod health;
 pub mod listener;
+pub mod logger;
 pub mod notify;
 pub mod pipes;
 pub mod run;
@@ -30,6 +34,7 @@ pub mod shared;
 pub mod slab;
 pub mod supervisor;
 pub mod sys;
+pub mod tcplog;
 pub mod timer;
 pub mod token;
 pub mod worker;

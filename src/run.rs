@@ -14,6 +14,7 @@ use crate::cli::Args;
 use crate::config::Config;
 use crate::health::Prober;
 use crate::listener;
+use crate::logger::Logger;
 use crate::notify;
 use crate::shared::{Observer, Shared};
 use crate::supervisor::{self, Handle, Supervisor};
@@ -83,8 +84,11 @@ fn serve(mut config: Config) -> io::Result<()> {
         tx: p.control.clone(),
         waker: Arc::clone(&p.waker),
     });
-    let shared = Arc::new(Shared::new(config, observer));
+    let logger = Logger::new(&config);
+    let log_tx = logger.as_ref().map(Logger::sender);
+    let shared = Arc::new(Shared::new(config, observer).with_log(log_tx));
     let mut supervisor = Supervisor::new(signals, Arc::clone(&shared))?;
+    let log_thread = logger.map(|l| l.spawn(Arc::clone(&shared))).transpose()?;
     let cfg = &shared.config;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     for id in 0..cfg.threads {
@@ -120,7 +124,12 @@ fn serve(mut config: Config) -> io::Result<()> {
         supervisor.set_prober(prober);
     }
     announce(&shared);
-    supervisor.run()
+    let result = supervisor.run();
+    // After every worker has returned: their last connections are logged too.
+    if let Some(logger) = log_thread {
+        logger.stop();
+    }
+    result
 }
 
 /// The prober's poll, waker and channel, made before the workers start.

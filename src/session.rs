@@ -13,7 +13,7 @@
 //! A handler returns a [`Next`] telling the worker what to do with the slot.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use crate::balance::Balancer;
 use crate::config::{Backend, Frontend};
 use crate::forward::{Failed, Moved, Pools, Pump, Side};
 use crate::shared::{Admission, FrontendStats, Shared};
+use crate::tcplog::{Cause, Phase, Record, Termination, Trace};
 use crate::token::{self, Peer};
 
 /// What the worker does with a session after a handler ran.
@@ -51,6 +52,8 @@ pub struct Ready {
     pub writable: bool,
     /// The peer sent its FIN (or the socket failed).
     pub read_closed: bool,
+    /// The socket failed (a reset).
+    pub error: bool,
 }
 
 /// What a session borrows from its worker while a handler runs.
@@ -96,7 +99,7 @@ pub struct Session {
     slot: usize,
     frontend: usize,
     backend: usize,
-    client_ip: IpAddr,
+    peer: SocketAddr,
     client: Side,
     state: State,
     splice: bool,
@@ -108,6 +111,10 @@ pub struct Session {
     /// `retry-on empty-response`: what the client sent a server that hung
     /// up without answering, for the next one.
     replay: Option<Vec<u8>>,
+    /// Times, attempts and end reason, for the connection log.
+    trace: Trace,
+    /// The frontend logs connections (`option tcplog` with a target).
+    logged: bool,
     _admission: Admission,
 }
 
@@ -130,11 +137,12 @@ impl Session {
             token::session(slot, Peer::Client),
             Interest::READABLE | Interest::WRITABLE,
         );
+        let logged = fe.tcplog && !fe.log.is_empty();
         let mut s = Session {
             slot,
             frontend,
             backend: fe.backend,
-            client_ip: peer.ip(),
+            peer,
             client: Side::new(stream),
             state: State::Moving,
             splice: fe.splice_auto && be.splice_auto,
@@ -142,11 +150,14 @@ impl Session {
             server_seen: ctx.now,
             armed: None,
             replay: None,
+            trace: Trace::new(ctx.now, logged),
+            logged,
             _admission: admission,
         };
         if let Err(e) = registered {
             log::warn!("cannot register client {peer}: {e}");
-            return (s, Next::Abort);
+            let next = s.end(Cause::Resource, Phase::Connect);
+            return (s, next);
         }
         let next = s.connect_next(ctx, None, 0);
         (s, next)
@@ -167,6 +178,14 @@ impl Session {
             side.read_closed |= ready.read_closed;
         }
         match (&self.state, peer) {
+            // No byte of the client is read before a server is connected;
+            // a reset is all there is to notice: no server for nobody.
+            (State::Queued { .. }, Peer::Client) if ready.error => {
+                self.end(Cause::ClientAbort, Phase::Queue)
+            }
+            (State::Connecting { .. }, Peer::Client) if ready.error => {
+                self.end(Cause::ClientAbort, Phase::Connect)
+            }
             (State::Connecting { .. }, Peer::Server) => self.check_connect(ctx),
             (State::Forwarding { .. }, _) => self.forward(ctx),
             _ => Next::Wait,
@@ -242,19 +261,71 @@ impl Session {
             State::Queued { .. } => {
                 log::debug!(
                     "client {}: no server slot within timeout queue",
-                    self.client_ip
+                    self.peer.ip()
                 );
                 self._admission.frontend().rejected.fetch_add(1, Relaxed);
-                Next::Abort
+                self.end(Cause::ServerTimeout, Phase::Queue)
             }
-            _ => Next::Close,
+            State::Forwarding { .. } => {
+                let cause = if self.client_timed_out(ctx) {
+                    Cause::ClientTimeout
+                } else {
+                    Cause::ServerTimeout
+                };
+                self.trace.end = Some(Termination::new(cause, Phase::Data));
+                Next::Close
+            }
+            State::Moving => Next::Close,
         }
     }
 
-    /// Ends the session: gives back pipes and buffers, and with `abort`
-    /// makes both sockets close with an RST (SO_LINGER 0), so a truncation
-    /// is never mistaken for a clean end. Dropping the session closes them.
-    pub fn finish(mut self, pools: &mut Pools, abort: bool) {
+    /// In Forwarding, at a deadline: whether the client side's inactivity
+    /// timeout is the one that struck (the earlier one, if both did).
+    fn client_timed_out(&self, ctx: &Ctx<'_>) -> bool {
+        let State::Forwarding { up, down, .. } = &self.state else {
+            return false;
+        };
+        let fe = &ctx.shared.config.frontends[self.frontend];
+        let be = &ctx.shared.config.backends[self.backend];
+        let (client, server) = idle_timeouts(fe, be, up.eof() || down.eof());
+        let c = client.map(|t| self.client_seen + t);
+        let s = server.map(|t| self.server_seen + t);
+        match (c, s) {
+            (Some(c), Some(s)) => c <= s,
+            (c, _) => c.is_some(),
+        }
+    }
+
+    /// Records why the session ends, with the phase it is in: for the
+    /// worker's own reasons (a DOWN server's sessions, a stop).
+    pub fn kill(&mut self, cause: Cause) {
+        let phase = self.phase();
+        self.trace.end = Some(Termination::new(cause, phase));
+    }
+
+    /// The termination phase of the current state.
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::Queued { .. } => Phase::Queue,
+            State::Connecting { .. } | State::Moving => Phase::Connect,
+            State::Forwarding { .. } => Phase::Data,
+        }
+    }
+
+    /// Records an abnormal end and returns the verdict that applies it.
+    fn end(&mut self, cause: Cause, phase: Phase) -> Next {
+        self.trace.end = Some(Termination::new(cause, phase));
+        Next::Abort
+    }
+
+    /// Ends the session: logs it, gives back pipes and buffers, and with
+    /// `abort` makes both sockets close with an RST (SO_LINGER 0), so a
+    /// truncation is never mistaken for a clean end. Dropping the session
+    /// closes them.
+    pub fn finish(mut self, pools: &mut Pools, shared: &Shared, now: Instant, abort: bool) {
+        if self.logged {
+            self.log(shared, now);
+        }
         let server = match &mut self.state {
             State::Forwarding {
                 server, up, down, ..
@@ -273,6 +344,45 @@ impl Session {
         }
     }
 
+    /// Hands the connection's record to the logger thread, unless
+    /// `option dontlognull` applies. Counts are read before the session
+    /// gives back its slots, so they include it.
+    fn log(&self, shared: &Shared, now: Instant) {
+        let fe = &shared.config.frontends[self.frontend];
+        let (sent, received) = match &self.state {
+            State::Forwarding { up, down, .. } => (up.total, down.total),
+            _ => (0, 0),
+        };
+        if fe.dontlognull && sent == 0 {
+            return;
+        }
+        let (queue_ms, connect_ms, total_ms) = self.trace.timers(now);
+        let servers = &shared.servers[self.backend];
+        let record = Record {
+            client: self.peer,
+            accepted: self.trace.accept_date,
+            frontend: self.frontend,
+            backend: self.backend,
+            server: self.trace.server,
+            queue_ms,
+            connect_ms,
+            total_ms,
+            bytes_read: received,
+            termination: self.trace.end.unwrap_or_else(|| {
+                // Every handler records why it ends the session.
+                debug_assert!(false, "session ended without a termination state");
+                Termination::new(Cause::Internal, self.phase())
+            }),
+            actconn: shared.process.global.cur.load(Relaxed),
+            feconn: shared.frontends[self.frontend].cur.load(Relaxed),
+            beconn: servers.iter().map(|s| u64::from(s.cur())).sum(),
+            srv_conn: self.trace.server.map_or(0, |i| servers[i].cur()),
+            retries: self.trace.tries.saturating_sub(1),
+            redispatched: self.trace.redispatched,
+        };
+        shared.log_connection(record);
+    }
+
     /// Picks a server and starts connecting. Entered from start, Queued or a
     /// failed attempt; leaves to Connecting, Queued, or a close.
     fn connect_next(
@@ -289,9 +399,10 @@ impl Session {
         for _ in 0..=servers.len() * 2 {
             // Redispatch: never the server that just failed, unless it is
             // the only one left.
+            let client_ip = self.peer.ip();
             let pick = balancer
-                .pick(servers, self.client_ip, avoid)
-                .or_else(|| avoid.and_then(|_| balancer.pick(servers, self.client_ip, None)));
+                .pick(servers, client_ip, avoid)
+                .or_else(|| avoid.and_then(|_| balancer.pick(servers, client_ip, None)));
             let Some(idx) = pick else { break };
             if let Some(failed) = avoid.take_if(|&mut a| a != idx) {
                 servers[failed].stats.redispatches.fetch_add(1, Relaxed);
@@ -299,13 +410,14 @@ impl Session {
             let Some(guard) = ConnGuard::acquire(&servers[idx]) else {
                 continue;
             };
+            self.trace.attempt(idx, ctx.now);
             match connect(&servers[idx], be) {
                 Ok(mut stream) => {
                     let tok = token::session(self.slot, Peer::Server);
                     let interest = Interest::READABLE | Interest::WRITABLE;
                     if let Err(e) = ctx.registry.register(&mut stream, tok, interest) {
                         log::warn!("cannot register server socket: {e}");
-                        return Next::Abort;
+                        return self.end(Cause::Resource, Phase::Connect);
                     }
                     let server = Side::new(stream);
                     self.state = State::Connecting {
@@ -321,7 +433,7 @@ impl Session {
                     note_failure(ctx.shared, &servers[idx], &e);
                     attempts += 1;
                     if attempts > be.retries {
-                        return Next::Abort;
+                        return self.end(connect_cause(&e), Phase::Connect);
                     }
                     servers[idx].stats.retries.fetch_add(1, Relaxed);
                     avoid = Some(idx);
@@ -338,11 +450,12 @@ impl Session {
         }
         log::debug!(
             "client {}: no server available in backend {}",
-            self.client_ip,
+            self.peer.ip(),
             be.name
         );
         self._admission.frontend().rejected.fetch_add(1, Relaxed);
-        Next::Abort
+        // HAProxy's `SC` with `<NOSRV>` (or the last server tried).
+        self.end(Cause::ServerAbort, Phase::Connect)
     }
 
     /// Entered in Connecting on a server event: follows mio's recipe for a
@@ -380,6 +493,7 @@ impl Session {
             unreachable!("connected() is only called in Connecting")
         };
         guard.server().observe_success();
+        self.trace.connected = Some(ctx.now);
         self.server_seen = ctx.now;
         self.client_seen = ctx.now;
         let up = match self.replay.take() {
@@ -428,9 +542,10 @@ impl Session {
         if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
             log::debug!(
                 "client {}: retries exhausted, last error: {err}",
-                self.client_ip
+                self.peer.ip()
             );
-            return Next::Abort;
+            // The server hung up in the data phase, before its first byte.
+            return self.end(Cause::ServerAbort, Phase::Data);
         }
         servers[idx].stats.retries.fetch_add(1, Relaxed);
         self.replay = journal;
@@ -450,9 +565,9 @@ impl Session {
         if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
             log::debug!(
                 "client {}: retries exhausted, last error: {err}",
-                self.client_ip
+                self.peer.ip()
             );
-            return Next::Abort;
+            return self.end(connect_cause(&err), Phase::Connect);
         }
         servers[idx].stats.retries.fetch_add(1, Relaxed);
         self.connect_next(ctx, Some(idx), attempts + 1)
@@ -488,14 +603,15 @@ impl Session {
                 return self.replay(ctx, e);
             }
             Err((server_side, f)) => {
-                log::debug!("client {}: connection aborted: {f}", self.client_ip);
+                log::debug!("client {}: connection aborted: {f}", self.peer.ip());
                 let stats = &guard.server().stats;
-                let aborts = if server_side {
-                    &stats.srv_aborts
+                let (aborts, cause) = if server_side {
+                    (&stats.srv_aborts, Cause::ServerAbort)
                 } else {
-                    &stats.cli_aborts
+                    (&stats.cli_aborts, Cause::ClientAbort)
                 };
                 aborts.fetch_add(1, Relaxed);
+                self.trace.end = Some(Termination::new(cause, Phase::Data));
                 return Next::Abort;
             }
         };
@@ -525,12 +641,26 @@ impl Session {
             down.pass_fin(&self.client, closing);
         }
         if closing {
+            self.trace.end = Some(Termination::NORMAL);
             Next::Close
         } else if u.more || d.more {
             Next::Again
         } else {
             Next::Wait
         }
+    }
+}
+
+/// What a failed connect says about who ended the session: a timeout is
+/// the server side's (`sC`), a shortage of fds, memory or ports ours
+/// (`RC`), anything else (refused, reset, unreachable) the server's (`SC`).
+fn connect_cause(err: &io::Error) -> Cause {
+    match err.raw_os_error() {
+        _ if err.kind() == io::ErrorKind::TimedOut => Cause::ServerTimeout,
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL) => {
+            Cause::Resource
+        }
+        _ => Cause::ServerAbort,
     }
 }
 

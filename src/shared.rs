@@ -15,6 +15,8 @@ use crossbeam_channel::Sender;
 use mio::Waker;
 
 use crate::config::Config;
+use crate::logger::LogSender;
+use crate::tcplog::Record;
 use crate::worker::Control;
 
 /// Counters of one frontend (or of the whole process), on their own line.
@@ -87,6 +89,9 @@ pub struct Shared {
     pub frontends: Vec<Arc<FrontendStats>>,
     /// Where workers report `observe layer4` error runs: the prober.
     pub observer: Option<Observer>,
+    /// Where workers send connection log records: the logger thread, if
+    /// some frontend logs.
+    pub log: Option<LogSender>,
 }
 
 /// The prober's control channel and waker, as workers see them.
@@ -124,6 +129,22 @@ impl Shared {
             process,
             frontends,
             observer,
+            log: None,
+        }
+    }
+
+    /// With connection logs sent to `log`.
+    pub fn with_log(mut self, log: Option<LogSender>) -> Shared {
+        self.log = log;
+        self
+    }
+
+    /// Hands a finished connection's record to the logger thread without
+    /// ever waiting: if its channel is full, the line is dropped and counted.
+    pub fn log_connection(&self, record: Record) {
+        let sent = self.log.as_ref().is_some_and(|l| l.try_send(record));
+        if !sent {
+            self.process.log_dropped.fetch_add(1, Relaxed);
         }
     }
 

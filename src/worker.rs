@@ -24,6 +24,7 @@ use crate::pipes::PipePool;
 use crate::session::{Ctx, Next, Ready, Session};
 use crate::shared::{Admission, Shared};
 use crate::slab::Slab;
+use crate::tcplog::Cause;
 use crate::timer::Timers;
 use crate::token::{self, Target};
 
@@ -183,6 +184,7 @@ impl Worker {
                                 || event.is_write_closed()
                                 || event.is_error(),
                             read_closed,
+                            error: event.is_error(),
                         };
                         self.dispatch(slot, |s, ctx| s.on_event(ctx, peer, ready));
                     }
@@ -267,6 +269,9 @@ impl Worker {
             })
             .collect();
         for slot in &doomed {
+            if let Some(s) = self.sessions.get_mut(*slot) {
+                s.kill(Cause::Down);
+            }
             self.after(*slot, Next::Abort);
         }
         if !doomed.is_empty() {
@@ -283,8 +288,9 @@ impl Worker {
     fn stop(&mut self) {
         self.listeners.clear();
         let n = self.sessions.len();
-        for s in self.sessions.drain() {
-            s.finish(&mut self.pools, false);
+        for mut s in self.sessions.drain() {
+            s.kill(Cause::Killed);
+            s.finish(&mut self.pools, &self.shared, self.now, false);
         }
         log::debug!("worker {} stopped, closed {n} connection(s)", self.id);
     }
@@ -359,7 +365,7 @@ impl Worker {
         match next {
             Next::Close | Next::Abort => {
                 if let Some(s) = self.sessions.remove(slot) {
-                    s.finish(&mut self.pools, next == Next::Abort);
+                    s.finish(&mut self.pools, &self.shared, self.now, next == Next::Abort);
                 }
                 return;
             }

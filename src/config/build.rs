@@ -13,9 +13,10 @@ use super::keywords::{
     BE, Bad, DEF, FE, HTTP_SECTIONS, LISTEN, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT, T_QUEUE,
     T_SERVER, T_SERVER_FIN, T_TUNNEL, TIMEOUTS, global_line, http_only, role_name, settings_line,
 };
+use super::log::{LogSpec, system_hostname};
 use super::{
     Backend, Balance, Bind, CheckStep, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN,
-    DEFAULT_RETRIES, DEFAULT_TIMEOUT_CONNECT, Frontend, ServerConf, conf_error,
+    DEFAULT_RETRIES, DEFAULT_TIMEOUT_CONNECT, Frontend, LogTarget, Logging, ServerConf, conf_error,
 };
 use crate::conf::{self, Kind, Line, Section};
 
@@ -60,6 +61,11 @@ pub(super) struct Global {
     pub(super) bufsize: Option<usize>,
     pub(super) pipesize: Option<usize>,
     pub(super) hard_stop_after: Option<Duration>,
+    /// `log` lines, what a proxy's `log global` stands for.
+    pub(super) log: Vec<LogTarget>,
+    pub(super) log_tag: Option<String>,
+    /// `log-send-hostname`, with its name if one was given.
+    pub(super) log_send_hostname: Option<Option<String>>,
 }
 
 /// Values of a defaults or proxy section; None = inherit or default.
@@ -96,6 +102,13 @@ pub(super) struct Settings {
     /// `tcp-check` steps, with the line of the first (for a warning).
     pub(super) tcp_check_steps: Vec<CheckStep>,
     pub(super) tcp_check_line: Option<usize>,
+    /// `log` lines (inherited ones first; `no log` empties it), with the
+    /// line of the last one written in the section itself.
+    pub(super) log: Vec<LogSpec>,
+    pub(super) log_line: Option<usize>,
+    /// `option tcplog`, `option dontlognull`.
+    pub(super) tcplog: Option<bool>,
+    pub(super) dontlognull: Option<bool>,
 }
 
 impl Settings {
@@ -334,6 +347,13 @@ impl Builder {
             bufsize: g.bufsize.unwrap_or(DEFAULT_BUFSIZE),
             pipesize: g.pipesize,
             hard_stop_after: g.hard_stop_after,
+            logging: Logging {
+                tag: g.log_tag.clone().unwrap_or_else(|| Logging::default().tag),
+                hostname: g
+                    .log_send_hostname
+                    .clone()
+                    .map(|name| name.unwrap_or_else(system_hostname)),
+            },
             frontends: Vec::new(),
             backends: Vec::new(),
             warnings: Vec::new(),
@@ -381,6 +401,13 @@ impl Builder {
                 p.name
             ));
         }
+        if let (Some(line), BE) = (s.log_line.filter(|l| *l > p.line), p.role) {
+            warnings.push(format!(
+                "log at line {line} in backend {}: connections are logged by their frontend's \
+                 `log` lines, so this one is unused",
+                p.name
+            ));
+        }
         if !p.quiet && backend.timeout_server.is_none() && backend.timeout_tunnel.is_none() {
             let kind = role_name(p.role);
             warnings.push(format!(
@@ -409,7 +436,17 @@ impl Builder {
             timeout_client_fin: s.timeout(T_CLIENT_FIN),
             tcp_keepalive: s.clitcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),
+            tcplog: s.tcplog.unwrap_or(false),
+            dontlognull: s.dontlognull.unwrap_or(false),
+            log: self.log_targets(&s.log),
         };
+        if frontend.tcplog && frontend.log.is_empty() {
+            config.warnings.push(format!(
+                "option tcplog in {kind} {} but no log target: nothing is logged (add `log global` \
+                 or a `log` line)",
+                p.name
+            ));
+        }
         let tunnel = config.backends.get(backend).and_then(|b| b.timeout_tunnel);
         if !p.quiet && frontend.timeout_client.is_none() && tunnel.is_none() {
             let msg = format!(
@@ -419,6 +456,18 @@ impl Builder {
             config.warnings.push(msg);
         }
         frontend
+    }
+
+    /// A proxy's `log` lines with `log global` replaced by the global targets.
+    fn log_targets(&self, specs: &[LogSpec]) -> Vec<LogTarget> {
+        let mut out = Vec::new();
+        for spec in specs {
+            match spec {
+                LogSpec::Global => out.extend(self.global.log.iter().cloned()),
+                LogSpec::Target(t) => out.push(t.clone()),
+            }
+        }
+        out
     }
 
     /// Index of the frontend's backend: itself for a listen section, else its

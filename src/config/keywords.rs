@@ -4,6 +4,7 @@
 //! HTTP-only or not implemented yet, and the `Bad` errors they return.
 
 use super::build::{Global, Settings, check_name};
+use super::log::{LOG_USAGE, parse_log, parse_proxy_log};
 use super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time, server_addr,
 };
@@ -186,8 +187,14 @@ const KEYWORDS: &[Keyword] = &[
     Keyword {
         name: "no",
         mask: ALL,
-        usage: "no option NAME",
+        usage: "no option NAME | no log",
         parse: no_option,
+    },
+    Keyword {
+        name: "log",
+        mask: ALL,
+        usage: LOG_USAGE,
+        parse: log,
     },
     Keyword {
         name: "maxconn",
@@ -318,7 +325,6 @@ const HTTP_ONLY: &[&str] = &[
 /// HAProxy proxy keywords l4lb may support later; refused, never ignored.
 const NOT_YET: &[&str] = &[
     "server-template",
-    "log",
     "log-format",
     "log-format-sd",
     "error-log-format",
@@ -935,6 +941,16 @@ const OPTIONS: &[Opt] = &[
         mask: DEF | BE,
         set: |s, on| s.all_backups = Some(on),
     },
+    Opt {
+        name: "tcplog",
+        mask: DEF | FE,
+        set: |s, on| s.tcplog = Some(on),
+    },
+    Opt {
+        name: "dontlognull",
+        mask: DEF | FE,
+        set: |s, on| s.dontlognull = Some(on),
+    },
 ];
 
 /// `option tcpka` is both sides; in a frontend-only or backend-only section
@@ -977,8 +993,6 @@ const OPTION_HTTP_ONLY: &[&str] = &[
 
 /// HAProxy options l4lb may support later.
 const OPTION_NOT_YET: &[&str] = &[
-    "tcplog",
-    "dontlognull",
     "dontlog-normal",
     "logasap",
     "log-health-checks",
@@ -1011,9 +1025,21 @@ fn option(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     set_option(s, c, c.args, true)
 }
 
+/// `log global` or `log TARGET ...`: added to the inherited ones.
+fn log(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    s.log.push(parse_proxy_log(c.args).map_err(bad)?);
+    s.log_line = Some(c.line);
+    Ok(())
+}
+
 fn no_option(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     match c.args {
         [opt, rest @ ..] if opt == "option" => set_option(s, c, rest, false),
+        // HAProxy's `no log`: none of the inherited `log` lines apply.
+        [log] if log == "log" => {
+            s.log.clear();
+            Ok(())
+        }
         _ => Err(bad(format!("expects: {}", c.usage))),
     }
 }
@@ -1151,9 +1177,6 @@ const GLOBAL_NOT_YET: &[&str] = &[
     "gid",
     "chroot",
     "pidfile",
-    "log",
-    "log-send-hostname",
-    "log-tag",
     "stats",
     "nbproc",
     "ulimit-n",
@@ -1208,6 +1231,9 @@ pub(super) fn global_line(g: &mut Global, words: &[String]) -> Result<(), Bad> {
     if GLOBAL_HTTP_ONLY.contains(&kw) || TUNE_HTTP_PREFIXES.iter().any(|p| kw.starts_with(p)) {
         return Err(http_only(kw));
     }
+    if let Some(done) = global_log_line(g, kw, &words[1..]) {
+        return done;
+    }
     let Some(k) = GLOBAL_KEYWORDS.iter().find(|k| k.name == kw) else {
         return Err(unknown_global_keyword(kw));
     };
@@ -1215,6 +1241,29 @@ pub(super) fn global_line(g: &mut Global, words: &[String]) -> Result<(), Bad> {
         [value] => (k.parse)(g, value).map_err(bad),
         _ => Err(bad(format!("expects: {}", k.usage))),
     }
+}
+
+/// The global keywords of logging, which take several words; None when
+/// `kw` is not one of them.
+fn global_log_line(g: &mut Global, kw: &str, args: &[String]) -> Option<Result<(), Bad>> {
+    let done = match (kw, args) {
+        ("log", [global]) if global == "global" => Err(bad(
+            "`log global` is for proxies; in global, give a target: log TARGET FACILITY",
+        )),
+        ("log", _) => parse_log(args).map(|t| g.log.push(t)).map_err(bad),
+        ("log-tag", [tag]) => {
+            g.log_tag = Some(tag.clone());
+            Ok(())
+        }
+        ("log-tag", _) => Err(bad("expects: log-tag TAG")),
+        ("log-send-hostname", [] | [_]) => {
+            g.log_send_hostname = Some(args.first().cloned());
+            Ok(())
+        }
+        ("log-send-hostname", _) => Err(bad("expects: log-send-hostname [NAME]")),
+        _ => return None,
+    };
+    Some(done)
 }
 
 fn unknown_global_keyword(kw: &str) -> Bad {
@@ -1227,7 +1276,8 @@ fn unknown_global_keyword(kw: &str) -> Bad {
             accepted_in(k.mask)
         ));
     }
-    let known: Vec<&str> = GLOBAL_KEYWORDS.iter().map(|k| k.name).collect();
+    let mut known: Vec<&str> = GLOBAL_KEYWORDS.iter().map(|k| k.name).collect();
+    known.extend(["log", "log-tag", "log-send-hostname"]);
     bad(format!(
         "unknown keyword; accepted in global: {}",
         known.join(", ")

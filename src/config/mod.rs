@@ -5,6 +5,7 @@
 //! it sees argh types or raw strings. Every error names file, line, keyword.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Args;
@@ -17,6 +18,8 @@ mod build;
 mod flags;
 /// The keyword table and one handler per keyword.
 mod keywords;
+/// The `log` line: target, format, facility, levels.
+mod log;
 /// Pure value parsers: numbers, times, addresses, algorithms.
 mod values;
 
@@ -41,6 +44,8 @@ pub struct Config {
     /// `hard-stop-after`: how long a soft stop (SIGTERM, SIGUSR1) lets
     /// connections finish before closing them. None = as long as they last.
     pub hard_stop_after: Option<Duration>,
+    /// `log-tag` and `log-send-hostname`: the syslog header's fields.
+    pub logging: Logging,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
     /// Non-fatal remarks found while validating (printed at start and by `-c`).
@@ -65,6 +70,79 @@ pub struct Frontend {
     pub tcp_keepalive: bool,
     /// `option splice-auto` (default on; `no option splice-auto` turns it off).
     pub splice_auto: bool,
+    /// `option tcplog`: one line per finished connection.
+    pub tcplog: bool,
+    /// `option dontlognull`: not for connections whose client sent nothing.
+    pub dontlognull: bool,
+    /// Where this frontend's connection logs go (`log`, `log global`
+    /// expanded); empty = not logged.
+    pub log: Vec<LogTarget>,
+}
+
+/// Global settings of the syslog header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    /// `log-tag` (default `l4lb`): the program name in the header.
+    pub tag: String,
+    /// `log-send-hostname [NAME]`: the header's host name; None = left out
+    /// (RFC 3164) or `-` (RFC 5424), as HAProxy.
+    pub hostname: Option<String>,
+}
+
+impl Default for Logging {
+    fn default() -> Logging {
+        Logging {
+            tag: "l4lb".to_string(),
+            hostname: None,
+        }
+    }
+}
+
+/// One `log` target line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTarget {
+    pub dest: LogDest,
+    pub format: LogFormat,
+    /// `len N`: longest message sent, header included (default 1024).
+    pub maxlen: usize,
+    /// Syslog facility code, 0 (kern) ..= 23 (local7).
+    pub facility: u8,
+    /// `LEVEL`: messages less severe than this are not sent (default 7, debug).
+    pub level: u8,
+    /// `MINLEVEL`: more severe messages are sent at this level (default 0).
+    pub minlevel: u8,
+}
+
+/// Where a `log` line sends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LogDest {
+    Stdout,
+    Stderr,
+    /// UDP syslog.
+    Udp(SocketAddr),
+    /// A unix datagram socket, e.g. `/dev/log`.
+    Unix(PathBuf),
+}
+
+/// `format F`: the header put before each message (HAProxy's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// The message alone.
+    Raw,
+    /// `<SEVERITY>` then the message.
+    Short,
+    /// `<PRI>` then the message.
+    Priority,
+    /// RFC 3164 without the host name.
+    Local,
+    /// `<PRI>Mmm dd hh:mm:ss [HOST ]TAG[PID]: ` (the default).
+    Rfc3164,
+    /// `<PRI>1 ISO-DATE HOST TAG PID - - `.
+    Rfc5424,
+    /// `<SEVERITY>ISO-DATE ` then the message.
+    Timed,
+    /// `ISO-DATE ` then the message.
+    Iso,
 }
 
 /// One `bind` line.
@@ -350,6 +428,12 @@ fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
     }
     if !f.splice_auto {
         s += ", splice-auto off";
+    }
+    if f.tcplog {
+        s += &format!(", tcplog to {} target(s)", f.log.len());
+    }
+    if f.dontlognull {
+        s += ", dontlognull";
     }
     s
 }

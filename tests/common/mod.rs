@@ -64,9 +64,12 @@ impl Drop for TempDir {
 /// A running l4lb process.
 pub struct L4lb {
     child: Child,
+    /// Its stderr (the daemon's own messages), line by line.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// Its stdout (connection logs sent to `log stdout`), line by line.
+    pub out: Arc<Mutex<Vec<String>>>,
     _dir: TempDir,
-    reader: Option<JoinHandle<()>>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl L4lb {
@@ -95,11 +98,20 @@ impl L4lb {
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn l4lb");
         let stderr = child.stderr.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let out_lines = Arc::clone(&out);
+        let out_reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                out_lines.lock().unwrap().push(line);
+            }
+        });
         let log = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = mpsc::channel();
         let lines = Arc::clone(&log);
@@ -116,8 +128,9 @@ impl L4lb {
         let mut l = L4lb {
             child,
             log,
+            out,
             _dir: dir,
-            reader: Some(reader),
+            readers: vec![reader, out_reader],
         };
         if ready_rx.recv_timeout(Duration::from_secs(20)).is_err() {
             let status = l.child.try_wait();
@@ -135,6 +148,11 @@ impl L4lb {
 
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
+    }
+
+    /// The lines written to stdout so far.
+    pub fn out_lines(&self) -> Vec<String> {
+        self.out.lock().unwrap().clone()
     }
 
     /// Open file descriptors of the l4lb process.
@@ -166,7 +184,7 @@ impl L4lb {
     pub fn stop(mut self) -> std::process::ExitStatus {
         signal(self.pid(), libc::SIGTERM);
         let status = wait_bounded(&mut self.child, Duration::from_secs(10));
-        if let Some(r) = self.reader.take() {
+        for r in self.readers.drain(..) {
             let _ = r.join();
         }
         status
@@ -179,17 +197,17 @@ impl L4lb {
 
     /// Waits up to `limit` for the process to exit and reaps it; None if it
     /// still runs (then `Drop` kills it). Once it has exited, the whole log
-    /// is in `log`.
+    /// is in `log` (and `out`).
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let mut status = None;
         wait_until(limit, || {
             status = self.child.try_wait().unwrap();
             status.is_some()
         });
-        if status.is_some()
-            && let Some(r) = self.reader.take()
-        {
-            let _ = r.join();
+        if status.is_some() {
+            for r in self.readers.drain(..) {
+                let _ = r.join();
+            }
         }
         status
     }
@@ -228,7 +246,7 @@ impl Drop for L4lb {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        if let Some(r) = self.reader.take() {
+        for r in self.readers.drain(..) {
             let _ = r.join();
         }
     }
