@@ -32,6 +32,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::backend::{CheckStatus, RAMP_FULL, Server};
 use crate::config::{Check, CheckStep, OnError};
 use crate::shared::Shared;
+use crate::tcplog::Cause;
 use crate::token::WAKER;
 use crate::worker::Control;
 
@@ -276,7 +277,9 @@ impl Prober {
                             Control::Observed(server) => self.observed(&server),
                             // For workers: the prober keeps checking while
                             // they drain, until the supervisor stops it.
-                            Control::ShutdownSessions(_) | Control::SoftStop => {}
+                            Control::ShutdownSessions(..)
+                            | Control::SoftStop
+                            | Control::Rebalance => {}
                         }
                     }
                     continue;
@@ -477,7 +480,8 @@ impl Prober {
         log::warn!("{line}");
         if probe.shutdown_on_down {
             for (tx, waker) in &self.workers {
-                let _ = tx.send(Control::ShutdownSessions(Arc::clone(&probe.server)));
+                let msg = Control::ShutdownSessions(Arc::clone(&probe.server), Cause::Down);
+                let _ = tx.send(msg);
                 let _ = waker.wake();
             }
         }

@@ -15,6 +15,7 @@
 //! `config` validates both into one immutable [`config::Config`]. `sys`
 //! holds every `unsafe` call.
 
+pub mod api;
 pub mod backend;
 pub mod balance;
 pub mod buffers;
@@ -32,6 +33,7 @@ pub mod run;
 pub mod session;
 pub mod shared;
 pub mod slab;
+pub mod stats;
 pub mod supervisor;
 pub mod sys;
 pub mod tcplog;

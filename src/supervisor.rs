@@ -23,10 +23,14 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::config::fmt_duration;
+use crate::api::{self, Api};
+use crate::backend::Server;
+use crate::config::{ServerConf, fmt_duration};
 use crate::notify;
 use crate::shared::Shared;
+use crate::stats::Rates;
 use crate::sys::SignalFd;
+use crate::tcplog::Cause;
 use crate::worker::Control;
 
 /// The signalfd.
@@ -101,7 +105,15 @@ pub struct Supervisor {
     phase: Phase,
     /// The first error, returned once every thread is joined.
     error: Option<io::Error>,
+    /// The runtime API (`stats socket`), if configured.
+    api: Option<Api>,
+    /// Connection rates, read once a second at `next_tick`.
+    rates: Rates,
+    next_tick: Instant,
 }
+
+/// How often rates are read.
+const RATE_TICK: Duration = Duration::from_secs(1);
 
 impl Supervisor {
     /// `signals` must have been blocked before any other thread started.
@@ -112,6 +124,17 @@ impl Supervisor {
             .register(&mut SourceFd(&fd), SIGNALS, Interest::READABLE)?;
         let exit_waker = Arc::new(Waker::new(poll.registry(), EXITS)?);
         let (exit_tx, exits) = crossbeam_channel::unbounded();
+        let api = if shared.config.stats_sockets.is_empty() {
+            None
+        } else {
+            let api = Api::bind(&shared.config, poll.registry())?;
+            for path in api.paths() {
+                log::info!("runtime API on {}", path.display());
+            }
+            Some(api)
+        };
+        let mut rates = Rates::default();
+        rates.tick(&shared);
         Ok(Supervisor {
             poll,
             signals,
@@ -124,6 +147,9 @@ impl Supervisor {
             running: 0,
             phase: Phase::Serving,
             error: None,
+            api,
+            rates,
+            next_tick: Instant::now() + RATE_TICK,
         })
     }
 
@@ -177,7 +203,15 @@ impl Supervisor {
             for event in events.iter() {
                 self.dispatch(event.token());
             }
-            self.hard_stop_if_due(Instant::now());
+            let now = Instant::now();
+            if now >= self.next_tick {
+                self.rates.tick(&self.shared);
+                self.next_tick = now + RATE_TICK;
+            }
+            if let Some(api) = &mut self.api {
+                api.expire(now);
+            }
+            self.hard_stop_if_due(now);
         }
         self.finish()
     }
@@ -187,19 +221,31 @@ impl Supervisor {
         match token {
             SIGNALS => self.on_signals(),
             EXITS => self.on_exits(),
-            // The runtime API and the metrics listener get their arms here.
+            t if Api::owns(t) => {
+                if let Some(mut api) = self.api.take() {
+                    api.on_event(t, self);
+                    self.api = Some(api);
+                }
+            }
+            // The metrics listener gets its arm here.
             other => log::debug!("supervisor: event for unknown {other:?}"),
         }
     }
 
-    /// Until the soft stop's deadline, if there is one.
+    /// Until the next deadline: the rates' tick, an idle API connection,
+    /// the soft stop's end.
     fn timeout(&self) -> Option<Duration> {
-        match self.phase {
-            Phase::Draining {
-                hard_at: Some(at), ..
-            } => Some(at.saturating_duration_since(Instant::now())),
-            _ => None,
+        let mut next = self.next_tick;
+        if let Phase::Draining {
+            hard_at: Some(at), ..
+        } = self.phase
+        {
+            next = next.min(at);
         }
+        if let Some(at) = self.api.as_ref().and_then(Api::next_deadline) {
+            next = next.min(at);
+        }
+        Some(next.saturating_duration_since(Instant::now()) + Duration::from_micros(999))
     }
 
     /// Reads every pending signal (the fd is edge-triggered: drain it).
@@ -329,6 +375,41 @@ impl Supervisor {
             _ => log::info!("stopped"),
         }
         self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl api::Runtime for Supervisor {
+    fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    fn rates(&self) -> &Rates {
+        &self.rates
+    }
+
+    fn rebalance(&mut self) {
+        for w in &self.workers {
+            w.send(Control::Rebalance);
+        }
+    }
+
+    fn shutdown_sessions(&mut self, server: &Arc<Server>) {
+        for w in &self.workers {
+            w.send(Control::ShutdownSessions(Arc::clone(server), Cause::Killed));
+        }
+    }
+
+    fn add_server(&mut self, _backend: usize, _conf: ServerConf) -> Result<(), String> {
+        Err("add server: not implemented yet".into())
+    }
+
+    fn del_server(&mut self, _backend: usize, _name: &str) -> Result<(), String> {
+        Err("del server: not implemented yet".into())
+    }
+
+    fn reload(&mut self) -> Result<String, String> {
+        Supervisor::reload(self);
+        Err("reload: not implemented yet".into())
     }
 }
 

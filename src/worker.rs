@@ -36,9 +36,12 @@ pub enum Control {
     /// Stop accepting (listeners closed), let established and queued
     /// sessions finish, and return when none is left.
     SoftStop,
-    /// This server went DOWN with `on-marked-down shutdown-sessions`:
-    /// reset every connection to it.
-    ShutdownSessions(Arc<Server>),
+    /// Reset every connection to this server: it went DOWN with
+    /// `on-marked-down shutdown-sessions` (`Cause::Down`), or the runtime
+    /// API said `shutdown sessions server` (`Cause::Killed`).
+    ShutdownSessions(Arc<Server>, Cause),
+    /// Server weights changed (runtime API): rebuild the balancers.
+    Rebalance,
     /// To the prober: this server reached its `observe layer4` error-limit.
     Observed(Arc<Server>),
 }
@@ -125,15 +128,7 @@ impl Worker {
             });
         }
         let pipes_per_worker = cfg.maxpipes.div_ceil(cfg.threads.max(1));
-        let balancers = cfg
-            .backends
-            .iter()
-            .zip(&shared.servers)
-            .map(|(b, servers)| {
-                let seed = 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1);
-                Balancer::with_backups(b.balance, servers, seed, b.all_backups)
-            })
-            .collect();
+        let balancers = balancers_for(&shared, id);
         Ok(Worker {
             id,
             poll,
@@ -230,7 +225,10 @@ impl Worker {
             match msg {
                 Control::Stop => self.phase = Phase::Stopping,
                 Control::SoftStop => self.soft_stop(),
-                Control::ShutdownSessions(server) => self.shutdown_sessions(&server),
+                Control::ShutdownSessions(server, cause) => {
+                    self.shutdown_sessions(&server, cause);
+                }
+                Control::Rebalance => self.balancers = balancers_for(&self.shared, self.id),
                 Control::Observed(_) => {} // Meant for the prober only.
             }
         }
@@ -257,7 +255,7 @@ impl Worker {
 
     /// Resets every connection of this worker to `server`. A scan of the
     /// sessions, on a rare event (a server going DOWN), never per tick.
-    fn shutdown_sessions(&mut self, server: &Arc<Server>) {
+    fn shutdown_sessions(&mut self, server: &Arc<Server>, cause: Cause) {
         let doomed: Vec<usize> = self
             .sessions
             .slots()
@@ -270,13 +268,18 @@ impl Worker {
             .collect();
         for slot in &doomed {
             if let Some(s) = self.sessions.get_mut(*slot) {
-                s.kill(Cause::Down);
+                s.kill(cause);
             }
             self.after(*slot, Next::Abort);
         }
         if !doomed.is_empty() {
+            let why = if cause == Cause::Down {
+                "DOWN server"
+            } else {
+                "server"
+            };
             log::info!(
-                "worker {}: reset {} connection(s) to DOWN server {}",
+                "worker {}: reset {} connection(s) to {why} {}",
                 self.id,
                 doomed.len(),
                 server.name
@@ -414,4 +417,18 @@ impl Worker {
             }
         }
     }
+}
+
+/// One balancer per backend of `shared`, seeded per worker.
+fn balancers_for(shared: &Shared, worker: usize) -> Vec<Balancer> {
+    shared
+        .config
+        .backends
+        .iter()
+        .zip(&shared.servers)
+        .map(|(b, servers)| {
+            let seed = 0x9E37_79B9_7F4A_7C15 ^ (worker as u64 + 1);
+            Balancer::with_backups(b.balance, servers, seed, b.all_backups)
+        })
+        .collect()
 }

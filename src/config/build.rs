@@ -16,7 +16,8 @@ use super::keywords::{
 use super::log::{LogSpec, system_hostname};
 use super::{
     Backend, Balance, Bind, CheckStep, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN,
-    DEFAULT_RETRIES, DEFAULT_TIMEOUT_CONNECT, Frontend, LogTarget, Logging, ServerConf, conf_error,
+    DEFAULT_RETRIES, DEFAULT_TIMEOUT_CONNECT, Frontend, LogTarget, Logging, ServerConf,
+    StatsSocket, conf_error,
 };
 use crate::conf::{self, Kind, Line, Section};
 
@@ -66,6 +67,10 @@ pub(super) struct Global {
     pub(super) log_tag: Option<String>,
     /// `log-send-hostname`, with its name if one was given.
     pub(super) log_send_hostname: Option<Option<String>>,
+    pub(super) stats_sockets: Vec<StatsSocket>,
+    pub(super) stats_timeout: Option<Duration>,
+    pub(super) stats_maxconn: Option<usize>,
+    pub(super) stats_http: Option<std::net::SocketAddr>,
 }
 
 /// Values of a defaults or proxy section; None = inherit or default.
@@ -354,6 +359,10 @@ impl Builder {
                     .clone()
                     .map(|name| name.unwrap_or_else(system_hostname)),
             },
+            stats_sockets: g.stats_sockets.clone(),
+            stats_timeout: g.stats_timeout.unwrap_or(Duration::from_secs(10)),
+            stats_maxconn: g.stats_maxconn.unwrap_or(10),
+            stats_http: g.stats_http,
             frontends: Vec::new(),
             backends: Vec::new(),
             warnings: Vec::new(),

@@ -9,8 +9,8 @@ use super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time, server_addr,
 };
 use super::{
-    Bind, Check, CheckStep, DEFAULT_ERROR_LIMIT, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE,
-    MAX_THREADS, Observe, OnError, ServerConf,
+    ApiLevel, Bind, Check, CheckStep, DEFAULT_ERROR_LIMIT, DEFAULT_FALL, DEFAULT_INTER,
+    DEFAULT_RISE, MAX_THREADS, Observe, OnError, ServerConf, StatsSocket,
 };
 use crate::conf::Line;
 
@@ -597,6 +597,22 @@ fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     Ok(())
 }
 
+/// A `server NAME ADDR [OPTIONS]` line given at run time (`add server`):
+/// the same checks as in a conf file; Err is the message.
+pub(super) fn server_line(words: &[String]) -> Result<ServerConf, String> {
+    let [_, name, addr, opts @ ..] = words else {
+        return Err("expects: server NAME ADDR:PORT [OPTIONS]".into());
+    };
+    check_name(name).map_err(|m| format!("server name: {m}"))?;
+    let addr = server_addr(addr)?;
+    let mut conf = ServerConf::new(name.clone(), addr);
+    server_options(&mut conf, opts).map_err(|b| match b.keyword {
+        Some(k) => format!("'{k}': {}", b.msg),
+        None => b.msg,
+    })?;
+    Ok(conf)
+}
+
 /// `default-server OPTIONS`: options every later `server` line of the
 /// section (or of the proxies using this defaults section) starts from.
 /// Checked here, so an error points at this line.
@@ -1177,7 +1193,6 @@ const GLOBAL_NOT_YET: &[&str] = &[
     "gid",
     "chroot",
     "pidfile",
-    "stats",
     "nbproc",
     "ulimit-n",
     "node",
@@ -1234,6 +1249,9 @@ pub(super) fn global_line(g: &mut Global, words: &[String]) -> Result<(), Bad> {
     if let Some(done) = global_log_line(g, kw, &words[1..]) {
         return done;
     }
+    if kw == "stats" {
+        return global_stats_line(g, &words[1..]);
+    }
     let Some(k) = GLOBAL_KEYWORDS.iter().find(|k| k.name == kw) else {
         return Err(unknown_global_keyword(kw));
     };
@@ -1264,6 +1282,106 @@ fn global_log_line(g: &mut Global, kw: &str, args: &[String]) -> Option<Result<(
         _ => return None,
     };
     Some(done)
+}
+
+/// `stats socket|timeout|maxconn|http ...` in global.
+fn global_stats_line(g: &mut Global, args: &[String]) -> Result<(), Bad> {
+    let kw = |sub: &str| format!("stats {sub}");
+    match args {
+        [sub, path, opts @ ..] if sub == "socket" => {
+            let socket = stats_socket(path, opts).map_err(|m| bad_kw(&kw(sub), m))?;
+            if g.stats_sockets.iter().any(|s| s.path == socket.path) {
+                return Err(bad_kw(
+                    &kw(sub),
+                    format!("{path} is already a stats socket"),
+                ));
+            }
+            g.stats_sockets.push(socket);
+            Ok(())
+        }
+        [sub, t] if sub == "timeout" => {
+            let t = parse_time(t).map_err(|m| bad_kw(&kw(sub), m))?;
+            if t.is_zero() {
+                return Err(bad_kw(&kw(sub), "must be above 0"));
+            }
+            g.stats_timeout = Some(t);
+            Ok(())
+        }
+        [sub, n] if sub == "maxconn" => {
+            g.stats_maxconn = Some(number(n, 1..=10_000).map_err(|m| bad_kw(&kw(sub), m))?);
+            Ok(())
+        }
+        [sub, addr] if sub == "http" => {
+            let a = addr
+                .parse()
+                .map_err(|_| bad_kw(&kw(sub), format!("'{addr}' is not IP:PORT")))?;
+            g.stats_http = Some(a);
+            Ok(())
+        }
+        [sub, ..] if ["socket", "timeout", "maxconn", "http"].contains(&sub.as_str()) => {
+            let usage = match sub.as_str() {
+                "socket" => {
+                    "stats socket PATH [mode OCTAL] [level user|operator|admin] [expose-fd listeners]"
+                }
+                "timeout" => "stats timeout TIME",
+                "maxconn" => "stats maxconn N",
+                _ => "stats http ADDR:PORT",
+            };
+            Err(bad_kw(&kw(sub), format!("expects: {usage}")))
+        }
+        [sub, ..] if sub == "bind-process" => Err(not_yet("stats bind-process")),
+        _ => Err(bad(
+            "expects: stats socket PATH ..., stats timeout T, stats maxconn N, stats http ADDR:PORT",
+        )),
+    }
+}
+
+fn stats_socket(path: &str, opts: &[String]) -> Result<StatsSocket, String> {
+    if !path.starts_with('/') {
+        return Err(format!(
+            "'{path}': give an absolute path (ipv4@/ipv6@ sockets are not supported)"
+        ));
+    }
+    let mut socket = StatsSocket {
+        path: path.into(),
+        mode: 0o600,
+        level: ApiLevel::Operator,
+    };
+    let mut it = opts.iter();
+    while let Some(opt) = it.next() {
+        let mut value = || it.next().ok_or(format!("{opt} expects a value"));
+        match opt.as_str() {
+            "mode" => {
+                let v = value()?;
+                socket.mode = u32::from_str_radix(v, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o777)
+                    .ok_or(format!("mode '{v}' is not an octal file mode"))?;
+            }
+            "level" => {
+                socket.level = match value()?.as_str() {
+                    "user" => ApiLevel::User,
+                    "operator" => ApiLevel::Operator,
+                    "admin" => ApiLevel::Admin,
+                    v => return Err(format!("level '{v}'; accepted: user, operator, admin")),
+                }
+            }
+            // Socket inheritance for upgrades is always possible in l4lb.
+            "expose-fd" => match value()?.as_str() {
+                "listeners" => {}
+                v => return Err(format!("expose-fd '{v}'; accepted: expose-fd listeners")),
+            },
+            o @ ("user" | "group" | "uid" | "gid" | "process" | "thread") => {
+                return Err(format!("option '{o}' is not implemented yet in l4lb"));
+            }
+            o => {
+                return Err(format!(
+                    "unknown option '{o}'; accepted: mode, level, expose-fd"
+                ));
+            }
+        }
+    }
+    Ok(socket)
 }
 
 fn unknown_global_keyword(kw: &str) -> Bad {

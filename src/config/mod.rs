@@ -46,6 +46,15 @@ pub struct Config {
     pub hard_stop_after: Option<Duration>,
     /// `log-tag` and `log-send-hostname`: the syslog header's fields.
     pub logging: Logging,
+    /// `stats socket` lines: the runtime API's unix sockets.
+    pub stats_sockets: Vec<StatsSocket>,
+    /// `stats timeout`: an idle runtime API connection is closed after it
+    /// (default 10s, as HAProxy).
+    pub stats_timeout: Duration,
+    /// `stats maxconn`: runtime API connections at once (default 10).
+    pub stats_maxconn: usize,
+    /// `stats http ADDR:PORT` (l4lb extension): `GET /metrics` and `/stats`.
+    pub stats_http: Option<SocketAddr>,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
     /// Non-fatal remarks found while validating (printed at start and by `-c`).
@@ -77,6 +86,26 @@ pub struct Frontend {
     /// Where this frontend's connection logs go (`log`, `log global`
     /// expanded); empty = not logged.
     pub log: Vec<LogTarget>,
+}
+
+/// One `stats socket PATH [mode OCTAL] [level LEVEL] [expose-fd listeners]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsSocket {
+    pub path: std::path::PathBuf,
+    /// File mode of the socket (default 0600).
+    pub mode: u32,
+    pub level: ApiLevel,
+}
+
+/// What a runtime API connection may do (HAProxy's `level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ApiLevel {
+    /// Read-only commands (`show ...`, `help`).
+    User,
+    /// As `user` in l4lb (HAProxy's operator commands are HTTP or cache ones).
+    Operator,
+    /// Every command: server states, weights, add/del, reload.
+    Admin,
 }
 
 /// Global settings of the syslog header.
@@ -526,4 +555,10 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
         }
     }
     format!("{us}us")
+}
+
+/// Parses a `server NAME ADDR:PORT [OPTIONS]` line given at run time (the
+/// runtime API's `add server`), with the checks of a conf file.
+pub fn server_line(words: &[String]) -> Result<ServerConf, String> {
+    keywords::server_line(words)
 }

@@ -1,0 +1,336 @@
+//! The runtime API's commands, with HAProxy's names, arguments and answers.
+//!
+//! Reading commands (`show ...`, `help`) are open to every level; commands
+//! that change anything need `level admin`. An answer is text; HAProxy's
+//! wording is kept where scripts may match it ("No such server.").
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use crate::backend::{Admin, Server};
+use crate::config::{ApiLevel, ServerConf};
+use crate::shared::Shared;
+use crate::stats::{self, Kind, Rates};
+
+/// What commands act on; the supervisor provides it.
+pub trait Runtime {
+    /// The configuration snapshot now in force.
+    fn shared(&self) -> Arc<Shared>;
+    fn rates(&self) -> &Rates;
+    /// Weights changed in `backend`: every worker rebuilds its balancers.
+    fn rebalance(&mut self);
+    /// Every worker resets its connections to `server` (`shutdown sessions`).
+    fn shutdown_sessions(&mut self, server: &Arc<Server>);
+    /// Adds a server to a backend (a new snapshot); Err is the message.
+    fn add_server(&mut self, backend: usize, conf: ServerConf) -> Result<(), String>;
+    /// Removes a server from a backend (a new snapshot).
+    fn del_server(&mut self, backend: usize, name: &str) -> Result<(), String>;
+    /// Re-reads the conf file and applies it; the answer says how it went.
+    fn reload(&mut self) -> Result<String, String>;
+}
+
+const HELP: &str = "\
+The following commands are valid at this level:
+  help                                    : this message
+  prompt                                  : toggle interactive mode with prompt
+  quit                                    : disconnect
+  show info                               : report information about the running process
+  show stat [{<px>|-1} {<type>|-1} {<sid>|-1}] : report counters for each proxy and server (CSV)
+  show servers state [<backend>]          : dump the state of the servers
+The following commands need level admin:
+  set server <bk>/<srv> state ready|drain|maint : change a server's administrative state
+  set server <bk>/<srv> weight <w>[%]     : change a server's weight (0-256, or % of its conf weight)
+  set server <bk>/<srv> addr <ip> [port <p>] : change a server's address
+  set maxconn server <bk>/<srv> <n>       : change a server's maxconn (0 = none)
+  enable server <bk>/<srv>                : same as set server state ready
+  disable server <bk>/<srv>               : same as set server state maint
+  shutdown sessions server <bk>/<srv>     : reset all connections to a server
+  add server <bk>/<srv> <addr:port> [opts]: add a server (weight, maxconn, backup, disabled, check...)
+  del server <bk>/<srv>                   : remove a server in maintenance with no connection
+  reload                                  : re-read the configuration file and apply it
+";
+
+/// Runs one command; returns its answer (may be empty).
+pub fn execute(cmd: &str, level: ApiLevel, rt: &mut dyn Runtime) -> String {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let admin = level == ApiLevel::Admin;
+    match words.as_slice() {
+        ["help"] => HELP.to_string(),
+        ["show", "info"] => stats::info_text(&rt.shared()),
+        ["show", "stat", filter @ ..] => show_stat(rt, filter),
+        ["show", "servers", "state", backend @ ..] => servers_state(&rt.shared(), backend),
+        [
+            "set" | "enable" | "disable" | "shutdown" | "add" | "del" | "reload",
+            ..,
+        ] if !admin => "Permission denied\n".into(),
+        ["set", "server", target, rest @ ..] => set_server(rt, target, rest),
+        ["set", "maxconn", "server", target, n] => {
+            with_server(rt, target, |_, s| match n.parse::<u32>() {
+                Ok(n) => {
+                    s.set_maxconn(n);
+                    String::new()
+                }
+                Err(_) => "Require <maxconn>: a whole number (0 = no limit).\n".into(),
+            })
+        }
+        ["enable", "server", target] => set_state(rt, target, Admin::Ready),
+        ["disable", "server", target] => set_state(rt, target, Admin::Maint),
+        ["shutdown", "sessions", "server", target] => {
+            let found = find(&rt.shared(), target).map(|(_, s)| s);
+            match found {
+                Ok(s) => {
+                    rt.shutdown_sessions(&s);
+                    String::new()
+                }
+                Err(e) => e,
+            }
+        }
+        ["add", "server", target, addr, opts @ ..] => add_server(rt, target, addr, opts),
+        ["del", "server", target] => del_server(rt, target),
+        ["reload"] => match rt.reload() {
+            Ok(msg) | Err(msg) => msg,
+        },
+        [] => String::new(),
+        _ => format!("Unknown command: '{cmd}'.\n{HELP}"),
+    }
+}
+
+/// `backend/server` -> the server, or HAProxy's error line.
+fn find(shared: &Shared, target: &str) -> Result<(usize, Arc<Server>), String> {
+    let Some((backend, server)) = target.split_once('/') else {
+        return Err("Require 'backend/server'.\n".into());
+    };
+    let Some(b) = shared.backend_index(backend) else {
+        return Err("No such backend.\n".into());
+    };
+    shared.servers[b]
+        .iter()
+        .find(|s| s.name == server)
+        .map(|s| (b, Arc::clone(s)))
+        .ok_or_else(|| "No such server.\n".into())
+}
+
+fn with_server(
+    rt: &mut dyn Runtime,
+    target: &str,
+    f: impl FnOnce(&mut dyn Runtime, &Arc<Server>) -> String,
+) -> String {
+    match find(&rt.shared(), target) {
+        Ok((_, s)) => f(rt, &s),
+        Err(e) => e,
+    }
+}
+
+fn set_state(rt: &mut dyn Runtime, target: &str, admin: Admin) -> String {
+    with_server(rt, target, |rt, s| {
+        if s.admin() != admin {
+            s.set_admin(admin);
+            let since = rt.shared().process.started.elapsed().as_millis() as u64;
+            s.check
+                .last_change_ms
+                .store(since, std::sync::atomic::Ordering::Relaxed);
+            log::info!(
+                "server {target} is now {} (runtime API)",
+                match admin {
+                    Admin::Ready => "READY",
+                    Admin::Drain => "DRAIN",
+                    Admin::Maint => "MAINT",
+                }
+            );
+        }
+        String::new()
+    })
+}
+
+fn set_server(rt: &mut dyn Runtime, target: &str, rest: &[&str]) -> String {
+    match rest {
+        ["state", "ready"] => set_state(rt, target, Admin::Ready),
+        ["state", "drain"] => set_state(rt, target, Admin::Drain),
+        ["state", "maint"] => set_state(rt, target, Admin::Maint),
+        ["state", ..] => "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into(),
+        ["weight", w] => with_server(rt, target, |rt, s| match parse_weight(w, s) {
+            Ok(w) => {
+                s.set_weight(w);
+                rt.rebalance();
+                String::new()
+            }
+            Err(e) => e,
+        }),
+        ["addr", ip, port @ ..] => with_server(rt, target, |_, s| {
+            let Ok(ip) = ip.parse::<IpAddr>() else {
+                return format!("'{ip}' is not an IP address.\n");
+            };
+            let port = match port {
+                [] => s.addr().port(),
+                ["port", p] => match p.parse::<u16>() {
+                    Ok(p) if p > 0 => p,
+                    _ => return format!("'{p}' is not a port.\n"),
+                },
+                _ => return "Require 'addr <ip> [port <port>]'.\n".into(),
+            };
+            let old = s.addr();
+            let new = SocketAddr::new(ip, port);
+            s.set_addr(new);
+            format!(
+                "IP changed from '{}' to '{}', port changed from '{}' to '{}' by 'stats socket command'\n",
+                old.ip(),
+                new.ip(),
+                old.port(),
+                new.port()
+            )
+        }),
+        ["weight" | "addr", ..] | [] => {
+            "Require 'set server <bk>/<srv> state|weight|addr ...'.\n".into()
+        }
+        [what, ..] => {
+            format!("'set server' does not know '{what}'; accepted: state, weight, addr.\n")
+        }
+    }
+}
+
+/// `N` (0..=256) or `N%` of the conf weight.
+fn parse_weight(w: &str, s: &Server) -> Result<u32, String> {
+    let bad = || {
+        Err(format!(
+            "'{w}': a weight is 0 to 256, or a percentage of the conf weight.\n"
+        ))
+    };
+    if let Some(pct) = w.strip_suffix('%') {
+        let Ok(pct) = pct.parse::<u32>() else {
+            return bad();
+        };
+        let w = u64::from(s.conf_weight()) * u64::from(pct) / 100;
+        return u32::try_from(w.min(256)).or_else(|_| bad());
+    }
+    match w.parse::<u32>() {
+        Ok(w) if w <= 256 => Ok(w),
+        _ => bad(),
+    }
+}
+
+fn show_stat(rt: &dyn Runtime, filter: &[&str]) -> String {
+    let shared = rt.shared();
+    let mut rows = stats::rows(&shared, rt.rates());
+    match filter {
+        [] => {}
+        [px, ty, sid] => {
+            let ty: i64 = ty.parse().unwrap_or(-1);
+            let sid: i64 = sid.parse().unwrap_or(-1);
+            rows.retain(|r| {
+                let kind_bit = match r.kind {
+                    Some(Kind::Frontend) => 1,
+                    Some(Kind::Backend) => 2,
+                    _ => 4,
+                };
+                let by_px = *px == "-1" || r.pxname == *px;
+                let by_type = ty < 0 || ty & kind_bit != 0;
+                let by_sid = sid < 0
+                    || shared
+                        .backend_index(&r.pxname)
+                        .and_then(|b| shared.servers[b].iter().position(|s| s.name == r.svname))
+                        .is_some_and(|i| i as i64 + 1 == sid);
+                by_px && by_type && by_sid
+            });
+        }
+        _ => return "Require 'show stat [{<px>|-1} {<type>|-1} {<sid>|-1}]'.\n".into(),
+    }
+    stats::csv(&rows, &shared)
+}
+
+/// `show servers state`: HAProxy's format version 1 (the columns l4lb has;
+/// the others hold HAProxy's neutral value).
+fn servers_state(shared: &Shared, backend: &[&str]) -> String {
+    let only = match backend {
+        [] => None,
+        [b] => match shared.backend_index(b) {
+            Some(i) => Some(i),
+            None => return format!("Can't find backend '{b}'.\n"),
+        },
+        _ => return "Require 'show servers state [<backend>]'.\n".into(),
+    };
+    let mut out = String::from(
+        "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight \
+         srv_iweight srv_time_since_last_change srv_check_status srv_check_result \
+         srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id \
+         srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr \
+         srv_agent_port\n",
+    );
+    let now_ms = shared.process.started.elapsed().as_millis() as u64;
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    for (b, be) in shared.config.backends.iter().enumerate() {
+        if only.is_some_and(|o| o != b) {
+            continue;
+        }
+        for (i, s) in shared.servers[b].iter().enumerate() {
+            let addr = s.addr();
+            // HAProxy: op_state 0 = stopped, 2 = running; admin bit 0x01 =
+            // forced maintenance, 0x08 = forced drain.
+            let op = if s.is_up() { 2 } else { 0 };
+            let admin = match s.admin() {
+                Admin::Ready => 0,
+                Admin::Maint => 1,
+                Admin::Drain => 8,
+            };
+            let since = now_ms.saturating_sub(s.check.last_change_ms.load(relaxed)) / 1000;
+            let checked = s.check.enabled.load(relaxed);
+            let _ = writeln!(
+                out,
+                "{} {} {} {} {} {op} {admin} {} {} {since} {} {} {} {} 0 0 0 - {} - 0 0 - - 0",
+                shared.config.frontends.len() + b + 1,
+                be.name,
+                i + 1,
+                s.name,
+                addr.ip(),
+                s.weight(),
+                s.conf_weight(),
+                s.check.status.load(relaxed),
+                u8::from(s.is_up()) * 3,
+                s.check.health.load(relaxed),
+                if checked { 6 } else { 0 },
+                addr.port(),
+            );
+        }
+    }
+    out
+}
+
+fn add_server(rt: &mut dyn Runtime, target: &str, addr: &str, opts: &[&str]) -> String {
+    let Some((backend, name)) = target.split_once('/') else {
+        return "Require 'backend/server'.\n".into();
+    };
+    let shared = rt.shared();
+    let Some(b) = shared.backend_index(backend) else {
+        return "No such backend.\n".into();
+    };
+    if shared.servers[b].iter().any(|s| s.name == name) {
+        return format!("Already exists a server with the same name in backend {backend}.\n");
+    }
+    let mut line = vec!["server".to_string(), name.to_string(), addr.to_string()];
+    line.extend(opts.iter().map(|o| o.to_string()));
+    let conf = match crate::config::server_line(&line) {
+        Ok(c) => c,
+        Err(e) => return format!("{e}\n"),
+    };
+    match rt.add_server(b, conf) {
+        Ok(()) => "New server registered.\n".into(),
+        Err(e) => format!("{e}\n"),
+    }
+}
+
+fn del_server(rt: &mut dyn Runtime, target: &str) -> String {
+    let (b, s) = match find(&rt.shared(), target) {
+        Ok(found) => found,
+        Err(e) => return e,
+    };
+    if s.admin() != Admin::Maint {
+        return "Only servers in maintenance mode can be deleted.\n".into();
+    }
+    if s.cur() > 0 {
+        return "Server still has connections attached to it, cannot remove it.\n".into();
+    }
+    match rt.del_server(b, &s.name) {
+        Ok(()) => "Server deleted.\n".into(),
+        Err(e) => format!("{e}\n"),
+    }
+}

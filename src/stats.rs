@@ -1,0 +1,545 @@
+//! The numbers operators read: one [`Row`] per frontend, backend and
+//! server, built from the shared counters (never from the workers), and
+//! the two text forms HAProxy tools already parse: `show stat` (CSV with
+//! HAProxy's column names, in HAProxy's order) and `show info`.
+//!
+//! Rates (connections per second) need two readings a second apart: the
+//! supervisor keeps a [`Rates`] and ticks it once a second.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use crate::backend::{Admin, CheckStatus, RAMP_FULL, Server};
+use crate::config::Balance;
+use crate::shared::Shared;
+
+/// What a row describes (HAProxy's `type` column: 0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Frontend,
+    Backend,
+    Server,
+}
+
+/// One line of `show stat`. Counters are totals since the process started
+/// (or since the server or frontend was added).
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    pub kind: Option<Kind>,
+    /// Proxy (frontend or backend) name.
+    pub pxname: String,
+    /// `FRONTEND`, `BACKEND`, or the server's name.
+    pub svname: String,
+    /// Current, highest and limit of concurrent connections.
+    pub scur: u64,
+    pub smax: u64,
+    pub slim: Option<u64>,
+    /// Connections ever.
+    pub stot: u64,
+    /// Bytes from clients (in) and to clients (out).
+    pub bin: u64,
+    pub bout: u64,
+    /// Clients closed for want of a server (frontends).
+    pub rejected: u64,
+    /// Failed connects (`econ`), retries (`wretr`), redispatches (`wredis`).
+    pub econ: u64,
+    pub wretr: u64,
+    pub wredis: u64,
+    /// Connections cut by the client, or by the server, while forwarding.
+    pub cli_abrt: u64,
+    pub srv_abrt: u64,
+    /// HAProxy's status words: OPEN, UP, DOWN, MAINT, DRAIN, `UP 1/3`,
+    /// `DOWN 1/2`, `no check`.
+    pub status: String,
+    pub weight: u64,
+    /// Active and backup servers in service (a server row: 1 for its kind).
+    pub act: u64,
+    pub bck: u64,
+    /// Failed checks, and UP -> DOWN transitions.
+    pub chkfail: Option<u64>,
+    pub chkdown: Option<u64>,
+    /// Seconds since the last state change; seconds spent DOWN.
+    pub lastchg: Option<u64>,
+    pub downtime: Option<u64>,
+    /// Slow start: percent of its weight the server has now.
+    pub throttle: Option<u64>,
+    /// Connections per second over the last second, and the highest seen.
+    pub rate: u64,
+    pub rate_max: u64,
+    pub check_status: Option<&'static str>,
+    pub check_duration: Option<u64>,
+    pub check_desc: Option<String>,
+    pub check_rise: Option<u32>,
+    pub check_fall: Option<u32>,
+    pub check_health: Option<u32>,
+    /// `IP:PORT` of a server.
+    pub addr: Option<String>,
+    /// A backend's `balance`.
+    pub algo: Option<&'static str>,
+}
+
+/// HAProxy's `show stat` columns, in its order, up to the last one l4lb
+/// fills. Columns l4lb has no value for are left empty, as HAProxy does.
+pub const COLUMNS: &[&str] = &[
+    "pxname",
+    "svname",
+    "qcur",
+    "qmax",
+    "scur",
+    "smax",
+    "slim",
+    "stot",
+    "bin",
+    "bout",
+    "dreq",
+    "dresp",
+    "ereq",
+    "econ",
+    "eresp",
+    "wretr",
+    "wredis",
+    "status",
+    "weight",
+    "act",
+    "bck",
+    "chkfail",
+    "chkdown",
+    "lastchg",
+    "downtime",
+    "qlimit",
+    "pid",
+    "iid",
+    "sid",
+    "throttle",
+    "lbtot",
+    "tracked",
+    "type",
+    "rate",
+    "rate_lim",
+    "rate_max",
+    "check_status",
+    "check_code",
+    "check_duration",
+    "hrsp_1xx",
+    "hrsp_2xx",
+    "hrsp_3xx",
+    "hrsp_4xx",
+    "hrsp_5xx",
+    "hrsp_other",
+    "hanafail",
+    "req_rate",
+    "req_rate_max",
+    "req_tot",
+    "cli_abrt",
+    "srv_abrt",
+    "comp_in",
+    "comp_out",
+    "comp_byp",
+    "comp_rsp",
+    "lastsess",
+    "last_chk",
+    "last_agt",
+    "qtime",
+    "ctime",
+    "rtime",
+    "ttime",
+    "agent_status",
+    "agent_code",
+    "agent_duration",
+    "check_desc",
+    "agent_desc",
+    "check_rise",
+    "check_fall",
+    "check_health",
+    "agent_rise",
+    "agent_fall",
+    "agent_health",
+    "addr",
+    "cookie",
+    "mode",
+    "algo",
+    "conn_rate",
+    "conn_rate_max",
+    "conn_tot",
+    "intercepted",
+    "dcon",
+    "dses",
+];
+
+impl Row {
+    /// The value of column `name` as `show stat` prints it ("" if none).
+    pub fn field(&self, name: &str, iid: usize, sid: usize) -> String {
+        let n = |v: u64| v.to_string();
+        let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let opt32 = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+        let kind = self.kind.unwrap_or(Kind::Server);
+        match name {
+            "pxname" => self.pxname.clone(),
+            "svname" => self.svname.clone(),
+            "qcur" | "qmax" if kind != Kind::Frontend => n(0),
+            "scur" => n(self.scur),
+            "smax" => n(self.smax),
+            "slim" => opt(self.slim),
+            "stot" => n(self.stot),
+            "bin" => n(self.bin),
+            "bout" => n(self.bout),
+            "dreq" | "ereq" if kind == Kind::Frontend => n(0),
+            "dresp" => n(0),
+            "econ" | "eresp" | "wretr" | "wredis" if kind == Kind::Frontend => String::new(),
+            "econ" => n(self.econ),
+            "eresp" => n(self.srv_abrt),
+            "wretr" => n(self.wretr),
+            "wredis" => n(self.wredis),
+            "status" => self.status.clone(),
+            "weight" | "act" | "bck" if kind == Kind::Frontend => String::new(),
+            "weight" => n(self.weight),
+            "act" => n(self.act),
+            "bck" => n(self.bck),
+            "chkfail" => opt(self.chkfail),
+            "chkdown" => opt(self.chkdown),
+            "lastchg" => opt(self.lastchg),
+            "downtime" => opt(self.downtime),
+            "pid" => n(1),
+            "iid" => n(iid as u64),
+            "sid" => n(sid as u64),
+            "throttle" => opt(self.throttle),
+            "lbtot" if kind != Kind::Frontend => n(self.stot),
+            "type" => n(match kind {
+                Kind::Frontend => 0,
+                Kind::Backend => 1,
+                Kind::Server => 2,
+            }),
+            "rate" => n(self.rate),
+            "rate_max" => n(self.rate_max),
+            "check_status" => self.check_status.unwrap_or_default().to_string(),
+            "check_duration" => opt(self.check_duration),
+            "cli_abrt" | "srv_abrt" if kind == Kind::Frontend => String::new(),
+            "cli_abrt" => n(self.cli_abrt),
+            "srv_abrt" => n(self.srv_abrt),
+            "check_desc" => self.check_desc.clone().unwrap_or_default(),
+            "check_rise" => opt32(self.check_rise),
+            "check_fall" => opt32(self.check_fall),
+            "check_health" => opt32(self.check_health),
+            "addr" => self.addr.clone().unwrap_or_default(),
+            "mode" => "tcp".into(),
+            "algo" => self.algo.unwrap_or_default().to_string(),
+            "conn_rate" if kind == Kind::Frontend => n(self.rate),
+            "conn_rate_max" if kind == Kind::Frontend => n(self.rate_max),
+            "conn_tot" if kind == Kind::Frontend => n(self.stot),
+            "dcon" if kind == Kind::Frontend => n(self.rejected),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Connection rates: totals read a second ago, and the highest rates.
+#[derive(Debug, Default)]
+pub struct Rates {
+    last: HashMap<(String, String), u64>,
+    rate: HashMap<(String, String), u64>,
+    max: HashMap<(String, String), u64>,
+    at: Option<Instant>,
+}
+
+impl Rates {
+    /// Takes a reading of every total; called about once a second.
+    pub fn tick(&mut self, shared: &Shared) {
+        let now = Instant::now();
+        let secs = self
+            .at
+            .map_or(1.0, |at| now.duration_since(at).as_secs_f64().max(0.001));
+        let rows = rows_without_rates(shared);
+        let mut seen = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let key = (r.pxname, r.svname);
+            if let Some(&before) = self.last.get(&key) {
+                let rate = (r.stot.saturating_sub(before) as f64 / secs).round() as u64;
+                self.rate.insert(key.clone(), rate);
+                let max = self.max.entry(key.clone()).or_default();
+                *max = (*max).max(rate);
+            }
+            seen.insert(key, r.stot);
+        }
+        // Rows gone in a reload are forgotten.
+        self.rate.retain(|k, _| seen.contains_key(k));
+        self.max.retain(|k, _| seen.contains_key(k));
+        self.last = seen;
+        self.at = Some(now);
+    }
+
+    fn fill(&self, row: &mut Row) {
+        let key = (row.pxname.clone(), row.svname.clone());
+        row.rate = self.rate.get(&key).copied().unwrap_or(0);
+        row.rate_max = self.max.get(&key).copied().unwrap_or(0);
+    }
+}
+
+/// Every row, in HAProxy's order: each frontend, then each backend's
+/// servers followed by the backend itself.
+pub fn rows(shared: &Shared, rates: &Rates) -> Vec<Row> {
+    let mut rows = rows_without_rates(shared);
+    for r in &mut rows {
+        rates.fill(r);
+    }
+    rows
+}
+
+fn rows_without_rates(shared: &Shared) -> Vec<Row> {
+    let cfg = &shared.config;
+    let now_ms = shared.process.started.elapsed().as_millis() as u64;
+    let mut rows = Vec::new();
+    for (f, fe) in cfg.frontends.iter().enumerate() {
+        let c = &shared.frontends[f];
+        rows.push(Row {
+            kind: Some(Kind::Frontend),
+            pxname: fe.name.clone(),
+            svname: "FRONTEND".into(),
+            scur: c.cur.load(Relaxed) as u64,
+            smax: c.max.load(Relaxed) as u64,
+            slim: Some(fe.maxconn as u64),
+            stot: c.total.load(Relaxed),
+            bin: c.bytes_in.load(Relaxed),
+            bout: c.bytes_out.load(Relaxed),
+            rejected: c.rejected.load(Relaxed),
+            status: "OPEN".into(),
+            ..Row::default()
+        });
+    }
+    for (b, be) in cfg.backends.iter().enumerate() {
+        let servers = &shared.servers[b];
+        let first = rows.len();
+        for s in servers {
+            rows.push(server_row(&be.name, s, now_ms));
+        }
+        let members = &rows[first..];
+        let sum = |f: fn(&Row) -> u64| members.iter().map(f).sum::<u64>();
+        let in_service: Vec<&Server> = servers
+            .iter()
+            .filter(|s| s.in_service())
+            .map(|s| &**s)
+            .collect();
+        let act = in_service.iter().filter(|s| !s.is_backup()).count() as u64;
+        let bck = in_service.len() as u64 - act;
+        let weight = in_service
+            .iter()
+            .filter(|s| s.is_backup() == (act == 0))
+            .map(|s| u64::from(s.weight()))
+            .sum();
+        let row = Row {
+            kind: Some(Kind::Backend),
+            pxname: be.name.clone(),
+            svname: "BACKEND".into(),
+            scur: sum(|r| r.scur),
+            // Each server's highest, added: an upper bound of the backend's.
+            smax: sum(|r| r.smax),
+            slim: None,
+            stot: sum(|r| r.stot),
+            bin: sum(|r| r.bin),
+            bout: sum(|r| r.bout),
+            econ: sum(|r| r.econ),
+            wretr: sum(|r| r.wretr),
+            wredis: sum(|r| r.wredis),
+            cli_abrt: sum(|r| r.cli_abrt),
+            srv_abrt: sum(|r| r.srv_abrt),
+            status: if act + bck > 0 { "UP" } else { "DOWN" }.into(),
+            weight,
+            act,
+            bck,
+            algo: Some(algo_name(be.balance)),
+            ..Row::default()
+        };
+        rows.push(row);
+    }
+    rows
+}
+
+fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
+    let st = &s.stats;
+    let c = &s.check;
+    let checked = c.enabled.load(Relaxed);
+    let maxconn = s.maxconn();
+    let health = c.health.load(Relaxed);
+    let (rise, fall) = (c.rise.load(Relaxed), c.fall.load(Relaxed));
+    let up = s.is_up();
+    let status = match s.admin() {
+        Admin::Maint => "MAINT".to_string(),
+        Admin::Drain if up => "DRAIN".to_string(),
+        _ if !checked => if up { "no check" } else { "DOWN" }.to_string(),
+        // Going down: health between rise and its top; coming up: below rise.
+        _ if up && health < rise + fall - 1 => {
+            format!("UP {}/{}", health - rise + 1, fall)
+        }
+        _ if !up && health > 0 => format!("DOWN {health}/{rise}"),
+        _ if up => "UP".to_string(),
+        _ => "DOWN".to_string(),
+    };
+    let down_ms = c.down_ms.load(Relaxed)
+        + if up {
+            0
+        } else {
+            now_ms.saturating_sub(c.down_since_ms.load(Relaxed))
+        };
+    let ramp = s.ramp();
+    Row {
+        kind: Some(Kind::Server),
+        pxname: backend.to_string(),
+        svname: s.name.clone(),
+        scur: u64::from(s.cur()),
+        smax: u64::from(st.max.load(Relaxed)),
+        slim: (maxconn > 0).then_some(u64::from(maxconn)),
+        stot: st.total.load(Relaxed),
+        bin: st.bytes_in.load(Relaxed),
+        bout: st.bytes_out.load(Relaxed),
+        econ: st.connect_failures.load(Relaxed),
+        wretr: st.retries.load(Relaxed),
+        wredis: st.redispatches.load(Relaxed),
+        cli_abrt: st.cli_aborts.load(Relaxed),
+        srv_abrt: st.srv_aborts.load(Relaxed),
+        status,
+        weight: u64::from(s.weight()),
+        act: u64::from(!s.is_backup()),
+        bck: u64::from(s.is_backup()),
+        chkfail: checked.then(|| c.failed.load(Relaxed)),
+        chkdown: checked.then(|| c.downs.load(Relaxed)),
+        lastchg: Some(now_ms.saturating_sub(c.last_change_ms.load(Relaxed)) / 1000),
+        downtime: checked.then_some(down_ms / 1000),
+        throttle: (ramp < RAMP_FULL).then(|| u64::from(ramp) * 100 / u64::from(RAMP_FULL)),
+        check_status: checked.then(|| CheckStatus::from_u8(c.status.load(Relaxed)).name()),
+        check_duration: checked.then(|| c.duration_ms.load(Relaxed)),
+        check_desc: checked.then(|| c.desc.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+        check_rise: checked.then_some(rise),
+        check_fall: checked.then_some(fall),
+        check_health: checked.then_some(health),
+        addr: Some(s.addr().to_string()),
+        ..Row::default()
+    }
+}
+
+/// HAProxy's name of a `balance` algorithm.
+pub fn algo_name(b: Balance) -> &'static str {
+    match b {
+        Balance::RoundRobin => "roundrobin",
+        Balance::LeastConn => "leastconn",
+        Balance::Source { .. } => "source",
+        Balance::Random { .. } => "random",
+        Balance::First => "first",
+    }
+}
+
+/// `show stat`: a `# ` header of column names, then one line per row,
+/// each ending in a comma, as HAProxy prints them.
+pub fn csv(rows: &[Row], shared: &Shared) -> String {
+    let mut out = String::from("# ");
+    for c in COLUMNS {
+        out.push_str(c);
+        out.push(',');
+    }
+    out.push('\n');
+    let ids = Ids::new(shared);
+    for r in rows {
+        let (iid, sid) = ids.of(r);
+        for c in COLUMNS {
+            out.push_str(&csv_escape(&r.field(c, iid, sid)));
+            out.push(',');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// HAProxy's proxy ids (`iid`, 1-based in conf order: frontends, then
+/// backends) and server ids (`sid`, 1-based in the backend; 0 for
+/// FRONTEND/BACKEND rows).
+struct Ids<'a> {
+    shared: &'a Shared,
+}
+
+impl<'a> Ids<'a> {
+    fn new(shared: &'a Shared) -> Ids<'a> {
+        Ids { shared }
+    }
+
+    fn of(&self, r: &Row) -> (usize, usize) {
+        let cfg = &self.shared.config;
+        match r.kind {
+            Some(Kind::Frontend) => (
+                cfg.frontends
+                    .iter()
+                    .position(|f| f.name == r.pxname)
+                    .map_or(0, |i| i + 1),
+                0,
+            ),
+            _ => {
+                let b = self.shared.backend_index(&r.pxname);
+                let iid = b.map_or(0, |b| cfg.frontends.len() + b + 1);
+                let sid = b
+                    .and_then(|b| {
+                        self.shared.servers[b]
+                            .iter()
+                            .position(|s| s.name == r.svname)
+                    })
+                    .map_or(0, |i| i + 1);
+                (iid, sid)
+            }
+        }
+    }
+}
+
+/// A CSV field: commas and line breaks would break the columns.
+fn csv_escape(v: &str) -> String {
+    if v.contains([',', '\n', '"']) {
+        format!("\"{}\"", v.replace('"', "\"\"").replace('\n', " "))
+    } else {
+        v.to_string()
+    }
+}
+
+/// `show info`: HAProxy's field names, for the ones l4lb has.
+pub fn info(shared: &Shared) -> Vec<(&'static str, String)> {
+    let p = &shared.process;
+    let up = p.started.elapsed().as_secs();
+    let uptime = format!(
+        "{}d {}h{:02}m{:02}s",
+        up / 86_400,
+        up / 3600 % 24,
+        up / 60 % 60,
+        up % 60
+    );
+    let accepted: u64 = p.workers.iter().map(|w| w.accepted.load(Relaxed)).sum();
+    let pipes: usize = p.workers.iter().map(|w| w.pipes_in_use.load(Relaxed)).sum();
+    let cfg = &shared.config;
+    vec![
+        ("Name", "l4lb".into()),
+        ("Version", env!("CARGO_PKG_VERSION").into()),
+        ("Nbthread", cfg.threads.to_string()),
+        ("Nbproc", "1".into()),
+        ("Process_num", "1".into()),
+        ("Pid", std::process::id().to_string()),
+        ("Uptime", uptime),
+        ("Uptime_sec", up.to_string()),
+        ("Maxconn", cfg.maxconn.to_string()),
+        ("Maxpipes", cfg.maxpipes.to_string()),
+        ("PipesUsed", pipes.to_string()),
+        ("CurrConns", p.global.cur.load(Relaxed).to_string()),
+        ("MaxConnReached", p.global.max.load(Relaxed).to_string()),
+        ("CumConns", p.global.total.load(Relaxed).to_string()),
+        ("CumAccepted", accepted.to_string()),
+        ("Reloads", p.reloads.load(Relaxed).to_string()),
+        (
+            "ReloadFailures",
+            p.reload_failures.load(Relaxed).to_string(),
+        ),
+        ("LogDropped", p.log_dropped.load(Relaxed).to_string()),
+    ]
+}
+
+/// `show info` as text: `Name: value` lines.
+pub fn info_text(shared: &Shared) -> String {
+    let mut out = String::new();
+    for (k, v) in info(shared) {
+        let _ = writeln!(out, "{k}: {v}");
+    }
+    out
+}
