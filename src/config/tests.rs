@@ -745,7 +745,6 @@ fn not_implemented_keywords_are_refused() {
         "group haproxy",
         "chroot /x",
         "pidfile /x",
-        "stats socket /x",
     ] {
         let first = kw.split(' ').next().unwrap();
         assert_error(
@@ -1639,4 +1638,66 @@ fn log_errors_name_the_line() {
         "option httplog",
         "HTTP-only",
     );
+}
+
+#[test]
+fn stats_socket_timeout_maxconn_and_http() {
+    let c = load(&format!(
+        "global\n stats socket /run/l4lb.sock mode 660 level admin expose-fd listeners\n \
+         stats socket /run/ro.sock\n stats timeout 30s\n stats maxconn 4\n \
+         stats http 127.0.0.1:9100\n{BASE}"
+    ));
+    assert_eq!(
+        c.stats_sockets,
+        [
+            StatsSocket {
+                path: "/run/l4lb.sock".into(),
+                mode: 0o660,
+                level: ApiLevel::Admin
+            },
+            StatsSocket {
+                path: "/run/ro.sock".into(),
+                mode: 0o600,
+                level: ApiLevel::Operator
+            }
+        ]
+    );
+    assert_eq!(
+        (c.stats_timeout, c.stats_maxconn),
+        (Duration::from_secs(30), 4)
+    );
+    assert_eq!(c.stats_http, Some("127.0.0.1:9100".parse().unwrap()));
+    let d = load(BASE);
+    assert_eq!(
+        (d.stats_timeout, d.stats_maxconn),
+        (Duration::from_secs(10), 10)
+    );
+    let global = |line: &str| format!("global\n {line}\n{BASE}");
+    assert_error(
+        &global("stats socket run.sock"),
+        2,
+        "stats socket",
+        "absolute path",
+    );
+    assert_error(
+        &global("stats socket /r.sock mode 999"),
+        2,
+        "stats socket",
+        "octal",
+    );
+    assert_error(
+        &global("stats socket /r.sock level root"),
+        2,
+        "stats socket",
+        "accepted: user",
+    );
+    assert_error(
+        &global("stats socket /r.sock user haproxy"),
+        2,
+        "stats socket",
+        "not implemented yet",
+    );
+    assert_error(&global("stats timeout 0"), 2, "stats timeout", "above 0");
+    assert_error(&global("stats http nowhere"), 2, "stats http", "IP:PORT");
+    assert_error(&global("stats enable"), 2, "stats", "expects: stats socket");
 }
