@@ -177,23 +177,29 @@ impl Admission {
         &self.shared.frontends[self.frontend]
     }
 
-    /// Takes a place if both limits allow it. Strict across workers.
+    /// Takes a place if both limits allow it. Strict across workers. The
+    /// place is reserved before `accept`, which may find nothing: totals
+    /// are counted by [`Admission::admitted`] once a client is there.
     pub fn reserve(shared: &Arc<Shared>, frontend: usize) -> Option<Admission> {
         let fe = &shared.frontends[frontend];
         let global = &shared.process.global;
-        let now = take(&global.cur, shared.config.maxconn)?;
-        let Some(fe_now) = take(&fe.cur, shared.config.frontends[frontend].maxconn) else {
+        take(&global.cur, shared.config.maxconn)?;
+        if take(&fe.cur, shared.config.frontends[frontend].maxconn).is_none() {
             global.cur.fetch_sub(1, Relaxed);
             return None;
-        };
-        global.total.fetch_add(1, Relaxed);
-        global.max.fetch_max(now + 1, Relaxed);
-        fe.total.fetch_add(1, Relaxed);
-        fe.max.fetch_max(fe_now + 1, Relaxed);
+        }
         Some(Admission {
             shared: Arc::clone(shared),
             frontend,
         })
+    }
+
+    /// A client took this place: counts it in the totals and highs.
+    pub fn admitted(&self) {
+        for count in [&self.shared.process.global, self.frontend()] {
+            count.total.fetch_add(1, Relaxed);
+            count.max.fetch_max(count.cur.load(Relaxed), Relaxed);
+        }
     }
 }
 

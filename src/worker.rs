@@ -315,6 +315,7 @@ impl Worker {
             l.full = false;
             match listener::accept(&l.sock) {
                 Accepted::Conn(stream, peer) => {
+                    admission.admitted();
                     self.shared.process.workers[self.id]
                         .accepted
                         .fetch_add(1, Relaxed);
