@@ -7,7 +7,7 @@ use argh::FromArgs;
 ///
 /// Reads a HAProxy-syntax configuration (mode tcp) with -f, or builds one
 /// frontend and one backend from --bind and --server. Flags override the file.
-#[derive(FromArgs, Debug, Default)]
+#[derive(FromArgs, Debug, Default, Clone)]
 pub struct Args {
     /// configuration file (HAProxy syntax, mode tcp)
     #[argh(option, short = 'f', arg_name = "FILE")]

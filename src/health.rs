@@ -192,33 +192,7 @@ impl Prober {
         shared: Arc<Shared>,
         workers: Vec<(Sender<Control>, Arc<Waker>)>,
     ) -> Option<Prober> {
-        let mut probes = Vec::new();
-        for (b, backend) in shared.config.backends.iter().enumerate() {
-            for (conf, server) in backend.servers.iter().zip(&shared.servers[b]) {
-                let Some(check) = conf.check.clone() else {
-                    continue;
-                };
-                let stats = &server.check;
-                stats.enabled.store(true, Relaxed);
-                stats.rise.store(check.rise, Relaxed);
-                stats.fall.store(check.fall, Relaxed);
-                stats.health.store(check.rise, Relaxed);
-                probes.push(Probe {
-                    server: Arc::clone(server),
-                    label: format!("{}/{}", backend.name, conf.name),
-                    backend: b,
-                    timeout: backend.timeout_check.unwrap_or(check.inter),
-                    health: check.rise,
-                    check,
-                    shutdown_on_down: conf.shutdown_on_down,
-                    steps: backend.tcp_check.clone(),
-                    slowstart: conf.slowstart,
-                    ramp_since: None,
-                    pending: None,
-                    next_at: None,
-                });
-            }
-        }
+        let probes = probes_for(&shared);
         if probes.is_empty() {
             return None;
         }
@@ -277,6 +251,7 @@ impl Prober {
                             Control::Observed(server) => self.observed(&server),
                             // For workers: the prober keeps checking while
                             // they drain, until the supervisor stops it.
+                            Control::Update(update) => self.update(update.shared),
                             Control::ShutdownSessions(..)
                             | Control::SoftStop
                             | Control::Rebalance => {}
@@ -328,6 +303,70 @@ impl Prober {
         probe.ramp_since = Some(now);
         let at = now + (probe.slowstart / RAMP_STEPS).max(MIN_RAMP_STEP);
         self.ramp_at = Some(self.ramp_at.map_or(at, |t| t.min(at)));
+    }
+
+    /// A reload: the probes of the new snapshot. A server whose check did
+    /// not change keeps its probe (health, schedule, check in progress);
+    /// others start over from their current state; probes of servers that
+    /// are gone are dropped with their sockets.
+    fn update(&mut self, shared: Arc<Shared>) {
+        let mut old = std::mem::take(&mut self.probes);
+        let mut probes = Vec::new();
+        for mut fresh in probes_for(&shared) {
+            let same = old.iter().position(|o| {
+                Arc::ptr_eq(&o.server, &fresh.server)
+                    && o.check == fresh.check
+                    && o.steps == fresh.steps
+                    && o.timeout == fresh.timeout
+            });
+            match same {
+                Some(j) => {
+                    let mut kept = old.swap_remove(j);
+                    kept.label = fresh.label;
+                    kept.backend = fresh.backend;
+                    kept.shutdown_on_down = fresh.shutdown_on_down;
+                    kept.slowstart = fresh.slowstart;
+                    kept.server.check.health.store(kept.health, Relaxed);
+                    probes.push(kept);
+                }
+                None => {
+                    if !fresh.server.is_up() {
+                        fresh.health = 0;
+                        fresh.server.check.health.store(0, Relaxed);
+                    }
+                    probes.push(fresh);
+                }
+            }
+        }
+        for gone in &old {
+            if !probes.iter().any(|p| Arc::ptr_eq(&p.server, &gone.server)) {
+                gone.server.check.enabled.store(false, Relaxed);
+            }
+        }
+        drop(old);
+        self.probes = probes;
+        self.shared = shared;
+        // Tokens and schedule entries are by position: renew them all.
+        self.due.clear();
+        let now = Instant::now();
+        for i in 0..self.probes.len() {
+            if let Some(p) = &mut self.probes[i].pending {
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                if let Err(e) = self
+                    .poll
+                    .registry()
+                    .reregister(&mut p.stream, token(i), interest)
+                {
+                    log::warn!("prober: cannot register a check socket again: {e}");
+                }
+            }
+            match self.probes[i].next_at {
+                Some(at) => self.due.push(Reverse((at, i))),
+                None if !self.probes[i].check.passive_only => self.schedule(i, now),
+                None => {}
+            }
+        }
+        log::info!("prober: checking {} server(s)", self.probes.len());
     }
 
     /// A check made progress: connect finished, bytes sent or received.
@@ -531,6 +570,40 @@ impl Prober {
         self.probes[i].next_at = Some(at);
         self.due.push(Reverse((at, i)));
     }
+}
+
+/// The probes of every server with `check` (or `observe` alone) in `shared`,
+/// each starting UP one failure from DOWN; publishes their settings.
+fn probes_for(shared: &Shared) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    for (b, backend) in shared.config.backends.iter().enumerate() {
+        for (conf, server) in backend.servers.iter().zip(&shared.servers[b]) {
+            let Some(check) = conf.check.clone() else {
+                server.check.enabled.store(false, Relaxed);
+                continue;
+            };
+            let stats = &server.check;
+            stats.enabled.store(true, Relaxed);
+            stats.rise.store(check.rise, Relaxed);
+            stats.fall.store(check.fall, Relaxed);
+            stats.health.store(check.rise, Relaxed);
+            probes.push(Probe {
+                server: Arc::clone(server),
+                label: format!("{}/{}", backend.name, conf.name),
+                backend: b,
+                timeout: backend.timeout_check.unwrap_or(check.inter),
+                health: check.rise,
+                check,
+                shutdown_on_down: conf.shutdown_on_down,
+                steps: backend.tcp_check.clone(),
+                slowstart: conf.slowstart,
+                ramp_since: None,
+                pending: None,
+                next_at: None,
+            });
+        }
+    }
+    probes
 }
 
 /// Walks the `tcp-check` steps as far as the socket allows: Ok(true) when

@@ -29,6 +29,7 @@ pub mod listener;
 pub mod logger;
 pub mod notify;
 pub mod pipes;
+pub mod reload;
 pub mod run;
 pub mod session;
 pub mod shared;

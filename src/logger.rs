@@ -123,31 +123,10 @@ struct Writer {
 
 impl Writer {
     fn new(shared: Arc<Shared>) -> Writer {
-        let mut sinks: Vec<Sink> = Vec::new();
-        let mut routes = Vec::new();
-        for fe in &shared.config.frontends {
-            let mut route = Vec::new();
-            if fe.tcplog {
-                for t in &fe.log {
-                    let i = match sinks.iter().position(|s| s.target == *t) {
-                        Some(i) => i,
-                        None => {
-                            sinks.push(Sink {
-                                target: t.clone(),
-                                failing: false,
-                            });
-                            sinks.len() - 1
-                        }
-                    };
-                    route.push(i);
-                }
-            }
-            routes.push(route);
-        }
-        Writer {
-            shared,
-            sinks,
-            routes,
+        let mut writer = Writer {
+            shared: Arc::clone(&shared),
+            sinks: Vec::new(),
+            routes: Vec::new(),
             outputs: Outputs {
                 stdout: BufWriter::new(io::stdout()),
                 stderr: BufWriter::new(io::stderr()),
@@ -158,7 +137,35 @@ impl Writer {
             pid: std::process::id(),
             line: String::with_capacity(256),
             frame: String::with_capacity(512),
+        };
+        writer.route(shared);
+        writer
+    }
+
+    /// Routes records by the frontends of `shared` (a sink per distinct
+    /// target; sinks of earlier snapshots are kept, with their state).
+    fn route(&mut self, shared: Arc<Shared>) {
+        self.routes.clear();
+        for fe in &shared.config.frontends {
+            let mut route = Vec::new();
+            if fe.tcplog {
+                for t in &fe.log {
+                    let i = match self.sinks.iter().position(|s| s.target == *t) {
+                        Some(i) => i,
+                        None => {
+                            self.sinks.push(Sink {
+                                target: t.clone(),
+                                failing: false,
+                            });
+                            self.sinks.len() - 1
+                        }
+                    };
+                    route.push(i);
+                }
+            }
+            self.routes.push(route);
         }
+        self.shared = shared;
     }
 
     fn run(&mut self, rx: &Receiver<Msg>) {
@@ -178,7 +185,11 @@ impl Writer {
 
     fn write(&mut self, record: &Record) {
         self.line.clear();
-        let _ = tcplog::write_line(&mut self.line, record, &self.shared.config);
+        let _ = tcplog::write_line(&mut self.line, record, &record.shared.config);
+        if !Arc::ptr_eq(&record.shared, &self.shared) {
+            // A reload: the record's snapshot routes it from now on.
+            self.route(Arc::clone(&record.shared));
+        }
         let Some(route) = self.routes.get(record.frontend) else {
             return;
         };
@@ -458,7 +469,9 @@ mod tests {
         let config = Config::from_args(&args).unwrap();
         let (tx, rx) = crossbeam_channel::bounded(2);
         let shared = Shared::new(config, None).with_log(Some(LogSender(tx)));
+        let shared = Arc::new(shared);
         let record = || Record {
+            shared: Arc::clone(&shared),
             client: "127.0.0.1:3".parse().unwrap(),
             accepted: UNIX_EPOCH,
             frontend: 0,

@@ -48,7 +48,7 @@ pub fn main(args: Args) -> ExitCode {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
-    match serve(config) {
+    match serve(config, &args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("l4lb: {e}");
@@ -68,7 +68,7 @@ fn init_logging(level: Option<&str>) {
 
 /// Binds, starts the workers and the prober, and hands over to the
 /// supervisor until the stop.
-fn serve(mut config: Config) -> io::Result<()> {
+fn serve(mut config: Config, args: &Args) -> io::Result<()> {
     config.maxpipes = raise_fd_limit(&config)?;
     // Blocked before any thread starts, so that only the supervisor's
     // signalfd sees them.
@@ -88,6 +88,7 @@ fn serve(mut config: Config) -> io::Result<()> {
     let log_tx = logger.as_ref().map(Logger::sender);
     let shared = Arc::new(Shared::new(config, observer).with_log(log_tx));
     let mut supervisor = Supervisor::new(signals, Arc::clone(&shared))?;
+    supervisor.set_args(args.clone());
     let log_thread = logger.map(|l| l.spawn(Arc::clone(&shared))).transpose()?;
     let cfg = &shared.config;
     let cores = core_affinity::get_core_ids().unwrap_or_default();

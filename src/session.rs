@@ -232,8 +232,15 @@ impl Session {
         }
     }
 
+    /// The configuration snapshot this session runs under: the one in force
+    /// when it was accepted, until it ends, whatever reloads happen.
+    pub fn shared(&self) -> &Arc<Shared> {
+        self._admission.shared()
+    }
+
     /// When the session's current state times out, absent further activity.
-    pub fn deadline(&self, shared: &Shared) -> Option<Instant> {
+    pub fn deadline(&self) -> Option<Instant> {
+        let shared = &**self.shared();
         let fe = &shared.config.frontends[self.frontend];
         let be = &shared.config.backends[self.backend];
         match &self.state {
@@ -322,9 +329,10 @@ impl Session {
     /// `abort` makes both sockets close with an RST (SO_LINGER 0), so a
     /// truncation is never mistaken for a clean end. Dropping the session
     /// closes them.
-    pub fn finish(mut self, pools: &mut Pools, shared: &Shared, now: Instant, abort: bool) {
+    pub fn finish(mut self, pools: &mut Pools, now: Instant, abort: bool) {
         if self.logged {
-            self.log(shared, now);
+            let shared = Arc::clone(self.shared());
+            self.log(&shared, now);
         }
         let server = match &mut self.state {
             State::Forwarding {
@@ -359,6 +367,7 @@ impl Session {
         let (queue_ms, connect_ms, total_ms) = self.trace.timers(now);
         let servers = &shared.servers[self.backend];
         let record = Record {
+            shared: Arc::clone(self.shared()),
             client: self.peer,
             accepted: self.trace.accept_date,
             frontend: self.frontend,

@@ -95,7 +95,7 @@ pub struct Shared {
 }
 
 /// The prober's control channel and waker, as workers see them.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Observer {
     pub tx: Sender<Control>,
     pub waker: Arc<Waker>,
@@ -172,6 +172,11 @@ pub struct Admission {
 }
 
 impl Admission {
+    /// The snapshot this connection was admitted under (its generation).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The frontend this connection counts against.
     pub fn frontend(&self) -> &FrontendStats {
         &self.shared.frontends[self.frontend]

@@ -25,13 +25,16 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::api::{self, Api};
 use crate::backend::Server;
-use crate::config::{ServerConf, fmt_duration};
+use crate::cli::Args;
+use crate::config::{Config, ServerConf, fmt_duration};
+use crate::listener;
 use crate::notify;
+use crate::reload;
 use crate::shared::Shared;
 use crate::stats::Rates;
 use crate::sys::SignalFd;
 use crate::tcplog::Cause;
-use crate::worker::Control;
+use crate::worker::{Control, Update};
 
 /// The signalfd.
 const SIGNALS: Token = Token(0);
@@ -110,6 +113,8 @@ pub struct Supervisor {
     /// Connection rates, read once a second at `next_tick`.
     rates: Rates,
     next_tick: Instant,
+    /// The command line, to read the configuration again on a reload.
+    args: Option<Args>,
 }
 
 /// How often rates are read.
@@ -150,6 +155,7 @@ impl Supervisor {
             api,
             rates,
             next_tick: Instant::now() + RATE_TICK,
+            args: None,
         })
     }
 
@@ -179,6 +185,11 @@ impl Supervisor {
             .iter()
             .map(|w| (w.control.clone(), Arc::clone(&w.waker)))
             .collect()
+    }
+
+    /// Where a reload reads the configuration from.
+    pub fn set_args(&mut self, args: Args) {
+        self.args = Some(args);
     }
 
     pub fn set_prober(&mut self, prober: Handle) {
@@ -263,7 +274,9 @@ impl Supervisor {
             match sig {
                 libc::SIGINT => self.hard_stop(name),
                 libc::SIGTERM | libc::SIGUSR1 => self.soft_stop(name),
-                libc::SIGHUP if self.phase == Phase::Serving => self.reload(),
+                libc::SIGHUP if self.phase == Phase::Serving => {
+                    let _ = self.reload();
+                }
                 _ => log::info!("{name} received while stopping: ignored"),
             }
         }
@@ -320,10 +333,87 @@ impl Supervisor {
         }
     }
 
-    /// SIGHUP. Live reload is the subject of issue 4; until it is done,
-    /// l4lb keeps running with the configuration it has.
-    fn reload(&mut self) {
-        log::info!("reload requested (not implemented yet)");
+    /// SIGHUP or the API's `reload`: reads the configuration again and, if
+    /// it is valid, applies it without closing a listener or a connection.
+    /// If not, logs every error and keeps running the current one.
+    fn reload(&mut self) -> Result<String, String> {
+        if self.phase != Phase::Serving {
+            return Err("stopping: reload refused".into());
+        }
+        notify::reloading();
+        let result = self
+            .args
+            .clone()
+            .ok_or_else(|| "no command line".to_string())
+            .and_then(|args| {
+                Config::from_args(&args).map_err(|errors| {
+                    for e in &errors {
+                        log::error!("reload: {e}");
+                    }
+                    format!(
+                        "configuration is invalid ({} error(s)); still running the previous one",
+                        errors.len()
+                    )
+                })
+            });
+        let result = result.and_then(|config| {
+            for w in &config.warnings {
+                log::warn!("reload: {w}");
+            }
+            self.apply(config)
+        });
+        let process = &self.shared.process;
+        match &result {
+            Ok(summary) => {
+                process.reloads.fetch_add(1, Relaxed);
+                log::info!("reload: applied: {summary}");
+            }
+            Err(e) => {
+                process.reload_failures.fetch_add(1, Relaxed);
+                log::error!("reload: failed: {e}");
+            }
+        }
+        let cfg = &self.shared.config;
+        notify::ready(&format!(
+            "{} worker(s), maxconn {}",
+            cfg.threads, cfg.maxconn
+        ));
+        result
+    }
+
+    /// Makes `config` the running configuration (see [`reload`]): binds
+    /// the new listeners for every worker first, so a bind that fails
+    /// changes nothing, then hands the snapshot to the workers and the
+    /// prober.
+    fn apply(&mut self, config: Config) -> Result<String, String> {
+        let plan = reload::plan(&self.shared, config)?;
+        let mut per_worker = Vec::with_capacity(self.workers.len());
+        for _ in &self.workers {
+            let mut socks = Vec::with_capacity(plan.new_binds.len());
+            for &(addr, f) in &plan.new_binds {
+                let fe = &plan.shared.config.frontends[f];
+                let backlog = i32::try_from(fe.maxconn).unwrap_or(i32::MAX);
+                let sock = listener::bind_reuseport(addr, backlog, fe.tcp_keepalive)
+                    .map_err(|e| format!("cannot bind {addr} (frontend {}): {e}", fe.name))?;
+                socks.push((sock, f));
+            }
+            per_worker.push(socks);
+        }
+        let shared = Arc::new(plan.shared);
+        for (w, listeners) in self.workers.iter().zip(per_worker) {
+            w.send(Control::Update(Box::new(Update {
+                shared: Arc::clone(&shared),
+                listeners,
+            })));
+        }
+        if let Some(p) = &self.prober {
+            p.send(Control::Update(Box::new(Update {
+                shared: Arc::clone(&shared),
+                listeners: Vec::new(),
+            })));
+        }
+        self.shared = shared;
+        Ok(plan.summary)
     }
 
     /// Counts the worker threads that ended. One that ends on its own while
@@ -399,17 +489,26 @@ impl api::Runtime for Supervisor {
         }
     }
 
-    fn add_server(&mut self, _backend: usize, _conf: ServerConf) -> Result<(), String> {
-        Err("add server: not implemented yet".into())
+    fn add_server(&mut self, backend: usize, conf: ServerConf) -> Result<(), String> {
+        let mut config = self.shared.config.clone();
+        let name = format!("{}/{}", config.backends[backend].name, conf.name);
+        config.backends[backend].servers.push(conf);
+        self.apply(config)?;
+        log::info!("server {name} added (runtime API)");
+        Ok(())
     }
 
-    fn del_server(&mut self, _backend: usize, _name: &str) -> Result<(), String> {
-        Err("del server: not implemented yet".into())
+    fn del_server(&mut self, backend: usize, name: &str) -> Result<(), String> {
+        let mut config = self.shared.config.clone();
+        let label = format!("{}/{name}", config.backends[backend].name);
+        config.backends[backend].servers.retain(|s| s.name != name);
+        self.apply(config)?;
+        log::info!("server {label} deleted (runtime API)");
+        Ok(())
     }
 
     fn reload(&mut self) -> Result<String, String> {
-        Supervisor::reload(self);
-        Err("reload: not implemented yet".into())
+        Supervisor::reload(self)
     }
 }
 

@@ -10,10 +10,12 @@
 
 use std::fmt::{self, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::date::Utc;
+use crate::shared::Shared;
 
 /// The first letter of the termination state: what ended the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +107,9 @@ impl fmt::Display for Termination {
 /// before it gives back its own slots, so they include it (as HAProxy's).
 #[derive(Debug, Clone)]
 pub struct Record {
+    /// The snapshot the session ran under: indexes below point into its
+    /// configuration, whatever reloads came since.
+    pub shared: Arc<Shared>,
     pub client: SocketAddr,
     pub accepted: SystemTime,
     /// Indexes into the configuration.
@@ -245,6 +250,7 @@ mod tests {
 
     fn record() -> Record {
         Record {
+            shared: Arc::new(Shared::new(config(), None)),
             client: "127.0.0.1:50114".parse().unwrap(),
             accepted: UNIX_EPOCH + Duration::from_millis(1_795_521_662_123),
             frontend: 0,

@@ -7,6 +7,7 @@
 //! `Stop`, from either, every session is closed and the thread returns.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -29,6 +30,14 @@ use crate::timer::Timers;
 use crate::token::{self, Target};
 
 /// Messages from the main thread, delivered with a wake of the `Poll`.
+/// A new configuration snapshot for a worker, with the listeners it must
+/// add (one SO_REUSEPORT socket per new bind, with its frontend index).
+#[derive(Debug)]
+pub struct Update {
+    pub shared: Arc<Shared>,
+    pub listeners: Vec<(TcpListener, usize)>,
+}
+
 #[derive(Debug)]
 pub enum Control {
     /// Stop accepting, close every connection and return.
@@ -42,22 +51,35 @@ pub enum Control {
     ShutdownSessions(Arc<Server>, Cause),
     /// Server weights changed (runtime API): rebuild the balancers.
     Rebalance,
+    /// A reload: a new snapshot (workers: with their new listeners; the
+    /// prober: the snapshot alone).
+    Update(Box<Update>),
     /// To the prober: this server reached its `observe layer4` error-limit.
     Observed(Arc<Server>),
 }
 
-/// The part of a worker a session handler borrows. A macro rather than a
-/// method so the borrow stays field by field, leaving `sessions` free.
+/// The part of a worker a session handler borrows, for a session of
+/// generation `$g`. A macro rather than a method so the borrow stays field
+/// by field, leaving `sessions` free.
 macro_rules! session_ctx {
-    ($w:ident) => {
+    ($w:ident, $g:expr) => {
         Ctx {
             registry: $w.poll.registry(),
             pools: &mut $w.pools,
-            shared: &$w.shared,
-            balancers: &mut $w.balancers,
+            shared: &$g.shared,
+            balancers: &mut $g.balancers,
             now: $w.now,
         }
     };
+}
+
+/// A configuration snapshot as one worker runs it: the shared part and
+/// this worker's balancers for it. Sessions keep the generation they were
+/// accepted in; after a reload the old one lives on until its last session
+/// ends.
+struct Generation {
+    shared: Arc<Shared>,
+    balancers: Vec<Balancer>,
 }
 
 /// How often paused listeners and queued sessions are retried: slots are
@@ -91,12 +113,14 @@ pub struct Worker {
     id: usize,
     poll: Poll,
     control: Receiver<Control>,
-    shared: Arc<Shared>,
+    /// The generation new connections get.
+    current: Generation,
+    /// Older generations that still have sessions here.
+    old: Vec<Generation>,
     listeners: Vec<Listener>,
     sessions: Slab<Session>,
     timers: Timers,
     pools: Pools,
-    balancers: Vec<Balancer>,
     /// Sessions whose pumps ran out of budget: run again next turn.
     again: Vec<usize>,
     /// Sessions waiting for a server slot.
@@ -128,24 +152,28 @@ impl Worker {
             });
         }
         let pipes_per_worker = cfg.maxpipes.div_ceil(cfg.threads.max(1));
-        let balancers = balancers_for(&shared, id);
+        let pools = Pools {
+            pipes: PipePool::new(pipes_per_worker, cfg.pipesize),
+            bufs: BufPool::new(cfg.bufsize),
+        };
+        let current = Generation {
+            balancers: balancers_for(&shared, id),
+            shared,
+        };
         Ok(Worker {
             id,
             poll,
             control,
+            current,
+            old: Vec::new(),
             listeners: registered,
             sessions: Slab::default(),
             timers: Timers::default(),
-            pools: Pools {
-                pipes: PipePool::new(pipes_per_worker, cfg.pipesize),
-                bufs: BufPool::new(cfg.bufsize),
-            },
-            balancers,
+            pools,
             again: Vec::new(),
             queued: Vec::new(),
             now: Instant::now(),
             phase: Phase::Serving,
-            shared,
         })
     }
 
@@ -191,7 +219,7 @@ impl Worker {
             self.expire();
             self.retry_waiting();
             // One store per turn, on this worker's own cache line.
-            let stats = &self.shared.process.workers[self.id];
+            let stats = &self.current.shared.process.workers[self.id];
             stats.pipes_in_use.store(self.pools.pipes.in_use(), Relaxed);
             if self.phase == Phase::Draining && self.sessions.is_empty() {
                 log::debug!("worker {}: drained", self.id);
@@ -228,7 +256,13 @@ impl Worker {
                 Control::ShutdownSessions(server, cause) => {
                     self.shutdown_sessions(&server, cause);
                 }
-                Control::Rebalance => self.balancers = balancers_for(&self.shared, self.id),
+                Control::Rebalance => {
+                    let id = self.id;
+                    for g in std::iter::once(&mut self.current).chain(&mut self.old) {
+                        g.balancers = balancers_for(&g.shared, id);
+                    }
+                }
+                Control::Update(update) => self.update(*update),
                 Control::Observed(_) => {} // Meant for the prober only.
             }
         }
@@ -287,13 +321,104 @@ impl Worker {
         }
     }
 
+    /// A reload: new connections get the new generation, sessions keep
+    /// theirs. Listeners whose bind is gone take in what is in their accept
+    /// queue (closing them would reset it) and close; kept ones stay open
+    /// and serve the frontend of the same bind; new ones start accepting.
+    fn update(&mut self, update: Update) {
+        let Update { shared, listeners } = update;
+        let binds = |shared: &Shared| -> Vec<(SocketAddr, usize)> {
+            let mut v = Vec::new();
+            for (f, fe) in shared.config.frontends.iter().enumerate() {
+                v.extend(fe.binds.iter().map(|b| (b.addr, f)));
+            }
+            v
+        };
+        let new_binds = binds(&shared);
+        if self.phase == Phase::Serving {
+            // Removed binds: drain their queues under the old generation.
+            for i in 0..self.listeners.len() {
+                let addr = self.listeners[i].sock.local_addr().ok();
+                if !new_binds.iter().any(|(a, _)| Some(*a) == addr) {
+                    self.accept(i);
+                }
+            }
+        }
+        let old = std::mem::replace(
+            &mut self.current,
+            Generation {
+                balancers: balancers_for(&shared, self.id),
+                shared,
+            },
+        );
+        self.old.push(old);
+        if self.phase != Phase::Serving {
+            // Soft stop: no listener anymore; new ones are dropped.
+            drop(listeners);
+        } else {
+            let mut kept = Vec::with_capacity(self.listeners.len() + listeners.len());
+            for mut l in self.listeners.drain(..) {
+                let addr = l.sock.local_addr().ok();
+                match new_binds.iter().find(|(a, _)| Some(*a) == addr) {
+                    Some(&(_, f)) => {
+                        l.frontend = f;
+                        kept.push(l);
+                    }
+                    None => {
+                        let _ = self.poll.registry().deregister(&mut l.sock);
+                    }
+                }
+            }
+            kept.extend(listeners.into_iter().map(|(sock, frontend)| Listener {
+                sock,
+                frontend,
+                resting_until: None,
+                full: false,
+                warned: false,
+            }));
+            // Tokens follow positions: register everything again.
+            for (i, l) in kept.iter_mut().enumerate() {
+                let registry = self.poll.registry();
+                let tok = token::listener(i);
+                let result = registry
+                    .reregister(&mut l.sock, tok, Interest::READABLE)
+                    .or_else(|_| registry.register(&mut l.sock, tok, Interest::READABLE));
+                if let Err(e) = result {
+                    log::warn!("worker {}: cannot register a listener: {e}", self.id);
+                }
+            }
+            self.listeners = kept;
+            // New listeners may already hold connections (their edge is
+            // past): look at every queue once.
+            for i in 0..self.listeners.len() {
+                self.accept(i);
+            }
+        }
+        self.prune_generations();
+    }
+
+    /// Drops old generations no session of this worker uses anymore.
+    fn prune_generations(&mut self) {
+        if self.old.is_empty() {
+            return;
+        }
+        let sessions = &self.sessions;
+        self.old.retain(|g| {
+            sessions.slots().any(|slot| {
+                sessions
+                    .get(slot)
+                    .is_some_and(|s| Arc::ptr_eq(s.shared(), &g.shared))
+            })
+        });
+    }
+
     /// Closes listeners, then every session.
     fn stop(&mut self) {
         self.listeners.clear();
         let n = self.sessions.len();
         for mut s in self.sessions.drain() {
             s.kill(Cause::Killed);
-            s.finish(&mut self.pools, &self.shared, self.now, false);
+            s.finish(&mut self.pools, self.now, false);
         }
         log::debug!("worker {} stopped, closed {n} connection(s)", self.id);
     }
@@ -308,7 +433,7 @@ impl Worker {
             if l.resting_until.is_some() {
                 return;
             }
-            let Some(admission) = Admission::reserve(&self.shared, l.frontend) else {
+            let Some(admission) = Admission::reserve(&self.current.shared, l.frontend) else {
                 l.full = true;
                 return;
             };
@@ -316,7 +441,7 @@ impl Worker {
             match listener::accept(&l.sock) {
                 Accepted::Conn(stream, peer) => {
                     admission.admitted();
-                    self.shared.process.workers[self.id]
+                    self.current.shared.process.workers[self.id]
                         .accepted
                         .fetch_add(1, Relaxed);
                     let frontend = l.frontend;
@@ -346,7 +471,7 @@ impl Worker {
         admission: Admission,
     ) {
         let slot = self.sessions.next_slot();
-        let mut ctx = session_ctx!(self);
+        let mut ctx = session_ctx!(self, self.current);
         let (session, next) = Session::start(&mut ctx, slot, stream, peer, frontend, admission);
         let inserted = self.sessions.insert(session);
         debug_assert_eq!(inserted, slot);
@@ -359,7 +484,23 @@ impl Worker {
         let Some(session) = self.sessions.get_mut(slot) else {
             return;
         };
-        let mut ctx = session_ctx!(self);
+        let generation = if Arc::ptr_eq(session.shared(), &self.current.shared) {
+            &mut self.current
+        } else {
+            let shared = session.shared();
+            match self.old.iter().position(|g| Arc::ptr_eq(&g.shared, shared)) {
+                Some(i) => &mut self.old[i],
+                None => {
+                    // Not reachable: a generation is kept while it has sessions.
+                    self.old.push(Generation {
+                        balancers: balancers_for(shared, self.id),
+                        shared: Arc::clone(shared),
+                    });
+                    self.old.last_mut().expect("just pushed")
+                }
+            }
+        };
+        let mut ctx = session_ctx!(self, generation);
         let next = handler(session, &mut ctx);
         self.after(slot, next);
     }
@@ -369,7 +510,7 @@ impl Worker {
         match next {
             Next::Close | Next::Abort => {
                 if let Some(s) = self.sessions.remove(slot) {
-                    s.finish(&mut self.pools, &self.shared, self.now, next == Next::Abort);
+                    s.finish(&mut self.pools, self.now, next == Next::Abort);
                 }
                 return;
             }
@@ -378,7 +519,7 @@ impl Worker {
             Next::Wait => {}
         }
         if let Some(s) = self.sessions.get_mut(slot)
-            && let Some(at) = s.deadline(&self.shared)
+            && let Some(at) = s.deadline()
         {
             self.timers.arm(&mut s.armed, slot, at);
         }
@@ -394,7 +535,7 @@ impl Worker {
                 continue;
             }
             s.armed = None;
-            match s.deadline(&self.shared) {
+            match s.deadline() {
                 Some(d) if d > self.now => self.timers.arm(&mut s.armed, slot, d),
                 Some(_) => self.dispatch(slot, Session::on_timeout),
                 None => {}

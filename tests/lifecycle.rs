@@ -1,6 +1,6 @@
 //! The process's life through signals: soft stop (SIGTERM, SIGUSR1) lets
 //! open connections finish, `hard-stop-after` bounds it, SIGINT stops at
-//! once, SIGHUP keeps running; and what systemd hears over NOTIFY_SOCKET.
+//! once, SIGHUP reloads; and what systemd hears over NOTIFY_SOCKET.
 
 mod common;
 
@@ -187,13 +187,13 @@ fn sigint_stops_at_once_with_connections_open() {
 }
 
 #[test]
-fn sighup_logs_and_keeps_serving() {
+fn sighup_reloads_and_keeps_serving() {
     let be = Backend::echo();
     let port = free_port();
     let l4 = L4lb::start(&conf(port, &[be.addr()], ""));
     l4.signal(libc::SIGHUP);
     assert!(
-        wait_until(SOON, || l4.log_text().contains("reload requested")),
+        wait_until(SOON, || l4.log_text().contains("reload: applied")),
         "{}",
         l4.log_text()
     );
@@ -226,6 +226,20 @@ fn notify_ready_then_stopping(sock: &UnixDatagram, notify_socket: &str) {
     );
     assert!(lines.iter().any(|l| l.starts_with("STATUS=")), "{ready}");
     echo_line(&mut connect(port), "ready means listening");
+
+    // A reload: RELOADING=1 with the monotonic clock, then READY=1 again.
+    l4.signal(libc::SIGHUP);
+    let reloading = recv_notify(sock);
+    let lines: Vec<&str> = reloading.lines().collect();
+    assert!(lines.contains(&"RELOADING=1"), "{reloading}");
+    assert!(
+        lines.iter().any(|l| l
+            .strip_prefix("MONOTONIC_USEC=")
+            .is_some_and(|v| v.parse::<u64>().is_ok())),
+        "{reloading}"
+    );
+    let ready = recv_notify(sock);
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready}");
 
     l4.signal(libc::SIGTERM);
     let stopping = recv_notify(sock);

@@ -1,0 +1,178 @@
+//! Live reload: from a new, fully validated [`Config`] to the snapshot that
+//! follows the running one, keeping everything whose identity matters.
+//!
+//! - Frontends keep their counters (by name); binds present in both
+//!   configurations keep their listening sockets, which are never closed.
+//! - Servers are matched by backend and server name: the same [`Server`]
+//!   object carries on (counters, health, connections). An unchanged line
+//!   keeps what the runtime API set (state, weight, address); a changed line
+//!   takes the new settings. New servers start UP, as at startup; removed
+//!   ones leave the snapshot, and their connections end normally.
+//! - What the running process cannot change (worker count, buffer and pipe
+//!   sizes, log targets of the logger, API sockets) keeps its value, and the
+//!   summary says so.
+//!
+//! The supervisor binds the new listeners and hands the snapshot to the
+//! workers and the prober; sessions keep the snapshot they started with.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::backend::Server;
+use crate::config::{Config, ServerConf};
+use crate::shared::{FrontendStats, Shared};
+use crate::sys;
+
+/// What a reload will do.
+pub struct Plan {
+    pub shared: Shared,
+    /// Binds to open: address, frontend index.
+    pub new_binds: Vec<(SocketAddr, usize)>,
+    /// One line for the log and the API.
+    pub summary: String,
+}
+
+/// Binds of a configuration, with their frontend index.
+pub fn binds(config: &Config) -> Vec<(SocketAddr, usize)> {
+    let mut v = Vec::new();
+    for (f, fe) in config.frontends.iter().enumerate() {
+        v.extend(fe.binds.iter().map(|b| (b.addr, f)));
+    }
+    v
+}
+
+/// The snapshot that follows `old` for `config`, or why it cannot be.
+pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
+    let was = &old.config;
+    let mut kept = Vec::new();
+    if config.threads != was.threads {
+        kept.push(format!("nbthread {}", was.threads));
+        config.threads = was.threads;
+    }
+    config.cpu_affinity = was.cpu_affinity;
+    // The pools are per worker, made at start.
+    config.maxpipes = was.maxpipes;
+    if config.bufsize != was.bufsize || config.pipesize != was.pipesize {
+        kept.push("tune.bufsize/tune.pipesize".into());
+        config.bufsize = was.bufsize;
+        config.pipesize = was.pipesize;
+    }
+    if config.stats_sockets != was.stats_sockets || config.stats_http != was.stats_http {
+        kept.push("stats socket/http".into());
+        config.stats_sockets = was.stats_sockets.clone();
+        config.stats_http = was.stats_http;
+    }
+    let logs_now = config.frontends.iter().any(|f| f.tcplog);
+    if logs_now && old.log.is_none() {
+        return Err(
+            "option tcplog was off everywhere at start: turning it on needs a restart".into(),
+        );
+    }
+    let probing = config
+        .backends
+        .iter()
+        .any(|b| b.servers.iter().any(|s| s.check.is_some()));
+    if probing && old.observer.is_none() {
+        return Err("no health check ran at start: adding `check` needs a restart".into());
+    }
+    check_fd_limit(&config)?;
+
+    let old_binds = binds(was);
+    let new_binds: Vec<(SocketAddr, usize)> = binds(&config)
+        .into_iter()
+        .filter(|(a, _)| !old_binds.iter().any(|(o, _)| o == a))
+        .collect();
+    let removed_binds = old_binds
+        .iter()
+        .filter(|(a, _)| !binds(&config).iter().any(|(n, _)| n == a))
+        .count();
+
+    let frontends: Vec<Arc<FrontendStats>> = config
+        .frontends
+        .iter()
+        .map(|fe| {
+            was.frontends
+                .iter()
+                .position(|o| o.name == fe.name)
+                .map_or_else(Arc::default, |i| Arc::clone(&old.frontends[i]))
+        })
+        .collect();
+
+    let (mut added, mut changed, mut same) = (0, 0, 0);
+    let mut servers = Vec::with_capacity(config.backends.len());
+    for be in &config.backends {
+        let before = was.backends.iter().position(|b| b.name == be.name);
+        let mut list = Vec::with_capacity(be.servers.len());
+        for conf in &be.servers {
+            let prior = before.and_then(|b| {
+                let i = was.backends[b]
+                    .servers
+                    .iter()
+                    .position(|s| s.name == conf.name)?;
+                Some((&was.backends[b].servers[i], &old.servers[b][i]))
+            });
+            list.push(match prior {
+                Some((old_conf, server)) if same_line(old_conf, conf) => {
+                    same += 1;
+                    Arc::clone(server)
+                }
+                Some((_, server)) => {
+                    changed += 1;
+                    server.apply_conf(conf);
+                    Arc::clone(server)
+                }
+                None => {
+                    added += 1;
+                    Arc::new(Server::new(conf))
+                }
+            });
+        }
+        servers.push(list);
+    }
+    let before: usize = old.servers.iter().map(Vec::len).sum();
+    let removed = before - same - changed;
+
+    let mut summary = format!(
+        "{} frontend(s), {} backend(s); binds +{} -{}; servers +{added} -{removed} ~{changed}",
+        config.frontends.len(),
+        config.backends.len(),
+        new_binds.len(),
+        removed_binds,
+    );
+    if !kept.is_empty() {
+        summary += &format!("; kept (a change needs a restart): {}", kept.join(", "));
+    }
+    let shared = Shared {
+        config,
+        servers,
+        process: Arc::clone(&old.process),
+        frontends,
+        observer: old.observer.clone(),
+        log: old.log.clone(),
+    };
+    Ok(Plan {
+        shared,
+        new_binds,
+        summary,
+    })
+}
+
+/// Whether a server line is unchanged (then the runtime API's changes to it
+/// stand).
+fn same_line(a: &ServerConf, b: &ServerConf) -> bool {
+    a == b
+}
+
+/// `maxconn` must fit the file descriptor limit the process has now.
+fn check_fd_limit(config: &Config) -> Result<(), String> {
+    let binds: usize = config.frontends.iter().map(|f| f.binds.len()).sum();
+    let needed = 2 * config.maxconn as u64 + (binds as u64 + 4) * config.threads as u64 + 64;
+    let (soft, _) = sys::nofile_limit().map_err(|e| format!("reading the fd limit: {e}"))?;
+    if needed > soft {
+        return Err(format!(
+            "maxconn {} needs {needed} file descriptors, the limit is {soft}",
+            config.maxconn
+        ));
+    }
+    Ok(())
+}
