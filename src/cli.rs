@@ -40,4 +40,9 @@ pub struct Args {
     /// never splice, always copy; overrides option splice-auto everywhere
     #[argh(switch)]
     pub no_splice: bool,
+    /// take the listening sockets of the l4lb with this pid over its stats
+    /// socket (the first `stats socket` of the conf, level admin), then
+    /// tell it to stop gracefully (binary upgrade)
+    #[argh(option, arg_name = "PID")]
+    pub upgrade_from: Option<i32>,
 }

@@ -40,4 +40,5 @@ pub mod sys;
 pub mod tcplog;
 pub mod timer;
 pub mod token;
+pub mod upgrade;
 pub mod worker;

@@ -20,7 +20,9 @@ use crate::shared::{Observer, Shared};
 use crate::supervisor::{self, Handle, Supervisor};
 use crate::sys::{self, SignalFd};
 use crate::token;
+use crate::upgrade;
 use crate::worker::{Control, Worker};
+use std::os::fd::AsFd;
 
 /// File descriptors kept aside for logs, the stats socket, and slack.
 const FD_RESERVE: u64 = 64;
@@ -87,13 +89,47 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
     let logger = Logger::new(&config);
     let log_tx = logger.as_ref().map(Logger::sender);
     let shared = Arc::new(Shared::new(config, observer).with_log(log_tx));
-    let mut supervisor = Supervisor::new(signals, Arc::clone(&shared))?;
+    // An upgrade takes the old process's listening sockets before anything
+    // binds, so its accept queues carry over.
+    let mut inherited = match args.upgrade_from {
+        Some(pid) => {
+            let api = shared.config.stats_sockets.first().ok_or_else(|| {
+                io::Error::other("--upgrade-from needs a `stats socket` (level admin) in the conf")
+            })?;
+            let socks = upgrade::take_listeners(&api.path)?;
+            log::info!(
+                "upgrade: took {} listening socket(s) from pid {pid}",
+                socks.len()
+            );
+            socks
+        }
+        None => Vec::new(),
+    };
+    let mut supervisor =
+        Supervisor::new(signals, Arc::clone(&shared), args.upgrade_from.is_some())?;
     supervisor.set_args(args.clone());
     let log_thread = logger.map(|l| l.spawn(Arc::clone(&shared))).transpose()?;
     let cfg = &shared.config;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    for id in 0..cfg.threads {
-        let listeners = bind_all(&shared)?;
+    let mut sets = (0..cfg.threads)
+        .map(|_| bind_all(&shared, &mut inherited))
+        .collect::<io::Result<Vec<_>>>()?;
+    // Inherited sockets beyond one per worker still hold queued clients:
+    // they are shared out too. Those of binds gone from the conf close.
+    let workers = sets.len();
+    for (i, (sock, addr)) in inherited.into_iter().enumerate() {
+        if let Some(f) = find_bind(cfg, addr) {
+            sets[i % workers].push((TcpListener::from_std(sock), f));
+        }
+    }
+    for set in &sets {
+        for (sock, _) in set {
+            if let (Ok(fd), Ok(addr)) = (sock.as_fd().try_clone_to_owned(), sock.local_addr()) {
+                supervisor.keep_listener(fd, addr);
+            }
+        }
+    }
+    for (id, listeners) in sets.into_iter().enumerate() {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -125,6 +161,12 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
         supervisor.set_prober(prober);
     }
     announce(&shared);
+    if let Some(pid) = args.upgrade_from {
+        match sys::kill(pid, libc::SIGUSR1) {
+            Ok(()) => log::info!("upgrade: told pid {pid} to stop gracefully (SIGUSR1)"),
+            Err(e) => log::warn!("upgrade: cannot signal pid {pid}: {e}"),
+        }
+    }
     let result = supervisor.run();
     // After every worker has returned: their last connections are logged too.
     if let Some(logger) = log_thread {
@@ -174,12 +216,28 @@ impl ProberParts {
     }
 }
 
-/// One worker's listeners: a SO_REUSEPORT socket for every bind.
-fn bind_all(shared: &Shared) -> io::Result<Vec<(TcpListener, usize)>> {
+/// The index of the frontend that binds `addr`.
+fn find_bind(cfg: &Config, addr: std::net::SocketAddr) -> Option<usize> {
+    cfg.frontends
+        .iter()
+        .position(|fe| fe.binds.iter().any(|b| b.addr == addr))
+}
+
+/// One worker's listeners: a SO_REUSEPORT socket for every bind, taken from
+/// `inherited` (an upgrade) when one of that address is left.
+fn bind_all(
+    shared: &Shared,
+    inherited: &mut Vec<(std::net::TcpListener, std::net::SocketAddr)>,
+) -> io::Result<Vec<(TcpListener, usize)>> {
     let mut out = Vec::new();
     for (i, fe) in shared.config.frontends.iter().enumerate() {
         let backlog = i32::try_from(fe.maxconn).unwrap_or(i32::MAX);
         for bind in &fe.binds {
+            if let Some(pos) = inherited.iter().position(|(_, a)| *a == bind.addr) {
+                let (sock, _) = inherited.swap_remove(pos);
+                out.push((TcpListener::from_std(sock), i));
+                continue;
+            }
             let sock =
                 listener::bind_reuseport(bind.addr, backlog, fe.tcp_keepalive).map_err(|e| {
                     io::Error::new(

@@ -13,7 +13,8 @@
 //! add an arm there.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread::JoinHandle;
@@ -115,6 +116,10 @@ pub struct Supervisor {
     next_tick: Instant,
     /// The command line, to read the configuration again on a reload.
     args: Option<Args>,
+    /// A duplicate of every worker's listening socket, with its address,
+    /// for a new l4lb taking over (`_getsocks`). Dropped at the stop, so
+    /// that closing the workers' copies really closes the sockets.
+    listeners: Vec<(OwnedFd, SocketAddr)>,
 }
 
 /// How often rates are read.
@@ -122,7 +127,9 @@ const RATE_TICK: Duration = Duration::from_secs(1);
 
 impl Supervisor {
     /// `signals` must have been blocked before any other thread started.
-    pub fn new(signals: SignalFd, shared: Arc<Shared>) -> io::Result<Supervisor> {
+    /// `takeover`: an upgrade, the API sockets of the old process are
+    /// replaced.
+    pub fn new(signals: SignalFd, shared: Arc<Shared>, takeover: bool) -> io::Result<Supervisor> {
         let poll = Poll::new()?;
         let fd = signals.as_raw_fd();
         poll.registry()
@@ -132,7 +139,7 @@ impl Supervisor {
         let api = if shared.config.stats_sockets.is_empty() {
             None
         } else {
-            let api = Api::bind(&shared.config, poll.registry())?;
+            let api = Api::bind(&shared.config, poll.registry(), takeover)?;
             for path in api.paths() {
                 log::info!("runtime API on {}", path.display());
             }
@@ -156,6 +163,7 @@ impl Supervisor {
             rates,
             next_tick: Instant::now() + RATE_TICK,
             args: None,
+            listeners: Vec::new(),
         })
     }
 
@@ -185,6 +193,11 @@ impl Supervisor {
             .iter()
             .map(|w| (w.control.clone(), Arc::clone(&w.waker)))
             .collect()
+    }
+
+    /// Keeps a duplicate of a worker's listening socket (see `listeners`).
+    pub fn keep_listener(&mut self, fd: OwnedFd, addr: SocketAddr) {
+        self.listeners.push((fd, addr));
     }
 
     /// Where a reload reads the configuration from.
@@ -289,6 +302,7 @@ impl Supervisor {
             log::info!("{why} received: already stopping, ignored");
             return;
         }
+        self.listeners.clear();
         let left = self.shared.process.global.cur.load(Relaxed);
         let limit = self.shared.config.hard_stop_after;
         let after = limit.map_or("no hard-stop-after".to_string(), |t| {
@@ -311,6 +325,7 @@ impl Supervisor {
         if self.phase == Phase::Stopping {
             return;
         }
+        self.listeners.clear();
         let left = self.shared.process.global.cur.load(Relaxed);
         log::info!("{why}: stopping now, closing {left} connection(s)");
         if self.phase == Phase::Serving {
@@ -400,6 +415,16 @@ impl Supervisor {
             per_worker.push(socks);
         }
         let shared = Arc::new(plan.shared);
+        let binds = reload::binds(&shared.config);
+        self.listeners
+            .retain(|(_, addr)| binds.iter().any(|(a, _)| a == addr));
+        for socks in &per_worker {
+            for (sock, _) in socks {
+                if let (Ok(fd), Ok(addr)) = (sock.as_fd().try_clone_to_owned(), sock.local_addr()) {
+                    self.listeners.push((fd, addr));
+                }
+            }
+        }
         for (w, listeners) in self.workers.iter().zip(per_worker) {
             w.send(Control::Update(Box::new(Update {
                 shared: Arc::clone(&shared),
@@ -509,6 +534,13 @@ impl api::Runtime for Supervisor {
 
     fn reload(&mut self) -> Result<String, String> {
         Supervisor::reload(self)
+    }
+
+    fn listener_fds(&self) -> Vec<(OwnedFd, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(fd, addr)| fd.try_clone().ok().map(|fd| (fd, *addr)))
+            .collect()
     }
 }
 

@@ -133,3 +133,92 @@ pub fn monotonic_usec() -> io::Result<u64> {
     syscall!(clock_gettime(libc::CLOCK_MONOTONIC, &mut ts))?;
     Ok(ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000)
 }
+
+/// The most fds one SCM_RIGHTS message may carry (the kernel's SCM_MAX_FD).
+pub const MAX_FDS_PER_MSG: usize = 253;
+
+/// Sends `data` with `fds` attached (SCM_RIGHTS) on a unix stream socket;
+/// the receiver gets its own duplicates. `fds.len()` <= MAX_FDS_PER_MSG.
+pub fn send_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+    assert!(fds.len() <= MAX_FDS_PER_MSG && !data.is_empty());
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let fds_bytes = std::mem::size_of_val(raw.as_slice()) as u32;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fds_bytes) } as usize;
+    let mut control = vec![0u8; space.max(1)];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !raw.is_empty() {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        // SAFETY: the control buffer is CMSG_SPACE(fds_bytes) long, so the
+        // first header and its data fit in it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(fds_bytes) as _;
+            std::ptr::copy_nonoverlapping(
+                raw.as_ptr(),
+                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+                raw.len(),
+            );
+        }
+    }
+    let n = syscall!(sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL))?;
+    Ok(n as usize)
+}
+
+/// Receives into `buf` and takes the fds attached (SCM_RIGHTS), as owned
+/// close-on-exec fds. Returns (bytes, fds).
+pub fn recv_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let fds_bytes = (MAX_FDS_PER_MSG * std::mem::size_of::<RawFd>()) as u32;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fds_bytes) } as usize;
+    let mut control = vec![0u8; space];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    let n = syscall!(recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC))? as usize;
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled `control` up to msg_controllen with valid
+    // headers; CMSG_NXTHDR stays within it. Each fd in an SCM_RIGHTS
+    // header is a new fd of this process, owned by nobody else yet.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                let len = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for i in 0..len / std::mem::size_of::<RawFd>() {
+                    fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(io::Error::other(
+            "file descriptors were truncated (MSG_CTRUNC)",
+        ));
+    }
+    Ok((n, fds))
+}
+
+/// Sends `sig` to process `pid`.
+pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
+    syscall!(kill(pid, sig)).map(drop)
+}

@@ -28,6 +28,9 @@ pub trait Runtime {
     fn del_server(&mut self, backend: usize, name: &str) -> Result<(), String>;
     /// Re-reads the conf file and applies it; the answer says how it went.
     fn reload(&mut self) -> Result<String, String>;
+    /// Duplicates of the listening sockets, with their addresses, for a
+    /// new l4lb taking over (`_getsocks`).
+    fn listener_fds(&self) -> Vec<(std::os::fd::OwnedFd, SocketAddr)>;
 }
 
 const HELP: &str = "\

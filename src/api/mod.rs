@@ -20,7 +20,9 @@ use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 
 use crate::config::{ApiLevel, Config};
+use crate::upgrade;
 pub use commands::Runtime;
+use std::os::fd::AsFd;
 
 /// The longest command line accepted.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -36,6 +38,10 @@ const CONN_END: usize = CONN_BASE + (1 << 16);
 struct Listener {
     sock: UnixListener,
     path: PathBuf,
+    /// Device and inode of the socket file we made: at exit, the file is
+    /// removed only if it is still ours (after an upgrade it is the new
+    /// process's).
+    file_id: Option<(u64, u64)>,
     level: ApiLevel,
 }
 
@@ -65,13 +71,16 @@ impl Api {
     /// Opens every `stats socket` of `cfg`. A stale socket file left by a
     /// previous run is replaced; a live one (something answers on it) is an
     /// error, so two l4lb never share a socket by mistake.
-    pub fn bind(cfg: &Config, registry: &Registry) -> io::Result<Api> {
+    /// With `takeover` (an upgrade), a live socket is replaced too: the old
+    /// process keeps its connections, new ones come here.
+    pub fn bind(cfg: &Config, registry: &Registry, takeover: bool) -> io::Result<Api> {
         let mut listeners = Vec::new();
         for (i, s) in cfg.stats_sockets.iter().enumerate() {
-            let mut sock = bind_socket(&s.path, s.mode)?;
+            let mut sock = bind_socket(&s.path, s.mode, takeover)?;
             registry.register(&mut sock, Token(LISTENER_BASE + i), Interest::READABLE)?;
             listeners.push(Listener {
                 sock,
+                file_id: file_id(&s.path),
                 path: s.path.clone(),
                 level: s.level,
             });
@@ -228,7 +237,9 @@ impl Drop for Api {
     /// The socket files go with the process.
     fn drop(&mut self) {
         for l in &self.listeners {
-            let _ = std::fs::remove_file(&l.path);
+            if l.file_id.is_some() && file_id(&l.path) == l.file_id {
+                let _ = std::fs::remove_file(&l.path);
+            }
         }
     }
 }
@@ -264,6 +275,24 @@ fn run_lines(c: &mut Conn, rt: &mut dyn Runtime) {
                     c.closing = true;
                     return;
                 }
+                // A new l4lb taking over (`--upgrade-from`): the listening
+                // sockets go with the answer.
+                "_getsocks" if c.level == ApiLevel::Admin => {
+                    let fds = rt.listener_fds();
+                    let count = fds.len();
+                    match upgrade::send_listeners(c.stream.as_fd(), &fds) {
+                        Ok(rest) => {
+                            c.output.extend_from_slice(rest.as_bytes());
+                            log::info!("runtime API: handed {count} listening socket(s) over");
+                        }
+                        Err(e) => {
+                            log::warn!("runtime API: _getsocks: {e}");
+                            c.closing = true;
+                            return;
+                        }
+                    }
+                }
+                "_getsocks" => c.output.extend_from_slice(b"Permission denied\n\n"),
                 _ => {
                     let answer = commands::execute(cmd, c.level, rt);
                     c.output.extend_from_slice(answer.as_bytes());
@@ -303,10 +332,18 @@ fn flush(c: &mut Conn) -> io::Result<bool> {
     Ok(true)
 }
 
+/// Device and inode of the file at `path`.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
 /// Binds a unix stream socket at `path` with file mode `mode`.
-fn bind_socket(path: &Path, mode: u32) -> io::Result<UnixListener> {
+fn bind_socket(path: &Path, mode: u32, takeover: bool) -> io::Result<UnixListener> {
     if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        if !takeover && std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
                 format!(
