@@ -127,7 +127,13 @@ pub struct Worker {
     queued: Vec<usize>,
     now: Instant,
     phase: Phase,
+    /// When old generations are next checked for sessions.
+    next_prune: Instant,
 }
+
+/// How often a worker with old generations looks whether they still have
+/// sessions (a scan of its sessions).
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 impl Worker {
     /// `listeners` are (socket, frontend index), already bound.
@@ -174,6 +180,7 @@ impl Worker {
             queued: Vec::new(),
             now: Instant::now(),
             phase: Phase::Serving,
+            next_prune: Instant::now(),
         })
     }
 
@@ -221,6 +228,10 @@ impl Worker {
             // One store per turn, on this worker's own cache line.
             let stats = &self.current.shared.process.workers[self.id];
             stats.pipes_in_use.store(self.pools.pipes.in_use(), Relaxed);
+            if !self.old.is_empty() && self.now >= self.next_prune {
+                self.prune_generations();
+                self.next_prune = self.now + PRUNE_EVERY;
+            }
             if self.phase == Phase::Draining && self.sessions.is_empty() {
                 log::debug!("worker {}: drained", self.id);
                 return Ok(());
@@ -237,7 +248,9 @@ impl Worker {
                 .listeners
                 .iter()
                 .any(|l| l.full || l.resting_until.is_some());
-        let tick = waiting.then_some(RETRY_TICK);
+        let tick = waiting
+            .then_some(RETRY_TICK)
+            .or((!self.old.is_empty()).then_some(PRUNE_EVERY));
         let next = self.timers.next_in(Instant::now());
         // Round up so a deadline is never woken for a millisecond early.
         let next = next.map(|d| d + Duration::from_micros(999));
