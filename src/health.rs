@@ -29,9 +29,10 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::backend::{CheckStatus, RAMP_FULL, Server};
+use crate::backend::{CheckStatus, Server};
 use crate::config::{Check, CheckStep, OnError};
 use crate::shared::Shared;
+use crate::slowstart::SlowStarts;
 use crate::tcplog::Cause;
 use crate::token::WAKER;
 use crate::worker::Control;
@@ -51,8 +52,6 @@ struct Probe {
     steps: Vec<CheckStep>,
     /// `slowstart T` (zero: none).
     slowstart: Duration,
-    /// When the current slow start began; None when not ramping.
-    ramp_since: Option<Instant>,
     /// The check in progress.
     pending: Option<Pending>,
     /// The one live entry in the schedule: the next check, or the deadline
@@ -170,14 +169,9 @@ pub struct Prober {
     probes: Vec<Probe>,
     /// (when, probe index) of the next check or of a connect's deadline.
     due: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// When the slow-start ramps are raised next; None when none is running.
-    ramp_at: Option<Instant>,
+    /// Slow starts of servers coming back UP.
+    ramps: SlowStarts,
 }
-
-/// Slow start raises the ramp this many times over T (HAProxy: 20), but
-/// not more often than every [`MIN_RAMP_STEP`].
-const RAMP_STEPS: u32 = 32;
-const MIN_RAMP_STEP: Duration = Duration::from_millis(10);
 
 /// Token of probe `i` (0 is the waker).
 fn token(i: usize) -> Token {
@@ -207,7 +201,7 @@ impl Prober {
             shared,
             probes,
             due: BinaryHeap::new(),
-            ramp_at: None,
+            ramps: SlowStarts::default(),
         };
         for i in 0..prober.probes.len() {
             if prober.probes[i].check.passive_only {
@@ -231,7 +225,7 @@ impl Prober {
         log::info!("prober: checking {} server(s)", self.probes.len());
         loop {
             let next = self.due.peek().map(|Reverse((at, _))| *at);
-            let next = match (next, self.ramp_at) {
+            let next = match (next, self.ramps.next_at()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -262,47 +256,8 @@ impl Prober {
                 self.on_ready(event.token().0 - 1);
             }
             self.run_due();
-            self.raise_ramps();
+            self.ramps.raise(Instant::now());
         }
-    }
-
-    /// Raises every running slow start to its share of the time elapsed.
-    fn raise_ramps(&mut self) {
-        let now = Instant::now();
-        if self.ramp_at.is_none_or(|at| at > now) {
-            return;
-        }
-        self.ramp_at = None;
-        for probe in &mut self.probes {
-            let Some(since) = probe.ramp_since else {
-                continue;
-            };
-            let elapsed = now.duration_since(since);
-            if elapsed >= probe.slowstart || !probe.server.is_up() {
-                probe.server.set_ramp(RAMP_FULL);
-                probe.ramp_since = None;
-                continue;
-            }
-            let ramp = u128::from(RAMP_FULL) * elapsed.as_nanos() / probe.slowstart.as_nanos();
-            probe
-                .server
-                .set_ramp(u32::try_from(ramp).unwrap_or(RAMP_FULL));
-            let step = (probe.slowstart / RAMP_STEPS).max(MIN_RAMP_STEP);
-            let at = now + step;
-            self.ramp_at = Some(self.ramp_at.map_or(at, |t| t.min(at)));
-        }
-    }
-
-    /// Starts the slow start of probe `i`'s server, which is coming UP.
-    fn start_ramp(&mut self, i: usize, now: Instant) {
-        let probe = &mut self.probes[i];
-        if probe.slowstart.is_zero() {
-            return;
-        }
-        probe.server.set_ramp(1);
-        probe.ramp_since = Some(now);
-        let at = now + (probe.slowstart / RAMP_STEPS).max(MIN_RAMP_STEP);
-        self.ramp_at = Some(self.ramp_at.map_or(at, |t| t.min(at)));
     }
 
     /// A reload: the probes of the new snapshot. A server whose check did
@@ -494,7 +449,10 @@ impl Prober {
         };
         if up {
             // The ramp starts before workers can see the server UP.
-            self.start_ramp(i, Instant::now());
+            let (server, over) = (&self.probes[i].server, self.probes[i].slowstart);
+            self.ramps.start(server, over, Instant::now());
+        } else {
+            self.ramps.stop(&self.probes[i].server);
         }
         let probe = &mut self.probes[i];
         probe.server.set_up(up);
@@ -597,7 +555,6 @@ fn probes_for(shared: &Shared) -> Vec<Probe> {
                 shutdown_on_down: conf.shutdown_on_down,
                 steps: backend.tcp_check.clone(),
                 slowstart: conf.slowstart,
-                ramp_since: None,
                 pending: None,
                 next_at: None,
             });
@@ -705,7 +662,6 @@ mod tests {
             shutdown_on_down: false,
             steps: Vec::new(),
             slowstart: Duration::ZERO,
-            ramp_since: None,
             pending: None,
             next_at: None,
         }

@@ -34,6 +34,7 @@ pub mod run;
 pub mod session;
 pub mod shared;
 pub mod slab;
+pub mod slowstart;
 pub mod stats;
 pub mod supervisor;
 pub mod sys;

@@ -32,6 +32,7 @@ use crate::listener;
 use crate::notify;
 use crate::reload;
 use crate::shared::Shared;
+use crate::slowstart::SlowStarts;
 use crate::stats::Rates;
 use crate::sys::SignalFd;
 use crate::tcplog::Cause;
@@ -120,6 +121,8 @@ pub struct Supervisor {
     /// for a new l4lb taking over (`_getsocks`). Dropped at the stop, so
     /// that closing the workers' copies really closes the sockets.
     listeners: Vec<(OwnedFd, SocketAddr)>,
+    /// Slow starts of servers leaving maintenance or added at run time.
+    ramps: SlowStarts,
 }
 
 /// How often rates are read.
@@ -164,6 +167,7 @@ impl Supervisor {
             next_tick: Instant::now() + RATE_TICK,
             args: None,
             listeners: Vec::new(),
+            ramps: SlowStarts::default(),
         })
     }
 
@@ -228,6 +232,7 @@ impl Supervisor {
                 self.dispatch(event.token());
             }
             let now = Instant::now();
+            self.ramps.raise(now);
             if now >= self.next_tick {
                 self.rates.tick(&self.shared);
                 self.next_tick = now + RATE_TICK;
@@ -267,6 +272,9 @@ impl Supervisor {
             next = next.min(at);
         }
         if let Some(at) = self.api.as_ref().and_then(Api::next_deadline) {
+            next = next.min(at);
+        }
+        if let Some(at) = self.ramps.next_at() {
             next = next.min(at);
         }
         Some(next.saturating_duration_since(Instant::now()) + Duration::from_micros(999))
@@ -414,6 +422,22 @@ impl Supervisor {
             }
             per_worker.push(socks);
         }
+        // Servers new to the process start their slow start before any
+        // worker can pick them.
+        let now = Instant::now();
+        for (be, servers) in plan.shared.config.backends.iter().zip(&plan.shared.servers) {
+            for (conf, server) in be.servers.iter().zip(servers) {
+                let known = self
+                    .shared
+                    .servers
+                    .iter()
+                    .flatten()
+                    .any(|s| Arc::ptr_eq(s, server));
+                if !known {
+                    self.ramps.start(server, conf.slowstart, now);
+                }
+            }
+        }
         let shared = Arc::new(plan.shared);
         let binds = reload::binds(&shared.config);
         self.listeners
@@ -505,6 +529,22 @@ impl api::Runtime for Supervisor {
     fn rebalance(&mut self) {
         for w in &self.workers {
             w.send(Control::Rebalance);
+        }
+    }
+
+    fn slow_start(&mut self, server: &Arc<Server>) {
+        let cfg = &self.shared.config;
+        let conf = self
+            .shared
+            .servers
+            .iter()
+            .zip(&cfg.backends)
+            .find_map(|(list, be)| {
+                let i = list.iter().position(|s| Arc::ptr_eq(s, server))?;
+                Some(&be.servers[i])
+            });
+        if let Some(conf) = conf {
+            self.ramps.start(server, conf.slowstart, Instant::now());
         }
     }
 

@@ -302,3 +302,36 @@ fn prompt_mode_answers_line_after_line_until_quit() {
     assert!(out.contains("\nbe,s0,"), "{out:?}");
     assert_eq!(p.stat("be", "s0", "weight"), "7");
 }
+
+#[test]
+fn leaving_maintenance_starts_the_slow_start() {
+    let (a, b) = (holder("a"), holder("b"));
+    let p = Proxy::start(
+        &[a.addr(), b.addr()],
+        "balance roundrobin\ndefault-server slowstart 2s",
+        "admin",
+    );
+    assert_eq!(
+        p.stat("be", "s0", "throttle"),
+        "",
+        "no slow start at startup"
+    );
+    assert_eq!(p.cmd("set server be/s0 state maint"), "\n");
+    assert_eq!(p.cmd("set server be/s0 state ready"), "\n");
+    let throttle: u32 = p.stat("be", "s0", "throttle").parse().expect("ramping");
+    assert!(throttle < 50, "starts low: {throttle}%");
+    assert!(
+        wait_until(Duration::from_secs(10), || p
+            .stat("be", "s0", "throttle")
+            .is_empty()),
+        "full weight after the slow start"
+    );
+    // A server added at run time ramps too.
+    let c = holder("c");
+    assert_eq!(
+        p.cmd(&format!("add server be/s2 {} slowstart 2s", c.addr())),
+        "New server registered.\n\n"
+    );
+    let throttle: u32 = p.stat("be", "s2", "throttle").parse().expect("ramping");
+    assert!(throttle < 50, "{throttle}%");
+}

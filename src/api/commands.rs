@@ -20,6 +20,8 @@ pub trait Runtime {
     fn rates(&self) -> &Rates;
     /// Weights changed in `backend`: every worker rebuilds its balancers.
     fn rebalance(&mut self);
+    /// `server` goes back into service: its slow start, if it has one.
+    fn slow_start(&mut self, server: &Arc<Server>);
     /// Every worker resets its connections to `server` (`shutdown sessions`).
     fn shutdown_sessions(&mut self, server: &Arc<Server>);
     /// Adds a server to a backend (a new snapshot); Err is the message.
@@ -128,6 +130,10 @@ fn with_server(
 fn set_state(rt: &mut dyn Runtime, target: &str, admin: Admin) -> String {
     with_server(rt, target, |rt, s| {
         if s.admin() != admin {
+            if admin == Admin::Ready {
+                // Leaving maintenance or drain counts as coming up.
+                rt.slow_start(s);
+            }
             s.set_admin(admin);
             let since = rt.shared().process.started.elapsed().as_millis() as u64;
             s.check
