@@ -546,6 +546,23 @@ impl Session {
         // Nothing of this connection should linger on the server.
         let _ = SockRef::from(&server.stream).set_linger(Some(Duration::ZERO));
         drop(server);
+        // Out of retries: the server hung up in the data phase, before its
+        // first byte.
+        let out = Termination::new(Cause::ServerAbort, Phase::Data);
+        self.replay = journal;
+        self.retry(ctx, idx, attempts, err, out)
+    }
+
+    /// A failed attempt on server `idx`: counts it and, while retries last,
+    /// tries another server; else ends the session as `out`.
+    fn retry(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        idx: usize,
+        attempts: u32,
+        err: io::Error,
+        out: Termination,
+    ) -> Next {
         let servers = &ctx.shared.servers[self.backend];
         note_failure(ctx.shared, &servers[idx], &err);
         if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
@@ -553,11 +570,9 @@ impl Session {
                 "client {}: retries exhausted, last error: {err}",
                 self.peer.ip()
             );
-            // The server hung up in the data phase, before its first byte.
-            return self.end(Cause::ServerAbort, Phase::Data);
+            return self.end(out.cause, out.phase);
         }
         servers[idx].stats.retries.fetch_add(1, Relaxed);
-        self.replay = journal;
         self.connect_next(ctx, Some(idx), attempts + 1)
     }
 
@@ -569,17 +584,8 @@ impl Session {
         else {
             unreachable!("connect_failed() is only called in Connecting")
         };
-        let servers = &ctx.shared.servers[self.backend];
-        note_failure(ctx.shared, &servers[idx], &err);
-        if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
-            log::debug!(
-                "client {}: retries exhausted, last error: {err}",
-                self.peer.ip()
-            );
-            return self.end(connect_cause(&err), Phase::Connect);
-        }
-        servers[idx].stats.retries.fetch_add(1, Relaxed);
-        self.connect_next(ctx, Some(idx), attempts + 1)
+        let out = Termination::new(connect_cause(&err), Phase::Connect);
+        self.retry(ctx, idx, attempts, err, out)
     }
 
     /// Entered in Forwarding: runs both pumps; leaves to a close once both

@@ -38,12 +38,7 @@ impl Proxy {
 
     /// Sends one line, returns the whole answer (the API closes after it).
     fn cmd(&self, line: &str) -> String {
-        let mut s = UnixStream::connect(&self.sock).expect("connect to the stats socket");
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(format!("{line}\n").as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
+        api_command(&self.sock, line)
     }
 
     /// `show stat` as (pxname, svname) -> column -> value.

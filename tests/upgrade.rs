@@ -4,8 +4,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,15 +23,6 @@ fn listening_inodes(port: u16) -> BTreeSet<u64> {
                 .then(|| f[9].parse().unwrap())
         })
         .collect()
-}
-
-fn api(sock: &Path, cmd: &str) -> String {
-    let mut s = UnixStream::connect(sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 #[test]
@@ -115,7 +105,7 @@ fn upgrade_takes_the_same_listening_sockets_and_the_old_process_drains() {
     assert_eq!(listening_inodes(port), before);
     assert_eq!(round_trip(port), "a");
     // The API socket is the new one's (the old did not remove it on exit).
-    let info = api(&sock, "show info");
+    let info = api_command(&sock, "show info");
     assert!(info.contains(&format!("Pid: {}\n", new.pid())), "{info}");
 }
 

@@ -293,7 +293,7 @@ mod testutil {
     use std::sync::Arc;
 
     use crate::backend::{ConnGuard, Server};
-    use crate::config::ServerConf;
+    use crate::config::{Balance, ServerConf};
 
     pub fn server(name: &str, weight: u32, maxconn: u32, disabled: bool) -> Arc<Server> {
         Arc::new(Server::new(&ServerConf {
@@ -336,6 +336,17 @@ mod testutil {
             .collect()
     }
 
+    /// Every algorithm, with both hash types and draw counts.
+    pub const ALL: [Balance; 7] = [
+        Balance::RoundRobin,
+        Balance::LeastConn,
+        Balance::Source { consistent: true },
+        Balance::Source { consistent: false },
+        Balance::Random { draws: 2 },
+        Balance::Random { draws: 1 },
+        Balance::First,
+    ];
+
     pub fn any_client() -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
     }
@@ -369,16 +380,6 @@ mod tests {
 
     use super::testutil::*;
     use super::*;
-
-    const ALL: [Balance; 7] = [
-        Balance::RoundRobin,
-        Balance::LeastConn,
-        Balance::Source { consistent: true },
-        Balance::Source { consistent: false },
-        Balance::Random { draws: 2 },
-        Balance::Random { draws: 1 },
-        Balance::First,
-    ];
 
     /// Picks for many distinct clients (so hashing algorithms try every server).
     fn picks(kind: Balance, servers: &[Arc<Server>], avoid: Option<usize>) -> Vec<Option<usize>> {
@@ -562,16 +563,6 @@ mod backup_tests {
 mod slowstart_tests {
     use super::testutil::*;
     use super::*;
-
-    const ALL: [Balance; 7] = [
-        Balance::RoundRobin,
-        Balance::LeastConn,
-        Balance::Source { consistent: true },
-        Balance::Source { consistent: false },
-        Balance::Random { draws: 2 },
-        Balance::Random { draws: 1 },
-        Balance::First,
-    ];
 
     /// Share of `n` picks (distinct clients, each connection held) that go
     /// to server 0.

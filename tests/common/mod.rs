@@ -557,3 +557,14 @@ pub fn black_hole() -> (socket2::Socket, Vec<TcpStream>, std::net::SocketAddr) {
     }
     panic!("the accept queue never filled");
 }
+
+/// Sends one line to a runtime API socket and returns the whole answer (the
+/// API closes after it).
+pub fn api_command(sock: &std::path::Path, line: &str) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("connect to the stats socket");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
