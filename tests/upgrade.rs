@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
