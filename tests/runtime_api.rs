@@ -330,3 +330,63 @@ fn leaving_maintenance_starts_the_slow_start() {
     let throttle: u32 = p.stat("be", "s2", "throttle").parse().expect("ramping");
     assert!(throttle < 50, "{throttle}%");
 }
+
+/// `show info`'s value of `field`.
+fn info_field(p: &Proxy, field: &str) -> u64 {
+    let info = p.cmd("show info");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}: ")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_stalled_transfer_holds_a_pipe_and_an_idle_connection_none() {
+    // The server sends 64 MiB at once (more than the socket buffers hold);
+    // the client reads nothing for a while.
+    let big = Backend::start(|mut s| {
+        let chunk = vec![7u8; 1 << 20];
+        for _ in 0..64 {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+        let _ = s.read(&mut [0u8; 1]); // Hold the connection until the client closes.
+    });
+    let p = Proxy::start(&[big.addr()], "", "user");
+    let mut c = connect(p.port);
+    assert!(
+        wait_until(Duration::from_secs(10), || info_field(&p, "PipesUsed") >= 1),
+        "bulk bytes waiting for a slow client sit in a splice pipe"
+    );
+    let mut got = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    while got < 64 << 20 {
+        got += c.read(&mut buf).unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || info_field(&p, "PipesUsed") == 0),
+        "an idle connection gives its pipe back"
+    );
+    assert_eq!(p.stat("be", "s0", "scur"), "1", "still open");
+}
+
+#[test]
+fn connect_failures_are_counted_per_server() {
+    let live = holder("live");
+    let dead = addr(free_port()); // Nothing listens: refused.
+    let p = Proxy::start(&[dead, live.addr()], "balance first\nretries 3", "user");
+    for _ in 0..3 {
+        assert_eq!(round_trip(p.port), "live", "refused, retried on the next");
+    }
+    assert_eq!(p.stat("be", "s0", "econ"), "3");
+    assert_eq!(p.stat("be", "s0", "wretr"), "3");
+    assert_eq!(
+        p.stat("be", "s0", "wredis"),
+        "3",
+        "each retry went elsewhere"
+    );
+    assert_eq!(p.stat("be", "s1", "econ"), "0");
+    assert_eq!(p.stat("be", "BACKEND", "econ"), "3");
+}
