@@ -39,6 +39,7 @@ pub struct PipePool {
     /// Capacity of the pipes as the kernel reports it.
     capacity: usize,
     warned: bool,
+    lent: u64,
 }
 
 impl PipePool {
@@ -51,6 +52,7 @@ impl PipePool {
             size,
             capacity: size.unwrap_or(64 * 1024),
             warned: false,
+            lent: 0,
         }
     }
 
@@ -64,8 +66,19 @@ impl PipePool {
         self.open - self.free.len()
     }
 
+    /// Pipes ever lent (the stats show it: splice at work).
+    pub fn lent(&self) -> u64 {
+        self.lent
+    }
+
     /// A free pipe, or a new one while under the cap; None means "copy instead".
     pub fn get(&mut self) -> Option<Pipe> {
+        let pipe = self.get_or_make();
+        self.lent += u64::from(pipe.is_some());
+        pipe
+    }
+
+    fn get_or_make(&mut self) -> Option<Pipe> {
         if let Some(p) = self.free.pop() {
             return Some(p);
         }

@@ -44,8 +44,9 @@ pub struct WorkerStats {
     /// Client connections this worker accepted (accept imbalance between
     /// cores shows here).
     pub accepted: AtomicU64,
-    /// Splice pipes lent to sessions now.
+    /// Splice pipes lent to sessions now, and ever.
     pub pipes_in_use: AtomicUsize,
+    pub pipes_lent: AtomicU64,
 }
 
 /// What lives as long as the process, across reloads.

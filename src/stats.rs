@@ -509,6 +509,7 @@ pub fn info(shared: &Shared) -> Vec<(&'static str, String)> {
     );
     let accepted: u64 = p.workers.iter().map(|w| w.accepted.load(Relaxed)).sum();
     let pipes: usize = p.workers.iter().map(|w| w.pipes_in_use.load(Relaxed)).sum();
+    let lent: u64 = p.workers.iter().map(|w| w.pipes_lent.load(Relaxed)).sum();
     let cfg = &shared.config;
     vec![
         ("Name", "l4lb".into()),
@@ -522,6 +523,7 @@ pub fn info(shared: &Shared) -> Vec<(&'static str, String)> {
         ("Maxconn", cfg.maxconn.to_string()),
         ("Maxpipes", cfg.maxpipes.to_string()),
         ("PipesUsed", pipes.to_string()),
+        ("PipesLent", lent.to_string()),
         ("CurrConns", p.global.cur.load(Relaxed).to_string()),
         ("MaxConnReached", p.global.max.load(Relaxed).to_string()),
         ("CumConns", p.global.total.load(Relaxed).to_string()),

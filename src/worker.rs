@@ -228,6 +228,7 @@ impl Worker {
             // One store per turn, on this worker's own cache line.
             let stats = &self.current.shared.process.workers[self.id];
             stats.pipes_in_use.store(self.pools.pipes.in_use(), Relaxed);
+            stats.pipes_lent.store(self.pools.pipes.lent(), Relaxed);
             if !self.old.is_empty() && self.now >= self.next_prune {
                 self.prune_generations();
                 self.next_prune = self.now + PRUNE_EVERY;
