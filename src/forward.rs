@@ -278,6 +278,15 @@ impl Pump {
 
     /// Reads from the source into the pipe or buffer; returns bytes read.
     fn fill(&mut self, src: &mut Side, pools: &mut Pools) -> io::Result<usize> {
+        // Between two reads, with nothing in flight, the stage may change:
+        // a direction that keeps filling its buffer moves to a pipe even if
+        // it never gets idle (a reader slower than the writer), and back.
+        if self.flight.pending() == 0 {
+            let on_pipe = matches!(self.flight, Flight::Pipe(_));
+            if !matches!(self.flight, Flight::Empty) && on_pipe != self.wants_pipe() {
+                self.release(pools);
+            }
+        }
         if let Flight::Empty = self.flight {
             self.flight = self.take_stage(pools);
         }
@@ -349,11 +358,15 @@ impl Pump {
         }
     }
 
+    /// Whether the next read should go into a pipe: the direction streams,
+    /// may splice, and keeps no journal.
+    fn wants_pipe(&self) -> bool {
+        self.splice_allowed && self.streaming && self.journal.is_none()
+    }
+
     /// A pipe when this direction is streaming and one is free, else a buffer.
     fn take_stage(&self, pools: &mut Pools) -> Flight {
-        if self.splice_allowed
-            && self.streaming
-            && self.journal.is_none()
+        if self.wants_pipe()
             && let Some(pipe) = pools.pipes.get()
         {
             return Flight::Pipe(pipe);

@@ -6,6 +6,7 @@ mod common;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::thread;
 use std::time::Duration;
 
 use common::*;
@@ -356,7 +357,11 @@ fn bulk_bytes_go_through_pipes_and_an_idle_connection_holds_none() {
     let p = Proxy::start(&[big.addr()], "", "user");
     assert_eq!(info_field(&p, "PipesLent"), 0);
     let mut c = connect(p.port);
-    let mut got = 0;
+    // A slow reader: bytes pile up behind it, so l4lb's reads from the
+    // server fill whole buffers (what switches a direction to splice)
+    // instead of following the server's writes piece by piece.
+    let mut got = c.read(&mut [0u8; 1]).unwrap();
+    thread::sleep(Duration::from_millis(300));
     let mut buf = vec![0u8; 1 << 16];
     while got < 64 << 20 {
         got += c.read(&mut buf).unwrap();
