@@ -27,6 +27,7 @@ pub mod forward;
 pub mod health;
 pub mod listener;
 pub mod logger;
+pub mod metrics;
 pub mod notify;
 pub mod pipes;
 pub mod reload;
