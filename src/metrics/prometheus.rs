@@ -255,7 +255,11 @@ pub fn render(shared: &Shared, rates: &Rates) -> String {
             vec![("frontend", r.pxname.as_str())]
         });
     }
-    for m in BACKEND.iter().chain(BACKEND_ONLY) {
+    // Backends have no maxconn of their own: no limit family for them.
+    let backend = BACKEND
+        .iter()
+        .filter(|m| !m.name.ends_with("_limit_connections"));
+    for m in backend.chain(BACKEND_ONLY) {
         out.rows(m, of(Kind::Backend), |r| {
             vec![("backend", r.pxname.as_str())]
         });
