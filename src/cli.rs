@@ -53,7 +53,7 @@ pub struct Args {
 }
 
 /// What `l4lb SUBCOMMAND` runs instead of the load balancer.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, Debug, Clone)]
 #[argh(subcommand)]
 pub enum Command {
     Ctl(CtlArgs),
@@ -65,7 +65,7 @@ pub enum Command {
 /// -i seconds; any other command is sent as is and its answer printed.
 /// Exit status: 0 done, 1 the command failed (its error is printed),
 /// 2 the socket cannot be reached.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, Debug, Clone)]
 #[argh(subcommand, name = "ctl")]
 pub struct CtlArgs {
     /// the runtime API socket (default /run/l4lb.sock)

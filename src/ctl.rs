@@ -179,6 +179,16 @@ fn is_error(cmd: &str, answer: &str) -> bool {
         return true;
     }
     let verb = cmd.split_whitespace().next().unwrap_or_default();
+    // `reload` answers a summary, or why it kept the running configuration.
+    const RELOAD_FAILED: &[&str] = &[
+        "configuration is invalid",
+        "stopping:",
+        "cannot bind",
+        "no command line",
+    ];
+    if verb == "reload" {
+        return RELOAD_FAILED.iter().any(|f| first.starts_with(f));
+    }
     let changes = ["set", "enable", "disable", "shutdown", "add", "del"].contains(&verb);
     changes && !answer.is_empty() && !CHANGE_OK.iter().any(|ok| first.starts_with(ok))
 }
@@ -210,6 +220,11 @@ mod tests {
             "help",
             "The following commands are valid at this level:\n"
         ));
+        assert!(is_error(
+            "reload",
+            "configuration is invalid (1 error(s)); still running the previous one\n"
+        ));
+        assert!(!is_error("reload", "2 frontend(s), 3 server(s) added\n"));
     }
 
     #[test]
