@@ -288,6 +288,7 @@ fn metrics_parse_and_count_what_went_through() {
         "l4lb_reloads_total",
         "l4lb_reload_failures_total",
         "l4lb_process_pipes_in_use",
+        "l4lb_process_pipes_lent_total",
     ] {
         assert_eq!(v(name, &[]), 0.0, "{name}");
     }

@@ -366,12 +366,19 @@ fn process(out: &mut Out, shared: &Shared) {
         );
     }
     let pipes: usize = p.workers.iter().map(|w| w.pipes_in_use.load(Relaxed)).sum();
-    let tail: [(&str, Type, &str, u64); 5] = [
+    let lent: u64 = p.workers.iter().map(|w| w.pipes_lent.load(Relaxed)).sum();
+    let tail: [(&str, Type, &str, u64); 6] = [
         (
             "l4lb_process_pipes_in_use",
             Type::Gauge,
             "Splice pipes lent to connections now, all workers together.",
             pipes as u64,
+        ),
+        (
+            "l4lb_process_pipes_lent_total",
+            Type::Counter,
+            "Times a splice pipe was lent to a connection (splice at work).",
+            lent,
         ),
         (
             "l4lb_process_pipes_limit",
