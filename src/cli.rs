@@ -1,5 +1,6 @@
-//! Command-line flags (argh). Only `config` looks at these, and it checks
-//! their values: argh only splits and types them.
+//! Command-line flags (argh). Only `config` looks at the daemon's, and it
+//! checks their values: argh only splits and types them. `l4lb ctl` is a
+//! subcommand, so `l4lb -f FILE` and every daemon flag stay as they were.
 
 use argh::FromArgs;
 
@@ -45,4 +46,44 @@ pub struct Args {
     /// tell it to stop gracefully (binary upgrade)
     #[argh(option, arg_name = "PID")]
     pub upgrade_from: Option<i32>,
+    /// ctl: talk to a running l4lb; without a subcommand, l4lb runs the
+    /// load balancer
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `l4lb SUBCOMMAND` runs instead of the load balancer.
+#[derive(FromArgs, Debug, Clone)]
+#[argh(subcommand)]
+pub enum Command {
+    Ctl(CtlArgs),
+}
+
+/// Talk to a running l4lb through its runtime API socket (stats socket).
+///
+/// `show stat` prints an aligned table, `top` a live view refreshed every
+/// -i seconds; any other command is sent as is and its answer printed.
+/// Exit status: 0 done, 1 the command failed (its error is printed),
+/// 2 the socket cannot be reached.
+#[derive(FromArgs, Debug, Clone)]
+#[argh(subcommand, name = "ctl")]
+pub struct CtlArgs {
+    /// the runtime API socket (default /run/l4lb.sock)
+    #[argh(
+        option,
+        short = 's',
+        arg_name = "PATH",
+        default = "String::from(\"/run/l4lb.sock\")"
+    )]
+    pub socket: String,
+    /// top: seconds between refreshes, fractions allowed (default 1)
+    #[argh(option, short = 'i', arg_name = "SECS", default = "1.0")]
+    pub interval: f64,
+    /// top: stop after COUNT refreshes (default: until interrupted)
+    #[argh(option, short = 'n', arg_name = "COUNT")]
+    pub count: Option<u64>,
+    /// the command: show stat, top, or any runtime API command (help lists
+    /// them); everything from its first word on is taken as is
+    #[argh(positional, greedy)]
+    pub command: Vec<String>,
 }

@@ -10,7 +10,9 @@
 //! connection counts, limits); a session's end becomes a `tcplog` record
 //! that the `logger` thread writes to the log targets. `run` starts it all
 //! and hands over to the `supervisor`, the main thread's event loop
-//! (signals, soft and hard stop), which tells systemd through `notify`.
+//! (signals, soft and hard stop), which tells systemd through `notify`,
+//! serves the runtime API (`api`) and the metrics endpoint (`metrics`,
+//! from the rows of `stats`). `ctl` is the `l4lb ctl` client of the API.
 //! Configuration enters through `cli` (flags) and `conf` (file text), and
 //! `config` validates both into one immutable [`config::Config`]. `sys`
 //! holds every `unsafe` call.
@@ -22,11 +24,13 @@ pub mod buffers;
 pub mod cli;
 pub mod conf;
 pub mod config;
+pub mod ctl;
 pub mod date;
 pub mod forward;
 pub mod health;
 pub mod listener;
 pub mod logger;
+pub mod metrics;
 pub mod notify;
 pub mod pipes;
 pub mod reload;

@@ -1,8 +1,12 @@
-//! l4lb entry point: flags in, exit code out. Everything else is in `run`.
+//! l4lb entry point: flags in, exit code out. Everything else is in `run`,
+//! or in `ctl` for the `l4lb ctl` subcommand.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: l4lb::cli::Args = argh::from_env();
-    l4lb::run::main(args)
+    let mut args: l4lb::cli::Args = argh::from_env();
+    match args.command.take() {
+        Some(l4lb::cli::Command::Ctl(ctl)) => l4lb::ctl::main(ctl),
+        None => l4lb::run::main(args),
+    }
 }

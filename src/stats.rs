@@ -437,16 +437,27 @@ pub fn csv(rows: &[Row], shared: &Shared) -> String {
         out.push(',');
     }
     out.push('\n');
-    let ids = Ids::new(shared);
-    for r in rows {
-        let (iid, sid) = ids.of(r);
-        for c in COLUMNS {
-            out.push_str(&csv_escape(&r.field(c, iid, sid)));
+    for values in fields(rows, shared) {
+        for v in values {
+            out.push_str(&csv_escape(&v));
             out.push(',');
         }
         out.push('\n');
     }
     out
+}
+
+/// Each row's fields as `show stat` prints them, one per [`COLUMNS`]
+/// entry ("" when l4lb has no value): the CSV and the JSON of `GET /stats`
+/// both come from here, so they always agree.
+pub fn fields(rows: &[Row], shared: &Shared) -> Vec<Vec<String>> {
+    let ids = Ids::new(shared);
+    rows.iter()
+        .map(|r| {
+            let (iid, sid) = ids.of(r);
+            COLUMNS.iter().map(|c| r.field(c, iid, sid)).collect()
+        })
+        .collect()
 }
 
 /// HAProxy's proxy ids (`iid`, 1-based in conf order: frontends, then

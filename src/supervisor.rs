@@ -29,6 +29,7 @@ use crate::backend::Server;
 use crate::cli::Args;
 use crate::config::{Config, ServerConf, fmt_duration};
 use crate::listener;
+use crate::metrics::Metrics;
 use crate::notify;
 use crate::reload;
 use crate::shared::Shared;
@@ -112,6 +113,8 @@ pub struct Supervisor {
     error: Option<io::Error>,
     /// The runtime API (`stats socket`), if configured.
     api: Option<Api>,
+    /// The metrics endpoint (`stats http`), if configured.
+    metrics: Option<Metrics>,
     /// Connection rates, read once a second at `next_tick`.
     rates: Rates,
     next_tick: Instant,
@@ -148,6 +151,14 @@ impl Supervisor {
             }
             Some(api)
         };
+        let metrics = match shared.config.stats_http {
+            Some(addr) => {
+                let m = Metrics::bind(addr, poll.registry())?;
+                log::info!("metrics on http://{}/metrics and /stats", m.addr());
+                Some(m)
+            }
+            None => None,
+        };
         let mut rates = Rates::default();
         rates.tick(&shared);
         Ok(Supervisor {
@@ -163,6 +174,7 @@ impl Supervisor {
             phase: Phase::Serving,
             error: None,
             api,
+            metrics,
             rates,
             next_tick: Instant::now() + RATE_TICK,
             args: None,
@@ -240,6 +252,9 @@ impl Supervisor {
             if let Some(api) = &mut self.api {
                 api.expire(now);
             }
+            if let Some(m) = &mut self.metrics {
+                m.expire(now);
+            }
             self.hard_stop_if_due(now);
         }
         self.finish()
@@ -256,13 +271,17 @@ impl Supervisor {
                     self.api = Some(api);
                 }
             }
-            // The metrics listener gets its arm here.
+            t if Metrics::owns(t) => {
+                if let Some(m) = &mut self.metrics {
+                    m.on_event(t, &self.shared, &self.rates);
+                }
+            }
             other => log::debug!("supervisor: event for unknown {other:?}"),
         }
     }
 
-    /// Until the next deadline: the rates' tick, an idle API connection,
-    /// the soft stop's end.
+    /// Until the next deadline: the rates' tick, an idle API or metrics
+    /// connection, the soft stop's end.
     fn timeout(&self) -> Option<Duration> {
         let mut next = self.next_tick;
         if let Phase::Draining {
@@ -275,6 +294,9 @@ impl Supervisor {
             next = next.min(at);
         }
         if let Some(at) = self.ramps.next_at() {
+            next = next.min(at);
+        }
+        if let Some(at) = self.metrics.as_ref().and_then(Metrics::next_deadline) {
             next = next.min(at);
         }
         Some(next.saturating_duration_since(Instant::now()) + Duration::from_micros(999))
