@@ -245,7 +245,12 @@ impl Prober {
                             Control::Observed(server) => self.observed(&server),
                             // For workers: the prober keeps checking while
                             // they drain, until the supervisor stops it.
-                            Control::Update(update) => self.update(update.shared),
+                            Control::Update(update) => {
+                                self.update(Arc::clone(&update.shared));
+                                if let Some(done) = &update.done {
+                                    let _ = done.send(());
+                                }
+                            }
                             Control::ShutdownSessions(..)
                             | Control::SoftStop
                             | Control::Rebalance => {}

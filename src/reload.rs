@@ -30,6 +30,21 @@ pub struct Plan {
     pub new_binds: Vec<(SocketAddr, usize)>,
     /// One line for the log and the API.
     pub summary: String,
+    /// Kept servers whose line changed, with the new line: applied once
+    /// every worker runs the new snapshot (see [`Plan::apply_changes`]).
+    pub changed: Vec<(Arc<Server>, ServerConf)>,
+}
+
+impl Plan {
+    /// Gives the kept servers their new settings. Done only after every
+    /// worker has switched, so no connection still balanced by the old
+    /// snapshot sees a half-applied conf (a server that was its only one
+    /// now at weight 0, say).
+    pub fn apply_changes(changed: Vec<(Arc<Server>, ServerConf)>) {
+        for (server, conf) in changed {
+            server.apply_conf(&conf);
+        }
+    }
 }
 
 /// Binds of a configuration, with their frontend index.
@@ -98,7 +113,8 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         })
         .collect();
 
-    let (mut added, mut changed, mut same) = (0, 0, 0);
+    let (mut added, mut same) = (0, 0);
+    let mut changed = Vec::new();
     let mut servers = Vec::with_capacity(config.backends.len());
     for be in &config.backends {
         let before = was.backends.iter().position(|b| b.name == be.name);
@@ -117,8 +133,7 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
                     Arc::clone(server)
                 }
                 Some((_, server)) => {
-                    changed += 1;
-                    server.apply_conf(conf);
+                    changed.push((Arc::clone(server), conf.clone()));
                     Arc::clone(server)
                 }
                 None => {
@@ -130,14 +145,15 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         servers.push(list);
     }
     let before: usize = old.servers.iter().map(Vec::len).sum();
-    let removed = before - same - changed;
+    let removed = before - same - changed.len();
 
     let mut summary = format!(
-        "{} frontend(s), {} backend(s); binds +{} -{}; servers +{added} -{removed} ~{changed}",
+        "{} frontend(s), {} backend(s); binds +{} -{}; servers +{added} -{removed} ~{}",
         config.frontends.len(),
         config.backends.len(),
         new_binds.len(),
         removed_binds,
+        changed.len(),
     );
     if !kept.is_empty() {
         summary += &format!("; kept (a change needs a restart): {}", kept.join(", "));
@@ -154,6 +170,7 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         shared,
         new_binds,
         summary,
+        changed,
     })
 }
 

@@ -130,6 +130,8 @@ pub struct Supervisor {
 
 /// How often rates are read.
 const RATE_TICK: Duration = Duration::from_secs(1);
+/// How long a reload waits for every worker to run the new snapshot.
+const SWITCH_WAIT: Duration = Duration::from_secs(2);
 
 impl Supervisor {
     /// `signals` must have been blocked before any other thread started.
@@ -471,19 +473,38 @@ impl Supervisor {
                 }
             }
         }
+        let (done, switched) = crossbeam_channel::unbounded();
         for (w, listeners) in self.workers.iter().zip(per_worker) {
             w.send(Control::Update(Box::new(Update {
                 shared: Arc::clone(&shared),
                 listeners,
+                done: Some(done.clone()),
             })));
         }
         if let Some(p) = &self.prober {
             p.send(Control::Update(Box::new(Update {
                 shared: Arc::clone(&shared),
                 listeners: Vec::new(),
+                done: None,
             })));
         }
         self.shared = shared;
+        // Changed server lines apply once no worker picks by the old
+        // snapshot anymore; a worker's switch takes microseconds.
+        let deadline = Instant::now() + SWITCH_WAIT;
+        let mut waiting = self.workers.len();
+        while waiting > 0 && switched.recv_deadline(deadline).is_ok() {
+            waiting -= 1;
+        }
+        if waiting > 0 {
+            log::warn!("reload: {waiting} worker(s) slow to switch; applying anyway");
+        }
+        if !plan.changed.is_empty() {
+            reload::Plan::apply_changes(plan.changed);
+            for w in &self.workers {
+                w.send(Control::Rebalance);
+            }
+        }
         Ok(plan.summary)
     }
 

@@ -36,6 +36,8 @@ use crate::token::{self, Target};
 pub struct Update {
     pub shared: Arc<Shared>,
     pub listeners: Vec<(TcpListener, usize)>,
+    /// Told once the snapshot is in force here.
+    pub done: Option<crossbeam_channel::Sender<()>>,
 }
 
 #[derive(Debug)]
@@ -340,7 +342,11 @@ impl Worker {
     /// queue (closing them would reset it) and close; kept ones stay open
     /// and serve the frontend of the same bind; new ones start accepting.
     fn update(&mut self, update: Update) {
-        let Update { shared, listeners } = update;
+        let Update {
+            shared,
+            listeners,
+            done,
+        } = update;
         let binds = |shared: &Shared| -> Vec<(SocketAddr, usize)> {
             let mut v = Vec::new();
             for (f, fe) in shared.config.frontends.iter().enumerate() {
@@ -409,6 +415,9 @@ impl Worker {
             }
         }
         self.prune_generations();
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
     }
 
     /// Drops old generations no session of this worker uses anymore.
