@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh: build l4lb, put it in front of three tiny servers, show how it spreads connections.
-# Usage: scripts/demo.sh     (needs only cargo; uses 127.0.0.1 ports 8080, 8081 and 9001-9003)
+# Usage: scripts/demo.sh     (needs only cargo; uses 127.0.0.1 ports 8080, 8081 and 9001-9003
+#                             and the runtime API socket /tmp/l4lb-demo.sock)
 # Env: CONNS=connections per run (default 3000).
 # Exit 0 only if every connection of every run went through.
 set -euo pipefail
@@ -10,6 +11,7 @@ CONNS=${CONNS:-3000}
 BIN=${CARGO_TARGET_DIR:-target}/release
 SERVERS=(s1=127.0.0.1:9001 s2=127.0.0.1:9002 s3=127.0.0.1:9003)
 W=$(mktemp -d)
+SOCK=/tmp/l4lb-demo.sock # the runtime API socket of conf/demo.conf
 SERVERS_PID=""
 LB_PID=""
 
@@ -82,6 +84,15 @@ say "l4lb -f conf/demo.conf: roundrobin on 127.0.0.1:8080, weights s1=1 s2=1 s3=
 start_l4lb -f conf/demo.conf
 echo "  $CONNS connections, 8 at a time; expect about 25% / 25% / 50%:"
 run_clients 127.0.0.1:8080
+
+say "Runtime API: drain s3 (no new connections; its open ones would finish)"
+echo "  \$ l4lb ctl -s $SOCK set server demo/s3 state drain"
+"$BIN/l4lb" ctl -s "$SOCK" set server demo/s3 state drain || die "l4lb ctl failed"
+echo "  $CONNS connections; expect about 50% / 50%, none to s3:"
+run_clients 127.0.0.1:8080
+[ "$ROWS" -eq 2 ] || die "a drained server still got connections ($ROWS servers seen)"
+echo "  \$ l4lb ctl -s $SOCK show stat"
+"$BIN/l4lb" ctl -s "$SOCK" show stat | sed 's/^/  /' || die "l4lb ctl show stat failed"
 stop "$LB_PID"
 LB_PID=""
 
