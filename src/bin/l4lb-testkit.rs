@@ -5,19 +5,24 @@
 //! client has closed. `clients ADDR COUNT [PARALLEL]` makes COUNT connections
 //! through ADDR (a balancer in front of such servers), checks each one greets with
 //! a name and echoes `ping\n`, and prints how the connections spread over names.
-//! Used by `scripts/demo.sh`; std only, so it builds with nothing but cargo.
+//! `stream ADDR SECONDS RATE` holds one connection to such a server for SECONDS,
+//! sending RATE bytes a second of a deterministic pattern and checking every
+//! echoed byte against it; it prints `ok ...` or `broken: REASON` (exit 1).
+//! Used by `scripts/demo.sh` and `scripts/reload.sh`; std only, so it builds
+//! with nothing but cargo.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage:
   l4lb-testkit serve NAME=ADDR [NAME=ADDR ...]
-  l4lb-testkit clients ADDR COUNT [PARALLEL]   (PARALLEL defaults to 8)";
+  l4lb-testkit clients ADDR COUNT [PARALLEL]   (PARALLEL defaults to 8)
+  l4lb-testkit stream ADDR SECONDS RATE        (RATE in bytes per second)";
 
 /// The whole `clients` run stops starting connections after this long.
 const CLIENTS_DEADLINE: Duration = Duration::from_secs(60);
@@ -42,6 +47,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         Some((cmd, rest)) if cmd == "serve" && !rest.is_empty() => serve(rest),
         Some((cmd, [addr, count])) if cmd == "clients" => clients(addr, count, None),
         Some((cmd, [addr, count, par])) if cmd == "clients" => clients(addr, count, Some(par)),
+        Some((cmd, [addr, secs, rate])) if cmd == "stream" => stream(addr, secs, rate),
         _ => Err(USAGE.to_string()),
     }
 }
@@ -105,12 +111,15 @@ fn greet_and_echo(mut stream: TcpStream, greeting: &[u8]) -> io::Result<()> {
 
 // ---- clients ----
 
-fn clients(addr: &str, count: &str, parallel: Option<&String>) -> Result<ExitCode, String> {
-    let addr: SocketAddr = addr
-        .to_socket_addrs()
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("bad address {addr:?}"))?;
+        .ok_or_else(|| format!("bad address {addr:?}"))
+}
+
+fn clients(addr: &str, count: &str, parallel: Option<&String>) -> Result<ExitCode, String> {
+    let addr = resolve(addr)?;
     let count: usize = parse_positive(count, "COUNT")?;
     let parallel = match parallel {
         Some(p) => parse_positive(p, "PARALLEL")?,
@@ -248,4 +257,190 @@ impl Tally {
             );
         }
     }
+}
+
+// ---- stream ----
+
+/// A stream is broken if its echo, or room to write, is awaited this long.
+const STREAM_STALL: Duration = Duration::from_secs(2);
+/// The sender writes one chunk per tick, RATE / TICKS_PER_SEC bytes each.
+const STREAM_TICK: Duration = Duration::from_millis(10);
+const TICKS_PER_SEC: usize = 100;
+
+/// What an intact stream reports.
+struct StreamReport {
+    server: String,
+    bytes: u64,
+    /// The longest wait between two reads of the echo.
+    longest_gap: Duration,
+}
+
+fn stream(addr: &str, seconds: &str, rate: &str) -> Result<ExitCode, String> {
+    let addr = resolve(addr)?;
+    let seconds = parse_positive(seconds, "SECONDS")?;
+    let rate = parse_positive(rate, "RATE")?;
+    let started = Instant::now();
+    match run_stream(addr, Duration::from_secs(seconds as u64), rate) {
+        Ok(r) => {
+            println!(
+                "ok {} bytes echoed intact, longest wait for echo {} ms, server {}",
+                r.bytes,
+                r.longest_gap.as_millis(),
+                r.server
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("broken: {e} (at +{:.3}s)", started.elapsed().as_secs_f64());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Connects, reads the server's name, then sends the pattern for `length`
+/// while a second thread checks the echo; closes its side and waits for the
+/// echo of every byte, then the server's EOF.
+fn run_stream(addr: SocketAddr, length: Duration, rate: usize) -> Result<StreamReport, String> {
+    let stream =
+        TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(STREAM_STALL))
+        .and_then(|()| stream.set_write_timeout(Some(STREAM_STALL)))
+        .map_err(|e| e.to_string())?;
+    // The local port seeds the pattern: concurrent streams differ, so bytes
+    // crossed between two of them would not match.
+    let seed = u64::from(stream.local_addr().map_err(|e| e.to_string())?.port());
+    let server = read_name(&stream)?;
+    let reader = stream.try_clone().map_err(|e| e.to_string())?;
+    let sent = AtomicU64::new(0);
+    thread::scope(|s| {
+        let echo = s.spawn(|| check_echo(reader, seed, &sent));
+        let wrote = send_pattern(&stream, seed, length, rate, &sent);
+        // Either way the reader ends: at EOF after our FIN, or at once.
+        let how = if wrote.is_ok() {
+            Shutdown::Write
+        } else {
+            Shutdown::Both
+        };
+        let _ = stream.shutdown(how);
+        let echoed = echo.join().expect("echo checker panicked");
+        let (bytes, longest_gap) = match (wrote, echoed) {
+            (Err(w), _) => return Err(w),
+            (Ok(()), r) => r?,
+        };
+        Ok(StreamReport {
+            server,
+            bytes,
+            longest_gap,
+        })
+    })
+}
+
+/// The server's greeting line, read a byte at a time so nothing after it is
+/// taken from the socket.
+fn read_name(mut stream: &TcpStream) -> Result<String, String> {
+    let mut name = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(0) => return Err("EOF before the server's name".into()),
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) if name.len() < 256 => name.push(byte[0]),
+            Ok(_) => return Err("server name line too long".into()),
+            Err(e) => return Err(format!("reading the server's name: {e}")),
+        }
+    }
+    Ok(String::from_utf8_lossy(&name).into_owned())
+}
+
+/// Writes the pattern at `rate` bytes a second for `length`; `sent` counts
+/// what is written.
+fn send_pattern(
+    mut stream: &TcpStream,
+    seed: u64,
+    length: Duration,
+    rate: usize,
+    sent: &AtomicU64,
+) -> Result<(), String> {
+    let mut chunk = vec![0u8; (rate / TICKS_PER_SEC).max(1)];
+    let start = Instant::now();
+    let mut offset = 0u64;
+    let mut due = start;
+    while due < start + length {
+        thread::sleep(due.saturating_duration_since(Instant::now()));
+        fill_pattern(seed, offset, &mut chunk);
+        stream.write_all(&chunk).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+                "stalled: could not write for {}s after {offset} bytes",
+                STREAM_STALL.as_secs()
+            ),
+            _ => format!("write after {offset} bytes: {e}"),
+        })?;
+        offset += chunk.len() as u64;
+        sent.store(offset, Ordering::SeqCst);
+        due += STREAM_TICK;
+    }
+    Ok(())
+}
+
+/// Reads the echo until EOF, comparing each byte with the pattern. Returns
+/// the byte count and the longest wait between reads.
+fn check_echo(
+    mut stream: TcpStream,
+    seed: u64,
+    sent: &AtomicU64,
+) -> Result<(u64, Duration), String> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut want = vec![0u8; buf.len()];
+    let mut got = 0u64;
+    let mut longest = Duration::ZERO;
+    let mut last = Instant::now();
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!(
+                    "stalled: no echo for {}s after {got} bytes",
+                    STREAM_STALL.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("read after {got} bytes: {e}")),
+        };
+        longest = longest.max(last.elapsed());
+        last = Instant::now();
+        if n == 0 {
+            let total = sent.load(Ordering::SeqCst);
+            return if got == total {
+                Ok((got, longest))
+            } else {
+                Err(format!("EOF after {got} of {total} bytes echoed"))
+            };
+        }
+        fill_pattern(seed, got, &mut want[..n]);
+        if let Some(i) = buf[..n].iter().zip(&want[..n]).position(|(a, b)| a != b) {
+            return Err(format!("byte {} differs from the pattern", got + i as u64));
+        }
+        got += n as u64;
+    }
+}
+
+/// The pattern's bytes from `offset` on: byte i is byte i % 8 of a hash of
+/// i / 8, so a lost, repeated or moved chunk never lines up.
+fn fill_pattern(seed: u64, offset: u64, out: &mut [u8]) {
+    for (i, b) in (offset..).zip(out.iter_mut()) {
+        *b = splitmix64(seed << 48 ^ (i / 8)).to_le_bytes()[(i % 8) as usize];
+    }
+}
+
+/// SplitMix64's output function: a cheap, well-mixed hash of a counter.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
