@@ -99,7 +99,11 @@ wait_listening() { # PORT PID: up to 10 s
 }
 # Prefixes each line with the wall clock, in seconds (a reader process: within a millisecond or so).
 stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%.6f %s", time, $_'; }
-count() { grep -cF -- "$1" "$2" || true; } # PATTERN FILE: lines holding PATTERN
+count() { # PATTERN FILE: lines holding PATTERN (0 if FILE does not exist yet)
+  local n
+  n=$(grep -scF -- "$1" "$2") || true
+  echo "${n:-0}"
+}
 # Waits up to 10 s until FILE holds N lines with PATTERN, while PID lives.
 wait_count() { # FILE PATTERN N PID
   local i
