@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # reload.sh: what clients see during 50 live reloads in a row under load: l4lb (SIGHUP), then HAProxy
-# (master-worker, SIGUSR2), side by side. A benchmark, not a test: it reports, it does not judge.
+# reloaded with `-x SOCKET -sf OLD_PID`, then HAProxy master-worker (SIGUSR2), side by side.
+# A benchmark, not a test: it reports, it does not judge.
 # Backends: three nginx (127.0.0.1:19301-19303) and an echo server (`l4lb-testkit serve`, 19311).
-# Each balancer has two frontends: HTTP over the three nginx (l4lb 18300, HAProxy 18310) and one to the
-# echo server for streams (l4lb 18301, HAProxy 18311). For each, for DUR seconds:
+# Each balancer has two frontends: HTTP over the three nginx (l4lb 18300, HAProxy -sf 18320, -W 18310)
+# and one to the echo server for streams (l4lb 18301, HAProxy -sf 18321, -W 18311). For each, for DUR
+# seconds:
 #   - wrk -t1 -cC "Connection: close" on the HTTP frontend;
 #   - 4 streams (`l4lb-testkit stream`) through the stream frontend, each sending RATE bytes/s of a
 #     deterministic pattern, echoed back and checked byte by byte; a stream is broken if it is reset or
 #     closed early, waits 2 s for its echo or for room to write, or a byte differs;
 #   - RELOADS reloads, one every PERIOD s from 3 s in (or right after the previous one if it was
-#     slower), each waited for: l4lb `kill -HUP` until its log says `reload: applied`; HAProxy
+#     slower), each waited for: l4lb `kill -HUP` until its log says `reload: applied`; HAProxy -sf:
+#     a new `haproxy -x SOCKET -sf OLD_PID` until it answers `show info` on the stats socket; HAProxy
 #     `haproxy -W` with `stats socket ... expose-fd listeners`, `kill -USR2` to the master until it logs
 #     `Loading success.`. A signal with no reaction in the log within 1 s (`reload: `, `Reloading
 #     HAProxy`) is counted as ignored and sent again. Each reload changes the conf: odd ones set s2's
 #     weight to 3 and add a 4th server line s4 (on s1's nginx), even ones undo both.
 # Then: wrk requests, failed requests (socket errors + non-2xx), broken streams, reloads done, reload
-# time (signal -> the log line) and, for HAProxy, its processes (master + workers, counted in the
-# master's process group) after the last reload and at the end (streams closed).
-# Usage: scripts/reload.sh   (as root: installs haproxy, nginx and wrk with apt-get if missing)
+# time and the balancer's processes after the last reload and at the end (streams closed): l4lb's and
+# the master's process group (master + workers), the -sf processes still running.
+# Usage: scripts/reload.sh   (as root: installs haproxy, nginx, wrk and socat with apt-get if missing)
 # Env: DUR=seconds of load per balancer (40)  C=wrk connections (32)  RELOADS (50)  PERIOD=s (0.5)
 #      RATE=bytes/s per stream (262144)
 #      L4LB=dir holding l4lb and l4lb-testkit: use them instead of building target/release.
@@ -47,6 +50,7 @@ BP=($((19301 + OFF)) $((19302 + OFF)) $((19303 + OFF))) # nginx s1..s3
 ECHO=$((19311 + OFF))
 L4_HTTP=$((18300 + OFF)) L4_STREAM=$((18301 + OFF))
 HA_HTTP=$((18310 + OFF)) HA_STREAM=$((18311 + OFF))
+SF_HTTP=$((18320 + OFF)) SF_STREAM=$((18321 + OFF))
 W=$(mktemp -d)
 PIDS=()
 
@@ -70,6 +74,7 @@ need nginx nginx
 need wrk wrk
 need ss iproute2
 need setsid util-linux
+need socat socat
 perl -MTime::HiRes -e 1 2>/dev/null || apt_install perl
 
 if [ -z "${L4LB:-}" ]; then
@@ -116,7 +121,7 @@ wait_count() { # FILE PATTERN N PID
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) print "-"; else print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-for port in "${BP[@]}" "$ECHO" "$L4_HTTP" "$L4_STREAM" "$HA_HTTP" "$HA_STREAM"; do
+for port in "${BP[@]}" "$ECHO" "$L4_HTTP" "$L4_STREAM" "$HA_HTTP" "$HA_STREAM" "$SF_HTTP" "$SF_STREAM"; do
   ! listening "$port" || die "127.0.0.1:$port is already in use (another run? try PORT_OFFSET=500)"
 done
 
@@ -179,6 +184,10 @@ haproxy_conf() {
   conf "  stats socket $W/haproxy.sock mode 600 level admin expose-fd listeners" "$HA_HTTP" "$HA_STREAM" "$1" \
     >"$W/haproxy.tmp" && mv "$W/haproxy.tmp" "$W/haproxy.conf"
 }
+haproxy_sf_conf() {
+  conf "  stats socket $W/haproxy_sf.sock mode 600 level admin expose-fd listeners" "$SF_HTTP" "$SF_STREAM" "$1" \
+    >"$W/haproxy_sf.tmp" && mv "$W/haproxy_sf.tmp" "$W/haproxy_sf.conf"
+}
 
 # ---- balancers ----
 # Each starts in its own process group (setsid: no fork, the pid stays ours), logging stamped lines to
@@ -209,6 +218,59 @@ start_haproxy() {
   fi
 }
 group_size() { ps -o pid= -g "$1" | wc -l; } # processes in process group PGID
+group_of_main() { group_size "$MAIN"; }
+
+# HAProxy without a master, reloaded the classic way: each reload starts a new process with
+# `-x SOCKET -sf OLD_PID`. It takes the listening sockets over the old one's stats socket (so the
+# listen queue is kept), then tells the old one to finish its connections and exit. Every process
+# started is in SF_PIDS; the one serving is MAIN.
+SF_PIDS=()
+sf_start() { # ARGS...: one more haproxy process, its stderr appended to haproxy_sf.log; sets MAIN
+  haproxy -db -f "$W/haproxy_sf.conf" "$@" 2>>"$W/haproxy_sf.log" >&2 &
+  MAIN=$!
+  PIDS+=("$MAIN")
+  SF_PIDS+=("$MAIN")
+}
+# The pid that answers on the stats socket (empty while none does).
+sf_serving() { socat -t 1 - "UNIX-CONNECT:$W/haproxy_sf.sock" <<<"show info" 2>/dev/null | awk '/^Pid:/ { print $2 }'; }
+# Waits up to RELOAD_WAIT s for process PID to answer on the stats socket; fails if it exits first.
+sf_wait_serving() { # PID
+  local t=$(($(now_us) + RELOAD_WAIT * 1000000))
+  while [ "$(now_us)" -lt "$t" ]; do
+    [ "$(sf_serving)" = "$1" ] && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.005
+  done
+  return 1
+}
+sf_alive() { # the processes of SF_PIDS still running
+  local p n=0
+  for p in "${SF_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+  echo "$n"
+}
+start_haproxy_sf() {
+  haproxy_sf_conf 0
+  sf_start
+  if ! sf_wait_serving "$MAIN" || ! wait_listening "$SF_HTTP" "$MAIN" || ! wait_listening "$SF_STREAM" "$MAIN"; then
+    cat "$W/haproxy_sf.log" >&2
+    die "haproxy (-sf) did not get ready"
+  fi
+}
+# One -sf reload: the time is from the new process's start to its answer on the stats socket.
+reload_sf() { # NAME _ _ _ _ I
+  local old=$MAIN t0
+  t0=$(now_us)
+  sf_start -x "$W/haproxy_sf.sock" -sf "$old"
+  echo "$t0 reload $6 started pid $MAIN" >>"$W/haproxy_sf.signals.log"
+  if sf_wait_serving "$MAIN"; then
+    R[$1.done]=$((R[$1.done] + 1))
+    awk -v a="$t0" -v b="$(now_us)" 'BEGIN { printf "%.1f\n", (b - a) / 1000 }' >>"$W/$1.reload-ms"
+  else
+    R[$1.failed]=$((R[$1.failed] + 1))
+    echo "  reload $6: the new haproxy did not answer within ${RELOAD_WAIT}s: $(tail -n 1 "$W/haproxy_sf.log")"
+    kill -0 "$old" 2>/dev/null && MAIN=$old
+  fi
+}
 
 # ---- one run ----
 # One reload of balancer NAME (pid MAIN): sends SIG and waits up to RELOAD_WAIT s for a new OK line
@@ -253,7 +315,9 @@ reload_once() { # NAME SIG OK BAD REACT I
 sig_state() { awk '/^(SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt)/ { printf "%s%s %s", n++ ? " " : "", $1, $2 }' "/proc/$1/status"; }
 
 # run NAME HTTP_PORT STREAM_PORT SIGNAL OK_LINE FAIL_LINE REACT_LINE: the load and the reloads
-# against the balancer started last (pid MAIN); results in R[NAME.*].
+# against the balancer started last (pid MAIN); results in R[NAME.*]. Each reload runs
+# `$RELOAD NAME SIGNAL OK_LINE FAIL_LINE REACT_LINE I`; `$PROCS` counts the balancer's processes.
+RELOAD=reload_once PROCS=group_of_main
 declare -A R
 run() {
   local name=$1 http=$2 sport=$3 sig=$4 ok=$5 bad=$6 react=$7 i t0 n at wpid spids=()
@@ -280,11 +344,11 @@ run() {
     fi
     sleep_until "$at"
     "${name}_conf" $((i % 2))
-    reload_once "$name" "$sig" "$ok" "$bad" "$react" "$i"
-    n=$(group_size "$MAIN")
+    "$RELOAD" "$name" "$sig" "$ok" "$bad" "$react" "$i"
+    n=$("$PROCS")
     [ "$n" -le "${R[$name.maxprocs]}" ] || R[$name.maxprocs]=$n
   done
-  R[$name.procs_after]=$(group_size "$MAIN")
+  R[$name.procs_after]=$("$PROCS")
 
   wait "$wpid" || true
   R[$name.broken]=0
@@ -296,7 +360,7 @@ run() {
     fi
   done
   sleep 1 # old workers left with nothing to serve have time to exit
-  R[$name.procs_end]=$(group_size "$MAIN")
+  R[$name.procs_end]=$("$PROCS")
   R[$name.median_ms]=$(median <"$W/$name.reload-ms")
   R[$name.max_ms]=$(sort -n "$W/$name.reload-ms" | tail -n 1)
   R[$name.max_ms]=${R[$name.max_ms]:--}
@@ -330,7 +394,27 @@ L4_SUMMARY=$(grep -F "reload: applied" "$W/l4lb.log" | sed -n '1s/.*reload: appl
 kill -TERM "$L4PID"
 sleep 2 # its sockets close; TIME_WAIT stays on other ports
 
-# ---- HAProxy ----
+# ---- HAProxy, -sf ----
+start_haproxy_sf
+RELOAD=reload_sf PROCS=sf_alive run haproxy_sf "$SF_HTTP" "$SF_STREAM" - - - -
+kill -TERM "$MAIN" 2>/dev/null || true
+# How the former processes ended (by now all should have: their last connections closed).
+declare -A SF_CODES
+for p in "${SF_PIDS[@]}"; do
+  [ "$p" = "$MAIN" ] && continue
+  if kill -0 "$p" 2>/dev/null; then k="still running"; else
+    c=0
+    wait "$p" || c=$?
+    k="code $c"
+  fi
+  SF_CODES[$k]=$((${SF_CODES[$k]:-0} + 1))
+done
+SF_EXITS="$((${#SF_PIDS[@]} - 1)) former process(es):"
+for k in "${!SF_CODES[@]}"; do SF_EXITS+=" ${SF_CODES[$k]} x $k"; done
+wait "$MAIN" 2>/dev/null || true
+sleep 2
+
+# ---- HAProxy, master-worker ----
 start_haproxy
 run haproxy "$HA_HTTP" "$HA_STREAM" USR2 "Loading success." "Loading failure" "Reloading HAProxy"
 # How HAProxy's former workers ended (an exit code other than 0 is a crash or a kill).
@@ -342,30 +426,41 @@ HA_GROUP=$(ps -o pid= -g "$MAIN" | tr -d ' ' | tr '\n' ' ')
 for p in $HA_GROUP; do [ "$p" = "$MAIN" ] || PIDS+=("$p"); done
 
 # ---- table ----
-row() { printf '%-34s %14s %14s\n' "$1" "$2" "$3"; }
+COLS=(l4lb haproxy_sf haproxy)
+row() { printf '%-34s %14s %14s %14s\n' "$@"; }
+# kv LABEL KEY [SUFFIX]: one row, R[NAME.KEY]SUFFIX for each balancer.
+kv() {
+  local c vals=()
+  for c in "${COLS[@]}"; do vals+=("${R[$c.$2]}${3:-}"); done
+  row "$1" "${vals[@]}"
+}
+for c in "${COLS[@]}"; do R[$c.failed_late]="${R[$c.failed]} / ${R[$c.late]}"; done
 echo
 echo "machine: $(nproc) x $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $(uname -sr)," \
   "$(haproxy -v | awk 'NR == 1 { print $1, $3 }'), l4lb $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "load: wrk -t1 -c$C -d${DUR}s 'Connection: close'; $STREAMS echo streams x $RATE B/s for ${DUR}s;" \
   "$RELOADS reloads, one every ${PERIOD}s from +${FIRST_AT}s"
-row "" l4lb haproxy
-row "wrk requests" "${R[l4lb.reqs]}" "${R[haproxy.reqs]}"
-row "  req/s" "${R[l4lb.rps]}" "${R[haproxy.rps]}"
-row "failed requests" "${R[l4lb.fails]}" "${R[haproxy.fails]}"
-for k in connect read write timeout non2xx; do row "  $k" "${R[l4lb.$k]}" "${R[haproxy.$k]}"; done
-row "broken streams" "${R[l4lb.broken]} of $STREAMS" "${R[haproxy.broken]} of $STREAMS"
-row "reloads done" "${R[l4lb.done]} of $RELOADS" "${R[haproxy.done]} of $RELOADS"
-row "  failed / not started in time" "${R[l4lb.failed]} / ${R[l4lb.late]}" "${R[haproxy.failed]} / ${R[haproxy.late]}"
-row "signals ignored (sent again)" "${R[l4lb.ignored]}" "${R[haproxy.ignored]}"
-row "reload time median ms" "${R[l4lb.median_ms]}" "${R[haproxy.median_ms]}"
-row "reload time max ms" "${R[l4lb.max_ms]}" "${R[haproxy.max_ms]}"
-row "processes, most after a reload" "${R[l4lb.maxprocs]}" "${R[haproxy.maxprocs]}"
-row "processes after the last reload" "${R[l4lb.procs_after]}" "${R[haproxy.procs_after]}"
-row "processes at the end" "${R[l4lb.procs_end]}" "${R[haproxy.procs_end]}"
-echo "(reload time: signal -> 'reload: applied' (l4lb) / 'Loading success.' (HAProxy master) in the log;"
-echo " processes: the process group, HAProxy's = master + workers; at the end = 1 s after the streams closed)"
-echo "streams: l4lb ${R[l4lb.streams]}; haproxy ${R[haproxy.streams]}"
-echo "haproxy log: $HA_EXITS"
+row "" "l4lb SIGHUP" "haproxy -sf" "haproxy -W USR2"
+kv "wrk requests" reqs
+kv "  req/s" rps
+kv "failed requests" fails
+for k in connect read write timeout non2xx; do kv "  $k" "$k"; done
+kv "broken streams" broken " of $STREAMS"
+kv "reloads done" "done" " of $RELOADS"
+kv "  failed / not started in time" failed_late
+kv "signals ignored (sent again)" ignored
+kv "reload time median ms" median_ms
+kv "reload time max ms" max_ms
+kv "processes, most after a reload" maxprocs
+kv "processes after the last reload" procs_after
+kv "processes at the end" procs_end
+echo "(reload time: signal -> 'reload: applied' in l4lb's log; new process started -> it answers on the"
+echo " stats socket (haproxy -sf); signal -> 'Loading success.' in the master's log (haproxy -W)."
+echo " processes: l4lb's and the master's process group (master + workers); for -sf, the processes"
+echo " started that still run; at the end = 1 s after the streams closed)"
+echo "streams: l4lb ${R[l4lb.streams]}; haproxy -sf ${R[haproxy_sf.streams]}; haproxy -W ${R[haproxy.streams]}"
+echo "haproxy -sf: $SF_EXITS"
+echo "haproxy -W log: $HA_EXITS"
 echo "l4lb log: $L4_ABORTS aborted session(s) during the load, $L4_ABORTS_END as wrk stopped;" \
   "$L4_WARN warning/error line(s) after start; first reload: $L4_SUMMARY"
-[ "${R[l4lb.done]}" -gt 0 ] && [ "${R[haproxy.done]}" -gt 0 ] || exit 1
+[ "${R[l4lb.done]}" -gt 0 ] && [ "${R[haproxy.done]}" -gt 0 ] && [ "${R[haproxy_sf.done]}" -gt 0 ] || exit 1
