@@ -30,11 +30,12 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::backend::{CheckStatus, Server};
-use crate::config::{Check, CheckStep, OnError};
-use crate::shared::Shared;
+use crate::config::{Check, CheckStep, Config, OnError};
+use crate::shared::{Observer, Shared};
 use crate::slowstart::SlowStarts;
+use crate::supervisor::Handle;
 use crate::tcplog::Cause;
-use crate::token::WAKER;
+use crate::token::{self, WAKER};
 use crate::worker::Control;
 
 /// One checked server.
@@ -157,6 +158,65 @@ impl Probe {
             }
         }
         None
+    }
+}
+
+/// Whether `config` needs the prober thread: some server has `check` (or
+/// `observe layer4`, which probes a server only while it is out).
+pub fn needs_prober(config: &Config) -> bool {
+    config
+        .backends
+        .iter()
+        .any(|b| b.servers.iter().any(|s| s.check.is_some()))
+}
+
+/// The prober's poll, waker and channel, made before the workers that
+/// report to it start.
+pub struct ProberParts {
+    poll: Poll,
+    waker: Arc<Waker>,
+    control: Sender<Control>,
+    inbox: Receiver<Control>,
+}
+
+impl ProberParts {
+    pub fn new() -> io::Result<ProberParts> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
+        let (control, inbox) = crossbeam_channel::unbounded();
+        Ok(ProberParts {
+            poll,
+            waker,
+            control,
+            inbox,
+        })
+    }
+
+    /// How workers report `observe layer4` error runs to this prober.
+    pub fn observer(&self) -> Observer {
+        Observer {
+            tx: self.control.clone(),
+            waker: Arc::clone(&self.waker),
+        }
+    }
+
+    /// Starts the health prober; the supervisor stops it once the workers
+    /// are done, and joins it.
+    pub fn spawn(
+        self,
+        shared: &Arc<Shared>,
+        workers: Vec<(Sender<Control>, Arc<Waker>)>,
+    ) -> io::Result<Handle> {
+        let prober = Prober::new(self.poll, self.inbox, Arc::clone(shared), workers)
+            .ok_or_else(|| io::Error::other("no server to check"))?;
+        let thread = std::thread::Builder::new()
+            .name("l4lb-prober".into())
+            .spawn(move || prober.run())?;
+        Ok(Handle {
+            thread,
+            control: self.control,
+            waker: self.waker,
+        })
     }
 }
 

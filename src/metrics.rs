@@ -76,6 +76,8 @@ enum Next {
 pub struct Metrics {
     registry: Registry,
     listener: TcpListener,
+    /// The address of its `stats http` line (port 0 stays 0).
+    configured: SocketAddr,
     addr: SocketAddr,
     conns: Vec<Option<Conn>>,
 }
@@ -88,6 +90,7 @@ impl Metrics {
         registry.register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(Metrics {
             registry: registry.try_clone()?,
+            configured: addr,
             addr: listener.local_addr()?,
             listener,
             conns: (0..MAX_CONNS).map(|_| None).collect(),
@@ -97,6 +100,11 @@ impl Metrics {
     /// Whether `token` belongs to the metrics endpoint.
     pub fn owns(token: Token) -> bool {
         (LISTENER.0..CONN_END).contains(&token.0)
+    }
+
+    /// The address of its `stats http` line.
+    pub fn configured(&self) -> SocketAddr {
+        self.configured
     }
 
     /// The address it listens on.

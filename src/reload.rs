@@ -9,8 +9,10 @@
 //!   takes the new settings. New servers start UP, as at startup; removed
 //!   ones leave the snapshot, and their connections end normally.
 //! - What the running process cannot change (worker count, buffer and pipe
-//!   sizes, log targets of the logger, API sockets) keeps its value, and the
-//!   summary says so.
+//!   sizes) keeps its value, and the summary says so. The supervisor
+//!   moves the `stats` sockets. Log
+//!   targets follow each record's snapshot; the first `check` or `option
+//!   tcplog` starts the prober or the logger thread (the supervisor does).
 //!
 //! The supervisor binds the new listeners and hands the snapshot to the
 //! workers and the prober; sessions keep the snapshot they started with.
@@ -71,24 +73,6 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         kept.push("tune.bufsize/tune.pipesize".into());
         config.bufsize = was.bufsize;
         config.pipesize = was.pipesize;
-    }
-    if config.stats_sockets != was.stats_sockets || config.stats_http != was.stats_http {
-        kept.push("stats socket/http".into());
-        config.stats_sockets = was.stats_sockets.clone();
-        config.stats_http = was.stats_http;
-    }
-    let logs_now = config.frontends.iter().any(|f| f.tcplog);
-    if logs_now && old.log.is_none() {
-        return Err(
-            "option tcplog was off everywhere at start: turning it on needs a restart".into(),
-        );
-    }
-    let probing = config
-        .backends
-        .iter()
-        .any(|b| b.servers.iter().any(|s| s.check.is_some()));
-    if probing && old.observer.is_none() {
-        return Err("no health check ran at start: adding `check` needs a restart".into());
     }
     check_fd_limit(&config)?;
 

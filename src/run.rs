@@ -6,22 +6,21 @@ use std::io;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpListener;
 use mio::{Poll, Waker};
 
 use crate::cli::Args;
 use crate::config::Config;
-use crate::health::Prober;
+use crate::health::{self, ProberParts};
 use crate::listener;
 use crate::logger::Logger;
 use crate::notify;
-use crate::shared::{Observer, Shared};
+use crate::shared::Shared;
 use crate::supervisor::{self, Handle, Supervisor};
 use crate::sys::{self, SignalFd};
 use crate::token;
 use crate::upgrade;
-use crate::worker::{Control, Worker};
+use crate::worker::Worker;
 use std::os::fd::AsFd;
 
 /// File descriptors kept aside for logs, the stats socket, and slack.
@@ -77,15 +76,10 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
     let signals = SignalFd::block(&supervisor::SIGNALS_HANDLED)?;
     // The prober's channel exists before the workers, which report
     // `observe layer4` error runs to it.
-    let probing = config
-        .backends
-        .iter()
-        .any(|b| b.servers.iter().any(|s| s.check.is_some()));
-    let prober = probing.then(ProberParts::new).transpose()?;
-    let observer = prober.as_ref().map(|p| Observer {
-        tx: p.control.clone(),
-        waker: Arc::clone(&p.waker),
-    });
+    let prober = health::needs_prober(&config)
+        .then(ProberParts::new)
+        .transpose()?;
+    let observer = prober.as_ref().map(ProberParts::observer);
     let logger = Logger::new(&config);
     let log_tx = logger.as_ref().map(Logger::sender);
     let shared = Arc::new(Shared::new(config, observer).with_log(log_tx));
@@ -108,7 +102,9 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
     let mut supervisor =
         Supervisor::new(signals, Arc::clone(&shared), args.upgrade_from.is_some())?;
     supervisor.set_args(args.clone());
-    let log_thread = logger.map(|l| l.spawn(Arc::clone(&shared))).transpose()?;
+    if let Some(logger) = logger {
+        supervisor.set_logger(logger.spawn(Arc::clone(&shared))?);
+    }
     let cfg = &shared.config;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut sets = (0..cfg.threads)
@@ -167,53 +163,7 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
             Err(e) => log::warn!("upgrade: cannot signal pid {pid}: {e}"),
         }
     }
-    let result = supervisor.run();
-    // After every worker has returned: their last connections are logged too.
-    if let Some(logger) = log_thread {
-        logger.stop();
-    }
-    result
-}
-
-/// The prober's poll, waker and channel, made before the workers start.
-struct ProberParts {
-    poll: Poll,
-    waker: Arc<Waker>,
-    control: Sender<Control>,
-    inbox: Receiver<Control>,
-}
-
-impl ProberParts {
-    fn new() -> io::Result<ProberParts> {
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
-        let (control, inbox) = crossbeam_channel::unbounded();
-        Ok(ProberParts {
-            poll,
-            waker,
-            control,
-            inbox,
-        })
-    }
-
-    /// Starts the health prober; the supervisor stops it once the workers
-    /// are done, and joins it.
-    fn spawn(
-        self,
-        shared: &Arc<Shared>,
-        workers: Vec<(Sender<Control>, Arc<Waker>)>,
-    ) -> io::Result<Handle> {
-        let prober = Prober::new(self.poll, self.inbox, Arc::clone(shared), workers)
-            .ok_or_else(|| io::Error::other("no server to check"))?;
-        let thread = std::thread::Builder::new()
-            .name("l4lb-prober".into())
-            .spawn(move || prober.run())?;
-        Ok(Handle {
-            thread,
-            control: self.control,
-            waker: self.waker,
-        })
-    }
+    supervisor.run()
 }
 
 /// The index of the frontend that binds `addr`.

@@ -28,7 +28,9 @@ use crate::api::{self, Api};
 use crate::backend::Server;
 use crate::cli::Args;
 use crate::config::{Config, ServerConf, fmt_duration};
+use crate::health::{self, ProberParts};
 use crate::listener;
+use crate::logger::{Logger, LoggerHandle};
 use crate::metrics::Metrics;
 use crate::notify;
 use crate::reload;
@@ -103,6 +105,9 @@ pub struct Supervisor {
     shared: Arc<Shared>,
     workers: Vec<Handle>,
     prober: Option<Handle>,
+    /// The connection logger, if some frontend logs (stopped after the
+    /// workers, so their last connections are logged too).
+    logger: Option<LoggerHandle>,
     exit_tx: Sender<usize>,
     exits: Receiver<usize>,
     exit_waker: Arc<Waker>,
@@ -126,6 +131,10 @@ pub struct Supervisor {
     listeners: Vec<(OwnedFd, SocketAddr)>,
     /// Slow starts of servers leaving maintenance or added at run time.
     ramps: SlowStarts,
+    /// A reload changed the `stats` lines: the API and metrics sockets
+    /// follow once the current event is handled (the reload may have come
+    /// from an API connection).
+    stats_changed: bool,
 }
 
 /// How often rates are read.
@@ -169,6 +178,7 @@ impl Supervisor {
             shared,
             workers: Vec::new(),
             prober: None,
+            logger: None,
             exit_tx,
             exits,
             exit_waker,
@@ -182,6 +192,7 @@ impl Supervisor {
             args: None,
             listeners: Vec::new(),
             ramps: SlowStarts::default(),
+            stats_changed: false,
         })
     }
 
@@ -227,6 +238,10 @@ impl Supervisor {
         self.prober = Some(prober);
     }
 
+    pub fn set_logger(&mut self, logger: LoggerHandle) {
+        self.logger = Some(logger);
+    }
+
     /// Runs until every worker has returned, then stops the prober and
     /// joins all threads. Ok when no thread failed.
     pub fn run(mut self) -> io::Result<()> {
@@ -244,6 +259,9 @@ impl Supervisor {
             }
             for event in events.iter() {
                 self.dispatch(event.token());
+            }
+            if std::mem::take(&mut self.stats_changed) {
+                self.rebind_stats();
             }
             let now = Instant::now();
             self.ramps.raise(now);
@@ -433,7 +451,7 @@ impl Supervisor {
     /// changes nothing, then hands the snapshot to the workers and the
     /// prober.
     fn apply(&mut self, config: Config) -> Result<String, String> {
-        let plan = reload::plan(&self.shared, config)?;
+        let mut plan = reload::plan(&self.shared, config)?;
         let mut per_worker = Vec::with_capacity(self.workers.len());
         for _ in &self.workers {
             let mut socks = Vec::with_capacity(plan.new_binds.len());
@@ -462,7 +480,47 @@ impl Supervisor {
                 }
             }
         }
+        // The first `check` or `option tcplog` of the process: its thread
+        // starts with this snapshot.
+        let prober = (self.prober.is_none() && health::needs_prober(&plan.shared.config))
+            .then(ProberParts::new)
+            .transpose()
+            .map_err(|e| format!("cannot start the prober: {e}"))?;
+        if let Some(p) = &prober {
+            plan.shared.observer = Some(p.observer());
+        }
+        let logger = if self.logger.is_none() {
+            Logger::new(&plan.shared.config)
+        } else {
+            None
+        };
+        if let Some(l) = &logger {
+            plan.shared.log = Some(l.sender());
+        }
         let shared = Arc::new(plan.shared);
+        if let Some(l) = logger {
+            let handle = l
+                .spawn(Arc::clone(&shared))
+                .map_err(|e| format!("cannot start the logger: {e}"))?;
+            self.logger = Some(handle);
+        }
+        if let Some(p) = prober {
+            let handle = p
+                .spawn(&shared, self.worker_controls())
+                .map_err(|e| format!("cannot start the prober: {e}"))?;
+            self.prober = Some(handle);
+        } else if let Some(p) = &self.prober {
+            p.send(Control::Update(Box::new(Update {
+                shared: Arc::clone(&shared),
+                listeners: Vec::new(),
+                done: None,
+            })));
+        }
+        let (was, now) = (&self.shared.config, &shared.config);
+        self.stats_changed = was.stats_sockets != now.stats_sockets
+            || was.stats_timeout != now.stats_timeout
+            || was.stats_maxconn != now.stats_maxconn
+            || was.stats_http != now.stats_http;
         let binds = reload::binds(&shared.config);
         self.listeners
             .retain(|(_, addr)| binds.iter().any(|(a, _)| a == addr));
@@ -479,13 +537,6 @@ impl Supervisor {
                 shared: Arc::clone(&shared),
                 listeners,
                 done: Some(done.clone()),
-            })));
-        }
-        if let Some(p) = &self.prober {
-            p.send(Control::Update(Box::new(Update {
-                shared: Arc::clone(&shared),
-                listeners: Vec::new(),
-                done: None,
             })));
         }
         self.shared = shared;
@@ -506,6 +557,57 @@ impl Supervisor {
             }
         }
         Ok(plan.summary)
+    }
+
+    /// After a reload changed the `stats` lines: the runtime API keeps the
+    /// sockets whose path stayed and opens or closes the others; the
+    /// metrics endpoint moves to its new address. A socket that cannot be
+    /// bound is logged and stays closed (the rest of the reload holds).
+    fn rebind_stats(&mut self) {
+        let cfg = &self.shared.config;
+        let errors = match &mut self.api {
+            Some(api) => api.rebind(cfg),
+            None if cfg.stats_sockets.is_empty() => Vec::new(),
+            None => match Api::bind(cfg, self.poll.registry(), false) {
+                Ok(api) => {
+                    self.api = Some(api);
+                    Vec::new()
+                }
+                Err(e) => vec![e.to_string()],
+            },
+        };
+        for e in errors {
+            log::error!("reload: {e}");
+        }
+        for path in self.api.iter().flat_map(Api::paths) {
+            log::info!("runtime API on {}", path.display());
+        }
+        let want = cfg.stats_http;
+        if self.metrics.as_ref().map(Metrics::configured) == want {
+            return;
+        }
+        let bound = want.map(|addr| {
+            Metrics::bind(addr, self.poll.registry()).or_else(|e| {
+                if e.kind() != io::ErrorKind::AddrInUse || self.metrics.is_none() {
+                    return Err(e);
+                }
+                // The old address holds the port (0.0.0.0:P -> 127.0.0.1:P):
+                // closed first.
+                self.metrics = None;
+                Metrics::bind(addr, self.poll.registry())
+            })
+        });
+        match bound {
+            None => {
+                self.metrics = None;
+                log::info!("reload: metrics endpoint closed");
+            }
+            Some(Ok(m)) => {
+                log::info!("metrics on http://{}/metrics and /stats", m.addr());
+                self.metrics = Some(m);
+            }
+            Some(Err(e)) => log::error!("reload: {e}"),
+        }
     }
 
     /// Counts the worker threads that ended. One that ends on its own while
@@ -548,6 +650,9 @@ impl Supervisor {
                 Ok(Err(e)) => self.fail(e),
                 Err(_) => self.fail(io::Error::other("a worker or the prober panicked")),
             }
+        }
+        if let Some(logger) = self.logger.take() {
+            logger.stop();
         }
         match self.phase {
             Phase::Draining { since, .. } => log::info!(

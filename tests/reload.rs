@@ -278,3 +278,121 @@ fn add_and_del_server_on_the_runtime_api() {
         assert_eq!(round_trip(port), other);
     }
 }
+
+#[test]
+fn the_first_check_and_the_first_tcplog_start_on_a_reload() {
+    let a = Backend::named("a");
+    // A port nothing listens on: refused.
+    let dead = {
+        let l = std::net::TcpListener::bind(addr(0)).unwrap();
+        l.local_addr().unwrap()
+    };
+    let port = free_port();
+    let l = Reloadable::start(&[port], &[("a", a.addr()), ("dead", dead)]);
+    let status = |l: &Reloadable, server: &str| -> String {
+        let csv = l.api("show stat be 4 -1");
+        let row = csv
+            .lines()
+            .find(|r| r.starts_with(&format!("be,{server},")))
+            .unwrap_or_else(|| panic!("no row for {server}: {csv}"))
+            .to_string();
+        row.split(',').nth(17).unwrap().to_string()
+    };
+    assert_eq!(status(&l, "dead"), "no check");
+    assert!(l.l4.out_lines().is_empty());
+    let checked = text(&l.sock, &[port], &[]).replacen(
+        "frontend fe\n",
+        "frontend fe\n    log stdout format raw local0\n    option tcplog\n",
+        1,
+    ) + &format!(
+        "    server a {} check inter 100ms fall 1 rise 1\n    \
+             server dead {dead} check inter 100ms fall 1 rise 1\n",
+        a.addr()
+    );
+    l.reload_text(&checked, "reload: applied");
+    assert!(
+        wait_until(Duration::from_secs(5), || status(&l, "dead") == "DOWN"),
+        "the prober started by the reload marks the dead server DOWN:\n{}",
+        l.l4.log_text()
+    );
+    assert_eq!(status(&l, "a"), "UP");
+    assert_eq!(round_trip(port), "a");
+    assert!(
+        wait_until(Duration::from_secs(5), || l
+            .l4
+            .out_lines()
+            .iter()
+            .any(|line| line.contains(" fe be/a "))),
+        "the logger started by the reload logs the connection: {:?}",
+        l.l4.out_lines()
+    );
+}
+
+/// An HTTP GET of `path` on 127.0.0.1:`port`: the status line, or the error.
+fn http_get(port: u16, path: &str) -> Result<String, std::io::Error> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr(port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    Ok(reply.lines().next().unwrap_or_default().to_string())
+}
+
+#[test]
+fn stats_sockets_and_the_metrics_endpoint_follow_a_reload() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let l = Reloadable::start(&[port], &[("a", a.addr())]);
+    let first = l.sock.clone();
+    let second = first.with_file_name("second.sock");
+    let mport = free_port();
+    assert!(http_get(mport, "/metrics").is_err(), "no metrics yet");
+    // A second socket (read-only) and the metrics endpoint: the first
+    // socket stays, and a connection open on it through the reload too.
+    let mut held = std::os::unix::net::UnixStream::connect(&first).unwrap();
+    writeln!(held, "prompt").unwrap();
+    let base = text(&first, &[port], &[("a", a.addr())]);
+    let more = base.replacen(
+        "global\n",
+        &format!(
+            "global\n    stats socket {} level user\n    stats http 127.0.0.1:{mport}\n",
+            second.display()
+        ),
+        1,
+    );
+    l.reload_text(&more, "reload: applied");
+    assert!(
+        wait_until(Duration::from_secs(5), || http_get(mport, "/metrics")
+            .is_ok_and(|s| s.contains("200"))),
+        "metrics served after the reload:\n{}",
+        l.l4.log_text()
+    );
+    assert!(api_command(&second, "show info").contains("Reloads: 1\n"));
+    assert!(
+        api_command(&second, "disable server be/a").contains("Permission denied"),
+        "the new socket has its level"
+    );
+    assert!(api_command(&first, "show info").contains("Reloads: 1\n"));
+    writeln!(held, "show info").unwrap();
+    let mut reply = String::new();
+    let mut r = std::io::BufReader::new(&held);
+    held.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    while !reply.contains("Reloads: 1\n") {
+        let n = std::io::BufRead::read_line(&mut r, &mut reply).unwrap();
+        assert!(n > 0, "the held API connection was closed: {reply}");
+    }
+    // Back: the second socket's file goes, the metrics port closes.
+    l.reload_text(&base, "reload: applied");
+    assert!(
+        wait_until(Duration::from_secs(5), || !second.exists()
+            && http_get(mport, "/metrics").is_err()),
+        "second socket and metrics closed:\n{}",
+        l.l4.log_text()
+    );
+    assert!(api_command(&first, "show info").contains("Reloads: 2\n"));
+    assert_eq!(round_trip(port), "a");
+}

@@ -94,6 +94,66 @@ impl Api {
         })
     }
 
+    /// Follows the `stats` lines of a reloaded configuration: a socket
+    /// whose path is kept stays open (with the new line's level and mode),
+    /// new paths are bound, removed ones close and their files go. Open
+    /// connections carry on at the level they were accepted with. Returns
+    /// one error per socket that could not be bound (it stays closed).
+    pub fn rebind(&mut self, cfg: &Config) -> Vec<String> {
+        self.timeout = cfg.stats_timeout;
+        self.maxconn = cfg.stats_maxconn;
+        let mut old: Vec<Option<Listener>> = std::mem::take(&mut self.listeners)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for l in old.iter_mut().flatten() {
+            let _ = self.registry.deregister(&mut l.sock);
+        }
+        let mut errors = Vec::new();
+        for s in &cfg.stats_sockets {
+            let kept = old
+                .iter_mut()
+                .find(|l| l.as_ref().is_some_and(|l| l.path == s.path))
+                .and_then(Option::take);
+            let listener = match kept {
+                Some(mut l) => {
+                    l.level = s.level;
+                    let mode = std::fs::Permissions::from_mode(s.mode);
+                    if let Err(e) = std::fs::set_permissions(&l.path, mode) {
+                        errors.push(format!("stats socket {}: mode: {e}", l.path.display()));
+                    }
+                    l
+                }
+                None => match bind_socket(&s.path, s.mode, false) {
+                    Ok(sock) => Listener {
+                        sock,
+                        file_id: file_id(&s.path),
+                        path: s.path.clone(),
+                        level: s.level,
+                    },
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        continue;
+                    }
+                },
+            };
+            self.listeners.push(listener);
+        }
+        for l in old.into_iter().flatten() {
+            l.remove_file();
+        }
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            let token = Token(LISTENER_BASE + i);
+            if let Err(e) = self
+                .registry
+                .register(&mut l.sock, token, Interest::READABLE)
+            {
+                errors.push(format!("stats socket {}: {e}", l.path.display()));
+            }
+        }
+        errors
+    }
+
     /// Whether `token` belongs to the runtime API.
     pub fn owns(token: Token) -> bool {
         (LISTENER_BASE..CONN_END).contains(&token.0)
@@ -233,13 +293,20 @@ impl Api {
     }
 }
 
+impl Listener {
+    /// Removes the socket file if it is still the one we made.
+    fn remove_file(&self) {
+        if self.file_id.is_some() && file_id(&self.path) == self.file_id {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 impl Drop for Api {
     /// The socket files go with the process.
     fn drop(&mut self) {
         for l in &self.listeners {
-            if l.file_id.is_some() && file_id(&l.path) == l.file_id {
-                let _ = std::fs::remove_file(&l.path);
-            }
+            l.remove_file();
         }
     }
 }
