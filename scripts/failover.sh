@@ -59,33 +59,12 @@ if [ -z "${L4LB:-}" ]; then
   L4LB=${CARGO_TARGET_DIR:-target}/release/l4lb
 fi
 
-# ---- helpers ----
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; } # wall clock in microseconds, as nginx's $msec
-sleep_until() { # US: sleeps until wall clock microsecond US (no-op if past)
-  local d=$(($1 - $(now_us)))
-  [ "$d" -gt 0 ] && sleep "$((d / 1000000)).$(printf '%06d' $((d % 1000000)))"
-  return 0
-}
-# Is something listening on 127.0.0.1:PORT (or any address)? Asks the kernel for listeners only: no
-# traffic sent, and fast even with the 100k+ TIME_WAIT sockets a Connection: close run leaves.
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-wait_listening() { # PORT PID: up to 10 s
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    listening "$1" && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
+# ---- helpers (more in lib.sh) ----
 forget() { # PID: drop from PIDS once it has exited
   local p keep=()
   for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
   PIDS=("${keep[@]}")
 }
-# Prefixes each line with the wall clock (env_logger's own timestamps are whole seconds). Perl,
-# not a bash read loop: that reads a pipe a byte at a time and falls behind a burst of lines.
-stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%.6f %s", time, $_'; }
 
 for port in "$LB" "${BP[@]}"; do
   ! listening "$port" || die "127.0.0.1:$port is already in use (another run? try PORT_OFFSET=500)"

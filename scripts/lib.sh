@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# lib.sh: helpers shared by bench.sh and failover.sh (sourced, not run).
+# lib.sh: helpers shared by bench.sh, failover.sh and reload.sh (sourced, not run).
 # The caller defines die(), $W (its temp dir) and $PIDS (what it started).
 
 # Installs Debian packages; `apt-get update` only if the plain install fails.
@@ -27,3 +27,26 @@ stop_pids() {
   done
   for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
 }
+
+# Wall clock in microseconds (as nginx's $msec without the dot); callers set LC_ALL=C.
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+sleep_until() { # US: sleeps until wall clock microsecond US (no-op if past)
+  local d=$(($1 - $(now_us)))
+  [ "$d" -gt 0 ] && sleep "$((d / 1000000)).$(printf '%06d' $((d % 1000000)))"
+  return 0
+}
+# Is something listening on PORT (any address)? Asks the kernel for listeners only: no traffic
+# sent, and fast even with the 100k+ TIME_WAIT sockets a Connection: close run leaves.
+listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
+wait_listening() { # PORT PID: up to 10 s, while PID lives
+  local i
+  for ((i = 0; i < 1000; i++)); do
+    listening "$1" && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+# Prefixes each line with the wall clock (env_logger's own timestamps are whole seconds). Perl,
+# not a bash read loop: that reads a pipe a byte at a time and falls behind a burst of lines.
+stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%.6f %s", time, $_'; }

@@ -84,26 +84,7 @@ if [ -z "${L4LB:-}" ]; then
 fi
 TESTKIT=$L4LB/l4lb-testkit
 
-# ---- helpers ----
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-sleep_until() { # US: sleeps until wall clock microsecond US (no-op if past)
-  local d=$(($1 - $(now_us)))
-  [ "$d" -gt 0 ] && sleep "$((d / 1000000)).$(printf '%06d' $((d % 1000000)))"
-  return 0
-}
-# Asks the kernel for listeners only: no traffic sent, and fast among many TIME_WAIT sockets.
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-wait_listening() { # PORT PID: up to 10 s
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    listening "$1" && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
-# Prefixes each line with the wall clock, in seconds (a reader process: within a millisecond or so).
-stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%.6f %s", time, $_'; }
+# ---- helpers (more in lib.sh) ----
 count() { # PATTERN FILE: lines holding PATTERN (0 if FILE does not exist yet)
   local n
   n=$(grep -scF -- "$1" "$2") || true
