@@ -1,16 +1,19 @@
-//! Calendar dates for log lines, computed by hand from `SystemTime` (no
-//! time zone database, no libc): every date l4lb writes is UTC.
+//! Calendar dates for log lines, in local time as HAProxy writes them: the
+//! offset from UTC comes from the C library (`localtime_r`, so `TZ` and
+//! `/etc/localtime` apply); the calendar arithmetic is done here.
 
 use std::fmt::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::sys;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// A UTC date and time, to the microsecond.
+/// A local date and time, to the microsecond, with its offset from UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Utc {
+pub struct LogDate {
     pub year: i64,
     /// 1..=12.
     pub month: u32,
@@ -20,16 +23,25 @@ pub struct Utc {
     pub min: u32,
     pub sec: u32,
     pub micros: u32,
+    /// Seconds east of UTC.
+    pub offset: i32,
 }
 
-impl Utc {
-    /// Breaks `t` down; times before 1970 are taken as 1970-01-01.
-    pub fn from(t: SystemTime) -> Utc {
+impl LogDate {
+    /// `t` in the local time zone.
+    pub fn local(t: SystemTime) -> LogDate {
+        let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        LogDate::with_offset(t, sys::utc_offset(secs as i64))
+    }
+
+    /// Breaks `t` down at `offset` seconds east of UTC; times before 1970
+    /// are taken as 1970-01-01.
+    pub fn with_offset(t: SystemTime, offset: i32) -> LogDate {
         let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs();
-        let (year, month, day) = civil_from_days((secs / 86_400) as i64);
-        let in_day = (secs % 86_400) as u32;
-        Utc {
+        let secs = since.as_secs() as i64 + i64::from(offset);
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let in_day = secs.rem_euclid(86_400) as u32;
+        LogDate {
             year,
             month,
             day,
@@ -37,6 +49,7 @@ impl Utc {
             min: in_day / 60 % 60,
             sec: in_day % 60,
             micros: since.subsec_micros(),
+            offset,
         }
     }
 
@@ -72,12 +85,22 @@ impl Utc {
         )
     }
 
-    /// RFC 3339 with microseconds, as RFC 5424 wants: `2026-11-24T12:01:02.123456+00:00`.
+    /// RFC 3339 with microseconds, as RFC 5424 wants: `2026-11-24T12:01:02.123456+01:00`.
     pub fn write_iso(&self, out: &mut impl Write) -> fmt::Result {
+        let sign = if self.offset < 0 { '-' } else { '+' };
+        let off = self.offset.unsigned_abs() / 60;
         write!(
             out,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-            self.year, self.month, self.day, self.hour, self.min, self.sec, self.micros
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{sign}{:02}:{:02}",
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.min,
+            self.sec,
+            self.micros,
+            off / 60,
+            off % 60
         )
     }
 }
@@ -102,11 +125,16 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn at(secs: u64, micros: u64) -> Utc {
-        Utc::from(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros))
+    fn at(secs: u64, micros: u64) -> LogDate {
+        at_offset(secs, micros, 0)
     }
 
-    fn text(f: impl Fn(&Utc, &mut String) -> fmt::Result, u: &Utc) -> String {
+    fn at_offset(secs: u64, micros: u64, offset: i32) -> LogDate {
+        let t = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros);
+        LogDate::with_offset(t, offset)
+    }
+
+    fn text(f: impl Fn(&LogDate, &mut String) -> fmt::Result, u: &LogDate) -> String {
         let mut s = String::new();
         f(u, &mut s).unwrap();
         s
@@ -117,14 +145,15 @@ mod tests {
         // `date -u -d @...` for each.
         assert_eq!(
             at(0, 0),
-            Utc {
+            LogDate {
                 year: 1970,
                 month: 1,
                 day: 1,
                 hour: 0,
                 min: 0,
                 sec: 0,
-                micros: 0
+                micros: 0,
+                offset: 0,
             }
         );
         let u = at(1_795_521_662, 123_456); // 2026-11-24 12:01:02 UTC
@@ -158,14 +187,44 @@ mod tests {
     #[test]
     fn formats() {
         let u = at(1_795_521_662, 123_456);
-        assert_eq!(text(Utc::write_log_date, &u), "24/Nov/2026:12:01:02.123");
-        assert_eq!(text(Utc::write_rfc3164, &u), "Nov 24 12:01:02");
-        assert_eq!(text(Utc::write_iso, &u), "2026-11-24T12:01:02.123456+00:00");
-        let early = at(1_793_750_400 + 5, 7_000); // 2026-11-04 00:00:05.007
-        assert_eq!(text(Utc::write_rfc3164, &early), "Nov  4 00:00:05");
         assert_eq!(
-            text(Utc::write_log_date, &early),
+            text(LogDate::write_log_date, &u),
+            "24/Nov/2026:12:01:02.123"
+        );
+        assert_eq!(text(LogDate::write_rfc3164, &u), "Nov 24 12:01:02");
+        assert_eq!(
+            text(LogDate::write_iso, &u),
+            "2026-11-24T12:01:02.123456+00:00"
+        );
+        let early = at(1_793_750_400 + 5, 7_000); // 2026-11-04 00:00:05.007
+        assert_eq!(text(LogDate::write_rfc3164, &early), "Nov  4 00:00:05");
+        assert_eq!(
+            text(LogDate::write_log_date, &early),
             "04/Nov/2026:00:00:05.007"
         );
+    }
+
+    #[test]
+    fn offsets_move_the_date_and_show_in_iso() {
+        // 2026-11-24 23:30:00 UTC.
+        let t = 1_795_563_000;
+        let east = at_offset(t, 0, 5 * 3600 + 1800); // +05:30: the next day
+        assert_eq!(
+            text(LogDate::write_log_date, &east),
+            "25/Nov/2026:05:00:00.000"
+        );
+        assert_eq!(
+            text(LogDate::write_iso, &east),
+            "2026-11-25T05:00:00.000000+05:30"
+        );
+        let west = at_offset(t, 0, -8 * 3600); // -08:00
+        assert_eq!(text(LogDate::write_rfc3164, &west), "Nov 24 15:30:00");
+        assert_eq!(
+            text(LogDate::write_iso, &west),
+            "2026-11-24T15:30:00.000000-08:00"
+        );
+        // The local offset of this process is whole minutes and within a day.
+        let local = LogDate::local(UNIX_EPOCH + Duration::from_secs(t));
+        assert!(local.offset.abs() < 86_400 && local.offset % 60 == 0);
     }
 }

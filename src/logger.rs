@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::{Config, LogDest, LogFormat, LogTarget};
-use crate::date::Utc;
+use crate::date::LogDate;
 use crate::shared::Shared;
 use crate::tcplog::{self, Record};
 
@@ -195,7 +195,7 @@ impl Writer {
         };
         let logging = &self.shared.config.logging;
         let header = Header {
-            now: Utc::from(SystemTime::now()),
+            now: LogDate::local(SystemTime::now()),
             host: logging.hostname.as_deref(),
             tag: &logging.tag,
             pid: self.pid,
@@ -294,7 +294,7 @@ fn describe(dest: &LogDest) -> String {
 #[derive(Debug)]
 pub struct Header<'a> {
     /// When the message is sent.
-    pub now: Utc,
+    pub now: LogDate,
     /// `log-send-hostname`, if set.
     pub host: Option<&'a str>,
     /// `log-tag`.
@@ -381,7 +381,7 @@ mod tests {
 
     fn header(host: Option<&str>) -> Header<'_> {
         Header {
-            now: Utc::from(UNIX_EPOCH + Duration::from_micros(1_795_521_662_123_456)),
+            now: LogDate::with_offset(UNIX_EPOCH + Duration::from_micros(1_795_521_662_123_456), 0),
             host,
             tag: "l4lb",
             pid: 42,

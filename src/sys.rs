@@ -1,4 +1,5 @@
-//! Every `unsafe` call of l4lb: splice, pipes, rlimits, signals and clocks.
+//! Every `unsafe` call of l4lb: splice, pipes, rlimits, signals, clocks and
+//! the local time zone.
 //!
 //! Each function wraps one syscall and returns `io::Result`, errors taken
 //! from errno, so the rest of the crate stays safe code.
@@ -221,4 +222,14 @@ pub fn recv_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Vec<
 /// Sends `sig` to process `pid`.
 pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
     syscall!(kill(pid, sig)).map(drop)
+}
+
+/// Seconds east of UTC of the local time zone at `secs` since the epoch
+/// (`TZ`, else `/etc/localtime`); 0 if the C library cannot tell.
+pub fn utc_offset(secs: i64) -> i32 {
+    let t = secs as libc::time_t;
+    // SAFETY: `tm` is plain data; localtime_r writes it or returns null.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if ok { tm.tm_gmtoff as i32 } else { 0 }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
-use crate::date::Utc;
+use crate::date::LogDate;
 use crate::shared::Shared;
 
 /// The first letter of the termination state: what ended the session.
@@ -215,7 +215,7 @@ pub fn write_line(out: &mut impl Write, r: &Record, config: &Config) -> fmt::Res
         SocketAddr::V6(a) => write!(out, "{}:{}", a.ip(), a.port())?,
     }
     out.write_str(" [")?;
-    Utc::from(r.accepted).write_log_date(out)?;
+    LogDate::local(r.accepted).write_log_date(out)?;
     let plus = if r.redispatched { "+" } else { "" };
     write!(
         out,

@@ -371,8 +371,26 @@ fn udp_syslog_targets_get_rfc3164_and_rfc5424_datagrams() {
             "frontend fe\n    log global\n    option tcplog\n",
             1,
         );
-    let l = L4lb::start(&conf);
+    // Dates are local time, as HAProxy's: a zone 5:30 east of UTC shows.
+    let tz = [("TZ", "XYZ-5:30")];
+    let l = L4lb::start_with_env(&conf, &tz);
+    // What date(1) says in that zone around the connection, to the minute.
+    let local_now = |format: &str| -> String {
+        let out = std::process::Command::new("date")
+            .env("TZ", tz[0].1)
+            .arg(format)
+            .output()
+            .expect("date(1)");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end()
+            .to_string()
+    };
+    let minutes = |format: &str| [local_now(format), String::new()];
+    let (mut rfc3164_minutes, mut iso_minutes) = (minutes("+%b %e %H:%M"), minutes("+%FT%H:%M"));
     round_trip(port);
+    rfc3164_minutes[1] = local_now("+%b %e %H:%M");
+    iso_minutes[1] = local_now("+%FT%H:%M");
     let pid = l.pid();
     let recv = |s: &UdpSocket| {
         let mut buf = [0u8; 2048];
@@ -387,20 +405,28 @@ fn udp_syslog_targets_get_rfc3164_and_rfc5424_datagrams() {
     let months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec";
     assert!(months.contains(&stamp[..3]), "{d:?}");
     assert_eq!((&stamp[3..4], &stamp[6..7], &stamp[9..10]), (" ", " ", ":"));
+    assert!(
+        rfc3164_minutes.contains(&stamp[..12].to_string()),
+        "local time: {d:?}, date(1) said {rfc3164_minutes:?}"
+    );
     let msg = rest
         .strip_prefix(&format!(" lb1 edge[{pid}]: "))
         .unwrap_or_else(|| panic!("{d:?}"));
     let line = parse(msg);
     assert_eq!((line.server.as_str(), line.state.as_str()), ("s0", "--"));
 
-    // <190>1 2026-11-24T12:01:02.123456+00:00 lb1 edge PID - - MSG
+    // <190>1 2026-11-24T17:31:02.123456+05:30 lb1 edge PID - - MSG
     let d = recv(&rfc5424);
     let rest = d.strip_prefix("<190>1 ").unwrap_or_else(|| panic!("{d:?}"));
     let (stamp, rest) = rest.split_at(32);
     let b = stamp.as_bytes();
     assert!(
-        b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && stamp.ends_with("+00:00"),
+        b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && stamp.ends_with("+05:30"),
         "{d:?}"
+    );
+    assert!(
+        iso_minutes.contains(&stamp[..16].to_string()),
+        "local time: {d:?}, date(1) said {iso_minutes:?}"
     );
     let msg = rest
         .strip_prefix(&format!(" lb1 edge {pid} - - "))
