@@ -1,7 +1,7 @@
 //! Live reload: from a new, fully validated [`Config`] to the snapshot that
 //! follows the running one, keeping everything whose identity matters.
 //!
-//! - Frontends keep their counters (by name); binds present in both
+//! - Frontends and backends keep their counters (by name); binds present in both
 //!   configurations keep their listening sockets, which are never closed.
 //! - Servers are matched by backend and server name: the same [`Server`]
 //!   object carries on (counters, health, connections). An unchanged line
@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::backend::Server;
 use crate::config::{Config, ServerConf};
-use crate::shared::{FrontendStats, Shared};
+use crate::shared::{BackendCount, FrontendStats, Shared};
 use crate::sys;
 
 /// What a reload will do.
@@ -97,6 +97,17 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         })
         .collect();
 
+    let backends: Vec<Arc<BackendCount>> = config
+        .backends
+        .iter()
+        .map(|be| {
+            was.backends
+                .iter()
+                .position(|o| o.name == be.name)
+                .map_or_else(Arc::default, |i| Arc::clone(&old.backends[i]))
+        })
+        .collect();
+
     let (mut added, mut same) = (0, 0);
     let mut changed = Vec::new();
     let mut servers = Vec::with_capacity(config.backends.len());
@@ -147,6 +158,7 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         servers,
         process: Arc::clone(&old.process),
         frontends,
+        backends,
         observer: old.observer.clone(),
         log: old.log.clone(),
     };

@@ -384,7 +384,7 @@ impl Session {
             }),
             actconn: shared.process.global.cur.load(Relaxed),
             feconn: shared.frontends[self.frontend].cur.load(Relaxed),
-            beconn: servers.iter().map(|s| u64::from(s.cur())).sum(),
+            beconn: shared.backends[self.backend].cur.load(Relaxed) as u64,
             srv_conn: self.trace.server.map_or(0, |i| servers[i].cur()),
             retries: self.trace.tries.saturating_sub(1),
             redispatched: self.trace.redispatched,

@@ -4,7 +4,8 @@
 //!
 //! A [`Shared`] is one configuration snapshot. What must outlive a snapshot
 //! (a reload) is behind its own `Arc`: the process-wide [`Process`], each
-//! frontend's [`FrontendStats`] and each [`Server`], reused by name.
+//! frontend's [`FrontendStats`], each backend's [`BackendCount`] and each
+//! [`Server`], reused by name.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -36,6 +37,17 @@ pub struct ConnCount {
 
 /// A frontend's counters; they survive reloads that keep the frontend.
 pub type FrontendStats = ConnCount;
+
+/// Sessions of one backend, from the accept to the close, queued ones
+/// included (HAProxy's `beconn`); they survive reloads that keep the
+/// backend.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct BackendCount {
+    pub cur: AtomicUsize,
+    /// Highest `cur` seen.
+    pub max: AtomicUsize,
+}
 
 /// One worker's own counters, written only by it.
 #[derive(Debug, Default)]
@@ -88,6 +100,8 @@ pub struct Shared {
     pub process: Arc<Process>,
     /// Client connections per frontend, indexed like `config.frontends`.
     pub frontends: Vec<Arc<FrontendStats>>,
+    /// Sessions per backend, indexed like `config.backends`.
+    pub backends: Vec<Arc<BackendCount>>,
     /// Where workers report `observe layer4` error runs: the prober.
     pub observer: Option<Observer>,
     /// Where workers send connection log records: the logger thread, if
@@ -124,11 +138,17 @@ impl Shared {
             .iter()
             .map(|_| Arc::new(FrontendStats::default()))
             .collect();
+        let backends = config
+            .backends
+            .iter()
+            .map(|_| Arc::new(BackendCount::default()))
+            .collect();
         Shared {
             config,
             servers,
             process,
             frontends,
+            backends,
             observer,
             log: None,
         }
@@ -170,6 +190,8 @@ impl Shared {
 pub struct Admission {
     shared: Arc<Shared>,
     frontend: usize,
+    /// A client took the place: it counts in its backend too.
+    admitted: bool,
 }
 
 impl Admission {
@@ -197,15 +219,25 @@ impl Admission {
         Some(Admission {
             shared: Arc::clone(shared),
             frontend,
+            admitted: false,
         })
     }
 
-    /// A client took this place: counts it in the totals and highs.
-    pub fn admitted(&self) {
+    /// A client took this place: counts it in the totals and highs, and
+    /// in its backend's sessions.
+    pub fn admitted(&mut self) {
         for count in [&self.shared.process.global, self.frontend()] {
             count.total.fetch_add(1, Relaxed);
             count.max.fetch_max(count.cur.load(Relaxed), Relaxed);
         }
+        let be = &self.shared.backends[self.backend()];
+        let now = be.cur.fetch_add(1, Relaxed) + 1;
+        be.max.fetch_max(now, Relaxed);
+        self.admitted = true;
+    }
+
+    fn backend(&self) -> usize {
+        self.shared.config.frontends[self.frontend].backend
     }
 }
 
@@ -217,6 +249,11 @@ fn take(count: &AtomicUsize, max: usize) -> Option<usize> {
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        if self.admitted {
+            self.shared.backends[self.backend()]
+                .cur
+                .fetch_sub(1, Relaxed);
+        }
         self.shared.frontends[self.frontend]
             .cur
             .fetch_sub(1, Relaxed);

@@ -331,9 +331,9 @@ fn rows_without_rates(shared: &Shared) -> Vec<Row> {
             kind: Some(Kind::Backend),
             pxname: be.name.clone(),
             svname: "BACKEND".into(),
-            scur: sum(|r| r.scur),
-            // Each server's highest, added: an upper bound of the backend's.
-            smax: sum(|r| r.smax),
+            // Its sessions, queued ones included, as HAProxy's.
+            scur: shared.backends[b].cur.load(Relaxed) as u64,
+            smax: shared.backends[b].max.load(Relaxed) as u64,
             slim: None,
             stot: sum(|r| r.stot),
             bin: sum(|r| r.bin),

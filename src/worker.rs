@@ -456,7 +456,7 @@ impl Worker {
             if l.resting_until.is_some() {
                 return;
             }
-            let Some(admission) = Admission::reserve(&self.current.shared, l.frontend) else {
+            let Some(mut admission) = Admission::reserve(&self.current.shared, l.frontend) else {
                 l.full = true;
                 return;
             };

@@ -395,3 +395,30 @@ fn connect_failures_are_counted_per_server() {
     assert_eq!(p.stat("be", "s1", "econ"), "0");
     assert_eq!(p.stat("be", "BACKEND", "econ"), "3");
 }
+
+#[test]
+fn a_backends_sessions_count_its_queued_clients() {
+    let a = holder("a");
+    let p = Proxy::start(&[a.addr()], "default-server maxconn 1", "user");
+    let n = |sv: &str, col: &str| p.stat("be", sv, col).parse::<u64>().unwrap();
+    // One client on the server, two more queued for its only slot.
+    let mut first = connect(p.port);
+    assert_eq!(read_line(&mut first).unwrap(), "a");
+    let queued = [connect(p.port), connect(p.port)];
+    assert!(
+        wait_until(Duration::from_secs(5), || n("BACKEND", "scur") == 3),
+        "the backend counts its queued clients: {}",
+        p.cmd("show stat")
+    );
+    assert_eq!(n("s0", "scur"), 1, "the server, only its connection");
+    assert_eq!(n("BACKEND", "smax"), 3);
+    assert_eq!(n("s0", "smax"), 1);
+    drop(first);
+    drop(queued);
+    assert!(
+        wait_until(Duration::from_secs(5), || n("BACKEND", "scur") == 0),
+        "{}",
+        p.cmd("show stat")
+    );
+    assert_eq!(n("BACKEND", "smax"), 3, "the high mark stays");
+}

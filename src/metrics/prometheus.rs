@@ -108,7 +108,8 @@ macro_rules! proxy_metrics {
                 concat!(
                     "Connections to ",
                     $what,
-                    " open now (connecting or forwarding)."
+                    " open now (connecting or forwarding; a backend's counts its",
+                    " queued clients too)."
                 ),
                 |r| Some(r.scur),
             ),
@@ -117,7 +118,7 @@ macro_rules! proxy_metrics {
                 concat!(
                     "Highest number of connections to ",
                     $what,
-                    " open at once (a backend's is the sum of its servers')."
+                    " open at once (a backend's counts its queued clients too)."
                 ),
                 |r| Some(r.smax),
             ),
