@@ -124,8 +124,8 @@ pub struct Record {
     /// Bytes from the server to the client (%B).
     pub bytes_read: u64,
     pub termination: Termination,
-    /// %ac %fc %bc %sc: connections of the process, of the frontend, to
-    /// the backend's servers, to this server.
+    /// %ac %fc %bc %sc: connections of the process, of the frontend, of
+    /// the backend (queued ones included), to this server.
     pub actconn: usize,
     pub feconn: usize,
     pub beconn: u64,
