@@ -35,7 +35,7 @@ use crate::shared::{Observer, Shared};
 use crate::slowstart::SlowStarts;
 use crate::supervisor::Handle;
 use crate::tcplog::Cause;
-use crate::token::{self, WAKER};
+use crate::token::WAKER;
 use crate::worker::Control;
 
 /// One checked server.
@@ -182,7 +182,7 @@ pub struct ProberParts {
 impl ProberParts {
     pub fn new() -> io::Result<ProberParts> {
         let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (control, inbox) = crossbeam_channel::unbounded();
         Ok(ProberParts {
             poll,

@@ -1,18 +1,18 @@
 //! Live reload: from a new, fully validated [`Config`] to the snapshot that
 //! follows the running one, keeping everything whose identity matters.
 //!
-//! - Frontends and backends keep their counters (by name); binds present in both
-//!   configurations keep their listening sockets, which are never closed.
+//! - Frontends and backends keep their counters (by name); binds present
+//!   in both configurations keep their listening sockets, never closed.
 //! - Servers are matched by backend and server name: the same [`Server`]
 //!   object carries on (counters, health, connections). An unchanged line
 //!   keeps what the runtime API set (state, weight, address); a changed line
 //!   takes the new settings. New servers start UP, as at startup; removed
 //!   ones leave the snapshot, and their connections end normally.
 //! - What the running process cannot change (worker count, buffer and pipe
-//!   sizes) keeps its value, and the summary says so. The supervisor
-//!   moves the `stats` sockets. Log
-//!   targets follow each record's snapshot; the first `check` or `option
-//!   tcplog` starts the prober or the logger thread (the supervisor does).
+//!   sizes) keeps its value, and the summary says so. Log targets follow
+//!   each record's snapshot. The supervisor moves the `stats` sockets and
+//!   starts the prober or the logger thread for the first `check` or
+//!   `option tcplog`.
 //!
 //! The supervisor binds the new listeners and hands the snapshot to the
 //! workers and the prober; sessions keep the snapshot they started with.

@@ -283,10 +283,7 @@ fn add_and_del_server_on_the_runtime_api() {
 fn the_first_check_and_the_first_tcplog_start_on_a_reload() {
     let a = Backend::named("a");
     // A port nothing listens on: refused.
-    let dead = {
-        let l = std::net::TcpListener::bind(addr(0)).unwrap();
-        l.local_addr().unwrap()
-    };
+    let dead = addr(free_port());
     let port = free_port();
     let l = Reloadable::start(&[port], &[("a", a.addr()), ("dead", dead)]);
     let status = |l: &Reloadable, server: &str| -> String {

@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use common::*;
@@ -86,10 +86,7 @@ fn reset(s: TcpStream) {
 
 /// A port nothing listens on: connects to it are refused.
 fn refusing_addr() -> SocketAddr {
-    let l = TcpListener::bind(addr(0)).unwrap();
-    let a = l.local_addr().unwrap();
-    drop(l);
-    a
+    addr(free_port())
 }
 
 #[test]
