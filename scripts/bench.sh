@@ -49,6 +49,7 @@ need haproxy haproxy
 need nginx nginx
 need wrk wrk
 need iperf3 iperf3
+need ss iproute2
 STREAM_SO=/usr/lib/nginx/modules/ngx_stream_module.so
 [ -e "$STREAM_SO" ] || apt_install libnginx-mod-stream
 
@@ -69,12 +70,6 @@ echo "l4lb:    $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff -
 echo "runs:    DUR=${DUR}s C=$C T=$T ROUNDS=$ROUNDS VARIANTS='$VARIANTS'; loopback only"
 
 # ---- ports ----
-# Is something listening on 127.0.0.1:PORT (or 0.0.0.0:PORT)? Read from /proc: no traffic sent.
-listening() {
-  awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && ($2 == "0100007F" p || $2 == "00000000" p) { f = 1 }
-    END { exit !f }' /proc/net/tcp
-}
-
 # Names and ports of the columns, in order: NAME:WRKPORT:IPERFPORT.
 COLS=("direct:$B1:$IP" "haproxy:$HAP:$HAPI" "nginx:$NGX:$NGXI" "l4lb:$((18003 + OFF)):$((18103 + OFF))")
 k=0
@@ -85,16 +80,12 @@ done
 
 # Starts NAME (logging to $W/NAME.log) and waits up to 10 s for it to listen on PORTS.
 start() {
-  local name=$1 ports=$2 port i
+  local name=$1 ports=$2 port
   shift 2
   "$@" >"$W/$name.log" 2>&1 &
   PIDS+=($!)
   for port in $ports; do
-    for ((i = 0; i < 100; i++)); do
-      listening "$port" && continue 2
-      kill -0 "${PIDS[-1]}" 2>/dev/null || break
-      sleep 0.1
-    done
+    wait_listening "$port" "${PIDS[-1]}" && continue
     echo "bench: $name did not come up on 127.0.0.1:$port; its log:" >&2
     sed 's/^/  | /' "$W/$name.log" | tail -n 20 >&2
     return 1
