@@ -2,37 +2,73 @@
 //! stream and hash, count the proxy's file descriptors.
 //!
 //! Everything a test starts is stopped by `Drop`: the l4lb child is killed
-//! and reaped, backend threads are told to stop and joined, ports are freed.
+//! and reaped, backend threads are told to stop and joined. Ports stay
+//! reserved until the test process exits (see `free_port`).
 #![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-/// Ports below the kernel's ephemeral range (32768+), so a listener never
-/// collides with a client socket's automatic port. Each test binary starts
-/// at its own offset, tests in it take the next free one.
+/// A port reserved for this test process: for l4lb to listen on, for a
+/// backend (which can be stopped and brought back on it), or as "a refused
+/// port" (nothing listening there).
+///
+/// The reservation is a socket bound, never listening, with SO_REUSEADDR and
+/// SO_REUSEPORT on 127.0.0.1 and, when the machine has IPv6, on [::1] too,
+/// held until the process exits. While it is held:
+/// - l4lb (same uid, SO_REUSEADDR + SO_REUSEPORT) and a std `TcpListener`
+///   (SO_REUSEADDR) can still bind and listen on the port, and get every
+///   connection: a socket that is not listening never takes one;
+/// - connects to the port while nothing listens are refused;
+/// - the kernel never hands the port to another port-0 bind or as a client's
+///   automatic source port, in this process or any other, and a bind without
+///   SO_REUSEADDR fails: no other test can take it between `free_port()` and
+///   the bind, nor between a backend's stop and its restart. (Only an
+///   explicit SO_REUSEADDR bind to this very port could still share it.)
+///
+/// The kernel picks the port (bind to port 0), so there is no check-then-bind
+/// race, also against other test processes on the machine. Such ports come
+/// from the ephemeral range, which clients use too; that is harmless: a
+/// port-0 bind skips every port that has any socket, TIME_WAIT ones
+/// included, and from then on no client can take it as its source port, so
+/// the only TIME_WAIT sockets it will ever have are those of our own
+/// listeners, which SO_REUSEADDR binds past.
 pub fn free_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let _ = NEXT.compare_exchange(
-        0,
-        20_000 + (std::process::id() % 600) as u16 * 20,
-        SeqCst,
-        SeqCst,
-    );
-    loop {
-        let port = NEXT.fetch_add(1, SeqCst);
-        assert!(port < 32_700, "ran out of test ports");
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
+    static RESERVED: Mutex<Vec<socket2::Socket>> = Mutex::new(Vec::new());
+    for _ in 0..100 {
+        let v4 = reserve(addr(0)).expect("reserve a port on 127.0.0.1");
+        let port = v4.local_addr().unwrap().as_socket().unwrap().port();
+        let v6 = match reserve(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
+            Ok(v6) => Some(v6),
+            // Someone holds [::1] on this port: take another.
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+            Err(_) => None, // No IPv6 loopback.
+        };
+        let mut reserved = RESERVED.lock().unwrap();
+        reserved.push(v4);
+        reserved.extend(v6);
+        return port;
     }
+    panic!("no port free on both 127.0.0.1 and [::1]");
+}
+
+fn reserve(at: SocketAddr) -> io::Result<socket2::Socket> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(at),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    sock.bind(&at.into())?;
+    Ok(sock)
 }
 
 pub fn addr(port: u16) -> SocketAddr {
@@ -290,12 +326,17 @@ impl Backend {
     where
         F: Fn(TcpStream) + Send + Sync + 'static,
     {
-        // Port 0: the kernel picks a free port atomically, so backends never
-        // race each other or the proxy for one.
-        Backend::serve(TcpListener::bind(addr(0)).expect("bind a backend"), handler)
+        // A reserved port, so that no one can take it while the backend is
+        // stopped and `start_at` can bring it back there.
+        let port = free_port();
+        Backend::serve(
+            TcpListener::bind(addr(port)).expect("bind a backend"),
+            handler,
+        )
     }
 
-    /// Like `start`, on a given port (to bring a killed backend back).
+    /// Like `start`, on a given port (to bring a killed backend back): one
+    /// from `free_port()` or a `Backend`'s, so it is still reserved.
     pub fn start_at<F>(port: u16, handler: F) -> Backend
     where
         F: Fn(TcpStream) + Send + Sync + 'static,
@@ -542,11 +583,15 @@ pub fn conf(port: u16, servers: &[SocketAddr], backend_extra: &str) -> String {
 
 /// A listener that never accepts, its one-slot accept queue already full:
 /// the kernel drops further SYNs, so connects to it hang.
+///
+/// Bound to port 0, without SO_REUSEADDR: the kernel picks a port no socket
+/// has, so the bind cannot fail (issue 9: a port vetted by a SO_REUSEADDR
+/// bind may still have TIME_WAIT sockets that fail this one).
 pub fn black_hole() -> (socket2::Socket, Vec<TcpStream>, std::net::SocketAddr) {
-    let port = free_port();
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&addr(port).into()).unwrap();
+    sock.bind(&addr(0).into()).unwrap();
     sock.listen(0).unwrap();
+    let port = sock.local_addr().unwrap().as_socket().unwrap().port();
     let mut fillers = Vec::new();
     // Fill the queue until a connect times out: from then on SYNs are dropped.
     for _ in 0..8 {
