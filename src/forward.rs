@@ -16,6 +16,7 @@
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
+use std::time::Instant;
 
 use mio::net::TcpStream;
 
@@ -115,6 +116,12 @@ pub struct Pump {
     flight: Flight,
     /// The source sent its FIN.
     eof: bool,
+    /// Reading the source was given up (its inactivity timeout struck): a
+    /// FIN is passed on as if it had sent one, and nothing more is read.
+    cut: bool,
+    /// Since when bytes in flight have waited for the destination (reset
+    /// by each write that makes progress): its write timeout runs from here.
+    blocked_since: Option<Instant>,
     /// The FIN has been passed on (`shutdown(Write)` on the destination).
     shut: bool,
     /// splice-auto: this direction has been moving full buffers.
@@ -136,6 +143,8 @@ impl Pump {
         Pump {
             flight: Flight::Empty,
             eof: false,
+            cut: false,
+            blocked_since: None,
             shut: false,
             streaming: false,
             splice_allowed,
@@ -213,7 +222,7 @@ impl Pump {
         let mut moved = Moved::default();
         for _ in 0..ROUNDS_PER_CALL {
             let mut progress = false;
-            if src.readable && !self.eof && self.has_room() {
+            if src.readable && self.reading() {
                 let n = self.fill(src, pools).map_err(Failed::Source)?;
                 progress |= n > 0 || self.eof;
                 moved.read += n;
@@ -257,10 +266,39 @@ impl Pump {
         }
     }
 
-    /// The source's FIN has been read and every byte before it written:
-    /// the FIN is owed to the destination.
+    /// The source's FIN has been read (or reading was given up) and every
+    /// byte before it written: the FIN is owed to the destination.
     pub fn fin_owed(&self) -> bool {
-        self.eof && !self.shut && self.flight.pending() == 0
+        (self.eof || self.cut) && !self.shut && self.flight.pending() == 0
+    }
+
+    /// Whether this direction waits to read its source: no FIN yet, not
+    /// given up, and room for bytes. The source's read timeout runs only
+    /// then; a direction blocked on its destination runs the destination's
+    /// write timeout instead.
+    pub fn reading(&self) -> bool {
+        !self.eof && !self.cut && self.has_room()
+    }
+
+    /// The source's read timeout struck: read no more from it, and pass a
+    /// FIN on once the bytes in flight are written.
+    pub fn stop_reading(&mut self) {
+        self.cut = true;
+    }
+
+    /// Since when bytes in flight have been waiting for the destination.
+    pub fn blocked_since(&self) -> Option<Instant> {
+        self.blocked_since
+    }
+
+    /// After a run that wrote `written` bytes at `now`: starts, restarts or
+    /// clears the clock of the destination's write timeout.
+    pub fn track_blocking(&mut self, written: usize, now: Instant) {
+        if self.flight.pending() == 0 {
+            self.blocked_since = None;
+        } else if written > 0 || self.blocked_since.is_none() {
+            self.blocked_since = Some(now);
+        }
     }
 
     /// Passes the owed FIN on with `shutdown(Write)`, or, when the caller is

@@ -19,7 +19,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -27,10 +26,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::backend::{CheckStatus, Server};
 use crate::config::{Check, CheckStep, Config, OnError};
+use crate::connect::{self, Progress};
 use crate::shared::{Observer, Shared};
 use crate::slowstart::SlowStarts;
 use crate::supervisor::Handle;
@@ -231,6 +230,8 @@ pub struct Prober {
     due: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Slow starts of servers coming back UP.
     ramps: SlowStarts,
+    /// The last check could not open a socket (logged once per shortage).
+    starved: bool,
 }
 
 /// Token of probe `i` (0 is the waker).
@@ -262,6 +263,7 @@ impl Prober {
             probes,
             due: BinaryHeap::new(),
             ramps: SlowStarts::default(),
+            starved: false,
         };
         for i in 0..prober.probes.len() {
             if prober.probes[i].check.passive_only {
@@ -396,14 +398,10 @@ impl Prober {
             return;
         };
         if !p.connected {
-            let connected = match p.stream.take_error() {
-                Ok(Some(e)) | Err(e) => Err(e),
-                Ok(None) => p.stream.peer_addr().map(drop),
-            };
-            match connected {
-                Ok(()) => p.connected = true,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                Err(e) => {
+            match connect::outcome(&p.stream) {
+                Progress::Connected => p.connected = true,
+                Progress::InProgress => return,
+                Progress::Failed(e) => {
                     let why = describe(&e);
                     return self.finish(i, Outcome::Failed(CheckStatus::L4Con, why));
                 }
@@ -449,8 +447,9 @@ impl Prober {
 
     fn start(&mut self, i: usize, now: Instant) {
         let probe = &mut self.probes[i];
-        match connect(probe.check.target) {
+        match connect::start(probe.check.target, connect::Options::default()) {
             Ok(mut stream) => {
+                self.starved = false;
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 if let Err(e) = self
                     .poll
@@ -472,6 +471,20 @@ impl Prober {
                 });
                 let deadline = now + probe.timeout;
                 self.schedule(i, deadline);
+            }
+            Err(e) if connect::local_shortage(&e) => {
+                // Our shortage says nothing of the server: no result, its
+                // state stays; try again at the next interval.
+                probe.pending = None;
+                if !self.starved {
+                    log::warn!(
+                        "prober: cannot open a socket to check {} ({e}); checks are skipped, server states unchanged, until l4lb has fds again",
+                        probe.label
+                    );
+                    self.starved = true;
+                }
+                let next = now + probe.interval();
+                self.schedule(i, next);
             }
             Err(e) => {
                 probe.pending = None;
@@ -685,27 +698,13 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let sock = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
-    )?;
-    match sock.connect(&addr.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
-    Ok(TcpStream::from_std(sock.into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::ServerConf;
 
     fn probe(rise: u32, fall: u32) -> Probe {
-        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
         let conf = ServerConf::new("s".into(), addr);
         let inter = Duration::from_secs(2);
         let check = Check {

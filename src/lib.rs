@@ -24,6 +24,7 @@ pub mod buffers;
 pub mod cli;
 pub mod conf;
 pub mod config;
+pub mod connect;
 pub mod ctl;
 pub mod date;
 pub mod forward;

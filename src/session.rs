@@ -20,13 +20,15 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry};
-use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+use socket2::SockRef;
 
 use crate::backend::{ConnGuard, Server};
 use crate::balance::Balancer;
 use crate::config::{Backend, Frontend};
+use crate::connect::{self, Progress};
 use crate::forward::{Failed, Moved, Pools, Pump, Side};
 use crate::shared::{Admission, FrontendStats, Shared};
+use crate::slab::Key;
 use crate::tcplog::{Cause, Phase, Record, Termination, Trace};
 use crate::token::{self, Peer};
 
@@ -39,6 +41,9 @@ pub enum Next {
     Again,
     /// Waiting for a server slot: retry when one may have freed.
     Queue,
+    /// l4lb itself is out of fds, memory or local ports: wait like
+    /// `Queue`, and the worker stops accepting for a while.
+    Starved,
     /// Both directions finished cleanly: close both sockets.
     Close,
     /// A socket failed or a limit hit: close, passing an RST to live peers.
@@ -67,11 +72,13 @@ pub struct Ctx<'a> {
 
 #[derive(Debug)]
 enum State {
-    /// Every usable server is at its maxconn; waiting for a slot.
+    /// Every usable server is at its maxconn (or, `starved`, l4lb could
+    /// not open a socket); waiting for a slot.
     Queued {
         since: Instant,
         avoid: Option<usize>,
         attempts: u32,
+        starved: bool,
     },
     /// Non-blocking connect in progress to `servers[idx]`.
     Connecting {
@@ -96,7 +103,7 @@ enum State {
 
 #[derive(Debug)]
 pub struct Session {
-    slot: usize,
+    key: Key,
     frontend: usize,
     backend: usize,
     peer: SocketAddr,
@@ -123,7 +130,7 @@ impl Session {
     /// or a close.
     pub fn start(
         ctx: &mut Ctx<'_>,
-        slot: usize,
+        key: Key,
         mut stream: TcpStream,
         peer: SocketAddr,
         frontend: usize,
@@ -134,12 +141,12 @@ impl Session {
         // TCP_NODELAY and SO_KEEPALIVE come from the listener (inherited).
         let registered = ctx.registry.register(
             &mut stream,
-            token::session(slot, Peer::Client),
+            token::session(key, Peer::Client),
             Interest::READABLE | Interest::WRITABLE,
         );
         let logged = fe.tcplog && !fe.log.is_empty();
         let mut s = Session {
-            slot,
+            key,
             frontend,
             backend: fe.backend,
             peer,
@@ -208,6 +215,7 @@ impl Session {
                 avoid,
                 attempts,
                 since,
+                ..
             } => {
                 let next = self.connect_next(ctx, avoid, attempts);
                 if let State::Queued { since: s, .. } = &mut self.state {
@@ -246,14 +254,33 @@ impl Session {
         match &self.state {
             State::Queued { since, .. } => Some(*since + be.timeout_queue),
             State::Connecting { since, .. } => Some(*since + be.timeout_connect),
-            State::Forwarding { up, down, .. } => {
-                let half_closed = up.eof() || down.eof();
-                let (client, server) = idle_timeouts(fe, be, half_closed);
-                let c = client.map(|t| self.client_seen + t);
-                let s = server.map(|t| self.server_seen + t);
-                c.into_iter().chain(s).min()
-            }
+            State::Forwarding { .. } => self.idle_deadlines(fe, be).earliest(),
             State::Moving => None,
+        }
+    }
+
+    /// In Forwarding: when each side's read and write timeouts strike, as
+    /// HAProxy runs them (see the README's timeout rules). A side's clock
+    /// for reading restarts with every byte read from or written to it; its
+    /// clock for writing starts when bytes owed to it stop moving.
+    fn idle_deadlines(&self, fe: &Frontend, be: &Backend) -> IdleDeadlines {
+        let State::Forwarding { up, down, .. } = &self.state else {
+            return IdleDeadlines::default();
+        };
+        // A side is half-closed once it sent its FIN or was passed one.
+        let client_half_closed = up.eof() || down.done();
+        let server_half_closed = down.eof() || up.done();
+        let (client, server) = idle_timeouts(fe, be, client_half_closed, server_half_closed);
+        let read = |t: Option<Duration>, pump: &Pump, seen: Instant| {
+            t.filter(|_| pump.reading()).map(|t| seen + t)
+        };
+        let write =
+            |t: Option<Duration>, pump: &Pump| t.and_then(|t| pump.blocked_since().map(|b| b + t));
+        IdleDeadlines {
+            client_read: read(client, up, self.client_seen),
+            client_write: write(client, down),
+            server_read: read(server, down, self.server_seen),
+            server_write: write(server, up),
         }
     }
 
@@ -265,42 +292,77 @@ impl Session {
                 let err = io::Error::new(io::ErrorKind::TimedOut, "timeout connect");
                 self.connect_failed(ctx, err)
             }
-            State::Queued { .. } => {
+            State::Queued { starved, .. } => {
+                self._admission.frontend().rejected.fetch_add(1, Relaxed);
+                if starved {
+                    // HAProxy's `RC`: a local resource ran out.
+                    log::info!(
+                        "client {}: refused, l4lb had no fd, memory or local port for a server connection within timeout queue",
+                        self.peer.ip()
+                    );
+                    return self.end(Cause::Resource, Phase::Connect);
+                }
                 log::debug!(
                     "client {}: no server slot within timeout queue",
                     self.peer.ip()
                 );
-                self._admission.frontend().rejected.fetch_add(1, Relaxed);
                 self.end(Cause::ServerTimeout, Phase::Queue)
             }
-            State::Forwarding { .. } => {
-                let cause = if self.client_timed_out(ctx) {
-                    Cause::ClientTimeout
-                } else {
-                    Cause::ServerTimeout
-                };
-                self.trace.end = Some(Termination::new(cause, Phase::Data));
-                Next::Close
-            }
+            State::Forwarding { .. } => self.idle_timeout(ctx),
             State::Moving => Next::Close,
         }
     }
 
-    /// In Forwarding, at a deadline: whether the client side's inactivity
-    /// timeout is the one that struck (the earlier one, if both did).
-    fn client_timed_out(&self, ctx: &Ctx<'_>) -> bool {
-        let State::Forwarding { up, down, .. } = &self.state else {
-            return false;
-        };
+    /// Entered in Forwarding when an idle deadline passed. A write timeout
+    /// cuts bytes owed to that side: the session is aborted and both peers
+    /// see a reset. A read timeout gives up reading that side: its
+    /// direction passes a FIN on and the other direction carries on under
+    /// its own timeouts. Leaves to Forwarding, a close or an abort.
+    fn idle_timeout(&mut self, ctx: &mut Ctx<'_>) -> Next {
         let fe = &ctx.shared.config.frontends[self.frontend];
         let be = &ctx.shared.config.backends[self.backend];
-        let (client, server) = idle_timeouts(fe, be, up.eof() || down.eof());
-        let c = client.map(|t| self.client_seen + t);
-        let s = server.map(|t| self.server_seen + t);
-        match (c, s) {
-            (Some(c), Some(s)) => c <= s,
-            (c, _) => c.is_some(),
+        let due = self.idle_deadlines(fe, be).due(ctx.now);
+        let State::Forwarding {
+            up, down, guard, ..
+        } = &mut self.state
+        else {
+            return Next::Wait;
+        };
+        let stats = &guard.server().stats;
+        // HAProxy counts a timeout as an abort of the side it struck.
+        if due.client_read || due.client_write {
+            stats.cli_aborts.fetch_add(1, Relaxed);
         }
+        if due.server_read || due.server_write {
+            stats.srv_aborts.fetch_add(1, Relaxed);
+        }
+        let client_first = due.client_write || (due.client_read && !due.server_write);
+        let cause = if client_first {
+            Cause::ClientTimeout
+        } else {
+            Cause::ServerTimeout
+        };
+        if due.client_write || due.server_write {
+            log::debug!("client {}: bytes owed cut by a timeout", self.peer.ip());
+            return self.end(cause, Phase::Data);
+        }
+        if due.client_read {
+            up.stop_reading();
+        }
+        if due.server_read {
+            down.stop_reading();
+        }
+        if due.client_read || due.server_read {
+            self.note_end(Termination::new(cause, Phase::Data));
+        }
+        self.forward(ctx)
+    }
+
+    /// Records why the session ends unless a reason is already recorded:
+    /// the first one wins (a timeout logged `cD` stays `cD` when the rest
+    /// of the answer is then delivered).
+    fn note_end(&mut self, end: Termination) {
+        self.trace.end.get_or_insert(end);
     }
 
     /// Records why the session ends, with the phase it is in: for the
@@ -321,7 +383,7 @@ impl Session {
 
     /// Records an abnormal end and returns the verdict that applies it.
     fn end(&mut self, cause: Cause, phase: Phase) -> Next {
-        self.trace.end = Some(Termination::new(cause, phase));
+        self.note_end(Termination::new(cause, phase));
         Next::Abort
     }
 
@@ -419,10 +481,17 @@ impl Session {
             let Some(guard) = ConnGuard::acquire(&servers[idx]) else {
                 continue;
             };
-            self.trace.attempt(idx, ctx.now);
-            match connect(&servers[idx], be) {
+            let opts = connect::Options {
+                nodelay: true,
+                keepalive: be.tcp_keepalive,
+            };
+            match connect::start(servers[idx].addr(), opts) {
+                Err(e) if connect::local_shortage(&e) => {
+                    return self.starve(ctx, &e, avoid, attempts);
+                }
                 Ok(mut stream) => {
-                    let tok = token::session(self.slot, Peer::Server);
+                    self.trace.attempt(idx, ctx.now);
+                    let tok = token::session(self.key, Peer::Server);
                     let interest = Interest::READABLE | Interest::WRITABLE;
                     if let Err(e) = ctx.registry.register(&mut stream, tok, interest) {
                         log::warn!("cannot register server socket: {e}");
@@ -439,6 +508,7 @@ impl Session {
                     return Next::Wait;
                 }
                 Err(e) => {
+                    self.trace.attempt(idx, ctx.now);
                     note_failure(ctx.shared, &servers[idx], &e);
                     attempts += 1;
                     if attempts > be.retries {
@@ -454,6 +524,7 @@ impl Session {
                 since: ctx.now,
                 avoid,
                 attempts,
+                starved: false,
             };
             return Next::Queue;
         }
@@ -477,15 +548,10 @@ impl Session {
         if !server.writable && !server.readable {
             return Next::Wait;
         }
-        let outcome = match server.stream.take_error() {
-            Ok(Some(e)) | Err(e) => Err(e),
-            Ok(None) => server.stream.peer_addr().map(drop),
-        };
-        match outcome {
-            Ok(()) => self.connected(ctx),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Next::Wait,
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Next::Wait,
-            Err(e) => self.connect_failed(ctx, e),
+        match connect::outcome(&server.stream) {
+            Progress::Connected => self.connected(ctx),
+            Progress::InProgress => Next::Wait,
+            Progress::Failed(e) => self.connect_failed(ctx, e),
         }
     }
 
@@ -563,6 +629,9 @@ impl Session {
         err: io::Error,
         out: Termination,
     ) -> Next {
+        if connect::local_shortage(&err) {
+            return self.starve(ctx, &err, Some(idx), attempts);
+        }
         let servers = &ctx.shared.servers[self.backend];
         note_failure(ctx.shared, &servers[idx], &err);
         if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
@@ -574,6 +643,34 @@ impl Session {
         }
         servers[idx].stats.retries.fetch_add(1, Relaxed);
         self.connect_next(ctx, Some(idx), attempts + 1)
+    }
+
+    /// l4lb ran out of fds, memory or local ports while connecting: not the
+    /// server's fault, so nothing is counted against it and no retry is
+    /// spent. The client waits in Queued (up to `timeout queue`) and is
+    /// retried with the queue; the worker stops accepting for a while.
+    fn starve(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        err: &io::Error,
+        avoid: Option<usize>,
+        attempts: u32,
+    ) -> Next {
+        log::debug!(
+            "client {}: cannot connect to a server, l4lb is short of resources: {err}",
+            self.peer.ip()
+        );
+        let since = match self.state {
+            State::Queued { since, .. } => since,
+            _ => ctx.now,
+        };
+        self.state = State::Queued {
+            since,
+            avoid,
+            attempts,
+            starved: true,
+        };
+        Next::Starved
     }
 
     /// Entered in Connecting on a refused, reset or timed-out attempt:
@@ -626,7 +723,7 @@ impl Session {
                     (&stats.cli_aborts, Cause::ClientAbort)
                 };
                 aborts.fetch_add(1, Relaxed);
-                self.trace.end = Some(Termination::new(cause, Phase::Data));
+                self.note_end(Termination::new(cause, Phase::Data));
                 return Next::Abort;
             }
         };
@@ -641,6 +738,8 @@ impl Session {
             up.forget();
         }
         count_bytes(guard.server(), self._admission.frontend(), u, d);
+        up.track_blocking(u.written, ctx.now);
+        down.track_blocking(d.written, ctx.now);
         if u.read + d.written > 0 {
             self.client_seen = ctx.now;
         }
@@ -656,7 +755,7 @@ impl Session {
             down.pass_fin(&self.client, closing);
         }
         if closing {
-            self.trace.end = Some(Termination::NORMAL);
+            self.note_end(Termination::NORMAL);
             Next::Close
         } else if u.more || d.more {
             Next::Again
@@ -680,43 +779,70 @@ fn connect_cause(err: &io::Error) -> Cause {
 }
 
 /// Client-side and server-side inactivity timeouts of a connected session:
-/// `timeout tunnel` replaces both once connected; once either direction is
-/// half-closed, `timeout client-fin` / `server-fin` apply where set.
+/// `timeout tunnel` replaces both once connected; a side that is
+/// half-closed (it sent its FIN, or was passed one) runs `timeout
+/// client-fin` / `server-fin` instead, where set (HAProxy's rules).
 fn idle_timeouts(
     fe: &Frontend,
     be: &Backend,
-    half_closed: bool,
+    client_half_closed: bool,
+    server_half_closed: bool,
 ) -> (Option<Duration>, Option<Duration>) {
     let client = be.timeout_tunnel.or(fe.timeout_client);
     let server = be.timeout_tunnel.or(be.timeout_server);
-    if half_closed {
-        (
-            fe.timeout_client_fin.or(client),
-            be.timeout_server_fin.or(server),
-        )
-    } else {
-        (client, server)
-    }
+    (
+        fe.timeout_client_fin
+            .filter(|_| client_half_closed)
+            .or(client),
+        be.timeout_server_fin
+            .filter(|_| server_half_closed)
+            .or(server),
+    )
 }
 
-/// Opens a non-blocking socket to `server` and starts connecting.
-fn connect(server: &Server, be: &Backend) -> io::Result<TcpStream> {
-    let addr = server.addr();
-    let sock = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.nonblocking().cloexec(),
-        Some(Protocol::TCP),
-    )?;
-    sock.set_tcp_nodelay(true)?;
-    if be.tcp_keepalive {
-        sock.set_tcp_keepalive(&TcpKeepalive::new())?;
+/// A forwarding session's four inactivity deadlines; `None` where that
+/// timeout is not set or does not apply now.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdleDeadlines {
+    /// Waiting for the client to send.
+    client_read: Option<Instant>,
+    /// Bytes owed to the client wait for it to read.
+    client_write: Option<Instant>,
+    server_read: Option<Instant>,
+    server_write: Option<Instant>,
+}
+
+/// Which of the [`IdleDeadlines`] have passed.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdleDue {
+    client_read: bool,
+    client_write: bool,
+    server_read: bool,
+    server_write: bool,
+}
+
+impl IdleDeadlines {
+    fn earliest(self) -> Option<Instant> {
+        [
+            self.client_read,
+            self.client_write,
+            self.server_read,
+            self.server_write,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
-    match sock.connect(&addr.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
+
+    fn due(self, now: Instant) -> IdleDue {
+        let past = |d: Option<Instant>| d.is_some_and(|d| d <= now);
+        IdleDue {
+            client_read: past(self.client_read),
+            client_write: past(self.client_write),
+            server_read: past(self.server_read),
+            server_write: past(self.server_write),
+        }
     }
-    Ok(TcpStream::from_std(sock.into()))
 }
 
 fn note_failure(shared: &Shared, server: &Arc<Server>, err: &io::Error) {

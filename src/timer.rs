@@ -1,4 +1,4 @@
-//! A worker's deadlines: a min-heap of (instant, session slot).
+//! A worker's deadlines: a min-heap of (instant, session key).
 //!
 //! Entries are lazy. Activity on a session only moves its deadline later and
 //! touches nothing here; when an entry comes due the worker recomputes the
@@ -10,24 +10,26 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
+use crate::slab::Key;
+
 #[derive(Debug, Default)]
 pub struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, usize)>>,
+    heap: BinaryHeap<Reverse<(Instant, Key)>>,
 }
 
 impl Timers {
-    /// Arms `slot` at `at` unless it is already armed at or before `at`.
+    /// Arms `key` at `at` unless it is already armed at or before `at`.
     /// `armed` is the session's record of its live entry.
-    pub fn arm(&mut self, armed: &mut Option<Instant>, slot: usize, at: Instant) {
+    pub fn arm(&mut self, armed: &mut Option<Instant>, key: Key, at: Instant) {
         if armed.is_some_and(|t| t <= at) {
             return;
         }
         *armed = Some(at);
-        self.heap.push(Reverse((at, slot)));
+        self.heap.push(Reverse((at, key)));
     }
 
-    /// Pops the next entry due at `now`, as (instant it was armed for, slot).
-    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, usize)> {
+    /// Pops the next entry due at `now`, as (instant it was armed for, key).
+    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, Key)> {
         match self.heap.peek() {
             Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
             _ => None,
@@ -51,12 +53,13 @@ mod tests {
         let mut t = Timers::default();
         let now = Instant::now();
         let (mut a, mut b) = (None, None);
-        t.arm(&mut a, 1, now + Duration::from_secs(5));
-        t.arm(&mut b, 2, now + Duration::from_secs(1));
+        let (k1, k2) = (Key::from_parts(1, 1), Key::from_parts(2, 1));
+        t.arm(&mut a, k1, now + Duration::from_secs(5));
+        t.arm(&mut b, k2, now + Duration::from_secs(1));
         // Arming later than the live entry is a no-op; earlier replaces it.
-        t.arm(&mut a, 1, now + Duration::from_secs(9));
+        t.arm(&mut a, k1, now + Duration::from_secs(9));
         assert_eq!(a, Some(now + Duration::from_secs(5)));
-        t.arm(&mut a, 1, now + Duration::from_millis(500));
+        t.arm(&mut a, k1, now + Duration::from_millis(500));
         assert_eq!(t.next_in(now), Some(Duration::from_millis(500)));
         assert!(t.pop_due(now).is_none());
         let late = now + Duration::from_secs(10);
@@ -65,8 +68,8 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            vec![1, 2, 1],
-            "the stale entry of slot 1 still pops; the worker skips it"
+            vec![k1, k2, k1],
+            "the stale entry of k1 still pops; the worker skips it"
         );
     }
 }

@@ -1,14 +1,22 @@
 //! mio tokens: what an event is about, encoded in one `usize`.
 //!
-//! `0` is the worker's waker, `1..=MAX_LISTENERS` its listeners, and above
-//! that each session slot has two tokens, one per socket.
+//! `0` is the worker's waker, `1..=MAX_LISTENERS` its listeners. A session's
+//! two sockets carry its whole slab [`Key`]: bit 0 the socket, bits 1..33
+//! the slot, bits 33..64 the slot's generation (never 0, so a session token
+//! is always above every listener token). An event still in a batch for a
+//! connection that has closed decodes to a key the slab no longer holds.
 
 use mio::Token;
+
+use crate::slab::Key;
 
 pub const WAKER: Token = Token(0);
 const LISTENER_BASE: usize = 1;
 const MAX_LISTENERS: usize = 1 << 16;
-const SESSION_BASE: usize = LISTENER_BASE + MAX_LISTENERS;
+const SLOT_SHIFT: u32 = 1;
+const GENERATION_SHIFT: u32 = 33;
+
+const _: () = assert!(usize::BITS == 64, "session tokens need a 64-bit usize");
 
 /// Which socket of a session an event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +30,7 @@ pub enum Peer {
 pub enum Target {
     Waker,
     Listener(usize),
-    Session(usize, Peer),
+    Session(Key, Peer),
 }
 
 pub fn listener(index: usize) -> Token {
@@ -33,22 +41,27 @@ pub fn listener(index: usize) -> Token {
     Token(LISTENER_BASE + index)
 }
 
-pub fn session(slot: usize, peer: Peer) -> Token {
-    Token(SESSION_BASE + slot * 2 + (peer == Peer::Server) as usize)
+pub fn session(key: Key, peer: Peer) -> Token {
+    Token(
+        (key.generation() as usize) << GENERATION_SHIFT
+            | (key.slot() as usize) << SLOT_SHIFT
+            | (peer == Peer::Server) as usize,
+    )
 }
 
 pub fn target(token: Token) -> Target {
-    match token.0 {
-        0 => Target::Waker,
-        t if t < SESSION_BASE => Target::Listener(t - LISTENER_BASE),
-        t => {
-            let n = t - SESSION_BASE;
-            let peer = if n.is_multiple_of(2) {
+    let t = token.0;
+    match t >> GENERATION_SHIFT {
+        0 if t == 0 => Target::Waker,
+        0 => Target::Listener(t - LISTENER_BASE),
+        generation => {
+            let slot = (t >> SLOT_SHIFT) as u32;
+            let peer = if t & 1 == 0 {
                 Peer::Client
             } else {
                 Peer::Server
             };
-            Target::Session(n / 2, peer)
+            Target::Session(Key::from_parts(slot, generation as u32), peer)
         }
     }
 }
@@ -62,15 +75,18 @@ mod tests {
         assert_eq!(target(WAKER), Target::Waker);
         assert_eq!(target(listener(0)), Target::Listener(0));
         assert_eq!(target(listener(7)), Target::Listener(7));
-        for slot in [0, 1, 99_999] {
-            assert_eq!(
-                target(session(slot, Peer::Client)),
-                Target::Session(slot, Peer::Client)
-            );
-            assert_eq!(
-                target(session(slot, Peer::Server)),
-                Target::Session(slot, Peer::Server)
-            );
+        for (slot, generation) in [(0, 1), (1, 2), (99_999, 7), (u32::MAX, (1 << 31) - 1)] {
+            let key = Key::from_parts(slot, generation);
+            for peer in [Peer::Client, Peer::Server] {
+                assert_eq!(target(session(key, peer)), Target::Session(key, peer));
+            }
         }
+    }
+
+    #[test]
+    fn a_slots_next_generation_is_another_token() {
+        let old = Key::from_parts(3, 1);
+        let new = Key::from_parts(3, 2);
+        assert_ne!(session(old, Peer::Client), session(new, Peer::Client));
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll};
+use mio::{Events, Interest, Poll, Token};
 
 use crate::backend::Server;
 use crate::balance::Balancer;
@@ -24,7 +24,7 @@ use crate::listener::{self, Accepted};
 use crate::pipes::PipePool;
 use crate::session::{Ctx, Next, Ready, Session};
 use crate::shared::{Admission, Shared};
-use crate::slab::Slab;
+use crate::slab::{Key, Slab};
 use crate::tcplog::Cause;
 use crate::timer::Timers;
 use crate::token::{self, Target};
@@ -124,9 +124,9 @@ pub struct Worker {
     timers: Timers,
     pools: Pools,
     /// Sessions whose pumps ran out of budget: run again next turn.
-    again: Vec<usize>,
+    again: Vec<Key>,
     /// Sessions waiting for a server slot.
-    queued: Vec<usize>,
+    queued: Vec<Key>,
     now: Instant,
     phase: Phase,
     /// When old generations are next checked for sessions.
@@ -199,31 +199,21 @@ impl Worker {
             }
             self.now = Instant::now();
             for event in events.iter() {
-                match token::target(event.token()) {
-                    Target::Waker => {
-                        self.handle_control();
-                        if self.phase == Phase::Stopping {
-                            self.stop();
-                            return Ok(());
-                        }
-                    }
-                    Target::Listener(i) => self.accept(i),
-                    Target::Session(slot, peer) => {
-                        let read_closed = event.is_read_closed() || event.is_error();
-                        let ready = Ready {
-                            readable: event.is_readable() || read_closed,
-                            writable: event.is_writable()
-                                || event.is_write_closed()
-                                || event.is_error(),
-                            read_closed,
-                            error: event.is_error(),
-                        };
-                        self.dispatch(slot, |s, ctx| s.on_event(ctx, peer, ready));
-                    }
+                let read_closed = event.is_read_closed() || event.is_error();
+                let ready = Ready {
+                    readable: event.is_readable() || read_closed,
+                    writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+                    read_closed,
+                    error: event.is_error(),
+                };
+                self.on_event(event.token(), ready);
+                if self.phase == Phase::Stopping {
+                    self.stop();
+                    return Ok(());
                 }
             }
-            for slot in std::mem::take(&mut self.again) {
-                self.dispatch(slot, Session::resume);
+            for key in std::mem::take(&mut self.again) {
+                self.dispatch(key, Session::resume);
             }
             self.expire();
             self.retry_waiting();
@@ -238,6 +228,20 @@ impl Worker {
             if self.phase == Phase::Draining && self.sessions.is_empty() {
                 log::debug!("worker {}: drained", self.id);
                 return Ok(());
+            }
+        }
+    }
+
+    /// Handles one event of a batch. Slots freed by one event may be
+    /// taken by an accept before the batch's later events are handled:
+    /// those for the closed connection carry its key, which the slab no
+    /// longer holds, and are dropped in `dispatch`.
+    fn on_event(&mut self, token: Token, ready: Ready) {
+        match token::target(token) {
+            Target::Waker => self.handle_control(),
+            Target::Listener(i) => self.accept(i),
+            Target::Session(key, peer) => {
+                self.dispatch(key, |s, ctx| s.on_event(ctx, peer, ready));
             }
         }
     }
@@ -306,21 +310,21 @@ impl Worker {
     /// Resets every connection of this worker to `server`. A scan of the
     /// sessions, on a rare event (a server going DOWN), never per tick.
     fn shutdown_sessions(&mut self, server: &Arc<Server>, cause: Cause) {
-        let doomed: Vec<usize> = self
+        let doomed: Vec<Key> = self
             .sessions
-            .slots()
-            .filter(|&slot| {
+            .keys()
+            .filter(|&key| {
                 self.sessions
-                    .get(slot)
+                    .get(key)
                     .and_then(|s| s.server())
                     .is_some_and(|s| Arc::ptr_eq(s, server))
             })
             .collect();
-        for slot in &doomed {
-            if let Some(s) = self.sessions.get_mut(*slot) {
+        for &key in &doomed {
+            if let Some(s) = self.sessions.get_mut(key) {
                 s.kill(cause);
             }
-            self.after(*slot, Next::Abort);
+            self.after(key, Next::Abort);
         }
         if !doomed.is_empty() {
             let why = if cause == Cause::Down {
@@ -427,11 +431,9 @@ impl Worker {
         }
         let sessions = &self.sessions;
         self.old.retain(|g| {
-            sessions.slots().any(|slot| {
-                sessions
-                    .get(slot)
-                    .is_some_and(|s| Arc::ptr_eq(s.shared(), &g.shared))
-            })
+            sessions
+                .values()
+                .any(|s| Arc::ptr_eq(s.shared(), &g.shared))
         });
     }
 
@@ -493,18 +495,19 @@ impl Worker {
         frontend: usize,
         admission: Admission,
     ) {
-        let slot = self.sessions.next_slot();
+        let key = self.sessions.vacant_key();
         let mut ctx = session_ctx!(self, self.current);
-        let (session, next) = Session::start(&mut ctx, slot, stream, peer, frontend, admission);
+        let (session, next) = Session::start(&mut ctx, key, stream, peer, frontend, admission);
         let inserted = self.sessions.insert(session);
-        debug_assert_eq!(inserted, slot);
-        self.after(slot, next);
+        debug_assert_eq!(inserted, key);
+        self.after(key, next);
     }
 
-    /// Runs a handler on the session in `slot` (if it still exists: events
-    /// for a slot closed earlier in the same batch are dropped).
-    fn dispatch(&mut self, slot: usize, handler: impl FnOnce(&mut Session, &mut Ctx<'_>) -> Next) {
-        let Some(session) = self.sessions.get_mut(slot) else {
+    /// Runs a handler on the session `key` names, if it still exists:
+    /// events, timers and retries for a session that has closed are
+    /// dropped, even when another session has taken its slot.
+    fn dispatch(&mut self, key: Key, handler: impl FnOnce(&mut Session, &mut Ctx<'_>) -> Next) {
+        let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         let generation = if Arc::ptr_eq(session.shared(), &self.current.shared) {
@@ -525,33 +528,54 @@ impl Worker {
         };
         let mut ctx = session_ctx!(self, generation);
         let next = handler(session, &mut ctx);
-        self.after(slot, next);
+        self.after(key, next);
     }
 
     /// Applies a handler's verdict: arm the deadline, queue, or close.
-    fn after(&mut self, slot: usize, next: Next) {
+    fn after(&mut self, key: Key, next: Next) {
         match next {
             Next::Close | Next::Abort => {
-                if let Some(s) = self.sessions.remove(slot) {
+                if let Some(s) = self.sessions.remove(key) {
                     s.finish(&mut self.pools, self.now, next == Next::Abort);
                 }
                 return;
             }
-            Next::Again => self.again.push(slot),
-            Next::Queue => self.queued.push(slot),
+            Next::Again => self.again.push(key),
+            Next::Queue => self.queued.push(key),
+            Next::Starved => {
+                self.queued.push(key);
+                self.rest_listeners();
+            }
             Next::Wait => {}
         }
-        if let Some(s) = self.sessions.get_mut(slot)
+        if let Some(s) = self.sessions.get_mut(key)
             && let Some(at) = s.deadline()
         {
-            self.timers.arm(&mut s.armed, slot, at);
+            self.timers.arm(&mut s.armed, key, at);
+        }
+    }
+
+    /// l4lb ran out of fds, memory or ports: accepting more clients would
+    /// only make more wait, so every listener rests (as after an accept
+    /// that failed with EMFILE) and the kernel queues new connections.
+    fn rest_listeners(&mut self) {
+        let until = self.now + EXHAUSTED_PAUSE;
+        if self.listeners.iter().any(|l| !l.warned) {
+            log::warn!(
+                "worker {}: out of fds, memory or local ports for server connections; pausing accepts, raise the fd limit or lower maxconn",
+                self.id
+            );
+        }
+        for l in &mut self.listeners {
+            l.warned = true;
+            l.resting_until = Some(until);
         }
     }
 
     /// Handles every due timer entry; stale entries are skipped.
     fn expire(&mut self) {
-        while let Some((at, slot)) = self.timers.pop_due(self.now) {
-            let Some(s) = self.sessions.get_mut(slot) else {
+        while let Some((at, key)) = self.timers.pop_due(self.now) {
+            let Some(s) = self.sessions.get_mut(key) else {
                 continue;
             };
             if s.armed != Some(at) {
@@ -559,8 +583,8 @@ impl Worker {
             }
             s.armed = None;
             match s.deadline() {
-                Some(d) if d > self.now => self.timers.arm(&mut s.armed, slot, d),
-                Some(_) => self.dispatch(slot, Session::on_timeout),
+                Some(d) if d > self.now => self.timers.arm(&mut s.armed, key, d),
+                Some(_) => self.dispatch(key, Session::on_timeout),
                 None => {}
             }
         }
@@ -569,8 +593,8 @@ impl Worker {
     /// Retries listeners that paused and sessions waiting for a server; runs
     /// every turn, and costs an atomic load or two when nothing waits.
     fn retry_waiting(&mut self) {
-        for slot in std::mem::take(&mut self.queued) {
-            self.dispatch(slot, Session::retry_queued);
+        for key in std::mem::take(&mut self.queued) {
+            self.dispatch(key, Session::retry_queued);
         }
         for i in 0..self.listeners.len() {
             let l = &mut self.listeners[i];
@@ -596,4 +620,80 @@ fn balancers_for(shared: &Shared, worker: usize) -> Vec<Balancer> {
             Balancer::with_backups(b.balance, servers, seed, b.all_backups)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{ErrorKind, Read};
+    use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+
+    use super::*;
+    use crate::cli::Args;
+    use crate::config::Config;
+    use crate::token::Peer;
+
+    /// A worker with one listener on loopback, balancing to `server`.
+    fn worker(server: &StdListener) -> (Worker, SocketAddr) {
+        let args = Args {
+            // Only names the frontend: the worker gets its socket below.
+            bind: vec!["127.0.0.1:1".into()],
+            server: vec![server.local_addr().unwrap().to_string()],
+            ..Args::default()
+        };
+        let shared = Arc::new(Shared::new(Config::from_args(&args).unwrap(), None));
+        let sock = listener::bind_reuseport("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+        let addr = sock.local_addr().unwrap();
+        let (_tx, rx) = crossbeam_channel::unbounded();
+        let w = Worker::new(0, Poll::new().unwrap(), rx, shared, vec![(sock, 0)]).unwrap();
+        (w, addr)
+    }
+
+    const READABLE: Ready = Ready {
+        readable: true,
+        writable: false,
+        read_closed: false,
+        error: false,
+    };
+    /// What epoll reports for a socket the peer reset.
+    const RESET: Ready = Ready {
+        readable: true,
+        writable: true,
+        read_closed: true,
+        error: true,
+    };
+
+    /// Issue 9, bug 1: within one batch of events, a client resets and its
+    /// session closes, an accept gives its slot to a new client, and then
+    /// the batch's remaining events for the closed connection are handled.
+    /// They used to reach the new client and reset it while it connected.
+    /// The batch is replayed here event by event, in that order, on real
+    /// sockets, so the interleaving is certain, not a matter of luck.
+    #[test]
+    fn a_stale_event_of_a_closed_connection_spares_the_client_that_took_its_slot() {
+        // Connects to it complete in its backlog; it never needs to accept.
+        let server = StdListener::bind("127.0.0.1:0").unwrap();
+        let (mut w, addr) = worker(&server);
+
+        let a = StdStream::connect(addr).unwrap();
+        w.on_event(token::listener(0), READABLE);
+        let a_key = w.sessions.keys().next().expect("A accepted");
+        w.on_event(token::session(a_key, Peer::Client), RESET);
+        assert!(w.sessions.is_empty(), "A's reset ended its session");
+
+        let b = StdStream::connect(addr).unwrap();
+        w.on_event(token::listener(0), READABLE);
+        let b_key = w.sessions.keys().next().expect("B accepted");
+        assert_eq!(b_key.slot(), a_key.slot(), "B took A's slot");
+
+        // The rest of the batch: what epoll had already reported for A.
+        w.on_event(token::session(a_key, Peer::Client), RESET);
+        w.on_event(token::session(a_key, Peer::Server), RESET);
+        assert!(w.sessions.get(b_key).is_some(), "B's session is alive");
+        b.set_nonblocking(true).unwrap();
+        match (&b).read(&mut [0u8; 1]) {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            other => panic!("B saw {other:?} instead of a live connection"),
+        }
+        drop(a);
+    }
 }

@@ -217,12 +217,17 @@ fn idle_timeouts_log_which_side_timed_out() {
     assert!(line.timers[2] >= 300, "{line:?}");
     drop(c);
 
+    // The server side's read timeout passes a FIN to the client (HAProxy's
+    // rule); the session ends when the client closes its side too.
     let port = free_port();
     let conf = logging_conf(port, &[backend.addr()], "timeout server 300ms", "");
     let l = L4lb::start(&conf);
     let mut c = connect(port);
     c.write_all(b"x").unwrap();
     let _ = c.read(&mut [0u8; 1]);
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(c.read(&mut [0u8; 1]).unwrap(), 0, "a clean EOF");
+    drop(c);
     let line = nth_line(&l, 0);
     assert_eq!(line.state, "sD", "{line:?}");
 }

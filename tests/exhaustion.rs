@@ -1,0 +1,168 @@
+//! l4lb's own shortages (issue 9, bug 4): when l4lb cannot open a socket to
+//! a server (EMFILE here, forced by lowering its RLIMIT_NOFILE at run time),
+//! the server is not blamed: no connect error, no retry, no `observe`
+//! verdict. The client waits (up to `timeout queue`) and is served once
+//! fds are back, or is refused with a reset and an `RC` log line.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The soft and hard RLIMIT_NOFILE of process `pid`, set or read.
+fn nofile(pid: u32, new: Option<(u64, u64)>) -> (u64, u64) {
+    let new = new.map(|(cur, max)| libc::rlimit {
+        rlim_cur: cur,
+        rlim_max: max,
+    });
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let newp = new.as_ref().map_or(std::ptr::null(), |n| n as *const _);
+    // SAFETY: both pointers are valid for the call; the test runs as root
+    // (or as l4lb's user), which may change its limits.
+    let rc = unsafe { libc::prlimit(pid as libc::pid_t, libc::RLIMIT_NOFILE, newp, &mut old) };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    (old.rlim_cur, old.rlim_max)
+}
+
+/// The lowest fd number `pid` does not use: the next one it will get.
+fn lowest_free_fd(pid: u32) -> u64 {
+    let used: std::collections::HashSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    (0..).find(|fd| !used.contains(fd)).unwrap()
+}
+
+/// Lowers l4lb's fd limit so that exactly one more fd can be opened: the
+/// next accept succeeds, the socket for its server connection fails.
+fn leave_one_fd(pid: u32) -> (u64, u64) {
+    let (cur, max) = nofile(pid, None);
+    nofile(pid, Some((lowest_free_fd(pid) + 1, max)));
+    (cur, max)
+}
+
+/// The `show stat` value of `column` in row (`px`, `sv`).
+fn stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> String {
+    let csv = api_command(sock, "show stat");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = header.iter().position(|c| *c == column).unwrap();
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f.len() > col && f[0] == px && f[1] == sv)
+        .map(|f| f[col].to_string())
+        .unwrap_or_else(|| panic!("no row {px}/{sv} in {csv}"))
+}
+
+/// Whether `c` is still waiting: no byte, no EOF, no reset within `d`.
+fn still_waiting(c: &mut TcpStream, d: Duration) -> bool {
+    c.set_read_timeout(Some(d)).unwrap();
+    matches!(c.read(&mut [0u8; 1]), Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
+}
+
+#[test]
+fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
+    let backend = Backend::echo();
+    let dir = TempDir::new("exhaustion");
+    let sock = dir.0.join("api.sock");
+    let port = free_port();
+    // observe layer4 with error-limit 1: a single connect error blamed on
+    // the server would take it DOWN.
+    let conf = format!(
+        "global\n    stats socket {} level admin\n\
+         defaults\n    timeout connect 2s\n    timeout queue 3s\n    retries 3\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n    \
+         log stdout format raw local0\n    option tcplog\n\
+         backend be\n    server s1 {} observe layer4 error-limit 1 on-error mark-down\n",
+        sock.display(),
+        backend.addr()
+    );
+    let path = dir.0.join("l4lb.conf");
+    std::fs::write(&path, conf).unwrap();
+    let l = L4lb::spawn(&["-f", path.to_str().unwrap()], dir);
+    let pid = l.pid();
+    let baseline = l.fd_count();
+    let status = stat(&sock, "be", "s1", "status");
+    // The API connection is closed once its answer is out.
+    assert!(wait_until(WAIT, || l.fd_count() == baseline));
+
+    // 1. Short of fds for a while: the client waits, then is served.
+    let limits = leave_one_fd(pid);
+    let mut c = connect(port);
+    assert!(
+        still_waiting(&mut c, Duration::from_millis(300)),
+        "the client waits while l4lb has no fd for its server connection"
+    );
+    nofile(pid, Some(limits));
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    c.write_all(b"ping\n").unwrap();
+    assert_eq!(
+        read_line(&mut c).unwrap(),
+        "ping",
+        "served once fds are back"
+    );
+    drop(c);
+    assert!(
+        wait_until(WAIT, || l.fd_count() == baseline),
+        "fds back to baseline"
+    );
+
+    // 2. Short of fds past timeout queue: a reset, logged `RC`.
+    let limits = leave_one_fd(pid);
+    let mut c = connect(port);
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    let seen = c.read(&mut [0u8; 1]);
+    nofile(pid, Some(limits));
+    assert!(
+        matches!(&seen, Err(e) if e.kind() == ErrorKind::ConnectionReset),
+        "refused with a reset, got {seen:?}"
+    );
+    assert!(
+        wait_until(WAIT, || l.out_lines().iter().any(|x| x.contains(" RC "))),
+        "an RC log line: {:?}",
+        l.out_lines()
+    );
+
+    // The server was never charged: no connect error, no retry, still UP.
+    assert_eq!(stat(&sock, "be", "s1", "econ"), "0");
+    assert_eq!(stat(&sock, "be", "s1", "wretr"), "0");
+    assert_eq!(
+        stat(&sock, "be", "s1", "status"),
+        status,
+        "the server's state is unchanged"
+    );
+    assert_eq!(
+        backend
+            .counts
+            .total
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert!(
+        wait_until(WAIT, || stat(&sock, "be", "s1", "scur") == "0"
+            && stat(&sock, "fe", "FRONTEND", "scur") == "0"),
+        "counters back to zero"
+    );
+    assert!(
+        wait_until(WAIT, || l.fd_count() == baseline),
+        "fds back to baseline"
+    );
+    assert!(
+        l.log_text().contains("pausing accepts"),
+        "the shortage is logged: {}",
+        l.log_text()
+    );
+}
