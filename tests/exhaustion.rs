@@ -166,3 +166,151 @@ fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
         l.log_text()
     );
 }
+
+/// Brings the loopback interface of this thread's network namespace up.
+fn loopback_up() {
+    // SAFETY: a plain socket for the ioctls, closed before returning; the
+    // ifreq is zeroed, then filled with the name "lo" and the flags.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *d = *s as libc::c_char;
+        }
+        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req), 0);
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        let rc = libc::ioctl(fd, libc::SIOCSIFFLAGS, &mut req);
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        assert_eq!(rc, 0, "bring lo up: {err}");
+    }
+}
+
+/// Sets the local port range of this thread's network namespace.
+fn port_range(low: u16, high: u16) {
+    std::fs::write(
+        "/proc/sys/net/ipv4/ip_local_port_range",
+        format!("{low} {high}"),
+    )
+    .expect("set ip_local_port_range");
+}
+
+/// Gives the namespace its whole port range back when dropped, also on a
+/// failed assertion: stopping a backend takes a port (it connects to itself
+/// to wake its accept loop).
+struct WidePortsOnDrop;
+
+impl Drop for WidePortsOnDrop {
+    fn drop(&mut self) {
+        port_range(32_768, 60_999);
+    }
+}
+
+/// A client connecting from an explicit source port, so that it takes
+/// nothing from the local port range.
+fn connect_from(src_port: u16, port: u16) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&addr(src_port).into()).unwrap();
+    s.connect(&addr(port).into()).unwrap();
+    s.into()
+}
+
+/// With the local port range used up, a connect to the server fails with
+/// EADDRNOTAVAIL: l4lb's shortage, not the server's. Runs in a network
+/// namespace of its own (the test thread unshares one), whose port range
+/// it narrows to a single port.
+#[test]
+fn an_exhausted_local_port_range_neither_blames_nor_marks_down_a_healthy_server() {
+    std::thread::spawn(|| {
+        // SAFETY: unshare only changes this thread's namespaces.
+        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(
+            rc,
+            0,
+            "unshare(CLONE_NEWNET) needs root: {}",
+            std::io::Error::last_os_error()
+        );
+        loopback_up();
+        ports_run_out();
+    })
+    .join()
+    .unwrap();
+}
+
+fn ports_run_out() {
+    let backend = Backend::echo();
+    let dir = TempDir::new("ports");
+    let sock = dir.0.join("api.sock");
+    let port = free_port();
+    let conf = format!(
+        "global\n    stats socket {} level admin\n\
+         defaults\n    timeout connect 2s\n    timeout queue 3s\n    retries 3\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n    \
+         log stdout format raw local0\n    option tcplog\n\
+         backend be\n    server s1 {} observe layer4 error-limit 1 on-error mark-down\n",
+        sock.display(),
+        backend.addr()
+    );
+    let path = dir.0.join("l4lb.conf");
+    std::fs::write(&path, conf).unwrap();
+    let l = L4lb::spawn(&["-f", path.to_str().unwrap()], dir);
+    let status = stat(&sock, "be", "s1", "status");
+    // Nothing else runs in this namespace: these ports are free.
+    let (one, two, three) = (50_001, 50_002, 50_003);
+    let _wide = WidePortsOnDrop;
+    port_range(45_000, 45_000);
+
+    // The one local port carries a first server connection.
+    let mut first = connect_from(one, port);
+    first.set_read_timeout(Some(WAIT)).unwrap();
+    first.write_all(b"one\n").unwrap();
+    assert_eq!(read_line(&mut first).unwrap(), "one");
+
+    // A second client finds no port for its server connection: it waits,
+    // and is served once the range is wider.
+    let mut second = connect_from(two, port);
+    assert!(
+        still_waiting(&mut second, Duration::from_millis(300)),
+        "the client waits while l4lb has no local port"
+    );
+    port_range(45_000, 45_001);
+    second.set_read_timeout(Some(WAIT)).unwrap();
+    second.write_all(b"two\n").unwrap();
+    assert_eq!(
+        read_line(&mut second).unwrap(),
+        "two",
+        "served once a port is free"
+    );
+
+    // A third, with both ports taken past timeout queue: a reset, `RC`.
+    let mut third = connect_from(three, port);
+    third.set_read_timeout(Some(WAIT)).unwrap();
+    let seen = third.read(&mut [0u8; 1]);
+    assert!(
+        matches!(&seen, Err(e) if e.kind() == ErrorKind::ConnectionReset),
+        "refused with a reset, got {seen:?}"
+    );
+    assert!(
+        wait_until(WAIT, || l.out_lines().iter().any(|x| x.contains(" RC "))),
+        "an RC log line: {:?}",
+        l.out_lines()
+    );
+    // The two served clients were never disturbed.
+    first.write_all(b"still one\n").unwrap();
+    assert_eq!(read_line(&mut first).unwrap(), "still one");
+    drop((first, second));
+
+    assert_eq!(stat(&sock, "be", "s1", "econ"), "0");
+    assert_eq!(stat(&sock, "be", "s1", "wretr"), "0");
+    assert_eq!(
+        stat(&sock, "be", "s1", "status"),
+        status,
+        "the server's state is unchanged"
+    );
+    assert!(
+        wait_until(WAIT, || stat(&sock, "be", "s1", "scur") == "0"
+            && stat(&sock, "fe", "FRONTEND", "scur") == "0"),
+        "counters back to zero"
+    );
+}
