@@ -568,3 +568,23 @@ pub fn api_command(sock: &std::path::Path, line: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// The RLIMIT_NOFILE of process `pid`.
+pub fn nofile(pid: u32) -> libc::rlimit {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit only writes the rlimit we pass; a null new limit reads.
+    let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, std::ptr::null(), &mut lim) };
+    assert_eq!(rc, 0, "prlimit: {}", io::Error::last_os_error());
+    lim
+}
+
+/// Sets the RLIMIT_NOFILE of process `pid` (lowering it is allowed below
+/// its open fds: only new fds fail, with EMFILE).
+pub fn set_nofile(pid: u32, lim: libc::rlimit) {
+    // SAFETY: prlimit reads the rlimit we pass; a null old limit is allowed.
+    let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &lim, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", io::Error::last_os_error());
+}
