@@ -40,7 +40,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const LINGER: Duration = Duration::from_secs(1);
 const MAX_LINGER_BYTES: usize = 256 * 1024;
 /// Connections at once; more are closed as soon as accepted.
-const MAX_CONNS: usize = 64;
+pub const MAX_CONNS: usize = 64;
 
 /// Token range in the supervisor's `Poll`, above the runtime API's.
 const LISTENER: Token = Token(1 << 21);
