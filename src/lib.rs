@@ -14,7 +14,8 @@
 //! serves the runtime API (`api`) and the metrics endpoint (`metrics`,
 //! from the rows of `stats`). `ctl` is the `l4lb ctl` client of the API.
 //! Configuration enters through `cli` (flags) and `conf` (file text), and
-//! `config` validates both into one immutable [`config::Config`]. `sys`
+//! `config` validates both into one immutable [`config::Config`], whose
+//! worst-case file descriptor count `fds` fits into RLIMIT_NOFILE. `sys`
 //! holds every `unsafe` call.
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod config;
 pub mod connect;
 pub mod ctl;
 pub mod date;
+pub mod fds;
 pub mod forward;
 pub mod health;
 pub mod listener;

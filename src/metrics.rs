@@ -12,6 +12,8 @@
 //! half-closes and reads what the client may still send before closing, so
 //! that unread input never turns the close into a reset that would cut the
 //! response short (bounded by [`LINGER`] and [`MAX_LINGER_BYTES`]).
+//! Out of fds, the listener rests and retries (a [`listener::Pause`]), so a
+//! client queued meanwhile is answered once fds are back.
 
 pub mod json;
 pub mod prometheus;
@@ -23,6 +25,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
+use crate::listener::{self, Pause};
 use crate::shared::Shared;
 use crate::stats::Rates;
 
@@ -37,7 +40,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const LINGER: Duration = Duration::from_secs(1);
 const MAX_LINGER_BYTES: usize = 256 * 1024;
 /// Connections at once; more are closed as soon as accepted.
-const MAX_CONNS: usize = 64;
+pub const MAX_CONNS: usize = 64;
 
 /// Token range in the supervisor's `Poll`, above the runtime API's.
 const LISTENER: Token = Token(1 << 21);
@@ -79,6 +82,8 @@ pub struct Metrics {
     /// The address of its `stats http` line (port 0 stays 0).
     configured: SocketAddr,
     addr: SocketAddr,
+    /// Set while the listener rests after running out of fds.
+    pause: Pause,
     conns: Vec<Option<Conn>>,
 }
 
@@ -93,6 +98,7 @@ impl Metrics {
             configured: addr,
             addr: listener.local_addr()?,
             listener,
+            pause: Pause::default(),
             conns: (0..MAX_CONNS).map(|_| None).collect(),
         })
     }
@@ -127,33 +133,51 @@ impl Metrics {
         }
     }
 
-    /// When the next connection times out.
+    /// When the next connection times out, or the resting listener is
+    /// retried.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.conns.iter().flatten().map(|c| c.deadline).min()
+        let conns = self.conns.iter().flatten().map(|c| c.deadline);
+        conns.chain(self.pause.until()).min()
     }
 
-    /// Closes connections past their deadline.
+    /// Closes connections past their deadline, then retries the listener
+    /// if its rest is over.
     pub fn expire(&mut self, now: Instant) {
         for slot in 0..self.conns.len() {
             if self.conns[slot].as_ref().is_some_and(|c| now >= c.deadline) {
                 self.close(slot);
             }
         }
+        if self.pause.due(now) {
+            self.accept();
+        }
     }
 
-    /// Accepts until `WouldBlock`.
+    /// Accepts until `WouldBlock`, or until fds run out (then rests).
     fn accept(&mut self) {
+        if self.pause.resting() {
+            return;
+        }
         loop {
             let mut stream = match self.listener.accept() {
                 Ok((s, _)) => s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE and the like: the next event retries.
-                    log::warn!("stats http: accept: {e}");
+                Err(e) if listener::is_exhausted(&e) => {
+                    if self.pause.failed(Instant::now()) {
+                        log::warn!(
+                            "stats http: accept: {e}; pausing the listener, retried every {}ms",
+                            listener::EXHAUSTED_PAUSE.as_millis()
+                        );
+                    }
                     return;
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.recovered();
+                    return;
+                }
+                // The client left before we took it, or a signal.
+                Err(_) => continue,
             };
+            self.recovered();
             let Some(slot) = self.conns.iter().position(Option::is_none) else {
                 log::warn!("stats http: {MAX_CONNS} connections open; closing a new one");
                 continue;
@@ -175,6 +199,12 @@ impl Metrics {
                 discarded: 0,
                 deadline: Instant::now() + HEAD_TIMEOUT,
             });
+        }
+    }
+
+    fn recovered(&mut self) {
+        if let Some(n) = self.pause.recovered() {
+            log::info!("stats http: accepting again after {n} failed accept(s)");
         }
     }
 

@@ -9,10 +9,11 @@
 //!   takes the new settings. New servers start UP, as at startup; removed
 //!   ones leave the snapshot, and their connections end normally.
 //! - What the running process cannot change (worker count, buffer and pipe
-//!   sizes) keeps its value, and the summary says so. Log targets follow
-//!   each record's snapshot. The supervisor moves the `stats` sockets and
-//!   starts the prober or the logger thread for the first `check` or
-//!   `option tcplog`.
+//!   sizes) keeps its value, and the summary says so. A conf whose worst
+//!   case of fds does not fit the limit is refused ([`fds::fit_reload`]).
+//!   Log targets follow each record's snapshot. The supervisor moves the
+//!   `stats` sockets and starts the prober or the logger thread for the
+//!   first `check` or `option tcplog`.
 //!
 //! The supervisor binds the new listeners and hands the snapshot to the
 //! workers and the prober; sessions keep the snapshot they started with.
@@ -22,8 +23,8 @@ use std::sync::Arc;
 
 use crate::backend::Server;
 use crate::config::{Config, ServerConf};
+use crate::fds;
 use crate::shared::{BackendCount, FrontendStats, Shared};
-use crate::sys;
 
 /// What a reload will do.
 pub struct Plan {
@@ -74,7 +75,7 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         config.bufsize = was.bufsize;
         config.pipesize = was.pipesize;
     }
-    check_fd_limit(&config)?;
+    fds::fit_reload(was, &config)?;
 
     let old_binds = binds(was);
     let new_binds: Vec<(SocketAddr, usize)> = binds(&config)
@@ -174,18 +175,4 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
 /// stand).
 fn same_line(a: &ServerConf, b: &ServerConf) -> bool {
     a == b
-}
-
-/// `maxconn` must fit the file descriptor limit the process has now.
-fn check_fd_limit(config: &Config) -> Result<(), String> {
-    let binds: usize = config.frontends.iter().map(|f| f.binds.len()).sum();
-    let needed = 2 * config.maxconn as u64 + (binds as u64 + 4) * config.threads as u64 + 64;
-    let (soft, _) = sys::nofile_limit().map_err(|e| format!("reading the fd limit: {e}"))?;
-    if needed > soft {
-        return Err(format!(
-            "maxconn {} needs {needed} file descriptors, the limit is {soft}",
-            config.maxconn
-        ));
-    }
-    Ok(())
 }

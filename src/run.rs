@@ -11,6 +11,7 @@ use mio::{Poll, Waker};
 
 use crate::cli::Args;
 use crate::config::Config;
+use crate::fds;
 use crate::health::{self, ProberParts};
 use crate::listener;
 use crate::logger::Logger;
@@ -22,9 +23,6 @@ use crate::token;
 use crate::upgrade;
 use crate::worker::Worker;
 use std::os::fd::AsFd;
-
-/// File descriptors kept aside for logs, the stats socket, and slack.
-const FD_RESERVE: u64 = 64;
 
 /// Runs l4lb with parsed flags and returns the process exit code.
 pub fn main(args: Args) -> ExitCode {
@@ -70,7 +68,7 @@ fn init_logging(level: Option<&str>) {
 /// Binds, starts the workers and the prober, and hands over to the
 /// supervisor until the stop.
 fn serve(mut config: Config, args: &Args) -> io::Result<()> {
-    config.maxpipes = raise_fd_limit(&config)?;
+    config.maxpipes = fds::fit_at_start(&config)?;
     // Blocked before any thread starts, so that only the supervisor's
     // signalfd sees them.
     let signals = SignalFd::block(&supervisor::SIGNALS_HANDLED)?;
@@ -199,43 +197,6 @@ fn bind_all(
         }
     }
     Ok(out)
-}
-
-/// Raises RLIMIT_NOFILE to its hard limit (and the hard limit itself when
-/// maxconn needs more and we may), or refuses to start. Connections must
-/// fit; splice pipes are an optimisation, so when the limit cannot hold
-/// `maxpipes` of them as well, fewer pipes are made (the rest copy) and this
-/// says so. Returns the number of pipes that fit.
-fn raise_fd_limit(cfg: &Config) -> io::Result<usize> {
-    let binds: usize = cfg.frontends.iter().map(|f| f.binds.len()).sum();
-    let per_worker = binds as u64 + 4; // listeners, epoll, waker
-    let conns = 2 * cfg.maxconn as u64 + per_worker * cfg.threads as u64 + FD_RESERVE;
-    let wanted = conns + 2 * cfg.maxpipes as u64;
-    let (soft, hard) = sys::nofile_limit()?;
-    let limit = if hard >= wanted || sys::set_nofile_limit(wanted, wanted).is_err() {
-        if soft < hard {
-            sys::set_nofile_limit(hard, hard)?;
-        }
-        hard
-    } else {
-        wanted
-    };
-    if limit < conns {
-        return Err(io::Error::other(format!(
-            "maxconn {} needs {conns} file descriptors but the limit is {limit} and could not be \
-             raised; raise it (ulimit -Hn, systemd LimitNOFILE=) or lower maxconn",
-            cfg.maxconn
-        )));
-    }
-    let pipes = ((limit - conns) / 2).min(cfg.maxpipes as u64) as usize;
-    if pipes < cfg.maxpipes {
-        log::warn!(
-            "fd limit {limit} leaves room for {pipes} splice pipes, not maxpipes {}; \
-             transfers beyond that copy through user space (raise LimitNOFILE= to avoid this)",
-            cfg.maxpipes
-        );
-    }
-    Ok(pipes)
 }
 
 fn announce(shared: &Shared) {

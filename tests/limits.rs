@@ -1,5 +1,6 @@
 //! Limits and leaks: maxconn at the backends, many short connections
-//! leaving no fd and no CLOSE_WAIT behind.
+//! leaving no fd and no CLOSE_WAIT behind, the fd budget refusing a conf
+//! the fd limit cannot hold, at start and on a reload.
 
 mod common;
 
@@ -158,7 +159,142 @@ fn maxconn_that_cannot_fit_the_fd_limit_refuses_to_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("maxconn 10000000 needs") && err.contains("lower maxconn"),
+        err.contains("the conf needs 200")
+            && err.contains("for connections (2 x maxconn 10000000)")
+            && err.contains("or lower maxconn"),
         "{err}"
     );
+}
+
+/// The fd limit the budget tests run l4lb under (soft and hard, not raisable).
+const LOW_FD_LIMIT: u64 = 256;
+
+/// A conf with `stats maxconn` of `stats_maxconn` over `server`.
+fn stats_conf(
+    dir: &TempDir,
+    stats_maxconn: usize,
+    port: u16,
+    server: std::net::SocketAddr,
+) -> String {
+    format!(
+        "global\n    nbthread 2\n    maxconn 50\n    stats socket {} level admin\n    \
+         stats maxconn {stats_maxconn}\n\ndefaults\n    mode tcp\n    timeout client 30s\n    \
+         timeout server 30s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\n\
+         backend be\n    server s0 {server}\n",
+        dir.0.join("l4lb.sock").display()
+    )
+}
+
+/// Issue 9, bug 4: the fds `stats maxconn` needs count, not only 2 x maxconn.
+#[test]
+fn bug4_a_stats_maxconn_that_cannot_fit_the_fd_limit_refuses_to_start() {
+    let dir = TempDir::new("fdbudget");
+    let path = dir.0.join("l4lb.conf");
+    std::fs::write(
+        &path,
+        stats_conf(&dir, 1000, free_port(), addr(free_port())),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_l4lb"));
+    cmd.args(["-f", path.to_str().unwrap()]);
+    let mut child = limit_fds(&mut cmd, LOW_FD_LIMIT)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    wait_until(Duration::from_secs(10), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{err}");
+    assert!(!err.contains("l4lb ready"), "{err}");
+    // 2 x 50 for connections + 1000 and more for the runtime API: over 256.
+    let line = err
+        .lines()
+        .find(|l| l.contains("file descriptors at worst"))
+        .unwrap_or_else(|| panic!("no refusal: {err}"));
+    assert!(
+        line.contains(&format!(
+            "but the fd limit is {LOW_FD_LIMIT} and could not be raised"
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains("100 for connections (2 x maxconn 50)"),
+        "{line}"
+    );
+    assert!(line.contains("stats maxconn 1000"), "{line}");
+    assert!(line.contains("or lower maxconn or stats maxconn"), "{line}");
+    // The sum in the message adds up to what it says is needed.
+    let needed: u64 = line
+        .split("the conf needs ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let sum = line.split("could not be raised: ").nth(1).unwrap();
+    let sum = sum.split("; raise").next().unwrap();
+    let (total, terms) = sum.split_once(" = ").unwrap();
+    assert_eq!(total.parse::<u64>().unwrap(), needed);
+    let added: u64 = terms
+        .split(" + ")
+        .map(|t| t.split(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(added, needed, "{line}");
+    assert!(needed > LOW_FD_LIMIT && needed < 1300, "{line}");
+}
+
+/// The same conf with a `stats maxconn` that fits starts under that limit;
+/// a reload to one that does not is refused with the same arithmetic, and
+/// the old conf runs on.
+#[test]
+fn bug4_a_reload_whose_fd_budget_does_not_fit_is_refused() {
+    let backend = Backend::named("a");
+    let port = free_port();
+    let dir = TempDir::new("fdbudget");
+    let (path, sock) = (dir.0.join("l4lb.conf"), dir.0.join("l4lb.sock"));
+    let conf = |stats_maxconn| stats_conf(&dir, stats_maxconn, port, backend.addr());
+    std::fs::write(&path, conf(10)).unwrap();
+    let (big, other) = (conf(1000), conf(20));
+    let l4 = L4lb::spawn_with_fd_limit(&["-f", path.to_str().unwrap()], dir, LOW_FD_LIMIT);
+    assert_eq!(round_trip(port), "a");
+
+    let reload = |text: &str, expect: &str| {
+        let count = || l4.log_text().matches(expect).count();
+        let before = count();
+        std::fs::write(&path, text).unwrap();
+        l4.signal(libc::SIGHUP);
+        assert!(
+            wait_until(Duration::from_secs(10), || count() > before),
+            "no '{expect}' after SIGHUP:\n{}",
+            l4.log_text()
+        );
+    };
+    reload(&big, "reload: failed");
+    let log = l4.log_text();
+    let line = log.lines().find(|l| l.contains("reload: failed")).unwrap();
+    assert!(
+        line.contains("file descriptors at worst but the fd limit is 256 and could not be raised")
+            && line.contains("stats maxconn 1000")
+            && line.contains("or lower maxconn or stats maxconn"),
+        "{line}"
+    );
+    assert_eq!(round_trip(port), "a", "still serving the old conf");
+    let info = api_command(&sock, "show info");
+    assert!(info.contains("ReloadFailures: 1\n"), "{info}");
+    // A conf that fits still reloads.
+    reload(&other, "reload: applied");
+    assert_eq!(round_trip(port), "a");
 }

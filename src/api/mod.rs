@@ -7,7 +7,9 @@
 //! `prompt` makes the connection interactive: a `> ` prompt after each
 //! answer, until `quit` or `stats timeout` of silence. A line longer than
 //! [`MAX_LINE`] gets an error and is skipped; the connection stays usable.
-//! What the commands do is in [`commands`].
+//! What the commands do is in [`commands`]. Out of fds, a socket rests
+//! and retries (a [`listener::Pause`]), so a client queued meanwhile is
+//! answered once fds are back.
 
 pub mod commands;
 
@@ -20,6 +22,7 @@ use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 
 use crate::config::{ApiLevel, Config};
+use crate::listener::{self, Pause};
 use crate::upgrade;
 pub use commands::Runtime;
 use std::os::fd::AsFd;
@@ -43,6 +46,8 @@ struct Listener {
     /// process's).
     file_id: Option<(u64, u64)>,
     level: ApiLevel,
+    /// Set while the socket rests after running out of fds.
+    pause: Pause,
 }
 
 struct Conn {
@@ -83,6 +88,7 @@ impl Api {
                 file_id: file_id(&s.path),
                 path: s.path.clone(),
                 level: s.level,
+                pause: Pause::default(),
             });
         }
         Ok(Api {
@@ -130,6 +136,7 @@ impl Api {
                         file_id: file_id(&s.path),
                         path: s.path.clone(),
                         level: s.level,
+                        pause: Pause::default(),
                     },
                     Err(e) => {
                         errors.push(e.to_string());
@@ -173,16 +180,16 @@ impl Api {
         }
     }
 
-    /// When the next idle connection times out.
+    /// When the next idle connection times out, or a resting socket is
+    /// retried.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.conns
-            .iter()
-            .flatten()
-            .map(|c| c.seen + self.timeout)
-            .min()
+        let idle = self.conns.iter().flatten().map(|c| c.seen + self.timeout);
+        let rests = self.listeners.iter().filter_map(|l| l.pause.until());
+        idle.chain(rests).min()
     }
 
-    /// Closes connections idle for `stats timeout`.
+    /// Closes connections idle for `stats timeout`, then retries the
+    /// sockets whose rest is over.
     pub fn expire(&mut self, now: Instant) {
         for slot in 0..self.conns.len() {
             if self.conns[slot]
@@ -192,21 +199,43 @@ impl Api {
                 self.close(slot);
             }
         }
+        for i in 0..self.listeners.len() {
+            if self.listeners[i].pause.due(now) {
+                self.accept(i);
+            }
+        }
     }
 
+    /// Accepts on socket `i` until `WouldBlock`, or until fds run out
+    /// (then it rests).
     fn accept(&mut self, i: usize) {
-        let Some(l) = self.listeners.get(i) else {
+        let Some(l) = self.listeners.get_mut(i) else {
             return;
         };
+        if l.pause.resting() {
+            return;
+        }
         loop {
             let (mut stream, _) = match l.sock.accept() {
                 Ok(s) => s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    log::warn!("runtime API: accept on {}: {e}", l.path.display());
+                Err(e) if listener::is_exhausted(&e) => {
+                    if l.pause.failed(Instant::now()) {
+                        log::warn!(
+                            "runtime API: accept on {}: {e}; pausing it, retried every {}ms",
+                            l.path.display(),
+                            listener::EXHAUSTED_PAUSE.as_millis()
+                        );
+                    }
                     return;
                 }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    l.recovered();
+                    return;
+                }
+                // A signal.
+                Err(_) => continue,
             };
+            l.recovered();
             let open = self.conns.iter().flatten().count();
             if open >= self.maxconn {
                 // Dropping it closes it: `stats maxconn` is reached.
@@ -294,6 +323,15 @@ impl Api {
 }
 
 impl Listener {
+    fn recovered(&mut self) {
+        if let Some(n) = self.pause.recovered() {
+            log::info!(
+                "runtime API: accepting again on {} after {n} failed accept(s)",
+                self.path.display()
+            );
+        }
+    }
+
     /// Removes the socket file if it is still the one we made.
     fn remove_file(&self) {
         if self.file_id.is_some() && file_id(&self.path) == self.file_id {

@@ -378,6 +378,13 @@ impl Config {
         }
     }
 
+    /// Parses conf text with no flags: for unit tests elsewhere in the crate.
+    #[cfg(test)]
+    pub(crate) fn from_text(text: &str) -> Result<Config, Vec<ConfError>> {
+        let flags = Flags::from_args(&Args::default())?;
+        Config::from_reader("t.conf", text.as_bytes(), &flags)
+    }
+
     /// One line for global settings, then one per frontend and backend, for `-c`.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = vec![self.global_summary()];

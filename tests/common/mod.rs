@@ -129,10 +129,25 @@ impl L4lb {
 
     /// `spawn`, with extra environment variables.
     pub fn spawn_with_env(args: &[&str], dir: TempDir, env: &[(&str, &str)]) -> L4lb {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_l4lb"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_l4lb"));
+        cmd.args(args)
             .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Self::spawn_command(cmd, dir)
+    }
+
+    /// `spawn`, in a process whose fd limit is `limit` and cannot be
+    /// raised (see [`limit_fds`]).
+    pub fn spawn_with_fd_limit(args: &[&str], dir: TempDir, limit: u64) -> L4lb {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_l4lb"));
+        cmd.args(args).env("RUST_LOG", "info");
+        limit_fds(&mut cmd, limit);
+        Self::spawn_command(cmd, dir)
+    }
+
+    /// Runs `cmd` (l4lb with its arguments) and waits for its ready line.
+    pub fn spawn_command(mut cmd: Command, dir: TempDir) -> L4lb {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -612,4 +627,49 @@ pub fn api_command(sock: &std::path::Path, line: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+/// The RLIMIT_NOFILE of process `pid`.
+pub fn nofile(pid: u32) -> libc::rlimit {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit only writes the rlimit we pass; a null new limit reads.
+    let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, std::ptr::null(), &mut lim) };
+    assert_eq!(rc, 0, "prlimit: {}", io::Error::last_os_error());
+    lim
+}
+
+/// Sets the RLIMIT_NOFILE of process `pid` (lowering it is allowed below
+/// its open fds: only new fds fail, with EMFILE).
+pub fn set_nofile(pid: u32, lim: libc::rlimit) {
+    // SAFETY: prlimit reads the rlimit we pass; a null old limit is allowed.
+    let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &lim, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", io::Error::last_os_error());
+}
+
+/// Makes `cmd`'s process start with RLIMIT_NOFILE `limit`, soft and hard,
+/// and unable to raise it: as root, CAP_SYS_RESOURCE would let it, so that
+/// capability is dropped from its bounding set (without root there is none
+/// to drop, and the prctl fails harmlessly).
+pub fn limit_fds(cmd: &mut Command, limit: u64) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    /// From linux/capability.h.
+    const CAP_SYS_RESOURCE: libc::c_ulong = 24;
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes two async-signal-safe syscalls on its own stack.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
+            Ok(())
+        })
+    }
 }
