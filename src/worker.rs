@@ -20,7 +20,7 @@ use crate::backend::Server;
 use crate::balance::Balancer;
 use crate::buffers::BufPool;
 use crate::forward::Pools;
-use crate::listener::{self, Accepted};
+use crate::listener::{self, Accepted, EXHAUSTED_PAUSE};
 use crate::pipes::PipePool;
 use crate::session::{Ctx, Next, Ready, Session};
 use crate::shared::{Admission, Shared};
@@ -87,8 +87,6 @@ struct Generation {
 /// How often paused listeners and queued sessions are retried: slots are
 /// also freed by other workers, which do not wake this one.
 const RETRY_TICK: Duration = Duration::from_millis(10);
-/// How long a listener rests after running out of fds or memory.
-const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 
 /// Where a worker is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
