@@ -30,12 +30,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::backend::{CheckStatus, Server};
 use crate::config::{Check, CheckStep, Config, OnError};
 use crate::connect::{self, Progress};
+use crate::control::{Control, Handle, ProberControl};
 use crate::shared::{Observer, Shared};
 use crate::slowstart::SlowStarts;
-use crate::supervisor::Handle;
 use crate::tcplog::Cause;
 use crate::token::WAKER;
-use crate::worker::Control;
 
 /// One checked server.
 struct Probe {
@@ -174,8 +173,10 @@ pub fn needs_prober(config: &Config) -> bool {
 pub struct ProberParts {
     poll: Poll,
     waker: Arc<Waker>,
-    control: Sender<Control>,
-    inbox: Receiver<Control>,
+    control: Sender<ProberControl>,
+    inbox: Receiver<ProberControl>,
+    observed_tx: Sender<Arc<Server>>,
+    observed: Receiver<Arc<Server>>,
 }
 
 impl ProberParts {
@@ -183,18 +184,21 @@ impl ProberParts {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (control, inbox) = crossbeam_channel::unbounded();
+        let (observed_tx, observed) = crossbeam_channel::unbounded();
         Ok(ProberParts {
             poll,
             waker,
             control,
             inbox,
+            observed_tx,
+            observed,
         })
     }
 
     /// How workers report `observe layer4` error runs to this prober.
     pub fn observer(&self) -> Observer {
         Observer {
-            tx: self.control.clone(),
+            tx: self.observed_tx.clone(),
             waker: Arc::clone(&self.waker),
         }
     }
@@ -205,8 +209,9 @@ impl ProberParts {
         self,
         shared: &Arc<Shared>,
         workers: Vec<(Sender<Control>, Arc<Waker>)>,
-    ) -> io::Result<Handle> {
-        let prober = Prober::new(self.poll, self.inbox, Arc::clone(shared), workers)
+    ) -> io::Result<Handle<ProberControl>> {
+        let channels = (self.inbox, self.observed);
+        let prober = Prober::new(self.poll, channels, Arc::clone(shared), workers)
             .ok_or_else(|| io::Error::other("no server to check"))?;
         let thread = std::thread::Builder::new()
             .name("l4lb-prober".into())
@@ -221,7 +226,9 @@ impl ProberParts {
 
 pub struct Prober {
     poll: Poll,
-    control: Receiver<Control>,
+    control: Receiver<ProberControl>,
+    /// Servers that reached their `observe layer4` error-limit (workers).
+    observed: Receiver<Arc<Server>>,
     /// The workers' control channels, to reset a DOWN server's connections.
     workers: Vec<(Sender<Control>, Arc<Waker>)>,
     shared: Arc<Shared>,
@@ -243,7 +250,7 @@ impl Prober {
     /// None when no server has `check`: no thread is needed.
     pub fn new(
         poll: Poll,
-        control: Receiver<Control>,
+        (control, observed): (Receiver<ProberControl>, Receiver<Arc<Server>>),
         shared: Arc<Shared>,
         workers: Vec<(Sender<Control>, Arc<Waker>)>,
     ) -> Option<Prober> {
@@ -258,6 +265,7 @@ impl Prober {
         let mut prober = Prober {
             poll,
             control,
+            observed,
             workers,
             shared,
             probes,
@@ -303,20 +311,17 @@ impl Prober {
                 if event.token() == WAKER {
                     while let Ok(msg) = self.control.try_recv() {
                         match msg {
-                            Control::Stop => return Ok(()),
-                            Control::Observed(server) => self.observed(&server),
-                            // For workers: the prober keeps checking while
-                            // they drain, until the supervisor stops it.
-                            Control::Update(update) => {
-                                self.update(Arc::clone(&update.shared));
-                                if let Some(done) = &update.done {
+                            ProberControl::Stop => return Ok(()),
+                            ProberControl::Update { shared, done } => {
+                                self.update(shared);
+                                if let Some(done) = done {
                                     let _ = done.send(());
                                 }
                             }
-                            Control::ShutdownSessions(..)
-                            | Control::SoftStop
-                            | Control::Rebalance => {}
                         }
+                    }
+                    while let Ok(server) = self.observed.try_recv() {
+                        self.observed(&server);
                     }
                     continue;
                 }

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod conf;
 pub mod config;
 pub mod connect;
+pub mod control;
 pub mod ctl;
 pub mod date;
 pub mod fds;

@@ -19,7 +19,6 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::{Config, LogDest, LogFormat, LogTarget};
 use crate::date::LogDate;
-use crate::shared::Shared;
 use crate::tcplog::{self, Record};
 
 /// Records waiting for the logger thread before workers start dropping
@@ -78,8 +77,8 @@ impl Logger {
         LogSender(self.tx.clone())
     }
 
-    pub fn spawn(self, shared: Arc<Shared>) -> io::Result<LoggerHandle> {
-        let mut writer = Writer::new(shared);
+    pub fn spawn(self, config: Arc<Config>) -> io::Result<LoggerHandle> {
+        let mut writer = Writer::new(config);
         let rx = self.rx;
         let thread = std::thread::Builder::new()
             .name("l4lb-logger".into())
@@ -110,7 +109,8 @@ struct Sink {
 
 /// The thread's state: targets, their sockets, reusable buffers.
 struct Writer {
-    shared: Arc<Shared>,
+    /// The snapshot whose frontends `routes` follows.
+    config: Arc<Config>,
     sinks: Vec<Sink>,
     /// For each frontend, indexes into `sinks` (`log global` shared by
     /// several frontends is one sink).
@@ -122,9 +122,9 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(shared: Arc<Shared>) -> Writer {
+    fn new(config: Arc<Config>) -> Writer {
         let mut writer = Writer {
-            shared: Arc::clone(&shared),
+            config: Arc::clone(&config),
             sinks: Vec::new(),
             routes: Vec::new(),
             outputs: Outputs {
@@ -138,15 +138,15 @@ impl Writer {
             line: String::with_capacity(256),
             frame: String::with_capacity(512),
         };
-        writer.route(shared);
+        writer.route(config);
         writer
     }
 
-    /// Routes records by the frontends of `shared` (a sink per distinct
+    /// Routes records by the frontends of `config` (a sink per distinct
     /// target; sinks of earlier snapshots are kept, with their state).
-    fn route(&mut self, shared: Arc<Shared>) {
+    fn route(&mut self, config: Arc<Config>) {
         self.routes.clear();
-        for fe in &shared.config.frontends {
+        for fe in &config.frontends {
             let mut route = Vec::new();
             if fe.tcplog {
                 for t in &fe.log {
@@ -165,7 +165,7 @@ impl Writer {
             }
             self.routes.push(route);
         }
-        self.shared = shared;
+        self.config = config;
     }
 
     fn run(&mut self, rx: &Receiver<Msg>) {
@@ -185,15 +185,15 @@ impl Writer {
 
     fn write(&mut self, record: &Record) {
         self.line.clear();
-        let _ = tcplog::write_line(&mut self.line, record, &record.shared.config);
-        if !Arc::ptr_eq(&record.shared, &self.shared) {
+        let _ = tcplog::write_line(&mut self.line, record, &record.config);
+        if !Arc::ptr_eq(&record.config, &self.config) {
             // A reload: the record's snapshot routes it from now on.
-            self.route(Arc::clone(&record.shared));
+            self.route(Arc::clone(&record.config));
         }
         let Some(route) = self.routes.get(record.frontend) else {
             return;
         };
-        let logging = &self.shared.config.logging;
+        let logging = &self.config.logging;
         let header = Header {
             now: LogDate::local(SystemTime::now()),
             host: logging.hostname.as_deref(),
@@ -366,6 +366,7 @@ fn truncate(s: &mut String, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::Shared;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn target(format: LogFormat) -> LogTarget {
@@ -471,7 +472,7 @@ mod tests {
         let shared = Shared::new(config, None).with_log(Some(LogSender(tx)));
         let shared = Arc::new(shared);
         let record = || Record {
-            shared: Arc::clone(&shared),
+            config: Arc::clone(&shared.config),
             client: "127.0.0.1:3".parse().unwrap(),
             accepted: UNIX_EPOCH,
             frontend: 0,

@@ -155,7 +155,7 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         summary += &format!("; kept (a change needs a restart): {}", kept.join(", "));
     }
     let shared = Shared {
-        config,
+        config: Arc::new(config),
         servers,
         process: Arc::clone(&old.process),
         frontends,

@@ -11,13 +11,14 @@ use mio::{Poll, Waker};
 
 use crate::cli::Args;
 use crate::config::Config;
+use crate::control::Handle;
 use crate::fds;
 use crate::health::{self, ProberParts};
 use crate::listener;
 use crate::logger::Logger;
 use crate::notify;
 use crate::shared::Shared;
-use crate::supervisor::{self, Handle, Supervisor};
+use crate::supervisor::{self, Supervisor};
 use crate::sys::{self, SignalFd};
 use crate::token;
 use crate::upgrade;
@@ -101,7 +102,7 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
         Supervisor::new(signals, Arc::clone(&shared), args.upgrade_from.is_some())?;
     supervisor.set_args(args.clone());
     if let Some(logger) = logger {
-        supervisor.set_logger(logger.spawn(Arc::clone(&shared))?);
+        supervisor.set_logger(logger.spawn(Arc::clone(&shared.config))?);
     }
     let cfg = &shared.config;
     let cores = core_affinity::get_core_ids().unwrap_or_default();

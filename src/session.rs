@@ -393,8 +393,7 @@ impl Session {
     /// closes them.
     pub fn finish(mut self, pools: &mut Pools, now: Instant, abort: bool) {
         if self.logged {
-            let shared = Arc::clone(self.shared());
-            self.log(&shared, now);
+            self.log(self.shared(), now);
         }
         let server = match &mut self.state {
             State::Forwarding {
@@ -429,7 +428,7 @@ impl Session {
         let (queue_ms, connect_ms, total_ms) = self.trace.timers(now);
         let servers = &shared.servers[self.backend];
         let record = Record {
-            shared: Arc::clone(self.shared()),
+            config: Arc::clone(&shared.config),
             client: self.peer,
             accepted: self.trace.accept_date,
             frontend: self.frontend,

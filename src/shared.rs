@@ -18,7 +18,6 @@ use mio::Waker;
 use crate::config::Config;
 use crate::logger::LogSender;
 use crate::tcplog::Record;
-use crate::worker::Control;
 
 /// Counters of one frontend (or of the whole process), on their own line.
 #[derive(Debug, Default)]
@@ -94,7 +93,7 @@ impl Process {
 /// One configuration snapshot as the workers run it.
 #[derive(Debug)]
 pub struct Shared {
-    pub config: Config,
+    pub config: Arc<Config>,
     /// Servers of each backend, indexed like `config.backends`.
     pub servers: Vec<Vec<Arc<Server>>>,
     pub process: Arc<Process>,
@@ -109,17 +108,18 @@ pub struct Shared {
     pub log: Option<LogSender>,
 }
 
-/// The prober's control channel and waker, as workers see them.
+/// Where workers tell the prober that a server reached its `observe
+/// layer4` error-limit: a channel of its own, and the prober's waker.
 #[derive(Debug, Clone)]
 pub struct Observer {
-    pub tx: Sender<Control>,
+    pub tx: Sender<Arc<Server>>,
     pub waker: Arc<Waker>,
 }
 
 impl Observer {
     /// Tells the prober that `server` reached its error-limit.
     pub fn report(&self, server: &Arc<Server>) {
-        let _ = self.tx.send(Control::Observed(Arc::clone(server)));
+        let _ = self.tx.send(Arc::clone(server));
         let _ = self.waker.wake();
     }
 }
@@ -144,7 +144,7 @@ impl Shared {
             .map(|_| Arc::new(BackendCount::default()))
             .collect();
         Shared {
-            config,
+            config: Arc::new(config),
             servers,
             process,
             frontends,

@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -28,6 +27,7 @@ use crate::api::{self, Api};
 use crate::backend::Server;
 use crate::cli::Args;
 use crate::config::{Config, ServerConf, fmt_duration};
+use crate::control::{Control, ExitNotice, Handle, ProberControl, Update};
 use crate::health::{self, ProberParts};
 use crate::listener;
 use crate::logger::{Logger, LoggerHandle};
@@ -39,7 +39,6 @@ use crate::slowstart::SlowStarts;
 use crate::stats::Rates;
 use crate::sys::SignalFd;
 use crate::tcplog::Cause;
-use crate::worker::{Control, Update};
 
 /// The signalfd.
 const SIGNALS: Token = Token(0);
@@ -51,39 +50,6 @@ pub const FIRST_FREE: Token = Token(16);
 /// The signals the supervisor handles; block them before spawning threads.
 pub const SIGNALS_HANDLED: [libc::c_int; 4] =
     [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP];
-
-/// A thread the supervisor stops and joins: a worker or the prober.
-pub struct Handle {
-    pub thread: JoinHandle<io::Result<()>>,
-    pub control: Sender<Control>,
-    pub waker: Arc<Waker>,
-}
-
-impl Handle {
-    /// Sends `msg` and wakes the thread's `Poll`. A thread that has already
-    /// returned no longer reads its channel: the message is dropped.
-    fn send(&self, msg: Control) {
-        let _ = self.control.send(msg);
-        if let Err(e) = self.waker.wake() {
-            log::error!("cannot wake a worker: {e}");
-        }
-    }
-}
-
-/// Rings the supervisor when a worker thread ends, however it ends: the
-/// worker's closure owns it, so its `Drop` runs on return and on panic.
-pub struct ExitNotice {
-    id: usize,
-    tx: Sender<usize>,
-    waker: Arc<Waker>,
-}
-
-impl Drop for ExitNotice {
-    fn drop(&mut self) {
-        let _ = self.tx.send(self.id);
-        let _ = self.waker.wake();
-    }
-}
 
 /// Where the process is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +69,8 @@ pub struct Supervisor {
     poll: Poll,
     signals: SignalFd,
     shared: Arc<Shared>,
-    workers: Vec<Handle>,
-    prober: Option<Handle>,
+    workers: Vec<Handle<Control>>,
+    prober: Option<Handle<ProberControl>>,
     /// The connection logger, if some frontend logs (stopped after the
     /// workers, so their last connections are logged too).
     logger: Option<LoggerHandle>,
@@ -203,15 +169,11 @@ impl Supervisor {
 
     /// The notice worker `id`'s thread must own, to report its end.
     pub fn exit_notice(&self, id: usize) -> ExitNotice {
-        ExitNotice {
-            id,
-            tx: self.exit_tx.clone(),
-            waker: Arc::clone(&self.exit_waker),
-        }
+        ExitNotice::new(id, self.exit_tx.clone(), Arc::clone(&self.exit_waker))
     }
 
     /// A worker thread, started with an [`ExitNotice`].
-    pub fn add_worker(&mut self, worker: Handle) {
+    pub fn add_worker(&mut self, worker: Handle<Control>) {
         self.workers.push(worker);
         self.running += 1;
     }
@@ -234,7 +196,7 @@ impl Supervisor {
         self.args = Some(args);
     }
 
-    pub fn set_prober(&mut self, prober: Handle) {
+    pub fn set_prober(&mut self, prober: Handle<ProberControl>) {
         self.prober = Some(prober);
     }
 
@@ -500,7 +462,7 @@ impl Supervisor {
         let shared = Arc::new(plan.shared);
         if let Some(l) = logger {
             let handle = l
-                .spawn(Arc::clone(&shared))
+                .spawn(Arc::clone(&shared.config))
                 .map_err(|e| format!("cannot start the logger: {e}"))?;
             self.logger = Some(handle);
         }
@@ -510,11 +472,10 @@ impl Supervisor {
                 .map_err(|e| format!("cannot start the prober: {e}"))?;
             self.prober = Some(handle);
         } else if let Some(p) = &self.prober {
-            p.send(Control::Update(Box::new(Update {
+            p.send(ProberControl::Update {
                 shared: Arc::clone(&shared),
-                listeners: Vec::new(),
                 done: None,
-            })));
+            });
         }
         let (was, now) = (&self.shared.config, &shared.config);
         self.stats_changed = was.stats_sockets != now.stats_sockets
@@ -639,13 +600,14 @@ impl Supervisor {
     /// Every worker has returned: stops the prober, joins all threads.
     fn finish(mut self) -> io::Result<()> {
         if let Some(p) = &self.prober {
-            p.send(Control::Stop);
+            p.send(ProberControl::Stop);
         }
         let threads = std::mem::take(&mut self.workers)
             .into_iter()
-            .chain(self.prober.take());
+            .map(|w| w.thread)
+            .chain(self.prober.take().map(|p| p.thread));
         for t in threads {
-            match t.thread.join() {
+            match t.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => self.fail(e),
                 Err(_) => self.fail(io::Error::other("a worker or the prober panicked")),
@@ -703,7 +665,7 @@ impl api::Runtime for Supervisor {
     }
 
     fn add_server(&mut self, backend: usize, conf: ServerConf) -> Result<(), String> {
-        let mut config = self.shared.config.clone();
+        let mut config = Config::clone(&self.shared.config);
         let name = format!("{}/{}", config.backends[backend].name, conf.name);
         config.backends[backend].servers.push(conf);
         self.apply(config)?;
@@ -712,7 +674,7 @@ impl api::Runtime for Supervisor {
     }
 
     fn del_server(&mut self, backend: usize, name: &str) -> Result<(), String> {
-        let mut config = self.shared.config.clone();
+        let mut config = Config::clone(&self.shared.config);
         let label = format!("{}/{name}", config.backends[backend].name);
         config.backends[backend].servers.retain(|s| s.name != name);
         self.apply(config)?;

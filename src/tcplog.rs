@@ -15,7 +15,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::date::LogDate;
-use crate::shared::Shared;
 
 /// The first letter of the termination state: what ended the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +108,7 @@ impl fmt::Display for Termination {
 pub struct Record {
     /// The snapshot the session ran under: indexes below point into its
     /// configuration, whatever reloads came since.
-    pub shared: Arc<Shared>,
+    pub config: Arc<Config>,
     pub client: SocketAddr,
     pub accepted: SystemTime,
     /// Indexes into the configuration.
@@ -250,7 +249,7 @@ mod tests {
 
     fn record() -> Record {
         Record {
-            shared: Arc::new(Shared::new(config(), None)),
+            config: Arc::new(config()),
             client: "127.0.0.1:50114".parse().unwrap(),
             accepted: UNIX_EPOCH + Duration::from_millis(1_795_521_662_123),
             frontend: 0,

@@ -19,6 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::backend::Server;
 use crate::balance::Balancer;
 use crate::buffers::BufPool;
+use crate::control::{Control, Update};
 use crate::forward::Pools;
 use crate::listener::{self, Accepted, EXHAUSTED_PAUSE};
 use crate::pipes::PipePool;
@@ -28,37 +29,6 @@ use crate::slab::{Key, Slab};
 use crate::tcplog::Cause;
 use crate::timer::Timers;
 use crate::token::{self, Target};
-
-/// Messages from the main thread, delivered with a wake of the `Poll`.
-/// A new configuration snapshot for a worker, with the listeners it must
-/// add (one SO_REUSEPORT socket per new bind, with its frontend index).
-#[derive(Debug)]
-pub struct Update {
-    pub shared: Arc<Shared>,
-    pub listeners: Vec<(TcpListener, usize)>,
-    /// Told once the snapshot is in force here.
-    pub done: Option<crossbeam_channel::Sender<()>>,
-}
-
-#[derive(Debug)]
-pub enum Control {
-    /// Stop accepting, close every connection and return.
-    Stop,
-    /// Stop accepting (listeners closed), let established and queued
-    /// sessions finish, and return when none is left.
-    SoftStop,
-    /// Reset every connection to this server: it went DOWN with
-    /// `on-marked-down shutdown-sessions` (`Cause::Down`), or the runtime
-    /// API said `shutdown sessions server` (`Cause::Killed`).
-    ShutdownSessions(Arc<Server>, Cause),
-    /// Server weights changed (runtime API): rebuild the balancers.
-    Rebalance,
-    /// A reload: a new snapshot (workers: with their new listeners; the
-    /// prober: the snapshot alone).
-    Update(Box<Update>),
-    /// To the prober: this server reached its `observe layer4` error-limit.
-    Observed(Arc<Server>),
-}
 
 /// The part of a worker a session handler borrows, for a session of
 /// generation `$g`. A macro rather than a method so the borrow stays field
@@ -281,7 +251,6 @@ impl Worker {
                     }
                 }
                 Control::Update(update) => self.update(*update),
-                Control::Observed(_) => {} // Meant for the prober only.
             }
         }
     }
