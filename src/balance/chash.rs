@@ -20,10 +20,9 @@
 //! walk on as if it were full. The admitted set only grows with the ramp, so
 //! a client that reached the recovered server stays there.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::hash::{hash_ip, hash_name, hash_vnode, slowstart_draw};
+use super::hash::{HashKey, hash_name, hash_vnode, slowstart_draw};
 use super::{admits, eligible, pickable};
 use crate::backend::Server;
 
@@ -110,13 +109,13 @@ impl Ring {
     pub fn pick(
         &mut self,
         servers: &[Arc<Server>],
-        client: IpAddr,
+        key: impl Into<HashKey>,
         avoid: Option<usize>,
     ) -> Option<usize> {
         if self.points.is_empty() {
             return None;
         }
-        let h = hash_ip(client);
+        let h = key.into().0;
         let home = match self.points.partition_point(|&p| p < h) {
             end if end == self.points.len() => 0,
             e => e,
@@ -180,6 +179,7 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::net::IpAddr;
 
     use super::super::testutil::*;
     use super::*;

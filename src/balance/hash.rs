@@ -58,6 +58,20 @@ fn fmix64(mut k: u64) -> u64 {
     k ^ (k >> 33)
 }
 
+/// What a hashing algorithm (`source`, consistent or map-based) places a
+/// connection by: a 64-bit hash of the session's key. Today the client's
+/// address ([`hash_ip`]); any other key (a stick-table entry, a server
+/// name from SNI) becomes one the same way, so the algorithms never see
+/// what was hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashKey(pub u64);
+
+impl From<IpAddr> for HashKey {
+    fn from(ip: IpAddr) -> HashKey {
+        HashKey(hash_ip(ip))
+    }
+}
+
 /// Hash of a client address. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`,
 /// what a dual-stack listener reports for an IPv4 client) hashes as the IPv4
 /// address, so a client maps to the same server whichever listener it used.

@@ -10,10 +10,9 @@
 //! changing the server list remaps most clients; that is the price of a
 //! table this small.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::hash::{hash_ip, hash_name, slowstart_draw};
+use super::hash::{HashKey, hash_name, slowstart_draw};
 use super::{WeightTable, admits, eligible};
 use crate::backend::Server;
 
@@ -35,7 +34,7 @@ impl MapBased {
     pub fn pick(
         &self,
         servers: &[Arc<Server>],
-        client: IpAddr,
+        key: impl Into<HashKey>,
         avoid: Option<usize>,
     ) -> Option<usize> {
         let total = self.table.total();
@@ -43,7 +42,7 @@ impl MapBased {
             return None;
         }
         let len = self.table.len();
-        let h = hash_ip(client);
+        let h = key.into().0;
         let home = self.table.entry_at(h % total);
         // A server in slow start admits only some clients (by a per-client
         // draw); the others go on to the next entry, unless none admits.

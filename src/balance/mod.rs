@@ -30,13 +30,13 @@ mod mapbased;
 mod random;
 mod roundrobin;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::backend::{RAMP_FULL, Server};
 use crate::config::Balance;
 
 pub use chash::VNODES_PER_WEIGHT;
+pub use hash::HashKey;
 
 /// A worker's balancer for one backend: the regular servers, and the
 /// `backup` servers used only while no regular server is UP.
@@ -94,15 +94,15 @@ impl Group {
         }
     }
 
-    fn pick(&mut self, client: IpAddr, avoid: Option<usize>) -> Option<usize> {
+    fn pick(&mut self, key: HashKey, avoid: Option<usize>) -> Option<usize> {
         // `avoid` is only set on a retry: the scan is off the common path.
         let avoid = avoid.and_then(|g| self.members.iter().position(|&m| m == g));
         let servers = &self.slice[..];
         let local = match &mut self.algo {
             Algo::RoundRobin(rr) => rr.pick(servers, avoid),
             Algo::LeastConn(lc) => lc.pick(servers, avoid),
-            Algo::Consistent(ring) => ring.pick(servers, client, avoid),
-            Algo::MapBased(map) => map.pick(servers, client, avoid),
+            Algo::Consistent(ring) => ring.pick(servers, key, avoid),
+            Algo::MapBased(map) => map.pick(servers, key, avoid),
             Algo::Random(rnd) => rnd.pick(servers, avoid),
             Algo::First(first) => first.pick(servers, avoid),
         };
@@ -142,22 +142,24 @@ impl Balancer {
     }
 
     /// Index into `servers` (the same slice passed to `new`) for a connection
-    /// from `client`: never `avoid`, only a server whose
+    /// whose hash key is `key` (the client's address today; only hashing
+    /// algorithms read it): never `avoid`, only a server whose
     /// [`Server::available`] is true. None when no server can take it.
     /// Backup servers are picked only while no regular server is UP: the
     /// first available one in conf order, or any with `option allbackups`.
     pub fn pick(
         &mut self,
         servers: &[Arc<Server>],
-        client: IpAddr,
+        key: impl Into<HashKey>,
         avoid: Option<usize>,
     ) -> Option<usize> {
+        let key = key.into();
         debug_assert_eq!(
             servers.len(),
             self.servers,
             "pick() needs the slice given to new()"
         );
-        if let Some(i) = self.regular.pick(client, avoid) {
+        if let Some(i) = self.regular.pick(key, avoid) {
             return Some(i);
         }
         let backup = self.backup.as_mut()?;
@@ -165,7 +167,7 @@ impl Balancer {
             return None;
         }
         if self.all_backups {
-            return backup.pick(client, avoid);
+            return backup.pick(key, avoid);
         }
         backup
             .members
@@ -514,7 +516,7 @@ mod backup_tests {
     }
 
     fn picks(b: &mut Balancer, s: &[Arc<Server>]) -> BTreeSet<usize> {
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip: std::net::IpAddr = "10.0.0.1".parse().unwrap();
         (0..20).filter_map(|_| b.pick(s, ip, None)).collect()
     }
 
@@ -550,7 +552,7 @@ mod backup_tests {
         let s = servers(&[false, true], 1);
         let mut b = Balancer::with_backups(Balance::LeastConn, &s, 1, false);
         let _held = ConnGuard::acquire(&s[0]).unwrap();
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip: std::net::IpAddr = "10.0.0.1".parse().unwrap();
         assert_eq!(
             b.pick(&s, ip, None),
             None,
