@@ -29,8 +29,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::backend::{CheckStatus, Server};
 use crate::config::{Check, CheckStep, Config, OnError};
-use crate::connect::{self, Progress};
 use crate::control::{Control, Handle, ProberControl};
+use crate::net::{self, Progress};
 use crate::shared::{Observer, Shared};
 use crate::slowstart::SlowStarts;
 use crate::tcplog::Cause;
@@ -403,7 +403,7 @@ impl Prober {
             return;
         };
         if !p.connected {
-            match connect::outcome(&p.stream) {
+            match net::connect_outcome(&p.stream) {
                 Progress::Connected => p.connected = true,
                 Progress::InProgress => return,
                 Progress::Failed(e) => {
@@ -452,7 +452,7 @@ impl Prober {
 
     fn start(&mut self, i: usize, now: Instant) {
         let probe = &mut self.probes[i];
-        match connect::start(probe.check.target, connect::Options::default()) {
+        match net::connect(probe.check.target, net::Options::default()) {
             Ok(mut stream) => {
                 self.starved = false;
                 let interest = Interest::READABLE | Interest::WRITABLE;
@@ -477,7 +477,7 @@ impl Prober {
                 let deadline = now + probe.timeout;
                 self.schedule(i, deadline);
             }
-            Err(e) if connect::local_shortage(&e) => {
+            Err(e) if net::local_shortage(&e) => {
                 // Our shortage says nothing of the server: no result, its
                 // state stays; try again at the next interval.
                 probe.pending = None;

@@ -190,8 +190,6 @@ impl Shared {
 pub struct Admission {
     shared: Arc<Shared>,
     frontend: usize,
-    /// A client took the place: it counts in its backend too.
-    admitted: bool,
 }
 
 impl Admission {
@@ -219,25 +217,38 @@ impl Admission {
         Some(Admission {
             shared: Arc::clone(shared),
             frontend,
-            admitted: false,
         })
     }
 
-    /// A client took this place: counts it in the totals and highs, and
-    /// in its backend's sessions.
+    /// A client took this place: counts it in the totals and highs.
     pub fn admitted(&mut self) {
         for count in [&self.shared.process.global, self.frontend()] {
             count.total.fetch_add(1, Relaxed);
             count.max.fetch_max(count.cur.load(Relaxed), Relaxed);
         }
-        let be = &self.shared.backends[self.backend()];
-        let now = be.cur.fetch_add(1, Relaxed) + 1;
-        be.max.fetch_max(now, Relaxed);
-        self.admitted = true;
     }
+}
 
-    fn backend(&self) -> usize {
-        self.shared.config.frontends[self.frontend].backend
+/// A session's place in its backend's session count (`scur`, `smax`,
+/// queued clients included, as HAProxy's): taken when the session is
+/// routed to the backend, given back when dropped.
+#[derive(Debug)]
+pub struct BackendSeat {
+    count: Arc<BackendCount>,
+}
+
+impl BackendSeat {
+    pub fn take(shared: &Shared, backend: usize) -> BackendSeat {
+        let count = Arc::clone(&shared.backends[backend]);
+        let now = count.cur.fetch_add(1, Relaxed) + 1;
+        count.max.fetch_max(now, Relaxed);
+        BackendSeat { count }
+    }
+}
+
+impl Drop for BackendSeat {
+    fn drop(&mut self) {
+        self.count.cur.fetch_sub(1, Relaxed);
     }
 }
 
@@ -249,11 +260,6 @@ fn take(count: &AtomicUsize, max: usize) -> Option<usize> {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        if self.admitted {
-            self.shared.backends[self.backend()]
-                .cur
-                .fetch_sub(1, Relaxed);
-        }
         self.shared.frontends[self.frontend]
             .cur
             .fetch_sub(1, Relaxed);

@@ -1,5 +1,5 @@
-//! The one non-blocking connect, for sessions and for the prober's checks,
-//! and the line between a server's failure and our own.
+//! Sockets to servers: the one non-blocking connect, for sessions and for
+//! the prober's checks, and the line between a server's failure and our own.
 //!
 //! mio's recipe for a non-blocking connect: `connect` returns EINPROGRESS,
 //! the socket becomes writable, then `take_error` tells a failure and
@@ -19,7 +19,7 @@ pub struct Options {
 }
 
 /// Opens a non-blocking socket to `addr` and starts connecting.
-pub fn start(addr: SocketAddr, opts: Options) -> io::Result<TcpStream> {
+pub fn connect(addr: SocketAddr, opts: Options) -> io::Result<TcpStream> {
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -40,7 +40,7 @@ pub fn start(addr: SocketAddr, opts: Options) -> io::Result<TcpStream> {
 }
 
 /// Where a connect in progress stands, once its socket reported readiness.
-pub fn outcome(stream: &TcpStream) -> Progress {
+pub fn connect_outcome(stream: &TcpStream) -> Progress {
     let result = match stream.take_error() {
         Ok(Some(e)) | Err(e) => Err(e),
         Ok(None) => stream.peer_addr().map(drop),

@@ -1,0 +1,353 @@
+//! One proxied connection: the client socket, the server it was given, and
+//! the state machine between accept and close.
+//!
+//! ```text
+//!   accept -> pick -> Connecting --connected--> Forwarding --both FINs--> closed
+//!              |  ^       |  (refused, timeout: retry on another server)
+//!              v  |       v      ^            |
+//!             Queued    closed   |            | retry-on empty-response: the server
+//!                                +------------+ hung up before its first byte; pick
+//!                                               another, replay the client's bytes
+//! ```
+//! Every handler says which state it is entered in and what it may leave to.
+//! A handler returns a [`Next`] telling the worker what to do with the slot.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry};
+use socket2::SockRef;
+
+use crate::backend::{ConnGuard, Server};
+use crate::balance::Balancer;
+use crate::forward::{Pools, Pump, Side};
+use crate::shared::{Admission, BackendSeat, Shared};
+use crate::slab::Key;
+use crate::tcplog::{Cause, Phase, Termination, Trace};
+use crate::token::{self, Peer};
+
+mod connect;
+mod forwarding;
+mod record;
+mod route;
+
+/// What the worker does with a session after a handler ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Wait for the next event or deadline.
+    Wait,
+    /// Bytes may still move: run the session again on the next turn.
+    Again,
+    /// Waiting for a server slot: retry when one may have freed.
+    Queue,
+    /// l4lb itself is out of fds, memory or local ports: wait like
+    /// `Queue`, and the worker stops accepting for a while.
+    Starved,
+    /// Both directions finished cleanly: close both sockets.
+    Close,
+    /// A socket failed or a limit hit: close, passing an RST to live peers.
+    Abort,
+}
+
+/// Readiness reported by one event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ready {
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer sent its FIN (or the socket failed).
+    pub read_closed: bool,
+    /// The socket failed (a reset).
+    pub error: bool,
+}
+
+/// What a session borrows from its worker while a handler runs.
+pub struct Ctx<'a> {
+    pub registry: &'a Registry,
+    pub pools: &'a mut Pools,
+    pub shared: &'a Shared,
+    pub balancers: &'a mut [Balancer],
+    pub now: Instant,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Every usable server is at its maxconn (or, `starved`, l4lb could
+    /// not open a socket); waiting for a slot.
+    Queued {
+        since: Instant,
+        avoid: Option<usize>,
+        attempts: u32,
+        starved: bool,
+    },
+    /// Non-blocking connect in progress to `servers[idx]`.
+    Connecting {
+        server: Side,
+        guard: ConnGuard,
+        idx: usize,
+        since: Instant,
+        attempts: u32,
+    },
+    /// Connected: bytes flow both ways until both FINs have been passed on.
+    Forwarding {
+        server: Side,
+        guard: ConnGuard,
+        up: Pump,
+        down: Pump,
+        idx: usize,
+        attempts: u32,
+    },
+    /// Left by a handler that is replacing the state.
+    Moving,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    key: Key,
+    frontend: usize,
+    /// Set by the route stage, with the session's place in its count.
+    backend: usize,
+    _seat: BackendSeat,
+    peer: SocketAddr,
+    client: Side,
+    state: State,
+    splice: bool,
+    /// Last time bytes moved from or to each side (inactivity timeouts).
+    client_seen: Instant,
+    server_seen: Instant,
+    /// Instant of this session's live timer entry, if any.
+    pub armed: Option<Instant>,
+    /// `retry-on empty-response`: what the client sent a server that hung
+    /// up without answering, for the next one.
+    replay: Option<Vec<u8>>,
+    /// Times, attempts and end reason, for the connection log.
+    trace: Trace,
+    /// The frontend logs connections (`option tcplog` with a target).
+    logged: bool,
+    admission: Admission,
+}
+
+impl Session {
+    /// Entered for a freshly accepted client; leaves to Connecting, Queued
+    /// or a close.
+    pub fn start(
+        ctx: &mut Ctx<'_>,
+        key: Key,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        frontend: usize,
+        admission: Admission,
+    ) -> (Session, Next) {
+        let fe = &ctx.shared.config.frontends[frontend];
+        // No pre-forward stage yet: the session is routed at once.
+        let route = route::route(ctx.shared, frontend);
+        let be = &ctx.shared.config.backends[route.backend];
+        // TCP_NODELAY and SO_KEEPALIVE come from the listener (inherited).
+        let registered = ctx.registry.register(
+            &mut stream,
+            token::session(key, Peer::Client),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        let logged = fe.tcplog && !fe.log.is_empty();
+        let mut s = Session {
+            key,
+            frontend,
+            backend: route.backend,
+            _seat: route.seat,
+            peer,
+            client: Side::new(stream),
+            state: State::Moving,
+            splice: fe.splice_auto && be.splice_auto,
+            client_seen: ctx.now,
+            server_seen: ctx.now,
+            armed: None,
+            replay: None,
+            trace: Trace::new(ctx.now, logged),
+            logged,
+            admission,
+        };
+        if let Err(e) = registered {
+            log::warn!("cannot register client {peer}: {e}");
+            let next = s.end(Cause::Resource, Phase::Connect);
+            return (s, next);
+        }
+        let next = s.connect_next(ctx, None, 0);
+        (s, next)
+    }
+
+    /// Dispatches one readiness event for one of the session's sockets.
+    pub fn on_event(&mut self, ctx: &mut Ctx<'_>, peer: Peer, ready: Ready) -> Next {
+        let side = match (peer, &mut self.state) {
+            (Peer::Client, _) => Some(&mut self.client),
+            (Peer::Server, State::Connecting { server, .. } | State::Forwarding { server, .. }) => {
+                Some(server)
+            }
+            _ => None,
+        };
+        if let Some(side) = side {
+            side.readable |= ready.readable;
+            side.writable |= ready.writable;
+            side.read_closed |= ready.read_closed;
+        }
+        match (&self.state, peer) {
+            // No byte of the client is read before a server is connected;
+            // a reset is all there is to notice: no server for nobody.
+            (State::Queued { .. }, Peer::Client) if ready.error => {
+                self.end(Cause::ClientAbort, Phase::Queue)
+            }
+            (State::Connecting { .. }, Peer::Client) if ready.error => {
+                self.end(Cause::ClientAbort, Phase::Connect)
+            }
+            (State::Connecting { .. }, Peer::Server) => self.check_connect(ctx),
+            (State::Forwarding { .. }, _) => self.forward(ctx),
+            _ => Next::Wait,
+        }
+    }
+
+    /// Runs the pumps again after a handler returned [`Next::Again`].
+    pub fn resume(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        match self.state {
+            State::Forwarding { .. } => self.forward(ctx),
+            _ => Next::Wait,
+        }
+    }
+
+    /// Entered in Queued when a server slot may have freed; leaves to
+    /// Connecting, Queued again, or a close.
+    pub fn retry_queued(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        match std::mem::replace(&mut self.state, State::Moving) {
+            State::Queued {
+                avoid,
+                attempts,
+                since,
+                ..
+            } => {
+                let next = self.connect_next(ctx, avoid, attempts);
+                if let State::Queued { since: s, .. } = &mut self.state {
+                    *s = since;
+                }
+                next
+            }
+            other => {
+                self.state = other;
+                Next::Wait
+            }
+        }
+    }
+
+    /// The server this session is connected or connecting to.
+    pub fn server(&self) -> Option<&Arc<Server>> {
+        match &self.state {
+            State::Connecting { guard, .. } | State::Forwarding { guard, .. } => {
+                Some(guard.server())
+            }
+            _ => None,
+        }
+    }
+
+    /// The configuration snapshot this session runs under: the one in force
+    /// when it was accepted, until it ends, whatever reloads happen.
+    pub fn shared(&self) -> &Arc<Shared> {
+        self.admission.shared()
+    }
+
+    /// When the session's current state times out, absent further activity.
+    pub fn deadline(&self) -> Option<Instant> {
+        let shared = &**self.shared();
+        let fe = &shared.config.frontends[self.frontend];
+        let be = &shared.config.backends[self.backend];
+        match &self.state {
+            State::Queued { since, .. } => Some(*since + be.timeout_queue),
+            State::Connecting { since, .. } => Some(*since + be.timeout_connect),
+            State::Forwarding { .. } => self.idle_deadlines(fe, be).earliest(),
+            State::Moving => None,
+        }
+    }
+
+    /// Entered when the deadline passed: a connect timeout is a failed
+    /// attempt (retry elsewhere); a queue or idle timeout closes.
+    pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Next {
+        match self.state {
+            State::Connecting { .. } => {
+                let err = io::Error::new(io::ErrorKind::TimedOut, "timeout connect");
+                self.connect_failed(ctx, err)
+            }
+            State::Queued { starved, .. } => {
+                self.admission.frontend().rejected.fetch_add(1, Relaxed);
+                if starved {
+                    // HAProxy's `RC`: a local resource ran out.
+                    log::info!(
+                        "client {}: refused, l4lb had no fd, memory or local port for a server connection within timeout queue",
+                        self.peer.ip()
+                    );
+                    return self.end(Cause::Resource, Phase::Connect);
+                }
+                log::debug!(
+                    "client {}: no server slot within timeout queue",
+                    self.peer.ip()
+                );
+                self.end(Cause::ServerTimeout, Phase::Queue)
+            }
+            State::Forwarding { .. } => self.idle_timeout(ctx),
+            State::Moving => Next::Close,
+        }
+    }
+
+    /// Records why the session ends unless a reason is already recorded:
+    /// the first one wins (a timeout logged `cD` stays `cD` when the rest
+    /// of the answer is then delivered).
+    fn note_end(&mut self, end: Termination) {
+        self.trace.end.get_or_insert(end);
+    }
+
+    /// Records why the session ends, with the phase it is in: for the
+    /// worker's own reasons (a DOWN server's sessions, a stop).
+    pub fn kill(&mut self, cause: Cause) {
+        let phase = self.phase();
+        self.trace.end = Some(Termination::new(cause, phase));
+    }
+
+    /// The termination phase of the current state.
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::Queued { .. } => Phase::Queue,
+            State::Connecting { .. } | State::Moving => Phase::Connect,
+            State::Forwarding { .. } => Phase::Data,
+        }
+    }
+
+    /// Records an abnormal end and returns the verdict that applies it.
+    fn end(&mut self, cause: Cause, phase: Phase) -> Next {
+        self.note_end(Termination::new(cause, phase));
+        Next::Abort
+    }
+
+    /// Ends the session: logs it, gives back pipes and buffers, and with
+    /// `abort` makes both sockets close with an RST (SO_LINGER 0), so a
+    /// truncation is never mistaken for a clean end. Dropping the session
+    /// closes them.
+    pub fn finish(mut self, pools: &mut Pools, now: Instant, abort: bool) {
+        if self.logged {
+            self.log(self.shared(), now);
+        }
+        let server = match &mut self.state {
+            State::Forwarding {
+                server, up, down, ..
+            } => {
+                up.release(pools);
+                down.release(pools);
+                Some(&server.stream)
+            }
+            State::Connecting { server, .. } => Some(&server.stream),
+            _ => None,
+        };
+        if abort {
+            for stream in server.into_iter().chain([&self.client.stream]) {
+                let _ = SockRef::from(stream).set_linger(Some(Duration::ZERO));
+            }
+        }
+    }
+}
