@@ -12,12 +12,13 @@
 //! and hands over to the `supervisor`, the main thread's event loop
 //! (signals, soft and hard stop), which tells systemd through `notify`,
 //! serves the runtime API (`api`) and the metrics endpoint (`metrics`,
-//! from the rows of `stats`). `ctl` is the `l4lb ctl` client of the API.
+//! from the rows of `stats`), each an `admin_service`. `ctl` is the `l4lb ctl` client of the API.
 //! Configuration enters through `cli` (flags) and `conf` (file text), and
 //! `config` validates both into one immutable [`config::Config`], whose
 //! worst-case file descriptor count `fds` fits into RLIMIT_NOFILE. `sys`
 //! holds every `unsafe` call.
 
+pub mod admin_service;
 pub mod api;
 pub mod backend;
 pub mod balance;

@@ -12,8 +12,9 @@
 //! half-closes and reads what the client may still send before closing, so
 //! that unread input never turns the close into a reset that would cut the
 //! response short (bounded by [`LINGER`] and [`MAX_LINGER_BYTES`]).
-//! Out of fds, the listener rests and retries (a [`listener::Pause`]), so a
-//! client queued meanwhile is answered once fds are back.
+//! The listener, connections and deadlines are an
+//! [admin service](crate::admin_service): out of fds, the listener rests
+//! and retries, so a client queued meanwhile is answered once fds are back.
 
 pub mod json;
 pub mod prometheus;
@@ -22,10 +23,10 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
+use mio::Registry;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Interest, Registry, Token};
 
-use crate::listener::{self, Pause};
+use crate::admin_service::{Listening, Next, Protocol, Service, Tokens};
 use crate::shared::Shared;
 use crate::stats::Rates;
 
@@ -42,11 +43,6 @@ const MAX_LINGER_BYTES: usize = 256 * 1024;
 /// Connections at once; more are closed as soon as accepted.
 pub const MAX_CONNS: usize = 64;
 
-/// Token range in the supervisor's `Poll`, above the runtime API's.
-const LISTENER: Token = Token(1 << 21);
-const CONN_BASE: usize = LISTENER.0 + 1;
-const CONN_END: usize = CONN_BASE + MAX_CONNS;
-
 /// Where a connection is in its one exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -58,7 +54,7 @@ enum Phase {
     Linger,
 }
 
-struct Conn {
+pub struct Conn {
     stream: TcpStream,
     phase: Phase,
     input: Vec<u8>,
@@ -70,148 +66,70 @@ struct Conn {
     deadline: Instant,
 }
 
-/// What one readiness event left the connection as.
-enum Next {
-    Keep,
-    Close,
-}
+/// The metrics endpoint: the admin service that speaks [`Http`].
+pub type Metrics = Service<Http>;
 
-pub struct Metrics {
-    registry: Registry,
-    listener: TcpListener,
+/// The one-request HTTP/1.x server of `stats http`.
+pub struct Http {
     /// The address of its `stats http` line (port 0 stays 0).
     configured: SocketAddr,
     addr: SocketAddr,
-    /// Set while the listener rests after running out of fds.
-    pause: Pause,
-    conns: Vec<Option<Conn>>,
+}
+
+impl Protocol for Http {
+    type Listener = TcpListener;
+    type Origin = ();
+    type Conn = Conn;
+    type Ctx<'a> = (&'a Shared, &'a Rates);
+    const NAME: &'static str = "stats http";
+
+    fn open(&self, stream: TcpStream, _: &(), now: Instant) -> Conn {
+        Conn {
+            stream,
+            phase: Phase::Head,
+            input: Vec::new(),
+            output: Vec::new(),
+            sent: 0,
+            discarded: 0,
+            deadline: now + HEAD_TIMEOUT,
+        }
+    }
+
+    fn stream(c: &mut Conn) -> &mut TcpStream {
+        &mut c.stream
+    }
+
+    fn deadline(&self, c: &Conn) -> Instant {
+        c.deadline
+    }
+
+    fn ready(&self, c: &mut Conn, (shared, rates): (&Shared, &Rates)) -> Next {
+        c.advance(shared, rates)
+    }
 }
 
 impl Metrics {
     /// Listens on `addr` and registers the listener in `registry`.
-    pub fn bind(addr: SocketAddr, registry: &Registry) -> io::Result<Metrics> {
-        let mut listener = TcpListener::bind(addr)
+    pub fn bind(addr: SocketAddr, registry: &Registry, tokens: Tokens) -> io::Result<Metrics> {
+        let sock = TcpListener::bind(addr)
             .map_err(|e| io::Error::new(e.kind(), format!("stats http {addr}: {e}")))?;
-        registry.register(&mut listener, LISTENER, Interest::READABLE)?;
-        Ok(Metrics {
-            registry: registry.try_clone()?,
+        let http = Http {
             configured: addr,
-            addr: listener.local_addr()?,
-            listener,
-            pause: Pause::default(),
-            conns: (0..MAX_CONNS).map(|_| None).collect(),
-        })
-    }
-
-    /// Whether `token` belongs to the metrics endpoint.
-    pub fn owns(token: Token) -> bool {
-        (LISTENER.0..CONN_END).contains(&token.0)
+            addr: sock.local_addr()?,
+        };
+        let mut metrics = Service::new(http, registry, tokens, MAX_CONNS)?;
+        metrics.listen(Listening::new(sock, (), None))?;
+        Ok(metrics)
     }
 
     /// The address of its `stats http` line.
     pub fn configured(&self) -> SocketAddr {
-        self.configured
+        self.protocol().configured
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// A readiness event on the listener or a connection.
-    pub fn on_event(&mut self, token: Token, shared: &Shared, rates: &Rates) {
-        if token == LISTENER {
-            self.accept();
-            return;
-        }
-        let slot = token.0 - CONN_BASE;
-        let Some(Some(c)) = self.conns.get_mut(slot) else {
-            return;
-        };
-        if let Next::Close = c.advance(shared, rates) {
-            self.close(slot);
-        }
-    }
-
-    /// When the next connection times out, or the resting listener is
-    /// retried.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        let conns = self.conns.iter().flatten().map(|c| c.deadline);
-        conns.chain(self.pause.until()).min()
-    }
-
-    /// Closes connections past their deadline, then retries the listener
-    /// if its rest is over.
-    pub fn expire(&mut self, now: Instant) {
-        for slot in 0..self.conns.len() {
-            if self.conns[slot].as_ref().is_some_and(|c| now >= c.deadline) {
-                self.close(slot);
-            }
-        }
-        if self.pause.due(now) {
-            self.accept();
-        }
-    }
-
-    /// Accepts until `WouldBlock`, or until fds run out (then rests).
-    fn accept(&mut self) {
-        if self.pause.resting() {
-            return;
-        }
-        loop {
-            let mut stream = match self.listener.accept() {
-                Ok((s, _)) => s,
-                Err(e) if listener::is_exhausted(&e) => {
-                    if self.pause.failed(Instant::now()) {
-                        log::warn!(
-                            "stats http: accept: {e}; pausing the listener, retried every {}ms",
-                            listener::EXHAUSTED_PAUSE.as_millis()
-                        );
-                    }
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.recovered();
-                    return;
-                }
-                // The client left before we took it, or a signal.
-                Err(_) => continue,
-            };
-            self.recovered();
-            let Some(slot) = self.conns.iter().position(Option::is_none) else {
-                log::warn!("stats http: {MAX_CONNS} connections open; closing a new one");
-                continue;
-            };
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self
-                .registry
-                .register(&mut stream, Token(CONN_BASE + slot), interest)
-            {
-                log::warn!("stats http: register: {e}");
-                continue;
-            }
-            self.conns[slot] = Some(Conn {
-                stream,
-                phase: Phase::Head,
-                input: Vec::new(),
-                output: Vec::new(),
-                sent: 0,
-                discarded: 0,
-                deadline: Instant::now() + HEAD_TIMEOUT,
-            });
-        }
-    }
-
-    fn recovered(&mut self) {
-        if let Some(n) = self.pause.recovered() {
-            log::info!("stats http: accepting again after {n} failed accept(s)");
-        }
-    }
-
-    fn close(&mut self, slot: usize) {
-        if let Some(mut c) = self.conns[slot].take() {
-            let _ = self.registry.deregister(&mut c.stream);
-        }
+        self.protocol().addr
     }
 }
 

@@ -8,9 +8,10 @@
 //! thread has returned; the prober is stopped then, and all are joined.
 //!
 //! Event sources are told apart by their token, in `Supervisor::dispatch`.
-//! To add one (the runtime API's unix socket, the metrics listener), register
-//! it on [`Supervisor::registry`] under a new token from [`FIRST_FREE`] on and
-//! add an arm there.
+//! Tokens below [`FIRST_FREE`] are the supervisor's own. From it on, each
+//! admin service (the runtime API, the metrics endpoint) takes one tag and
+//! encodes its listeners' and connections' tokens under it ([`Tokens`]).
+//! To add a source, give it the next free token or tag and add an arm there.
 
 use std::io;
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
+use crate::admin_service::Tokens;
 use crate::api::{self, Api};
 use crate::backend::Server;
 use crate::cli::Args;
@@ -46,6 +48,10 @@ const SIGNALS: Token = Token(0);
 const EXITS: Token = Token(1);
 /// Tokens from here on are free for sources added later; each takes its own.
 pub const FIRST_FREE: Token = Token(16);
+/// The runtime API's tokens.
+const API_TOKENS: Tokens = Tokens::new(FIRST_FREE);
+/// The metrics endpoint's tokens.
+const METRICS_TOKENS: Tokens = Tokens::new(Token(FIRST_FREE.0 + 1));
 
 /// The signals the supervisor handles; block them before spawning threads.
 pub const SIGNALS_HANDLED: [libc::c_int; 4] =
@@ -122,7 +128,7 @@ impl Supervisor {
         let api = if shared.config.stats_sockets.is_empty() {
             None
         } else {
-            let api = Api::bind(&shared.config, poll.registry(), takeover)?;
+            let api = Api::bind(&shared.config, poll.registry(), API_TOKENS, takeover)?;
             for path in api.paths() {
                 log::info!("runtime API on {}", path.display());
             }
@@ -130,7 +136,7 @@ impl Supervisor {
         };
         let metrics = match shared.config.stats_http {
             Some(addr) => {
-                let m = Metrics::bind(addr, poll.registry())?;
+                let m = Metrics::bind(addr, poll.registry(), METRICS_TOKENS)?;
                 log::info!("metrics on http://{}/metrics and /stats", m.addr());
                 Some(m)
             }
@@ -247,15 +253,15 @@ impl Supervisor {
         match token {
             SIGNALS => self.on_signals(),
             EXITS => self.on_exits(),
-            t if Api::owns(t) => {
+            t if API_TOKENS.owns(t) => {
                 if let Some(mut api) = self.api.take() {
                     api.on_event(t, self);
                     self.api = Some(api);
                 }
             }
-            t if Metrics::owns(t) => {
+            t if METRICS_TOKENS.owns(t) => {
                 if let Some(m) = &mut self.metrics {
-                    m.on_event(t, &self.shared, &self.rates);
+                    m.on_event(t, (&self.shared, &self.rates));
                 }
             }
             other => log::debug!("supervisor: event for unknown {other:?}"),
@@ -529,7 +535,7 @@ impl Supervisor {
         let errors = match &mut self.api {
             Some(api) => api.rebind(cfg),
             None if cfg.stats_sockets.is_empty() => Vec::new(),
-            None => match Api::bind(cfg, self.poll.registry(), false) {
+            None => match Api::bind(cfg, self.poll.registry(), API_TOKENS, false) {
                 Ok(api) => {
                     self.api = Some(api);
                     Vec::new()
@@ -548,14 +554,14 @@ impl Supervisor {
             return;
         }
         let bound = want.map(|addr| {
-            Metrics::bind(addr, self.poll.registry()).or_else(|e| {
+            Metrics::bind(addr, self.poll.registry(), METRICS_TOKENS).or_else(|e| {
                 if e.kind() != io::ErrorKind::AddrInUse || self.metrics.is_none() {
                     return Err(e);
                 }
                 // The old address holds the port (0.0.0.0:P -> 127.0.0.1:P):
                 // closed first.
                 self.metrics = None;
-                Metrics::bind(addr, self.poll.registry())
+                Metrics::bind(addr, self.poll.registry(), METRICS_TOKENS)
             })
         });
         match bound {
