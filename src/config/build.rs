@@ -8,17 +8,18 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::flags::Flags;
-use super::keywords::{
-    BE, Bad, DEF, FE, HTTP_SECTIONS, LISTEN, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT, T_QUEUE,
-    T_SERVER, T_SERVER_FIN, T_TUNNEL, TIMEOUTS, global_line, http_only, role_name, settings_line,
-};
+use super::flags::{FLAGS, Flags, quick_proxy};
+use super::keywords::{Bad, HTTP_SECTIONS, global_line, http_only, settings_line};
 use super::log::{LogSpec, system_hostname};
-use super::{
-    Backend, Balance, Bind, CheckStep, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN,
-    DEFAULT_RETRIES, DEFAULT_TIMEOUT_CONNECT, Frontend, LogTarget, Logging, ServerConf,
-    StatsSocket, conf_error,
+use super::raw::{
+    BE, DEF, FE, Global, LISTEN, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
+    T_QUEUE, T_SERVER, T_SERVER_FIN, T_TUNNEL, check_name, role_name,
 };
+use super::{
+    Backend, Balance, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN, DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_CONNECT, Frontend, LogTarget, Logging, conf_error,
+};
+use crate::cli::Args;
 use crate::conf::{self, Kind, Line, Section};
 
 impl Config {
@@ -50,87 +51,14 @@ impl Config {
         }
         b.finish(flags)
     }
-}
 
-/// Values of `global` lines; None = not set, the default applies.
-#[derive(Debug, Default)]
-pub(super) struct Global {
-    pub(super) threads: Option<usize>,
-    pub(super) cpu_affinity: Option<bool>,
-    pub(super) maxconn: Option<usize>,
-    pub(super) maxpipes: Option<usize>,
-    pub(super) bufsize: Option<usize>,
-    pub(super) pipesize: Option<usize>,
-    pub(super) hard_stop_after: Option<Duration>,
-    /// `log` lines, what a proxy's `log global` stands for.
-    pub(super) log: Vec<LogTarget>,
-    pub(super) log_tag: Option<String>,
-    /// `log-send-hostname`, with its name if one was given.
-    pub(super) log_send_hostname: Option<Option<String>>,
-    pub(super) stats_sockets: Vec<StatsSocket>,
-    pub(super) stats_timeout: Option<Duration>,
-    pub(super) stats_maxconn: Option<usize>,
-    pub(super) stats_http: Option<std::net::SocketAddr>,
-}
-
-/// Values of a defaults or proxy section; None = inherit or default.
-/// Proxies start from a clone of their defaults section's.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Settings {
-    pub(super) balance: Option<Balance>,
-    /// `hash-type consistent`; applied to `balance source` when the backend
-    /// is built, since either line may come from the defaults.
-    pub(super) consistent: Option<bool>,
-    /// Indexed like [`TIMEOUTS`]; `Some(ZERO)` is an explicit "no timeout"
-    /// that overrides one from the defaults, as in HAProxy.
-    pub(super) timeouts: [Option<Duration>; TIMEOUTS.len()],
-    pub(super) retries: Option<u32>,
-    pub(super) redispatch: Option<bool>,
-    /// `retry-on empty-response`.
-    pub(super) retry_empty: Option<bool>,
-    pub(super) splice_auto: Option<bool>,
-    pub(super) clitcpka: Option<bool>,
-    pub(super) srvtcpka: Option<bool>,
-    pub(super) maxconn: Option<usize>,
-    /// Backend name and the line that named it.
-    pub(super) default_backend: Option<(String, usize)>,
-    pub(super) description: Option<String>,
-    /// Each bind with its line, to report a duplicate where it is.
-    pub(super) binds: Vec<(Bind, usize)>,
-    pub(super) servers: Vec<ServerConf>,
-    /// `option tcp-check`.
-    pub(super) tcp_check: Option<bool>,
-    /// `option allbackups`.
-    pub(super) all_backups: Option<bool>,
-    /// `default-server` option words, applied before each server's own.
-    pub(super) default_server: Vec<String>,
-    /// `tcp-check` steps, with the line of the first (for a warning).
-    pub(super) tcp_check_steps: Vec<CheckStep>,
-    pub(super) tcp_check_line: Option<usize>,
-    /// `log` lines (inherited ones first; `no log` empties it), with the
-    /// line of the last one written in the section itself.
-    pub(super) log: Vec<LogSpec>,
-    pub(super) log_line: Option<usize>,
-    /// `option tcplog`, `option dontlognull`.
-    pub(super) tcplog: Option<bool>,
-    pub(super) dontlognull: Option<bool>,
-}
-
-impl Settings {
-    fn timeout(&self, which: usize) -> Option<Duration> {
-        self.timeouts[which].filter(|d| !d.is_zero())
+    /// `l4lb --bind A --server B...`: the quick-start proxy, checked as a
+    /// file's would be.
+    pub(super) fn quick_start(args: &Args, flags: &Flags) -> Result<Config, Vec<ConfError>> {
+        let mut b = Builder::new(FLAGS);
+        b.proxies.push(quick_proxy(args)?);
+        b.finish(flags)
     }
-}
-
-/// A frontend, backend or listen section, read but not yet checked as a whole.
-#[derive(Debug)]
-pub(super) struct Proxy {
-    pub(super) role: u8,
-    pub(super) name: String,
-    pub(super) line: usize,
-    pub(super) settings: Settings,
-    /// The quick-start proxy: its missing timeouts are deliberate.
-    pub(super) quiet: bool,
 }
 
 /// Collects sections in file order, then checks them as a whole in `finish`.
@@ -548,16 +476,5 @@ fn resolve_balance(balance: Option<Balance>, consistent: Option<bool>) -> Balanc
             consistent: consistent.unwrap_or(false),
         },
         other => other,
-    }
-}
-
-/// HAProxy's proxy-name characters.
-pub(super) fn check_name(name: &str) -> Result<(), String> {
-    let ok = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
-    match name.chars().find(|&c| !ok(c)) {
-        None if !name.is_empty() => Ok(()),
-        _ => Err(format!(
-            "invalid name '{name}': use letters, digits, '-', '_', '.' and ':'"
-        )),
     }
 }

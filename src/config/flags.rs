@@ -2,14 +2,13 @@
 //! the file (`--threads`, `--maxconn`, `--balance`...) and builds the
 //! quick-start proxy from `--bind` and `--server` when no file is given.
 
-use super::build::{Builder, Proxy, Settings};
-use super::keywords::LISTEN;
+use super::raw::{LISTEN, Proxy, Settings};
 use super::values::{bind_addr, parse_balance, server_addr};
-use super::{Balance, Bind, ConfError, Config, MAX_THREADS, ServerConf, conf_error};
+use super::{Balance, Bind, ConfError, MAX_THREADS, ServerConf, conf_error};
 use crate::cli::Args;
 
 /// The file name in errors that come from flags rather than a file.
-const FLAGS: &str = "<flags>";
+pub(super) const FLAGS: &str = "<flags>";
 /// Name of the frontend and backend built from `--bind` / `--server`.
 const QUICK: &str = "quick";
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
@@ -81,48 +80,45 @@ impl Flags {
     }
 }
 
-impl Config {
-    /// `l4lb --bind A --server B...`: one listen-like proxy named `quick`.
-    pub(super) fn quick_start(args: &Args, flags: &Flags) -> Result<Config, Vec<ConfError>> {
-        let mut b = Builder::new(FLAGS);
-        let need = "give -f FILE, or at least one --bind and one --server";
-        match (args.bind.is_empty(), args.server.is_empty()) {
-            (true, true) => b.err(0, "-f", format!("no configuration: {need}")),
-            (true, false) => b.err(0, "--bind", format!("no --bind: {need}")),
-            (false, true) => b.err(0, "--server", format!("no --server: {need}")),
-            (false, false) => {}
-        }
-        let mut settings = Settings::default();
-        for a in &args.bind {
-            match bind_addr(a) {
-                Ok(addr) if settings.binds.iter().any(|(b, _)| b.addr == addr) => b.err(
-                    0,
-                    "--bind",
-                    format!("'{a}' is given twice; each address can be bound once"),
-                ),
-                Ok(addr) => settings.binds.push((Bind { addr, name: None }, 0)),
-                Err(msg) => b.err(0, "--bind", msg),
-            }
-        }
-        for (i, a) in args.server.iter().enumerate() {
-            match server_addr(a) {
-                Ok(addr) => settings
-                    .servers
-                    .push(ServerConf::new(format!("s{}", i + 1), addr)),
-                Err(msg) => b.err(0, "--server", msg),
-            }
-        }
-        if !b.errors.is_empty() {
-            return Err(b.errors);
-        }
-        let proxy = Proxy {
-            role: LISTEN,
-            name: QUICK.to_string(),
-            line: 0,
-            settings,
-            quiet: true,
-        };
-        b.proxies.push(proxy);
-        b.finish(flags)
+/// `l4lb --bind A --server B...`: one listen-like proxy named `quick`,
+/// raw, for the builder to check like a section of a file.
+pub(super) fn quick_proxy(args: &Args) -> Result<Proxy, Vec<ConfError>> {
+    let mut errors = Vec::new();
+    let mut err = |keyword: &str, msg: String| errors.push(conf_error(FLAGS, 0, keyword, msg));
+    let need = "give -f FILE, or at least one --bind and one --server";
+    match (args.bind.is_empty(), args.server.is_empty()) {
+        (true, true) => err("-f", format!("no configuration: {need}")),
+        (true, false) => err("--bind", format!("no --bind: {need}")),
+        (false, true) => err("--server", format!("no --server: {need}")),
+        (false, false) => {}
     }
+    let mut settings = Settings::default();
+    for a in &args.bind {
+        match bind_addr(a) {
+            Ok(addr) if settings.binds.iter().any(|(b, _)| b.addr == addr) => err(
+                "--bind",
+                format!("'{a}' is given twice; each address can be bound once"),
+            ),
+            Ok(addr) => settings.binds.push((Bind { addr, name: None }, 0)),
+            Err(msg) => err("--bind", msg),
+        }
+    }
+    for (i, a) in args.server.iter().enumerate() {
+        match server_addr(a) {
+            Ok(addr) => settings
+                .servers
+                .push(ServerConf::new(format!("s{}", i + 1), addr)),
+            Err(msg) => err("--server", msg),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Proxy {
+        role: LISTEN,
+        name: QUICK.to_string(),
+        line: 0,
+        settings,
+        quiet: true,
+    })
 }

@@ -3,8 +3,11 @@
 //! each one into the section's settings, the HAProxy keywords refused as
 //! HTTP-only or not implemented yet, and the `Bad` errors they return.
 
-use super::build::{Global, Settings, check_name};
 use super::log::{LOG_USAGE, parse_log, parse_proxy_log};
+use super::raw::{
+    ALL, BE, DEF, FE, Global, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, accepted_in, check_name,
+    role_name,
+};
 use super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time, server_addr,
 };
@@ -19,39 +22,6 @@ const MIN_BUFSIZE: usize = 1024;
 /// `fs.pipe-max-size`, which only the running system can check.
 const MIN_PIPESIZE: usize = 4096;
 const MAX_SIZE: usize = 1 << 30;
-
-// Where a keyword is accepted: a bit per section role; `listen` is both
-// frontend and backend, so it accepts either kind of keyword.
-
-pub(super) const DEF: u8 = 1;
-pub(super) const FE: u8 = 2;
-pub(super) const BE: u8 = 4;
-pub(super) const LISTEN: u8 = FE | BE;
-const ALL: u8 = DEF | FE | BE;
-
-pub(super) fn role_name(role: u8) -> &'static str {
-    match role {
-        DEF => "defaults",
-        FE => "frontend",
-        BE => "backend",
-        _ => "listen",
-    }
-}
-
-fn accepted_in(mask: u8) -> String {
-    let names = [
-        (DEF, "defaults"),
-        (FE, "frontend"),
-        (BE, "backend"),
-        (LISTEN, "listen"),
-    ];
-    let found: Vec<&str> = names
-        .iter()
-        .filter(|(bit, _)| mask & bit != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    found.join(", ")
-}
 
 /// A keyword's complaint about its line. `keyword` is None when it is the
 /// line's first word; otherwise it names the part at fault (`option httplog`,
@@ -795,26 +765,6 @@ fn server_options(conf: &mut ServerConf, opts: &[String]) -> Result<(), Bad> {
     Ok(())
 }
 
-/// `timeout` names, where each is accepted, and their index in
-/// [`Settings::timeouts`].
-pub(super) const TIMEOUTS: [(&str, u8); 8] = [
-    ("connect", DEF | BE),
-    ("client", DEF | FE),
-    ("server", DEF | BE),
-    ("tunnel", DEF | BE),
-    ("client-fin", DEF | FE),
-    ("server-fin", DEF | BE),
-    ("queue", DEF | BE),
-    ("check", DEF | BE),
-];
-pub(super) const T_CONNECT: usize = 0;
-pub(super) const T_CLIENT: usize = 1;
-pub(super) const T_SERVER: usize = 2;
-pub(super) const T_TUNNEL: usize = 3;
-pub(super) const T_CLIENT_FIN: usize = 4;
-pub(super) const T_SERVER_FIN: usize = 5;
-pub(super) const T_QUEUE: usize = 6;
-pub(super) const T_CHECK: usize = 7;
 const HTTP_TIMEOUTS: &[&str] = &["http-request", "http-keep-alive", "tarpit"];
 
 fn timeout(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {

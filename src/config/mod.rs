@@ -20,6 +20,7 @@ mod flags;
 mod keywords;
 /// The `log` line: target, format, facility, levels.
 mod log;
+mod raw;
 /// Pure value parsers: numbers, times, addresses, algorithms.
 mod values;
 

@@ -1,0 +1,154 @@
+//! The raw stage of the configuration: what the keyword handlers write
+//! (`Global`, `Settings`, `Proxy`), before `build` checks them as a whole.
+//! The vocabulary `keywords`, `flags` and `build` share, kept here so that
+//! none of them needs another (ripgrep's `lowargs.rs`).
+
+use std::time::Duration;
+
+use super::log::LogSpec;
+use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsSocket};
+
+// Where a keyword is accepted: a bit per section role; `listen` is both
+// frontend and backend, so it accepts either kind of keyword.
+
+pub(super) const DEF: u8 = 1;
+pub(super) const FE: u8 = 2;
+pub(super) const BE: u8 = 4;
+pub(super) const LISTEN: u8 = FE | BE;
+pub(super) const ALL: u8 = DEF | FE | BE;
+
+pub(super) fn role_name(role: u8) -> &'static str {
+    match role {
+        DEF => "defaults",
+        FE => "frontend",
+        BE => "backend",
+        _ => "listen",
+    }
+}
+
+pub(super) fn accepted_in(mask: u8) -> String {
+    let names = [
+        (DEF, "defaults"),
+        (FE, "frontend"),
+        (BE, "backend"),
+        (LISTEN, "listen"),
+    ];
+    let found: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| mask & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    found.join(", ")
+}
+
+/// `timeout` names, where each is accepted, and their index in
+/// [`Settings::timeouts`].
+pub(super) const TIMEOUTS: [(&str, u8); 8] = [
+    ("connect", DEF | BE),
+    ("client", DEF | FE),
+    ("server", DEF | BE),
+    ("tunnel", DEF | BE),
+    ("client-fin", DEF | FE),
+    ("server-fin", DEF | BE),
+    ("queue", DEF | BE),
+    ("check", DEF | BE),
+];
+pub(super) const T_CONNECT: usize = 0;
+pub(super) const T_CLIENT: usize = 1;
+pub(super) const T_SERVER: usize = 2;
+pub(super) const T_TUNNEL: usize = 3;
+pub(super) const T_CLIENT_FIN: usize = 4;
+pub(super) const T_SERVER_FIN: usize = 5;
+pub(super) const T_QUEUE: usize = 6;
+pub(super) const T_CHECK: usize = 7;
+/// Values of `global` lines; None = not set, the default applies.
+#[derive(Debug, Default)]
+pub(super) struct Global {
+    pub(super) threads: Option<usize>,
+    pub(super) cpu_affinity: Option<bool>,
+    pub(super) maxconn: Option<usize>,
+    pub(super) maxpipes: Option<usize>,
+    pub(super) bufsize: Option<usize>,
+    pub(super) pipesize: Option<usize>,
+    pub(super) hard_stop_after: Option<Duration>,
+    /// `log` lines, what a proxy's `log global` stands for.
+    pub(super) log: Vec<LogTarget>,
+    pub(super) log_tag: Option<String>,
+    /// `log-send-hostname`, with its name if one was given.
+    pub(super) log_send_hostname: Option<Option<String>>,
+    pub(super) stats_sockets: Vec<StatsSocket>,
+    pub(super) stats_timeout: Option<Duration>,
+    pub(super) stats_maxconn: Option<usize>,
+    pub(super) stats_http: Option<std::net::SocketAddr>,
+}
+
+/// Values of a defaults or proxy section; None = inherit or default.
+/// Proxies start from a clone of their defaults section's.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Settings {
+    pub(super) balance: Option<Balance>,
+    /// `hash-type consistent`; applied to `balance source` when the backend
+    /// is built, since either line may come from the defaults.
+    pub(super) consistent: Option<bool>,
+    /// Indexed like [`TIMEOUTS`]; `Some(ZERO)` is an explicit "no timeout"
+    /// that overrides one from the defaults, as in HAProxy.
+    pub(super) timeouts: [Option<Duration>; TIMEOUTS.len()],
+    pub(super) retries: Option<u32>,
+    pub(super) redispatch: Option<bool>,
+    /// `retry-on empty-response`.
+    pub(super) retry_empty: Option<bool>,
+    pub(super) splice_auto: Option<bool>,
+    pub(super) clitcpka: Option<bool>,
+    pub(super) srvtcpka: Option<bool>,
+    pub(super) maxconn: Option<usize>,
+    /// Backend name and the line that named it.
+    pub(super) default_backend: Option<(String, usize)>,
+    pub(super) description: Option<String>,
+    /// Each bind with its line, to report a duplicate where it is.
+    pub(super) binds: Vec<(Bind, usize)>,
+    pub(super) servers: Vec<ServerConf>,
+    /// `option tcp-check`.
+    pub(super) tcp_check: Option<bool>,
+    /// `option allbackups`.
+    pub(super) all_backups: Option<bool>,
+    /// `default-server` option words, applied before each server's own.
+    pub(super) default_server: Vec<String>,
+    /// `tcp-check` steps, with the line of the first (for a warning).
+    pub(super) tcp_check_steps: Vec<CheckStep>,
+    pub(super) tcp_check_line: Option<usize>,
+    /// `log` lines (inherited ones first; `no log` empties it), with the
+    /// line of the last one written in the section itself.
+    pub(super) log: Vec<LogSpec>,
+    pub(super) log_line: Option<usize>,
+    /// `option tcplog`, `option dontlognull`.
+    pub(super) tcplog: Option<bool>,
+    pub(super) dontlognull: Option<bool>,
+}
+
+impl Settings {
+    pub(super) fn timeout(&self, which: usize) -> Option<Duration> {
+        self.timeouts[which].filter(|d| !d.is_zero())
+    }
+}
+
+/// A frontend, backend or listen section, read but not yet checked as a whole.
+#[derive(Debug)]
+pub(super) struct Proxy {
+    pub(super) role: u8,
+    pub(super) name: String,
+    pub(super) line: usize,
+    pub(super) settings: Settings,
+    /// The quick-start proxy: its missing timeouts are deliberate.
+    pub(super) quiet: bool,
+}
+
+/// HAProxy's proxy-name characters.
+pub(super) fn check_name(name: &str) -> Result<(), String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+    match name.chars().find(|&c| !ok(c)) {
+        None if !name.is_empty() => Ok(()),
+        _ => Err(format!(
+            "invalid name '{name}': use letters, digits, '-', '_', '.' and ':'"
+        )),
+    }
+}
