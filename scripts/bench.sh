@@ -3,12 +3,15 @@
 # Follows shared/bench/peers.sh. Backends: three nginx HTTP servers (127.0.0.1:19001-19003) and an
 # iperf3 server (19101). Each balancer: leastconn over the three on 180xx, and to iperf3 on 181xx:
 #   direct 19001/19101, haproxy 18001/18101, nginx 18002/18102, l4lb 18003/18103, variants 18004+/18104+.
-# Tests, ROUNDS times: wrk keep-alive, wrk "Connection: close", iperf3 -P 2; the table shows medians.
+# Tests, ROUNDS times: wrk keep-alive, wrk "Connection: close", iperf3 -P 2; the table shows medians
+# of throughput, wrk's p99 and each balancer's CPU cost (user+sys per request, per GB moved).
 # Usage: scripts/bench.sh    (as root: installs haproxy, nginx, wrk, iperf3 with apt-get if missing)
 # Env: DUR=seconds per run (10)  C=wrk connections (64)  T=wrk threads (1)  ROUNDS (2)
 #      VARIANTS="copy splice pin nopin": extra l4lb columns with, in order, `no option splice-auto`,
 #        `option splice-auto`, `cpu-affinity on`, `cpu-affinity off`.
 #      L4LB=path: benchmark that l4lb binary instead of building target/release/l4lb.
+#      BASELINE=<git rev>: also benchmark l4lb built at that rev (cached in target/bench-rev/<sha>/),
+#        as column l4lb@<rev>, run next to l4lb in every test of every round.
 #      PORT_OFFSET=N: add N to every port above, to run beside something that holds them.
 # Exit 1 if a balancer did not start or a run gave no number (the table is printed anyway).
 set -euo pipefail
@@ -22,12 +25,14 @@ T=${T:-1}
 ROUNDS=${ROUNDS:-2}
 VARIANTS=${VARIANTS:-}
 NCPU=$(nproc)
+HZ=$(getconf CLK_TCK)
 OFF=${PORT_OFFSET:-0}
 # Ports: backends B1-B3 (HTTP) and IP (iperf3); each balancer NAME for wrk, NAMEI for iperf3.
 B1=$((19001 + OFF)) B2=$((19002 + OFF)) B3=$((19003 + OFF)) IP=$((19101 + OFF))
 HAP=$((18001 + OFF)) HAPI=$((18101 + OFF)) NGX=$((18002 + OFF)) NGXI=$((18102 + OFF))
 W=$(mktemp -d)
 PIDS=()
+declare -A ROOT # column name -> the pid we started for it (nginx: its master)
 FAILED=0
 
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -59,6 +64,27 @@ if [ -z "${L4LB:-}" ]; then
   L4LB=${CARGO_TARGET_DIR:-target}/release/l4lb
 fi
 
+# Builds l4lb at commit $1 once, into target/bench-rev/$1/ (its source from git archive, its own
+# CARGO_TARGET_DIR), and sets BASE_L4LB; a rerun with the same rev finds the binary and skips this.
+build_rev() {
+  local dir=${CARGO_TARGET_DIR:-target}/bench-rev/$1
+  [[ $dir = /* ]] || dir=$PWD/$dir
+  BASE_L4LB=$dir/target/release/l4lb
+  [ -x "$BASE_L4LB" ] && return 0
+  echo "building l4lb at ${1:0:7} in $dir (cargo build --release)"
+  rm -rf "$dir/src"
+  mkdir -p "$dir/src"
+  git archive "$1" | tar -x -C "$dir/src"
+  CARGO_TARGET_DIR=$dir/target cargo build --release --quiet --bin l4lb --manifest-path "$dir/src/Cargo.toml"
+}
+
+BASE_NAME=""
+if [ -n "${BASELINE:-}" ]; then
+  BASE_SHA=$(git rev-parse --verify --quiet "$BASELINE^{commit}") || die "BASELINE=$BASELINE is not a commit"
+  BASE_NAME=l4lb@$(git rev-parse --short=7 "$BASE_SHA")
+  build_rev "$BASE_SHA"
+fi
+
 # ---- machine ----
 echo "== machine"
 echo "cpus:    $NCPU x $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
@@ -67,13 +93,20 @@ echo "haproxy: $(haproxy -v | head -n 1)"
 echo "nginx:   $(nginx -v 2>&1)"
 echo "iperf3:  $(iperf3 --version | head -n 1)"
 echo "l4lb:    $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (modified)')"
-echo "runs:    DUR=${DUR}s C=$C T=$T ROUNDS=$ROUNDS VARIANTS='$VARIANTS'; loopback only"
+[ -z "$BASE_NAME" ] || echo "$BASE_NAME: $(git log -1 --format='%h %s' "$BASE_SHA" | cut -c 1-80)"
+echo "runs:    DUR=${DUR}s C=$C T=$T ROUNDS=$ROUNDS VARIANTS='$VARIANTS' BASELINE='${BASELINE:-}'; loopback only"
+echo "cpu:     balancer user+sys from /proc/PID/stat, CLK_TCK=$HZ"
 
 # ---- ports ----
 # Names and ports of the columns, in order: NAME:WRKPORT:IPERFPORT.
 COLS=("direct:$B1:$IP" "haproxy:$HAP:$HAPI" "nginx:$NGX:$NGXI" "l4lb:$((18003 + OFF)):$((18103 + OFF))")
 k=0
 for v in $VARIANTS; do k=$((k + 1)); COLS+=("l4lb-$v:$((18003 + k + OFF)):$((18103 + k + OFF))"); done
+# The baseline's column sits next to l4lb's (so their runs are neighbours); its ports follow the variants'.
+if [ -n "$BASE_NAME" ]; then
+  k=$((k + 1))
+  COLS=("${COLS[@]:0:4}" "$BASE_NAME:$((18003 + k + OFF)):$((18103 + k + OFF))" "${COLS[@]:4}")
+fi
 for port in $B2 $B3 $(for c in "${COLS[@]}"; do IFS=: read -r _ a b <<<"$c"; echo "$a $b"; done); do
   ! listening "$port" || die "127.0.0.1:$port is already in use (another bench running? try PORT_OFFSET=500)"
 done
@@ -84,6 +117,7 @@ start() {
   shift 2
   "$@" >"$W/$name.log" 2>&1 &
   PIDS+=($!)
+  ROOT[$name]=$!
   for port in $ports; do
     wait_listening "$port" "${PIDS[-1]}" && continue
     echo "bench: $name did not come up on 127.0.0.1:$port; its log:" >&2
@@ -178,16 +212,18 @@ L4
 UP=()
 for c in "${COLS[@]}"; do
   IFS=: read -r name port iport <<<"$c"
+  bin=$L4LB
   case $name in
     direct | haproxy | nginx) UP+=("$c"); continue ;;
     l4lb) g="" d="" ;;
+    l4lb@*) g="" d="" bin=$BASE_L4LB ;;
     l4lb-copy) g="" d="  no option splice-auto" ;;
     l4lb-splice) g="" d="  option splice-auto" ;;
     l4lb-pin) g="  cpu-affinity on" d="" ;;
     l4lb-nopin) g="  cpu-affinity off" d="" ;;
   esac
   l4lb_conf "$port" "$iport" "$g" "$d" >"$W/$name.conf"
-  if start "$name" "$port $iport" "$L4LB" -f "$W/$name.conf" --log-level warn; then
+  if start "$name" "$port $iport" "$bin" -f "$W/$name.conf" --log-level warn; then
     UP+=("$c")
   else
     echo "bench: $name left out: its column will show '-'" >&2
@@ -196,52 +232,100 @@ for c in "${COLS[@]}"; do
 done
 
 # ---- runs ----
-# Each run appends "TEST COLUMN ROUND VALUE P99MS ERRORS" to $W/results ("-" for no number).
+# Each run appends "TEST COLUMN ROUND VALUE P99MS ERRORS CPU" to $W/results ("-" for no number);
+# CPU is the balancer's user+sys time per request (µs) for wrk, per GB moved (ms) for iperf3.
 # wrk prints latencies as 850.00us, 1.25ms, 1.02s or 2.00m.
 to_ms() {
   awk '{ v = $1 + 0; u = $1; sub(/^[0-9.]+/, "", u)
     printf "%.2f", u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v }' <<<"$1"
 }
 
+# cpu_mark NAME: the clock ticks column NAME's balancer has used so far, or "-" (direct has none).
+cpu_mark() {
+  local t=""
+  [ -n "${ROOT[$1]:-}" ] && t=$(cpu_ticks "${ROOT[$1]}")
+  echo "${t:--}"
+}
+# cpu_after NAME: cpu_mark once the balancer has closed what the run left (wrk and iperf3 exit
+# without waiting for it); an idle balancer uses no CPU, so the pause adds nothing else.
+cpu_after() {
+  [ -n "${ROOT[$1]:-}" ] && sleep 0.2
+  cpu_mark "$1"
+}
+# cost BEFORE AFTER SCALE N: the ticks from BEFORE to AFTER, in seconds times SCALE, over N.
+cost() {
+  awk -v b="$1" -v a="$2" -v s="$3" -v n="$4" -v hz="$HZ" 'BEGIN {
+    if (b == "-" || a == "-" || n + 0 <= 0) print "-"; else printf "%.3f\n", (a - b) / hz * s / n }'
+}
+
 run_wrk() { # TEST NAME PORT ROUND
-  local extra=() out rps p99 errs
+  local extra=() out rps p99 errs reqs c0 c1 cpu
   [ "$1" = close ] && extra=(-H "Connection: close")
+  c0=$(cpu_mark "$2")
   out=$(timeout $((DUR + 30)) wrk -t"$T" -c"$C" -d"${DUR}s" --latency "${extra[@]}" "http://127.0.0.1:$3/" 2>&1) || true
+  c1=$(cpu_after "$2")
   rps=$(awk '/^Requests\/sec:/ { printf "%d", $2 }' <<<"$out")
   p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
   errs=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 } /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
+  reqs=$(awk '$2 == "requests" && $3 == "in" { print $1 }' <<<"$out")
   if [ -z "$rps" ] || [ -z "$p99" ]; then
     printf 'round %s  %-9s %-12s no result: %s\n' "$4" "$1" "$2" "$(tail -n 1 <<<"$out")"
-    echo "$1 $2 $4 - - -" >>"$W/results"
+    echo "$1 $2 $4 - - - -" >>"$W/results"
     FAILED=1
     return
   fi
   p99=$(to_ms "$p99")
-  printf 'round %s  %-9s %-12s rps=%-8s p99=%sms errors=%s\n' "$4" "$1" "$2" "$rps" "$p99" "$errs"
-  echo "$1 $2 $4 $rps $p99 $errs" >>"$W/results"
+  cpu=$(cost "$c0" "$c1" 1e6 "${reqs:-0}")
+  printf 'round %s  %-9s %-12s rps=%-8s p99=%sms errors=%s%s\n' "$4" "$1" "$2" "$rps" "$p99" "$errs" \
+    "$([ "$cpu" = - ] || echo " cpu=${cpu}us/req")"
+  echo "$1 $2 $4 $rps $p99 $errs $cpu" >>"$W/results"
 }
 
+# iperf3 -J: "bytes" and "bits_per_second" of the end's "sum_received" (what the server got).
 run_iperf() { # NAME PORT ROUND
-  local out gbps
-  out=$(timeout $((DUR + 30)) iperf3 -c 127.0.0.1 -p "$2" -t "$DUR" -P 2 -f g 2>&1) || true
-  gbps=$(awk '/SUM/ && /receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Gbits/sec") print $i }' <<<"$out")
-  if [ -z "$gbps" ]; then
-    printf 'round %s  %-9s %-12s no result: %s\n' "$3" iperf3 "$1" "$(tail -n 1 <<<"$out")"
-    echo "iperf3 $1 $3 - - -" >>"$W/results"
+  local out gbps bytes c0 c1 cpu
+  c0=$(cpu_mark "$1")
+  out=$(timeout $((DUR + 30)) iperf3 -c 127.0.0.1 -p "$2" -t "$DUR" -P 2 -J 2>&1) || true
+  c1=$(cpu_after "$1")
+  read -r bytes gbps < <(awk '/"sum_received"/ { s = 1 }
+    s && /"bytes"/ { b = $2 + 0 } s && /"bits_per_second"/ { g = $2 / 1e9; s = 0 }
+    END { if (b > 0) printf "%.0f %.2f\n", b, g; else print "- -" }' <<<"$out")
+  if [ "$bytes" = - ]; then
+    printf 'round %s  %-9s %-12s no result: %s\n' "$3" iperf3 "$1" \
+      "$(awk -F'"' '/"error"/ { print $4 }' <<<"$out" | head -n 1)$(tail -n 1 <<<"$out" | grep -v '^}' || true)"
+    echo "iperf3 $1 $3 - - - -" >>"$W/results"
     FAILED=1
     return
   fi
-  printf 'round %s  %-9s %-12s gbps=%s\n' "$3" iperf3 "$1" "$gbps"
-  echo "iperf3 $1 $3 $gbps - -" >>"$W/results"
+  cpu=$(cost "$c0" "$c1" 1e12 "$bytes") # ms per 1e9 bytes: seconds * 1e3 / (bytes / 1e9)
+  printf 'round %s  %-9s %-12s gbps=%s%s\n' "$3" iperf3 "$1" "$gbps" "$([ "$cpu" = - ] || echo " cpu=${cpu}ms/GB")"
+  echo "iperf3 $1 $3 $gbps - - $cpu" >>"$W/results"
+}
+
+# The columns in run order for round $1: UP's, except that in even rounds the baseline runs before
+# l4lb (they are neighbours in UP), so that neither is always second, after the other's TIME_WAITs.
+ORDER=()
+round_order() {
+  local i t
+  ORDER=("${UP[@]}")
+  [ $(($1 % 2)) = 0 ] && [ -n "$BASE_NAME" ] || return 0
+  for ((i = 0; i + 1 < ${#ORDER[@]}; i++)); do
+    if [ "${ORDER[i]%%:*}" = l4lb ] && [ "${ORDER[i + 1]%%:*}" = "$BASE_NAME" ]; then
+      t=${ORDER[i]}
+      ORDER[i]=${ORDER[i + 1]}
+      ORDER[i + 1]=$t
+    fi
+  done
 }
 
 echo
 echo "== raw runs (${DUR}s each)"
 : >"$W/results"
 for ((round = 1; round <= ROUNDS; round++)); do
-  for c in "${UP[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk keepalive "$name" "$port" "$round"; done
-  for c in "${UP[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk close "$name" "$port" "$round"; done
-  for c in "${UP[@]}"; do IFS=: read -r name _ iport <<<"$c"; run_iperf "$name" "$iport" "$round"; done
+  round_order "$round"
+  for c in "${ORDER[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk keepalive "$name" "$port" "$round"; done
+  for c in "${ORDER[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk close "$name" "$port" "$round"; done
+  for c in "${ORDER[@]}"; do IFS=: read -r name _ iport <<<"$c"; run_iperf "$name" "$iport" "$round"; done
 done
 
 # ---- table ----
@@ -257,35 +341,45 @@ function median(key,   n, i, j, t, v) {
 }
 function ratio(a, b) { return (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
 function fmt(x, kind) { return x == "-" ? "-" : kind == "rps" ? sprintf("%d", x) : sprintf("%.2f", x) }
+function width(s, least) { return length(s) + 2 > least ? length(s) + 2 : least }
+# A ratio column: its header, and the columns over which it divides.
+function addratio(head, top, bottom) { nr++; rhead[nr] = head; rtop[nr] = top; rbot[nr] = bottom }
 {
   if ($4 != "-") { vals[$1 " " $2 " v"] = vals[$1 " " $2 " v"] " " $4 }
   if ($5 != "-") { vals[$1 " " $2 " p"] = vals[$1 " " $2 " p"] " " $5 }
   if ($6 != "-") { errs[$1 " " $2] += $6; seen[$1 " " $2] = 1 }
+  if ($7 != "-") { vals[$1 " " $2 " c"] = vals[$1 " " $2 " c"] " " $7 }
 }
 END {
   nc = split(cols, c, " ")
+  for (i = 1; i <= nc; i++) { at[c[i]] = i; w[i] = width(c[i], 12) }
+  addratio("l4lb/haproxy", at["l4lb"], at["haproxy"])
+  addratio("l4lb/nginx", at["l4lb"], at["nginx"])
+  addratio("l4lb/direct", at["l4lb"], at["direct"])
+  for (i = 1; i <= nc; i++) if (c[i] ~ /^l4lb@/) addratio("l4lb/" substr(c[i], 6), at["l4lb"], i)
+  for (i = 1; i <= nc; i++) if (c[i] ~ /^l4lb-/) addratio(substr(c[i], 6) "/l4lb", i, at["l4lb"])
   printf "%-16s", "test"
-  for (i = 1; i <= nc; i++) printf "%12s", c[i]
-  printf "%13s%13s%13s", "l4lb/haproxy", "l4lb/nginx", "l4lb/direct"
-  for (i = 5; i <= nc; i++) printf "%13s", substr(c[i], 6) "/l4lb"
+  for (i = 1; i <= nc; i++) printf "%" w[i] "s", c[i]
+  for (r = 1; r <= nr; r++) printf "%" width(rhead[r], 13) "s", rhead[r]
   print ""
-  nr = split("keepalive v rps|keepalive p p99|close v rps|close p p99|iperf3 v gbps", rows, "|")
-  split("keepalive rps|  p99 ms|close rps|  p99 ms|iperf3 Gbps", label, "|")
-  for (r = 1; r <= nr; r++) {
-    split(rows[r], f, " ")
-    printf "%-16s", label[r]
-    for (i = 1; i <= nc; i++) { m[i] = median(f[1] " " c[i] " " f[2]); printf "%12s", fmt(m[i], f[3]) }
-    printf "%13s%13s%13s", ratio(m[4], m[2]), ratio(m[4], m[3]), ratio(m[4], m[1])
-    for (i = 5; i <= nc; i++) printf "%13s", ratio(m[i], m[4])
+  nrow = split("keepalive v rps|keepalive p p99|keepalive c cpu|close v rps|close p p99|close c cpu|iperf3 v gbps|iperf3 c cpu", rows, "|")
+  split("keepalive rps|  p99 ms|  cpu us/req|close rps|  p99 ms|  cpu us/req|iperf3 Gbps|  cpu ms/GB", label, "|")
+  for (k = 1; k <= nrow; k++) {
+    split(rows[k], f, " ")
+    printf "%-16s", label[k]
+    for (i = 1; i <= nc; i++) { m[i] = median(f[1] " " c[i] " " f[2]); printf "%" w[i] "s", fmt(m[i], f[3]) }
+    for (r = 1; r <= nr; r++) printf "%" width(rhead[r], 13) "s", ratio(m[rtop[r]], m[rbot[r]])
     print ""
   }
   for (t = 1; t <= 2; t++) {
     test = t == 1 ? "keepalive" : "close"
     printf "%-16s", test " errors"
-    for (i = 1; i <= nc; i++) printf "%12s", (test " " c[i]) in seen ? errs[test " " c[i]] : "-"
+    for (i = 1; i <= nc; i++) printf "%" w[i] "s", (test " " c[i]) in seen ? errs[test " " c[i]] : "-"
     print ""
   }
   print "(rps and Gbps: higher is better; p99 in ms: lower is better; errors: wrk socket errors + non-2xx, all rounds)"
+  print "(cpu: the balancer'"'"'s user+sys time, all its processes and threads, per request or per 1e9 bytes moved;"
+  print " lower is better; direct has no balancer; l4lb/REV: this build over l4lb built at REV)"
 }' "$W/results"
 
 exit "$FAILED"

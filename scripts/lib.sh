@@ -50,3 +50,23 @@ wait_listening() { # PORT PID: up to 10 s, while PID lives
 # Prefixes each line with the wall clock (env_logger's own timestamps are whole seconds). Perl,
 # not a bash read loop: that reads a pipe a byte at a time and falls behind a burst of lines.
 stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%.6f %s", time, $_'; }
+# cpu_ticks PID: user+sys time used so far by PID and every live process under it (nginx's
+# workers), in clock ticks (`getconf CLK_TCK` a second); nothing if PID is gone. A process's
+# /proc/PID/stat counts all its threads, exited ones included; a reaped child is not counted.
+cpu_ticks() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2 }
+    END {
+      tree[root] = 1
+      do { grew = 0; for (p in parent) if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grew = 1 } } while (grew)
+      for (p in tree) {
+        f = "/proc/" p "/stat"
+        if ((getline line <f) > 0) {
+          # utime and stime are fields 14 and 15, counting from the pid; comm (2) may hold spaces.
+          match(line, /\)[^)]*$/); split(substr(line, RSTART + 2), s, " "); sum += s[12] + s[13]; ok = ok || p == root
+        }
+        close(f)
+      }
+      if (ok) printf "%.0f\n", sum
+    }'
+}
