@@ -5,10 +5,11 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
 use mio::Interest;
 
-use super::{Ctx, Next, Session, State};
+use super::{Connecting, Ctx, Forwarding, Next, Queued, Session, State, Step};
 use crate::backend::{ConnGuard, Server};
 use crate::forward::{Pump, Side};
 use crate::net::{self, Progress};
@@ -17,120 +18,164 @@ use crate::tcplog::{Cause, Phase, Termination};
 use crate::token::{self, Peer};
 
 impl Session {
-    /// Picks a server and starts connecting. Entered from start, Queued or a
-    /// failed attempt; leaves to Connecting, Queued, or a close.
-    pub(super) fn connect_next(
+    /// The connect stage: picks a server and starts connecting to it.
+    /// Entered from the route stage, the queue or a failed attempt; leaves
+    /// to Connecting, Queued (every server full, or l4lb short of fds), a
+    /// failed attempt, or an end (no server at all).
+    pub(super) fn connect(
         &mut self,
         ctx: &mut Ctx<'_>,
         mut avoid: Option<usize>,
-        mut attempts: u32,
-    ) -> Next {
+        attempts: u32,
+        queued_since: Option<Instant>,
+    ) -> Step {
         let servers = &ctx.shared.servers[self.backend];
         let be = &ctx.shared.config.backends[self.backend];
         let balancer = &mut ctx.balancers[self.backend];
-        // Each pass either returns or marks one more server as failed/full,
-        // so this ends within the number of servers (plus slot races).
-        for _ in 0..=servers.len() * 2 {
-            // Redispatch: never the server that just failed, unless it is
-            // the only one left.
-            let key = self.hash_key();
-            let pick = balancer
-                .pick(servers, key, avoid)
-                .or_else(|| avoid.and_then(|_| balancer.pick(servers, key, None)));
-            let Some(idx) = pick else { break };
-            if let Some(failed) = avoid.take_if(|&mut a| a != idx) {
-                servers[failed].stats.redispatches.fetch_add(1, Relaxed);
-            }
-            let Some(guard) = ConnGuard::acquire(&servers[idx]) else {
-                continue;
-            };
-            let opts = net::Options {
-                nodelay: true,
-                keepalive: be.tcp_keepalive,
-            };
-            match net::connect(servers[idx].addr(), opts) {
-                Err(e) if net::local_shortage(&e) => {
-                    return self.starve(ctx, &e, avoid, attempts);
-                }
-                Ok(mut stream) => {
-                    self.trace.attempt(idx, ctx.now);
-                    let tok = token::session(self.key, Peer::Server);
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    if let Err(e) = ctx.registry.register(&mut stream, tok, interest) {
-                        log::warn!("cannot register server socket: {e}");
-                        return self.end(Cause::Resource, Phase::Connect);
-                    }
-                    let server = Side::new(stream);
-                    self.state = State::Connecting {
-                        server,
-                        guard,
-                        idx,
-                        since: ctx.now,
-                        attempts,
-                    };
-                    return Next::Wait;
-                }
-                Err(e) => {
-                    self.trace.attempt(idx, ctx.now);
-                    note_failure(ctx.shared, &servers[idx], &e);
-                    attempts += 1;
-                    if attempts > be.retries {
-                        return self.end(connect_cause(&e), Phase::Connect);
-                    }
-                    servers[idx].stats.retries.fetch_add(1, Relaxed);
-                    avoid = Some(idx);
-                }
-            }
-        }
-        if servers.iter().any(|s| s.in_service()) && attempts <= be.retries {
-            self.state = State::Queued {
-                since: ctx.now,
+        let since = queued_since.unwrap_or(ctx.now);
+        let queued = |avoid, starved| {
+            let q = Queued {
+                since,
                 avoid,
                 attempts,
-                starved: false,
+                starved,
             };
-            return Next::Queue;
+            State::Queued(q)
+        };
+        // Redispatch: never the server that just failed, unless it is the
+        // only one left.
+        let key = self.hash_key();
+        let pick = balancer
+            .pick(servers, key, avoid)
+            .or_else(|| avoid.and_then(|_| balancer.pick(servers, key, None)));
+        let Some(idx) = pick else {
+            if servers.iter().any(|s| s.in_service()) {
+                return Step::Stay(queued(avoid, false), Next::Queue);
+            }
+            log::debug!(
+                "client {}: no server available in backend {}",
+                self.peer.ip(),
+                be.name
+            );
+            self.admission.frontend().rejected.fetch_add(1, Relaxed);
+            // HAProxy's `SC` with `<NOSRV>` (or the last server tried).
+            return self.end(State::Moving, Cause::ServerAbort, Phase::Connect);
+        };
+        if let Some(failed) = avoid.take_if(|&mut a| a != idx) {
+            servers[failed].stats.redispatches.fetch_add(1, Relaxed);
         }
-        log::debug!(
-            "client {}: no server available in backend {}",
-            self.peer.ip(),
-            be.name
-        );
-        self.admission.frontend().rejected.fetch_add(1, Relaxed);
-        // HAProxy's `SC` with `<NOSRV>` (or the last server tried).
-        self.end(Cause::ServerAbort, Phase::Connect)
+        // The pick saw a free slot, but another worker took it since: wait
+        // for the next one, as when every server is full.
+        let Some(guard) = ConnGuard::acquire(&servers[idx]) else {
+            return Step::Stay(queued(avoid, false), Next::Queue);
+        };
+        let opts = net::Options {
+            nodelay: true,
+            keepalive: be.tcp_keepalive,
+        };
+        let mut stream = match net::connect(servers[idx].addr(), opts) {
+            Ok(stream) => stream,
+            Err(e) if net::local_shortage(&e) => {
+                self.starving(&e);
+                return Step::Stay(queued(avoid, true), Next::Starved);
+            }
+            Err(err) => {
+                self.trace.attempt(idx, ctx.now);
+                let out = Termination::new(connect_cause(&err), Phase::Connect);
+                return Step::Failed {
+                    failed: idx,
+                    attempts,
+                    err,
+                    out,
+                };
+            }
+        };
+        self.trace.attempt(idx, ctx.now);
+        let tok = token::session(self.key, Peer::Server);
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = ctx.registry.register(&mut stream, tok, interest) {
+            log::warn!("cannot register server socket: {e}");
+            return self.end(State::Moving, Cause::Resource, Phase::Connect);
+        }
+        let connecting = Connecting {
+            server: Side::new(stream),
+            guard,
+            idx,
+            since: ctx.now,
+            attempts,
+        };
+        Step::Stay(State::Connecting(connecting), Next::Wait)
     }
 
     /// Entered in Connecting on a server event: follows mio's recipe for a
     /// non-blocking connect (writable, then `take_error`, then `peer_addr`).
-    /// Leaves to Forwarding, to another attempt, or stays.
-    pub(super) fn check_connect(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        let State::Connecting { server, .. } = &self.state else {
-            return Next::Wait;
-        };
-        if !server.writable && !server.readable {
-            return Next::Wait;
+    /// Leaves to Forwarding, to a failed attempt, or stays.
+    pub(super) fn check_connect(&mut self, c: Connecting) -> Step {
+        if !c.server.writable && !c.server.readable {
+            return Step::Stay(State::Connecting(c), Next::Wait);
         }
-        match net::connect_outcome(&server.stream) {
-            Progress::Connected => self.connected(ctx),
-            Progress::InProgress => Next::Wait,
-            Progress::Failed(e) => self.connect_failed(ctx, e),
+        match net::connect_outcome(&c.server.stream) {
+            Progress::Connected => Step::Connected(c),
+            Progress::InProgress => Step::Stay(State::Connecting(c), Next::Wait),
+            Progress::Failed(e) => self.connect_failed(c, e),
         }
     }
 
-    /// Entered in Connecting once the server accepted; leaves to Forwarding.
-    pub(super) fn connected(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        let State::Connecting {
-            server,
-            guard,
-            idx,
-            attempts,
-            ..
-        } = std::mem::replace(&mut self.state, State::Moving)
-        else {
-            unreachable!("connected() is only called in Connecting")
-        };
-        guard.server().observe_success();
+    /// Entered in Connecting on a refused, reset or timed-out attempt.
+    pub(super) fn connect_failed(&mut self, c: Connecting, err: io::Error) -> Step {
+        let out = Termination::new(connect_cause(&err), Phase::Connect);
+        // Dropping `c` closes the socket and gives back the server's slot.
+        Step::Failed {
+            failed: c.idx,
+            attempts: c.attempts,
+            err,
+            out,
+        }
+    }
+
+    /// A failed attempt on server `failed`: counts it and, while retries
+    /// last, goes back to the connect stage avoiding that server; else
+    /// ends the session as `out`. l4lb's own shortage is not the server's
+    /// fault: the client waits instead.
+    pub(super) fn failed(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        failed: usize,
+        attempts: u32,
+        err: io::Error,
+        out: Termination,
+    ) -> Step {
+        if net::local_shortage(&err) {
+            self.starving(&err);
+            let queued = Queued {
+                since: ctx.now,
+                avoid: Some(failed),
+                attempts,
+                starved: true,
+            };
+            return Step::Stay(State::Queued(queued), Next::Starved);
+        }
+        let servers = &ctx.shared.servers[self.backend];
+        note_failure(ctx.shared, &servers[failed], &err);
+        if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
+            log::debug!(
+                "client {}: retries exhausted, last error: {err}",
+                self.peer.ip()
+            );
+            return self.end(State::Moving, out.cause, out.phase);
+        }
+        servers[failed].stats.retries.fetch_add(1, Relaxed);
+        Step::Connect {
+            avoid: Some(failed),
+            attempts: attempts + 1,
+            queued_since: None,
+        }
+    }
+
+    /// Entered in Connecting once the server accepted; leaves to
+    /// Forwarding through its first run of the pumps.
+    pub(super) fn connected(&mut self, ctx: &mut Ctx<'_>, c: Connecting) -> Step {
+        c.guard.server().observe_success();
         self.trace.connected = Some(ctx.now);
         self.server_seen = ctx.now;
         self.client_seen = ctx.now;
@@ -141,81 +186,45 @@ impl Session {
             }
             None => Pump::new(self.splice),
         };
-        self.state = State::Forwarding {
-            server,
-            guard,
+        let forwarding = Forwarding {
+            server: c.server,
+            guard: c.guard,
             up,
             down: Pump::new(self.splice),
-            idx,
-            attempts,
+            idx: c.idx,
+            attempts: c.attempts,
         };
-        self.forward(ctx)
+        self.forward(ctx, forwarding)
     }
 
-    /// A failed attempt on server `idx`: counts it and, while retries last,
-    /// tries another server; else ends the session as `out`.
-    pub(super) fn retry(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        idx: usize,
-        attempts: u32,
-        err: io::Error,
-        out: Termination,
-    ) -> Next {
-        if net::local_shortage(&err) {
-            return self.starve(ctx, &err, Some(idx), attempts);
-        }
-        let servers = &ctx.shared.servers[self.backend];
-        note_failure(ctx.shared, &servers[idx], &err);
-        if attempts + 1 > ctx.shared.config.backends[self.backend].retries {
-            log::debug!(
-                "client {}: retries exhausted, last error: {err}",
-                self.peer.ip()
-            );
-            return self.end(out.cause, out.phase);
-        }
-        servers[idx].stats.retries.fetch_add(1, Relaxed);
-        self.connect_next(ctx, Some(idx), attempts + 1)
-    }
-
-    /// l4lb ran out of fds, memory or local ports while connecting: not the
-    /// server's fault, so nothing is counted against it and no retry is
-    /// spent. The client waits in Queued (up to `timeout queue`) and is
-    /// retried with the queue; the worker stops accepting for a while.
-    pub(super) fn starve(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        err: &io::Error,
-        avoid: Option<usize>,
-        attempts: u32,
-    ) -> Next {
+    /// Notes that l4lb could not open a socket to a server: nothing is
+    /// counted against the server and no retry is spent; the client waits
+    /// in Queued (up to `timeout queue`), retried with the queue, and the
+    /// worker stops accepting for a while.
+    fn starving(&self, err: &io::Error) {
         log::debug!(
             "client {}: cannot connect to a server, l4lb is short of resources: {err}",
             self.peer.ip()
         );
-        let since = match self.state {
-            State::Queued { since, .. } => since,
-            _ => ctx.now,
-        };
-        self.state = State::Queued {
-            since,
-            avoid,
-            attempts,
-            starved: true,
-        };
-        Next::Starved
     }
 
-    /// Entered in Connecting on a refused, reset or timed-out attempt:
-    /// counts it against the server and retries elsewhere while retries last.
-    pub(super) fn connect_failed(&mut self, ctx: &mut Ctx<'_>, err: io::Error) -> Next {
-        let State::Connecting { idx, attempts, .. } =
-            std::mem::replace(&mut self.state, State::Moving)
-        else {
-            unreachable!("connect_failed() is only called in Connecting")
-        };
-        let out = Termination::new(connect_cause(&err), Phase::Connect);
-        self.retry(ctx, idx, attempts, err, out)
+    /// Entered in Queued when `timeout queue` struck: ends the session,
+    /// `RC` if l4lb was short of fds, `sQ` if every server stayed full.
+    pub(super) fn queue_timeout(&mut self, q: Queued) -> Step {
+        self.admission.frontend().rejected.fetch_add(1, Relaxed);
+        if q.starved {
+            // HAProxy's `RC`: a local resource ran out.
+            log::info!(
+                "client {}: refused, l4lb had no fd, memory or local port for a server connection within timeout queue",
+                self.peer.ip()
+            );
+            return self.end(State::Queued(q), Cause::Resource, Phase::Connect);
+        }
+        log::debug!(
+            "client {}: no server slot within timeout queue",
+            self.peer.ip()
+        );
+        self.end(State::Queued(q), Cause::ServerTimeout, Phase::Queue)
     }
 }
 

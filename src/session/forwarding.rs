@@ -7,22 +7,32 @@ use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 
-use super::{Ctx, Next, Session, State};
+use super::{Ctx, Forwarding, Next, Session, State, Step};
 use crate::backend::Server;
 use crate::config::{Backend, Frontend};
 use crate::forward::{Failed, Moved, Pump};
 use crate::shared::FrontendStats;
 use crate::tcplog::{Cause, Phase, Termination};
 
+/// Which peer's socket failed while the pumps ran.
+#[derive(Debug)]
+enum Broken {
+    Client(io::Error),
+    Server(io::Error),
+}
+
 impl Session {
     /// In Forwarding: when each side's read and write timeouts strike, as
     /// HAProxy runs them (see the README's timeout rules). A side's clock
     /// for reading restarts with every byte read from or written to it; its
     /// clock for writing starts when bytes owed to it stop moving.
-    pub(super) fn idle_deadlines(&self, fe: &Frontend, be: &Backend) -> IdleDeadlines {
-        let State::Forwarding { up, down, .. } = &self.state else {
-            return IdleDeadlines::default();
-        };
+    pub(super) fn idle_deadlines(
+        &self,
+        fe: &Frontend,
+        be: &Backend,
+        f: &Forwarding,
+    ) -> IdleDeadlines {
+        let (up, down) = (&f.up, &f.down);
         // A side is half-closed once it sent its FIN or was passed one.
         let client_half_closed = up.eof() || down.done();
         let server_half_closed = down.eof() || up.done();
@@ -45,17 +55,11 @@ impl Session {
     /// see a reset. A read timeout gives up reading that side: its
     /// direction passes a FIN on and the other direction carries on under
     /// its own timeouts. Leaves to Forwarding, a close or an abort.
-    pub(super) fn idle_timeout(&mut self, ctx: &mut Ctx<'_>) -> Next {
+    pub(super) fn idle_timeout(&mut self, ctx: &mut Ctx<'_>, mut f: Forwarding) -> Step {
         let fe = &ctx.shared.config.frontends[self.frontend];
         let be = &ctx.shared.config.backends[self.backend];
-        let due = self.idle_deadlines(fe, be).due(ctx.now);
-        let State::Forwarding {
-            up, down, guard, ..
-        } = &mut self.state
-        else {
-            return Next::Wait;
-        };
-        let stats = &guard.server().stats;
+        let due = self.idle_deadlines(fe, be, &f).due(ctx.now);
+        let stats = &f.guard.server().stats;
         // HAProxy counts a timeout as an abort of the side it struck.
         if due.client_read || due.client_write {
             stats.cli_aborts.fetch_add(1, Relaxed);
@@ -71,105 +75,84 @@ impl Session {
         };
         if due.client_write || due.server_write {
             log::debug!("client {}: bytes owed cut by a timeout", self.peer.ip());
-            return self.end(cause, Phase::Data);
+            return self.end(State::Forwarding(f), cause, Phase::Data);
         }
         if due.client_read {
-            up.stop_reading();
+            f.up.stop_reading();
         }
         if due.server_read {
-            down.stop_reading();
+            f.down.stop_reading();
         }
         if due.client_read || due.server_read {
             self.note_end(Termination::new(cause, Phase::Data));
         }
-        self.forward(ctx)
+        self.forward(ctx, f)
     }
 
     /// Entered in Forwarding when the server hung up (FIN or reset) before
     /// sending a byte, while the journal still holds all the client sent:
-    /// counts a failure against the server and, while retries last, gives
-    /// the client to another server with the same bytes. Leaves to
-    /// Connecting, Queued or a close.
-    pub(super) fn replay(&mut self, ctx: &mut Ctx<'_>, err: io::Error) -> Next {
-        let State::Forwarding {
+    /// a failed attempt, after which another server gets the same bytes.
+    /// Leaves to a failed attempt.
+    fn replay(&mut self, ctx: &mut Ctx<'_>, f: Forwarding, err: io::Error) -> Step {
+        let Forwarding {
             server,
             mut up,
             mut down,
             idx,
             attempts,
             ..
-        } = std::mem::replace(&mut self.state, State::Moving)
-        else {
-            unreachable!("replay() is only called in Forwarding")
-        };
+        } = f;
         let journal = up.take_journal();
         up.release(ctx.pools);
         down.release(ctx.pools);
         // Nothing of this connection should linger on the server.
         let _ = SockRef::from(&server.stream).set_linger(Some(Duration::ZERO));
         drop(server);
-        // Out of retries: the server hung up in the data phase, before its
-        // first byte.
-        let out = Termination::new(Cause::ServerAbort, Phase::Data);
         self.replay = journal;
-        self.retry(ctx, idx, attempts, err, out)
+        Step::Failed {
+            failed: idx,
+            attempts,
+            err,
+            // Out of retries: the server hung up in the data phase, before
+            // its first byte.
+            out: Termination::new(Cause::ServerAbort, Phase::Data),
+        }
     }
 
     /// Entered in Forwarding: runs both pumps; leaves to a close once both
-    /// FINs have been passed on, or to an abort when a socket fails.
-    pub(super) fn forward(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        let State::Forwarding {
-            server,
-            guard,
-            up,
-            down,
-            ..
-        } = &mut self.state
-        else {
-            return Next::Wait;
-        };
-        // Err(true) when the server's socket failed.
-        let moved = match up.run(&mut self.client, server, ctx.pools) {
-            Err(f) => Err((matches!(f, Failed::Destination(_)), f)),
-            Ok(u) => match down.run(server, &mut self.client, ctx.pools) {
-                Err(f) => Err((matches!(f, Failed::Source(_)), f)),
+    /// FINs have been passed on, to an abort when a socket fails, or to a
+    /// replay (`retry-on empty-response`).
+    pub(super) fn forward(&mut self, ctx: &mut Ctx<'_>, mut f: Forwarding) -> Step {
+        let moved = match f.up.run(&mut self.client, &mut f.server, ctx.pools) {
+            Err(Failed::Source(e)) => Err(Broken::Client(e)),
+            Err(Failed::Destination(e)) => Err(Broken::Server(e)),
+            Ok(u) => match f.down.run(&mut f.server, &mut self.client, ctx.pools) {
+                Err(Failed::Source(e)) => Err(Broken::Server(e)),
+                Err(Failed::Destination(e)) => Err(Broken::Client(e)),
                 Ok(d) => Ok((u, d)),
             },
         };
         // The server said nothing yet, and the journal holds all the client
         // said: the server can still be replaced.
-        let replayable = up.journaled() && !down.heard();
+        let replayable = f.up.journaled() && !f.down.heard();
         let (u, d) = match moved {
             Ok(m) => m,
-            Err((true, Failed::Source(e) | Failed::Destination(e))) if replayable => {
-                return self.replay(ctx, e);
-            }
-            Err((server_side, f)) => {
-                log::debug!("client {}: connection aborted: {f}", self.peer.ip());
-                let stats = &guard.server().stats;
-                let (aborts, cause) = if server_side {
-                    (&stats.srv_aborts, Cause::ServerAbort)
-                } else {
-                    (&stats.cli_aborts, Cause::ClientAbort)
-                };
-                aborts.fetch_add(1, Relaxed);
-                self.note_end(Termination::new(cause, Phase::Data));
-                return Next::Abort;
-            }
+            Err(Broken::Server(e)) if replayable => return self.replay(ctx, f, e),
+            Err(broken) => return self.broken(f, broken),
         };
-        if replayable && down.eof() && !up.eof() {
+        if replayable && f.down.eof() && !f.up.eof() {
             let e = io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "server closed before answering",
             );
-            return self.replay(ctx, e);
+            return self.replay(ctx, f, e);
         }
-        if up.journaled() && down.heard() {
-            up.forget();
+        if f.up.journaled() && f.down.heard() {
+            f.up.forget();
         }
-        count_bytes(guard.server(), self.admission.frontend(), u, d);
-        up.track_blocking(u.written, ctx.now);
-        down.track_blocking(d.written, ctx.now);
+        count_bytes(f.guard.server(), self.admission.frontend(), u, d);
+        f.up.track_blocking(u.written, ctx.now);
+        f.down.track_blocking(d.written, ctx.now);
         if u.read + d.written > 0 {
             self.client_seen = ctx.now;
         }
@@ -177,21 +160,35 @@ impl Session {
             self.server_seen = ctx.now;
         }
         // Both FINs in: close(2) will pass them on, no shutdown needed.
-        let closing = (up.done() || up.fin_owed()) && (down.done() || down.fin_owed());
-        if up.fin_owed() {
-            up.pass_fin(server, closing);
+        let closing = (f.up.done() || f.up.fin_owed()) && (f.down.done() || f.down.fin_owed());
+        if f.up.fin_owed() {
+            f.up.pass_fin(&f.server, closing);
         }
-        if down.fin_owed() {
-            down.pass_fin(&self.client, closing);
+        if f.down.fin_owed() {
+            f.down.pass_fin(&self.client, closing);
         }
-        if closing {
+        let next = if closing {
             self.note_end(Termination::NORMAL);
             Next::Close
         } else if u.more || d.more {
             Next::Again
         } else {
             Next::Wait
-        }
+        };
+        Step::Stay(State::Forwarding(f), next)
+    }
+
+    /// A socket failed mid-stream: counted as that side's abort; the
+    /// session is aborted, so the other peer sees a reset too.
+    fn broken(&mut self, f: Forwarding, broken: Broken) -> Step {
+        let stats = &f.guard.server().stats;
+        let (e, aborts, cause) = match &broken {
+            Broken::Server(e) => (e, &stats.srv_aborts, Cause::ServerAbort),
+            Broken::Client(e) => (e, &stats.cli_aborts, Cause::ClientAbort),
+        };
+        log::debug!("client {}: connection aborted: {e}", self.peer.ip());
+        aborts.fetch_add(1, Relaxed);
+        self.end(State::Forwarding(f), cause, Phase::Data)
     }
 }
 

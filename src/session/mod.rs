@@ -15,7 +15,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -75,33 +74,70 @@ pub struct Ctx<'a> {
 
 #[derive(Debug)]
 enum State {
-    /// Every usable server is at its maxconn (or, `starved`, l4lb could
-    /// not open a socket); waiting for a slot.
-    Queued {
-        since: Instant,
+    Queued(Queued),
+    Connecting(Connecting),
+    Forwarding(Forwarding),
+    /// Only while a handler holds the state by value (see
+    /// [`Session::run`]); never seen between two events.
+    Moving,
+}
+
+/// Every usable server is at its maxconn (or, `starved`, l4lb could not
+/// open a socket); waiting for a slot.
+#[derive(Debug)]
+struct Queued {
+    since: Instant,
+    avoid: Option<usize>,
+    attempts: u32,
+    starved: bool,
+}
+
+/// Non-blocking connect in progress to `servers[idx]`.
+#[derive(Debug)]
+struct Connecting {
+    server: Side,
+    guard: ConnGuard,
+    idx: usize,
+    since: Instant,
+    attempts: u32,
+}
+
+/// Connected: bytes flow both ways until both FINs have been passed on.
+#[derive(Debug)]
+struct Forwarding {
+    server: Side,
+    guard: ConnGuard,
+    up: Pump,
+    down: Pump,
+    idx: usize,
+    attempts: u32,
+}
+
+/// What a handler hands back: the state the session settles in, or the
+/// stage it goes to next. Handlers never call each other across states;
+/// [`Session::run`] takes each step in turn.
+#[derive(Debug)]
+enum Step {
+    /// Settled in this state until the next event or deadline (or ended,
+    /// with its reason recorded); the worker does `Next`.
+    Stay(State, Next),
+    /// The connect stage: pick a server and connect. From the route stage,
+    /// the queue (`queued_since`), or a failed attempt.
+    Connect {
         avoid: Option<usize>,
         attempts: u32,
-        starved: bool,
+        queued_since: Option<Instant>,
     },
-    /// Non-blocking connect in progress to `servers[idx]`.
-    Connecting {
-        server: Side,
-        guard: ConnGuard,
-        idx: usize,
-        since: Instant,
+    /// An attempt on `servers[failed]` went wrong: count it against the
+    /// server, then retry elsewhere while retries last, else end as `out`.
+    Failed {
+        failed: usize,
         attempts: u32,
+        err: io::Error,
+        out: Termination,
     },
-    /// Connected: bytes flow both ways until both FINs have been passed on.
-    Forwarding {
-        server: Side,
-        guard: ConnGuard,
-        up: Pump,
-        down: Pump,
-        idx: usize,
-        attempts: u32,
-    },
-    /// Left by a handler that is replacing the state.
-    Moving,
+    /// The server accepted: the forward stage starts.
+    Connected(Connecting),
 }
 
 #[derive(Debug)]
@@ -131,8 +167,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Entered for a freshly accepted client; leaves to Connecting, Queued
-    /// or a close.
+    /// Entered for a freshly accepted client: the route stage (no
+    /// pre-forward stage yet), then the connect stage.
     pub fn start(
         ctx: &mut Ctx<'_>,
         key: Key,
@@ -142,7 +178,6 @@ impl Session {
         admission: Admission,
     ) -> (Session, Next) {
         let fe = &ctx.shared.config.frontends[frontend];
-        // No pre-forward stage yet: the session is routed at once.
         let route = route::route(ctx.shared, frontend);
         let be = &ctx.shared.config.backends[route.backend];
         // TCP_NODELAY and SO_KEEPALIVE come from the listener (inherited).
@@ -169,22 +204,66 @@ impl Session {
             logged,
             admission,
         };
-        if let Err(e) = registered {
-            log::warn!("cannot register client {peer}: {e}");
-            let next = s.end(Cause::Resource, Phase::Connect);
-            return (s, next);
-        }
-        let next = s.connect_next(ctx, None, 0);
+        let step = match registered {
+            Ok(()) => Step::Connect {
+                avoid: None,
+                attempts: 0,
+                queued_since: None,
+            },
+            Err(e) => {
+                log::warn!("cannot register client {peer}: {e}");
+                s.end(State::Moving, Cause::Resource, Phase::Connect)
+            }
+        };
+        let next = s.run(ctx, step);
         (s, next)
+    }
+
+    /// Takes steps until the session settles in a state (the trampoline
+    /// between stages). Each step either settles or moves to a later
+    /// stage; `Connect` and `Failed` alternate at most `retries` times,
+    /// since every `Failed` spends one.
+    fn run(&mut self, ctx: &mut Ctx<'_>, mut step: Step) -> Next {
+        loop {
+            step = match step {
+                Step::Stay(state, next) => {
+                    self.state = state;
+                    return next;
+                }
+                Step::Connect {
+                    avoid,
+                    attempts,
+                    queued_since,
+                } => self.connect(ctx, avoid, attempts, queued_since),
+                Step::Failed {
+                    failed,
+                    attempts,
+                    err,
+                    out,
+                } => self.failed(ctx, failed, attempts, err, out),
+                Step::Connected(c) => self.connected(ctx, c),
+            }
+        }
+    }
+
+    /// Runs `handler` on the session's state, taken by value, and the
+    /// steps it leads to.
+    fn with_state(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        handler: impl FnOnce(&mut Session, &mut Ctx<'_>, State) -> Step,
+    ) -> Next {
+        let state = std::mem::replace(&mut self.state, State::Moving);
+        let step = handler(self, ctx, state);
+        self.run(ctx, step)
     }
 
     /// Dispatches one readiness event for one of the session's sockets.
     pub fn on_event(&mut self, ctx: &mut Ctx<'_>, peer: Peer, ready: Ready) -> Next {
         let side = match (peer, &mut self.state) {
             (Peer::Client, _) => Some(&mut self.client),
-            (Peer::Server, State::Connecting { server, .. } | State::Forwarding { server, .. }) => {
-                Some(server)
-            }
+            (Peer::Server, State::Connecting(Connecting { server, .. }))
+            | (Peer::Server, State::Forwarding(Forwarding { server, .. })) => Some(server),
             _ => None,
         };
         if let Some(side) = side {
@@ -192,58 +271,47 @@ impl Session {
             side.writable |= ready.writable;
             side.read_closed |= ready.read_closed;
         }
-        match (&self.state, peer) {
+        self.with_state(ctx, |s, ctx, state| match (state, peer) {
             // No byte of the client is read before a server is connected;
             // a reset is all there is to notice: no server for nobody.
-            (State::Queued { .. }, Peer::Client) if ready.error => {
-                self.end(Cause::ClientAbort, Phase::Queue)
+            (state @ State::Queued(_), Peer::Client) if ready.error => {
+                s.end(state, Cause::ClientAbort, Phase::Queue)
             }
-            (State::Connecting { .. }, Peer::Client) if ready.error => {
-                self.end(Cause::ClientAbort, Phase::Connect)
+            (state @ State::Connecting(_), Peer::Client) if ready.error => {
+                s.end(state, Cause::ClientAbort, Phase::Connect)
             }
-            (State::Connecting { .. }, Peer::Server) => self.check_connect(ctx),
-            (State::Forwarding { .. }, _) => self.forward(ctx),
-            _ => Next::Wait,
-        }
+            (State::Connecting(c), Peer::Server) => s.check_connect(c),
+            (State::Forwarding(f), _) => s.forward(ctx, f),
+            (state, _) => Step::Stay(state, Next::Wait),
+        })
     }
 
     /// Runs the pumps again after a handler returned [`Next::Again`].
     pub fn resume(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        match self.state {
-            State::Forwarding { .. } => self.forward(ctx),
-            _ => Next::Wait,
-        }
+        self.with_state(ctx, |s, ctx, state| match state {
+            State::Forwarding(f) => s.forward(ctx, f),
+            state => Step::Stay(state, Next::Wait),
+        })
     }
 
     /// Entered in Queued when a server slot may have freed; leaves to
     /// Connecting, Queued again, or a close.
     pub fn retry_queued(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        match std::mem::replace(&mut self.state, State::Moving) {
-            State::Queued {
-                avoid,
-                attempts,
-                since,
-                ..
-            } => {
-                let next = self.connect_next(ctx, avoid, attempts);
-                if let State::Queued { since: s, .. } = &mut self.state {
-                    *s = since;
-                }
-                next
-            }
-            other => {
-                self.state = other;
-                Next::Wait
-            }
-        }
+        self.with_state(ctx, |_, _, state| match state {
+            State::Queued(q) => Step::Connect {
+                avoid: q.avoid,
+                attempts: q.attempts,
+                queued_since: Some(q.since),
+            },
+            state => Step::Stay(state, Next::Wait),
+        })
     }
 
     /// The server this session is connected or connecting to.
     pub fn server(&self) -> Option<&Arc<Server>> {
         match &self.state {
-            State::Connecting { guard, .. } | State::Forwarding { guard, .. } => {
-                Some(guard.server())
-            }
+            State::Connecting(Connecting { guard, .. })
+            | State::Forwarding(Forwarding { guard, .. }) => Some(guard.server()),
             _ => None,
         }
     }
@@ -260,40 +328,26 @@ impl Session {
         let fe = &shared.config.frontends[self.frontend];
         let be = &shared.config.backends[self.backend];
         match &self.state {
-            State::Queued { since, .. } => Some(*since + be.timeout_queue),
-            State::Connecting { since, .. } => Some(*since + be.timeout_connect),
-            State::Forwarding { .. } => self.idle_deadlines(fe, be).earliest(),
+            State::Queued(q) => Some(q.since + be.timeout_queue),
+            State::Connecting(c) => Some(c.since + be.timeout_connect),
+            State::Forwarding(f) => self.idle_deadlines(fe, be, f).earliest(),
             State::Moving => None,
         }
     }
 
     /// Entered when the deadline passed: a connect timeout is a failed
-    /// attempt (retry elsewhere); a queue or idle timeout closes.
+    /// attempt (retry elsewhere); a queue timeout ends the session; an
+    /// idle timeout follows HAProxy's rules (see `forwarding.rs`).
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Next {
-        match self.state {
-            State::Connecting { .. } => {
+        self.with_state(ctx, |s, ctx, state| match state {
+            State::Connecting(c) => {
                 let err = io::Error::new(io::ErrorKind::TimedOut, "timeout connect");
-                self.connect_failed(ctx, err)
+                s.connect_failed(c, err)
             }
-            State::Queued { starved, .. } => {
-                self.admission.frontend().rejected.fetch_add(1, Relaxed);
-                if starved {
-                    // HAProxy's `RC`: a local resource ran out.
-                    log::info!(
-                        "client {}: refused, l4lb had no fd, memory or local port for a server connection within timeout queue",
-                        self.peer.ip()
-                    );
-                    return self.end(Cause::Resource, Phase::Connect);
-                }
-                log::debug!(
-                    "client {}: no server slot within timeout queue",
-                    self.peer.ip()
-                );
-                self.end(Cause::ServerTimeout, Phase::Queue)
-            }
-            State::Forwarding { .. } => self.idle_timeout(ctx),
-            State::Moving => Next::Close,
-        }
+            State::Queued(q) => s.queue_timeout(q),
+            State::Forwarding(f) => s.idle_timeout(ctx, f),
+            State::Moving => Step::Stay(State::Moving, Next::Close),
+        })
     }
 
     /// Records why the session ends unless a reason is already recorded:
@@ -313,16 +367,16 @@ impl Session {
     /// The termination phase of the current state.
     fn phase(&self) -> Phase {
         match self.state {
-            State::Queued { .. } => Phase::Queue,
-            State::Connecting { .. } | State::Moving => Phase::Connect,
-            State::Forwarding { .. } => Phase::Data,
+            State::Queued(_) => Phase::Queue,
+            State::Connecting(_) | State::Moving => Phase::Connect,
+            State::Forwarding(_) => Phase::Data,
         }
     }
 
-    /// Records an abnormal end and returns the verdict that applies it.
-    fn end(&mut self, cause: Cause, phase: Phase) -> Next {
+    /// Records an abnormal end in `state` and settles there with an abort.
+    fn end(&mut self, state: State, cause: Cause, phase: Phase) -> Step {
         self.note_end(Termination::new(cause, phase));
-        Next::Abort
+        Step::Stay(state, Next::Abort)
     }
 
     /// Ends the session: logs it, gives back pipes and buffers, and with
@@ -334,14 +388,12 @@ impl Session {
             self.log(self.shared(), now);
         }
         let server = match &mut self.state {
-            State::Forwarding {
-                server, up, down, ..
-            } => {
-                up.release(pools);
-                down.release(pools);
-                Some(&server.stream)
+            State::Forwarding(f) => {
+                f.up.release(pools);
+                f.down.release(pools);
+                Some(&f.server.stream)
             }
-            State::Connecting { server, .. } => Some(&server.stream),
+            State::Connecting(c) => Some(&c.server.stream),
             _ => None,
         };
         if abort {

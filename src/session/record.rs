@@ -16,7 +16,7 @@ impl Session {
     pub(super) fn log(&self, shared: &Shared, now: Instant) {
         let fe = &shared.config.frontends[self.frontend];
         let (sent, received) = match &self.state {
-            State::Forwarding { up, down, .. } => (up.total, down.total),
+            State::Forwarding(f) => (f.up.total, f.down.total),
             _ => (0, 0),
         };
         if fe.dontlognull && sent == 0 {
