@@ -378,6 +378,13 @@ impl Config {
         }
     }
 
+    /// Validates conf text alone, as `l4lb -c -f FILE` does when no flag
+    /// overrides the file; `file` only names it in errors. The entry point
+    /// of the fuzz targets (tests/fuzz/).
+    pub fn from_text(file: &str, text: &[u8]) -> Result<Config, Vec<ConfError>> {
+        Config::from_reader(file, text, &Flags::default())
+    }
+
     /// One line for global settings, then one per frontend and backend, for `-c`.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = vec![self.global_summary()];
@@ -430,6 +437,9 @@ impl ServerConf {
 }
 
 fn conf_error(file: &str, line: usize, keyword: &str, msg: String) -> ConfError {
+    // An empty quoted word ("" or '') can stand where a keyword or an option
+    // is expected: name it as written, not as nothing (found by fuzzing).
+    let keyword = if keyword.is_empty() { "\"\"" } else { keyword };
     ConfError {
         file: file.to_string(),
         line,
