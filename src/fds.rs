@@ -386,7 +386,7 @@ mod tests {
     use super::*;
 
     fn config(text: &str) -> Config {
-        Config::from_text(text).unwrap_or_else(|e| panic!("{e:?}"))
+        Config::from_text("t.conf", text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     const BASE: &str = "global\n nbthread 2\n maxconn 100\n maxpipes 10\n\

@@ -379,11 +379,11 @@ impl Config {
         }
     }
 
-    /// Parses conf text with no flags: for unit tests elsewhere in the crate.
-    #[cfg(test)]
-    pub(crate) fn from_text(text: &str) -> Result<Config, Vec<ConfError>> {
-        let flags = Flags::from_args(&Args::default())?;
-        Config::from_reader("t.conf", text.as_bytes(), &flags)
+    /// Validates conf text alone, as `l4lb -c -f FILE` does when no flag
+    /// overrides the file; `file` only names it in errors. The entry point
+    /// of the fuzz targets (tests/fuzz/).
+    pub fn from_text(file: &str, text: &[u8]) -> Result<Config, Vec<ConfError>> {
+        Config::from_reader(file, text, &Flags::default())
     }
 
     /// One line for global settings, then one per frontend and backend, for `-c`.
@@ -438,6 +438,9 @@ impl ServerConf {
 }
 
 fn conf_error(file: &str, line: usize, keyword: &str, msg: String) -> ConfError {
+    // An empty quoted word ("" or '') can stand where a keyword or an option
+    // is expected: name it as written, not as nothing (found by fuzzing).
+    let keyword = if keyword.is_empty() { "\"\"" } else { keyword };
     ConfError {
         file: file.to_string(),
         line,

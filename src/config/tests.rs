@@ -1701,3 +1701,62 @@ fn stats_socket_timeout_maxconn_and_http() {
     assert_error(&global("stats http nowhere"), 2, "stats http", "IP:PORT");
     assert_error(&global("stats enable"), 2, "stats", "expects: stats socket");
 }
+
+/// Fuzzing found errors on an empty quoted word with a blank keyword
+/// (`t.conf:1: '': ...`); they name it `""`.
+#[test]
+fn empty_quoted_word_is_named_in_errors() {
+    assert_error(&format!("''\n{BASE}"), 1, r#""""#, "outside any section");
+    assert_error(
+        &format!("global\n \"\"\n{BASE}"),
+        2,
+        r#""""#,
+        "unknown keyword",
+    );
+    assert_error(&in_backend("\"\" 1"), 9, r#""""#, "unknown keyword");
+    assert_error(
+        &in_backend("server s3 127.0.0.1:9003 ''"),
+        9,
+        r#""""#,
+        "unknown server option",
+    );
+    assert_error(
+        &in_frontend("bind 127.0.0.1:8081 \"\""),
+        2,
+        r#""""#,
+        "unknown bind option",
+    );
+    assert_error(
+        &in_frontend("log \"\" local0"),
+        2,
+        "log",
+        "not a log target",
+    );
+}
+
+/// Each `log global` used to add the global targets again, so repeated ones
+/// in a defaults section grew every proxy's targets as global lines times
+/// `log global` lines: a 20 KB file made 8 million. HAProxy adds them once.
+#[test]
+fn repeated_log_global_adds_the_global_targets_once() {
+    let global = "global\n log 127.0.0.1 local0\n log stderr daemon\n";
+    let c = load(&format!(
+        "{global}defaults\n log global\n log global\n{}",
+        in_frontend("log global\nlog stdout local1\nlog global")
+    ));
+    let dests: Vec<&LogDest> = c.frontends[0].log.iter().map(|t| &t.dest).collect();
+    assert_eq!(
+        dests,
+        [
+            &LogDest::Udp("127.0.0.1:514".parse().unwrap()),
+            &LogDest::Stderr,
+            &LogDest::Stdout
+        ]
+    );
+    // After `no log`, a `log global` adds them again.
+    let c = load(&format!(
+        "{global}defaults\n log global\n{}",
+        in_frontend("no log\nlog stdout local1\nlog global")
+    ));
+    assert_eq!(c.frontends[0].log.len(), 3);
+}

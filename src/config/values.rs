@@ -175,7 +175,7 @@ pub(super) fn server_addr(text: &str) -> Result<SocketAddr, String> {
             "'{text}' has no host; expected IP:PORT or HOSTNAME:PORT"
         ));
     }
-    let resolved = (host, port).to_socket_addrs().map(|mut addrs| addrs.next());
+    let resolved = resolve(host, port);
     match resolved {
         Ok(Some(addr)) => Ok(addr),
         Ok(None) => Err(format!(
@@ -185,4 +185,20 @@ pub(super) fn server_addr(text: &str) -> Result<SocketAddr, String> {
             "'{host}' does not resolve ({e}); give an IP address or a resolvable name"
         )),
     }
+}
+
+/// A host name's first address, from the system resolver. Fuzz builds
+/// (`--cfg fuzzing`, tests/fuzz/) never ask it: each name a fuzzer makes up
+/// would be a DNS query, slow and sent off the machine. There every name
+/// stands for 192.0.2.1 (TEST-NET-1), so the options after it are still read.
+// `fuzzing` is set by cargo-fuzz only, so the lint does not know it.
+#[allow(unexpected_cfgs)]
+fn resolve(host: &str, port: u16) -> std::io::Result<Option<SocketAddr>> {
+    if cfg!(fuzzing) {
+        return Ok(Some(SocketAddr::new(
+            Ipv4Addr::new(192, 0, 2, 1).into(),
+            port,
+        )));
+    }
+    (host, port).to_socket_addrs().map(|mut addrs| addrs.next())
 }
