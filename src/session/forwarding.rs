@@ -270,3 +270,63 @@ pub(super) fn count_bytes(server: &Server, frontend: &FrontendStats, up: Moved, 
         frontend.bytes_out.fetch_add(n, Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{IdleDeadlines, idle_timeouts};
+    use crate::config::Config;
+
+    fn conf(defaults: &str) -> Config {
+        let text = format!(
+            "defaults\n{defaults}\nfrontend fe\n    bind 127.0.0.1:1\n    default_backend be\nbackend be\n    server s 127.0.0.1:2\n"
+        );
+        Config::from_text("t.conf", text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn timeouts(c: &Config, client_half: bool, server_half: bool) -> (Option<u64>, Option<u64>) {
+        let (c, s) = idle_timeouts(&c.frontends[0], &c.backends[0], client_half, server_half);
+        let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+        (ms(c), ms(s))
+    }
+
+    #[test]
+    fn each_side_runs_its_own_timeout_and_fin_timeout_once_half_closed() {
+        let c = conf(
+            "    timeout client 1s\n    timeout server 5s\n    timeout client-fin 200ms\n    timeout server-fin 300ms",
+        );
+        assert_eq!(timeouts(&c, false, false), (Some(1000), Some(5000)));
+        assert_eq!(timeouts(&c, true, false), (Some(200), Some(5000)));
+        assert_eq!(timeouts(&c, false, true), (Some(1000), Some(300)));
+        assert_eq!(timeouts(&c, true, true), (Some(200), Some(300)));
+    }
+
+    #[test]
+    fn tunnel_replaces_both_sides_and_fin_timeouts_replace_the_tunnel() {
+        let c = conf(
+            "    timeout client 1s\n    timeout server 5s\n    timeout tunnel 1h\n    timeout server-fin 300ms",
+        );
+        assert_eq!(timeouts(&c, false, false), (Some(3_600_000), Some(3_600_000)));
+        assert_eq!(timeouts(&c, true, true), (Some(3_600_000), Some(300)));
+        let none = conf("    timeout connect 1s");
+        assert_eq!(timeouts(&none, true, true), (None, None), "no timeout: none");
+    }
+
+    #[test]
+    fn the_earliest_deadline_strikes_and_only_what_passed_is_due() {
+        let t0 = Instant::now();
+        let at = |ms| Some(t0 + Duration::from_millis(ms));
+        let d = IdleDeadlines {
+            client_read: at(300),
+            client_write: None,
+            server_read: at(100),
+            server_write: at(200),
+        };
+        assert_eq!(d.earliest(), at(100));
+        let due = d.due(t0 + Duration::from_millis(200));
+        assert!(due.server_read && due.server_write);
+        assert!(!due.client_read && !due.client_write);
+        assert_eq!(IdleDeadlines::default().earliest(), None);
+    }
+}

@@ -30,3 +30,29 @@ impl Session {
         HashKey::from(self.peer.ip())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use super::route;
+    use crate::config::Config;
+    use crate::shared::Shared;
+
+    #[test]
+    fn a_route_is_the_default_backend_and_counts_the_session_there_until_dropped() {
+        let text = "frontend fe\n    bind 127.0.0.1:1\n    default_backend b2\n\
+                    backend b1\n    server s 127.0.0.1:2\n\
+                    backend b2\n    server s 127.0.0.1:3\n";
+        let shared = Shared::new(Config::from_text("t.conf", text.as_bytes()).unwrap(), None);
+        let b2 = shared.backend_index("b2").unwrap();
+        let first = route(&shared, 0);
+        let second = route(&shared, 0);
+        assert_eq!(first.backend, b2);
+        let count = &shared.backends[b2];
+        assert_eq!((count.cur.load(Relaxed), count.max.load(Relaxed)), (2, 2));
+        drop((first, second));
+        assert_eq!((count.cur.load(Relaxed), count.max.load(Relaxed)), (0, 2));
+        assert_eq!(shared.backends[1 - b2].cur.load(Relaxed), 0);
+    }
+}
