@@ -67,6 +67,24 @@ fn stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> String {
         .unwrap_or_else(|| panic!("no row {px}/{sv} in {csv}"))
 }
 
+/// The server s1 was never charged for l4lb's shortage: no connect error,
+/// no retry, its state as it was (`status`); and the counters are back to
+/// zero.
+fn assert_not_charged(sock: &std::path::Path, status: &str) {
+    assert_eq!(stat(sock, "be", "s1", "econ"), "0");
+    assert_eq!(stat(sock, "be", "s1", "wretr"), "0");
+    assert_eq!(
+        stat(sock, "be", "s1", "status"),
+        status,
+        "the server's state is unchanged"
+    );
+    assert!(
+        wait_until(WAIT, || stat(sock, "be", "s1", "scur") == "0"
+            && stat(sock, "fe", "FRONTEND", "scur") == "0"),
+        "counters back to zero"
+    );
+}
+
 /// Whether `c` is still waiting: no byte, no EOF, no reset within `d`.
 fn still_waiting(c: &mut TcpStream, d: Duration) -> bool {
     c.set_read_timeout(Some(d)).unwrap();
@@ -137,25 +155,12 @@ fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
     );
 
     // The server was never charged: no connect error, no retry, still UP.
-    assert_eq!(stat(&sock, "be", "s1", "econ"), "0");
-    assert_eq!(stat(&sock, "be", "s1", "wretr"), "0");
-    assert_eq!(
-        stat(&sock, "be", "s1", "status"),
-        status,
-        "the server's state is unchanged"
-    );
-    assert_eq!(
-        backend
-            .counts
-            .total
-            .load(std::sync::atomic::Ordering::SeqCst),
-        1
-    );
-    assert!(
-        wait_until(WAIT, || stat(&sock, "be", "s1", "scur") == "0"
-            && stat(&sock, "fe", "FRONTEND", "scur") == "0"),
-        "counters back to zero"
-    );
+    assert_not_charged(&sock, &status);
+    let served = backend
+        .counts
+        .total
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(served, 1, "one connection reached the server");
     assert!(
         wait_until(WAIT, || l.fd_count() == baseline),
         "fds back to baseline"
@@ -301,16 +306,5 @@ fn ports_run_out() {
     assert_eq!(read_line(&mut first).unwrap(), "still one");
     drop((first, second));
 
-    assert_eq!(stat(&sock, "be", "s1", "econ"), "0");
-    assert_eq!(stat(&sock, "be", "s1", "wretr"), "0");
-    assert_eq!(
-        stat(&sock, "be", "s1", "status"),
-        status,
-        "the server's state is unchanged"
-    );
-    assert!(
-        wait_until(WAIT, || stat(&sock, "be", "s1", "scur") == "0"
-            && stat(&sock, "fe", "FRONTEND", "scur") == "0"),
-        "counters back to zero"
-    );
+    assert_not_charged(&sock, &status);
 }

@@ -83,6 +83,39 @@ fn a_killed_server_is_marked_down_then_up_again_and_skipped_meanwhile() {
     );
 }
 
+/// `n` clients, each connecting again and again (read the server's name,
+/// send a ping, check its echo) until `stop` or 30 s; each returns what
+/// every connection got: the server's name, or the error.
+fn steady_clients(
+    port: u16,
+    n: usize,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<Vec<Result<String, String>>>> {
+    (0..n)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(stop);
+            std::thread::spawn(move || {
+                let mut results = Vec::new();
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
+                    let mut conn = connect(port);
+                    let got = read_line(&mut conn).and_then(|name| {
+                        conn.write_all(b"ping\n")?;
+                        let echo = read_line(&mut conn)?;
+                        Ok(if echo == "ping" {
+                            name
+                        } else {
+                            format!("bad echo {echo}")
+                        })
+                    });
+                    results.push(got.map_err(|e| e.to_string()));
+                }
+                results
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn every_client_succeeds_while_a_server_is_killed_and_restarted() {
     let a = Backend::named("a");
@@ -109,29 +142,7 @@ fn every_client_succeeds_while_a_server_is_killed_and_restarted() {
     // Debug level: every failed connect to a server is logged, by name.
     let l4 = L4lb::spawn(&["-f", path.to_str().unwrap(), "--log-level", "debug"], dir);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let clients: Vec<_> = (0..2)
-        .map(|_| {
-            let stop = std::sync::Arc::clone(&stop);
-            std::thread::spawn(move || {
-                let mut results = Vec::new();
-                let deadline = Instant::now() + Duration::from_secs(30);
-                while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
-                    let mut conn = connect(port);
-                    let got = read_line(&mut conn).and_then(|name| {
-                        conn.write_all(b"ping\n")?;
-                        let echo = read_line(&mut conn)?;
-                        Ok(if echo == "ping" {
-                            name
-                        } else {
-                            format!("bad echo {echo}")
-                        })
-                    });
-                    results.push(got.map_err(|e| e.to_string()));
-                }
-                results
-            })
-        })
-        .collect();
+    let clients = steady_clients(port, 2, &stop);
     std::thread::sleep(Duration::from_millis(300)); // Traffic before the kill.
     drop(b);
     wait_log(&l4, "server l/b is DOWN", 1, Duration::from_secs(5));

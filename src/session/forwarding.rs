@@ -307,10 +307,17 @@ mod tests {
         let c = conf(
             "    timeout client 1s\n    timeout server 5s\n    timeout tunnel 1h\n    timeout server-fin 300ms",
         );
-        assert_eq!(timeouts(&c, false, false), (Some(3_600_000), Some(3_600_000)));
+        assert_eq!(
+            timeouts(&c, false, false),
+            (Some(3_600_000), Some(3_600_000))
+        );
         assert_eq!(timeouts(&c, true, true), (Some(3_600_000), Some(300)));
         let none = conf("    timeout connect 1s");
-        assert_eq!(timeouts(&none, true, true), (None, None), "no timeout: none");
+        assert_eq!(
+            timeouts(&none, true, true),
+            (None, None),
+            "no timeout: none"
+        );
     }
 
     #[test]
