@@ -72,11 +72,32 @@ enum Phase {
 struct Listener {
     sock: TcpListener,
     frontend: usize,
-    /// Out of fds: do not accept before this instant.
-    resting_until: Option<Instant>,
-    /// At the global or frontend maxconn: retry when a slot frees.
-    full: bool,
+    state: Accepting,
+    /// A shortage of fds was logged (once per listener).
     warned: bool,
+}
+
+/// Where a worker's listener stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepting {
+    /// Accepts on its readiness events.
+    Open,
+    /// At the global or frontend maxconn: retried every tick, as slots are
+    /// freed by other workers too (which do not wake this one).
+    Full,
+    /// Out of fds, memory or local ports: no accept before this instant.
+    Resting(Instant),
+}
+
+impl Listener {
+    fn new(sock: TcpListener, frontend: usize) -> Listener {
+        Listener {
+            sock,
+            frontend,
+            state: Accepting::Open,
+            warned: false,
+        }
+    }
 }
 
 pub struct Worker {
@@ -119,13 +140,7 @@ impl Worker {
         for (i, (mut sock, frontend)) in listeners.into_iter().enumerate() {
             poll.registry()
                 .register(&mut sock, token::listener(i), Interest::READABLE)?;
-            registered.push(Listener {
-                sock,
-                frontend,
-                resting_until: None,
-                full: false,
-                warned: false,
-            });
+            registered.push(Listener::new(sock, frontend));
         }
         let pipes_per_worker = cfg.maxpipes.div_ceil(cfg.threads.max(1));
         let pools = Pools {
@@ -218,11 +233,8 @@ impl Worker {
         if !self.again.is_empty() {
             return Some(Duration::ZERO);
         }
-        let waiting = !self.queued.is_empty()
-            || self
-                .listeners
-                .iter()
-                .any(|l| l.full || l.resting_until.is_some());
+        let waiting =
+            !self.queued.is_empty() || self.listeners.iter().any(|l| l.state != Accepting::Open);
         let tick = waiting
             .then_some(RETRY_TICK)
             .or((!self.old.is_empty()).then_some(PRUNE_EVERY));
@@ -360,13 +372,11 @@ impl Worker {
                     }
                 }
             }
-            kept.extend(listeners.into_iter().map(|(sock, frontend)| Listener {
-                sock,
-                frontend,
-                resting_until: None,
-                full: false,
-                warned: false,
-            }));
+            kept.extend(
+                listeners
+                    .into_iter()
+                    .map(|(sock, frontend)| Listener::new(sock, frontend)),
+            );
             // Tokens follow positions: register everything again.
             for (i, l) in kept.iter_mut().enumerate() {
                 let registry = self.poll.registry();
@@ -422,14 +432,14 @@ impl Worker {
             let Some(l) = self.listeners.get_mut(index) else {
                 return;
             };
-            if l.resting_until.is_some() {
+            if let Accepting::Resting(_) = l.state {
                 return;
             }
             let Some(mut admission) = Admission::reserve(&self.current.shared, l.frontend) else {
-                l.full = true;
+                l.state = Accepting::Full;
                 return;
             };
-            l.full = false;
+            l.state = Accepting::Open;
             match listener::accept(&l.sock) {
                 Accepted::Conn(stream, peer) => {
                     admission.admitted();
@@ -448,7 +458,7 @@ impl Worker {
                         );
                         l.warned = true;
                     }
-                    l.resting_until = Some(self.now + EXHAUSTED_PAUSE);
+                    l.state = Accepting::Resting(self.now + EXHAUSTED_PAUSE);
                     return;
                 }
             }
@@ -535,7 +545,7 @@ impl Worker {
         }
         for l in &mut self.listeners {
             l.warned = true;
-            l.resting_until = Some(until);
+            l.state = Accepting::Resting(until);
         }
     }
 
@@ -565,11 +575,13 @@ impl Worker {
         }
         for i in 0..self.listeners.len() {
             let l = &mut self.listeners[i];
-            if l.resting_until.is_some_and(|t| t <= self.now) {
-                l.resting_until = None;
-                self.accept(i);
-            } else if l.full {
-                self.accept(i);
+            match l.state {
+                Accepting::Resting(until) if until <= self.now => {
+                    l.state = Accepting::Open;
+                    self.accept(i);
+                }
+                Accepting::Full => self.accept(i),
+                _ => {}
             }
         }
     }

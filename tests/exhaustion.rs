@@ -85,6 +85,42 @@ fn assert_not_charged(sock: &std::path::Path, status: &str) {
     );
 }
 
+/// Lowers l4lb's fd limit to one free fd and connects a client, which
+/// l4lb accepts with that fd and then has none for the server. Checks that
+/// premise before handing the client over: l4lb holds one fd more than at
+/// `baseline` (the accepted client), no connection reached the server, and
+/// the client waits. An fd freed by l4lb right after the count would void
+/// it (the server would get its connection): then the limit is restored and
+/// it tries again.
+fn starved_client(
+    l: &L4lb,
+    baseline: usize,
+    port: u16,
+    backend: &Backend,
+) -> (TcpStream, (u64, u64)) {
+    for _ in 0..5 {
+        let served = backend
+            .counts
+            .total
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let limits = leave_one_fd(l.pid());
+        let mut c = connect(port);
+        let waiting = still_waiting(&mut c, Duration::from_millis(300));
+        let reached = backend
+            .counts
+            .total
+            .load(std::sync::atomic::Ordering::SeqCst)
+            != served;
+        if waiting && !reached && l.fd_count() == baseline + 1 {
+            return (c, limits);
+        }
+        nofile(l.pid(), Some(limits));
+        drop(c);
+        assert!(wait_until(WAIT, || l.fd_count() == baseline), "fds back");
+    }
+    panic!("l4lb kept finding a free fd for the server connection");
+}
+
 /// Whether `c` is still waiting: no byte, no EOF, no reset within `d`.
 fn still_waiting(c: &mut TcpStream, d: Duration) -> bool {
     c.set_read_timeout(Some(d)).unwrap();
@@ -118,12 +154,7 @@ fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
     assert!(wait_until(WAIT, || l.fd_count() == baseline));
 
     // 1. Short of fds for a while: the client waits, then is served.
-    let limits = leave_one_fd(pid);
-    let mut c = connect(port);
-    assert!(
-        still_waiting(&mut c, Duration::from_millis(300)),
-        "the client waits while l4lb has no fd for its server connection"
-    );
+    let (mut c, limits) = starved_client(&l, baseline, port, &backend);
     nofile(pid, Some(limits));
     c.set_read_timeout(Some(WAIT)).unwrap();
     c.write_all(b"ping\n").unwrap();
@@ -139,8 +170,7 @@ fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
     );
 
     // 2. Short of fds past timeout queue: a reset, logged `RC`.
-    let limits = leave_one_fd(pid);
-    let mut c = connect(port);
+    let (mut c, limits) = starved_client(&l, baseline, port, &backend);
     c.set_read_timeout(Some(WAIT)).unwrap();
     let seen = c.read(&mut [0u8; 1]);
     nofile(pid, Some(limits));
