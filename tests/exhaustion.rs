@@ -3,6 +3,8 @@
 //! the server is not blamed: no connect error, no retry, no `observe`
 //! verdict. The client waits (up to `timeout queue`) and is served once
 //! fds are back, or is refused with a reset and an `RC` log line.
+// prlimit, unshare and the loopback ioctls are libc calls.
+#![allow(unsafe_code)]
 
 mod common;
 

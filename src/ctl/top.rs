@@ -7,7 +7,6 @@
 //! `l4lb top` title line.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -73,12 +72,20 @@ pub fn run(socket: &Path, interval: Duration, count: Option<u64>) -> Result<(), 
 
 /// One frame: a title line, the frontends, then each backend's servers.
 fn render(socket: &Path, before: &Reading, now: &Reading) -> String {
-    let secs = now.at.duration_since(before.at).as_secs_f64().max(0.001);
+    let rates = Rates::between(before, now);
+    let mut out = title(socket, now, rates.secs);
+    out.push('\n');
+    out.push_str(&frontends(now, &rates));
+    out.push('\n');
+    out.push_str(&servers(now, &rates));
+    out
+}
+
+/// The `l4lb top` line: which process, its uptime and connections.
+fn title(socket: &Path, now: &Reading, secs: f64) -> String {
     let info = |k: &str| now.info.get(k).map_or("?", String::as_str);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "l4lb top - {} - pid {}, up {}, {} thread(s), {}/{} connections, every {:.1}s",
+    format!(
+        "l4lb top - {} - pid {}, up {}, {} thread(s), {}/{} connections, every {:.1}s\n",
         socket.display(),
         info("Pid"),
         info("Uptime"),
@@ -86,31 +93,53 @@ fn render(socket: &Path, before: &Reading, now: &Reading) -> String {
         info("CurrConns"),
         info("Maxconn"),
         secs
-    );
-    let old: HashMap<(&str, &str), &Record> = before
-        .stats
-        .iter()
-        .map(|r| ((field(r, "pxname"), field(r, "svname")), r))
-        .collect();
-    // Per second since the last reading; 0 for a row that just appeared.
-    let per_sec = |r: &Record, col: &str| {
+    )
+}
+
+/// Per-second rates of a row between two readings.
+struct Rates<'a> {
+    /// The earlier reading's rows by (pxname, svname).
+    old: HashMap<(&'a str, &'a str), &'a Record>,
+    /// Seconds between the readings (at least a millisecond).
+    secs: f64,
+}
+
+impl<'a> Rates<'a> {
+    fn between(before: &'a Reading, now: &Reading) -> Rates<'a> {
+        let old = before
+            .stats
+            .iter()
+            .map(|r| ((field(r, "pxname"), field(r, "svname")), r))
+            .collect();
+        let secs = now.at.duration_since(before.at).as_secs_f64().max(0.001);
+        Rates { old, secs }
+    }
+
+    /// Per second since the last reading; 0 for a row that just appeared.
+    fn per_sec(&self, r: &Record, col: &str) -> f64 {
         let key = (field(r, "pxname"), field(r, "svname"));
-        let was = old.get(&key).map_or(num(r, col), |o| num(o, col));
-        num(r, col).saturating_sub(was) as f64 / secs
-    };
-    let rates = |r: &Record| {
+        let was = self.old.get(&key).map_or(num(r, col), |o| num(o, col));
+        num(r, col).saturating_sub(was) as f64 / self.secs
+    }
+
+    /// Connections, bytes in and bytes out per second, formatted.
+    fn of(&self, r: &Record) -> [String; 3] {
         [
-            format!("{:.0}", per_sec(r, "stot")),
-            table::bytes_per_sec(per_sec(r, "bin")),
-            table::bytes_per_sec(per_sec(r, "bout")),
+            format!("{:.0}", self.per_sec(r, "stot")),
+            table::bytes_per_sec(self.per_sec(r, "bin")),
+            table::bytes_per_sec(self.per_sec(r, "bout")),
         ]
-    };
-    let frontends: Vec<Vec<String>> = now
+    }
+}
+
+/// The frontends table.
+fn frontends(now: &Reading, rates: &Rates<'_>) -> String {
+    let rows: Vec<Vec<String>> = now
         .stats
         .iter()
         .filter(|r| field(r, "svname") == "FRONTEND")
         .map(|r| {
-            let [conns, bin, bout] = rates(r);
+            let [conns, bin, bout] = rates.of(r);
             vec![
                 field(r, "pxname").to_string(),
                 field(r, "status").to_string(),
@@ -124,19 +153,23 @@ fn render(socket: &Path, before: &Reading, now: &Reading) -> String {
             ]
         })
         .collect();
-    out.push('\n');
-    out.push_str(&table::render(
+    table::render(
         &[
             "frontend", "status", "cur", "limit", "conn/s", "in/s", "out/s", "total", "rejected",
         ],
-        frontends,
-    ));
-    let servers: Vec<Vec<String>> = now
+        rows,
+    )
+}
+
+/// The backends and servers table, one row per `show stat` row that is
+/// not a frontend's.
+fn servers(now: &Reading, rates: &Rates<'_>) -> String {
+    let rows: Vec<Vec<String>> = now
         .stats
         .iter()
         .filter(|r| field(r, "svname") != "FRONTEND")
         .map(|r| {
-            let [conns, bin, bout] = rates(r);
+            let [conns, bin, bout] = rates.of(r);
             let check = match (field(r, "check_status"), field(r, "check_duration")) {
                 ("", _) => String::new(),
                 (s, "") => s.to_string(),
@@ -156,8 +189,7 @@ fn render(socket: &Path, before: &Reading, now: &Reading) -> String {
             ]
         })
         .collect();
-    out.push('\n');
-    out.push_str(&table::render(
+    table::render(
         &[
             "backend/server",
             "status",
@@ -170,9 +202,8 @@ fn render(socket: &Path, before: &Reading, now: &Reading) -> String {
             "errors",
             "check",
         ],
-        servers,
-    ));
-    out
+        rows,
+    )
 }
 
 fn field<'r>(r: &'r Record, col: &str) -> &'r str {

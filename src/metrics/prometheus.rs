@@ -10,7 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::UNIX_EPOCH;
 
 use crate::backend::{Admin, CheckStatus, RAMP_FULL, Server};
-use crate::shared::Shared;
+use crate::config::Config;
+use crate::shared::{Process, Shared, WorkerStats};
 use crate::stats::{self, Kind, Rates, Row};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -275,10 +276,131 @@ pub fn render(shared: &Shared, rates: &Rates) -> String {
     out.0
 }
 
-/// Process-wide metrics.
+/// A process-wide metric: one unlabelled sample.
+struct ProcessMetric {
+    name: &'static str,
+    ty: Type,
+    help: &'static str,
+    value: fn(&Process, &Config) -> u64,
+}
+
+/// A metric of each worker thread: one sample per worker, labelled by its
+/// index.
+struct WorkerMetric {
+    name: &'static str,
+    ty: Type,
+    help: &'static str,
+    value: fn(&WorkerStats) -> u64,
+}
+
+/// The process-wide connection counts, written before [`PER_WORKER`].
+const PROCESS_CONNECTIONS: &[ProcessMetric] = &[
+    ProcessMetric {
+        name: "l4lb_process_current_connections",
+        ty: Type::Gauge,
+        help: "Client connections open now, all frontends together.",
+        value: |p, _| p.global.cur.load(Relaxed) as u64,
+    },
+    ProcessMetric {
+        name: "l4lb_process_max_connections",
+        ty: Type::Gauge,
+        help: "Highest number of client connections open at once.",
+        value: |p, _| p.global.max.load(Relaxed) as u64,
+    },
+    ProcessMetric {
+        name: "l4lb_process_limit_connections",
+        ty: Type::Gauge,
+        help: "The global maxconn.",
+        value: |_, cfg| cfg.maxconn as u64,
+    },
+    ProcessMetric {
+        name: "l4lb_process_connections_total",
+        ty: Type::Counter,
+        help: "Client connections accepted, all frontends together.",
+        value: |p, _| p.global.total.load(Relaxed),
+    },
+];
+
+const PER_WORKER: &[WorkerMetric] = &[
+    WorkerMetric {
+        name: "l4lb_worker_accepted_connections_total",
+        ty: Type::Counter,
+        help: "Client connections accepted by each worker thread (shows accept imbalance between cores).",
+        value: |w| w.accepted.load(Relaxed),
+    },
+    WorkerMetric {
+        name: "l4lb_worker_pipes_in_use",
+        ty: Type::Gauge,
+        help: "Splice pipes each worker has lent to connections now.",
+        value: |w| w.pipes_in_use.load(Relaxed) as u64,
+    },
+];
+
+/// The rest of the process-wide metrics, written after [`PER_WORKER`].
+const PROCESS: &[ProcessMetric] = &[
+    ProcessMetric {
+        name: "l4lb_process_pipes_in_use",
+        ty: Type::Gauge,
+        help: "Splice pipes lent to connections now, all workers together.",
+        value: |p, _| {
+            let n: usize = p.workers.iter().map(|w| w.pipes_in_use.load(Relaxed)).sum();
+            n as u64
+        },
+    },
+    ProcessMetric {
+        name: "l4lb_process_pipes_lent_total",
+        ty: Type::Counter,
+        help: "Times a splice pipe was lent to a connection (splice at work).",
+        value: |p, _| p.workers.iter().map(|w| w.pipes_lent.load(Relaxed)).sum(),
+    },
+    ProcessMetric {
+        name: "l4lb_process_pipes_limit",
+        ty: Type::Gauge,
+        help: "Splice pipes l4lb may have (maxpipes, as the fd limit allowed).",
+        value: |_, cfg| cfg.maxpipes as u64,
+    },
+    ProcessMetric {
+        name: "l4lb_log_dropped_total",
+        ty: Type::Counter,
+        help: "Connection log lines dropped because the logger thread fell behind.",
+        value: |p, _| p.log_dropped.load(Relaxed),
+    },
+    ProcessMetric {
+        name: "l4lb_reloads_total",
+        ty: Type::Counter,
+        help: "Configuration reloads applied.",
+        value: |p, _| p.reloads.load(Relaxed),
+    },
+    ProcessMetric {
+        name: "l4lb_reload_failures_total",
+        ty: Type::Counter,
+        help: "Configuration reloads refused (the new configuration was invalid).",
+        value: |p, _| p.reload_failures.load(Relaxed),
+    },
+];
+
+/// Process-wide metrics: the build and the clock as code, then the tables
+/// (per-worker families between the process's connection counts and the
+/// rest, the order of the exposition since it began).
 fn process(out: &mut Out, shared: &Shared) {
-    let p = &shared.process;
-    let cfg = &shared.config;
+    let (p, cfg) = (&*shared.process, &*shared.config);
+    build_and_clock(out, p);
+    for m in PROCESS_CONNECTIONS {
+        out.single(m.name, m.ty, m.help, (m.value)(p, cfg));
+    }
+    for m in PER_WORKER {
+        out.family(m.name, m.ty, m.help);
+        for (i, w) in p.workers.iter().enumerate() {
+            out.sample(m.name, &[("worker", &i.to_string())], (m.value)(w));
+        }
+    }
+    for m in PROCESS {
+        out.single(m.name, m.ty, m.help, (m.value)(p, cfg));
+    }
+}
+
+/// The version, the start time and the uptime.
+fn build_and_clock(out: &mut Out, p: &Process) {
     out.family(
         "l4lb_build_info",
         Type::Gauge,
@@ -306,109 +428,6 @@ fn process(out: &mut Out, shared: &Shared) {
         "Seconds since the process started.",
         p.started.elapsed().as_secs_f64(),
     );
-    let g = &p.global;
-    let singles: [(&str, Type, &str, u64); 4] = [
-        (
-            "l4lb_process_current_connections",
-            Type::Gauge,
-            "Client connections open now, all frontends together.",
-            g.cur.load(Relaxed) as u64,
-        ),
-        (
-            "l4lb_process_max_connections",
-            Type::Gauge,
-            "Highest number of client connections open at once.",
-            g.max.load(Relaxed) as u64,
-        ),
-        (
-            "l4lb_process_limit_connections",
-            Type::Gauge,
-            "The global maxconn.",
-            cfg.maxconn as u64,
-        ),
-        (
-            "l4lb_process_connections_total",
-            Type::Counter,
-            "Client connections accepted, all frontends together.",
-            g.total.load(Relaxed),
-        ),
-    ];
-    for (name, ty, help, v) in singles {
-        out.single(name, ty, help, v);
-    }
-    let workers: Vec<(String, &crate::shared::WorkerStats)> = p
-        .workers
-        .iter()
-        .enumerate()
-        .map(|(i, w)| (i.to_string(), w))
-        .collect();
-    out.family(
-        "l4lb_worker_accepted_connections_total",
-        Type::Counter,
-        "Client connections accepted by each worker thread (shows accept imbalance between cores).",
-    );
-    for (id, w) in &workers {
-        out.sample(
-            "l4lb_worker_accepted_connections_total",
-            &[("worker", id)],
-            w.accepted.load(Relaxed),
-        );
-    }
-    out.family(
-        "l4lb_worker_pipes_in_use",
-        Type::Gauge,
-        "Splice pipes each worker has lent to connections now.",
-    );
-    for (id, w) in &workers {
-        out.sample(
-            "l4lb_worker_pipes_in_use",
-            &[("worker", id)],
-            w.pipes_in_use.load(Relaxed) as u64,
-        );
-    }
-    let pipes: usize = p.workers.iter().map(|w| w.pipes_in_use.load(Relaxed)).sum();
-    let lent: u64 = p.workers.iter().map(|w| w.pipes_lent.load(Relaxed)).sum();
-    let tail: [(&str, Type, &str, u64); 6] = [
-        (
-            "l4lb_process_pipes_in_use",
-            Type::Gauge,
-            "Splice pipes lent to connections now, all workers together.",
-            pipes as u64,
-        ),
-        (
-            "l4lb_process_pipes_lent_total",
-            Type::Counter,
-            "Times a splice pipe was lent to a connection (splice at work).",
-            lent,
-        ),
-        (
-            "l4lb_process_pipes_limit",
-            Type::Gauge,
-            "Splice pipes l4lb may have (maxpipes, as the fd limit allowed).",
-            cfg.maxpipes as u64,
-        ),
-        (
-            "l4lb_log_dropped_total",
-            Type::Counter,
-            "Connection log lines dropped because the logger thread fell behind.",
-            p.log_dropped.load(Relaxed),
-        ),
-        (
-            "l4lb_reloads_total",
-            Type::Counter,
-            "Configuration reloads applied.",
-            p.reloads.load(Relaxed),
-        ),
-        (
-            "l4lb_reload_failures_total",
-            Type::Counter,
-            "Configuration reloads refused (the new configuration was invalid).",
-            p.reload_failures.load(Relaxed),
-        ),
-    ];
-    for (name, ty, help, v) in tail {
-        out.single(name, ty, help, v);
-    }
 }
 
 fn server_labels(r: &Row) -> Vec<(&'static str, &str)> {
@@ -603,6 +622,13 @@ mod tests {
             assert!(m.name.starts_with("l4lb_"), "{}", m.name);
             let counter = matches!(m.ty, Type::Counter);
             assert_eq!(m.name.ends_with("_total"), counter, "{}", m.name);
+        }
+        let process = PROCESS_CONNECTIONS.iter().chain(PROCESS);
+        let process = process.map(|m| (m.name, m.ty));
+        for (name, ty) in process.chain(PER_WORKER.iter().map(|m| (m.name, m.ty))) {
+            assert!(name.starts_with("l4lb_"), "{name}");
+            let counter = matches!(ty, Type::Counter);
+            assert_eq!(name.ends_with("_total"), counter, "{name}");
         }
     }
 }

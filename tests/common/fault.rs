@@ -6,6 +6,8 @@
 //!
 //! Included next to `mod common;` with `#[path = "common/fault.rs"] mod fault;`.
 #![allow(dead_code)]
+// connect to AF_UNSPEC (an RST on demand) and poll: libc calls.
+#![allow(unsafe_code)]
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

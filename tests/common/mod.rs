@@ -5,6 +5,8 @@
 //! and reaped, backend threads are told to stop and joined. Ports stay
 //! reserved until the test process exits (see `free_port`).
 #![allow(dead_code)]
+// kill and prlimit on the l4lb child, setrlimit in pre_exec: libc calls.
+#![allow(unsafe_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
