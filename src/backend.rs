@@ -370,12 +370,13 @@ impl Drop for ConnGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::{server_conf, server_from};
 
     fn server(maxconn: u32) -> Arc<Server> {
-        Arc::new(Server::new(&ServerConf {
+        server_from(&ServerConf {
             maxconn,
-            ..ServerConf::new("s".into(), "127.0.0.1:1".parse().unwrap())
-        }))
+            ..server_conf("s")
+        })
     }
 
     #[test]

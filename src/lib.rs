@@ -48,6 +48,8 @@ pub mod stats;
 pub mod supervisor;
 pub mod sys;
 pub mod tcplog;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod timer;
 pub mod token;
 pub mod upgrade;

@@ -266,3 +266,113 @@ impl Drop for Admission {
         self.shared.process.global.cur.fetch_sub(1, Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::shared;
+
+    /// Global maxconn 3; `small` allows 2 of them, `wide` all 3.
+    const LIMITS: &str = "\
+global
+    maxconn 3
+frontend small
+    bind 127.0.0.1:8001
+    maxconn 2
+    default_backend be
+frontend wide
+    bind 127.0.0.1:8002
+    default_backend be
+backend be
+    server s1 127.0.0.1:9001
+";
+    const SMALL: usize = 0;
+    const WIDE: usize = 1;
+
+    /// Current connections: global, then per frontend.
+    fn cur(s: &Shared) -> (usize, usize, usize) {
+        let load = |c: &ConnCount| c.cur.load(Relaxed);
+        let fe = |f: usize| load(&s.frontends[f]);
+        (load(&s.process.global), fe(SMALL), fe(WIDE))
+    }
+
+    #[test]
+    fn admission_is_strict_at_the_frontend_maxconn() {
+        let s = shared(LIMITS);
+        let a = Admission::reserve(&s, SMALL).expect("1 of 2");
+        let b = Admission::reserve(&s, SMALL).expect("2 of 2");
+        assert!(Admission::reserve(&s, SMALL).is_none(), "frontend full");
+        assert_eq!(cur(&s), (2, 2, 0), "the refused place is given back");
+        drop(a);
+        assert_eq!(cur(&s), (1, 1, 0));
+        let _c = Admission::reserve(&s, SMALL).expect("a place freed");
+        drop(b);
+        assert_eq!(cur(&s), (1, 1, 0));
+    }
+
+    #[test]
+    fn admission_is_strict_at_the_global_maxconn() {
+        let s = shared(LIMITS);
+        let _a = Admission::reserve(&s, SMALL).unwrap();
+        let _b = Admission::reserve(&s, SMALL).unwrap();
+        let c = Admission::reserve(&s, WIDE).expect("3 of 3");
+        assert!(
+            Admission::reserve(&s, WIDE).is_none(),
+            "room in the frontend, none in the process"
+        );
+        assert_eq!(cur(&s), (3, 2, 1));
+        drop(c);
+        assert!(Admission::reserve(&s, WIDE).is_some());
+        assert_eq!(cur(&s), (2, 2, 0), "dropped at once: given back");
+    }
+
+    #[test]
+    fn totals_and_highs_count_admitted_clients_only() {
+        let s = shared(LIMITS);
+        let counts = |c: &ConnCount| (c.total.load(Relaxed), c.max.load(Relaxed));
+        let mut a = Admission::reserve(&s, WIDE).unwrap();
+        let mut b = Admission::reserve(&s, WIDE).unwrap();
+        let _reserved = Admission::reserve(&s, SMALL).unwrap();
+        assert_eq!(counts(&s.process.global), (0, 0), "reserved, no client yet");
+        a.admitted();
+        assert_eq!(
+            counts(&s.process.global),
+            (1, 3),
+            "the high is of places taken"
+        );
+        drop(a);
+        b.admitted();
+        assert_eq!(counts(&s.process.global), (2, 3));
+        assert_eq!(counts(&s.frontends[WIDE]), (2, 2));
+        assert_eq!(counts(&s.frontends[SMALL]), (0, 0));
+        assert_eq!(b.frontend().cur.load(Relaxed), 1);
+        assert!(Arc::ptr_eq(b.shared(), &s));
+    }
+
+    #[test]
+    fn a_backend_seat_counts_from_take_to_drop_and_keeps_the_high() {
+        let s = shared(LIMITS);
+        let count = |s: &Shared| {
+            let c = &s.backends[0];
+            (c.cur.load(Relaxed), c.max.load(Relaxed))
+        };
+        let a = BackendSeat::take(&s, 0);
+        let b = BackendSeat::take(&s, 0);
+        assert_eq!(count(&s), (2, 2));
+        drop(a);
+        drop(b);
+        assert_eq!(count(&s), (0, 2));
+        let _c = BackendSeat::take(&s, 0);
+        assert_eq!(count(&s), (1, 2));
+    }
+
+    #[test]
+    fn servers_and_backends_are_found_by_name() {
+        let s = shared(LIMITS);
+        assert_eq!(s.backend_index("be"), Some(0));
+        assert_eq!(s.backend_index("nope"), None);
+        let (b, server) = s.find_server("be", "s1").unwrap();
+        assert_eq!((b, server.name.as_str()), (0, "s1"));
+        assert!(s.find_server("be", "s2").is_none());
+    }
+}

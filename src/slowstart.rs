@@ -87,14 +87,11 @@ fn step(over: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ServerConf;
+    use crate::testutil::server;
 
     #[test]
     fn a_ramp_grows_from_its_minimum_to_full_over_its_time() {
-        let s = Arc::new(Server::new(&ServerConf::new(
-            "s".into(),
-            "127.0.0.1:1".parse().unwrap(),
-        )));
+        let s = server("s");
         let mut ramps = SlowStarts::default();
         let t0 = Instant::now();
         ramps.start(&s, Duration::from_secs(10), t0);
@@ -109,10 +106,7 @@ mod tests {
 
     #[test]
     fn no_slowstart_no_ramp() {
-        let s = Arc::new(Server::new(&ServerConf::new(
-            "s".into(),
-            "127.0.0.1:1".parse().unwrap(),
-        )));
+        let s = server("s");
         let mut ramps = SlowStarts::default();
         ramps.start(&s, Duration::ZERO, Instant::now());
         assert_eq!(s.ramp(), RAMP_FULL);

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use super::hash::{HashKey, hash_name, hash_vnode, slowstart_draw};
-use super::{admits, eligible, pickable};
+use super::{first_admitted, pickable};
 use crate::backend::Server;
 
 /// Points per unit of weight. A server's share of the ring is a sum of
@@ -64,10 +64,8 @@ pub struct Ring {
     on_ring: usize,
     /// Each server's key for slow-start draws ([`hash_name`]).
     keys: Vec<u64>,
-    /// Walk scratch: server `i` was tried in the current walk iff
-    /// `tried[i] == walk`. Bumping `walk` clears it in O(1).
-    tried: Vec<u32>,
-    walk: u32,
+    /// Walk scratch: the servers the current pick has met.
+    tried: Tried,
 }
 
 impl std::fmt::Debug for Ring {
@@ -101,8 +99,7 @@ impl Ring {
             owners: ring.iter().map(|&(_, o)| o).collect(),
             on_ring: on_ring().count(),
             keys: servers.iter().map(|s| hash_name(&s.name)).collect(),
-            tried: vec![0; servers.len()],
-            walk: 0,
+            tried: Tried::new(servers.len()),
         }
     }
 
@@ -120,59 +117,58 @@ impl Ring {
             end if end == self.points.len() => 0,
             e => e,
         };
-        let owner = self.owners[home] as usize;
-        let eligible_home = eligible(servers, owner, avoid);
-        if eligible_home && self.admits(servers, owner, h) {
-            return Some(owner);
+        let Ring {
+            owners,
+            on_ring,
+            keys,
+            tried,
+            ..
+        } = self;
+        // Clockwise from the home point, each server once (its first point
+        // met), until every server on the ring has had its turn.
+        tried.start();
+        let clockwise = (home..owners.len())
+            .chain(0..home)
+            .map(|e| owners[e] as usize)
+            .filter(|&i| tried.first_time(i))
+            .take(*on_ring);
+        first_admitted(clockwise, servers, avoid, |i| slowstart_draw(h, keys[i]))
+    }
+}
+
+/// The servers a ring walk has met: server `i` was met iff
+/// `marks[i] == walk`. Starting a walk bumps `walk`, which forgets every
+/// mark in O(1), so a pick neither allocates nor clears a table.
+#[derive(Debug)]
+struct Tried {
+    marks: Vec<u32>,
+    walk: u32,
+}
+
+impl Tried {
+    fn new(servers: usize) -> Tried {
+        Tried {
+            marks: vec![0; servers],
+            walk: 0,
         }
-        let fallback = eligible_home.then_some(owner);
-        self.walk_from(servers, home, h, avoid, fallback)
     }
 
-    /// Slow start: whether server `i` admits the client hashed `h`.
+    /// Forgets the previous walk.
     #[inline]
-    fn admits(&self, servers: &[Arc<Server>], i: usize, h: u64) -> bool {
-        admits(&servers[i], slowstart_draw(h, self.keys[i]))
-    }
-
-    /// The first eligible server clockwise after point `home`, whose owner
-    /// did not take the client, that admits it; else the first eligible one
-    /// that did not admit it (`fallback` if already found). Each server is
-    /// tested once; the walk ends when all servers on the ring have been tried.
-    fn walk_from(
-        &mut self,
-        servers: &[Arc<Server>],
-        home: usize,
-        h: u64,
-        avoid: Option<usize>,
-        mut fallback: Option<usize>,
-    ) -> Option<usize> {
+    fn start(&mut self) {
         self.walk = self.walk.wrapping_add(1);
         if self.walk == 0 {
-            self.tried.fill(0);
+            self.marks.fill(0);
             self.walk = 1;
         }
-        self.tried[self.owners[home] as usize] = self.walk;
-        let mut tried = 1;
-        let len = self.points.len();
-        for e in (home + 1..len).chain(0..home) {
-            if tried == self.on_ring {
-                break;
-            }
-            let i = self.owners[e] as usize;
-            if self.tried[i] == self.walk {
-                continue;
-            }
-            if eligible(servers, i, avoid) {
-                if self.admits(servers, i, h) {
-                    return Some(i);
-                }
-                fallback = fallback.or(Some(i));
-            }
-            self.tried[i] = self.walk;
-            tried += 1;
-        }
-        fallback
+    }
+
+    /// Marks server `i` met; true if this walk had not met it yet.
+    #[inline]
+    fn first_time(&mut self, i: usize) -> bool {
+        let first = self.marks[i] != self.walk;
+        self.marks[i] = self.walk;
+        first
     }
 }
 

@@ -5,7 +5,6 @@
 //! Servers without a maxconn are never full, so one of them takes everything
 //! that reaches it. This keeps the number of busy servers minimal (HAProxy's
 //! use: let idle servers be powered down).
-
 //!
 //! Weights do not matter here, so slow start thins a ramping server's picks
 //! instead: it takes a pick that reaches it with probability
@@ -14,8 +13,8 @@
 
 use std::sync::Arc;
 
+use super::first_admitted;
 use super::random::XorShift64Star;
-use super::{admits, eligible};
 use crate::backend::Server;
 
 /// The servers' counters are the whole state, but for slow start's draws.
@@ -32,16 +31,7 @@ impl First {
     }
 
     pub fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
-        let mut fallback = None;
-        for (i, s) in servers.iter().enumerate() {
-            if eligible(servers, i, avoid) {
-                if admits(s, self.rng.next()) {
-                    return Some(i);
-                }
-                fallback = fallback.or(Some(i));
-            }
-        }
-        fallback
+        first_admitted(0..servers.len(), servers, avoid, |_| self.rng.next())
     }
 }
 

@@ -147,6 +147,22 @@ mod tests {
     }
 
     #[test]
+    fn a_hash_key_from_an_address_is_its_locked_hash() {
+        let v4 = Ipv4Addr::new(10, 0, 0, 1);
+        assert_eq!(
+            HashKey::from(IpAddr::V4(v4)),
+            HashKey(0x1ca9_627d_a815_405a)
+        );
+        assert_eq!(
+            HashKey::from(IpAddr::V6(v4.to_ipv6_mapped())),
+            HashKey::from(IpAddr::V4(v4)),
+            "a dual-stack listener's IPv4 client keys as IPv4"
+        );
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(HashKey::from(v6), HashKey(hash_ip(v6)));
+    }
+
+    #[test]
     fn name_and_vnode_index_cannot_trade_bytes() {
         assert_ne!(hash_vnode("a", 0), hash_vnode("a\u{0}", 0));
         assert_ne!(hash_vnode("web1", 0), hash_vnode("web", 1));

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use super::hash::{HashKey, hash_name, slowstart_draw};
-use super::{WeightTable, admits, eligible};
+use super::{WeightTable, first_admitted};
 use crate::backend::Server;
 
 #[derive(Debug)]
@@ -44,18 +44,10 @@ impl MapBased {
         let len = self.table.len();
         let h = key.into().0;
         let home = self.table.entry_at(h % total);
+        let entries = (home..len).chain(0..home).map(|e| self.table.server(e));
         // A server in slow start admits only some clients (by a per-client
         // draw); the others go on to the next entry, unless none admits.
-        let mut fallback = None;
-        for i in (home..len).chain(0..home).map(|e| self.table.server(e)) {
-            if eligible(servers, i, avoid) {
-                if admits(&servers[i], slowstart_draw(h, self.keys[i])) {
-                    return Some(i);
-                }
-                fallback = fallback.or(Some(i));
-            }
-        }
-        fallback
+        first_admitted(entries, servers, avoid, |i| slowstart_draw(h, self.keys[i]))
     }
 }
 
