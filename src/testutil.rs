@@ -24,6 +24,6 @@ pub(crate) fn server(name: &str) -> Arc<Server> {
 
 /// The first snapshot of a process running the conf `text`.
 pub(crate) fn shared(text: &str) -> Arc<Shared> {
-    let config = Config::from_text(text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let config = Config::from_text("t.conf", text.as_bytes()).unwrap_or_else(|e| panic!("{e:#?}"));
     Arc::new(Shared::new(config, None))
 }

@@ -18,17 +18,16 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::backend::{CheckStatus, Server};
-use crate::config::{Check, CheckStep, Config, OnError};
+use crate::config::{CheckStep, Config, OnError};
 use crate::control::{Control, Handle, ProberControl};
 use crate::net::{self, Progress};
 use crate::shared::{Observer, Shared};
@@ -36,128 +35,11 @@ use crate::slowstart::SlowStarts;
 use crate::tcplog::Cause;
 use crate::token::WAKER;
 
-/// One checked server.
-struct Probe {
-    server: Arc<Server>,
-    /// `backend/server`, for the logs.
-    label: String,
-    backend: usize,
-    check: Check,
-    timeout: Duration,
-    health: u32,
-    /// `on-marked-down shutdown-sessions`.
-    shutdown_on_down: bool,
-    /// `tcp-check` steps after the connect (empty: the connect alone).
-    steps: Vec<CheckStep>,
-    /// `slowstart T` (zero: none).
-    slowstart: Duration,
-    /// The check in progress.
-    pending: Option<Pending>,
-    /// The one live entry in the schedule: the next check, or the deadline
-    /// of the connect in progress. Other entries for this probe are stale.
-    next_at: Option<Instant>,
-}
+mod probe;
+mod tcpcheck;
 
-/// A check in progress: connecting, then walking the `tcp-check` steps.
-struct Pending {
-    stream: TcpStream,
-    started: Instant,
-    connected: bool,
-    /// Index of the current step, and bytes of it sent so far.
-    step: usize,
-    sent: usize,
-    /// What the server sent since the last matched expect.
-    received: Vec<u8>,
-}
-
-/// An expect that has not matched within this much data has failed.
-const MAX_EXPECT_BUFFER: usize = 16 * 1024;
-
-/// What a finished check found.
-enum Outcome {
-    Passed,
-    Failed(CheckStatus, String),
-}
-
-impl Probe {
-    fn max_health(&self) -> u32 {
-        self.check.rise + self.check.fall - 1
-    }
-
-    /// Whether checks stop here: a passive-only server fully back UP.
-    fn at_rest(&self) -> bool {
-        self.check.passive_only && self.server.is_up() && self.health == self.max_health()
-    }
-
-    /// The wait before the next check: `inter` when steady UP, `downinter`
-    /// when steady DOWN, `fastinter` while changing.
-    fn interval(&self) -> Duration {
-        if self.health == self.max_health() {
-            self.check.inter
-        } else if self.health == 0 {
-            self.check.downinter
-        } else {
-            self.check.fastinter
-        }
-    }
-
-    /// Publishes a result for the stats: status, duration, counters, and
-    /// on a change of state its time and the DOWN time so far.
-    fn publish(&self, outcome: &Outcome, took: Duration, change: Option<bool>, now_ms: u64) {
-        let c = &self.server.check;
-        let (status, desc) = match outcome {
-            Outcome::Passed if self.steps.is_empty() => (CheckStatus::L4Ok, "check passed"),
-            Outcome::Passed => (CheckStatus::L7Ok, "tcp-check passed"),
-            Outcome::Failed(status, why) => {
-                c.failed.fetch_add(1, Relaxed);
-                (*status, why.as_str())
-            }
-        };
-        c.status.store(status as u8, Relaxed);
-        c.duration_ms.store(took.as_millis() as u64, Relaxed);
-        c.health.store(self.health, Relaxed);
-        desc.clone_into(&mut c.desc.lock().unwrap_or_else(|e| e.into_inner()));
-        match change {
-            Some(false) => {
-                c.downs.fetch_add(1, Relaxed);
-                c.down_since_ms.store(now_ms, Relaxed);
-            }
-            Some(true) => {
-                let since = c.down_since_ms.load(Relaxed);
-                c.down_ms.fetch_add(now_ms.saturating_sub(since), Relaxed);
-            }
-            None => return,
-        }
-        c.last_change_ms.store(now_ms, Relaxed);
-    }
-
-    /// Applies one result; returns the new state when it changed.
-    fn record(&mut self, outcome: &Outcome) -> Option<bool> {
-        let was_up = self.server.is_up();
-        match outcome {
-            Outcome::Passed => {
-                if self.health < self.max_health() {
-                    self.health += 1;
-                }
-                if !was_up && self.health >= self.check.rise {
-                    self.health = self.max_health();
-                    return Some(true);
-                }
-            }
-            Outcome::Failed(..) => {
-                if self.health > self.check.rise {
-                    self.health -= 1;
-                } else {
-                    self.health = 0;
-                    if was_up {
-                        return Some(false);
-                    }
-                }
-            }
-        }
-        None
-    }
-}
+use probe::{Outcome, Probe, probes_for};
+use tcpcheck::{Pending, advance, describe};
 
 /// Whether `config` needs the prober thread: some server has `check` (or
 /// `observe layer4`, which probes a server only while it is out).
@@ -610,184 +492,5 @@ impl Prober {
     fn schedule(&mut self, i: usize, at: Instant) {
         self.probes[i].next_at = Some(at);
         self.due.push(Reverse((at, i)));
-    }
-}
-
-/// The probes of every server with `check` (or `observe` alone) in `shared`,
-/// each starting UP one failure from DOWN; publishes their settings.
-fn probes_for(shared: &Shared) -> Vec<Probe> {
-    let mut probes = Vec::new();
-    for (b, backend) in shared.config.backends.iter().enumerate() {
-        for (conf, server) in backend.servers.iter().zip(&shared.servers[b]) {
-            let Some(check) = conf.check.clone() else {
-                server.check.enabled.store(false, Relaxed);
-                continue;
-            };
-            let stats = &server.check;
-            stats.enabled.store(true, Relaxed);
-            stats.rise.store(check.rise, Relaxed);
-            stats.fall.store(check.fall, Relaxed);
-            stats.health.store(check.rise, Relaxed);
-            probes.push(Probe {
-                server: Arc::clone(server),
-                label: format!("{}/{}", backend.name, conf.name),
-                backend: b,
-                timeout: backend.timeout_check.unwrap_or(check.inter),
-                health: check.rise,
-                check,
-                shutdown_on_down: conf.shutdown_on_down,
-                steps: backend.tcp_check.clone(),
-                slowstart: conf.slowstart,
-                pending: None,
-                next_at: None,
-            });
-        }
-    }
-    probes
-}
-
-/// Walks the `tcp-check` steps as far as the socket allows: Ok(true) when
-/// all are done, Ok(false) when waiting for readiness, Err(reason) on failure.
-fn advance(p: &mut Pending, steps: &[CheckStep]) -> Result<bool, String> {
-    while let Some(step) = steps.get(p.step) {
-        match step {
-            CheckStep::Send(bytes) => match p.stream.write(&bytes[p.sent..]) {
-                Ok(n) => {
-                    p.sent += n;
-                    if p.sent == bytes.len() {
-                        (p.step, p.sent) = (p.step + 1, 0);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => return Err(format!("send failed: {}", describe(&e))),
-            },
-            CheckStep::Expect(want) => {
-                if contains(&p.received, want) {
-                    p.received.clear();
-                    p.step += 1;
-                    continue;
-                }
-                let mut buf = [0u8; 4096];
-                match p.stream.read(&mut buf) {
-                    Ok(0) => {
-                        return Err(format!(
-                            "expect mismatch: closed before {:?}, got {:?}",
-                            String::from_utf8_lossy(want),
-                            String::from_utf8_lossy(&p.received)
-                        ));
-                    }
-                    Ok(n) if p.received.len() + n > MAX_EXPECT_BUFFER => {
-                        return Err(format!(
-                            "expect mismatch: no {:?} in {MAX_EXPECT_BUFFER} bytes",
-                            String::from_utf8_lossy(want)
-                        ));
-                    }
-                    Ok(n) => p.received.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                    Err(e) => return Err(format!("read failed: {}", describe(&e))),
-                }
-            }
-        }
-    }
-    Ok(true)
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn describe(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        _ => e.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::ServerConf;
-
-    fn probe(rise: u32, fall: u32) -> Probe {
-        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let conf = ServerConf::new("s".into(), addr);
-        let inter = Duration::from_secs(2);
-        let check = Check {
-            inter,
-            fastinter: inter / 2,
-            downinter: inter * 2,
-            rise,
-            fall,
-            target: addr,
-            passive_only: false,
-        };
-        Probe {
-            server: Arc::new(Server::new(&conf)),
-            label: "b/s".into(),
-            backend: 0,
-            timeout: inter,
-            health: rise,
-            check,
-            shutdown_on_down: false,
-            steps: Vec::new(),
-            slowstart: Duration::ZERO,
-            pending: None,
-            next_at: None,
-        }
-    }
-
-    /// Feeds results and applies state changes as the prober does.
-    fn feed(p: &mut Probe, results: &str) -> Vec<bool> {
-        results
-            .chars()
-            .map(|c| {
-                let outcome = if c == '+' {
-                    Outcome::Passed
-                } else {
-                    Outcome::Failed(CheckStatus::L4Con, "x".into())
-                };
-                if let Some(up) = p.record(&outcome) {
-                    p.server.set_up(up);
-                }
-                p.server.is_up()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn starts_up_and_one_failure_takes_a_dead_server_down() {
-        let mut p = probe(2, 3);
-        assert!(p.server.is_up());
-        assert_eq!(feed(&mut p, "-"), [false]);
-    }
-
-    #[test]
-    fn fall_failures_in_a_row_take_a_steady_server_down() {
-        let mut p = probe(2, 3);
-        feed(&mut p, "++++");
-        assert_eq!(p.interval(), Duration::from_secs(2), "steady UP: inter");
-        assert_eq!(feed(&mut p, "--"), [true, true]);
-        assert_eq!(p.interval(), Duration::from_secs(1), "changing: fastinter");
-        assert_eq!(feed(&mut p, "-"), [false]);
-        assert_eq!(p.interval(), Duration::from_secs(4), "DOWN: downinter");
-    }
-
-    #[test]
-    fn rise_successes_in_a_row_bring_it_back() {
-        let mut p = probe(2, 3);
-        feed(&mut p, "-");
-        assert_eq!(
-            feed(&mut p, "+-+-+-"),
-            [false; 6],
-            "alternating never rises"
-        );
-        assert_eq!(feed(&mut p, "++"), [false, true]);
-    }
-
-    #[test]
-    fn alternating_results_do_not_flap_an_up_server() {
-        let mut p = probe(2, 3);
-        feed(&mut p, "+++");
-        assert!(feed(&mut p, "-+-+-+-+-+").iter().all(|&up| up));
     }
 }

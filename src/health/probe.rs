@@ -1,0 +1,248 @@
+//! One checked server's probe: its settings, HAProxy's health counter
+//! (rise/fall hysteresis) and what it publishes to the server's atomics.
+//! Pure logic, tested here without sockets.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use super::tcpcheck::Pending;
+use crate::backend::{CheckStatus, Server};
+use crate::config::{Check, CheckStep};
+use crate::shared::Shared;
+
+/// One checked server.
+pub(super) struct Probe {
+    pub(super) server: Arc<Server>,
+    /// `backend/server`, for the logs.
+    pub(super) label: String,
+    pub(super) backend: usize,
+    pub(super) check: Check,
+    pub(super) timeout: Duration,
+    pub(super) health: u32,
+    /// `on-marked-down shutdown-sessions`.
+    pub(super) shutdown_on_down: bool,
+    /// `tcp-check` steps after the connect (empty: the connect alone).
+    pub(super) steps: Vec<CheckStep>,
+    /// `slowstart T` (zero: none).
+    pub(super) slowstart: Duration,
+    /// The check in progress.
+    pub(super) pending: Option<Pending>,
+    /// The one live entry in the schedule: the next check, or the deadline
+    /// of the connect in progress. Other entries for this probe are stale.
+    pub(super) next_at: Option<Instant>,
+}
+
+/// What a finished check found.
+pub(super) enum Outcome {
+    Passed,
+    Failed(CheckStatus, String),
+}
+
+impl Probe {
+    pub(super) fn max_health(&self) -> u32 {
+        self.check.rise + self.check.fall - 1
+    }
+
+    /// Whether checks stop here: a passive-only server fully back UP.
+    pub(super) fn at_rest(&self) -> bool {
+        self.check.passive_only && self.server.is_up() && self.health == self.max_health()
+    }
+
+    /// The wait before the next check: `inter` when steady UP, `downinter`
+    /// when steady DOWN, `fastinter` while changing.
+    pub(super) fn interval(&self) -> Duration {
+        if self.health == self.max_health() {
+            self.check.inter
+        } else if self.health == 0 {
+            self.check.downinter
+        } else {
+            self.check.fastinter
+        }
+    }
+
+    /// Publishes a result for the stats: status, duration, counters, and
+    /// on a change of state its time and the DOWN time so far.
+    pub(super) fn publish(
+        &self,
+        outcome: &Outcome,
+        took: Duration,
+        change: Option<bool>,
+        now_ms: u64,
+    ) {
+        let c = &self.server.check;
+        let (status, desc) = match outcome {
+            Outcome::Passed if self.steps.is_empty() => (CheckStatus::L4Ok, "check passed"),
+            Outcome::Passed => (CheckStatus::L7Ok, "tcp-check passed"),
+            Outcome::Failed(status, why) => {
+                c.failed.fetch_add(1, Relaxed);
+                (*status, why.as_str())
+            }
+        };
+        c.status.store(status as u8, Relaxed);
+        c.duration_ms.store(took.as_millis() as u64, Relaxed);
+        c.health.store(self.health, Relaxed);
+        desc.clone_into(&mut c.desc.lock().unwrap_or_else(|e| e.into_inner()));
+        match change {
+            Some(false) => {
+                c.downs.fetch_add(1, Relaxed);
+                c.down_since_ms.store(now_ms, Relaxed);
+            }
+            Some(true) => {
+                let since = c.down_since_ms.load(Relaxed);
+                c.down_ms.fetch_add(now_ms.saturating_sub(since), Relaxed);
+            }
+            None => return,
+        }
+        c.last_change_ms.store(now_ms, Relaxed);
+    }
+
+    /// Applies one result; returns the new state when it changed.
+    pub(super) fn record(&mut self, outcome: &Outcome) -> Option<bool> {
+        let was_up = self.server.is_up();
+        match outcome {
+            Outcome::Passed => {
+                if self.health < self.max_health() {
+                    self.health += 1;
+                }
+                if !was_up && self.health >= self.check.rise {
+                    self.health = self.max_health();
+                    return Some(true);
+                }
+            }
+            Outcome::Failed(..) => {
+                if self.health > self.check.rise {
+                    self.health -= 1;
+                } else {
+                    self.health = 0;
+                    if was_up {
+                        return Some(false);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The probes of every server with `check` (or `observe` alone) in `shared`,
+/// each starting UP one failure from DOWN; publishes their settings.
+pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    for (b, backend) in shared.config.backends.iter().enumerate() {
+        for (conf, server) in backend.servers.iter().zip(&shared.servers[b]) {
+            let Some(check) = conf.check.clone() else {
+                server.check.enabled.store(false, Relaxed);
+                continue;
+            };
+            let stats = &server.check;
+            stats.enabled.store(true, Relaxed);
+            stats.rise.store(check.rise, Relaxed);
+            stats.fall.store(check.fall, Relaxed);
+            stats.health.store(check.rise, Relaxed);
+            probes.push(Probe {
+                server: Arc::clone(server),
+                label: format!("{}/{}", backend.name, conf.name),
+                backend: b,
+                timeout: backend.timeout_check.unwrap_or(check.inter),
+                health: check.rise,
+                check,
+                shutdown_on_down: conf.shutdown_on_down,
+                steps: backend.tcp_check.clone(),
+                slowstart: conf.slowstart,
+                pending: None,
+                next_at: None,
+            });
+        }
+    }
+    probes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServerConf;
+
+    fn probe(rise: u32, fall: u32) -> Probe {
+        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let conf = ServerConf::new("s".into(), addr);
+        let inter = Duration::from_secs(2);
+        let check = Check {
+            inter,
+            fastinter: inter / 2,
+            downinter: inter * 2,
+            rise,
+            fall,
+            target: addr,
+            passive_only: false,
+        };
+        Probe {
+            server: Arc::new(Server::new(&conf)),
+            label: "b/s".into(),
+            backend: 0,
+            timeout: inter,
+            health: rise,
+            check,
+            shutdown_on_down: false,
+            steps: Vec::new(),
+            slowstart: Duration::ZERO,
+            pending: None,
+            next_at: None,
+        }
+    }
+
+    /// Feeds results and applies state changes as the prober does.
+    fn feed(p: &mut Probe, results: &str) -> Vec<bool> {
+        results
+            .chars()
+            .map(|c| {
+                let outcome = if c == '+' {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed(CheckStatus::L4Con, "x".into())
+                };
+                if let Some(up) = p.record(&outcome) {
+                    p.server.set_up(up);
+                }
+                p.server.is_up()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn starts_up_and_one_failure_takes_a_dead_server_down() {
+        let mut p = probe(2, 3);
+        assert!(p.server.is_up());
+        assert_eq!(feed(&mut p, "-"), [false]);
+    }
+
+    #[test]
+    fn fall_failures_in_a_row_take_a_steady_server_down() {
+        let mut p = probe(2, 3);
+        feed(&mut p, "++++");
+        assert_eq!(p.interval(), Duration::from_secs(2), "steady UP: inter");
+        assert_eq!(feed(&mut p, "--"), [true, true]);
+        assert_eq!(p.interval(), Duration::from_secs(1), "changing: fastinter");
+        assert_eq!(feed(&mut p, "-"), [false]);
+        assert_eq!(p.interval(), Duration::from_secs(4), "DOWN: downinter");
+    }
+
+    #[test]
+    fn rise_successes_in_a_row_bring_it_back() {
+        let mut p = probe(2, 3);
+        feed(&mut p, "-");
+        assert_eq!(
+            feed(&mut p, "+-+-+-"),
+            [false; 6],
+            "alternating never rises"
+        );
+        assert_eq!(feed(&mut p, "++"), [false, true]);
+    }
+
+    #[test]
+    fn alternating_results_do_not_flap_an_up_server() {
+        let mut p = probe(2, 3);
+        feed(&mut p, "+++");
+        assert!(feed(&mut p, "-+-+-+-+-+").iter().all(|&up| up));
+    }
+}
