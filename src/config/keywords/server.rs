@@ -24,10 +24,11 @@ pub(super) fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
             "duplicate server name '{name}' in this section; server names must be unique"
         )));
     }
-    let addr = server_addr(addr).map_err(bad)?;
+    let (configured, addr) = server_addr(addr).map_err(bad)?;
     // `default-server` options first, so the line's own override them.
     let words = [&s.default_server[..], opts].concat();
-    let conf = server_options(ServerConf::new(name.clone(), addr), &words)?;
+    let conf = ServerConf::resolved(name.clone(), configured, addr);
+    let conf = server_options(conf, &words)?;
     s.servers.push(conf);
     Ok(())
 }
@@ -39,8 +40,9 @@ pub(in crate::config) fn server_line(words: &[String]) -> Result<ServerConf, Str
         return Err("expects: server NAME ADDR:PORT [OPTIONS]".into());
     };
     check_name(name).map_err(|m| format!("server name: {m}"))?;
-    let addr = server_addr(addr)?;
-    server_options(ServerConf::new(name.clone(), addr), opts).map_err(|b| match b.keyword {
+    let (configured, addr) = server_addr(addr)?;
+    let conf = ServerConf::resolved(name.clone(), configured, addr);
+    server_options(conf, opts).map_err(|b| match b.keyword {
         Some(k) => format!("'{k}': {}", b.msg),
         None => b.msg,
     })

@@ -101,6 +101,7 @@ fn quick_start_builds_one_frontend_and_backend() {
     assert_eq!(f.binds[0].addr, "127.0.0.1:8080".parse().unwrap());
     let names: Vec<&str> = b.servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["s1", "s2"]);
+    assert_eq!(b.servers[1].configured.fqdn(), Some("localhost"));
     assert_eq!(b.balance, Balance::LeastConn);
     assert_eq!(
         (b.timeout_connect, b.timeout_server, f.timeout_client),

@@ -1,6 +1,7 @@
 //! `server` and `default-server` lines: addresses and the options that are
 //! not health checks (those are in `checks`).
 
+use super::super::values::parse_server_addr;
 use super::*;
 
 #[test]
@@ -16,6 +17,58 @@ fn server_lines() {
         (s[3].addr, s[3].disabled),
         ("[::1]:9004".parse().unwrap(), true)
     );
+}
+
+#[test]
+fn server_addresses_keep_their_configured_form() {
+    let name = |host: &str, port| ServerAddr {
+        host: Host::Name(host.into()),
+        port,
+    };
+    let ip = |a: &str| ServerAddr::from(a.parse::<SocketAddr>().unwrap());
+    let cases = [
+        ("localhost:80", name("localhost", 80), "localhost:80"),
+        (
+            "db.example.:5432",
+            name("db.example.", 5432),
+            "db.example.:5432",
+        ),
+        ("10.0.0.1:80", ip("10.0.0.1:80"), "10.0.0.1:80"),
+        ("[::1]:80", ip("[::1]:80"), "[::1]:80"),
+        ("::1:80", ip("[::1]:80"), "[::1]:80"),
+    ];
+    for (text, want, shown) in cases {
+        let got = parse_server_addr(text).unwrap();
+        assert_eq!(got, want, "{text}");
+        assert_eq!(got.to_string(), shown, "{text}");
+    }
+    assert_eq!(name("localhost", 80).fqdn(), Some("localhost"));
+    assert_eq!(ip("10.0.0.1:80").fqdn(), None);
+    // The name is kept as written; nothing is resolved yet.
+    assert!(parse_server_addr("no-such-host.invalid:80").is_ok());
+}
+
+#[test]
+fn a_server_line_keeps_its_host_name_beside_the_resolved_address() {
+    let c = load(&in_backend(
+        "server s3 localhost:9003
+server s4 [::1]:9004",
+    ));
+    let s3 = server(&c, "s3");
+    assert!(s3.addr.ip().is_loopback() && s3.addr.port() == 9003);
+    assert_eq!(s3.configured.fqdn(), Some("localhost"));
+    assert_eq!(s3.configured.to_string(), "localhost:9003");
+    let s4 = server(&c, "s4");
+    assert_eq!(s4.configured, ServerAddr::from(s4.addr));
+    assert_eq!(s4.configured.fqdn(), None);
+    // The same from the runtime API's `add server`.
+    let words = ["server", "s5", "localhost:9005", "weight", "2"].map(String::from);
+    let s5 = server_line(&words).unwrap();
+    assert_eq!(
+        (s5.configured.fqdn(), s5.configured.port, s5.weight),
+        (Some("localhost"), 9005, 2)
+    );
+    assert!(s5.addr.ip().is_loopback());
 }
 
 /// Refused options of `server s3 127.0.0.1:80`: (options, keyword, message).
