@@ -17,14 +17,17 @@ use flags::Flags;
 mod build;
 /// Overriding flags and the `--bind`/`--server` quick start.
 mod flags;
-/// The keyword table and one handler per keyword.
+/// The keyword tables and their handlers: proxy, server and global
+/// keywords, and the HAProxy ones refused.
 mod keywords;
 /// The `log` line: target, format, facility, levels.
 mod log;
+/// The raw stage: what the keyword handlers write, before `build`.
 mod raw;
 /// Pure value parsers: numbers, times, addresses, algorithms.
 mod values;
 
+/// Conf text literals by topic, every error with its line and keyword.
 #[cfg(test)]
 mod tests;
 
