@@ -283,9 +283,11 @@ fn servers_state(shared: &Shared, backend: &[&str]) -> String {
             };
             let since = now_ms.saturating_sub(s.check.last_change_ms.load(relaxed)) / 1000;
             let checked = s.check.enabled.load(relaxed);
+            let conf = be.servers.iter().find(|c| c.name == s.name);
+            let fqdn = conf.and_then(|c| c.configured.fqdn()).unwrap_or("-");
             let _ = writeln!(
                 out,
-                "{} {} {} {} {} {op} {admin} {} {} {since} {} {} {} {} 0 0 0 - {} - 0 0 - - 0",
+                "{} {} {} {} {} {op} {admin} {} {} {since} {} {} {} {} 0 0 0 {fqdn} {} - 0 0 - - 0",
                 shared.config.frontends.len() + b + 1,
                 be.name,
                 i + 1,

@@ -105,9 +105,12 @@ pub(super) fn quick_proxy(args: &Args) -> Result<Proxy, Vec<ConfError>> {
     }
     for (i, a) in args.server.iter().enumerate() {
         match server_addr(a) {
-            Ok(addr) => settings
-                .servers
-                .push(ServerConf::new(format!("s{}", i + 1), addr)),
+            Ok((configured, addr)) => {
+                let name = format!("s{}", i + 1);
+                settings
+                    .servers
+                    .push(ServerConf::resolved(name, configured, addr));
+            }
             Err(msg) => err("--server", msg),
         }
     }

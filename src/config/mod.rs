@@ -4,7 +4,8 @@
 //! numbers, this module checks every value and resolves names, so nothing past
 //! it sees argh types or raw strings. Every error names file, line, keyword.
 
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,14 +17,17 @@ use flags::Flags;
 mod build;
 /// Overriding flags and the `--bind`/`--server` quick start.
 mod flags;
-/// The keyword table and one handler per keyword.
+/// The keyword tables and their handlers: proxy, server and global
+/// keywords, and the HAProxy ones refused.
 mod keywords;
 /// The `log` line: target, format, facility, levels.
 mod log;
+/// The raw stage: what the keyword handlers write, before `build`.
 mod raw;
 /// Pure value parsers: numbers, times, addresses, algorithms.
 mod values;
 
+/// Conf text literals by topic, every error with its line and keyword.
 #[cfg(test)]
 mod tests;
 
@@ -230,7 +234,11 @@ pub struct Backend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConf {
     pub name: String,
+    /// Where connections go: `configured`, resolved when the line was read.
     pub addr: SocketAddr,
+    /// The address as the line wrote it, host name kept, so that it can be
+    /// resolved again without the conf file.
+    pub configured: ServerAddr,
     /// 0..=256; 0 takes no new connections. Default 1.
     pub weight: u32,
     /// 0 = unlimited.
@@ -251,6 +259,51 @@ pub struct ServerConf {
     /// `slowstart T`: after coming back UP, the server's effective weight
     /// ramps from 1/256 of its weight to all of it over T (zero = off).
     pub slowstart: Duration,
+}
+
+/// A server address as written: a host name or an IP, and a port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerAddr {
+    pub host: Host,
+    pub port: u16,
+}
+
+/// The host of a [`ServerAddr`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A name, looked up with the system resolver.
+    Name(String),
+    /// An IP literal: nothing to look up.
+    Ip(IpAddr),
+}
+
+impl ServerAddr {
+    /// The host name, if the address was given as one (HAProxy's `srv_fqdn`).
+    pub fn fqdn(&self) -> Option<&str> {
+        match &self.host {
+            Host::Name(name) => Some(name),
+            Host::Ip(_) => None,
+        }
+    }
+}
+
+impl From<SocketAddr> for ServerAddr {
+    fn from(addr: SocketAddr) -> ServerAddr {
+        ServerAddr {
+            host: Host::Ip(addr.ip()),
+            port: addr.port(),
+        }
+    }
+}
+
+/// As it would be written in the file: `NAME:PORT`, `IPV4:PORT`, `[IPV6]:PORT`.
+impl fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host {
+            Host::Name(name) => write!(f, "{name}:{}", self.port),
+            Host::Ip(ip) => SocketAddr::new(*ip, self.port).fmt(f),
+        }
+    }
 }
 
 /// Active health check settings of one server (HAProxy's names and defaults).
@@ -338,8 +391,8 @@ pub struct ConfError {
     pub msg: String,
 }
 
-impl std::fmt::Display for ConfError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for ConfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{}:{}: '{}': {}",
@@ -425,6 +478,7 @@ impl ServerConf {
         ServerConf {
             name,
             addr,
+            configured: addr.into(),
             weight: 1,
             maxconn: 0,
             disabled: false,
@@ -433,6 +487,15 @@ impl ServerConf {
             observe: None,
             check: None,
             slowstart: Duration::ZERO,
+        }
+    }
+
+    /// As [`ServerConf::new`], for an address written as `configured` that
+    /// resolved to `addr`.
+    pub fn resolved(name: String, configured: ServerAddr, addr: SocketAddr) -> ServerConf {
+        ServerConf {
+            configured,
+            ..ServerConf::new(name, addr)
         }
     }
 }

@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{Balance, DEFAULT_RANDOM_DRAWS};
+use super::{Balance, DEFAULT_RANDOM_DRAWS, Host, ServerAddr};
 
 /// HAProxy's limit: its timers are signed 32-bit milliseconds.
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
@@ -158,9 +158,9 @@ pub(super) fn bind_addr(text: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
-/// A server address: an IP literal, or a host name resolved now, once (its
-/// first address is used).
-pub(super) fn server_addr(text: &str) -> Result<SocketAddr, String> {
+/// A server address as written: an IP literal or a host name, and its
+/// port. Nothing is resolved here.
+pub(super) fn parse_server_addr(text: &str) -> Result<ServerAddr, String> {
     let (host, port) = host_port(text)?;
     if let Ok(ip) = host.parse::<IpAddr>() {
         if ip.is_unspecified() {
@@ -168,15 +168,30 @@ pub(super) fn server_addr(text: &str) -> Result<SocketAddr, String> {
                 "'{text}': {ip} is not a server address; give the server's IP or host name"
             ));
         }
-        return Ok(SocketAddr::new(ip, port));
+        return Ok(ServerAddr {
+            host: Host::Ip(ip),
+            port,
+        });
     }
     if host.is_empty() || host == "*" {
         return Err(format!(
             "'{text}' has no host; expected IP:PORT or HOSTNAME:PORT"
         ));
     }
-    let resolved = resolve(host, port);
-    match resolved {
+    Ok(ServerAddr {
+        host: Host::Name(host.to_string()),
+        port,
+    })
+}
+
+/// Where a server address points now: its IP, or its host name's first
+/// address.
+pub(super) fn resolve_server_addr(configured: &ServerAddr) -> Result<SocketAddr, String> {
+    let (host, port) = match &configured.host {
+        Host::Ip(ip) => return Ok(SocketAddr::new(*ip, configured.port)),
+        Host::Name(name) => (name.as_str(), configured.port),
+    };
+    match resolve(host, port) {
         Ok(Some(addr)) => Ok(addr),
         Ok(None) => Err(format!(
             "'{host}' resolves to no address; give an IP address or a resolvable name"
@@ -185,6 +200,14 @@ pub(super) fn server_addr(text: &str) -> Result<SocketAddr, String> {
             "'{host}' does not resolve ({e}); give an IP address or a resolvable name"
         )),
     }
+}
+
+/// A server address as written, and where it points now: a host name is
+/// resolved once, here.
+pub(super) fn server_addr(text: &str) -> Result<(ServerAddr, SocketAddr), String> {
+    let configured = parse_server_addr(text)?;
+    let addr = resolve_server_addr(&configured)?;
+    Ok((configured, addr))
 }
 
 /// A host name's first address, from the system resolver. Fuzz builds

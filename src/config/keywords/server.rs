@@ -1,0 +1,308 @@
+//! `server` and `default-server` lines: the server's address, then its
+//! options, read from the table [`SERVER_OPTIONS`] into a [`ServerDraft`]
+//! that `finish` turns into the [`ServerConf`].
+
+use std::time::Duration;
+
+use super::super::raw::{Settings, check_name};
+use super::super::values::{number, parse_time, server_addr};
+use super::super::{
+    Check, DEFAULT_ERROR_LIMIT, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE, Observe, OnError,
+    ServerConf,
+};
+use super::refused::{SERVER_HTTP_ONLY, SERVER_NOT_YET, http_only, not_yet};
+use super::{Bad, Ctx, bad, bad_kw};
+
+pub(super) const SERVER_USAGE: &str = "server NAME ADDR:PORT [weight 0-256] [maxconn N] [disabled] [backup] [check [inter T] [fastinter T] [downinter T] [rise N] [fall N] [port N] [addr IP]]";
+
+pub(super) fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let [name, addr, opts @ ..] = c.args else {
+        return Err(bad(format!("expects: {}", c.usage)));
+    };
+    if s.servers.iter().any(|sv| &sv.name == name) {
+        return Err(bad(format!(
+            "duplicate server name '{name}' in this section; server names must be unique"
+        )));
+    }
+    let (configured, addr) = server_addr(addr).map_err(bad)?;
+    // `default-server` options first, so the line's own override them.
+    let words = [&s.default_server[..], opts].concat();
+    let conf = ServerConf::resolved(name.clone(), configured, addr);
+    let conf = server_options(conf, &words)?;
+    s.servers.push(conf);
+    Ok(())
+}
+
+/// A `server NAME ADDR [OPTIONS]` line given at run time (`add server`):
+/// the same checks as in a conf file; Err is the message.
+pub(in crate::config) fn server_line(words: &[String]) -> Result<ServerConf, String> {
+    let [_, name, addr, opts @ ..] = words else {
+        return Err("expects: server NAME ADDR:PORT [OPTIONS]".into());
+    };
+    check_name(name).map_err(|m| format!("server name: {m}"))?;
+    let (configured, addr) = server_addr(addr)?;
+    let conf = ServerConf::resolved(name.clone(), configured, addr);
+    server_options(conf, opts).map_err(|b| match b.keyword {
+        Some(k) => format!("'{k}': {}", b.msg),
+        None => b.msg,
+    })
+}
+
+/// `default-server OPTIONS`: options every later `server` line of the
+/// section (or of the proxies using this defaults section) starts from.
+/// Checked here, so an error points at this line.
+pub(super) fn default_server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let probe: std::net::SocketAddr = ([127, 0, 0, 1], 1).into();
+    server_options(ServerConf::new(String::new(), probe), c.args)?;
+    s.default_server.extend(c.args.iter().cloned());
+    Ok(())
+}
+
+/// A server line while its options are read. Check timing options are taken
+/// with or without `check` (as HAProxy) but only probe with it; which of
+/// them were given decides the defaults of the others, in `finish`.
+struct ServerDraft {
+    conf: ServerConf,
+    check: Check,
+    inter: Option<Duration>,
+    fastinter: Option<Duration>,
+    downinter: Option<Duration>,
+    observe: Observe,
+    /// `observe layer4`.
+    observing: bool,
+    /// `check`.
+    checking: bool,
+}
+
+impl ServerDraft {
+    fn new(conf: ServerConf) -> ServerDraft {
+        let check = Check {
+            inter: DEFAULT_INTER,
+            fastinter: DEFAULT_INTER,
+            downinter: DEFAULT_INTER,
+            rise: DEFAULT_RISE,
+            fall: DEFAULT_FALL,
+            target: conf.addr,
+            passive_only: false,
+        };
+        let observe = Observe {
+            error_limit: DEFAULT_ERROR_LIMIT,
+            on_error: OnError::FailCheck,
+        };
+        ServerDraft {
+            conf,
+            check,
+            inter: None,
+            fastinter: None,
+            downinter: None,
+            observe,
+            observing: false,
+            checking: false,
+        }
+    }
+
+    fn finish(self) -> ServerConf {
+        let mut conf = self.conf;
+        if self.observing {
+            conf.observe = Some(self.observe);
+        }
+        // `observe layer4` alone: live traffic takes the server out, and the
+        // prober checks it (with these timings) only until it is back UP.
+        if self.checking || self.observing {
+            let inter = self.inter.unwrap_or(DEFAULT_INTER);
+            conf.check = Some(Check {
+                inter,
+                fastinter: self.fastinter.unwrap_or(inter),
+                downinter: self.downinter.unwrap_or(inter),
+                passive_only: !self.checking,
+                ..self.check
+            });
+        }
+        conf
+    }
+}
+
+/// One server option: how it is written (`weight N`; its first word is its
+/// name), what it says when its value is missing (None: it takes no value),
+/// and what it sets. An error without a keyword is about the option.
+struct ServerOption {
+    usage: &'static str,
+    missing: Option<&'static str>,
+    /// Takes the value; "" for an option without one.
+    set: fn(&mut ServerDraft, &str) -> Result<(), Bad>,
+}
+
+impl ServerOption {
+    fn name(&self) -> &'static str {
+        self.usage.split(' ').next().unwrap_or(self.usage)
+    }
+}
+
+/// An option without a value.
+const fn flag(
+    usage: &'static str,
+    set: fn(&mut ServerDraft, &str) -> Result<(), Bad>,
+) -> ServerOption {
+    ServerOption {
+        usage,
+        missing: None,
+        set,
+    }
+}
+
+/// An option followed by one value.
+const fn valued(
+    usage: &'static str,
+    missing: &'static str,
+    set: fn(&mut ServerDraft, &str) -> Result<(), Bad>,
+) -> ServerOption {
+    ServerOption {
+        usage,
+        missing: Some(missing),
+        set,
+    }
+}
+
+/// The server options l4lb has, in the order the "accepted" list shows them.
+const SERVER_OPTIONS: &[ServerOption] = &[
+    valued("weight N", "expects a value: weight N", |d, v| {
+        d.conf.weight = number(v, 0..=256)?;
+        Ok(())
+    }),
+    valued("maxconn N", "expects a value: maxconn N", |d, v| {
+        d.conf.maxconn = number(v, 0..=u32::MAX)?;
+        Ok(())
+    }),
+    flag("disabled", |d, _| {
+        d.conf.disabled = true;
+        Ok(())
+    }),
+    flag("backup", |d, _| {
+        d.conf.backup = true;
+        Ok(())
+    }),
+    valued(
+        "on-marked-down shutdown-sessions",
+        "accepted: on-marked-down shutdown-sessions",
+        on_marked_down,
+    ),
+    valued("observe layer4", "accepted: observe layer4", observe),
+    valued("error-limit N", "expects a value: error-limit N", |d, v| {
+        d.observe.error_limit = number(v, 1..=u32::MAX)?;
+        Ok(())
+    }),
+    valued("on-error ACTION", ON_ERROR_ACCEPTED, on_error),
+    flag("check", |d, _| {
+        d.checking = true;
+        Ok(())
+    }),
+    valued("inter T", "expects a time: inter T", |d, v| {
+        d.inter = Some(interval(v)?);
+        Ok(())
+    }),
+    valued("fastinter T", "expects a time: fastinter T", |d, v| {
+        d.fastinter = Some(interval(v)?);
+        Ok(())
+    }),
+    valued("downinter T", "expects a time: downinter T", |d, v| {
+        d.downinter = Some(interval(v)?);
+        Ok(())
+    }),
+    valued("rise N", "expects a value: rise N", |d, v| {
+        d.check.rise = number(v, 1..=u32::MAX)?;
+        Ok(())
+    }),
+    valued("fall N", "expects a value: fall N", |d, v| {
+        d.check.fall = number(v, 1..=u32::MAX)?;
+        Ok(())
+    }),
+    valued("port N", "expects a value: port N", |d, v| {
+        d.check.target.set_port(number::<u32>(v, 1..=65535)? as u16);
+        Ok(())
+    }),
+    valued("addr IP", "expects an IP address: addr IP", |d, v| {
+        let ip = v
+            .parse()
+            .map_err(|_| bad(format!("'{v}' is not an IP address")))?;
+        d.check.target.set_ip(ip);
+        Ok(())
+    }),
+    valued("slowstart T", "expects a time: slowstart T", |d, v| {
+        d.conf.slowstart = parse_time(v)?;
+        Ok(())
+    }),
+];
+
+const ON_ERROR_ACCEPTED: &str = "accepted: on-error fastinter|fail-check|sudden-death|mark-down";
+
+fn on_marked_down(d: &mut ServerDraft, v: &str) -> Result<(), Bad> {
+    match v {
+        "shutdown-sessions" => d.conf.shutdown_on_down = true,
+        _ => return Err(bad("accepted: on-marked-down shutdown-sessions")),
+    }
+    Ok(())
+}
+
+fn observe(d: &mut ServerDraft, v: &str) -> Result<(), Bad> {
+    match v {
+        "layer4" => d.observing = true,
+        "layer7" => return Err(http_only("observe layer7")),
+        _ => return Err(bad("accepted: observe layer4")),
+    }
+    Ok(())
+}
+
+fn on_error(d: &mut ServerDraft, v: &str) -> Result<(), Bad> {
+    d.observe.on_error = match v {
+        "fastinter" => OnError::FastInter,
+        "fail-check" => OnError::FailCheck,
+        "sudden-death" => OnError::SuddenDeath,
+        "mark-down" => OnError::MarkDown,
+        _ => return Err(bad(ON_ERROR_ACCEPTED)),
+    };
+    Ok(())
+}
+
+/// `inter`, `fastinter`, `downinter`: a time above 0.
+fn interval(v: &str) -> Result<Duration, Bad> {
+    let t = parse_time(v)?;
+    if t.is_zero() {
+        return Err(bad("must be above 0"));
+    }
+    Ok(t)
+}
+
+/// Reads `opts` over `conf`: each option in turn, a later one overriding
+/// an earlier one (so a server's own options win over `default-server`'s).
+fn server_options(conf: ServerConf, opts: &[String]) -> Result<ServerConf, Bad> {
+    let mut draft = ServerDraft::new(conf);
+    let mut words = opts.iter();
+    while let Some(word) = words.next() {
+        let opt = server_option(word)?;
+        let value = match opt.missing {
+            None => "",
+            Some(missing) => words.next().ok_or_else(|| bad_kw(word, missing))?,
+        };
+        (opt.set)(&mut draft, value).map_err(|b| Bad {
+            keyword: b.keyword.or_else(|| Some(word.clone())),
+            msg: b.msg,
+        })?;
+    }
+    Ok(draft.finish())
+}
+
+/// The table entry of option `word`, or why it is refused.
+fn server_option(word: &str) -> Result<&'static ServerOption, Bad> {
+    if let Some(opt) = SERVER_OPTIONS.iter().find(|o| o.name() == word) {
+        return Ok(opt);
+    }
+    if SERVER_HTTP_ONLY.contains(&word) {
+        return Err(http_only(word));
+    }
+    if SERVER_NOT_YET.contains(&word) {
+        return Err(not_yet(word));
+    }
+    let accepted: Vec<&str> = SERVER_OPTIONS.iter().map(|o| o.usage).collect();
+    let msg = format!("unknown server option; accepted: {}", accepted.join(", "));
+    Err(bad_kw(word, msg))
+}

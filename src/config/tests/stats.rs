@@ -1,0 +1,58 @@
+//! The runtime API and metrics settings of global: `stats socket`,
+//! `stats timeout`, `stats maxconn`, `stats http`.
+
+use super::*;
+
+#[test]
+fn stats_socket_timeout_maxconn_and_http() {
+    let c = load(&format!(
+        "global\n stats socket /run/l4lb.sock mode 660 level admin expose-fd listeners\n \
+         stats socket /run/ro.sock\n stats timeout 30s\n stats maxconn 4\n \
+         stats http 127.0.0.1:9100\n{BASE}"
+    ));
+    assert_eq!(
+        c.stats_sockets,
+        [
+            StatsSocket {
+                path: "/run/l4lb.sock".into(),
+                mode: 0o660,
+                level: ApiLevel::Admin
+            },
+            StatsSocket {
+                path: "/run/ro.sock".into(),
+                mode: 0o600,
+                level: ApiLevel::Operator
+            }
+        ]
+    );
+    assert_eq!(
+        (c.stats_timeout, c.stats_maxconn),
+        (Duration::from_secs(30), 4)
+    );
+    assert_eq!(c.stats_http, Some("127.0.0.1:9100".parse().unwrap()));
+    let d = load(BASE);
+    assert_eq!(
+        (d.stats_timeout, d.stats_maxconn),
+        (Duration::from_secs(10), 10)
+    );
+    let cases = [
+        ("stats socket run.sock", "stats socket", "absolute path"),
+        ("stats socket /r.sock mode 999", "stats socket", "octal"),
+        (
+            "stats socket /r.sock level root",
+            "stats socket",
+            "accepted: user",
+        ),
+        (
+            "stats socket /r.sock user haproxy",
+            "stats socket",
+            "not implemented yet",
+        ),
+        ("stats timeout 0", "stats timeout", "above 0"),
+        ("stats http nowhere", "stats http", "IP:PORT"),
+        ("stats enable", "stats", "expects: stats socket"),
+    ];
+    for (line, keyword, msg) in cases {
+        assert_error(&format!("global\n {line}\n{BASE}"), 2, keyword, msg);
+    }
+}
