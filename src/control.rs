@@ -15,8 +15,8 @@ use mio::Waker;
 use mio::net::TcpListener;
 
 use crate::backend::Server;
+use crate::logs::tcplog::Cause;
 use crate::shared::Shared;
-use crate::tcplog::Cause;
 
 /// A thread the supervisor stops and joins: a worker or the prober.
 pub struct Handle<M> {

@@ -1,56 +1,35 @@
-//! l4lb: a thread-per-core L4 TCP load balancer.
+//! l4lb: a thread-per-core L4 TCP load balancer. Folders by thread and
+//! role, in the order a connection meets them:
 //!
-//! The data path, in the order a connection walks it:
-//! `listener` (accept) -> `balance` (pick) -> `session` (connect, state machine)
-//! -> `forward` + `pipes`/`buffers` (move bytes, splice or copy) -> `backend`
-//! (count, close). `worker` owns one event loop per core and dispatches events
-//! (`token` says what an event is for) to sessions kept in a `slab`; `timer`
-//! holds each worker's deadlines; `health` is the prober thread that marks
-//! servers UP and DOWN; `shared` is what all workers see (servers,
-//! connection counts, limits); a session's end becomes a `tcplog` record
-//! that the `logger` thread writes to the log targets. `run` starts it all
-//! and hands over to the `supervisor`, the main thread's event loop
-//! (signals, soft and hard stop), which tells systemd through `notify`,
-//! serves the runtime API (`api`) and the metrics endpoint (`metrics`,
-//! from the rows of `stats`), each an `admin_service`. `ctl` is the `l4lb ctl` client of the API.
-//! Configuration enters through `cli` (flags) and `conf` (file text), and
-//! `config` validates both into one immutable [`config::Config`], whose
-//! worst-case file descriptor count `fds` fits into RLIMIT_NOFILE. `sys`
-//! holds every `unsafe` call.
+//! - `worker/`: one event loop per core (worker threads): dispatch, the
+//!   session slab and its keys, tokens, timers.
+//! - `proxy/`: the data path the workers run: accept, the session's stages
+//!   (route, pick, connect, forward, record), the pumps and their pools.
+//! - `balance/`: one file per algorithm behind one `pick(key, avoid)`.
+//! - `backend/`: servers and their shared atomics, slow start.
+//! - `health`: the prober thread, the only writer of UP and DOWN.
+//! - `logs/`: connection log records and the logger thread.
+//! - `process/`: the main thread: start-up, the supervisor, reload and
+//!   upgrade, systemd, the fd budget.
+//! - `admin/`: the runtime API and the metrics endpoint (main thread).
+//! - `ctl/`: the `l4lb ctl` client.
+//! - `config/`: `cli` flags and conf text -> one immutable `Config`.
+//! - `control`: the messages and handles between threads; `shared`: one
+//!   configuration snapshot as every thread sees it; `sys`: every `unsafe`.
 
-pub mod admin_service;
-pub mod api;
+pub mod admin;
 pub mod backend;
 pub mod balance;
-pub mod buffers;
 pub mod cli;
-pub mod conf;
 pub mod config;
 pub mod control;
 pub mod ctl;
-pub mod date;
-pub mod fds;
-pub mod forward;
 pub mod health;
-pub mod listener;
-pub mod logger;
-pub mod metrics;
-pub mod net;
-pub mod notify;
-pub mod pipes;
-pub mod reload;
-pub mod run;
-pub mod session;
+pub mod logs;
+pub mod process;
+pub mod proxy;
 pub mod shared;
-pub mod slab;
-pub mod slowstart;
-pub mod stats;
-pub mod supervisor;
 pub mod sys;
-pub mod tcplog;
 #[cfg(test)]
-pub(crate) mod testutil;
-pub mod timer;
-pub mod token;
-pub mod upgrade;
+mod testutil;
 pub mod worker;

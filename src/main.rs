@@ -7,6 +7,6 @@ fn main() -> ExitCode {
     let mut args: l4lb::cli::Args = argh::from_env();
     match args.command.take() {
         Some(l4lb::cli::Command::Ctl(ctl)) => l4lb::ctl::main(ctl),
-        None => l4lb::run::main(args),
+        None => l4lb::process::startup::main(args),
     }
 }

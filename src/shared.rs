@@ -16,8 +16,8 @@ use crossbeam_channel::Sender;
 use mio::Waker;
 
 use crate::config::Config;
-use crate::logger::LogSender;
-use crate::tcplog::Record;
+use crate::logs::logger::LogSender;
+use crate::logs::tcplog::Record;
 
 /// Counters of one frontend (or of the whole process), on their own line.
 #[derive(Debug, Default)]

@@ -15,12 +15,12 @@ use super::raw::{
     BE, DEF, FE, Global, LISTEN, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
     T_QUEUE, T_SERVER, T_SERVER_FIN, T_TUNNEL, check_name, role_name,
 };
+use super::text::{self, Kind, Line, Section};
 use super::{
     Backend, Balance, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN, DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_CONNECT, Frontend, LogTarget, Logging, conf_error,
 };
 use crate::cli::Args;
-use crate::conf::{self, Kind, Line, Section};
 
 impl Config {
     /// Parses conf text; `file` only names it in errors.
@@ -29,8 +29,8 @@ impl Config {
         rdr: R,
         flags: &Flags,
     ) -> Result<Config, Vec<ConfError>> {
-        let sections = conf::parse(rdr).map_err(|errs| {
-            let keyword = |e: &conf::Error| {
+        let sections = text::parse(rdr).map_err(|errs| {
+            let keyword = |e: &text::Error| {
                 if e.line == 0 {
                     "-f".to_string()
                 } else {

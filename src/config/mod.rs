@@ -24,6 +24,7 @@ mod keywords;
 mod log;
 /// The raw stage: what the keyword handlers write, before `build`.
 mod raw;
+pub mod text;
 /// Pure value parsers: numbers, times, addresses, algorithms.
 mod values;
 

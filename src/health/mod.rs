@@ -26,14 +26,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::backend::slowstart::SlowStarts;
 use crate::backend::{CheckStatus, Server};
 use crate::config::{CheckStep, Config, OnError};
 use crate::control::{Control, Handle, ProberControl};
-use crate::net::{self, Progress};
+use crate::logs::tcplog::Cause;
+use crate::proxy::net::{self, Progress};
 use crate::shared::{Observer, Shared};
-use crate::slowstart::SlowStarts;
-use crate::tcplog::Cause;
-use crate::token::WAKER;
+use crate::worker::token::WAKER;
 
 mod probe;
 mod tcpcheck;

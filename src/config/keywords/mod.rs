@@ -6,7 +6,7 @@
 
 use super::log::LOG_USAGE;
 use super::raw::{ALL, BE, DEF, FE, Settings, accepted_in, role_name};
-use crate::conf::Line;
+use crate::config::text::Line;
 
 use global::GLOBAL_KEYWORDS;
 use proxy::{

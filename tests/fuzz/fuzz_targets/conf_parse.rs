@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use l4lb::conf::{self, Kind, Section};
+use l4lb::config::text::{self as conf, Kind, Section};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use super::{Session, State};
+use crate::logs::tcplog::{Cause, Record, Termination};
 use crate::shared::Shared;
-use crate::tcplog::{Cause, Record, Termination};
 
 impl Session {
     /// Hands the connection's record to the logger thread, unless

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::backend::Server;
 use crate::config::{Config, ServerConf};
-use crate::fds;
+use crate::process::fds;
 use crate::shared::{BackendCount, FrontendStats, Shared};
 
 /// What a reload will do.

@@ -6,6 +6,8 @@
 //! connection is represented by a [`ConnGuard`]: it takes a slot on the server
 //! when it is created and gives it back when dropped, on every exit path.
 
+pub mod slowstart;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;

@@ -6,6 +6,10 @@
 //! sessions run to their end, the thread returns with the last one); on
 //! `Stop`, from either, every session is closed and the thread returns.
 
+pub mod slab;
+pub mod timer;
+pub mod token;
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,17 +22,17 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::backend::Server;
 use crate::balance::Balancer;
-use crate::buffers::BufPool;
 use crate::control::{Control, Update};
-use crate::forward::Pools;
-use crate::listener::{self, Accepted, EXHAUSTED_PAUSE};
-use crate::pipes::PipePool;
-use crate::session::{Ctx, Next, Ready, Session};
+use crate::logs::tcplog::Cause;
+use crate::proxy::buffers::BufPool;
+use crate::proxy::listener::{self, Accepted, EXHAUSTED_PAUSE};
+use crate::proxy::pipes::PipePool;
+use crate::proxy::pump::Pools;
+use crate::proxy::session::{Ctx, Next, Ready, Session};
 use crate::shared::{Admission, Shared};
-use crate::slab::{Key, Slab};
-use crate::tcplog::Cause;
-use crate::timer::Timers;
-use crate::token::{self, Target};
+use crate::worker::slab::{Key, Slab};
+use crate::worker::timer::Timers;
+use token::Target;
 
 /// The part of a worker a session handler borrows, for a session of
 /// generation `$g`. A macro rather than a method so the borrow stays field
@@ -609,7 +613,7 @@ mod tests {
     use super::*;
     use crate::cli::Args;
     use crate::config::Config;
-    use crate::token::Peer;
+    use crate::worker::token::Peer;
 
     /// A worker with one listener on loopback, balancing to `server`.
     fn worker(server: &StdListener) -> (Worker, SocketAddr) {

@@ -8,7 +8,7 @@
 //! answer, until `quit` or `stats timeout` of silence. A line longer than
 //! [`MAX_LINE`] gets an error and is skipped; the connection stays usable.
 //! What the commands do is in [`commands`]. The sockets, connections and
-//! idle deadlines are an [admin service](crate::admin_service): out of
+//! idle deadlines are an [admin service](crate::admin::service): out of
 //! fds, a socket rests and retries, so a client queued meanwhile is
 //! answered once fds are back.
 
@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use mio::Registry;
 use mio::net::{UnixListener, UnixStream};
 
-use crate::admin_service::{Listening, Next, Protocol, Service, Tokens};
+use crate::admin::service::{Listening, Next, Protocol, Service, Tokens};
 use crate::config::{ApiLevel, Config, StatsSocket};
-use crate::upgrade;
+use crate::process::upgrade;
 pub use commands::Runtime;
 
 /// The longest command line accepted.

@@ -18,8 +18,8 @@ use std::time::SystemTime;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::{Config, LogDest, LogFormat, LogTarget};
-use crate::date::LogDate;
-use crate::tcplog::{self, Record};
+use crate::logs::date::LogDate;
+use crate::logs::tcplog::{self, Record};
 
 /// Records waiting for the logger thread before workers start dropping
 /// them: a few milliseconds of a busy proxy's connections.
@@ -482,7 +482,7 @@ mod tests {
             connect_ms: -1,
             total_ms: 0,
             bytes_read: 0,
-            termination: crate::tcplog::Termination::NORMAL,
+            termination: crate::logs::tcplog::Termination::NORMAL,
             actconn: 0,
             feconn: 0,
             beconn: 0,

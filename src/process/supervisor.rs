@@ -24,23 +24,23 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::admin_service::Tokens;
-use crate::api::{self, Api};
+use crate::admin::api::{self, Api};
+use crate::admin::metrics::Metrics;
+use crate::admin::service::Tokens;
+use crate::admin::stats::Rates;
 use crate::backend::Server;
+use crate::backend::slowstart::SlowStarts;
 use crate::cli::Args;
 use crate::config::{Config, ServerConf, fmt_duration};
 use crate::control::{Control, ExitNotice, Handle, ProberControl, Update};
 use crate::health::{self, ProberParts};
-use crate::listener;
-use crate::logger::{Logger, LoggerHandle};
-use crate::metrics::Metrics;
-use crate::notify;
-use crate::reload;
+use crate::logs::logger::{Logger, LoggerHandle};
+use crate::logs::tcplog::Cause;
+use crate::process::notify;
+use crate::process::reload;
+use crate::proxy::listener;
 use crate::shared::Shared;
-use crate::slowstart::SlowStarts;
-use crate::stats::Rates;
 use crate::sys::SignalFd;
-use crate::tcplog::Cause;
 
 /// The signalfd.
 const SIGNALS: Token = Token(0);

@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
+use crate::admin::stats::{self, COLUMNS, Rates};
 use crate::shared::Shared;
-use crate::stats::{self, COLUMNS, Rates};
 
 pub const CONTENT_TYPE: &str = "application/json";
 

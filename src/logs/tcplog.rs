@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
-use crate::date::LogDate;
+use crate::logs::date::LogDate;
 
 /// The first letter of the termination state: what ended the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,17 +12,17 @@ use mio::{Poll, Waker};
 use crate::cli::Args;
 use crate::config::Config;
 use crate::control::Handle;
-use crate::fds;
 use crate::health::{self, ProberParts};
-use crate::listener;
-use crate::logger::Logger;
-use crate::notify;
+use crate::logs::logger::Logger;
+use crate::process::fds;
+use crate::process::notify;
+use crate::process::supervisor::{self, Supervisor};
+use crate::process::upgrade;
+use crate::proxy::listener;
 use crate::shared::Shared;
-use crate::supervisor::{self, Supervisor};
 use crate::sys::{self, SignalFd};
-use crate::token;
-use crate::upgrade;
 use crate::worker::Worker;
+use crate::worker::token;
 use std::os::fd::AsFd;
 
 /// Runs l4lb with parsed flags and returns the process exit code.

@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::buffers::BufPool;
-use crate::pipes::{Pipe, PipePool};
+use crate::proxy::buffers::BufPool;
+use crate::proxy::pipes::{Pipe, PipePool};
 use crate::sys;
 
 /// Fill/drain rounds one call may make before yielding to other sessions;

@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use crate::slab::Key;
+use crate::worker::slab::Key;
 
 #[derive(Debug, Default)]
 pub struct Timers {

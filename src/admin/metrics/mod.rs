@@ -13,7 +13,7 @@
 //! that unread input never turns the close into a reset that would cut the
 //! response short (bounded by [`LINGER`] and [`MAX_LINGER_BYTES`]).
 //! The listener, connections and deadlines are an
-//! [admin service](crate::admin_service): out of fds, the listener rests
+//! [admin service](crate::admin::service): out of fds, the listener rests
 //! and retries, so a client queued meanwhile is answered once fds are back.
 
 pub mod json;
@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use mio::Registry;
 use mio::net::{TcpListener, TcpStream};
 
-use crate::admin_service::{Listening, Next, Protocol, Service, Tokens};
+use crate::admin::service::{Listening, Next, Protocol, Service, Tokens};
+use crate::admin::stats::Rates;
 use crate::shared::Shared;
-use crate::stats::Rates;
 
 /// The longest request head (request line and headers) accepted.
 pub const MAX_HEAD: usize = 8 * 1024;

@@ -21,8 +21,8 @@ use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 
-use crate::listener::{self, Pause};
-use crate::slab::{Key, Slab};
+use crate::proxy::listener::{self, Pause};
+use crate::worker::slab::{Key, Slab};
 
 /// What a service serves over its connections.
 pub trait Protocol {
@@ -386,7 +386,7 @@ mod tests {
     use std::os::unix::net::UnixStream as StdStream;
     use std::time::Duration;
 
-    use crate::listener::EXHAUSTED_PAUSE;
+    use crate::proxy::listener::EXHAUSTED_PAUSE;
 
     /// A listener without a socket file: it hands out the server ends of
     /// stream pairs the test queued, or once an error the test set.

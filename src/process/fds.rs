@@ -15,9 +15,9 @@ use std::fmt;
 use std::io;
 use std::sync::OnceLock;
 
+use crate::admin::metrics;
 use crate::config::{ApiLevel, Config, LogDest};
 use crate::health;
-use crate::metrics;
 use crate::sys;
 
 /// stdin, stdout, stderr: what is open at start at least.

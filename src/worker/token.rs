@@ -8,7 +8,7 @@
 
 use mio::Token;
 
-use crate::slab::Key;
+use crate::worker::slab::Key;
 
 pub const WAKER: Token = Token(0);
 const LISTENER_BASE: usize = 1;

@@ -23,11 +23,11 @@ use socket2::SockRef;
 
 use crate::backend::{ConnGuard, Server};
 use crate::balance::Balancer;
-use crate::forward::{Pools, Pump, Side};
+use crate::logs::tcplog::{Cause, Phase, Termination, Trace};
+use crate::proxy::pump::{Pools, Pump, Side};
 use crate::shared::{Admission, BackendSeat, Shared};
-use crate::slab::Key;
-use crate::tcplog::{Cause, Phase, Termination, Trace};
-use crate::token::{self, Peer};
+use crate::worker::slab::Key;
+use crate::worker::token::{self, Peer};
 
 mod connect;
 mod forwarding;

@@ -10,9 +10,9 @@ use socket2::SockRef;
 use super::{Ctx, Forwarding, Next, Session, State, Step};
 use crate::backend::Server;
 use crate::config::{Backend, Frontend};
-use crate::forward::{Failed, Moved, Pump};
+use crate::logs::tcplog::{Cause, Phase, Termination};
+use crate::proxy::pump::{Failed, Moved, Pump};
 use crate::shared::FrontendStats;
-use crate::tcplog::{Cause, Phase, Termination};
 
 /// Which peer's socket failed while the pumps ran.
 #[derive(Debug)]

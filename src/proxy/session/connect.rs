@@ -11,11 +11,11 @@ use mio::Interest;
 
 use super::{Connecting, Ctx, Forwarding, Next, Queued, Session, State, Step};
 use crate::backend::{ConnGuard, Server};
-use crate::forward::{Pump, Side};
-use crate::net::{self, Progress};
+use crate::logs::tcplog::{Cause, Phase, Termination};
+use crate::proxy::net::{self, Progress};
+use crate::proxy::pump::{Pump, Side};
 use crate::shared::Shared;
-use crate::tcplog::{Cause, Phase, Termination};
-use crate::token::{self, Peer};
+use crate::worker::token::{self, Peer};
 
 impl Session {
     /// The connect stage: picks a server and starts connecting to it.

@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::UNIX_EPOCH;
 
+use crate::admin::stats::{self, Kind, Rates, Row};
 use crate::backend::{Admin, CheckStatus, RAMP_FULL, Server};
 use crate::config::Config;
 use crate::shared::{Process, Shared, WorkerStats};
-use crate::stats::{self, Kind, Rates, Row};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 

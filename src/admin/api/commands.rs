@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use crate::admin::stats::{self, Kind, Rates};
 use crate::backend::{Admin, Server};
 use crate::config::{ApiLevel, ServerConf};
 use crate::shared::Shared;
-use crate::stats::{self, Kind, Rates};
 
 /// What commands act on; the supervisor provides it.
 pub trait Runtime {

@@ -1,0 +1,9 @@
+//! The control plane, in the supervisor's `Poll` on the main thread: one
+//! admin-socket `service` under the runtime API (`api`, on unix sockets)
+//! and the metrics endpoint (`metrics`, `stats http`), which both read the
+//! same `stats` rows.
+
+pub mod api;
+pub mod metrics;
+pub mod service;
+pub mod stats;

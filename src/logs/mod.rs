@@ -1,0 +1,8 @@
+//! Connection logs, off the data path: a session's end becomes a
+//! `tcplog::Record` (built on the worker thread, no formatting there), sent
+//! to the logger thread (`logger`), which formats HAProxy's TCP log line
+//! with local dates (`date`) and writes it to the targets.
+
+pub mod date;
+pub mod logger;
+pub mod tcplog;
