@@ -10,7 +10,7 @@ use mio::net::TcpListener;
 use mio::{Poll, Waker};
 
 use crate::cli::Args;
-use crate::config::Config;
+use crate::config::{Config, Source};
 use crate::control::Handle;
 use crate::fds;
 use crate::health::{self, ProberParts};
@@ -28,8 +28,9 @@ use std::os::fd::AsFd;
 /// Runs l4lb with parsed flags and returns the process exit code.
 pub fn main(args: Args) -> ExitCode {
     init_logging(args.log_level.as_deref());
-    let config = match Config::from_args(&args) {
-        Ok(c) => c,
+    let loaded = Source::from_args(&args).and_then(|source| Ok((source.load()?, source)));
+    let (config, source) = match loaded {
+        Ok(loaded) => loaded,
         Err(errors) => {
             for e in &errors {
                 eprintln!("l4lb: {e}");
@@ -48,7 +49,7 @@ pub fn main(args: Args) -> ExitCode {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
-    match serve(config, &args) {
+    match serve(config, source, args.upgrade_from) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("l4lb: {e}");
@@ -68,7 +69,7 @@ fn init_logging(level: Option<&str>) {
 
 /// Binds, starts the workers and the prober, and hands over to the
 /// supervisor until the stop.
-fn serve(mut config: Config, args: &Args) -> io::Result<()> {
+fn serve(mut config: Config, source: Source, upgrade_from: Option<i32>) -> io::Result<()> {
     config.maxpipes = fds::fit_at_start(&config)?;
     // Blocked before any thread starts, so that only the supervisor's
     // signalfd sees them.
@@ -84,7 +85,7 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
     let shared = Arc::new(Shared::new(config, observer).with_log(log_tx));
     // An upgrade takes the old process's listening sockets before anything
     // binds, so its accept queues carry over.
-    let mut inherited = match args.upgrade_from {
+    let mut inherited = match upgrade_from {
         Some(pid) => {
             let api = shared.config.stats_sockets.first().ok_or_else(|| {
                 io::Error::other("--upgrade-from needs a `stats socket` (level admin) in the conf")
@@ -98,9 +99,8 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
         }
         None => Vec::new(),
     };
-    let mut supervisor =
-        Supervisor::new(signals, Arc::clone(&shared), args.upgrade_from.is_some())?;
-    supervisor.set_args(args.clone());
+    let takeover = upgrade_from.is_some();
+    let mut supervisor = Supervisor::new(signals, Arc::clone(&shared), source, takeover)?;
     if let Some(logger) = logger {
         supervisor.set_logger(logger.spawn(Arc::clone(&shared.config))?);
     }
@@ -156,7 +156,7 @@ fn serve(mut config: Config, args: &Args) -> io::Result<()> {
         supervisor.set_prober(prober);
     }
     announce(&shared);
-    if let Some(pid) = args.upgrade_from {
+    if let Some(pid) = upgrade_from {
         match sys::kill(pid, libc::SIGUSR1) {
             Ok(()) => log::info!("upgrade: told pid {pid} to stop gracefully (SIGUSR1)"),
             Err(e) => log::warn!("upgrade: cannot signal pid {pid}: {e}"),

@@ -27,8 +27,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use crate::admin_service::Tokens;
 use crate::api::{self, Api};
 use crate::backend::Server;
-use crate::cli::Args;
-use crate::config::{Config, ServerConf, fmt_duration};
+use crate::config::{Config, ServerConf, Source, fmt_duration};
 use crate::control::{Control, ExitNotice, Handle, ProberControl, Update};
 use crate::health::{self, ProberParts};
 use crate::listener;
@@ -95,8 +94,8 @@ pub struct Supervisor {
     /// Connection rates, read once a second at `next_tick`.
     rates: Rates,
     next_tick: Instant,
-    /// The command line, to read the configuration again on a reload.
-    args: Option<Args>,
+    /// Where a reload reads the configuration again.
+    source: Source,
     /// A duplicate of every worker's listening socket, with its address,
     /// for a new l4lb taking over (`_getsocks`). Dropped at the stop, so
     /// that closing the workers' copies really closes the sockets.
@@ -118,7 +117,12 @@ impl Supervisor {
     /// `signals` must have been blocked before any other thread started.
     /// `takeover`: an upgrade, the API sockets of the old process are
     /// replaced.
-    pub fn new(signals: SignalFd, shared: Arc<Shared>, takeover: bool) -> io::Result<Supervisor> {
+    pub fn new(
+        signals: SignalFd,
+        shared: Arc<Shared>,
+        source: Source,
+        takeover: bool,
+    ) -> io::Result<Supervisor> {
         let poll = Poll::new()?;
         let fd = signals.as_raw_fd();
         poll.registry()
@@ -161,7 +165,7 @@ impl Supervisor {
             metrics,
             rates,
             next_tick: Instant::now() + RATE_TICK,
-            args: None,
+            source,
             listeners: Vec::new(),
             ramps: SlowStarts::default(),
             stats_changed: false,
@@ -195,11 +199,6 @@ impl Supervisor {
     /// Keeps a duplicate of a worker's listening socket (see `listeners`).
     pub fn keep_listener(&mut self, fd: OwnedFd, addr: SocketAddr) {
         self.listeners.push((fd, addr));
-    }
-
-    /// Where a reload reads the configuration from.
-    pub fn set_args(&mut self, args: Args) {
-        self.args = Some(args);
     }
 
     pub fn set_prober(&mut self, prober: Handle<ProberControl>) {
@@ -374,21 +373,15 @@ impl Supervisor {
             return Err("stopping: reload refused".into());
         }
         notify::reloading();
-        let result = self
-            .args
-            .clone()
-            .ok_or_else(|| "no command line".to_string())
-            .and_then(|args| {
-                Config::from_args(&args).map_err(|errors| {
-                    for e in &errors {
-                        log::error!("reload: {e}");
-                    }
-                    format!(
-                        "configuration is invalid ({} error(s)); still running the previous one",
-                        errors.len()
-                    )
-                })
-            });
+        let result = self.source.load().map_err(|errors| {
+            for e in &errors {
+                log::error!("reload: {e}");
+            }
+            format!(
+                "configuration is invalid ({} error(s)); still running the previous one",
+                errors.len()
+            )
+        });
         let result = result.and_then(|config| {
             for w in &config.warnings {
                 log::warn!("reload: {w}");
