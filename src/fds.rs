@@ -302,6 +302,33 @@ impl fmt::Display for Sum<'_> {
     }
 }
 
+/// Why a configuration's fds cannot be had.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Its worst case (pipes counted or not) is over the limit, which
+    /// could not be raised that far.
+    OverLimit {
+        budget: Box<FdBudget>,
+        with_pipes: bool,
+        limit: u64,
+    },
+    /// RLIMIT_NOFILE could not be read or raised.
+    Rlimit(io::Error),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::OverLimit {
+                budget,
+                with_pipes,
+                limit,
+            } => f.write_str(&refusal(budget, *with_pipes, *limit)),
+            Refusal::Rlimit(e) => write!(f, "raising the fd limit: {e}"),
+        }
+    }
+}
+
 /// The refusal: what is needed, the limit, the sum, the way out.
 fn refusal(b: &FdBudget, with_pipes: bool, limit: u64) -> String {
     let n = if with_pipes { b.total() } else { b.required() };
@@ -371,12 +398,16 @@ fn pipes_that_fit(room: u64, maxpipes: usize, threads: usize) -> usize {
 /// `maxpipes`): the whole [`reload_budget`] must fit, pipes included, as
 /// the workers' pools were sized at start and cannot shrink. Raises the
 /// limit if it must and may; else the refusal, with the arithmetic.
-pub fn fit_reload(was: &Config, now: &Config) -> Result<(), String> {
+pub fn fit_reload(was: &Config, now: &Config) -> Result<(), Refusal> {
     let mut budget = reload_budget(was, now);
     budget.base = base(open_at_start());
-    let limit = raise(budget.total()).map_err(|e| format!("raising the fd limit: {e}"))?;
+    let limit = raise(budget.total()).map_err(Refusal::Rlimit)?;
     if limit < budget.total() {
-        return Err(refusal(&budget, true, limit));
+        return Err(Refusal::OverLimit {
+            budget: Box::new(budget),
+            with_pipes: true,
+            limit,
+        });
     }
     Ok(())
 }

@@ -15,13 +15,16 @@
 //! from the rows of `stats`), each an `admin_service`. `ctl` is the `l4lb ctl` client of the API.
 //! Configuration enters through `cli` (flags) and `conf` (file text), and
 //! `config` validates both into one immutable [`config::Config`], whose
-//! worst-case file descriptor count `fds` fits into RLIMIT_NOFILE. `sys`
-//! holds every `unsafe` call.
+//! worst-case file descriptor count `fds` fits into RLIMIT_NOFILE. `binds`
+//! deals the listening sockets out to the workers, at start and on a
+//! `reload`; an `upgrade` hands them to a new l4lb. `sys` holds every
+//! `unsafe` call.
 
 pub mod admin_service;
 pub mod api;
 pub mod backend;
 pub mod balance;
+pub mod binds;
 pub mod buffers;
 pub mod cli;
 pub mod conf;

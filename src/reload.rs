@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::backend::Server;
+use crate::binds;
 use crate::config::{Config, ServerConf};
 use crate::fds;
 use crate::shared::{BackendCount, FrontendStats, Shared};
@@ -50,15 +51,6 @@ impl Plan {
     }
 }
 
-/// Binds of a configuration, with their frontend index.
-pub fn binds(config: &Config) -> Vec<(SocketAddr, usize)> {
-    let mut v = Vec::new();
-    for (f, fe) in config.frontends.iter().enumerate() {
-        v.extend(fe.binds.iter().map(|b| (b.addr, f)));
-    }
-    v
-}
-
 /// The snapshot that follows `old` for `config`, or why it cannot be.
 pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
     let was = &old.config;
@@ -75,16 +67,16 @@ pub fn plan(old: &Shared, mut config: Config) -> Result<Plan, String> {
         config.bufsize = was.bufsize;
         config.pipesize = was.pipesize;
     }
-    fds::fit_reload(was, &config)?;
+    fds::fit_reload(was, &config).map_err(|e| e.to_string())?;
 
-    let old_binds = binds(was);
-    let new_binds: Vec<(SocketAddr, usize)> = binds(&config)
+    let old_binds = binds::list(was);
+    let new_binds: Vec<(SocketAddr, usize)> = binds::list(&config)
         .into_iter()
         .filter(|(a, _)| !old_binds.iter().any(|(o, _)| o == a))
         .collect();
     let removed_binds = old_binds
         .iter()
-        .filter(|(a, _)| !binds(&config).iter().any(|(n, _)| n == a))
+        .filter(|(a, _)| !binds::list(&config).iter().any(|(n, _)| n == a))
         .count();
 
     let frontends: Vec<Arc<FrontendStats>> = config

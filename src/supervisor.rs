@@ -15,7 +15,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -27,10 +27,10 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use crate::admin_service::Tokens;
 use crate::api::{self, Api};
 use crate::backend::Server;
+use crate::binds::{self, Kept};
 use crate::config::{Config, ServerConf, Source, fmt_duration};
 use crate::control::{Control, ExitNotice, Handle, ProberControl, Update};
 use crate::health::{self, ProberParts};
-use crate::listener;
 use crate::logger::{Logger, LoggerHandle};
 use crate::metrics::Metrics;
 use crate::notify;
@@ -96,10 +96,9 @@ pub struct Supervisor {
     next_tick: Instant,
     /// Where a reload reads the configuration again.
     source: Source,
-    /// A duplicate of every worker's listening socket, with its address,
-    /// for a new l4lb taking over (`_getsocks`). Dropped at the stop, so
-    /// that closing the workers' copies really closes the sockets.
-    listeners: Vec<(OwnedFd, SocketAddr)>,
+    /// A duplicate of every worker's listening socket, for a new l4lb
+    /// taking over (`_getsocks`).
+    listeners: Kept,
     /// Slow starts of servers leaving maintenance or added at run time.
     ramps: SlowStarts,
     /// A reload changed the `stats` lines: the API and metrics sockets
@@ -166,7 +165,7 @@ impl Supervisor {
             rates,
             next_tick: Instant::now() + RATE_TICK,
             source,
-            listeners: Vec::new(),
+            listeners: Kept::default(),
             ramps: SlowStarts::default(),
             stats_changed: false,
         })
@@ -196,9 +195,9 @@ impl Supervisor {
             .collect()
     }
 
-    /// Keeps a duplicate of a worker's listening socket (see `listeners`).
-    pub fn keep_listener(&mut self, fd: OwnedFd, addr: SocketAddr) {
-        self.listeners.push((fd, addr));
+    /// Keeps a duplicate of the workers' listening sockets (see `listeners`).
+    pub fn keep_listeners(&mut self, sets: &[binds::Set]) {
+        self.listeners.keep(sets);
     }
 
     pub fn set_prober(&mut self, prober: Handle<ProberControl>) {
@@ -413,18 +412,10 @@ impl Supervisor {
     /// prober.
     fn apply(&mut self, config: Config) -> Result<String, String> {
         let mut plan = reload::plan(&self.shared, config)?;
-        let mut per_worker = Vec::with_capacity(self.workers.len());
-        for _ in &self.workers {
-            let mut socks = Vec::with_capacity(plan.new_binds.len());
-            for &(addr, f) in &plan.new_binds {
-                let fe = &plan.shared.config.frontends[f];
-                let backlog = i32::try_from(fe.maxconn).unwrap_or(i32::MAX);
-                let sock = listener::bind_reuseport(addr, backlog, fe.tcp_keepalive)
-                    .map_err(|e| format!("cannot bind {addr} (frontend {}): {e}", fe.name))?;
-                socks.push((sock, f));
-            }
-            per_worker.push(socks);
-        }
+        let workers = self.workers.len();
+        let per_worker =
+            binds::for_workers(&plan.shared.config, &plan.new_binds, workers, Vec::new())
+                .map_err(|e| e.to_string())?;
         // Servers new to the process start their slow start before any
         // worker can pick them.
         let now = Instant::now();
@@ -481,16 +472,8 @@ impl Supervisor {
             || was.stats_timeout != now.stats_timeout
             || was.stats_maxconn != now.stats_maxconn
             || was.stats_http != now.stats_http;
-        let binds = reload::binds(&shared.config);
-        self.listeners
-            .retain(|(_, addr)| binds.iter().any(|(a, _)| a == addr));
-        for socks in &per_worker {
-            for (sock, _) in socks {
-                if let (Ok(fd), Ok(addr)) = (sock.as_fd().try_clone_to_owned(), sock.local_addr()) {
-                    self.listeners.push((fd, addr));
-                }
-            }
-        }
+        self.listeners.retain(&binds::list(&shared.config));
+        self.listeners.keep(&per_worker);
         let (done, switched) = crossbeam_channel::unbounded();
         for (w, listeners) in self.workers.iter().zip(per_worker) {
             w.send(Control::Update(Box::new(Update {
@@ -686,10 +669,7 @@ impl api::Runtime for Supervisor {
     }
 
     fn listener_fds(&self) -> Vec<(OwnedFd, SocketAddr)> {
-        self.listeners
-            .iter()
-            .filter_map(|(fd, addr)| fd.try_clone().ok().map(|fd| (fd, *addr)))
-            .collect()
+        self.listeners.copies()
     }
 }
 
