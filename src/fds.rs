@@ -157,6 +157,33 @@ fn budget_with(cfg: &Config, binds: u64, threads: u64) -> FdBudget {
         .filter(|s| s.check.is_some())
         .count() as u64;
     let checks = Part::new(checked, "health check sockets (one per checked server)");
+    let (api, metrics) = admin_services(cfg);
+    let logs = Part::new(log_sockets(cfg), "log sockets (UDP IPv4, UDP IPv6, unix)");
+    let base = base(STDIO);
+    let per_worker = cfg.maxpipes.div_ceil(threads as usize) as u64;
+    let pipes = Part::new(
+        2 * threads * per_worker,
+        format!(
+            "for splice pipes ({threads} worker(s) x {per_worker} pipe(s) x 2, maxpipes {})",
+            cfg.maxpipes
+        ),
+    );
+    FdBudget {
+        sessions,
+        listeners,
+        handover,
+        event_loops,
+        checks,
+        api,
+        metrics,
+        logs,
+        base,
+        pipes,
+    }
+}
+
+/// The runtime API's part and the metrics endpoint's.
+fn admin_services(cfg: &Config) -> (Part, Part) {
     let sockets = cfg.stats_sockets.len() as u64;
     let api = if sockets == 0 {
         Part::new(0, "")
@@ -181,28 +208,7 @@ fn budget_with(cfg: &Config, binds: u64, threads: u64) -> FdBudget {
         ),
         None => Part::new(0, ""),
     };
-    let logs = Part::new(log_sockets(cfg), "log sockets (UDP IPv4, UDP IPv6, unix)");
-    let base = base(STDIO);
-    let per_worker = cfg.maxpipes.div_ceil(threads as usize) as u64;
-    let pipes = Part::new(
-        2 * threads * per_worker,
-        format!(
-            "for splice pipes ({threads} worker(s) x {per_worker} pipe(s) x 2, maxpipes {})",
-            cfg.maxpipes
-        ),
-    );
-    FdBudget {
-        sessions,
-        listeners,
-        handover,
-        event_loops,
-        checks,
-        api,
-        metrics,
-        logs,
-        base,
-        pipes,
-    }
+    (api, metrics)
 }
 
 /// The fds open at start and the short-lived ones.
