@@ -1,6 +1,8 @@
 //! Command-line flags (argh). Only `config` looks at the daemon's, and it
-//! checks their values: argh only splits and types them. `l4lb ctl` is a
-//! subcommand, so `l4lb -f FILE` and every daemon flag stay as they were.
+//! checks their values: argh only splits and types them. Start-up (`run`)
+//! keeps a [`crate::config::Source`] of them for reloads, never [`Args`].
+//! `l4lb ctl` is a subcommand, so `l4lb -f FILE` and every daemon flag stay
+//! as they were.
 
 use argh::FromArgs;
 

@@ -13,6 +13,10 @@
 //! deadline, which its protocol computes; `expire` closes those past it.
 //! What goes over a connection is the protocol's business: the service
 //! calls it on every readiness event and closes the connection when told.
+//! A protocol may park a connection, to wait for something outside its
+//! socket (the runtime API's answer to a `reload` waits for the reload to
+//! apply): its owner then runs the [`Service::parked`] ones again once
+//! that happened, as if an event had come.
 
 use std::io;
 use std::time::Instant;
@@ -48,6 +52,12 @@ pub trait Protocol {
 
     /// A readiness event on `conn`: runs it as far as its socket allows.
     fn ready(&self, conn: &mut Self::Conn, ctx: Self::Ctx<'_>) -> Next;
+
+    /// Whether `conn` waits for something outside its socket, which its
+    /// next event (see [`Service::parked`]) looks at again.
+    fn parked(&self, _conn: &Self::Conn) -> bool {
+        false
+    }
 }
 
 /// The stream type a protocol's listener accepts.
@@ -284,6 +294,17 @@ impl<P: Protocol> Service<P> {
             }
             None => {}
         }
+    }
+
+    /// The tokens of the connections the protocol has parked. Once what
+    /// they wait for happened, the owner gives each an event with
+    /// [`Service::on_event`], as readiness would.
+    pub fn parked(&self) -> Vec<Token> {
+        self.conns
+            .keys()
+            .filter(|&k| self.conns.get(k).is_some_and(|c| self.protocol.parked(c)))
+            .map(|k| self.tokens.conn(k))
+            .collect()
     }
 
     /// When the next connection times out, or a resting listener is

@@ -417,20 +417,59 @@ pub const DEFAULT_RANDOM_DRAWS: u32 = 2;
 /// Catches typos such as `nbthread 40000`; far above any core count.
 const MAX_THREADS: usize = 4096;
 
+/// Where the configuration comes from, checked once from the command line
+/// ([`Source::from_args`]): `-f FILE` with the flags that override it, read
+/// again by every [`Source::load`] (a reload does), or the quick-start
+/// proxy of `--bind` and `--server`, which has nothing to read again. Past
+/// `config`, this stands for the command line, so that nothing downstream
+/// keeps argh's types.
+#[derive(Debug)]
+pub struct Source(Origin);
+
+#[derive(Debug)]
+enum Origin {
+    File {
+        path: String,
+        flags: Flags,
+    },
+    /// Built from the flags at start; every load gives it again.
+    Quick(Box<Config>),
+}
+
+impl Source {
+    /// Checks the flags (and, without `-f`, builds the quick start).
+    /// Returns every error found, not just the first.
+    pub fn from_args(args: &Args) -> Result<Source, Vec<ConfError>> {
+        let flags = Flags::from_args(args)?;
+        Ok(Source(match &args.file {
+            Some(path) => Origin::File {
+                path: path.clone(),
+                flags,
+            },
+            None => Origin::Quick(Box::new(Config::quick_start(args, &flags)?)),
+        }))
+    }
+
+    /// The configuration as it reads now: the file parsed and the flags
+    /// applied over it.
+    pub fn load(&self) -> Result<Config, Vec<ConfError>> {
+        match &self.0 {
+            Origin::File { path, flags } => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| vec![conf_error(path, 0, "-f", format!("cannot open: {e}"))])?;
+                Config::from_reader(path, file, flags)
+            }
+            Origin::Quick(config) => Ok(Config::clone(config)),
+        }
+    }
+}
+
 impl Config {
     /// Reads `-f FILE` (or builds the quick-start proxy from `--bind` and
     /// `--server`), then applies the overriding flags. Returns every error
     /// found, not just the first.
     pub fn from_args(args: &Args) -> Result<Config, Vec<ConfError>> {
-        let flags = Flags::from_args(args)?;
-        match &args.file {
-            Some(path) => {
-                let file = std::fs::File::open(path)
-                    .map_err(|e| vec![conf_error(path, 0, "-f", format!("cannot open: {e}"))])?;
-                Config::from_reader(path, file, &flags)
-            }
-            None => Config::quick_start(args, &flags),
-        }
+        Source::from_args(args)?.load()
     }
 
     /// Validates conf text alone, as `l4lb -c -f FILE` does when no flag

@@ -157,6 +157,33 @@ fn budget_with(cfg: &Config, binds: u64, threads: u64) -> FdBudget {
         .filter(|s| s.check.is_some())
         .count() as u64;
     let checks = Part::new(checked, "health check sockets (one per checked server)");
+    let (api, metrics) = admin_services(cfg);
+    let logs = Part::new(log_sockets(cfg), "log sockets (UDP IPv4, UDP IPv6, unix)");
+    let base = base(STDIO);
+    let per_worker = cfg.maxpipes.div_ceil(threads as usize) as u64;
+    let pipes = Part::new(
+        2 * threads * per_worker,
+        format!(
+            "for splice pipes ({threads} worker(s) x {per_worker} pipe(s) x 2, maxpipes {})",
+            cfg.maxpipes
+        ),
+    );
+    FdBudget {
+        sessions,
+        listeners,
+        handover,
+        event_loops,
+        checks,
+        api,
+        metrics,
+        logs,
+        base,
+        pipes,
+    }
+}
+
+/// The runtime API's part and the metrics endpoint's.
+fn admin_services(cfg: &Config) -> (Part, Part) {
     let sockets = cfg.stats_sockets.len() as u64;
     let api = if sockets == 0 {
         Part::new(0, "")
@@ -181,28 +208,7 @@ fn budget_with(cfg: &Config, binds: u64, threads: u64) -> FdBudget {
         ),
         None => Part::new(0, ""),
     };
-    let logs = Part::new(log_sockets(cfg), "log sockets (UDP IPv4, UDP IPv6, unix)");
-    let base = base(STDIO);
-    let per_worker = cfg.maxpipes.div_ceil(threads as usize) as u64;
-    let pipes = Part::new(
-        2 * threads * per_worker,
-        format!(
-            "for splice pipes ({threads} worker(s) x {per_worker} pipe(s) x 2, maxpipes {})",
-            cfg.maxpipes
-        ),
-    );
-    FdBudget {
-        sessions,
-        listeners,
-        handover,
-        event_loops,
-        checks,
-        api,
-        metrics,
-        logs,
-        base,
-        pipes,
-    }
+    (api, metrics)
 }
 
 /// The fds open at start and the short-lived ones.
@@ -302,6 +308,33 @@ impl fmt::Display for Sum<'_> {
     }
 }
 
+/// Why a configuration's fds cannot be had.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Its worst case (pipes counted or not) is over the limit, which
+    /// could not be raised that far.
+    OverLimit {
+        budget: Box<FdBudget>,
+        with_pipes: bool,
+        limit: u64,
+    },
+    /// RLIMIT_NOFILE could not be read or raised.
+    Rlimit(io::Error),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::OverLimit {
+                budget,
+                with_pipes,
+                limit,
+            } => f.write_str(&refusal(budget, *with_pipes, *limit)),
+            Refusal::Rlimit(e) => write!(f, "raising the fd limit: {e}"),
+        }
+    }
+}
+
 /// The refusal: what is needed, the limit, the sum, the way out.
 fn refusal(b: &FdBudget, with_pipes: bool, limit: u64) -> String {
     let n = if with_pipes { b.total() } else { b.required() };
@@ -371,12 +404,16 @@ fn pipes_that_fit(room: u64, maxpipes: usize, threads: usize) -> usize {
 /// `maxpipes`): the whole [`reload_budget`] must fit, pipes included, as
 /// the workers' pools were sized at start and cannot shrink. Raises the
 /// limit if it must and may; else the refusal, with the arithmetic.
-pub fn fit_reload(was: &Config, now: &Config) -> Result<(), String> {
+pub fn fit_reload(was: &Config, now: &Config) -> Result<(), Refusal> {
     let mut budget = reload_budget(was, now);
     budget.base = base(open_at_start());
-    let limit = raise(budget.total()).map_err(|e| format!("raising the fd limit: {e}"))?;
+    let limit = raise(budget.total()).map_err(Refusal::Rlimit)?;
     if limit < budget.total() {
-        return Err(refusal(&budget, true, limit));
+        return Err(Refusal::OverLimit {
+            budget: Box::new(budget),
+            with_pipes: true,
+            limit,
+        });
     }
     Ok(())
 }

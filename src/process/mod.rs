@@ -3,6 +3,7 @@
 //! admin services), reloads and binary upgrades, systemd notification, and
 //! the file-descriptor budget all of them check against.
 
+pub mod binds;
 pub mod fds;
 pub mod notify;
 pub mod reload;

@@ -7,6 +7,13 @@
 //! stop). SIGHUP asks for a reload. The process is done when every worker
 //! thread has returned; the prober is stopped then, and all are joined.
 //!
+//! A reload (SIGHUP, or the runtime API's `reload`, `add server`, `del
+//! server`) never blocks the loop: once the new snapshot is handed over,
+//! the supervisor is [`Switching`] until every worker runs it, and serves
+//! signals, the API and metrics meanwhile. The API connection that asked
+//! waits for the end of the switch for its answer (see `api`); a SIGHUP
+//! during a switch reloads once it is over.
+//!
 //! Event sources are told apart by their token, in `Supervisor::dispatch`.
 //! Tokens below [`FIRST_FREE`] are the supervisor's own. From it on, each
 //! admin service (the runtime API, the metrics endpoint) takes one tag and
@@ -15,7 +22,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -30,15 +37,13 @@ use crate::admin::service::Tokens;
 use crate::admin::stats::Rates;
 use crate::backend::Server;
 use crate::backend::slowstart::SlowStarts;
-use crate::cli::Args;
-use crate::config::{Config, ServerConf, fmt_duration};
-use crate::control::{Control, ExitNotice, Handle, ProberControl, Update};
-use crate::health::{self, ProberParts};
-use crate::logs::logger::{Logger, LoggerHandle};
+use crate::config::{Config, ServerConf, Source, fmt_duration};
+use crate::control::{Control, ExitNotice, Handle, ProberControl};
+use crate::logs::logger::LoggerHandle;
 use crate::logs::tcplog::Cause;
+use crate::process::binds::{self, Kept};
 use crate::process::notify;
-use crate::process::reload;
-use crate::proxy::listener;
+use crate::process::reload::{self, ReloadError, SideThreads, Switched, Switching, Trigger};
 use crate::shared::Shared;
 use crate::sys::SignalFd;
 
@@ -95,30 +100,40 @@ pub struct Supervisor {
     /// Connection rates, read once a second at `next_tick`.
     rates: Rates,
     next_tick: Instant,
-    /// The command line, to read the configuration again on a reload.
-    args: Option<Args>,
-    /// A duplicate of every worker's listening socket, with its address,
-    /// for a new l4lb taking over (`_getsocks`). Dropped at the stop, so
-    /// that closing the workers' copies really closes the sockets.
-    listeners: Vec<(OwnedFd, SocketAddr)>,
+    /// Where a reload reads the configuration again.
+    source: Source,
+    /// A duplicate of every worker's listening socket, for a new l4lb
+    /// taking over (`_getsocks`).
+    listeners: Kept,
     /// Slow starts of servers leaving maintenance or added at run time.
     ramps: SlowStarts,
     /// A reload changed the `stats` lines: the API and metrics sockets
     /// follow once the current event is handled (the reload may have come
     /// from an API connection).
     stats_changed: bool,
+    /// The switch to a new snapshot, while the workers take it.
+    switching: Option<Switching>,
+    /// Switches over so far.
+    switched: u64,
+    /// How long a switch waits for the workers ([`reload::SWITCH_WAIT`]).
+    switch_wait: Duration,
+    /// A SIGHUP came during a switch: reload once it is over.
+    reload_queued: bool,
 }
 
 /// How often rates are read.
 const RATE_TICK: Duration = Duration::from_secs(1);
-/// How long a reload waits for every worker to run the new snapshot.
-const SWITCH_WAIT: Duration = Duration::from_secs(2);
 
 impl Supervisor {
     /// `signals` must have been blocked before any other thread started.
     /// `takeover`: an upgrade, the API sockets of the old process are
     /// replaced.
-    pub fn new(signals: SignalFd, shared: Arc<Shared>, takeover: bool) -> io::Result<Supervisor> {
+    pub fn new(
+        signals: SignalFd,
+        shared: Arc<Shared>,
+        source: Source,
+        takeover: bool,
+    ) -> io::Result<Supervisor> {
         let poll = Poll::new()?;
         let fd = signals.as_raw_fd();
         poll.registry()
@@ -161,10 +176,14 @@ impl Supervisor {
             metrics,
             rates,
             next_tick: Instant::now() + RATE_TICK,
-            args: None,
-            listeners: Vec::new(),
+            source,
+            listeners: Kept::default(),
             ramps: SlowStarts::default(),
             stats_changed: false,
+            switching: None,
+            switched: 0,
+            switch_wait: reload::SWITCH_WAIT,
+            reload_queued: false,
         })
     }
 
@@ -192,14 +211,9 @@ impl Supervisor {
             .collect()
     }
 
-    /// Keeps a duplicate of a worker's listening socket (see `listeners`).
-    pub fn keep_listener(&mut self, fd: OwnedFd, addr: SocketAddr) {
-        self.listeners.push((fd, addr));
-    }
-
-    /// Where a reload reads the configuration from.
-    pub fn set_args(&mut self, args: Args) {
-        self.args = Some(args);
+    /// Keeps a duplicate of the workers' listening sockets (see `listeners`).
+    pub fn keep_listeners(&mut self, sets: &[binds::Set]) {
+        self.listeners.keep(sets);
     }
 
     pub fn set_prober(&mut self, prober: Handle<ProberControl>) {
@@ -215,37 +229,53 @@ impl Supervisor {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
         while self.running > 0 {
-            match self.poll.poll(&mut events, self.timeout()) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.fail(e);
-                    self.hard_stop("supervisor poll failed");
-                    self.wait_workers();
-                    break;
-                }
+            if let Err(e) = self.turn(&mut events) {
+                self.fail(e);
+                self.hard_stop("supervisor poll failed");
+                self.wait_workers();
+                break;
             }
-            for event in events.iter() {
-                self.dispatch(event.token());
-            }
-            if std::mem::take(&mut self.stats_changed) {
-                self.rebind_stats();
-            }
-            let now = Instant::now();
-            self.ramps.raise(now);
-            if now >= self.next_tick {
-                self.rates.tick(&self.shared);
-                self.next_tick = now + RATE_TICK;
-            }
-            if let Some(api) = &mut self.api {
-                api.expire(now);
-            }
-            if let Some(m) = &mut self.metrics {
-                m.expire(now);
-            }
-            self.hard_stop_if_due(now);
         }
         self.finish()
+    }
+
+    /// One turn of the loop: waits for events until the next deadline,
+    /// handles them, then what is due. Err when the poll failed.
+    fn turn(&mut self, events: &mut Events) -> io::Result<()> {
+        match self.poll.poll(events, self.timeout()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            self.dispatch(event.token());
+        }
+        let now = Instant::now();
+        if let Some(switch) = self.switching.take_if(|s| s.over(now)) {
+            self.end_switch(switch.finish());
+        }
+        if std::mem::take(&mut self.stats_changed) {
+            self.rebind_stats();
+        }
+        self.when_due(Instant::now());
+        Ok(())
+    }
+
+    /// The deadlines' work at `now`: slow starts, rates, idle admin
+    /// connections, the soft stop's end.
+    fn when_due(&mut self, now: Instant) {
+        self.ramps.raise(now);
+        if now >= self.next_tick {
+            self.rates.tick(&self.shared);
+            self.next_tick = now + RATE_TICK;
+        }
+        if let Some(api) = &mut self.api {
+            api.expire(now);
+        }
+        if let Some(m) = &mut self.metrics {
+            m.expire(now);
+        }
+        self.hard_stop_if_due(now);
     }
 
     /// One ready source.
@@ -269,9 +299,13 @@ impl Supervisor {
     }
 
     /// Until the next deadline: the rates' tick, an idle API or metrics
-    /// connection, the soft stop's end.
+    /// connection, the soft stop's end, the next look at a switch.
     fn timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
         let mut next = self.next_tick;
+        if let Some(s) = &self.switching {
+            next = next.min(s.next_look(now));
+        }
         if let Phase::Draining {
             hard_at: Some(at), ..
         } = self.phase
@@ -287,7 +321,7 @@ impl Supervisor {
         if let Some(at) = self.metrics.as_ref().and_then(Metrics::next_deadline) {
             next = next.min(at);
         }
-        Some(next.saturating_duration_since(Instant::now()) + Duration::from_micros(999))
+        Some(next.saturating_duration_since(now) + Duration::from_micros(999))
     }
 
     /// Reads every pending signal (the fd is edge-triggered: drain it).
@@ -305,6 +339,10 @@ impl Supervisor {
             match sig {
                 libc::SIGINT => self.hard_stop(name),
                 libc::SIGTERM | libc::SIGUSR1 => self.soft_stop(name),
+                libc::SIGHUP if self.switching.is_some() => {
+                    log::info!("SIGHUP received while a reload applies: reloading after it");
+                    self.reload_queued = true;
+                }
                 libc::SIGHUP if self.phase == Phase::Serving => {
                     let _ = self.reload();
                 }
@@ -367,163 +405,157 @@ impl Supervisor {
     }
 
     /// SIGHUP or the API's `reload`: reads the configuration again and, if
-    /// it is valid, applies it without closing a listener or a connection.
-    /// If not, logs every error and keeps running the current one.
-    fn reload(&mut self) -> Result<String, String> {
+    /// it is valid, applies it without closing a listener or a connection
+    /// (see [`Supervisor::apply`]); Ok is the summary. If not, logs every
+    /// error and keeps running the current one.
+    fn reload(&mut self) -> Result<String, ReloadError> {
         if self.phase != Phase::Serving {
-            return Err("stopping: reload refused".into());
+            return Err(ReloadError::Stopping);
+        }
+        if self.switching.is_some() {
+            return Err(ReloadError::Busy);
         }
         notify::reloading();
         let result = self
-            .args
-            .clone()
-            .ok_or_else(|| "no command line".to_string())
-            .and_then(|args| {
-                Config::from_args(&args).map_err(|errors| {
-                    for e in &errors {
-                        log::error!("reload: {e}");
-                    }
-                    format!(
-                        "configuration is invalid ({} error(s)); still running the previous one",
-                        errors.len()
-                    )
-                })
+            .source
+            .load()
+            .map_err(ReloadError::Invalid)
+            .and_then(|config| {
+                for w in &config.warnings {
+                    log::warn!("reload: {w}");
+                }
+                self.apply(config, Trigger::Reload)
             });
-        let result = result.and_then(|config| {
-            for w in &config.warnings {
-                log::warn!("reload: {w}");
+        if let Err(e) = &result {
+            if let ReloadError::Invalid(errors) = e {
+                for e in errors {
+                    log::error!("reload: {e}");
+                }
             }
-            self.apply(config)
-        });
-        let process = &self.shared.process;
-        match &result {
-            Ok(summary) => {
-                process.reloads.fetch_add(1, Relaxed);
-                log::info!("reload: applied: {summary}");
-            }
-            Err(e) => {
-                process.reload_failures.fetch_add(1, Relaxed);
-                log::error!("reload: failed: {e}");
-            }
+            self.shared.process.reload_failures.fetch_add(1, Relaxed);
+            log::error!("reload: failed: {e}");
+            self.notify_ready();
         }
-        let cfg = &self.shared.config;
-        notify::ready(&format!(
-            "{} worker(s), maxconn {}",
-            cfg.threads, cfg.maxconn
-        ));
         result
     }
 
-    /// Makes `config` the running configuration (see [`reload`]): binds
-    /// the new listeners for every worker first, so a bind that fails
-    /// changes nothing, then hands the snapshot to the workers and the
-    /// prober.
-    fn apply(&mut self, config: Config) -> Result<String, String> {
+    /// Makes `config` the running configuration: binds the new listeners
+    /// for every worker first, so that a bind that fails changes nothing,
+    /// starts what the snapshot needs, then hands it to the workers and the
+    /// prober, and is [`Switching`] until the workers run it. Ok is the
+    /// plan's summary.
+    fn apply(&mut self, config: Config, trigger: Trigger) -> Result<String, ReloadError> {
+        if self.switching.is_some() {
+            return Err(ReloadError::Busy);
+        }
         let mut plan = reload::plan(&self.shared, config)?;
-        let mut per_worker = Vec::with_capacity(self.workers.len());
-        for _ in &self.workers {
-            let mut socks = Vec::with_capacity(plan.new_binds.len());
-            for &(addr, f) in &plan.new_binds {
-                let fe = &plan.shared.config.frontends[f];
-                let backlog = i32::try_from(fe.maxconn).unwrap_or(i32::MAX);
-                let sock = listener::bind_reuseport(addr, backlog, fe.tcp_keepalive)
-                    .map_err(|e| format!("cannot bind {addr} (frontend {}): {e}", fe.name))?;
-                socks.push((sock, f));
-            }
-            per_worker.push(socks);
-        }
-        // Servers new to the process start their slow start before any
-        // worker can pick them.
-        let now = Instant::now();
-        for (be, servers) in plan.shared.config.backends.iter().zip(&plan.shared.servers) {
-            for (conf, server) in be.servers.iter().zip(servers) {
-                let known = self
-                    .shared
-                    .servers
-                    .iter()
-                    .flatten()
-                    .any(|s| Arc::ptr_eq(s, server));
-                if !known {
-                    self.ramps.start(server, conf.slowstart, now);
-                }
-            }
-        }
-        // The first `check` or `option tcplog` of the process: its thread
-        // starts with this snapshot.
-        let prober = (self.prober.is_none() && health::needs_prober(&plan.shared.config))
-            .then(ProberParts::new)
-            .transpose()
-            .map_err(|e| format!("cannot start the prober: {e}"))?;
-        if let Some(p) = &prober {
-            plan.shared.observer = Some(p.observer());
-        }
-        let logger = if self.logger.is_none() {
-            Logger::new(&plan.shared.config)
-        } else {
-            None
-        };
-        if let Some(l) = &logger {
-            plan.shared.log = Some(l.sender());
-        }
+        let workers = self.workers.len();
+        let sets = binds::for_workers(&plan.shared.config, &plan.new_binds, workers, Vec::new())
+            .map_err(ReloadError::Bind)?;
+        let threads = SideThreads::missing(
+            &plan.shared.config,
+            self.prober.is_some(),
+            self.logger.is_some(),
+        )?;
+        threads.wire(&mut plan.shared);
         let shared = Arc::new(plan.shared);
-        if let Some(l) = logger {
-            let handle = l
-                .spawn(Arc::clone(&shared.config))
-                .map_err(|e| format!("cannot start the logger: {e}"))?;
-            self.logger = Some(handle);
+        self.start_side_threads(threads, &shared)?;
+        reload::ramp_new_servers(&self.shared, &shared, &mut self.ramps, Instant::now());
+        self.stats_changed |= reload::stats_changed(&self.shared.config, &shared.config);
+        self.listeners.retain(&binds::list(&shared.config));
+        self.listeners.keep(&sets);
+        let reports = reload::hand_over(&self.workers, sets, &shared);
+        self.shared = shared;
+        let summary = plan.summary.clone();
+        self.switching = Some(Switching::new(
+            plan.summary,
+            plan.changed,
+            trigger,
+            workers,
+            reports,
+            Instant::now() + self.switch_wait,
+        ));
+        Ok(summary)
+    }
+
+    /// Starts the side threads `shared` is the first snapshot to need;
+    /// the prober already running probes `shared` from now on.
+    fn start_side_threads(
+        &mut self,
+        threads: SideThreads,
+        shared: &Arc<Shared>,
+    ) -> Result<(), ReloadError> {
+        let failed = |name| move |err| ReloadError::Thread { name, err };
+        if let Some(l) = threads.logger {
+            let config = Arc::clone(&shared.config);
+            self.logger = Some(l.spawn(config).map_err(failed("logger"))?);
         }
-        if let Some(p) = prober {
-            let handle = p
-                .spawn(&shared, self.worker_controls())
-                .map_err(|e| format!("cannot start the prober: {e}"))?;
-            self.prober = Some(handle);
+        if let Some(p) = threads.prober {
+            let handle = p.spawn(shared, self.worker_controls());
+            self.prober = Some(handle.map_err(failed("prober"))?);
         } else if let Some(p) = &self.prober {
             p.send(ProberControl::Update {
-                shared: Arc::clone(&shared),
+                shared: Arc::clone(shared),
                 done: None,
             });
         }
-        let (was, now) = (&self.shared.config, &shared.config);
-        self.stats_changed = was.stats_sockets != now.stats_sockets
-            || was.stats_timeout != now.stats_timeout
-            || was.stats_maxconn != now.stats_maxconn
-            || was.stats_http != now.stats_http;
-        let binds = reload::binds(&shared.config);
-        self.listeners
-            .retain(|(_, addr)| binds.iter().any(|(a, _)| a == addr));
-        for socks in &per_worker {
-            for (sock, _) in socks {
-                if let (Ok(fd), Ok(addr)) = (sock.as_fd().try_clone_to_owned(), sock.local_addr()) {
-                    self.listeners.push((fd, addr));
-                }
+        Ok(())
+    }
+
+    /// The switch is over: every worker runs the new snapshot (or the wait
+    /// ran out), its changed servers applied. The API connections waiting
+    /// for it get their answers; a SIGHUP that came meanwhile reloads.
+    fn end_switch(&mut self, switched: Switched) {
+        let Switched {
+            summary,
+            trigger,
+            late,
+            changed,
+        } = switched;
+        self.switched += 1;
+        if late > 0 {
+            log::warn!("reload: {late} worker(s) slow to switch; applying anyway");
+        }
+        if changed {
+            self.rebalance_all();
+        }
+        match trigger {
+            Trigger::Reload => {
+                self.shared.process.reloads.fetch_add(1, Relaxed);
+                log::info!("reload: applied: {summary}");
+                self.notify_ready();
+            }
+            Trigger::Api(line) => log::info!("{line}"),
+        }
+        if let Some(mut api) = self.api.take() {
+            for token in api.parked() {
+                api.on_event(token, self);
+            }
+            self.api = Some(api);
+        }
+        if self.reload_queued && self.switching.is_none() {
+            self.reload_queued = false;
+            if self.phase == Phase::Serving {
+                let _ = self.reload();
             }
         }
-        let (done, switched) = crossbeam_channel::unbounded();
-        for (w, listeners) in self.workers.iter().zip(per_worker) {
-            w.send(Control::Update(Box::new(Update {
-                shared: Arc::clone(&shared),
-                listeners,
-                done: Some(done.clone()),
-            })));
+    }
+
+    /// After RELOADING=1: serving again (unless a stop began meanwhile).
+    fn notify_ready(&self) {
+        if self.phase == Phase::Serving {
+            let cfg = &self.shared.config;
+            notify::ready(&format!(
+                "{} worker(s), maxconn {}",
+                cfg.threads, cfg.maxconn
+            ));
         }
-        self.shared = shared;
-        // Changed server lines apply once no worker picks by the old
-        // snapshot anymore; a worker's switch takes microseconds.
-        let deadline = Instant::now() + SWITCH_WAIT;
-        let mut waiting = self.workers.len();
-        while waiting > 0 && switched.recv_deadline(deadline).is_ok() {
-            waiting -= 1;
+    }
+
+    fn rebalance_all(&self) {
+        for w in &self.workers {
+            w.send(Control::Rebalance);
         }
-        if waiting > 0 {
-            log::warn!("reload: {waiting} worker(s) slow to switch; applying anyway");
-        }
-        if !plan.changed.is_empty() {
-            reload::Plan::apply_changes(plan.changed);
-            for w in &self.workers {
-                w.send(Control::Rebalance);
-            }
-        }
-        Ok(plan.summary)
     }
 
     /// After a reload changed the `stats` lines: the runtime API keeps the
@@ -643,9 +675,7 @@ impl api::Runtime for Supervisor {
     }
 
     fn rebalance(&mut self) {
-        for w in &self.workers {
-            w.send(Control::Rebalance);
-        }
+        self.rebalance_all();
     }
 
     fn slow_start(&mut self, server: &Arc<Server>) {
@@ -670,33 +700,36 @@ impl api::Runtime for Supervisor {
         }
     }
 
-    fn add_server(&mut self, backend: usize, conf: ServerConf) -> Result<(), String> {
+    fn add_server(&mut self, backend: usize, conf: ServerConf) -> Result<(), ReloadError> {
         let mut config = Config::clone(&self.shared.config);
         let name = format!("{}/{}", config.backends[backend].name, conf.name);
         config.backends[backend].servers.push(conf);
-        self.apply(config)?;
-        log::info!("server {name} added (runtime API)");
-        Ok(())
+        let line = format!("server {name} added (runtime API)");
+        self.apply(config, Trigger::Api(line)).map(drop)
     }
 
-    fn del_server(&mut self, backend: usize, name: &str) -> Result<(), String> {
+    fn del_server(&mut self, backend: usize, name: &str) -> Result<(), ReloadError> {
         let mut config = Config::clone(&self.shared.config);
         let label = format!("{}/{name}", config.backends[backend].name);
         config.backends[backend].servers.retain(|s| s.name != name);
-        self.apply(config)?;
-        log::info!("server {label} deleted (runtime API)");
-        Ok(())
+        let line = format!("server {label} deleted (runtime API)");
+        self.apply(config, Trigger::Api(line)).map(drop)
     }
 
-    fn reload(&mut self) -> Result<String, String> {
+    fn reload(&mut self) -> Result<String, ReloadError> {
         Supervisor::reload(self)
     }
 
+    fn switching(&self) -> bool {
+        self.switching.is_some()
+    }
+
+    fn switched(&self) -> u64 {
+        self.switched
+    }
+
     fn listener_fds(&self) -> Vec<(OwnedFd, SocketAddr)> {
-        self.listeners
-            .iter()
-            .filter_map(|(fd, addr)| fd.try_clone().ok().map(|fd| (fd, *addr)))
-            .collect()
+        self.listeners.copies()
     }
 }
 
@@ -707,5 +740,182 @@ fn signal_name(sig: libc::c_int) -> &'static str {
         libc::SIGUSR1 => "SIGUSR1",
         libc::SIGHUP => "SIGHUP",
         _ => "signal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::path::{Path, PathBuf};
+
+    use crossbeam_channel::TryRecvError;
+
+    use crate::cli::Args;
+
+    /// A conf with the runtime API at `sock`: frontend `fe`, backend `be`
+    /// with `servers`.
+    fn conf(sock: &Path, servers: &str) -> String {
+        format!(
+            "global\n nbthread 1\n stats socket {} level admin\n\
+             defaults\n mode tcp\n timeout client 1s\n timeout server 1s\n\
+             frontend fe\n bind 127.0.0.1:1\n default_backend be\n\
+             backend be\n{servers}",
+            sock.display()
+        )
+    }
+
+    /// A supervisor reading the conf at `path`, serving its API, with one
+    /// worker whose thread has returned: the test reads the worker's
+    /// channel and reports its switches, when it wants to.
+    struct Bench {
+        sup: Supervisor,
+        worker: Receiver<Control>,
+        _worker_poll: Poll,
+        events: Events,
+    }
+
+    impl Bench {
+        fn new(path: &Path) -> Bench {
+            let args = Args {
+                file: Some(path.display().to_string()),
+                ..Args::default()
+            };
+            let source = Source::from_args(&args).unwrap();
+            let shared = Arc::new(Shared::new(source.load().unwrap(), None));
+            // Blocked in this test's thread only; no test signals them.
+            let signals = SignalFd::block(&SIGNALS_HANDLED).unwrap();
+            let mut sup = Supervisor::new(signals, shared, source, false).unwrap();
+            // Never over by its deadline: the test decides when it is.
+            sup.switch_wait = Duration::from_secs(3600);
+            let (control, worker) = crossbeam_channel::unbounded();
+            let poll = Poll::new().unwrap();
+            let waker = Arc::new(Waker::new(poll.registry(), Token(0)).unwrap());
+            let thread = std::thread::spawn(|| Ok(()));
+            sup.add_worker(Handle {
+                thread,
+                control,
+                waker,
+            });
+            Bench {
+                sup,
+                worker,
+                _worker_poll: poll,
+                events: Events::with_capacity(64),
+            }
+        }
+
+        /// Runs turns of the loop until `done` holds (at most `max`);
+        /// whether it does.
+        fn turns_until(&mut self, max: usize, mut done: impl FnMut(&Supervisor) -> bool) -> bool {
+            for _ in 0..max {
+                if done(&self.sup) {
+                    return true;
+                }
+                self.sup.turn(&mut self.events).unwrap();
+            }
+            done(&self.sup)
+        }
+
+        /// Runs the loop until `client` has its whole answer (l4lb closed).
+        fn answer(&mut self, client: &mut UnixStream) -> String {
+            let mut out = Vec::new();
+            for _ in 0..100 {
+                self.sup.turn(&mut self.events).unwrap();
+                match client.read_to_end(&mut out) {
+                    Ok(_) => return String::from_utf8(out).unwrap(),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            panic!("no whole answer: {:?}", String::from_utf8_lossy(&out));
+        }
+
+        /// Takes the worker's snapshot and reports it runs it.
+        fn switch_worker(&self) {
+            loop {
+                match self.worker.try_recv() {
+                    Ok(Control::Update(update)) => {
+                        return update.done.unwrap().send(()).unwrap();
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("no update for the worker: {e}"),
+                }
+            }
+        }
+    }
+
+    /// A client that sent `line`, reading without blocking.
+    fn ask(sock: &Path, line: &str) -> UnixStream {
+        let mut c = UnixStream::connect(sock).unwrap();
+        c.write_all(format!("{line}\n").as_bytes()).unwrap();
+        c.set_nonblocking(true).unwrap();
+        c
+    }
+
+    /// Whether nothing has come on `c` (no byte, no close).
+    fn silent(c: &mut UnixStream) -> bool {
+        matches!(c.read(&mut [0u8; 64]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    struct Dir(PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Issue 10: a reload no longer blocks the main thread. While the
+    /// worker has not switched, the API answers others; the reload's
+    /// answer, and its changed server line, wait for the switch; a change
+    /// asked meanwhile runs after it, with a switch of its own.
+    #[test]
+    fn the_api_is_served_while_a_switch_is_pending_and_the_reload_answers_after_it() {
+        let dir = Dir(std::env::temp_dir().join(format!("l4lb-sup-{}", std::process::id())));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let (path, sock) = (dir.0.join("l4lb.conf"), dir.0.join("api.sock"));
+        std::fs::write(&path, conf(&sock, " server a 127.0.0.1:2\n")).unwrap();
+        let mut b = Bench::new(&path);
+        let a = Arc::clone(&b.sup.shared.servers[0][0]);
+        std::fs::write(&path, conf(&sock, " server a 127.0.0.1:2 weight 5\n")).unwrap();
+
+        let mut reloading = ask(&sock, "reload");
+        assert!(b.turns_until(20, |s| s.switching.is_some()), "no switch");
+        let info = b.answer(&mut ask(&sock, "show info"));
+        assert!(info.contains("Name: l4lb\n"), "{info}");
+        let mut adding = ask(&sock, "add server be/b 127.0.0.1:3; show servers state be");
+        // More input is an event for the parked connection: still parked.
+        reloading.write_all(b"show info\n").unwrap();
+        b.turns_until(5, |_| false);
+        assert!(
+            silent(&mut reloading),
+            "the reload answered before its switch"
+        );
+        assert!(silent(&mut adding), "a second change ran during the switch");
+        assert_eq!(a.weight(), 1, "the changed line waits for the switch");
+        assert_eq!(b.sup.shared.process.reloads.load(Relaxed), 0);
+
+        b.switch_worker();
+        let summary = b.answer(&mut reloading);
+        assert_eq!(
+            summary,
+            "1 frontend(s), 1 backend(s); binds +0 -0; servers +0 -0 ~1\n\n"
+        );
+        assert_eq!(a.weight(), 5);
+        assert_eq!(b.sup.shared.process.reloads.load(Relaxed), 1);
+        // The add server ran once that switch was over; it answers at the
+        // end of its own, then the rest of its line runs.
+        assert!(
+            b.turns_until(20, |s| s.switching.is_some()),
+            "no second switch"
+        );
+        assert!(silent(&mut adding));
+        b.switch_worker();
+        let added = b.answer(&mut adding);
+        assert!(added.starts_with("New server registered.\n\n"), "{added}");
+        assert!(added.contains("\n2 be 2 b 127.0.0.1 "), "{added}");
+        assert!(matches!(b.worker.try_recv(), Err(TryRecvError::Empty)));
     }
 }

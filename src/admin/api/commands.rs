@@ -2,7 +2,9 @@
 //!
 //! Reading commands (`show ...`, `help`) are open to every level; commands
 //! that change anything need `level admin`. An answer is text; HAProxy's
-//! wording is kept where scripts may match it ("No such server.").
+//! wording is kept where scripts may match it ("No such server."). The
+//! commands that make a new snapshot (`reload`, `add server`, `del
+//! server`) answer once it is in force, after the switch ([`Answer`]).
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use crate::admin::stats::{self, Kind, Rates};
 use crate::backend::{Admin, Server};
 use crate::config::{ApiLevel, ServerConf};
+use crate::process::reload::ReloadError;
 use crate::shared::Shared;
 
 /// What commands act on; the supervisor provides it.
@@ -24,12 +27,21 @@ pub trait Runtime {
     fn slow_start(&mut self, server: &Arc<Server>);
     /// Every worker resets its connections to `server` (`shutdown sessions`).
     fn shutdown_sessions(&mut self, server: &Arc<Server>);
-    /// Adds a server to a backend (a new snapshot); Err is the message.
-    fn add_server(&mut self, backend: usize, conf: ServerConf) -> Result<(), String>;
-    /// Removes a server from a backend (a new snapshot).
-    fn del_server(&mut self, backend: usize, name: &str) -> Result<(), String>;
-    /// Re-reads the conf file and applies it; the answer says how it went.
-    fn reload(&mut self) -> Result<String, String>;
+    /// Adds a server to a backend: a new snapshot, switched to from now
+    /// on (see [`Runtime::switching`]).
+    fn add_server(&mut self, backend: usize, conf: ServerConf) -> Result<(), ReloadError>;
+    /// Removes a server from a backend: a new snapshot, as `add_server`.
+    fn del_server(&mut self, backend: usize, name: &str) -> Result<(), ReloadError>;
+    /// Re-reads the conf file and starts the switch to it; Ok is its
+    /// summary.
+    fn reload(&mut self) -> Result<String, ReloadError>;
+    /// Whether the workers are switching to a new snapshot (one of the
+    /// changes above started it); another change meanwhile is refused
+    /// with [`ReloadError::Busy`].
+    fn switching(&self) -> bool;
+    /// How many switches are over: a change is in force once this has
+    /// gone past its value when the change was made.
+    fn switched(&self) -> u64;
     /// Duplicates of the listening sockets, with their addresses, for a
     /// new l4lb taking over (`_getsocks`).
     fn listener_fds(&self) -> Vec<(std::os::fd::OwnedFd, SocketAddr)>;
@@ -56,11 +68,45 @@ The following commands need level admin:
   reload                                  : re-read the configuration file and apply it
 ";
 
-/// Runs one command; returns its answer (may be empty).
-pub fn execute(cmd: &str, level: ApiLevel, rt: &mut dyn Runtime) -> String {
+/// A command's answer, and when to give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Now (it may be empty).
+    Now(String),
+    /// Once the switch the command started is over: it made a new
+    /// snapshot, in force only then (see [`Runtime::switched`]).
+    AfterSwitch(String),
+    /// Another switch is pending: run the command again once it is over.
+    Retry,
+}
+
+/// Runs one command.
+pub fn execute(cmd: &str, level: ApiLevel, rt: &mut dyn Runtime) -> Answer {
     let words: Vec<&str> = cmd.split_whitespace().collect();
-    let admin = level == ApiLevel::Admin;
+    if level != ApiLevel::Admin {
+        return Answer::Now(answer(cmd, &words, false, rt));
+    }
     match words.as_slice() {
+        ["add", "server", target, addr, opts @ ..] => add_server(rt, target, addr, opts),
+        ["del", "server", target] => del_server(rt, target),
+        ["reload"] => after_switch(rt.reload()),
+        _ => Answer::Now(answer(cmd, &words, true, rt)),
+    }
+}
+
+/// The answer to a change that makes a new snapshot: `Ok`'s text once it
+/// is in force.
+fn after_switch(result: Result<String, ReloadError>) -> Answer {
+    match result {
+        Ok(text) => Answer::AfterSwitch(text),
+        Err(ReloadError::Busy) => Answer::Retry,
+        Err(e) => Answer::Now(format!("{e}\n")),
+    }
+}
+
+/// Runs a command that answers at once.
+fn answer(cmd: &str, words: &[&str], admin: bool, rt: &mut dyn Runtime) -> String {
+    match words {
         ["help"] => HELP.to_string(),
         ["show", "info"] => stats::info_text(&rt.shared()),
         ["show", "stat", filter @ ..] => show_stat(rt, filter),
@@ -91,11 +137,6 @@ pub fn execute(cmd: &str, level: ApiLevel, rt: &mut dyn Runtime) -> String {
                 Err(e) => e,
             }
         }
-        ["add", "server", target, addr, opts @ ..] => add_server(rt, target, addr, opts),
-        ["del", "server", target] => del_server(rt, target),
-        ["reload"] => match rt.reload() {
-            Ok(msg) | Err(msg) => msg,
-        },
         [] => String::new(),
         _ => format!("Unknown command: '{cmd}'.\n{HELP}"),
     }
@@ -306,42 +347,47 @@ fn servers_state(shared: &Shared, backend: &[&str]) -> String {
     out
 }
 
-fn add_server(rt: &mut dyn Runtime, target: &str, addr: &str, opts: &[&str]) -> String {
+fn add_server(rt: &mut dyn Runtime, target: &str, addr: &str, opts: &[&str]) -> Answer {
+    let now = |text: String| Answer::Now(text);
     let Some((backend, name)) = target.split_once('/') else {
-        return "Require 'backend/server'.\n".into();
+        return now("Require 'backend/server'.\n".into());
     };
     let shared = rt.shared();
     let Some(b) = shared.backend_index(backend) else {
-        return "No such backend.\n".into();
+        return now("No such backend.\n".into());
     };
     if shared.servers[b].iter().any(|s| s.name == name) {
-        return format!("Already exists a server with the same name in backend {backend}.\n");
+        return now(format!(
+            "Already exists a server with the same name in backend {backend}.\n"
+        ));
     }
     let mut line = vec!["server".to_string(), name.to_string(), addr.to_string()];
     line.extend(opts.iter().map(|o| o.to_string()));
     let conf = match crate::config::server_line(&line) {
         Ok(c) => c,
-        Err(e) => return format!("{e}\n"),
+        Err(e) => return now(format!("{e}\n")),
     };
-    match rt.add_server(b, conf) {
-        Ok(()) => "New server registered.\n".into(),
-        Err(e) => format!("{e}\n"),
-    }
+    after_switch(
+        rt.add_server(b, conf)
+            .map(|()| "New server registered.\n".into()),
+    )
 }
 
-fn del_server(rt: &mut dyn Runtime, target: &str) -> String {
+fn del_server(rt: &mut dyn Runtime, target: &str) -> Answer {
     let (b, s) = match find(&rt.shared(), target) {
         Ok(found) => found,
-        Err(e) => return e,
+        Err(e) => return Answer::Now(e),
     };
     if s.admin() != Admin::Maint {
-        return "Only servers in maintenance mode can be deleted.\n".into();
+        return Answer::Now("Only servers in maintenance mode can be deleted.\n".into());
     }
     if s.cur() > 0 {
-        return "Server still has connections attached to it, cannot remove it.\n".into();
+        return Answer::Now(
+            "Server still has connections attached to it, cannot remove it.\n".into(),
+        );
     }
-    match rt.del_server(b, &s.name) {
-        Ok(()) => "Server deleted.\n".into(),
-        Err(e) => format!("{e}\n"),
-    }
+    after_switch(
+        rt.del_server(b, &s.name)
+            .map(|()| "Server deleted.\n".into()),
+    )
 }

@@ -7,7 +7,11 @@
 //! `prompt` makes the connection interactive: a `> ` prompt after each
 //! answer, until `quit` or `stats timeout` of silence. A line longer than
 //! [`MAX_LINE`] gets an error and is skipped; the connection stays usable.
-//! What the commands do is in [`commands`]. The sockets, connections and
+//! What the commands do is in [`commands`]. A command that makes a new
+//! snapshot (`reload`, `add server`, `del server`) parks its connection
+//! until the workers have switched to it: its answer says the change is in
+//! force, and the rest of the line runs after it; other connections are
+//! served meanwhile. The sockets, connections and
 //! idle deadlines are an [admin service](crate::admin::service): out of
 //! fds, a socket rests and retries, so a client queued meanwhile is
 //! answered once fds are back.
@@ -25,7 +29,9 @@ use mio::net::{UnixListener, UnixStream};
 
 use crate::admin::service::{Listening, Next, Protocol, Service, Tokens};
 use crate::config::{ApiLevel, Config, StatsSocket};
+use crate::process::reload;
 use crate::process::upgrade;
+use commands::Answer;
 pub use commands::Runtime;
 
 /// The longest command line accepted.
@@ -65,6 +71,29 @@ pub struct Conn {
     /// Close once the output is written.
     closing: bool,
     seen: Instant,
+    /// Parked until a switch to a new snapshot is over: nothing more is
+    /// run until then.
+    wait: Option<Wait>,
+}
+
+/// What a parked connection waits for, and does then.
+enum Wait {
+    /// Switch number `after` to be over ([`Runtime::switched`]): it is the
+    /// one its command started; then gives `text`, as the change is in
+    /// force.
+    Answer { text: String, after: u64 },
+    /// No switch pending: runs its command again (it came during another
+    /// one's switch).
+    Rerun,
+}
+
+impl Wait {
+    fn over(&self, rt: &dyn Runtime) -> bool {
+        match self {
+            Wait::Answer { after, .. } => rt.switched() >= *after,
+            Wait::Rerun => !rt.switching(),
+        }
+    }
 }
 
 impl Protocol for Cli {
@@ -84,6 +113,7 @@ impl Protocol for Cli {
             skipping: false,
             closing: false,
             seen: now,
+            wait: None,
         }
     }
 
@@ -91,12 +121,23 @@ impl Protocol for Cli {
         &mut c.stream
     }
 
+    /// `stats timeout` of silence; a parked connection has the longest a
+    /// switch takes on top.
     fn deadline(&self, c: &Conn) -> Instant {
-        c.seen + self.timeout
+        let idle = c.seen + self.timeout;
+        if c.wait.is_some() {
+            idle + reload::SWITCH_WAIT
+        } else {
+            idle
+        }
     }
 
     fn ready(&self, c: &mut Conn, rt: &mut dyn Runtime) -> Next {
         serve(c, rt)
+    }
+
+    fn parked(&self, c: &Conn) -> bool {
+        c.wait.is_some()
     }
 }
 
@@ -194,10 +235,20 @@ impl Drop for Socket {
 }
 
 /// Reads what the client sent, runs each complete line, writes answers.
+/// A parked connection runs nothing until what it waits for is over.
 fn serve(c: &mut Conn, rt: &mut dyn Runtime) -> Next {
+    if c.wait.as_ref().is_some_and(|w| w.over(rt)) {
+        if let Some(Wait::Answer { text, .. }) = c.wait.take() {
+            push_answer(c, &text);
+        }
+        c.seen = Instant::now();
+        run_lines(c, rt);
+    }
     let mut eof = false;
     let mut buf = [0u8; 4096];
-    loop {
+    // Parked, it still takes a line's worth of input: closed with input
+    // unread in the kernel, the socket would reset the client's answer.
+    while !c.closing && (c.wait.is_none() || c.input.len() <= MAX_LINE) {
         match c.stream.read(&mut buf) {
             Ok(0) => {
                 eof = true;
@@ -207,22 +258,20 @@ fn serve(c: &mut Conn, rt: &mut dyn Runtime) -> Next {
                 c.seen = Instant::now();
                 c.input.extend_from_slice(&buf[..n]);
                 run_lines(c, rt);
-                if c.closing {
-                    break;
-                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Next::Close,
         }
     }
-    if eof && !c.closing {
+    // Parked, it closes after its answer: reading again then sees EOF.
+    if eof && !c.closing && c.wait.is_none() {
         // A last command without its newline still runs (`echo -n`).
         if !c.input.is_empty() && !c.skipping {
             c.input.push(b'\n');
             run_lines(c, rt);
         }
-        c.closing = true;
+        c.closing = c.wait.is_none();
     }
     match flush(c) {
         Ok(true) if c.closing => Next::Close,
@@ -233,8 +282,9 @@ fn serve(c: &mut Conn, rt: &mut dyn Runtime) -> Next {
 }
 
 /// Runs every complete line in `c.input`; in prompt mode, prompts after.
+/// Stops at a command that parks the connection.
 fn run_lines(c: &mut Conn, rt: &mut dyn Runtime) {
-    while !c.closing {
+    while !c.closing && c.wait.is_none() {
         let Some(end) = c.input.iter().position(|&b| b == b'\n') else {
             if c.input.len() > MAX_LINE {
                 if !c.skipping {
@@ -254,7 +304,8 @@ fn run_lines(c: &mut Conn, rt: &mut dyn Runtime) {
         }
         let text = String::from_utf8_lossy(&line[..line.len() - 1]);
         let text = text.trim_end_matches('\r');
-        for cmd in text.split(';').map(str::trim) {
+        let cmds: Vec<&str> = text.split(';').map(str::trim).collect();
+        for (i, &cmd) in cmds.iter().enumerate() {
             match cmd {
                 "" if c.prompt => {}
                 "" => {}
@@ -281,18 +332,41 @@ fn run_lines(c: &mut Conn, rt: &mut dyn Runtime) {
                     }
                 }
                 "_getsocks" => c.output.extend_from_slice(b"Permission denied\n\n"),
-                _ => {
-                    let answer = commands::execute(cmd, c.level, rt);
-                    c.output.extend_from_slice(answer.as_bytes());
-                    if !answer.is_empty() && !answer.ends_with('\n') {
-                        c.output.push(b'\n');
+                _ => match commands::execute(cmd, c.level, rt) {
+                    Answer::Now(text) => push_answer(c, &text),
+                    Answer::AfterSwitch(text) => {
+                        // One switch at a time: this one ends next.
+                        let after = rt.switched() + 1;
+                        park(c, Wait::Answer { text, after }, &cmds[i + 1..]);
+                        return;
                     }
-                    c.output.push(b'\n');
-                }
+                    Answer::Retry => {
+                        park(c, Wait::Rerun, &cmds[i..]);
+                        return;
+                    }
+                },
             }
         }
         end_of_answer(c);
     }
+}
+
+/// An answer, ended by an empty line.
+fn push_answer(c: &mut Conn, text: &str) {
+    c.output.extend_from_slice(text.as_bytes());
+    if !text.is_empty() && !text.ends_with('\n') {
+        c.output.push(b'\n');
+    }
+    c.output.push(b'\n');
+}
+
+/// Parks `c` until the switch is over; the commands `rest` of the line go
+/// back in front of the input, as a line of their own, to run then (and
+/// the prompt, or the close, to come after them).
+fn park(c: &mut Conn, wait: Wait, rest: &[&str]) {
+    let line = format!("{}\n", rest.join(";"));
+    c.input.splice(0..0, line.into_bytes());
+    c.wait = Some(wait);
 }
 
 /// After a line: the prompt, or the end of a one-shot connection.
