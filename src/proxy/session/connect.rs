@@ -186,14 +186,14 @@ impl Session {
             }
             None => Pump::new(self.splice),
         };
-        let forwarding = Forwarding {
+        let forwarding = Box::new(Forwarding {
             server: c.server,
             guard: c.guard,
             up,
             down: Pump::new(self.splice),
             idx: c.idx,
             attempts: c.attempts,
-        };
+        });
         self.forward(ctx, forwarding)
     }
 

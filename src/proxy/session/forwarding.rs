@@ -55,7 +55,7 @@ impl Session {
     /// see a reset. A read timeout gives up reading that side: its
     /// direction passes a FIN on and the other direction carries on under
     /// its own timeouts. Leaves to Forwarding, a close or an abort.
-    pub(super) fn idle_timeout(&mut self, ctx: &mut Ctx<'_>, mut f: Forwarding) -> Step {
+    pub(super) fn idle_timeout(&mut self, ctx: &mut Ctx<'_>, mut f: Box<Forwarding>) -> Step {
         let fe = &ctx.shared.config.frontends[self.frontend];
         let be = &ctx.shared.config.backends[self.backend];
         let due = self.idle_deadlines(fe, be, &f).due(ctx.now);
@@ -93,7 +93,7 @@ impl Session {
     /// sending a byte, while the journal still holds all the client sent:
     /// a failed attempt, after which another server gets the same bytes.
     /// Leaves to a failed attempt.
-    fn replay(&mut self, ctx: &mut Ctx<'_>, f: Forwarding, err: io::Error) -> Step {
+    fn replay(&mut self, ctx: &mut Ctx<'_>, f: Box<Forwarding>, err: io::Error) -> Step {
         let Forwarding {
             server,
             mut up,
@@ -101,7 +101,7 @@ impl Session {
             idx,
             attempts,
             ..
-        } = f;
+        } = *f;
         let journal = up.take_journal();
         up.release(ctx.pools);
         down.release(ctx.pools);
@@ -122,7 +122,7 @@ impl Session {
     /// Entered in Forwarding: runs both pumps; leaves to a close once both
     /// FINs have been passed on, to an abort when a socket fails, or to a
     /// replay (`retry-on empty-response`).
-    pub(super) fn forward(&mut self, ctx: &mut Ctx<'_>, mut f: Forwarding) -> Step {
+    pub(super) fn forward(&mut self, ctx: &mut Ctx<'_>, mut f: Box<Forwarding>) -> Step {
         let moved = match f.up.run(&mut self.client, &mut f.server, ctx.pools) {
             Err(Failed::Source(e)) => Err(Broken::Client(e)),
             Err(Failed::Destination(e)) => Err(Broken::Server(e)),
@@ -180,7 +180,7 @@ impl Session {
 
     /// A socket failed mid-stream: counted as that side's abort; the
     /// session is aborted, so the other peer sees a reset too.
-    fn broken(&mut self, f: Forwarding, broken: Broken) -> Step {
+    fn broken(&mut self, f: Box<Forwarding>, broken: Broken) -> Step {
         let stats = &f.guard.server().stats;
         let (e, aborts, cause) = match &broken {
             Broken::Server(e) => (e, &stats.srv_aborts, Cause::ServerAbort),

@@ -76,7 +76,9 @@ pub struct Ctx<'a> {
 enum State {
     Queued(Queued),
     Connecting(Connecting),
-    Forwarding(Forwarding),
+    /// Boxed: handlers take the state by value, and this one is moved on
+    /// every event; a pointer moves cheaper than two pumps.
+    Forwarding(Box<Forwarding>),
     /// Only while a handler holds the state by value (see
     /// [`Session::run`]); never seen between two events.
     Moving,
@@ -262,8 +264,8 @@ impl Session {
     pub fn on_event(&mut self, ctx: &mut Ctx<'_>, peer: Peer, ready: Ready) -> Next {
         let side = match (peer, &mut self.state) {
             (Peer::Client, _) => Some(&mut self.client),
-            (Peer::Server, State::Connecting(Connecting { server, .. }))
-            | (Peer::Server, State::Forwarding(Forwarding { server, .. })) => Some(server),
+            (Peer::Server, State::Connecting(c)) => Some(&mut c.server),
+            (Peer::Server, State::Forwarding(f)) => Some(&mut f.server),
             _ => None,
         };
         if let Some(side) = side {
@@ -310,8 +312,8 @@ impl Session {
     /// The server this session is connected or connecting to.
     pub fn server(&self) -> Option<&Arc<Server>> {
         match &self.state {
-            State::Connecting(Connecting { guard, .. })
-            | State::Forwarding(Forwarding { guard, .. }) => Some(guard.server()),
+            State::Connecting(c) => Some(c.guard.server()),
+            State::Forwarding(f) => Some(f.guard.server()),
             _ => None,
         }
     }
