@@ -479,6 +479,16 @@ impl Config {
         Config::from_reader(file, text, &Flags::default())
     }
 
+    /// Every bind as (address, frontend index), in conf order: the one
+    /// list the main thread binds by and the workers reconcile against.
+    pub fn binds(&self) -> Vec<(std::net::SocketAddr, usize)> {
+        let mut v = Vec::new();
+        for (f, fe) in self.frontends.iter().enumerate() {
+            v.extend(fe.binds.iter().map(|b| (b.addr, f)));
+        }
+        v
+    }
+
     /// One line for global settings, then one per frontend and backend, for `-c`.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = vec![self.global_summary()];

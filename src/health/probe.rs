@@ -161,11 +161,10 @@ pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ServerConf;
 
     fn probe(rise: u32, fall: u32) -> Probe {
-        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let conf = ServerConf::new("s".into(), addr);
+        let conf = crate::testutil::server_conf("s");
+        let addr = conf.addr;
         let inter = Duration::from_secs(2);
         let check = Check {
             inter,
@@ -177,7 +176,7 @@ mod tests {
             passive_only: false,
         };
         Probe {
-            server: Arc::new(Server::new(&conf)),
+            server: crate::testutil::server_from(&conf),
             label: "b/s".into(),
             backend: 0,
             timeout: inter,

@@ -30,11 +30,7 @@ pub type Inherited = (std::net::TcpListener, SocketAddr);
 
 /// The binds of `config`, in frontend order.
 pub fn list(config: &Config) -> Vec<Bind> {
-    let mut v = Vec::new();
-    for (f, fe) in config.frontends.iter().enumerate() {
-        v.extend(fe.binds.iter().map(|b| (b.addr, f)));
-    }
-    v
+    config.binds()
 }
 
 /// A bind that failed, with what the message names.

@@ -11,7 +11,6 @@ pub mod timer;
 pub mod token;
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -334,14 +333,7 @@ impl Worker {
             listeners,
             done,
         } = update;
-        let binds = |shared: &Shared| -> Vec<(SocketAddr, usize)> {
-            let mut v = Vec::new();
-            for (f, fe) in shared.config.frontends.iter().enumerate() {
-                v.extend(fe.binds.iter().map(|b| (b.addr, f)));
-            }
-            v
-        };
-        let new_binds = binds(&shared);
+        let new_binds = shared.config.binds();
         if self.phase == Phase::Serving {
             // Removed binds: drain their queues under the old generation.
             for i in 0..self.listeners.len() {
