@@ -16,20 +16,23 @@
 //! - `config/`: `cli` flags and conf text -> one immutable `Config`.
 //! - `control`: the messages and handles between threads; `shared`: one
 //!   configuration snapshot as every thread sees it; `sys`: every `unsafe`.
+//!
+//! Only what the binaries, benches and fuzz targets use is `pub` here:
+//! `cli`, `config`, `ctl`, `process` (start-up), `backend` and `balance`.
 
-pub mod admin;
+mod admin;
 pub mod backend;
 pub mod balance;
 pub mod cli;
 pub mod config;
-pub mod control;
+mod control;
 pub mod ctl;
-pub mod health;
-pub mod logs;
+mod health;
+mod logs;
 pub mod process;
-pub mod proxy;
-pub mod shared;
-pub mod sys;
+mod proxy;
+mod shared;
+mod sys;
 #[cfg(test)]
 mod testutil;
-pub mod worker;
+mod worker;

@@ -287,7 +287,7 @@ impl Prober {
         if !p.connected {
             match net::connect_outcome(&p.stream) {
                 Progress::Connected => p.connected = true,
-                Progress::InProgress => return,
+                Progress::Waiting => return,
                 Progress::Failed(e) => {
                     let why = describe(&e);
                     return self.finish(i, Outcome::Failed(CheckStatus::L4Con, why));

@@ -47,8 +47,8 @@ pub fn connect_outcome(stream: &TcpStream) -> Progress {
     };
     match result {
         Ok(()) => Progress::Connected,
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Progress::InProgress,
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Progress::InProgress,
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Progress::Waiting,
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Progress::Waiting,
         Err(e) => Progress::Failed(e),
     }
 }
@@ -56,7 +56,8 @@ pub fn connect_outcome(stream: &TcpStream) -> Progress {
 #[derive(Debug)]
 pub enum Progress {
     Connected,
-    InProgress,
+    /// Not yet (ENOTCONN or EINPROGRESS): wait for the next event.
+    Waiting,
     Failed(io::Error),
 }
 

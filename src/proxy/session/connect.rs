@@ -116,7 +116,7 @@ impl Session {
         }
         match net::connect_outcome(&c.server.stream) {
             Progress::Connected => Step::Connected(c),
-            Progress::InProgress => Step::Stay(State::Connecting(c), Next::Wait),
+            Progress::Waiting => Step::Stay(State::Connecting(c), Next::Wait),
             Progress::Failed(e) => self.connect_failed(c, e),
         }
     }
