@@ -53,20 +53,7 @@ fn leave_one_fd(pid: u32) -> (u64, u64) {
 
 /// The `show stat` value of `column` in row (`px`, `sv`).
 fn stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> String {
-    let csv = api_command(sock, "show stat");
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let col = header.iter().position(|c| *c == column).unwrap();
-    lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|f| f.len() > col && f[0] == px && f[1] == sv)
-        .map(|f| f[col].to_string())
-        .unwrap_or_else(|| panic!("no row {px}/{sv} in {csv}"))
+    show_stat(sock, px, sv, column)
 }
 
 /// The server s1 was never charged for l4lb's shortage: no connect error,
@@ -123,20 +110,15 @@ fn starved_client(
     panic!("l4lb kept finding a free fd for the server connection");
 }
 
-/// Whether `c` is still waiting: no byte, no EOF, no reset within `d`.
-fn still_waiting(c: &mut TcpStream, d: Duration) -> bool {
-    c.set_read_timeout(Some(d)).unwrap();
-    matches!(c.read(&mut [0u8; 1]), Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
-}
-
-#[test]
-fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
+/// An echo server and l4lb in front of it (with a runtime API socket and
+/// connection logs on stdout): (server, l4lb, API socket, l4lb's port).
+/// `observe layer4` with error-limit 1: a single connect error blamed on
+/// the server would take it DOWN.
+fn start(tag: &str) -> (Backend, L4lb, std::path::PathBuf, u16) {
     let backend = Backend::echo();
-    let dir = TempDir::new("exhaustion");
+    let dir = TempDir::new(tag);
     let sock = dir.0.join("api.sock");
     let port = free_port();
-    // observe layer4 with error-limit 1: a single connect error blamed on
-    // the server would take it DOWN.
     let conf = format!(
         "global\n    stats socket {} level admin\n\
          defaults\n    timeout connect 2s\n    timeout queue 3s\n    retries 3\n\
@@ -149,6 +131,18 @@ fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
     let path = dir.0.join("l4lb.conf");
     std::fs::write(&path, conf).unwrap();
     let l = L4lb::spawn(&["-f", path.to_str().unwrap()], dir);
+    (backend, l, sock, port)
+}
+
+/// Whether `c` is still waiting: no byte, no EOF, no reset within `d`.
+fn still_waiting(c: &mut TcpStream, d: Duration) -> bool {
+    c.set_read_timeout(Some(d)).unwrap();
+    matches!(c.read(&mut [0u8; 1]), Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
+}
+
+#[test]
+fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
+    let (backend, l, sock, port) = start("exhaustion");
     let pid = l.pid();
     let baseline = l.fd_count();
     let status = stat(&sock, "be", "s1", "status");
@@ -276,22 +270,7 @@ fn an_exhausted_local_port_range_neither_blames_nor_marks_down_a_healthy_server(
 }
 
 fn ports_run_out() {
-    let backend = Backend::echo();
-    let dir = TempDir::new("ports");
-    let sock = dir.0.join("api.sock");
-    let port = free_port();
-    let conf = format!(
-        "global\n    stats socket {} level admin\n\
-         defaults\n    timeout connect 2s\n    timeout queue 3s\n    retries 3\n\
-         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n    \
-         log stdout format raw local0\n    option tcplog\n\
-         backend be\n    server s1 {} observe layer4 error-limit 1 on-error mark-down\n",
-        sock.display(),
-        backend.addr()
-    );
-    let path = dir.0.join("l4lb.conf");
-    std::fs::write(&path, conf).unwrap();
-    let l = L4lb::spawn(&["-f", path.to_str().unwrap()], dir);
+    let (_backend, l, sock, port) = start("ports");
     let status = stat(&sock, "be", "s1", "status");
     // Nothing else runs in this namespace: these ports are free.
     let (one, two, three) = (50_001, 50_002, 50_003);

@@ -44,20 +44,7 @@ impl Proxy {
 
     /// `show stat` as (pxname, svname) -> column -> value.
     fn stat(&self, px: &str, sv: &str, column: &str) -> String {
-        let csv = self.cmd("show stat");
-        let mut lines = csv.lines();
-        let header: Vec<&str> = lines
-            .next()
-            .unwrap()
-            .trim_start_matches("# ")
-            .split(',')
-            .collect();
-        let col = header.iter().position(|c| *c == column).unwrap();
-        lines
-            .map(|l| l.split(',').collect::<Vec<_>>())
-            .find(|f| f.len() > col && f[0] == px && f[1] == sv)
-            .map(|f| f[col].to_string())
-            .unwrap_or_else(|| panic!("no row {px}/{sv} in:\n{csv}"))
+        show_stat(&self.sock, px, sv, column)
     }
 }
 

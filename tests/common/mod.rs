@@ -675,3 +675,25 @@ pub fn limit_fds(cmd: &mut Command, limit: u64) -> &mut Command {
         })
     }
 }
+
+/// Column `column` of `show stat`'s row (`px`, `sv`), asked on the runtime
+/// API socket `sock`.
+pub fn show_stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> String {
+    let csv = api_command(sock, "show stat");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = header
+        .iter()
+        .position(|c| *c == column)
+        .unwrap_or_else(|| panic!("no column {column} in:\n{csv}"));
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f.len() > col && f[0] == px && f[1] == sv)
+        .map(|f| f[col].to_string())
+        .unwrap_or_else(|| panic!("no row {px}/{sv} in:\n{csv}"))
+}
