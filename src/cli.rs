@@ -1,5 +1,5 @@
 //! Command-line flags (argh). Only `config` looks at the daemon's, and it
-//! checks their values: argh only splits and types them. Start-up (`run`)
+//! checks their values: argh only splits and types them. Start-up (`process::startup`)
 //! keeps a [`crate::config::Source`] of them for reloads, never [`Args`].
 //! `l4lb ctl` is a subcommand, so `l4lb -f FILE` and every daemon flag stay
 //! as they were.

@@ -1,4 +1,4 @@
-//! l4lb entry point: flags in, exit code out. Everything else is in `run`,
+//! l4lb entry point: flags in, exit code out. Everything else is in `process::startup`,
 //! or in `ctl` for the `l4lb ctl` subcommand.
 
 use std::process::ExitCode;
