@@ -1,16 +1,21 @@
-//! One proxied connection: the client socket, the server it was given, and
-//! the state machine between accept and close.
+//! One proxied connection, as a pipeline of stages (worker threads):
+//! accept -> route (`route.rs`: the backend, counted there) -> pick and
+//! connect (`connect.rs`) -> forward (`forwarding.rs`) -> close and log
+//! (`record.rs`). Pre-forward stages (a PROXY header, inspecting the first
+//! bytes) will sit between accept and route.
 //!
 //! ```text
-//!   accept -> pick -> Connecting --connected--> Forwarding --both FINs--> closed
-//!              |  ^       |  (refused, timeout: retry on another server)
-//!              v  |       v      ^            |
-//!             Queued    closed   |            | retry-on empty-response: the server
-//!                                +------------+ hung up before its first byte; pick
-//!                                               another, replay the client's bytes
+//!   accept -> route -> connect -> Connecting --connected--> Forwarding --both FINs--> closed
+//!                       |  ^        |  (refused, timeout: a failed attempt, retried elsewhere)
+//!                       v  |        v      ^            |
+//!                      Queued     closed   |            | retry-on empty-response: the server
+//!                                          +------------+ hung up before its first byte; pick
+//!                                                         another, replay the client's bytes
 //! ```
-//! Every handler says which state it is entered in and what it may leave to.
-//! A handler returns a [`Next`] telling the worker what to do with the slot.
+//! Every handler says which state it is entered in and what it may leave
+//! to. It takes the state by value and returns a [`Step`]: settle in a
+//! state, or go to the next stage; [`Session::run`] takes the steps, so no
+//! handler calls another across states. The worker gets a [`Next`].
 
 use std::io;
 use std::net::SocketAddr;
