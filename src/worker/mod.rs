@@ -10,6 +10,10 @@ pub mod slab;
 pub mod timer;
 pub mod token;
 
+mod listeners;
+
+use listeners::{Accepting, Listener};
+
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -70,37 +74,6 @@ enum Phase {
     Draining,
     /// Told to stop: close every session and return.
     Stopping,
-}
-
-struct Listener {
-    sock: TcpListener,
-    frontend: usize,
-    state: Accepting,
-    /// A shortage of fds was logged (once per listener).
-    warned: bool,
-}
-
-/// Where a worker's listener stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Accepting {
-    /// Accepts on its readiness events.
-    Open,
-    /// At the global or frontend maxconn: retried every tick, as slots are
-    /// freed by other workers too (which do not wake this one).
-    Full,
-    /// Out of fds, memory or local ports: no accept before this instant.
-    Resting(Instant),
-}
-
-impl Listener {
-    fn new(sock: TcpListener, frontend: usize) -> Listener {
-        Listener {
-            sock,
-            frontend,
-            state: Accepting::Open,
-            warned: false,
-        }
-    }
 }
 
 pub struct Worker {
@@ -355,36 +328,9 @@ impl Worker {
             // Soft stop: no listener anymore; new ones are dropped.
             drop(listeners);
         } else {
-            let mut kept = Vec::with_capacity(self.listeners.len() + listeners.len());
-            for mut l in self.listeners.drain(..) {
-                let addr = l.sock.local_addr().ok();
-                match new_binds.iter().find(|(a, _)| Some(*a) == addr) {
-                    Some(&(_, f)) => {
-                        l.frontend = f;
-                        kept.push(l);
-                    }
-                    None => {
-                        let _ = self.poll.registry().deregister(&mut l.sock);
-                    }
-                }
-            }
-            kept.extend(
-                listeners
-                    .into_iter()
-                    .map(|(sock, frontend)| Listener::new(sock, frontend)),
-            );
-            // Tokens follow positions: register everything again.
-            for (i, l) in kept.iter_mut().enumerate() {
-                let registry = self.poll.registry();
-                let tok = token::listener(i);
-                let result = registry
-                    .reregister(&mut l.sock, tok, Interest::READABLE)
-                    .or_else(|_| registry.register(&mut l.sock, tok, Interest::READABLE));
-                if let Err(e) = result {
-                    log::warn!("worker {}: cannot register a listener: {e}", self.id);
-                }
-            }
-            self.listeners = kept;
+            let old = std::mem::take(&mut self.listeners);
+            self.listeners =
+                listeners::reconcile(self.poll.registry(), old, listeners, &new_binds, self.id);
             // New listeners may already hold connections (their edge is
             // past): look at every queue once.
             for i in 0..self.listeners.len() {

@@ -1,0 +1,84 @@
+//! A worker's listeners: where each stands (accepting, full, resting) and
+//! how they follow a reload (kept by address, removed, added).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpListener;
+use mio::{Interest, Registry};
+
+use super::token;
+
+/// One of the worker's SO_REUSEPORT sockets and the frontend it serves.
+pub(super) struct Listener {
+    pub(super) sock: TcpListener,
+    pub(super) frontend: usize,
+    pub(super) state: Accepting,
+    /// A shortage of fds was logged (once per listener).
+    pub(super) warned: bool,
+}
+
+/// Where a worker's listener stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Accepting {
+    /// Accepts on its readiness events.
+    Open,
+    /// At the global or frontend maxconn: retried every tick, as slots are
+    /// freed by other workers too (which do not wake this one).
+    Full,
+    /// Out of fds, memory or local ports: no accept before this instant.
+    Resting(Instant),
+}
+
+impl Listener {
+    pub(super) fn new(sock: TcpListener, frontend: usize) -> Listener {
+        Listener {
+            sock,
+            frontend,
+            state: Accepting::Open,
+            warned: false,
+        }
+    }
+}
+
+/// A reload's listeners: the `old` ones whose address is still in `binds`
+/// are kept (serving the frontend of that bind now), the others are
+/// deregistered and dropped (their queues were taken in before), and
+/// `added` ones join. Tokens follow positions, so every listener is
+/// registered again under its new index.
+pub(super) fn reconcile(
+    registry: &Registry,
+    old: Vec<Listener>,
+    added: Vec<(TcpListener, usize)>,
+    binds: &[(SocketAddr, usize)],
+    worker: usize,
+) -> Vec<Listener> {
+    let mut kept = Vec::with_capacity(old.len() + added.len());
+    for mut l in old {
+        let addr = l.sock.local_addr().ok();
+        match binds.iter().find(|(a, _)| Some(*a) == addr) {
+            Some(&(_, f)) => {
+                l.frontend = f;
+                kept.push(l);
+            }
+            None => {
+                let _ = registry.deregister(&mut l.sock);
+            }
+        }
+    }
+    kept.extend(
+        added
+            .into_iter()
+            .map(|(sock, frontend)| Listener::new(sock, frontend)),
+    );
+    for (i, l) in kept.iter_mut().enumerate() {
+        let tok = token::listener(i);
+        let result = registry
+            .reregister(&mut l.sock, tok, Interest::READABLE)
+            .or_else(|_| registry.register(&mut l.sock, tok, Interest::READABLE));
+        if let Err(e) = result {
+            log::warn!("worker {worker}: cannot register a listener: {e}");
+        }
+    }
+    kept
+}
