@@ -232,12 +232,12 @@ impl Session {
 /// the server side's (`sC`), a shortage of fds, memory or ports ours
 /// (`RC`), anything else (refused, reset, unreachable) the server's (`SC`).
 pub(super) fn connect_cause(err: &io::Error) -> Cause {
-    match err.raw_os_error() {
-        _ if err.kind() == io::ErrorKind::TimedOut => Cause::ServerTimeout,
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL) => {
-            Cause::Resource
-        }
-        _ => Cause::ServerAbort,
+    if err.kind() == io::ErrorKind::TimedOut {
+        Cause::ServerTimeout
+    } else if net::local_shortage(err) {
+        Cause::Resource
+    } else {
+        Cause::ServerAbort
     }
 }
 
