@@ -134,6 +134,20 @@ fn start(tag: &str) -> (Backend, L4lb, std::path::PathBuf, u16) {
     (backend, l, sock, port)
 }
 
+/// A client refused past `timeout queue`: its read `seen` got a reset, not
+/// a clean EOF, and l4lb logged `RC`.
+fn assert_refused(seen: std::io::Result<usize>, l: &L4lb) {
+    assert!(
+        matches!(&seen, Err(e) if e.kind() == ErrorKind::ConnectionReset),
+        "refused with a reset, got {seen:?}"
+    );
+    assert!(
+        wait_until(WAIT, || l.out_lines().iter().any(|x| x.contains(" RC "))),
+        "an RC log line: {:?}",
+        l.out_lines()
+    );
+}
+
 /// Whether `c` is still waiting: no byte, no EOF, no reset within `d`.
 fn still_waiting(c: &mut TcpStream, d: Duration) -> bool {
     c.set_read_timeout(Some(d)).unwrap();
@@ -170,15 +184,7 @@ fn l4lb_out_of_fds_neither_blames_nor_marks_down_a_healthy_server() {
     c.set_read_timeout(Some(WAIT)).unwrap();
     let seen = c.read(&mut [0u8; 1]);
     nofile(pid, Some(limits));
-    assert!(
-        matches!(&seen, Err(e) if e.kind() == ErrorKind::ConnectionReset),
-        "refused with a reset, got {seen:?}"
-    );
-    assert!(
-        wait_until(WAIT, || l.out_lines().iter().any(|x| x.contains(" RC "))),
-        "an RC log line: {:?}",
-        l.out_lines()
-    );
+    assert_refused(seen, &l);
 
     // The server was never charged: no connect error, no retry, still UP.
     assert_not_charged(&sock, &status);
@@ -303,15 +309,7 @@ fn ports_run_out() {
     let mut third = connect_from(three, port);
     third.set_read_timeout(Some(WAIT)).unwrap();
     let seen = third.read(&mut [0u8; 1]);
-    assert!(
-        matches!(&seen, Err(e) if e.kind() == ErrorKind::ConnectionReset),
-        "refused with a reset, got {seen:?}"
-    );
-    assert!(
-        wait_until(WAIT, || l.out_lines().iter().any(|x| x.contains(" RC "))),
-        "an RC log line: {:?}",
-        l.out_lines()
-    );
+    assert_refused(seen, &l);
     // The two served clients were never disturbed.
     first.write_all(b"still one\n").unwrap();
     assert_eq!(read_line(&mut first).unwrap(), "still one");

@@ -112,22 +112,9 @@ impl Lb {
 
     /// Column `col` of every `show stat` row: (pxname, svname, value).
     pub fn stat_rows(&self, col: &str) -> Vec<(String, String, u64)> {
-        let csv = self.api("show stat");
-        let mut lines = csv.lines();
-        let header: Vec<&str> = lines
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("# ")
-            .split(',')
-            .collect();
-        let at = header
-            .iter()
-            .position(|c| *c == col)
-            .unwrap_or_else(|| panic!("no column {col} in {csv}"));
-        lines
-            .map(|l| l.split(',').collect::<Vec<_>>())
-            .filter(|f| f.len() > at)
-            .map(|f| (f[0].into(), f[1].into(), f[at].parse().unwrap_or(0)))
+        stat_column(&self.api("show stat"), col)
+            .into_iter()
+            .map(|(p, s, v)| (p, s, v.parse().unwrap_or(0)))
             .collect()
     }
 

@@ -676,10 +676,9 @@ pub fn limit_fds(cmd: &mut Command, limit: u64) -> &mut Command {
     }
 }
 
-/// Column `column` of `show stat`'s row (`px`, `sv`), asked on the runtime
-/// API socket `sock`.
-pub fn show_stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> String {
-    let csv = api_command(sock, "show stat");
+/// Column `column` of every row of a `show stat` answer `csv`:
+/// (pxname, svname, value).
+pub fn stat_column(csv: &str, column: &str) -> Vec<(String, String, String)> {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines
         .next()
@@ -693,7 +692,18 @@ pub fn show_stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> St
         .unwrap_or_else(|| panic!("no column {column} in:\n{csv}"));
     lines
         .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|f| f.len() > col && f[0] == px && f[1] == sv)
-        .map(|f| f[col].to_string())
+        .filter(|f| f.len() > col)
+        .map(|f| (f[0].to_string(), f[1].to_string(), f[col].to_string()))
+        .collect()
+}
+
+/// Column `column` of `show stat`'s row (`px`, `sv`), asked on the runtime
+/// API socket `sock`.
+pub fn show_stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> String {
+    let csv = api_command(sock, "show stat");
+    stat_column(&csv, column)
+        .into_iter()
+        .find(|(p, s, _)| p == px && s == sv)
+        .map(|r| r.2)
         .unwrap_or_else(|| panic!("no row {px}/{sv} in:\n{csv}"))
 }
