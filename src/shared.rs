@@ -35,7 +35,7 @@ pub struct ConnCount {
 }
 
 /// A frontend's counters; they survive reloads that keep the frontend.
-pub type FrontendStats = ConnCount;
+pub(crate) type FrontendStats = ConnCount;
 
 /// Sessions of one backend, from the accept to the close, queued ones
 /// included (HAProxy's `beconn`); they survive reloads that keep the
@@ -187,26 +187,26 @@ impl Shared {
 /// A client connection's place under the global and frontend `maxconn`;
 /// given back when dropped.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     shared: Arc<Shared>,
     frontend: usize,
 }
 
 impl Admission {
     /// The snapshot this connection was admitted under (its generation).
-    pub fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
     /// The frontend this connection counts against.
-    pub fn frontend(&self) -> &FrontendStats {
+    pub(crate) fn frontend(&self) -> &FrontendStats {
         &self.shared.frontends[self.frontend]
     }
 
     /// Takes a place if both limits allow it. Strict across workers. The
     /// place is reserved before `accept`, which may find nothing: totals
     /// are counted by [`Admission::admitted`] once a client is there.
-    pub fn reserve(shared: &Arc<Shared>, frontend: usize) -> Option<Admission> {
+    pub(crate) fn reserve(shared: &Arc<Shared>, frontend: usize) -> Option<Admission> {
         let fe = &shared.frontends[frontend];
         let global = &shared.process.global;
         take(&global.cur, shared.config.maxconn)?;
@@ -221,7 +221,7 @@ impl Admission {
     }
 
     /// A client took this place: counts it in the totals and highs.
-    pub fn admitted(&mut self) {
+    pub(crate) fn admitted(&mut self) {
         for count in [&self.shared.process.global, self.frontend()] {
             count.total.fetch_add(1, Relaxed);
             count.max.fetch_max(count.cur.load(Relaxed), Relaxed);
@@ -233,12 +233,12 @@ impl Admission {
 /// queued clients included, as HAProxy's): taken when the session is
 /// routed to the backend, given back when dropped.
 #[derive(Debug)]
-pub struct BackendSeat {
+pub(crate) struct BackendSeat {
     count: Arc<BackendCount>,
 }
 
 impl BackendSeat {
-    pub fn take(shared: &Shared, backend: usize) -> BackendSeat {
+    pub(crate) fn take(shared: &Shared, backend: usize) -> BackendSeat {
         let count = Arc::clone(&shared.backends[backend]);
         let now = count.cur.fetch_add(1, Relaxed) + 1;
         count.max.fetch_max(now, Relaxed);

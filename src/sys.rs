@@ -20,7 +20,7 @@ macro_rules! syscall {
 }
 
 /// A non-blocking, close-on-exec pipe: (read end, write end).
-pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1 as RawFd; 2];
     syscall!(pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC))?;
     // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
@@ -28,13 +28,13 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// Sets a pipe's capacity (F_SETPIPE_SZ) and returns what the kernel granted.
-pub fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) -> io::Result<usize> {
+pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) -> io::Result<usize> {
     let size = libc::c_int::try_from(size).map_err(|_| io::ErrorKind::InvalidInput)?;
     syscall!(fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size)).map(|n| n as usize)
 }
 
 /// A pipe's capacity (F_GETPIPE_SZ).
-pub fn pipe_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
+pub(crate) fn pipe_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
     syscall!(fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ)).map(|n| n as usize)
 }
 
@@ -43,7 +43,7 @@ pub fn pipe_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
 /// `WouldBlock` is ambiguous when `from` is a socket: its queue is empty OR the
 /// pipe is full; the caller tells which from how much the pipe holds.
 #[inline]
-pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+pub(crate) fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
     let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
     let (null_in, null_out) = (std::ptr::null_mut(), std::ptr::null_mut());
     syscall!(splice(
@@ -58,7 +58,7 @@ pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Resul
 }
 
 /// RLIMIT_NOFILE as (soft, hard).
-pub fn nofile_limit() -> io::Result<(u64, u64)> {
+pub(crate) fn nofile_limit() -> io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -68,7 +68,7 @@ pub fn nofile_limit() -> io::Result<(u64, u64)> {
 }
 
 /// Sets RLIMIT_NOFILE; raising `hard` needs CAP_SYS_RESOURCE.
-pub fn set_nofile_limit(soft: u64, hard: u64) -> io::Result<()> {
+pub(crate) fn set_nofile_limit(soft: u64, hard: u64) -> io::Result<()> {
     let lim = libc::rlimit {
         rlim_cur: soft,
         rlim_max: hard,
@@ -129,7 +129,7 @@ impl AsRawFd for SignalFd {
 
 /// CLOCK_MONOTONIC in microseconds: the clock systemd's `MONOTONIC_USEC=`
 /// is read against.
-pub fn monotonic_usec() -> io::Result<u64> {
+pub(crate) fn monotonic_usec() -> io::Result<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -139,11 +139,15 @@ pub fn monotonic_usec() -> io::Result<u64> {
 }
 
 /// The most fds one SCM_RIGHTS message may carry (the kernel's SCM_MAX_FD).
-pub const MAX_FDS_PER_MSG: usize = 253;
+pub(crate) const MAX_FDS_PER_MSG: usize = 253;
 
 /// Sends `data` with `fds` attached (SCM_RIGHTS) on a unix stream socket;
 /// the receiver gets its own duplicates. `fds.len()` <= MAX_FDS_PER_MSG.
-pub fn send_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+pub(crate) fn send_fds(
+    sock: BorrowedFd<'_>,
+    data: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
     assert!(fds.len() <= MAX_FDS_PER_MSG && !data.is_empty());
     let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
     let fds_bytes = std::mem::size_of_val(raw.as_slice()) as u32;
@@ -181,7 +185,7 @@ pub fn send_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io
 
 /// Receives into `buf` and takes the fds attached (SCM_RIGHTS), as owned
 /// close-on-exec fds. Returns (bytes, fds).
-pub fn recv_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+pub(crate) fn recv_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
     let fds_bytes = (MAX_FDS_PER_MSG * std::mem::size_of::<RawFd>()) as u32;
     // SAFETY: CMSG_SPACE only computes a size.
     let space = unsafe { libc::CMSG_SPACE(fds_bytes) } as usize;
@@ -223,13 +227,13 @@ pub fn recv_fds(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Vec<
 }
 
 /// Sends `sig` to process `pid`.
-pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
+pub(crate) fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
     syscall!(kill(pid, sig)).map(drop)
 }
 
 /// Seconds east of UTC of the local time zone at `secs` since the epoch
 /// (`TZ`, else `/etc/localtime`); 0 if the C library cannot tell.
-pub fn utc_offset(secs: i64) -> i32 {
+pub(crate) fn utc_offset(secs: i64) -> i32 {
     let t = secs as libc::time_t;
     // SAFETY: `tm` is plain data; all zeroes is a valid value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

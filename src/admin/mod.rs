@@ -3,7 +3,7 @@
 //! and the metrics endpoint (`metrics`, `stats http`), which both read the
 //! same `stats` rows.
 
-pub mod api;
-pub mod metrics;
-pub mod service;
-pub mod stats;
+pub(crate) mod api;
+pub(crate) mod metrics;
+pub(crate) mod service;
+pub(crate) mod stats;

@@ -29,7 +29,7 @@ use crate::proxy::listener::{self, Pause};
 use crate::worker::slab::{Key, Slab};
 
 /// What a service serves over its connections.
-pub trait Protocol {
+pub(crate) trait Protocol {
     /// The listening socket: unix for the API, TCP for metrics.
     type Listener: Accept;
     /// What a listener gives the connections it accepts (the API's level).
@@ -61,10 +61,10 @@ pub trait Protocol {
 }
 
 /// The stream type a protocol's listener accepts.
-pub type Stream<P> = <<P as Protocol>::Listener as Accept>::Stream;
+pub(crate) type Stream<P> = <<P as Protocol>::Listener as Accept>::Stream;
 
 /// A listening socket of any family.
-pub trait Accept: Source {
+pub(crate) trait Accept: Source {
     type Stream: Source;
 
     /// One accept (mio uses accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC).
@@ -89,7 +89,7 @@ impl Accept for TcpListener {
 
 /// What a readiness event left a connection as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     Keep,
     Close,
 }
@@ -102,14 +102,14 @@ const INDEX_BITS: u32 = 24;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 const GENERATION_SHIFT: u32 = TAG_BITS + INDEX_BITS;
 /// The most listeners, and the most connections at once, of one service.
-pub const MAX_INDEX: usize = 1 << INDEX_BITS;
+pub(crate) const MAX_INDEX: usize = 1 << INDEX_BITS;
 
 /// A service's mio tokens. The supervisor gives each service its own tag;
 /// a token is the tag in bits 0..8, a listener's index or a connection's
 /// slot in bits 8..32, and the connection's generation in bits 32..63
 /// (0 for a listener: generations start at 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     tag: usize,
 }
 
@@ -123,13 +123,13 @@ enum Target {
 impl Tokens {
     /// The tokens tagged `tag` (in 1..256). The supervisor keeps its own
     /// tokens below every tag it gives, so none of them is a service's.
-    pub const fn new(tag: Token) -> Tokens {
+    pub(crate) const fn new(tag: Token) -> Tokens {
         assert!(tag.0 > 0 && tag.0 <= TAG_MASK, "a service tag is in 1..256");
         Tokens { tag: tag.0 }
     }
 
     /// Whether `token` is one of these.
-    pub fn owns(self, token: Token) -> bool {
+    pub(crate) fn owns(self, token: Token) -> bool {
         token.0 & TAG_MASK == self.tag
     }
 
@@ -163,7 +163,7 @@ impl Tokens {
 }
 
 /// One listening socket of a service.
-pub struct Listening<P: Protocol> {
+pub(crate) struct Listening<P: Protocol> {
     sock: P::Listener,
     origin: P::Origin,
     /// Where it listens, said in logs; None for a service's only listener.
@@ -173,7 +173,7 @@ pub struct Listening<P: Protocol> {
 }
 
 impl<P: Protocol> Listening<P> {
-    pub fn new(sock: P::Listener, origin: P::Origin, label: Option<String>) -> Listening<P> {
+    pub(crate) fn new(sock: P::Listener, origin: P::Origin, label: Option<String>) -> Listening<P> {
         Listening {
             sock,
             origin,
@@ -182,11 +182,11 @@ impl<P: Protocol> Listening<P> {
         }
     }
 
-    pub fn origin(&self) -> &P::Origin {
+    pub(crate) fn origin(&self) -> &P::Origin {
         &self.origin
     }
 
-    pub fn origin_mut(&mut self) -> &mut P::Origin {
+    pub(crate) fn origin_mut(&mut self) -> &mut P::Origin {
         &mut self.origin
     }
 
@@ -209,7 +209,7 @@ impl<P: Protocol> Listening<P> {
     }
 }
 
-pub struct Service<P: Protocol> {
+pub(crate) struct Service<P: Protocol> {
     protocol: P,
     registry: Registry,
     tokens: Tokens,
@@ -222,7 +222,7 @@ pub struct Service<P: Protocol> {
 impl<P: Protocol> Service<P> {
     /// A service with no listener yet, registering in `registry` (a copy
     /// of it: one more epoll fd) under `tokens`.
-    pub fn new(
+    pub(crate) fn new(
         protocol: P,
         registry: &Registry,
         tokens: Tokens,
@@ -238,24 +238,24 @@ impl<P: Protocol> Service<P> {
         })
     }
 
-    pub fn protocol(&self) -> &P {
+    pub(crate) fn protocol(&self) -> &P {
         &self.protocol
     }
 
-    pub fn protocol_mut(&mut self) -> &mut P {
+    pub(crate) fn protocol_mut(&mut self) -> &mut P {
         &mut self.protocol
     }
 
     /// Connections past `max` are closed as soon as accepted; those open
     /// stay.
-    pub fn set_max_conns(&mut self, max: usize) {
+    pub(crate) fn set_max_conns(&mut self, max: usize) {
         self.max_conns = max;
     }
 
     /// Adds a listener, registered under the next listener token. It is
     /// kept even if registering fails (the error is returned), so that what
     /// it owns is released with the service.
-    pub fn listen(&mut self, mut l: Listening<P>) -> io::Result<()> {
+    pub(crate) fn listen(&mut self, mut l: Listening<P>) -> io::Result<()> {
         let token = self.tokens.listener(self.listeners.len());
         let registered = self
             .registry
@@ -266,7 +266,7 @@ impl<P: Protocol> Service<P> {
 
     /// Deregisters and hands back every listener (to bind a new set, as a
     /// reload does, with [`Service::listen`]); connections stay open.
-    pub fn take_listeners(&mut self) -> Vec<Listening<P>> {
+    pub(crate) fn take_listeners(&mut self) -> Vec<Listening<P>> {
         let mut taken = std::mem::take(&mut self.listeners);
         for l in &mut taken {
             let _ = self.registry.deregister(&mut l.sock);
@@ -275,13 +275,13 @@ impl<P: Protocol> Service<P> {
     }
 
     /// The listeners' origins, in listener order.
-    pub fn origins(&self) -> impl Iterator<Item = &P::Origin> {
+    pub(crate) fn origins(&self) -> impl Iterator<Item = &P::Origin> {
         self.listeners.iter().map(|l| &l.origin)
     }
 
     /// A readiness event: accepts on a listener or runs a connection. A
     /// token left over from a closed connection finds nothing.
-    pub fn on_event(&mut self, token: Token, ctx: P::Ctx<'_>) {
+    pub(crate) fn on_event(&mut self, token: Token, ctx: P::Ctx<'_>) {
         match self.tokens.target(token) {
             Some(Target::Listener(i)) => self.accept(i),
             Some(Target::Conn(key)) => {
@@ -299,7 +299,7 @@ impl<P: Protocol> Service<P> {
     /// The tokens of the connections the protocol has parked. Once what
     /// they wait for happened, the owner gives each an event with
     /// [`Service::on_event`], as readiness would.
-    pub fn parked(&self) -> Vec<Token> {
+    pub(crate) fn parked(&self) -> Vec<Token> {
         self.conns
             .keys()
             .filter(|&k| self.conns.get(k).is_some_and(|c| self.protocol.parked(c)))
@@ -309,7 +309,7 @@ impl<P: Protocol> Service<P> {
 
     /// When the next connection times out, or a resting listener is
     /// retried.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let conns = self.conns.values().map(|c| self.protocol.deadline(c));
         let rests = self.listeners.iter().filter_map(|l| l.pause.until());
         conns.chain(rests).min()
@@ -317,7 +317,7 @@ impl<P: Protocol> Service<P> {
 
     /// Closes the connections past their deadline at `now`, then retries
     /// the listeners whose rest is over.
-    pub fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant) {
         let due: Vec<Key> = self
             .conns
             .keys()

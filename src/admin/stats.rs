@@ -17,7 +17,7 @@ use crate::shared::Shared;
 
 /// What a row describes (HAProxy's `type` column: 0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Frontend,
     Backend,
     Server,
@@ -26,7 +26,7 @@ pub enum Kind {
 /// One line of `show stat`. Counters are totals since the process started
 /// (or since the server or frontend was added).
 #[derive(Debug, Clone, Default)]
-pub struct Row {
+pub(crate) struct Row {
     pub kind: Option<Kind>,
     /// Proxy (frontend or backend) name.
     pub pxname: String,
@@ -82,7 +82,7 @@ pub struct Row {
 
 /// HAProxy's `show stat` columns, in its order, up to the last one l4lb
 /// fills. Columns l4lb has no value for are left empty, as HAProxy does.
-pub const COLUMNS: &[&str] = &[
+pub(crate) const COLUMNS: &[&str] = &[
     "pxname",
     "svname",
     "qcur",
@@ -170,7 +170,7 @@ pub const COLUMNS: &[&str] = &[
 
 impl Row {
     /// The value of column `name` as `show stat` prints it ("" if none).
-    pub fn field(&self, name: &str, iid: usize, sid: usize) -> String {
+    pub(crate) fn field(&self, name: &str, iid: usize, sid: usize) -> String {
         let n = |v: u64| v.to_string();
         let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         let opt32 = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -236,7 +236,7 @@ impl Row {
 
 /// Connection rates: totals read a second ago, and the highest rates.
 #[derive(Debug, Default)]
-pub struct Rates {
+pub(crate) struct Rates {
     last: HashMap<(String, String), u64>,
     rate: HashMap<(String, String), u64>,
     max: HashMap<(String, String), u64>,
@@ -245,7 +245,7 @@ pub struct Rates {
 
 impl Rates {
     /// Takes a reading of every total; called about once a second.
-    pub fn tick(&mut self, shared: &Shared) {
+    pub(crate) fn tick(&mut self, shared: &Shared) {
         let now = Instant::now();
         let secs = self
             .at
@@ -278,7 +278,7 @@ impl Rates {
 
 /// Every row, in HAProxy's order: each frontend, then each backend's
 /// servers followed by the backend itself.
-pub fn rows(shared: &Shared, rates: &Rates) -> Vec<Row> {
+pub(crate) fn rows(shared: &Shared, rates: &Rates) -> Vec<Row> {
     let mut rows = rows_without_rates(shared);
     for r in &mut rows {
         rates.fill(r);
@@ -418,7 +418,7 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
 }
 
 /// HAProxy's name of a `balance` algorithm.
-pub fn algo_name(b: Balance) -> &'static str {
+pub(crate) fn algo_name(b: Balance) -> &'static str {
     match b {
         Balance::RoundRobin => "roundrobin",
         Balance::LeastConn => "leastconn",
@@ -430,7 +430,7 @@ pub fn algo_name(b: Balance) -> &'static str {
 
 /// `show stat`: a `# ` header of column names, then one line per row,
 /// each ending in a comma, as HAProxy prints them.
-pub fn csv(rows: &[Row], shared: &Shared) -> String {
+pub(crate) fn csv(rows: &[Row], shared: &Shared) -> String {
     let mut out = String::from("# ");
     for c in COLUMNS {
         out.push_str(c);
@@ -450,7 +450,7 @@ pub fn csv(rows: &[Row], shared: &Shared) -> String {
 /// Each row's fields as `show stat` prints them, one per [`COLUMNS`]
 /// entry ("" when l4lb has no value): the CSV and the JSON of `GET /stats`
 /// both come from here, so they always agree.
-pub fn fields(rows: &[Row], shared: &Shared) -> Vec<Vec<String>> {
+pub(crate) fn fields(rows: &[Row], shared: &Shared) -> Vec<Vec<String>> {
     let ids = Ids::new(shared);
     rows.iter()
         .map(|r| {
@@ -508,7 +508,7 @@ fn csv_escape(v: &str) -> String {
 }
 
 /// `show info`: HAProxy's field names, for the ones l4lb has.
-pub fn info(shared: &Shared) -> Vec<(&'static str, String)> {
+pub(crate) fn info(shared: &Shared) -> Vec<(&'static str, String)> {
     let p = &shared.process;
     let up = p.started.elapsed().as_secs();
     let uptime = format!(
@@ -549,7 +549,7 @@ pub fn info(shared: &Shared) -> Vec<(&'static str, String)> {
 }
 
 /// `show info` as text: `Name: value` lines.
-pub fn info_text(shared: &Shared) -> String {
+pub(crate) fn info_text(shared: &Shared) -> String {
     let mut out = String::new();
     for (k, v) in info(shared) {
         let _ = writeln!(out, "{k}: {v}");

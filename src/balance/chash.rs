@@ -54,7 +54,7 @@ fn vnodes_per_weight(total_weight: u64) -> u32 {
         .clamp(1, VNODES_PER_WEIGHT)
 }
 
-pub struct Ring {
+pub(super) struct Ring {
     /// Ring positions, ascending.
     points: Vec<u64>,
     /// Server index of each point (parallel to `points`, which keeps the
@@ -78,7 +78,7 @@ impl std::fmt::Debug for Ring {
 }
 
 impl Ring {
-    pub fn new(servers: &[Arc<Server>]) -> Ring {
+    pub(super) fn new(servers: &[Arc<Server>]) -> Ring {
         let on_ring = || servers.iter().enumerate().filter(|(_, s)| pickable(s));
         let total_weight: u64 = on_ring().map(|(_, s)| u64::from(s.weight())).sum();
         let per_weight = vnodes_per_weight(total_weight);
@@ -103,7 +103,7 @@ impl Ring {
         }
     }
 
-    pub fn pick(
+    pub(super) fn pick(
         &mut self,
         servers: &[Arc<Server>],
         key: impl Into<HashKey>,

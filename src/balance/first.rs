@@ -19,18 +19,18 @@ use crate::backend::Server;
 
 /// The servers' counters are the whole state, but for slow start's draws.
 #[derive(Debug)]
-pub struct First {
+pub(super) struct First {
     rng: XorShift64Star,
 }
 
 impl First {
-    pub fn new(seed: u64) -> First {
+    pub(super) fn new(seed: u64) -> First {
         First {
             rng: XorShift64Star::new(seed),
         }
     }
 
-    pub fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
+    pub(super) fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
         first_admitted(0..servers.len(), servers, avoid, |_| self.rng.next())
     }
 }

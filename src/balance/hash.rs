@@ -75,7 +75,7 @@ impl From<IpAddr> for HashKey {
 /// Hash of a client address. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`,
 /// what a dual-stack listener reports for an IPv4 client) hashes as the IPv4
 /// address, so a client maps to the same server whichever listener it used.
-pub fn hash_ip(ip: IpAddr) -> u64 {
+pub(super) fn hash_ip(ip: IpAddr) -> u64 {
     match ip.to_canonical() {
         IpAddr::V4(a) => Fnv::new(TAG_IPV4).write(&a.octets()).finish(),
         IpAddr::V6(a) => Fnv::new(TAG_IPV6).write(&a.octets()).finish(),
@@ -83,7 +83,7 @@ pub fn hash_ip(ip: IpAddr) -> u64 {
 }
 
 /// Ring position of virtual node `vnode` of the server called `name`.
-pub fn hash_vnode(name: &str, vnode: u32) -> u64 {
+pub(super) fn hash_vnode(name: &str, vnode: u32) -> u64 {
     Fnv::new(TAG_VNODE)
         .write(name.as_bytes())
         .write(&[NAME_END])
@@ -92,7 +92,7 @@ pub fn hash_vnode(name: &str, vnode: u32) -> u64 {
 }
 
 /// A server's own key for slow-start draws: its name, hashed.
-pub fn hash_name(name: &str) -> u64 {
+pub(super) fn hash_name(name: &str) -> u64 {
     Fnv::new(TAG_NAME).write(name.as_bytes()).finish()
 }
 
@@ -100,7 +100,7 @@ pub fn hash_name(name: &str) -> u64 {
 /// uniform, fixed for the pair, and unrelated to the client's ring position
 /// or to its draws at other servers.
 #[inline]
-pub fn slowstart_draw(client: u64, server_key: u64) -> u64 {
+pub(super) fn slowstart_draw(client: u64, server_key: u64) -> u64 {
     fmix64(client ^ server_key)
 }
 

@@ -14,17 +14,17 @@ use super::{Load, eligible};
 use crate::backend::Server;
 
 #[derive(Debug)]
-pub struct LeastConn {
+pub(super) struct LeastConn {
     /// Where the next scan starts: one past the last pick.
     start: usize,
 }
 
 impl LeastConn {
-    pub fn new() -> LeastConn {
+    pub(super) fn new() -> LeastConn {
         LeastConn { start: 0 }
     }
 
-    pub fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
+    pub(super) fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
         let n = servers.len();
         let start = self.start.min(n);
         let mut best: Option<(usize, Load)> = None;

@@ -17,21 +17,21 @@ use super::{WeightTable, first_admitted};
 use crate::backend::Server;
 
 #[derive(Debug)]
-pub struct MapBased {
+pub(super) struct MapBased {
     table: WeightTable,
     /// Each server's key for slow-start draws, by server index.
     keys: Vec<u64>,
 }
 
 impl MapBased {
-    pub fn new(servers: &[Arc<Server>]) -> MapBased {
+    pub(super) fn new(servers: &[Arc<Server>]) -> MapBased {
         MapBased {
             table: WeightTable::new(servers),
             keys: servers.iter().map(|s| hash_name(&s.name)).collect(),
         }
     }
 
-    pub fn pick(
+    pub(super) fn pick(
         &self,
         servers: &[Arc<Server>],
         key: impl Into<HashKey>,

@@ -323,7 +323,7 @@ mod testutil {
     use crate::config::{Balance, ServerConf};
     use crate::testutil::{server_conf, server_from};
 
-    pub fn server(name: &str, weight: u32, maxconn: u32, disabled: bool) -> Arc<Server> {
+    pub(super) fn server(name: &str, weight: u32, maxconn: u32, disabled: bool) -> Arc<Server> {
         server_from(&ServerConf {
             weight,
             maxconn,
@@ -333,7 +333,7 @@ mod testutil {
     }
 
     /// Unlimited, enabled servers with these weights, named `s0`, `s1`, ...
-    pub fn weighted(weights: &[u32]) -> Vec<Arc<Server>> {
+    pub(super) fn weighted(weights: &[u32]) -> Vec<Arc<Server>> {
         weights
             .iter()
             .enumerate()
@@ -342,7 +342,7 @@ mod testutil {
     }
 
     /// `n` distinct clients: four in five are 10.x.y.z, one in five IPv6.
-    pub fn clients(n: u32) -> Vec<IpAddr> {
+    pub(super) fn clients(n: u32) -> Vec<IpAddr> {
         (0..n)
             .map(|i| {
                 let [_, b, c, d] = i.to_be_bytes();
@@ -365,7 +365,7 @@ mod testutil {
     }
 
     /// Every algorithm, with both hash types and draw counts.
-    pub const ALL: [Balance; 7] = [
+    pub(super) const ALL: [Balance; 7] = [
         Balance::RoundRobin,
         Balance::LeastConn,
         Balance::Source { consistent: true },
@@ -375,12 +375,12 @@ mod testutil {
         Balance::First,
     ];
 
-    pub fn any_client() -> IpAddr {
+    pub(super) fn any_client() -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))
     }
 
     /// Takes `n` slots on `server`; they are released when the guards drop.
-    pub fn hold(server: &Arc<Server>, n: u32) -> Vec<ConnGuard> {
+    pub(super) fn hold(server: &Arc<Server>, n: u32) -> Vec<ConnGuard> {
         (0..n)
             .map(|_| ConnGuard::acquire(server).expect("slot below maxconn"))
             .collect()
@@ -388,7 +388,7 @@ mod testutil {
 
     /// Asserts that `counts` (picks per server) follow `weights` within
     /// `tolerance` (a share, 0.02 = 2 percentage points).
-    pub fn assert_ratio(counts: &[u32], weights: &[u32], tolerance: f64) {
+    pub(super) fn assert_ratio(counts: &[u32], weights: &[u32], tolerance: f64) {
         let picks: u32 = counts.iter().sum();
         let total_weight: u32 = weights.iter().sum();
         for (i, (&c, &w)) in counts.iter().zip(weights).enumerate() {

@@ -29,7 +29,7 @@ use crate::backend::Server;
 const REJECTION_TRIES: u32 = 8;
 
 #[derive(Debug)]
-pub struct PowerOfChoices {
+pub(super) struct PowerOfChoices {
     table: WeightTable,
     draws: u32,
     rng: XorShift64Star,
@@ -37,7 +37,7 @@ pub struct PowerOfChoices {
 
 impl PowerOfChoices {
     /// `draws` = 0 is taken as 1 (a plain weighted random pick).
-    pub fn new(servers: &[Arc<Server>], draws: u32, seed: u64) -> PowerOfChoices {
+    pub(super) fn new(servers: &[Arc<Server>], draws: u32, seed: u64) -> PowerOfChoices {
         PowerOfChoices {
             table: WeightTable::new(servers),
             draws: draws.max(1),
@@ -45,7 +45,7 @@ impl PowerOfChoices {
         }
     }
 
-    pub fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
+    pub(super) fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
         let mut best: Option<(usize, Load)> = None;
         for _ in 0..self.draws {
             let i = self.draw(servers, avoid)?;

@@ -21,20 +21,20 @@ use super::eligible;
 use crate::backend::Server;
 
 #[derive(Debug)]
-pub struct SmoothRoundRobin {
+pub(super) struct SmoothRoundRobin {
     /// nginx's `current_weight`, per server. Their sum stays 0 when every
     /// server takes part, so the values stay within ± the total weight.
     credit: Vec<i64>,
 }
 
 impl SmoothRoundRobin {
-    pub fn new(servers: &[Arc<Server>]) -> SmoothRoundRobin {
+    pub(super) fn new(servers: &[Arc<Server>]) -> SmoothRoundRobin {
         SmoothRoundRobin {
             credit: vec![0; servers.len()],
         }
     }
 
-    pub fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
+    pub(super) fn pick(&mut self, servers: &[Arc<Server>], avoid: Option<usize>) -> Option<usize> {
         let mut best: Option<usize> = None;
         let mut total = 0;
         for (i, s) in servers.iter().enumerate() {

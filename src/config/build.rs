@@ -12,7 +12,7 @@ use super::flags::{FLAGS, Flags, quick_proxy};
 use super::keywords::{Bad, HTTP_SECTIONS, global_line, http_only, settings_line};
 use super::log::{LogSpec, system_hostname};
 use super::raw::{
-    BE, DEF, FE, Global, LISTEN, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
+    BE, DEF, FE, Global, LISTEN, Mode, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
     T_QUEUE, T_SERVER, T_SERVER_FIN, T_TUNNEL, check_name, role_name,
 };
 use super::text::{self, Kind, Line, Section};
@@ -146,6 +146,7 @@ impl Builder {
         if role == LISTEN {
             self.refuse_listen_default_backend(s.line, &settings);
         }
+        self.refuse_http_mode(&name, role, s.line, &settings);
         self.check_duplicate(&name, role, s.line);
         self.proxies.push(Proxy {
             role,
@@ -154,6 +155,22 @@ impl Builder {
             settings,
             quiet: false,
         });
+    }
+
+    /// A proxy whose mode is http, its own `mode` line's or its defaults'.
+    /// It is still collected, so that names it holds raise no second error.
+    fn refuse_http_mode(&mut self, name: &str, role: u8, header: usize, s: &Settings) {
+        let Some((Mode::Http, line)) = s.mode else {
+            return;
+        };
+        let kind = role_name(role);
+        let why = "l4lb is a TCP (L4) balancer: mode http is not supported; use mode tcp";
+        if line > header {
+            self.err(line, "mode", format!("{kind} '{name}': {why}"));
+        } else {
+            let msg = format!("{kind} '{name}' inherits mode http (defaults, line {line}): {why}");
+            self.err(header, kind, msg);
+        }
     }
 
     /// A listen section's backend is itself; a `default_backend` written in it

@@ -11,18 +11,18 @@ use super::{LogDest, LogFormat, LogTarget};
 /// Syslog's port, for a target written without one.
 const SYSLOG_PORT: u16 = 514;
 /// HAProxy's default and bounds for `len`.
-pub const DEFAULT_LOG_LEN: usize = 1024;
+pub(super) const DEFAULT_LOG_LEN: usize = 1024;
 const LOG_LEN: std::ops::RangeInclusive<usize> = 80..=65535;
 
 /// The 24 syslog facilities, by code (RFC 5424 section 6.2.1, HAProxy's names).
-pub const FACILITIES: [&str; 24] = [
+pub(super) const FACILITIES: [&str; 24] = [
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
     "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
     "local5", "local6", "local7",
 ];
 
 /// The 8 severities, by code.
-pub const LEVELS: [&str; 8] = [
+pub(super) const LEVELS: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];
 

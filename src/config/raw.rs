@@ -86,6 +86,8 @@ pub(super) struct Global {
 /// Proxies start from a clone of their defaults section's.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Settings {
+    /// `mode tcp|http` and its line; None = tcp, HAProxy's default.
+    pub(super) mode: Option<(Mode, usize)>,
     pub(super) balance: Option<Balance>,
     /// `hash-type consistent`; applied to `balance source` when the backend
     /// is built, since either line may come from the defaults.
@@ -129,6 +131,14 @@ impl Settings {
     pub(super) fn timeout(&self, which: usize) -> Option<Duration> {
         self.timeouts[which].filter(|d| !d.is_zero())
     }
+}
+
+/// A section's `mode`. l4lb runs `tcp` proxies; `http` is accepted where it
+/// does no harm (a `defaults` section whose proxies all set `mode tcp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Tcp,
+    Http,
 }
 
 /// A frontend, backend or listen section, read but not yet checked as a whole.

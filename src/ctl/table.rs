@@ -25,10 +25,10 @@ const SHOW_STAT: &[&str] = &[
 ];
 
 /// One `show stat` line: column name -> value ("" when empty).
-pub type Record = HashMap<String, String>;
+pub(super) type Record = HashMap<String, String>;
 
 /// Parses `show stat` CSV: a `# ` header of names, then one line per row.
-pub fn parse_csv(csv: &str) -> Vec<Record> {
+pub(super) fn parse_csv(csv: &str) -> Vec<Record> {
     let mut lines = csv.lines();
     let Some(header) = lines.next().and_then(|h| h.strip_prefix("# ")) else {
         return Vec::new();
@@ -65,7 +65,7 @@ fn split_csv(line: &str) -> Vec<String> {
 }
 
 /// `l4lb ctl show stat`: the CSV as an aligned table.
-pub fn show_stat(csv: &str) -> String {
+pub(super) fn show_stat(csv: &str) -> String {
     let records = parse_csv(csv);
     let rows = records
         .iter()
@@ -88,7 +88,7 @@ pub fn show_stat(csv: &str) -> String {
 
 /// Columns padded to their widest cell; numbers (and `-`) to the right.
 /// An empty cell is shown as `-`.
-pub fn render(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(super) fn render(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let rows: Vec<Vec<String>> = rows
         .into_iter()
         .map(|r| {
@@ -137,7 +137,7 @@ pub fn render(headers: &[&str], rows: Vec<Vec<String>>) -> String {
 }
 
 /// Seconds as `42s`, `3m05s`, `2h07m`, `4d03h`.
-pub fn duration(secs: u64) -> String {
+pub(super) fn duration(secs: u64) -> String {
     match secs {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
@@ -147,7 +147,7 @@ pub fn duration(secs: u64) -> String {
 }
 
 /// A byte count per second in binary units: `512B/s`, `1.5KiB/s`.
-pub fn bytes_per_sec(v: f64) -> String {
+pub(super) fn bytes_per_sec(v: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = v.max(0.0);
     let mut unit = 0;

@@ -41,7 +41,7 @@ impl Reading {
 }
 
 /// Refreshes until `count` frames are shown (None: until interrupted).
-pub fn run(socket: &Path, interval: Duration, count: Option<u64>) -> Result<(), CtlError> {
+pub(super) fn run(socket: &Path, interval: Duration, count: Option<u64>) -> Result<(), CtlError> {
     let tty = std::io::stdout().is_terminal();
     let mut before = Reading::take(socket)?;
     let mut shown = 0;

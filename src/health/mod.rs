@@ -43,7 +43,7 @@ use tcpcheck::{Pending, advance, describe};
 
 /// Whether `config` needs the prober thread: some server has `check` (or
 /// `observe layer4`, which probes a server only while it is out).
-pub fn needs_prober(config: &Config) -> bool {
+pub(crate) fn needs_prober(config: &Config) -> bool {
     config
         .backends
         .iter()
@@ -106,7 +106,7 @@ impl ProberParts {
     }
 }
 
-pub struct Prober {
+pub(crate) struct Prober {
     poll: Poll,
     control: Receiver<ProberControl>,
     /// Servers that reached their `observe layer4` error-limit (workers).
@@ -130,7 +130,7 @@ fn token(i: usize) -> Token {
 
 impl Prober {
     /// None when no server has `check`: no thread is needed.
-    pub fn new(
+    pub(crate) fn new(
         poll: Poll,
         (control, observed): (Receiver<ProberControl>, Receiver<Arc<Server>>),
         shared: Arc<Shared>,
@@ -172,7 +172,7 @@ impl Prober {
     }
 
     /// Runs until told to stop.
-    pub fn run(mut self) -> io::Result<()> {
+    pub(crate) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
         log::info!("prober: checking {} server(s)", self.probes.len());
         loop {

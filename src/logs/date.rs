@@ -13,7 +13,7 @@ const MONTHS: [&str; 12] = [
 
 /// A local date and time, to the microsecond, with its offset from UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogDate {
+pub(crate) struct LogDate {
     pub year: i64,
     /// 1..=12.
     pub month: u32,
@@ -29,14 +29,14 @@ pub struct LogDate {
 
 impl LogDate {
     /// `t` in the local time zone.
-    pub fn local(t: SystemTime) -> LogDate {
+    pub(crate) fn local(t: SystemTime) -> LogDate {
         let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         LogDate::with_offset(t, sys::utc_offset(secs as i64))
     }
 
     /// Breaks `t` down at `offset` seconds east of UTC; times before 1970
     /// are taken as 1970-01-01.
-    pub fn with_offset(t: SystemTime, offset: i32) -> LogDate {
+    pub(crate) fn with_offset(t: SystemTime, offset: i32) -> LogDate {
         let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
         let secs = since.as_secs() as i64 + i64::from(offset);
         let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
@@ -58,7 +58,7 @@ impl LogDate {
     }
 
     /// HAProxy's accept date: `24/Nov/2026:12:01:02.123`.
-    pub fn write_log_date(&self, out: &mut impl Write) -> fmt::Result {
+    pub(crate) fn write_log_date(&self, out: &mut impl Write) -> fmt::Result {
         write!(
             out,
             "{:02}/{}/{:04}:{:02}:{:02}:{:02}.{:03}",
@@ -73,7 +73,7 @@ impl LogDate {
     }
 
     /// RFC 3164's timestamp: `Nov 24 12:01:02`, the day padded with a space.
-    pub fn write_rfc3164(&self, out: &mut impl Write) -> fmt::Result {
+    pub(crate) fn write_rfc3164(&self, out: &mut impl Write) -> fmt::Result {
         write!(
             out,
             "{} {:2} {:02}:{:02}:{:02}",
@@ -86,7 +86,7 @@ impl LogDate {
     }
 
     /// RFC 3339 with microseconds, as RFC 5424 wants: `2026-11-24T12:01:02.123456+01:00`.
-    pub fn write_iso(&self, out: &mut impl Write) -> fmt::Result {
+    pub(crate) fn write_iso(&self, out: &mut impl Write) -> fmt::Result {
         let sign = if self.offset < 0 { '-' } else { '+' };
         let off = self.offset.unsigned_abs() / 60;
         write!(

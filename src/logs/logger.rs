@@ -25,7 +25,7 @@ use crate::logs::tcplog::{self, Record};
 /// them: a few milliseconds of a busy proxy's connections.
 const CHANNEL_CAPACITY: usize = 4096;
 /// Connection logs go out at `info`, as HAProxy's (errors included).
-pub const SEVERITY_INFO: u8 = 6;
+pub(crate) const SEVERITY_INFO: u8 = 6;
 
 /// Records travel by value (about 150 bytes): nothing to allocate.
 #[derive(Debug)]
@@ -292,7 +292,7 @@ fn describe(dest: &LogDest) -> String {
 
 /// What syslog headers say besides the priority.
 #[derive(Debug)]
-pub struct Header<'a> {
+pub(crate) struct Header<'a> {
     /// When the message is sent.
     pub now: LogDate,
     /// `log-send-hostname`, if set.
@@ -305,7 +305,7 @@ pub struct Header<'a> {
 /// Puts in `out` the message `msg` of severity `severity` as `target`
 /// sends it: its format's header, then `msg`, cut to `len` bytes. False
 /// when the target's level filters the message out.
-pub fn frame(
+pub(crate) fn frame(
     out: &mut String,
     target: &LogTarget,
     severity: u8,

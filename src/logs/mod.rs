@@ -3,6 +3,6 @@
 //! to the logger thread (`logger`), which formats HAProxy's TCP log line
 //! with local dates (`date`) and writes it to the targets.
 
-pub mod date;
-pub mod logger;
-pub mod tcplog;
+pub(crate) mod date;
+pub(crate) mod logger;
+pub(crate) mod tcplog;

@@ -139,7 +139,7 @@ pub struct Record {
 /// step and what it tried. Plain fields set at accept and per connect
 /// attempt, never per byte.
 #[derive(Debug)]
-pub struct Trace {
+pub(crate) struct Trace {
     pub accepted: Instant,
     /// Wall-clock accept time; only read when the frontend logs, so only
     /// taken then (UNIX_EPOCH otherwise).
@@ -158,7 +158,7 @@ pub struct Trace {
 }
 
 impl Trace {
-    pub fn new(now: Instant, logged: bool) -> Trace {
+    pub(crate) fn new(now: Instant, logged: bool) -> Trace {
         Trace {
             accepted: now,
             accept_date: if logged {
@@ -176,7 +176,7 @@ impl Trace {
     }
 
     /// A connect attempt to server `idx` starts.
-    pub fn attempt(&mut self, idx: usize, now: Instant) {
+    pub(crate) fn attempt(&mut self, idx: usize, now: Instant) {
         self.connecting.get_or_insert(now);
         self.redispatched |= self.server.is_some_and(|s| s != idx);
         self.server = Some(idx);
@@ -184,7 +184,7 @@ impl Trace {
     }
 
     /// Tw, Tc and Tt at `now`, in milliseconds, -1 for a step not reached.
-    pub fn timers(&self, now: Instant) -> (i64, i64, i64) {
+    pub(crate) fn timers(&self, now: Instant) -> (i64, i64, i64) {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         let queue = self.connecting.map_or(-1, |c| ms(c - self.accepted));
         let connect = match (self.connecting, self.connected) {
@@ -200,7 +200,7 @@ impl Trace {
 }
 
 /// Writes `r` as one TCP log line (no newline).
-pub fn write_line(out: &mut impl Write, r: &Record, config: &Config) -> fmt::Result {
+pub(crate) fn write_line(out: &mut impl Write, r: &Record, config: &Config) -> fmt::Result {
     let frontend = config.frontends.get(r.frontend).map_or("-", |f| &f.name);
     let backend = config.backends.get(r.backend);
     let backend_name = backend.map_or("-", |b| &b.name);

@@ -7,30 +7,30 @@
 const MAX_FREE: usize = 1024;
 
 #[derive(Debug)]
-pub struct BufPool {
+pub(crate) struct BufPool {
     free: Vec<Box<[u8]>>,
     size: usize,
 }
 
 impl BufPool {
-    pub fn new(size: usize) -> BufPool {
+    pub(crate) fn new(size: usize) -> BufPool {
         BufPool {
             free: Vec::new(),
             size,
         }
     }
 
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
 
-    pub fn get(&mut self) -> Box<[u8]> {
+    pub(crate) fn get(&mut self) -> Box<[u8]> {
         self.free
             .pop()
             .unwrap_or_else(|| vec![0; self.size].into_boxed_slice())
     }
 
-    pub fn put(&mut self, buf: Box<[u8]>) {
+    pub(crate) fn put(&mut self, buf: Box<[u8]>) {
         if self.free.len() < MAX_FREE {
             self.free.push(buf);
         }

@@ -12,7 +12,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 /// worker can open its own on the same address. TCP_NODELAY (and
 /// SO_KEEPALIVE with `keepalive`) are set here once: accepted sockets
 /// inherit them, which saves a setsockopt per connection.
-pub fn bind_reuseport(addr: SocketAddr, backlog: i32, keepalive: bool) -> io::Result<TcpListener> {
+pub(crate) fn bind_reuseport(
+    addr: SocketAddr,
+    backlog: i32,
+    keepalive: bool,
+) -> io::Result<TcpListener> {
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -30,7 +34,7 @@ pub fn bind_reuseport(addr: SocketAddr, backlog: i32, keepalive: bool) -> io::Re
 }
 
 /// What one accept call produced.
-pub enum Accepted {
+pub(crate) enum Accepted {
     Conn(TcpStream, SocketAddr),
     /// The accept queue is empty: wait for the next readiness event.
     Drained,
@@ -42,7 +46,7 @@ pub enum Accepted {
 }
 
 /// Accepts one connection; mio uses accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC.
-pub fn accept(listener: &TcpListener) -> Accepted {
+pub(crate) fn accept(listener: &TcpListener) -> Accepted {
     match listener.accept() {
         Ok((stream, addr)) => Accepted::Conn(stream, addr),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Drained,
@@ -55,7 +59,7 @@ pub fn accept(listener: &TcpListener) -> Accepted {
 /// EMFILE, ENFILE, ENOBUFS, ENOMEM and anything unexpected, where retrying
 /// at once would spin. Otherwise the connection died in the queue or a
 /// signal came (ECONNABORTED, EPROTO, EPERM, EINTR): the next may be fine.
-pub fn is_exhausted(e: &io::Error) -> bool {
+pub(crate) fn is_exhausted(e: &io::Error) -> bool {
     e.kind() != io::ErrorKind::WouldBlock
         && !matches!(
             e.raw_os_error(),
@@ -65,7 +69,7 @@ pub fn is_exhausted(e: &io::Error) -> bool {
 
 /// How long the runtime API's and the metrics endpoint's listeners rest
 /// after running out of fds or memory (the workers use the same pause).
-pub const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
+pub(crate) const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 
 /// The rest of a listener whose accept ran out of fds or memory (see
 /// [`is_exhausted`]). Its loop does not accept while it rests, wakes at
@@ -75,7 +79,7 @@ pub const EXHAUSTED_PAUSE: Duration = Duration::from_millis(100);
 /// listener (its readiness is edge-triggered). A run of failures is logged
 /// once at its start and once at its end, not per retry.
 #[derive(Debug, Default)]
-pub struct Pause {
+pub(crate) struct Pause {
     until: Option<Instant>,
     /// Failed accepts since the last one that worked.
     failures: u64,
@@ -83,18 +87,18 @@ pub struct Pause {
 
 impl Pause {
     /// Whether the listener rests: do not accept.
-    pub fn resting(&self) -> bool {
+    pub(crate) fn resting(&self) -> bool {
         self.until.is_some()
     }
 
     /// When the rest ends.
-    pub fn until(&self) -> Option<Instant> {
+    pub(crate) fn until(&self) -> Option<Instant> {
         self.until
     }
 
     /// Ends the rest if it is over at `now`; true if the listener is to be
     /// retried now.
-    pub fn due(&mut self, now: Instant) -> bool {
+    pub(crate) fn due(&mut self, now: Instant) -> bool {
         let due = self.until.is_some_and(|t| t <= now);
         if due {
             self.until = None;
@@ -104,7 +108,7 @@ impl Pause {
 
     /// An accept failed and the listener must rest (`is_exhausted`); true
     /// on the first failure of a run: the one to log.
-    pub fn failed(&mut self, now: Instant) -> bool {
+    pub(crate) fn failed(&mut self, now: Instant) -> bool {
         self.until = Some(now + EXHAUSTED_PAUSE);
         self.failures += 1;
         self.failures == 1
@@ -112,7 +116,7 @@ impl Pause {
 
     /// An accept did not fail for want of fds or memory: the failures of
     /// the run it ends, if there was one (to log the recovery once).
-    pub fn recovered(&mut self) -> Option<u64> {
+    pub(crate) fn recovered(&mut self) -> Option<u64> {
         (self.failures > 0).then(|| std::mem::take(&mut self.failures))
     }
 }

@@ -4,9 +4,9 @@
 //! direction's bytes (splice through a pipe from `pipes`, or copy through a
 //! buffer from `buffers`), `net` opens the sockets to servers.
 
-pub mod buffers;
-pub mod listener;
-pub mod net;
-pub mod pipes;
-pub mod pump;
-pub mod session;
+pub(crate) mod buffers;
+pub(crate) mod listener;
+pub(crate) mod net;
+pub(crate) mod pipes;
+pub(crate) mod pump;
+pub(crate) mod session;

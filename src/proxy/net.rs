@@ -13,13 +13,13 @@ use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
 /// Socket options set before connecting.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub nodelay: bool,
     pub keepalive: bool,
 }
 
 /// Opens a non-blocking socket to `addr` and starts connecting.
-pub fn connect(addr: SocketAddr, opts: Options) -> io::Result<TcpStream> {
+pub(crate) fn connect(addr: SocketAddr, opts: Options) -> io::Result<TcpStream> {
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -40,7 +40,7 @@ pub fn connect(addr: SocketAddr, opts: Options) -> io::Result<TcpStream> {
 }
 
 /// Where a connect in progress stands, once its socket reported readiness.
-pub fn connect_outcome(stream: &TcpStream) -> Progress {
+pub(crate) fn connect_outcome(stream: &TcpStream) -> Progress {
     let result = match stream.take_error() {
         Ok(Some(e)) | Err(e) => Err(e),
         Ok(None) => stream.peer_addr().map(drop),
@@ -54,7 +54,7 @@ pub fn connect_outcome(stream: &TcpStream) -> Progress {
 }
 
 #[derive(Debug)]
-pub enum Progress {
+pub(crate) enum Progress {
     Connected,
     /// Not yet (ENOTCONN or EINPROGRESS): wait for the next event.
     Waiting,
@@ -65,7 +65,7 @@ pub enum Progress {
 /// local ports), not the server's fault. Such an error never counts against
 /// a server, never feeds `observe layer4` or a health check, and is never
 /// retried at once (it would only fail again).
-pub fn local_shortage(err: &io::Error) -> bool {
+pub(crate) fn local_shortage(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL)

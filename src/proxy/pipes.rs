@@ -12,7 +12,7 @@ use crate::sys;
 
 /// One kernel pipe and how many bytes it currently holds.
 #[derive(Debug)]
-pub struct Pipe {
+pub(crate) struct Pipe {
     rd: OwnedFd,
     wr: OwnedFd,
     /// Bytes spliced in and not yet spliced out.
@@ -20,17 +20,17 @@ pub struct Pipe {
 }
 
 impl Pipe {
-    pub fn read_end(&self) -> BorrowedFd<'_> {
+    pub(crate) fn read_end(&self) -> BorrowedFd<'_> {
         self.rd.as_fd()
     }
-    pub fn write_end(&self) -> BorrowedFd<'_> {
+    pub(crate) fn write_end(&self) -> BorrowedFd<'_> {
         self.wr.as_fd()
     }
 }
 
 /// Free pipes of one worker plus the count of pipes it has open.
 #[derive(Debug)]
-pub struct PipePool {
+pub(crate) struct PipePool {
     free: Vec<Pipe>,
     /// Pipes open (free or lent), never above `cap`.
     open: usize,
@@ -44,7 +44,7 @@ pub struct PipePool {
 
 impl PipePool {
     /// `cap` pipes at most; `size` is passed to F_SETPIPE_SZ when set.
-    pub fn new(cap: usize, size: Option<usize>) -> PipePool {
+    pub(crate) fn new(cap: usize, size: Option<usize>) -> PipePool {
         PipePool {
             free: Vec::new(),
             open: 0,
@@ -57,22 +57,22 @@ impl PipePool {
     }
 
     /// How many bytes one pipe holds at most.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// Pipes lent out right now.
-    pub fn in_use(&self) -> usize {
+    pub(crate) fn in_use(&self) -> usize {
         self.open - self.free.len()
     }
 
     /// Pipes ever lent (the stats show it: splice at work).
-    pub fn lent(&self) -> u64 {
+    pub(crate) fn lent(&self) -> u64 {
         self.lent
     }
 
     /// A free pipe, or a new one while under the cap; None means "copy instead".
-    pub fn get(&mut self) -> Option<Pipe> {
+    pub(crate) fn get(&mut self) -> Option<Pipe> {
         let pipe = self.get_or_make();
         self.lent += u64::from(pipe.is_some());
         pipe
@@ -101,7 +101,7 @@ impl PipePool {
     }
 
     /// Takes a pipe back: kept for reuse when empty, closed otherwise.
-    pub fn put(&mut self, pipe: Pipe) {
+    pub(crate) fn put(&mut self, pipe: Pipe) {
         if pipe.len == 0 {
             self.free.push(pipe);
         } else {

@@ -32,7 +32,7 @@ const ROUNDS_PER_CALL: usize = 32;
 /// are registered edge-triggered, so a flag stays set until a syscall on
 /// that socket says it is exhausted.
 #[derive(Debug)]
-pub struct Side {
+pub(crate) struct Side {
     pub stream: TcpStream,
     pub readable: bool,
     pub writable: bool,
@@ -42,7 +42,7 @@ pub struct Side {
 }
 
 impl Side {
-    pub fn new(stream: TcpStream) -> Side {
+    pub(crate) fn new(stream: TcpStream) -> Side {
         Side {
             stream,
             readable: false,
@@ -54,7 +54,7 @@ impl Side {
 
 /// The worker's pools a pump borrows from.
 #[derive(Debug)]
-pub struct Pools {
+pub(crate) struct Pools {
     pub pipes: PipePool,
     pub bufs: BufPool,
 }
@@ -84,7 +84,7 @@ impl Flight {
 
 /// What one call of [`Pump::run`] did.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Moved {
+pub(crate) struct Moved {
     /// Bytes read from the source (or a FIN read: see `eof`).
     pub read: usize,
     /// Bytes written to the destination.
@@ -95,7 +95,7 @@ pub struct Moved {
 
 /// Which socket of a pump failed.
 #[derive(Debug)]
-pub enum Failed {
+pub(crate) enum Failed {
     /// Reading from the source.
     Source(io::Error),
     /// Writing to the destination.
@@ -112,7 +112,7 @@ impl std::fmt::Display for Failed {
 
 /// One direction of a proxied connection.
 #[derive(Debug)]
-pub struct Pump {
+pub(crate) struct Pump {
     flight: Flight,
     /// The source sent its FIN.
     eof: bool,
@@ -139,7 +139,7 @@ pub struct Pump {
 }
 
 impl Pump {
-    pub fn new(splice_allowed: bool) -> Pump {
+    pub(crate) fn new(splice_allowed: bool) -> Pump {
         Pump {
             flight: Flight::Empty,
             eof: false,
@@ -156,7 +156,7 @@ impl Pump {
     }
 
     /// A pump that journals what it reads, for a possible replay.
-    pub fn journaling(splice_allowed: bool) -> Pump {
+    pub(crate) fn journaling(splice_allowed: bool) -> Pump {
         Pump {
             journal: Some(Vec::new()),
             ..Pump::new(splice_allowed)
@@ -165,7 +165,7 @@ impl Pump {
 
     /// A journaling pump for a replacement server: `journal` (what the
     /// client sent the failed one) is in flight first.
-    pub fn replaying(journal: Vec<u8>, splice_allowed: bool, pools: &mut Pools) -> Pump {
+    pub(crate) fn replaying(journal: Vec<u8>, splice_allowed: bool, pools: &mut Pools) -> Pump {
         let mut buf = pools.bufs.get();
         let len = journal.len();
         debug_assert!(len <= buf.len(), "a journal never outgrows a buffer");
@@ -182,38 +182,38 @@ impl Pump {
     }
 
     /// Whether the source ever sent a byte.
-    pub fn heard(&self) -> bool {
+    pub(crate) fn heard(&self) -> bool {
         self.heard
     }
 
     /// Whether this pump still holds everything it ever read.
-    pub fn journaled(&self) -> bool {
+    pub(crate) fn journaled(&self) -> bool {
         self.journal.is_some()
     }
 
     /// Takes the journal, if still whole.
-    pub fn take_journal(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn take_journal(&mut self) -> Option<Vec<u8>> {
         self.journal.take()
     }
 
     /// Stops journaling (the replay window is over).
-    pub fn forget(&mut self) {
+    pub(crate) fn forget(&mut self) {
         self.journal = None;
     }
 
     /// The source's FIN has been read and passed on, nothing left in flight.
-    pub fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.shut
     }
 
     /// The source has sent its FIN (bytes may still be in flight).
-    pub fn eof(&self) -> bool {
+    pub(crate) fn eof(&self) -> bool {
         self.eof
     }
 
     /// Moves what readiness allows; `Err` means a socket failed (reset, ...)
     /// and the connection must be aborted (or, before any answer, retried).
-    pub fn run(
+    pub(crate) fn run(
         &mut self,
         src: &mut Side,
         dst: &mut Side,
@@ -243,7 +243,7 @@ impl Pump {
     }
 
     /// Gives back what this direction holds, at the end of the connection.
-    pub fn release(&mut self, pools: &mut Pools) {
+    pub(crate) fn release(&mut self, pools: &mut Pools) {
         match std::mem::take(&mut self.flight) {
             Flight::Empty => {}
             Flight::Pipe(p) => pools.pipes.put(p),
@@ -268,7 +268,7 @@ impl Pump {
 
     /// The source's FIN has been read (or reading was given up) and every
     /// byte before it written: the FIN is owed to the destination.
-    pub fn fin_owed(&self) -> bool {
+    pub(crate) fn fin_owed(&self) -> bool {
         (self.eof || self.cut) && !self.shut && self.flight.pending() == 0
     }
 
@@ -276,24 +276,24 @@ impl Pump {
     /// given up, and room for bytes. The source's read timeout runs only
     /// then; a direction blocked on its destination runs the destination's
     /// write timeout instead.
-    pub fn reading(&self) -> bool {
+    pub(crate) fn reading(&self) -> bool {
         !self.eof && !self.cut && self.has_room()
     }
 
     /// The source's read timeout struck: read no more from it, and pass a
     /// FIN on once the bytes in flight are written.
-    pub fn stop_reading(&mut self) {
+    pub(crate) fn stop_reading(&mut self) {
         self.cut = true;
     }
 
     /// Since when bytes in flight have been waiting for the destination.
-    pub fn blocked_since(&self) -> Option<Instant> {
+    pub(crate) fn blocked_since(&self) -> Option<Instant> {
         self.blocked_since
     }
 
     /// After a run that wrote `written` bytes at `now`: starts, restarts or
     /// clears the clock of the destination's write timeout.
-    pub fn track_blocking(&mut self, written: usize, now: Instant) {
+    pub(crate) fn track_blocking(&mut self, written: usize, now: Instant) {
         if self.flight.pending() == 0 {
             self.blocked_since = None;
         } else if written > 0 || self.blocked_since.is_none() {
@@ -304,7 +304,7 @@ impl Pump {
     /// Passes the owed FIN on with `shutdown(Write)`, or, when the caller is
     /// about to close the destination anyway (`closing`), leaves it to
     /// close(2), which sends the same FIN one syscall cheaper.
-    pub fn pass_fin(&mut self, dst: &Side, closing: bool) {
+    pub(crate) fn pass_fin(&mut self, dst: &Side, closing: bool) {
         debug_assert!(self.fin_owed());
         if !closing {
             // ENOTCONN here means the peer is gone; the other direction

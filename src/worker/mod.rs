@@ -6,9 +6,9 @@
 //! sessions run to their end, the thread returns with the last one); on
 //! `Stop`, from either, every session is closed and the thread returns.
 
-pub mod slab;
-pub mod timer;
-pub mod token;
+pub(crate) mod slab;
+pub(crate) mod timer;
+pub(crate) mod token;
 
 mod listeners;
 
@@ -76,7 +76,7 @@ enum Phase {
     Stopping,
 }
 
-pub struct Worker {
+pub(crate) struct Worker {
     id: usize,
     poll: Poll,
     control: Receiver<Control>,
@@ -104,7 +104,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 impl Worker {
     /// `listeners` are (socket, frontend index), already bound.
-    pub fn new(
+    pub(crate) fn new(
         id: usize,
         poll: Poll,
         control: Receiver<Control>,
@@ -147,7 +147,7 @@ impl Worker {
 
     /// The event loop; returns when told to stop, or once drained after a
     /// soft stop.
-    pub fn run(mut self) -> io::Result<()> {
+    pub(crate) fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.poll_timeout();

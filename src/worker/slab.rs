@@ -18,7 +18,7 @@ const GEN_MAX: u32 = (1 << 31) - 1;
 
 /// One value's address: its slot and the slot's generation when it went in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Key {
+pub(crate) struct Key {
     slot: u32,
     generation: u32,
 }
@@ -26,16 +26,16 @@ pub struct Key {
 impl Key {
     /// Rebuilds a key from its parts (a decoded token); `generation` must be
     /// in 1..2^31.
-    pub fn from_parts(slot: u32, generation: u32) -> Key {
+    pub(crate) fn from_parts(slot: u32, generation: u32) -> Key {
         debug_assert!((1..=GEN_MAX).contains(&generation));
         Key { slot, generation }
     }
 
-    pub fn slot(self) -> u32 {
+    pub(crate) fn slot(self) -> u32 {
         self.slot
     }
 
-    pub fn generation(self) -> u32 {
+    pub(crate) fn generation(self) -> u32 {
         self.generation
     }
 }
@@ -47,7 +47,7 @@ struct Entry<T> {
 }
 
 #[derive(Debug)]
-pub struct Slab<T> {
+pub(crate) struct Slab<T> {
     entries: Vec<Entry<T>>,
     free: Vec<u32>,
     len: usize,
@@ -65,7 +65,7 @@ impl<T> Default for Slab<T> {
 
 impl<T> Slab<T> {
     /// The key the next `insert` will return.
-    pub fn vacant_key(&self) -> Key {
+    pub(crate) fn vacant_key(&self) -> Key {
         match self.free.last() {
             Some(&slot) => Key {
                 slot,
@@ -78,7 +78,7 @@ impl<T> Slab<T> {
         }
     }
 
-    pub fn insert(&mut self, value: T) -> Key {
+    pub(crate) fn insert(&mut self, value: T) -> Key {
         let key = self.vacant_key();
         self.len += 1;
         match self.free.pop() {
@@ -97,11 +97,11 @@ impl<T> Slab<T> {
             .filter(|e| e.generation == key.generation)
     }
 
-    pub fn get(&self, key: Key) -> Option<&T> {
+    pub(crate) fn get(&self, key: Key) -> Option<&T> {
         self.entry(key).and_then(|e| e.value.as_ref())
     }
 
-    pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         self.entries
             .get_mut(key.slot as usize)
             .filter(|e| e.generation == key.generation)
@@ -110,7 +110,7 @@ impl<T> Slab<T> {
 
     /// Removes the value `key` names; the slot's next value gets a new
     /// generation, so `key` (and every copy of it) goes stale.
-    pub fn remove(&mut self, key: Key) -> Option<T> {
+    pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
         let entry = self
             .entries
             .get_mut(key.slot as usize)
@@ -126,16 +126,16 @@ impl<T> Slab<T> {
         Some(value)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The keys of the values present, in slot order.
-    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = Key> + '_ {
         self.entries.iter().enumerate().filter_map(|(i, e)| {
             e.value.as_ref().map(|_| Key {
                 slot: i as u32,
@@ -145,12 +145,12 @@ impl<T> Slab<T> {
     }
 
     /// The values present.
-    pub fn values(&self) -> impl Iterator<Item = &T> + '_ {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> + '_ {
         self.entries.iter().filter_map(|e| e.value.as_ref())
     }
 
     /// Removes and yields every value.
-    pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
         self.free.clear();
         self.len = 0;
         self.entries.drain(..).filter_map(|e| e.value)

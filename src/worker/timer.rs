@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use crate::worker::slab::Key;
 
 #[derive(Debug, Default)]
-pub struct Timers {
+pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<(Instant, Key)>>,
 }
 
 impl Timers {
     /// Arms `key` at `at` unless it is already armed at or before `at`.
     /// `armed` is the session's record of its live entry.
-    pub fn arm(&mut self, armed: &mut Option<Instant>, key: Key, at: Instant) {
+    pub(crate) fn arm(&mut self, armed: &mut Option<Instant>, key: Key, at: Instant) {
         if armed.is_some_and(|t| t <= at) {
             return;
         }
@@ -29,7 +29,7 @@ impl Timers {
     }
 
     /// Pops the next entry due at `now`, as (instant it was armed for, key).
-    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, Key)> {
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, Key)> {
         match self.heap.peek() {
             Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
             _ => None,
@@ -37,7 +37,7 @@ impl Timers {
     }
 
     /// Time until the next entry, None when there is none.
-    pub fn next_in(&self, now: Instant) -> Option<Duration> {
+    pub(crate) fn next_in(&self, now: Instant) -> Option<Duration> {
         self.heap
             .peek()
             .map(|Reverse((at, _))| at.saturating_duration_since(now))

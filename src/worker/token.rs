@@ -10,7 +10,7 @@ use mio::Token;
 
 use crate::worker::slab::Key;
 
-pub const WAKER: Token = Token(0);
+pub(crate) const WAKER: Token = Token(0);
 const LISTENER_BASE: usize = 1;
 const MAX_LISTENERS: usize = 1 << 16;
 const SLOT_SHIFT: u32 = 1;
@@ -20,20 +20,20 @@ const _: () = assert!(usize::BITS == 64, "session tokens need a 64-bit usize");
 
 /// Which socket of a session an event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peer {
+pub(crate) enum Peer {
     Client,
     Server,
 }
 
 /// What a token designates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     Waker,
     Listener(usize),
     Session(Key, Peer),
 }
 
-pub fn listener(index: usize) -> Token {
+pub(crate) fn listener(index: usize) -> Token {
     assert!(
         index < MAX_LISTENERS,
         "at most {MAX_LISTENERS} listeners per worker"
@@ -41,7 +41,7 @@ pub fn listener(index: usize) -> Token {
     Token(LISTENER_BASE + index)
 }
 
-pub fn session(key: Key, peer: Peer) -> Token {
+pub(crate) fn session(key: Key, peer: Peer) -> Token {
     Token(
         (key.generation() as usize) << GENERATION_SHIFT
             | (key.slot() as usize) << SLOT_SHIFT
@@ -49,7 +49,7 @@ pub fn session(key: Key, peer: Peer) -> Token {
     )
 }
 
-pub fn target(token: Token) -> Target {
+pub(crate) fn target(token: Token) -> Target {
     let t = token.0;
     match t >> GENERATION_SHIFT {
         0 if t == 0 => Target::Waker,

@@ -23,10 +23,10 @@ use crate::common::*;
 
 /// How long a scenario waits for something l4lb must do: far above any
 /// timeout the suite configures, so hitting it means "never".
-pub const LIMIT: Duration = Duration::from_secs(10);
+pub(crate) const LIMIT: Duration = Duration::from_secs(10);
 
 /// A running l4lb with a runtime API socket and connection logs on stdout.
-pub struct Lb {
+pub(crate) struct Lb {
     pub l4: L4lb,
     /// The first `listen` section's port.
     pub port: u16,
@@ -39,7 +39,7 @@ pub struct Lb {
 
 /// A `listen NAME` section on `port` over `servers` (named s0, s1, ...),
 /// with `extra` lines (balance, timeouts, options) before the servers.
-pub fn listen(name: &str, port: u16, servers: &[SocketAddr], extra: &str) -> String {
+pub(crate) fn listen(name: &str, port: u16, servers: &[SocketAddr], extra: &str) -> String {
     let mut s = format!("listen {name}\n    bind 127.0.0.1:{port}\n");
     for line in extra.lines().filter(|l| !l.trim().is_empty()) {
         s.push_str(&format!("    {}\n", line.trim()));
@@ -52,14 +52,14 @@ pub fn listen(name: &str, port: u16, servers: &[SocketAddr], extra: &str) -> Str
 
 impl Lb {
     /// l4lb with one `listen px` over `servers`; `extra` as in [`listen`].
-    pub fn start(servers: &[SocketAddr], extra: &str) -> Lb {
+    pub(crate) fn start(servers: &[SocketAddr], extra: &str) -> Lb {
         let port = free_port();
         Lb::start_sections("", &[(port, listen("px", port, servers, extra))])
     }
 
     /// l4lb with `global_extra` lines and the given `listen` sections,
     /// each with the port it binds.
-    pub fn start_sections(global_extra: &str, sections: &[(u16, String)]) -> Lb {
+    pub(crate) fn start_sections(global_extra: &str, sections: &[(u16, String)]) -> Lb {
         let dir = TempDir::new("fault");
         let sock = dir.0.join("api.sock");
         // Two workers unless the scenario says otherwise.
@@ -97,12 +97,12 @@ impl Lb {
     }
 
     /// One runtime API command's whole answer.
-    pub fn api(&self, line: &str) -> String {
+    pub(crate) fn api(&self, line: &str) -> String {
         api_command(&self.sock, line)
     }
 
     /// Column `col` of `show stat`'s row (`px`, `sv`), as a number.
-    pub fn stat(&self, px: &str, sv: &str, col: &str) -> u64 {
+    pub(crate) fn stat(&self, px: &str, sv: &str, col: &str) -> u64 {
         let rows = self.stat_rows(col);
         rows.iter()
             .find(|(p, s, _)| p == px && s == sv)
@@ -111,7 +111,7 @@ impl Lb {
     }
 
     /// Column `col` of every `show stat` row: (pxname, svname, value).
-    pub fn stat_rows(&self, col: &str) -> Vec<(String, String, u64)> {
+    pub(crate) fn stat_rows(&self, col: &str) -> Vec<(String, String, u64)> {
         stat_column(&self.api("show stat"), col)
             .into_iter()
             .map(|(p, s, v)| (p, s, v.parse().unwrap_or(0)))
@@ -119,7 +119,7 @@ impl Lb {
     }
 
     /// `show info`'s numeric `field`.
-    pub fn info(&self, field: &str) -> u64 {
+    pub(crate) fn info(&self, field: &str) -> u64 {
         let info = self.api("show info");
         info.lines()
             .find_map(|l| l.strip_prefix(&format!("{field}: ")))
@@ -130,7 +130,7 @@ impl Lb {
 
     /// The termination states (`--`, `cD`, `SD`, ...) of the connections
     /// logged so far, in the order they ended.
-    pub fn states(&self) -> Vec<String> {
+    pub(crate) fn states(&self) -> Vec<String> {
         self.l4
             .out_lines()
             .iter()
@@ -139,7 +139,7 @@ impl Lb {
     }
 
     /// Waits for `n` connection logs and returns their states.
-    pub fn wait_states(&self, n: usize) -> Vec<String> {
+    pub(crate) fn wait_states(&self, n: usize) -> Vec<String> {
         let logged = wait_until(LIMIT, || self.l4.out_lines().len() >= n);
         assert!(logged, "{n} connection logs, got {:?}", self.l4.out_lines());
         self.states()
@@ -154,7 +154,7 @@ impl Lb {
     /// each frontend, backend and server row, `CurrConns`) is back to zero,
     /// no pipe is lent, l4lb's fds are back at their count after start, and
     /// no socket on l4lb's ports or `backend_ports` sits in CLOSE_WAIT.
-    pub fn audit(&self, backend_ports: &[u16]) {
+    pub(crate) fn audit(&self, backend_ports: &[u16]) {
         let mut ports = self.ports.clone();
         ports.extend_from_slice(backend_ports);
         let busy = || -> Vec<String> {
@@ -187,7 +187,7 @@ impl Lb {
 
 /// How a stream ended, as the peer reading (or writing) it saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// `read()` returned 0: a FIN after every byte.
     Eof,
     /// ECONNRESET, or EPIPE (the tests never write after their own
@@ -203,7 +203,7 @@ pub enum End {
 }
 
 impl End {
-    pub fn of(e: &io::Error) -> End {
+    pub(crate) fn of(e: &io::Error) -> End {
         match e.kind() {
             io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => End::Reset,
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => End::Silent,
@@ -215,7 +215,7 @@ impl End {
 /// What one peer received: how many bytes, their sha256, the first few
 /// of them (for messages) and how the stream ended.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub len: usize,
     pub hash: [u8; 32],
     pub head: Vec<u8>,
@@ -224,24 +224,24 @@ pub struct Received {
 
 impl Received {
     /// Whether the bytes are exactly the `len` pattern bytes of `seed`.
-    pub fn is_pattern(&self, seed: u64, len: usize) -> bool {
+    pub(crate) fn is_pattern(&self, seed: u64, len: usize) -> bool {
         self.len == len && self.hash == pattern_hash(seed, len)
     }
 
     /// Whether the bytes are the first `self.len` pattern bytes of `seed`.
-    pub fn is_pattern_prefix(&self, seed: u64) -> bool {
+    pub(crate) fn is_pattern_prefix(&self, seed: u64) -> bool {
         self.hash == pattern_hash(seed, self.len)
     }
 }
 
 /// Reads `r` until EOF, an error or its read timeout.
-pub fn receive(r: &mut TcpStream) -> Received {
+pub(crate) fn receive(r: &mut TcpStream) -> Received {
     receive_up_to(r, usize::MAX)
 }
 
 /// Reads `r` until `limit` bytes, EOF, an error or its read timeout; `end`
 /// is `Open` when the limit was reached first.
-pub fn receive_up_to(r: &mut TcpStream, limit: usize) -> Received {
+pub(crate) fn receive_up_to(r: &mut TcpStream, limit: usize) -> Received {
     let mut hash = Sha256::new();
     let mut head = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -272,7 +272,7 @@ pub fn receive_up_to(r: &mut TcpStream, limit: usize) -> Received {
 }
 
 /// Writes `len` pattern bytes of `seed`; on an error, how the stream ended.
-pub fn send(w: &mut TcpStream, seed: u64, len: usize) -> Result<(), End> {
+pub(crate) fn send(w: &mut TcpStream, seed: u64, len: usize) -> Result<(), End> {
     send_pattern(w, seed, len)
         .map(drop)
         .map_err(|e| End::of(&e))
@@ -281,7 +281,7 @@ pub fn send(w: &mut TcpStream, seed: u64, len: usize) -> Result<(), End> {
 /// Closes `s` with an RST rather than a FIN. In a `Backend` handler the
 /// RST goes out when the handler returns (the helper keeps a dup of the
 /// socket until then); see [`abort`] for at once.
-pub fn reset(s: TcpStream) {
+pub(crate) fn reset(s: TcpStream) {
     socket2::SockRef::from(&s)
         .set_linger(Some(Duration::ZERO))
         .unwrap();
@@ -292,7 +292,7 @@ pub fn reset(s: TcpStream) {
 /// (a `Backend` handler's stream has a dup until the handler returns):
 /// connect(2) to AF_UNSPEC is Linux's `tcp_disconnect`, which resets an
 /// open connection without closing the fd.
-pub fn abort(s: &TcpStream) {
+pub(crate) fn abort(s: &TcpStream) {
     // SAFETY: zeroed sockaddr_storage is a valid sockaddr; only its family is read.
     let mut unspec: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     unspec.ss_family = libc::AF_UNSPEC as libc::sa_family_t;
@@ -306,7 +306,7 @@ pub fn abort(s: &TcpStream) {
 /// (POLLHUP: both ways shut, or an RST) and says which: `Reset` if an RST
 /// did it, `Eof` if both FINs did. For a peer that can no longer read the
 /// reset (it already read its EOF). `Silent` if neither came.
-pub fn wait_hangup(s: &TcpStream, limit: Duration) -> End {
+pub(crate) fn wait_hangup(s: &TcpStream, limit: Duration) -> End {
     let mut p = libc::pollfd {
         fd: s.as_raw_fd(),
         events: libc::POLLHUP,
@@ -326,7 +326,7 @@ pub fn wait_hangup(s: &TcpStream, limit: Duration) -> End {
 
 /// Whether a socket listens on `port` (without connecting to it, which
 /// would make a connection of its own).
-pub fn listening(port: u16) -> bool {
+pub(crate) fn listening(port: u16) -> bool {
     ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|file| {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         text.lines().skip(1).any(|line| {
@@ -339,7 +339,7 @@ pub fn listening(port: u16) -> bool {
 
 /// Connects to `port` with a small receive buffer (set before connecting,
 /// so the kernel never grows it): a reader that holds little.
-pub fn connect_small(port: u16, rcvbuf: usize) -> TcpStream {
+pub(crate) fn connect_small(port: u16, rcvbuf: usize) -> TcpStream {
     let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     s.set_recv_buffer_size(rcvbuf).unwrap();
     s.connect_timeout(&addr(port).into(), Duration::from_secs(5))
@@ -350,7 +350,7 @@ pub fn connect_small(port: u16, rcvbuf: usize) -> TcpStream {
 }
 
 /// Connects to `port` from the source address `ip` (any 127.x.y.z).
-pub fn connect_from(ip: [u8; 4], port: u16) -> TcpStream {
+pub(crate) fn connect_from(ip: [u8; 4], port: u16) -> TcpStream {
     let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     s.bind(&SocketAddr::from((ip, 0)).into()).unwrap();
     s.connect_timeout(&addr(port).into(), Duration::from_secs(5))
@@ -362,7 +362,7 @@ pub fn connect_from(ip: [u8; 4], port: u16) -> TcpStream {
 
 /// A backend whose handler `f` gets a sender for what it saw; returns it
 /// with the receiving end.
-pub fn reporting<T, F>(f: F) -> (Backend, mpsc::Receiver<T>)
+pub(crate) fn reporting<T, F>(f: F) -> (Backend, mpsc::Receiver<T>)
 where
     T: Send + 'static,
     F: Fn(TcpStream, &mpsc::Sender<T>) + Send + Sync + 'static,
@@ -377,7 +377,7 @@ where
 }
 
 /// [`reporting`] for a [`scripted`] backend: `f` gets the word too.
-pub fn scripted_reporting<T, F>(f: F) -> (Backend, mpsc::Receiver<T>)
+pub(crate) fn scripted_reporting<T, F>(f: F) -> (Backend, mpsc::Receiver<T>)
 where
     T: Send + 'static,
     F: Fn(&str, TcpStream, &mpsc::Sender<T>) + Send + Sync + 'static,
@@ -393,7 +393,7 @@ where
 
 /// A one-shot signal from a test to a backend thread (which gets the
 /// receiver behind a lock: handlers are `Sync`).
-pub fn one_shot() -> (mpsc::Sender<()>, Mutex<mpsc::Receiver<()>>) {
+pub(crate) fn one_shot() -> (mpsc::Sender<()>, Mutex<mpsc::Receiver<()>>) {
     let (tx, rx) = mpsc::channel();
     (tx, Mutex::new(rx))
 }
@@ -401,7 +401,7 @@ pub fn one_shot() -> (mpsc::Sender<()>, Mutex<mpsc::Receiver<()>>) {
 /// A backend whose every connection starts with one line from the client
 /// naming what it does: `echo` is an innocent's (echo until EOF); any
 /// other word is handed to `fault` with the stream, read up to the line.
-pub fn scripted<F>(fault: F) -> Backend
+pub(crate) fn scripted<F>(fault: F) -> Backend
 where
     F: Fn(&str, TcpStream) + Send + Sync + 'static,
 {
@@ -417,7 +417,7 @@ where
 }
 
 /// Echoes until EOF, then closes; ends quietly on an error.
-pub fn echo(mut s: TcpStream) {
+pub(crate) fn echo(mut s: TcpStream) {
     let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n) = s.read(&mut buf) {
         if n == 0 || s.write_all(&buf[..n]).is_err() {
@@ -434,13 +434,13 @@ const INNOCENT_HALF: usize = 256 * 1024;
 /// backend and reads it back. [`Innocents::start`] returns once every one
 /// is half way (connected, bytes flowing both ways); [`Innocents::finish`]
 /// lets them complete.
-pub struct Innocents {
+pub(crate) struct Innocents {
     go: Vec<mpsc::Sender<()>>,
     threads: Vec<JoinHandle<Result<(), String>>>,
 }
 
 impl Innocents {
-    pub fn start(port: u16, n: usize) -> Innocents {
+    pub(crate) fn start(port: u16, n: usize) -> Innocents {
         let (ready_tx, ready_rx) = mpsc::channel();
         let mut go = Vec::new();
         let mut threads = Vec::new();
@@ -462,7 +462,7 @@ impl Innocents {
 
     /// Lets every innocent finish; panics unless each got exactly its
     /// bytes back, then a clean EOF, with no error on either direction.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         for g in &self.go {
             let _ = g.send(());
         }

@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 /// included, and from then on no client can take it as its source port, so
 /// the only TIME_WAIT sockets it will ever have are those of our own
 /// listeners, which SO_REUSEADDR binds past.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     static RESERVED: Mutex<Vec<socket2::Socket>> = Mutex::new(Vec::new());
     for _ in 0..100 {
         let v4 = reserve(addr(0)).expect("reserve a port on 127.0.0.1");
@@ -73,15 +73,15 @@ fn reserve(at: SocketAddr) -> io::Result<socket2::Socket> {
     Ok(sock)
 }
 
-pub fn addr(port: u16) -> SocketAddr {
+pub(crate) fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// A private temporary directory, removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
+pub(crate) struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "l4lb-test-{}-{tag}-{}",
@@ -100,7 +100,7 @@ impl Drop for TempDir {
 }
 
 /// A running l4lb process.
-pub struct L4lb {
+pub(crate) struct L4lb {
     child: Child,
     /// Its stderr (the daemon's own messages), line by line.
     pub log: Arc<Mutex<Vec<String>>>,
@@ -112,12 +112,12 @@ pub struct L4lb {
 
 impl L4lb {
     /// Starts `l4lb -f <conf>` and waits (bounded) for its ready line.
-    pub fn start(conf: &str) -> L4lb {
+    pub(crate) fn start(conf: &str) -> L4lb {
         Self::start_with_env(conf, &[])
     }
 
     /// `start`, with extra environment variables (NOTIFY_SOCKET, ...).
-    pub fn start_with_env(conf: &str, env: &[(&str, &str)]) -> L4lb {
+    pub(crate) fn start_with_env(conf: &str, env: &[(&str, &str)]) -> L4lb {
         let dir = TempDir::new("conf");
         let path = dir.0.join("l4lb.conf");
         std::fs::write(&path, conf).unwrap();
@@ -125,12 +125,12 @@ impl L4lb {
     }
 
     /// Starts l4lb with the given flags and waits for its ready line.
-    pub fn spawn(args: &[&str], dir: TempDir) -> L4lb {
+    pub(crate) fn spawn(args: &[&str], dir: TempDir) -> L4lb {
         Self::spawn_with_env(args, dir, &[])
     }
 
     /// `spawn`, with extra environment variables.
-    pub fn spawn_with_env(args: &[&str], dir: TempDir, env: &[(&str, &str)]) -> L4lb {
+    pub(crate) fn spawn_with_env(args: &[&str], dir: TempDir, env: &[(&str, &str)]) -> L4lb {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_l4lb"));
         cmd.args(args)
             .env("RUST_LOG", "info")
@@ -140,7 +140,7 @@ impl L4lb {
 
     /// `spawn`, in a process whose fd limit is `limit` and cannot be
     /// raised (see [`limit_fds`]).
-    pub fn spawn_with_fd_limit(args: &[&str], dir: TempDir, limit: u64) -> L4lb {
+    pub(crate) fn spawn_with_fd_limit(args: &[&str], dir: TempDir, limit: u64) -> L4lb {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_l4lb"));
         cmd.args(args).env("RUST_LOG", "info");
         limit_fds(&mut cmd, limit);
@@ -148,7 +148,7 @@ impl L4lb {
     }
 
     /// Runs `cmd` (l4lb with its arguments) and waits for its ready line.
-    pub fn spawn_command(mut cmd: Command, dir: TempDir) -> L4lb {
+    pub(crate) fn spawn_command(mut cmd: Command, dir: TempDir) -> L4lb {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -195,21 +195,21 @@ impl L4lb {
         l
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
     /// The lines written to stdout so far.
-    pub fn out_lines(&self) -> Vec<String> {
+    pub(crate) fn out_lines(&self) -> Vec<String> {
         self.out.lock().unwrap().clone()
     }
 
     /// Open file descriptors of the l4lb process.
-    pub fn fd_count(&self) -> usize {
+    pub(crate) fn fd_count(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .unwrap()
             .count()
@@ -217,7 +217,7 @@ impl L4lb {
 
     /// Open pipe fds of the l4lb process, not counting stdin/out/err (its
     /// stderr is a pipe to this test).
-    pub fn pipe_fd_count(&self) -> usize {
+    pub(crate) fn pipe_fd_count(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .unwrap()
             .filter_map(|e| e.ok())
@@ -234,7 +234,7 @@ impl L4lb {
 
     /// Sends SIGTERM and waits for the exit status (bounded). SIGTERM is a
     /// soft stop: call it with no connection open, or it waits for them.
-    pub fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         signal(self.pid(), libc::SIGTERM);
         let status = wait_bounded(&mut self.child, Duration::from_secs(10));
         for r in self.readers.drain(..) {
@@ -244,14 +244,14 @@ impl L4lb {
     }
 
     /// Sends `sig` to the l4lb process.
-    pub fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         signal(self.pid(), sig);
     }
 
     /// Waits up to `limit` for the process to exit and reaps it; None if it
     /// still runs (then `Drop` kills it). Once it has exited, the whole log
     /// is in `log` (and `out`).
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let mut status = None;
         wait_until(limit, || {
             status = self.child.try_wait().unwrap();
@@ -266,13 +266,13 @@ impl L4lb {
     }
 
     /// Whether the process is still running (without waiting).
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 }
 
 /// Sends `sig` to our own child process.
-pub fn signal(pid: u32, sig: i32) {
+pub(crate) fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) touches no memory of ours; the pid is a live child.
     unsafe {
         libc::kill(pid as i32, sig);
@@ -307,7 +307,7 @@ impl Drop for L4lb {
 
 /// Polls `cond` every few ms until it holds or `limit` passes; returns
 /// whether it held. For conditions another process makes true eventually.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if cond() {
@@ -322,7 +322,7 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Connection counts a backend keeps.
 #[derive(Default)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub total: AtomicUsize,
     pub active: AtomicUsize,
     pub max_active: AtomicUsize,
@@ -330,7 +330,7 @@ pub struct Counts {
 
 /// A backend server in threads: one thread accepts, one thread per connection
 /// runs `handler`. Stopped and joined on drop.
-pub struct Backend {
+pub(crate) struct Backend {
     pub port: u16,
     pub counts: Arc<Counts>,
     stop: Arc<AtomicBool>,
@@ -339,7 +339,7 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn start<F>(handler: F) -> Backend
+    pub(crate) fn start<F>(handler: F) -> Backend
     where
         F: Fn(TcpStream) + Send + Sync + 'static,
     {
@@ -354,7 +354,7 @@ impl Backend {
 
     /// Like `start`, on a given port (to bring a killed backend back): one
     /// from `free_port()` or a `Backend`'s, so it is still reserved.
-    pub fn start_at<F>(port: u16, handler: F) -> Backend
+    pub(crate) fn start_at<F>(port: u16, handler: F) -> Backend
     where
         F: Fn(TcpStream) + Send + Sync + 'static,
     {
@@ -408,7 +408,7 @@ impl Backend {
     }
 
     /// Replies to each connection by echoing until EOF, then closes.
-    pub fn echo() -> Backend {
+    pub(crate) fn echo() -> Backend {
         Backend::start(|mut s| {
             let mut buf = [0u8; 65536];
             loop {
@@ -425,16 +425,16 @@ impl Backend {
     }
 
     /// Writes `name\n` on accept, then echoes until EOF.
-    pub fn named(name: &'static str) -> Backend {
+    pub(crate) fn named(name: &'static str) -> Backend {
         Backend::start(named_handler(name))
     }
 
     /// `named`, on a given port.
-    pub fn named_at(name: &'static str, port: u16) -> Backend {
+    pub(crate) fn named_at(name: &'static str, port: u16) -> Backend {
         Backend::start_at(port, named_handler(name))
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         addr(self.port)
     }
 }
@@ -467,14 +467,14 @@ impl Drop for Backend {
 }
 
 /// A deterministic byte stream (xorshift), cheap to make and to check.
-pub struct Pattern(u64);
+pub(crate) struct Pattern(u64);
 
 impl Pattern {
-    pub fn new(seed: u64) -> Pattern {
+    pub(crate) fn new(seed: u64) -> Pattern {
         Pattern(seed | 1)
     }
 
-    pub fn fill(&mut self, buf: &mut [u8]) {
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
@@ -485,7 +485,7 @@ impl Pattern {
 }
 
 /// Writes `len` pattern bytes to `w` and returns their sha256.
-pub fn send_pattern(w: &mut impl Write, seed: u64, len: usize) -> io::Result<[u8; 32]> {
+pub(crate) fn send_pattern(w: &mut impl Write, seed: u64, len: usize) -> io::Result<[u8; 32]> {
     let mut pat = Pattern::new(seed);
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -501,7 +501,7 @@ pub fn send_pattern(w: &mut impl Write, seed: u64, len: usize) -> io::Result<[u8
 }
 
 /// Reads `r` to EOF; returns (bytes, sha256).
-pub fn recv_all(r: &mut impl Read) -> io::Result<(usize, [u8; 32])> {
+pub(crate) fn recv_all(r: &mut impl Read) -> io::Result<(usize, [u8; 32])> {
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0;
@@ -516,12 +516,12 @@ pub fn recv_all(r: &mut impl Read) -> io::Result<(usize, [u8; 32])> {
 }
 
 /// The sha256 of `len` pattern bytes, computed without a socket.
-pub fn pattern_hash(seed: u64, len: usize) -> [u8; 32] {
+pub(crate) fn pattern_hash(seed: u64, len: usize) -> [u8; 32] {
     send_pattern(&mut io::sink(), seed, len).unwrap()
 }
 
 /// Connects to the proxy with a bounded timeout.
-pub fn connect(port: u16) -> TcpStream {
+pub(crate) fn connect(port: u16) -> TcpStream {
     let s =
         TcpStream::connect_timeout(&addr(port), Duration::from_secs(5)).expect("connect to l4lb");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -531,7 +531,7 @@ pub fn connect(port: u16) -> TcpStream {
 
 /// Connects to a `Backend::named` server through the proxy: reads its name,
 /// checks that a line is echoed, and returns the name.
-pub fn round_trip(port: u16) -> String {
+pub(crate) fn round_trip(port: u16) -> String {
     let mut c = connect(port);
     let name = read_line(&mut c).unwrap();
     c.write_all(b"ping\n").unwrap();
@@ -540,7 +540,7 @@ pub fn round_trip(port: u16) -> String {
 }
 
 /// Reads one `\n`-terminated line (a backend's name).
-pub fn read_line(s: &mut TcpStream) -> io::Result<String> {
+pub(crate) fn read_line(s: &mut TcpStream) -> io::Result<String> {
     let mut out = Vec::new();
     let mut b = [0u8; 1];
     loop {
@@ -555,7 +555,7 @@ pub fn read_line(s: &mut TcpStream) -> io::Result<String> {
 }
 
 /// Sockets in CLOSE_WAIT whose local or remote port is one of `ports`.
-pub fn close_wait_count(ports: &[u16]) -> usize {
+pub(crate) fn close_wait_count(ports: &[u16]) -> usize {
     let mut n = 0;
     for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -577,13 +577,13 @@ pub fn close_wait_count(ports: &[u16]) -> usize {
 }
 
 /// Half-closes the write side, ignoring "not connected".
-pub fn shutdown_write(s: &TcpStream) {
+pub(crate) fn shutdown_write(s: &TcpStream) {
     let _ = s.shutdown(Shutdown::Write);
 }
 
 /// A conf with one frontend on `port` over `servers`, plus extra lines in
 /// the backend (balance, timeouts, options).
-pub fn conf(port: u16, servers: &[SocketAddr], backend_extra: &str) -> String {
+pub(crate) fn conf(port: u16, servers: &[SocketAddr], backend_extra: &str) -> String {
     let mut c = format!(
         "global\n    nbthread 2\n    maxconn 2000\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    \
          timeout client 30s\n    timeout server 30s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    \
@@ -604,7 +604,7 @@ pub fn conf(port: u16, servers: &[SocketAddr], backend_extra: &str) -> String {
 /// Bound to port 0, without SO_REUSEADDR: the kernel picks a port no socket
 /// has, so the bind cannot fail (issue 9: a port vetted by a SO_REUSEADDR
 /// bind may still have TIME_WAIT sockets that fail this one).
-pub fn black_hole() -> (socket2::Socket, Vec<TcpStream>, std::net::SocketAddr) {
+pub(crate) fn black_hole() -> (socket2::Socket, Vec<TcpStream>, std::net::SocketAddr) {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     sock.bind(&addr(0).into()).unwrap();
     sock.listen(0).unwrap();
@@ -622,7 +622,7 @@ pub fn black_hole() -> (socket2::Socket, Vec<TcpStream>, std::net::SocketAddr) {
 
 /// Sends one line to a runtime API socket and returns the whole answer (the
 /// API closes after it).
-pub fn api_command(sock: &std::path::Path, line: &str) -> String {
+pub(crate) fn api_command(sock: &std::path::Path, line: &str) -> String {
     let mut s = std::os::unix::net::UnixStream::connect(sock).expect("connect to the stats socket");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(format!("{line}\n").as_bytes()).unwrap();
@@ -632,7 +632,7 @@ pub fn api_command(sock: &std::path::Path, line: &str) -> String {
 }
 
 /// The RLIMIT_NOFILE of process `pid`.
-pub fn nofile(pid: u32) -> libc::rlimit {
+pub(crate) fn nofile(pid: u32) -> libc::rlimit {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -645,7 +645,7 @@ pub fn nofile(pid: u32) -> libc::rlimit {
 
 /// Sets the RLIMIT_NOFILE of process `pid` (lowering it is allowed below
 /// its open fds: only new fds fail, with EMFILE).
-pub fn set_nofile(pid: u32, lim: libc::rlimit) {
+pub(crate) fn set_nofile(pid: u32, lim: libc::rlimit) {
     // SAFETY: prlimit reads the rlimit we pass; a null old limit is allowed.
     let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &lim, std::ptr::null_mut()) };
     assert_eq!(rc, 0, "prlimit: {}", io::Error::last_os_error());
@@ -655,7 +655,7 @@ pub fn set_nofile(pid: u32, lim: libc::rlimit) {
 /// and unable to raise it: as root, CAP_SYS_RESOURCE would let it, so that
 /// capability is dropped from its bounding set (without root there is none
 /// to drop, and the prctl fails harmlessly).
-pub fn limit_fds(cmd: &mut Command, limit: u64) -> &mut Command {
+pub(crate) fn limit_fds(cmd: &mut Command, limit: u64) -> &mut Command {
     use std::os::unix::process::CommandExt;
     /// From linux/capability.h.
     const CAP_SYS_RESOURCE: libc::c_ulong = 24;
@@ -678,7 +678,7 @@ pub fn limit_fds(cmd: &mut Command, limit: u64) -> &mut Command {
 
 /// Column `column` of every row of a `show stat` answer `csv`:
 /// (pxname, svname, value).
-pub fn stat_column(csv: &str, column: &str) -> Vec<(String, String, String)> {
+pub(crate) fn stat_column(csv: &str, column: &str) -> Vec<(String, String, String)> {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines
         .next()
@@ -699,7 +699,7 @@ pub fn stat_column(csv: &str, column: &str) -> Vec<(String, String, String)> {
 
 /// Column `column` of `show stat`'s row (`px`, `sv`), asked on the runtime
 /// API socket `sock`.
-pub fn show_stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> String {
+pub(crate) fn show_stat(sock: &std::path::Path, px: &str, sv: &str, column: &str) -> String {
     let csv = api_command(sock, "show stat");
     stat_column(&csv, column)
         .into_iter()

@@ -17,7 +17,7 @@ use crate::process::reload::ReloadError;
 use crate::shared::Shared;
 
 /// What commands act on; the supervisor provides it.
-pub trait Runtime {
+pub(crate) trait Runtime {
     /// The configuration snapshot now in force.
     fn shared(&self) -> Arc<Shared>;
     fn rates(&self) -> &Rates;
@@ -70,7 +70,7 @@ The following commands need level admin:
 
 /// A command's answer, and when to give it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// Now (it may be empty).
     Now(String),
     /// Once the switch the command started is over: it made a new
@@ -81,7 +81,7 @@ pub enum Answer {
 }
 
 /// Runs one command.
-pub fn execute(cmd: &str, level: ApiLevel, rt: &mut dyn Runtime) -> Answer {
+pub(crate) fn execute(cmd: &str, level: ApiLevel, rt: &mut dyn Runtime) -> Answer {
     let words: Vec<&str> = cmd.split_whitespace().collect();
     if level != ApiLevel::Admin {
         return Answer::Now(answer(cmd, &words, false, rt));

@@ -16,7 +16,7 @@
 //! fds, a socket rests and retries, so a client queued meanwhile is
 //! answered once fds are back.
 
-pub mod commands;
+pub(crate) mod commands;
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
@@ -32,25 +32,25 @@ use crate::config::{ApiLevel, Config, StatsSocket};
 use crate::process::reload;
 use crate::process::upgrade;
 use commands::Answer;
-pub use commands::Runtime;
+pub(crate) use commands::Runtime;
 
 /// The longest command line accepted.
-pub const MAX_LINE: usize = 16 * 1024;
+pub(crate) const MAX_LINE: usize = 16 * 1024;
 /// Answers a slow reader has not taken yet, at most; past it the
 /// connection is closed.
 const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 
 /// The runtime API: the admin service that speaks [`Cli`].
-pub type Api = Service<Cli>;
+pub(crate) type Api = Service<Cli>;
 
 /// HAProxy's command-line protocol, as the runtime API serves it.
-pub struct Cli {
+pub(crate) struct Cli {
     /// `stats timeout`: how long a connection may stay silent.
     timeout: Duration,
 }
 
 /// One `stats socket`: the level its connections get, and its file.
-pub struct Socket {
+pub(crate) struct Socket {
     path: PathBuf,
     /// Device and inode of the socket file we made: when the socket goes,
     /// the file is removed only if it is still ours (after an upgrade it is
@@ -59,7 +59,7 @@ pub struct Socket {
     level: ApiLevel,
 }
 
-pub struct Conn {
+pub(crate) struct Conn {
     stream: UnixStream,
     level: ApiLevel,
     input: Vec<u8>,
@@ -147,7 +147,7 @@ impl Api {
     /// error, so two l4lb never share a socket by mistake.
     /// With `takeover` (an upgrade), a live socket is replaced too: the old
     /// process keeps its connections, new ones come here.
-    pub fn bind(
+    pub(crate) fn bind(
         cfg: &Config,
         registry: &Registry,
         tokens: Tokens,
@@ -169,7 +169,7 @@ impl Api {
     /// new paths are bound, removed ones close and their files go. Open
     /// connections carry on at the level they were accepted with. Returns
     /// one error per socket that could not be bound (it stays closed).
-    pub fn rebind(&mut self, cfg: &Config) -> Vec<String> {
+    pub(crate) fn rebind(&mut self, cfg: &Config) -> Vec<String> {
         self.protocol_mut().timeout = cfg.stats_timeout;
         self.set_max_conns(cfg.stats_maxconn);
         let mut old: Vec<Option<Listening<Cli>>> =
@@ -207,7 +207,7 @@ impl Api {
     }
 
     /// The socket paths, for the ready message.
-    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &Path> {
         self.origins().map(|s| s.path.as_path())
     }
 }

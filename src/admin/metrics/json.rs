@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::admin::stats::{self, COLUMNS, Rates};
 use crate::shared::Shared;
 
-pub const CONTENT_TYPE: &str = "application/json";
+pub(crate) const CONTENT_TYPE: &str = "application/json";
 
 /// Columns that hold text even when it looks like a number (a server
 /// named `1`).
@@ -26,7 +26,7 @@ const TEXT_COLUMNS: &[&str] = &[
     "agent_desc",
 ];
 
-pub fn render(shared: &Shared, rates: &Rates) -> String {
+pub(crate) fn render(shared: &Shared, rates: &Rates) -> String {
     let rows = stats::rows(shared, rates);
     let mut out = String::from("[");
     for (i, values) in stats::fields(&rows, shared).iter().enumerate() {

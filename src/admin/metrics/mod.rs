@@ -16,8 +16,8 @@
 //! [admin service](crate::admin::service): out of fds, the listener rests
 //! and retries, so a client queued meanwhile is answered once fds are back.
 
-pub mod json;
-pub mod prometheus;
+pub(crate) mod json;
+pub(crate) mod prometheus;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -31,7 +31,7 @@ use crate::admin::stats::Rates;
 use crate::shared::Shared;
 
 /// The longest request head (request line and headers) accepted.
-pub const MAX_HEAD: usize = 8 * 1024;
+pub(crate) const MAX_HEAD: usize = 8 * 1024;
 /// The time a client has to send its whole request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The time a response may go without the client reading any of it.
@@ -41,7 +41,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const LINGER: Duration = Duration::from_secs(1);
 const MAX_LINGER_BYTES: usize = 256 * 1024;
 /// Connections at once; more are closed as soon as accepted.
-pub const MAX_CONNS: usize = 64;
+pub(crate) const MAX_CONNS: usize = 64;
 
 /// Where a connection is in its one exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ enum Phase {
     Linger,
 }
 
-pub struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     phase: Phase,
     input: Vec<u8>,
@@ -67,10 +67,10 @@ pub struct Conn {
 }
 
 /// The metrics endpoint: the admin service that speaks [`Http`].
-pub type Metrics = Service<Http>;
+pub(crate) type Metrics = Service<Http>;
 
 /// The one-request HTTP/1.x server of `stats http`.
-pub struct Http {
+pub(crate) struct Http {
     /// The address of its `stats http` line (port 0 stays 0).
     configured: SocketAddr,
     addr: SocketAddr,
@@ -110,7 +110,11 @@ impl Protocol for Http {
 
 impl Metrics {
     /// Listens on `addr` and registers the listener in `registry`.
-    pub fn bind(addr: SocketAddr, registry: &Registry, tokens: Tokens) -> io::Result<Metrics> {
+    pub(crate) fn bind(
+        addr: SocketAddr,
+        registry: &Registry,
+        tokens: Tokens,
+    ) -> io::Result<Metrics> {
         let sock = TcpListener::bind(addr)
             .map_err(|e| io::Error::new(e.kind(), format!("stats http {addr}: {e}")))?;
         let http = Http {
@@ -123,12 +127,12 @@ impl Metrics {
     }
 
     /// The address of its `stats http` line.
-    pub fn configured(&self) -> SocketAddr {
+    pub(crate) fn configured(&self) -> SocketAddr {
         self.protocol().configured
     }
 
     /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.protocol().addr
     }
 }

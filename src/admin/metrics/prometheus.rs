@@ -14,7 +14,7 @@ use crate::backend::{Admin, CheckStatus, RAMP_FULL, Server};
 use crate::config::Config;
 use crate::shared::{Process, Shared, WorkerStats};
 
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone, Copy)]
 enum Type {
@@ -247,7 +247,7 @@ const SERVER_CHECKS: &[RowMetric] = &[
 ];
 
 /// The whole exposition.
-pub fn render(shared: &Shared, rates: &Rates) -> String {
+pub(crate) fn render(shared: &Shared, rates: &Rates) -> String {
     let rows = stats::rows(shared, rates);
     let mut out = Out(String::with_capacity(16 * 1024));
     process(&mut out, shared);

@@ -3,7 +3,9 @@
 //! timeouts, retries, options, log lines, tcp-check steps.
 
 use super::super::log::parse_proxy_log;
-use super::super::raw::{ALL, BE, DEF, FE, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, check_name};
+use super::super::raw::{
+    ALL, BE, DEF, FE, Mode, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, check_name,
+};
 use super::super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time,
 };
@@ -14,14 +16,17 @@ use super::refused::{
 };
 use super::{Bad, Ctx, bad, bad_kw, misplaced};
 
-pub(super) fn mode(_: &mut Settings, c: &Ctx) -> Result<(), Bad> {
-    match c.one()? {
-        "tcp" => Ok(()),
-        "http" => Err(bad(
-            "l4lb is a TCP (L4) balancer: mode http is not supported; use mode tcp",
-        )),
-        other => Err(bad(format!("mode {other} is not supported; use mode tcp"))),
-    }
+/// `mode tcp|http`: stored; a proxy left in mode http is refused when the
+/// file is checked as a whole (`build`), so a `defaults` section in mode
+/// http loads as long as its proxies set `mode tcp`.
+pub(super) fn mode(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let mode = match c.one()? {
+        "tcp" => Mode::Tcp,
+        "http" => Mode::Http,
+        other => return Err(bad(format!("mode {other} is not supported; use mode tcp"))),
+    };
+    s.mode = Some((mode, c.line));
+    Ok(())
 }
 
 pub(super) fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {

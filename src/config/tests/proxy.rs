@@ -274,6 +274,21 @@ fn mode() {
 }
 
 #[test]
+fn mode_http_in_defaults_loads_when_the_proxies_set_mode_tcp() {
+    let tcp = in_frontend("mode tcp").replace("backend be\n", "backend be\n mode tcp\n");
+    let c = load(&format!("defaults\n mode http\n{tcp}"));
+    assert_eq!(c.backends.len(), 1);
+    let msg = "backend 'be' inherits mode http (defaults, line 2)";
+    let only_fe = in_frontend("mode tcp");
+    assert_error(
+        &format!("defaults\n mode http\n{only_fe}"),
+        8,
+        "backend",
+        msg,
+    );
+}
+
+#[test]
 fn description_takes_the_rest_of_the_line() {
     let c = load(&in_frontend(
         "description \"Redis  cache\" for  apps # not this",

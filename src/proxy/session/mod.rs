@@ -41,7 +41,7 @@ mod route;
 
 /// What the worker does with a session after a handler ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Wait for the next event or deadline.
     Wait,
     /// Bytes may still move: run the session again on the next turn.
@@ -59,7 +59,7 @@ pub enum Next {
 
 /// Readiness reported by one event.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Ready {
+pub(crate) struct Ready {
     pub readable: bool,
     pub writable: bool,
     /// The peer sent its FIN (or the socket failed).
@@ -69,7 +69,7 @@ pub struct Ready {
 }
 
 /// What a session borrows from its worker while a handler runs.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub registry: &'a Registry,
     pub pools: &'a mut Pools,
     pub shared: &'a Shared,
@@ -148,7 +148,7 @@ enum Step {
 }
 
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     key: Key,
     frontend: usize,
     /// Set by the route stage, with the session's place in its count.
@@ -176,7 +176,7 @@ pub struct Session {
 impl Session {
     /// Entered for a freshly accepted client: the route stage (no
     /// pre-forward stage yet), then the connect stage.
-    pub fn start(
+    pub(crate) fn start(
         ctx: &mut Ctx<'_>,
         key: Key,
         mut stream: TcpStream,
@@ -266,7 +266,7 @@ impl Session {
     }
 
     /// Dispatches one readiness event for one of the session's sockets.
-    pub fn on_event(&mut self, ctx: &mut Ctx<'_>, peer: Peer, ready: Ready) -> Next {
+    pub(crate) fn on_event(&mut self, ctx: &mut Ctx<'_>, peer: Peer, ready: Ready) -> Next {
         let side = match (peer, &mut self.state) {
             (Peer::Client, _) => Some(&mut self.client),
             (Peer::Server, State::Connecting(c)) => Some(&mut c.server),
@@ -294,7 +294,7 @@ impl Session {
     }
 
     /// Runs the pumps again after a handler returned [`Next::Again`].
-    pub fn resume(&mut self, ctx: &mut Ctx<'_>) -> Next {
+    pub(crate) fn resume(&mut self, ctx: &mut Ctx<'_>) -> Next {
         self.with_state(ctx, |s, ctx, state| match state {
             State::Forwarding(f) => s.forward(ctx, f),
             state => Step::Stay(state, Next::Wait),
@@ -303,7 +303,7 @@ impl Session {
 
     /// Entered in Queued when a server slot may have freed; leaves to
     /// Connecting, Queued again, or a close.
-    pub fn retry_queued(&mut self, ctx: &mut Ctx<'_>) -> Next {
+    pub(crate) fn retry_queued(&mut self, ctx: &mut Ctx<'_>) -> Next {
         self.with_state(ctx, |_, _, state| match state {
             State::Queued(q) => Step::Connect {
                 avoid: q.avoid,
@@ -315,7 +315,7 @@ impl Session {
     }
 
     /// The server this session is connected or connecting to.
-    pub fn server(&self) -> Option<&Arc<Server>> {
+    pub(crate) fn server(&self) -> Option<&Arc<Server>> {
         match &self.state {
             State::Connecting(c) => Some(c.guard.server()),
             State::Forwarding(f) => Some(f.guard.server()),
@@ -325,12 +325,12 @@ impl Session {
 
     /// The configuration snapshot this session runs under: the one in force
     /// when it was accepted, until it ends, whatever reloads happen.
-    pub fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         self.admission.shared()
     }
 
     /// When the session's current state times out, absent further activity.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         let shared = &**self.shared();
         let fe = &shared.config.frontends[self.frontend];
         let be = &shared.config.backends[self.backend];
@@ -345,7 +345,7 @@ impl Session {
     /// Entered when the deadline passed: a connect timeout is a failed
     /// attempt (retry elsewhere); a queue timeout ends the session; an
     /// idle timeout follows HAProxy's rules (see `forwarding.rs`).
-    pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Next {
+    pub(crate) fn on_timeout(&mut self, ctx: &mut Ctx<'_>) -> Next {
         self.with_state(ctx, |s, ctx, state| match state {
             State::Connecting(c) => {
                 let err = io::Error::new(io::ErrorKind::TimedOut, "timeout connect");
@@ -366,7 +366,7 @@ impl Session {
 
     /// Records why the session ends, with the phase it is in: for the
     /// worker's own reasons (a DOWN server's sessions, a stop).
-    pub fn kill(&mut self, cause: Cause) {
+    pub(crate) fn kill(&mut self, cause: Cause) {
         let phase = self.phase();
         self.trace.end = Some(Termination::new(cause, phase));
     }
@@ -390,7 +390,7 @@ impl Session {
     /// `abort` makes both sockets close with an RST (SO_LINGER 0), so a
     /// truncation is never mistaken for a clean end. Dropping the session
     /// closes them.
-    pub fn finish(mut self, pools: &mut Pools, now: Instant, abort: bool) {
+    pub(crate) fn finish(mut self, pools: &mut Pools, now: Instant, abort: bool) {
         if self.logged {
             self.log(self.shared(), now);
         }
