@@ -3,7 +3,7 @@
 # Follows shared/bench/peers.sh. Backends: three nginx HTTP servers (127.0.0.1:19001-19003) and an
 # iperf3 server (19101). Each balancer: leastconn over the three on 180xx, and to iperf3 on 181xx:
 #   direct 19001/19101, haproxy 18001/18101, nginx 18002/18102, l4lb 18003/18103, variants 18004+/18104+.
-# Tests, ROUNDS times: wrk keep-alive, wrk "Connection: close", iperf3 -P 2; the table shows medians
+# Tests, ROUNDS times: wrk keep-alive, wrk "Connection: close", iperf3 -P 2 and -P 1; the table shows medians
 # of throughput, wrk's p99 and each balancer's CPU cost (user+sys per request, per GB moved).
 # Usage: scripts/bench.sh    (as root: installs haproxy, nginx, wrk, iperf3 with apt-get if missing)
 # Env: DUR=seconds per run (10)  C=wrk connections (64)  T=wrk threads (1)  ROUNDS (2)
@@ -282,24 +282,28 @@ run_wrk() { # TEST NAME PORT ROUND
 }
 
 # iperf3 -J: "bytes" and "bits_per_second" of the end's "sum_received" (what the server got).
-run_iperf() { # NAME PORT ROUND
-  local out gbps bytes c0 c1 cpu
+# Test "iperf3" is -P 2, "iperf1" -P 1: one stream is served by one worker, so its cost has one
+# mode, while two streams land on one worker or on both (SO_REUSEPORT's hash) and -P 2's cost
+# per GB comes in two modes, run by run.
+run_iperf() { # NAME PORT ROUND [STREAMS]
+  local out gbps bytes c0 c1 cpu streams=${4:-2} test=iperf3
+  [ "$streams" = 1 ] && test=iperf1
   c0=$(cpu_mark "$1")
-  out=$(timeout $((DUR + 30)) iperf3 -c 127.0.0.1 -p "$2" -t "$DUR" -P 2 -J 2>&1) || true
+  out=$(timeout $((DUR + 30)) iperf3 -c 127.0.0.1 -p "$2" -t "$DUR" -P "$streams" -J 2>&1) || true
   c1=$(cpu_after "$1")
   read -r bytes gbps < <(awk '/"sum_received"/ { s = 1 }
     s && /"bytes"/ { b = $2 + 0 } s && /"bits_per_second"/ { g = $2 / 1e9; s = 0 }
     END { if (b > 0) printf "%.0f %.2f\n", b, g; else print "- -" }' <<<"$out")
   if [ "$bytes" = - ]; then
-    printf 'round %s  %-9s %-12s no result: %s\n' "$3" iperf3 "$1" \
+    printf 'round %s  %-9s %-12s no result: %s\n' "$3" "$test" "$1" \
       "$(awk -F'"' '/"error"/ { print $4 }' <<<"$out" | head -n 1)$(tail -n 1 <<<"$out" | grep -v '^}' || true)"
-    echo "iperf3 $1 $3 - - - -" >>"$W/results"
+    echo "$test $1 $3 - - - -" >>"$W/results"
     FAILED=1
     return
   fi
   cpu=$(cost "$c0" "$c1" 1e12 "$bytes") # ms per 1e9 bytes: seconds * 1e3 / (bytes / 1e9)
-  printf 'round %s  %-9s %-12s gbps=%s%s\n' "$3" iperf3 "$1" "$gbps" "$([ "$cpu" = - ] || echo " cpu=${cpu}ms/GB")"
-  echo "iperf3 $1 $3 $gbps - - $cpu" >>"$W/results"
+  printf 'round %s  %-9s %-12s gbps=%s%s\n' "$3" "$test" "$1" "$gbps" "$([ "$cpu" = - ] || echo " cpu=${cpu}ms/GB")"
+  echo "$test $1 $3 $gbps - - $cpu" >>"$W/results"
 }
 
 # The columns in run order for round $1: UP's, except that in even rounds the baseline runs before
@@ -326,11 +330,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
   for c in "${ORDER[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk keepalive "$name" "$port" "$round"; done
   for c in "${ORDER[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk close "$name" "$port" "$round"; done
   for c in "${ORDER[@]}"; do IFS=: read -r name _ iport <<<"$c"; run_iperf "$name" "$iport" "$round"; done
+  for c in "${ORDER[@]}"; do IFS=: read -r name _ iport <<<"$c"; run_iperf "$name" "$iport" "$round" 1; done
 done
 
 # ---- table ----
 echo
-echo "== median of $ROUNDS round(s); wrk -t$T -c$C keep-alive and Connection: close; iperf3 -P 2; ${DUR}s each"
+echo "== median of $ROUNDS round(s); wrk -t$T -c$C keep-alive and Connection: close; iperf3 -P 2 and -P 1; ${DUR}s each"
 names=$(for c in "${COLS[@]}"; do echo "${c%%:*}"; done | tr '\n' ' ')
 awk -v cols="$names" '
 function median(key,   n, i, j, t, v) {
@@ -362,8 +367,8 @@ END {
   for (i = 1; i <= nc; i++) printf "%" w[i] "s", c[i]
   for (r = 1; r <= nr; r++) printf "%" width(rhead[r], 13) "s", rhead[r]
   print ""
-  nrow = split("keepalive v rps|keepalive p p99|keepalive c cpu|close v rps|close p p99|close c cpu|iperf3 v gbps|iperf3 c cpu", rows, "|")
-  split("keepalive rps|  p99 ms|  cpu us/req|close rps|  p99 ms|  cpu us/req|iperf3 Gbps|  cpu ms/GB", label, "|")
+  nrow = split("keepalive v rps|keepalive p p99|keepalive c cpu|close v rps|close p p99|close c cpu|iperf3 v gbps|iperf3 c cpu|iperf1 v gbps|iperf1 c cpu", rows, "|")
+  split("keepalive rps|  p99 ms|  cpu us/req|close rps|  p99 ms|  cpu us/req|iperf3 -P2 Gbps|  cpu ms/GB|iperf3 -P1 Gbps|  cpu ms/GB", label, "|")
   for (k = 1; k <= nrow; k++) {
     split(rows[k], f, " ")
     printf "%-16s", label[k]
