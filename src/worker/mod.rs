@@ -43,7 +43,7 @@ use token::Target;
 macro_rules! session_ctx {
     ($w:ident, $g:expr) => {
         Ctx {
-            registry: $w.poll.registry(),
+            sockets: token::Sockets($w.poll.registry()),
             pools: &mut $w.pools,
             shared: &$g.shared,
             balancers: &mut $g.balancers,

@@ -6,7 +6,10 @@
 //! is always above every listener token). An event still in a batch for a
 //! connection that has closed decodes to a key the slab no longer holds.
 
-use mio::Token;
+use std::io;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
 
 use crate::worker::slab::Key;
 
@@ -63,6 +66,20 @@ pub(crate) fn target(token: Token) -> Target {
             };
             Target::Session(Key::from_parts(slot, generation as u32), peer)
         }
+    }
+}
+
+/// What a session may do with the worker's poll: register its sockets,
+/// without knowing how their tokens are made.
+#[derive(Clone, Copy)]
+pub(crate) struct Sockets<'a>(pub(crate) &'a Registry);
+
+impl Sockets<'_> {
+    /// Registers one socket of session `key`, edge-triggered for both
+    /// directions (it stays registered until it is closed).
+    pub(crate) fn register(&self, stream: &mut TcpStream, key: Key, peer: Peer) -> io::Result<()> {
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        self.0.register(stream, session(key, peer), interest)
     }
 }
 

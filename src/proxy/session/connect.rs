@@ -7,15 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use mio::Interest;
-
 use super::{Connecting, Ctx, Forwarding, Next, Queued, Session, State, Step};
 use crate::backend::{ConnGuard, Server};
 use crate::logs::tcplog::{Cause, Phase, Termination};
 use crate::proxy::net::{self, Progress};
 use crate::proxy::pump::{Pump, Side};
 use crate::shared::Shared;
-use crate::worker::token::{self, Peer};
+use crate::worker::token::Peer;
 
 impl Session {
     /// The connect stage: picks a server and starts connecting to it.
@@ -91,9 +89,7 @@ impl Session {
             }
         };
         self.trace.attempt(idx, ctx.now);
-        let tok = token::session(self.key, Peer::Server);
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(e) = ctx.registry.register(&mut stream, tok, interest) {
+        if let Err(e) = ctx.sockets.register(&mut stream, self.key, Peer::Server) {
             log::warn!("cannot register server socket: {e}");
             return self.end(State::Moving, Cause::Resource, Phase::Connect);
         }

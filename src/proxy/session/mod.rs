@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use mio::{Interest, Registry};
 use socket2::SockRef;
 
 use crate::backend::{ConnGuard, Server};
@@ -32,7 +31,7 @@ use crate::logs::tcplog::{Cause, Phase, Termination, Trace};
 use crate::proxy::pump::{Pools, Pump, Side};
 use crate::shared::{Admission, BackendSeat, Shared};
 use crate::worker::slab::Key;
-use crate::worker::token::{self, Peer};
+use crate::worker::token::{Peer, Sockets};
 
 mod connect;
 mod forwarding;
@@ -70,7 +69,7 @@ pub(crate) struct Ready {
 
 /// What a session borrows from its worker while a handler runs.
 pub(crate) struct Ctx<'a> {
-    pub registry: &'a Registry,
+    pub sockets: Sockets<'a>,
     pub pools: &'a mut Pools,
     pub shared: &'a Shared,
     pub balancers: &'a mut [Balancer],
@@ -188,11 +187,7 @@ impl Session {
         let route = route::route(ctx.shared, frontend);
         let be = &ctx.shared.config.backends[route.backend];
         // TCP_NODELAY and SO_KEEPALIVE come from the listener (inherited).
-        let registered = ctx.registry.register(
-            &mut stream,
-            token::session(key, Peer::Client),
-            Interest::READABLE | Interest::WRITABLE,
-        );
+        let registered = ctx.sockets.register(&mut stream, key, Peer::Client);
         let logged = fe.tcplog && !fe.log.is_empty();
         let mut s = Session {
             key,
