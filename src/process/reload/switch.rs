@@ -1,7 +1,7 @@
 //! The last step of a reload: the new snapshot handed to every worker and
 //! to the prober ([`hand_over`]), then the [`Switching`] phase the
 //! supervisor is in until all of them run it. Each thread reports on a
-//! channel and wakes the supervisor's `Poll` ([`SwitchNotice`]), so the
+//! channel and wakes the supervisor's `Poll` (`SwitchNotice`), so the
 //! supervisor learns of the end of a switch as it happens, never by
 //! looking again and again.
 
@@ -31,7 +31,7 @@ pub struct Reports {
 
 /// Sends each worker the snapshot with its set of new listeners, and the
 /// `prober` (one already running: a prober started for this snapshot has
-/// it) the snapshot; each gets a [`SwitchNotice`] that rings `waker`, the
+/// it) the snapshot; each gets a `SwitchNotice` that rings `waker`, the
 /// supervisor's. Returns where they report.
 pub fn hand_over(
     workers: &[Handle<Control>],

@@ -14,7 +14,7 @@
 //! the supervisor is [`Switching`] until every worker and the prober run
 //! it, and serves signals, the API and metrics meanwhile. Each thread
 //! reports on a channel and rings the supervisor's waker as it switches
-//! ([`SwitchNotice`]): the loop sleeps until then, or until the switch's
+//! (`SwitchNotice`): the loop sleeps until then, or until the switch's
 //! deadline. The API connection that asked waits for the end of the switch
 //! for its answer (see `api`); a SIGHUP during a switch reloads once it is
 //! over.
@@ -26,7 +26,7 @@
 //! Event sources are told apart by their token, in `Supervisor::dispatch`.
 //! Tokens below [`FIRST_FREE`] are the supervisor's own. From it on, each
 //! admin service (the runtime API, the metrics endpoint) takes one tag and
-//! encodes its listeners' and connections' tokens under it ([`Tokens`]).
+//! encodes its listeners' and connections' tokens under it (`Tokens`).
 //! To add a source, give it the next free token or tag and add an arm there.
 
 use std::io;
@@ -44,8 +44,6 @@ use crate::admin::service::Tokens;
 use crate::admin::stats::Rates;
 use crate::backend::slowstart::SlowStarts;
 use crate::config::Source;
-#[cfg(doc)]
-use crate::control::SwitchNotice;
 use crate::control::{Control, ExitNotice, Handle, ProberControl};
 use crate::logs::logger::LoggerHandle;
 use crate::process::binds::{self, Kept};
@@ -63,7 +61,7 @@ mod tests;
 const SIGNALS: Token = Token(0);
 /// The supervisor's one waker (mio allows one per `Poll`), which the other
 /// threads ring: a worker ended ([`ExitNotice`]), a thread switched to a
-/// new snapshot ([`SwitchNotice`]).
+/// new snapshot (`SwitchNotice`).
 const NOTICES: Token = Token(1);
 /// Tokens from here on are free for sources added later; each takes its own.
 pub const FIRST_FREE: Token = Token(16);
@@ -213,7 +211,7 @@ impl Supervisor {
         ExitNotice::new(id, self.exit_tx.clone(), Arc::clone(&self.waker))
     }
 
-    /// A worker thread, started with an [`ExitNotice`].
+    /// A worker thread, started with an `ExitNotice`.
     pub fn add_worker(&mut self, worker: Handle<Control>) {
         self.workers.push(worker);
         self.running += 1;
