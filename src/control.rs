@@ -5,6 +5,9 @@
 //! Each thread has its own message type: a worker's [`Control`], the
 //! prober's [`ProberControl`]. A message is sent on a channel, then the
 //! thread's `Poll` is woken; the thread drains its channel on the wake.
+//! The other way, threads tell the supervisor the same way, on its one
+//! waker: [`ExitNotice`] when a worker ends, [`SwitchNotice`] when a thread
+//! runs a new snapshot.
 
 use std::io;
 use std::sync::Arc;
@@ -58,14 +61,44 @@ impl Drop for ExitNotice {
     }
 }
 
+/// Tells the supervisor that a thread (a worker or the prober) runs the
+/// snapshot of a reload: sends on the switch's channel, then wakes the
+/// supervisor's `Poll`, so its Switching phase ends without polling. A
+/// notice dropped unsent (its thread returned before it switched) wakes
+/// the supervisor too: once the last one is gone the switch is over.
+#[derive(Debug)]
+pub struct SwitchNotice {
+    tx: Sender<()>,
+    waker: Arc<Waker>,
+}
+
+impl SwitchNotice {
+    /// A notice that reports on `tx` and wakes `waker`.
+    pub fn new(tx: Sender<()>, waker: Arc<Waker>) -> SwitchNotice {
+        SwitchNotice { tx, waker }
+    }
+
+    /// This thread runs the new snapshot.
+    pub fn report(self) {
+        let _ = self.tx.send(());
+        // Dropped here: `Drop` wakes the supervisor.
+    }
+}
+
+impl Drop for SwitchNotice {
+    fn drop(&mut self) {
+        let _ = self.waker.wake();
+    }
+}
+
 /// A new configuration snapshot for a worker, with the listeners it must
 /// add (one SO_REUSEPORT socket per new bind, with its frontend index).
 #[derive(Debug)]
 pub struct Update {
     pub shared: Arc<Shared>,
     pub listeners: Vec<(TcpListener, usize)>,
-    /// Told once the snapshot is in force here.
-    pub done: Option<Sender<()>>,
+    /// Reported once the snapshot is in force here.
+    pub done: Option<SwitchNotice>,
 }
 
 /// What the main thread (and the prober) tell a worker.
@@ -92,10 +125,10 @@ pub enum Control {
 pub enum ProberControl {
     /// Return: the workers are done.
     Stop,
-    /// A reload: probe the servers of this snapshot; `done` is told once
-    /// the prober runs it.
+    /// A reload: probe the servers of this snapshot; `done` is reported
+    /// once the prober runs it.
     Update {
         shared: Arc<Shared>,
-        done: Option<Sender<()>>,
+        done: Option<SwitchNotice>,
     },
 }

@@ -60,7 +60,7 @@ fn fmix64(mut k: u64) -> u64 {
 
 /// What a hashing algorithm (`source`, consistent or map-based) places a
 /// connection by: a 64-bit hash of the session's key. Today the client's
-/// address ([`hash_ip`]); any other key (a stick-table entry, a server
+/// address (`hash_ip`); any other key (a stick-table entry, a server
 /// name from SNI) becomes one the same way, so the algorithms never see
 /// what was hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

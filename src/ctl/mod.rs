@@ -2,8 +2,8 @@
 //!
 //! Each command is one connection to the `stats socket`: the command line
 //! sent, the write side shut, the answer read to EOF (the API answers and
-//! closes). `show stat` becomes an aligned table ([`table`]), `top` a live
-//! view ([`top`]); any other command's answer is printed as is. Only std is
+//! closes). `show stat` becomes an aligned table (`table`), `top` a live
+//! view (`top`); any other command's answer is printed as is. Only std is
 //! used: a blocking `UnixStream` with timeouts.
 //!
 //! Exit status: 0 done; 1 the answer is an error line, or the arguments are

@@ -197,7 +197,7 @@ impl Prober {
                             ProberControl::Update { shared, done } => {
                                 self.update(shared);
                                 if let Some(done) = done {
-                                    let _ = done.send(());
+                                    done.report();
                                 }
                             }
                         }

@@ -360,7 +360,7 @@ fn raise(wanted: u64) -> io::Result<u64> {
     Ok(hard)
 }
 
-/// At start: raises the limit (see [`raise`]) and refuses `cfg` if its
+/// At start: raises the limit (see `raise`) and refuses `cfg` if its
 /// required fds do not fit. Returns the `maxpipes` that fits in what is
 /// left (whole pipes per worker), with a warning when it is less than
 /// `cfg.maxpipes`.

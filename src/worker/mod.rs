@@ -339,7 +339,7 @@ impl Worker {
         }
         self.prune_generations();
         if let Some(done) = done {
-            let _ = done.send(());
+            done.report();
         }
     }
 

@@ -22,7 +22,6 @@ mod global;
 mod proxy;
 /// The refused HAProxy keywords and their messages.
 mod refused;
-/// `server` and `default-server` lines and their options.
 mod server;
 
 pub(super) use global::global_line;

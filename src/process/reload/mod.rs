@@ -20,26 +20,28 @@
 //! for every worker ([`crate::process::binds`]), so a bind that fails changes
 //! nothing; starts the [`SideThreads`] and the slow starts of new servers
 //! ([`ramp_new_servers`]); hands the snapshot over ([`hand_over`]); then is
-//! [`Switching`] until every worker runs it, and only then do kept servers
-//! take their changed lines. Sessions keep the snapshot they started with.
+//! [`Switching`] until every worker and the prober run it, and only then do
+//! kept servers take their changed lines (`switch`). Sessions keep the
+//! snapshot they started with.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, TryRecvError};
+use std::time::Instant;
 
 use crate::backend::Server;
 use crate::backend::slowstart::SlowStarts;
 use crate::config::{Backend, ConfError, Config, Frontend, ServerConf};
-use crate::control::{Control, Handle, Update};
 use crate::health::{self, ProberParts};
 use crate::logs::logger::Logger;
 use crate::process::binds::{self, Bind, BindError};
 use crate::process::fds;
 use crate::shared::Shared;
+
+mod switch;
+
+pub use switch::{Reports, SWITCH_WAIT, Switched, Switching, Trigger, hand_over};
 
 /// Why a reload, or a runtime API change that makes a new snapshot, did
 /// not happen. Nothing changed then.
@@ -307,125 +309,6 @@ pub fn stats_changed(was: &Config, now: &Config) -> bool {
         || was.stats_http != now.stats_http
 }
 
-/// Sends each worker the snapshot with its set of new listeners. Returns
-/// where the workers report, one message each, once they run it.
-pub fn hand_over(
-    workers: &[Handle<Control>],
-    sets: Vec<binds::Set>,
-    shared: &Arc<Shared>,
-) -> Receiver<()> {
-    let (done, reports) = crossbeam_channel::unbounded();
-    for (w, listeners) in workers.iter().zip(sets) {
-        w.send(Control::Update(Box::new(Update {
-            shared: Arc::clone(shared),
-            listeners,
-            done: Some(done.clone()),
-        })));
-    }
-    reports
-}
-
-/// How long a switch waits for every worker to run the new snapshot; a
-/// worker's switch takes microseconds.
-pub const SWITCH_WAIT: Duration = Duration::from_secs(2);
-/// How often the supervisor counts the workers' reports while a switch is
-/// pending: they come on a plain channel, which does not wake its `Poll`.
-pub const SWITCH_POLL: Duration = Duration::from_millis(1);
-
-/// What made a new snapshot: what the end of its switch says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trigger {
-    /// SIGHUP or the API's `reload`.
-    Reload,
-    /// A runtime API command; the line to log once it applied.
-    Api(String),
-}
-
-/// The last phase of a reload, which the supervisor's loop runs while it
-/// serves everything else: the workers have the new snapshot and report
-/// once they run it. The switch is over when all have, or at the
-/// deadline ([`SWITCH_WAIT`]); then the kept servers take their changed
-/// lines, as no connection is balanced by the old snapshot any more, so
-/// none sees a half-applied conf (a server that was its only one now at
-/// weight 0, say). One switch at a time: another reload waits for its end.
-#[derive(Debug)]
-pub struct Switching {
-    deadline: Instant,
-    /// Workers that have not reported yet.
-    waiting: usize,
-    reports: Receiver<()>,
-    changed: Vec<(Arc<Server>, ServerConf)>,
-    summary: String,
-    trigger: Trigger,
-}
-
-/// A switch over.
-#[derive(Debug)]
-pub struct Switched {
-    pub summary: String,
-    pub trigger: Trigger,
-    /// Workers that had not reported by the deadline.
-    pub late: usize,
-    /// Some kept server took a changed line: balancers need a rebuild.
-    pub changed: bool,
-}
-
-impl Switching {
-    /// The switch to a plan's snapshot (its `summary` and `changed`
-    /// servers), waiting until `deadline` (now + [`SWITCH_WAIT`]) for
-    /// `workers` reports on `reports`.
-    pub fn new(
-        summary: String,
-        changed: Vec<(Arc<Server>, ServerConf)>,
-        trigger: Trigger,
-        workers: usize,
-        reports: Receiver<()>,
-        deadline: Instant,
-    ) -> Switching {
-        Switching {
-            deadline,
-            waiting: workers,
-            reports,
-            changed,
-            summary,
-            trigger,
-        }
-    }
-
-    /// When to count the reports again.
-    pub fn next_look(&self, now: Instant) -> Instant {
-        (now + SWITCH_POLL).min(self.deadline)
-    }
-
-    /// Counts the reports in; whether the switch is over: every worker
-    /// reported (or has returned, dropping its report), or the deadline
-    /// passed.
-    pub fn over(&mut self, now: Instant) -> bool {
-        while self.waiting > 0 {
-            match self.reports.try_recv() {
-                Ok(()) => self.waiting -= 1,
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return true,
-            }
-        }
-        self.waiting == 0 || now >= self.deadline
-    }
-
-    /// Ends it: the kept servers take their changed lines.
-    pub fn finish(self) -> Switched {
-        let changed = !self.changed.is_empty();
-        for (server, conf) in self.changed {
-            server.apply_conf(&conf);
-        }
-        Switched {
-            summary: self.summary,
-            trigger: self.trigger,
-            late: self.waiting,
-            changed,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,73 +455,5 @@ mod tests {
             msg.contains("file descriptors at worst but the fd limit is"),
             "{msg}"
         );
-    }
-
-    fn server(weight: u32) -> (Arc<Server>, ServerConf) {
-        let mut conf = ServerConf::new("s".into(), "127.0.0.1:1".parse().unwrap());
-        conf.weight = weight;
-        (Arc::new(Server::new(&conf)), conf)
-    }
-
-    #[test]
-    fn a_switch_is_over_once_every_worker_reported_and_then_applies_the_changes() {
-        let (s, _) = server(1);
-        let (_, five) = server(5);
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let now = Instant::now();
-        let changed = vec![(Arc::clone(&s), five)];
-        let mut sw = Switching::new(
-            "sum".into(),
-            changed,
-            Trigger::Reload,
-            2,
-            rx,
-            now + SWITCH_WAIT,
-        );
-        assert!(sw.next_look(now) <= now + SWITCH_POLL);
-        assert!(!sw.over(now));
-        tx.send(()).unwrap();
-        assert!(!sw.over(now), "one of two");
-        assert_eq!(s.weight(), 1, "no change while an old snapshot picks");
-        tx.send(()).unwrap();
-        assert!(sw.over(now));
-        let done = sw.finish();
-        assert_eq!(s.weight(), 5);
-        assert_eq!((done.late, done.changed), (0, true));
-        assert_eq!(
-            (done.summary.as_str(), done.trigger),
-            ("sum", Trigger::Reload)
-        );
-    }
-
-    #[test]
-    fn a_switch_ends_at_its_deadline_and_counts_the_late() {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let now = Instant::now();
-        let why = Trigger::Api("server be/s added".into());
-        let mut sw = Switching::new(String::new(), Vec::new(), why, 2, rx, now + SWITCH_WAIT);
-        tx.send(()).unwrap();
-        let deadline = now + SWITCH_WAIT;
-        assert!(!sw.over(deadline - Duration::from_millis(1)));
-        assert_eq!(sw.next_look(deadline - Duration::from_micros(1)), deadline);
-        assert!(sw.over(deadline));
-        let done = sw.finish();
-        assert_eq!((done.late, done.changed), (1, false));
-    }
-
-    #[test]
-    fn a_switch_whose_workers_have_all_returned_is_over() {
-        let (tx, rx) = crossbeam_channel::unbounded::<()>();
-        let now = Instant::now();
-        let mut sw = Switching::new(
-            String::new(),
-            Vec::new(),
-            Trigger::Reload,
-            3,
-            rx,
-            now + SWITCH_WAIT,
-        );
-        drop(tx);
-        assert!(sw.over(now));
     }
 }
