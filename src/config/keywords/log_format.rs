@@ -1,0 +1,36 @@
+//! The log line keywords of proxy sections: `log-format` and
+//! `log-format-sd`, compiled here so a bad format is reported at its line.
+//! (`option tcplog`, `logasap`, `dontlog-normal` and `log-separate-errors`
+//! are in `proxy`'s option table.)
+
+use super::super::log_format::LineFormat;
+use super::super::raw::Settings;
+use super::{Bad, Ctx, bad};
+
+/// The one argument of a format keyword: HAProxy's own error for the
+/// classic mistake of unquoted, unescaped spaces.
+fn format_arg<'a>(c: &Ctx<'a>) -> Result<&'a str, Bad> {
+    match c.args {
+        [one] => Ok(one),
+        [] => Err(bad(format!("expects: {}", c.usage))),
+        _ => Err(bad(
+            "expects one argument: put the format between double quotes (or escape its spaces)",
+        )),
+    }
+}
+
+/// `log-format STRING`: replaces `option tcplog`'s line (the last of the
+/// two in a section wins, as in HAProxy) and turns logging on.
+pub(super) fn log_format(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let format = LineFormat::compile(format_arg(c)?).map_err(bad)?;
+    s.log_format = Some(format);
+    s.tcplog = Some(true);
+    Ok(())
+}
+
+/// `log-format-sd STRING`: the structured data of RFC 5424 lines.
+pub(super) fn log_format_sd(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let format = LineFormat::compile(format_arg(c)?).map_err(bad)?;
+    s.log_format_sd = Some(format);
+    Ok(())
+}
