@@ -106,7 +106,8 @@ impl fmt::Display for Termination {
 /// What a session leaves behind for its log line: plain values only, so
 /// sending it costs no allocation. Counts are taken when the line is made,
 /// before the session gives back its own slots, so they include it (as
-/// HAProxy's).
+/// HAProxy's %ac and %fc do; its %bc and %sc at the end of a connection do
+/// not, as `scripts/log_interop.sh` shows).
 #[derive(Debug, Clone)]
 pub struct Record {
     /// The snapshot the session ran under: indexes below point into its
@@ -189,6 +190,9 @@ pub(crate) struct Trace {
     /// The server of the last attempt, and its address then.
     pub server: Option<usize>,
     pub server_addr: Option<SocketAddr>,
+    /// The local end of the last attempt's socket (%bi %bp), when the
+    /// format shows it.
+    pub backend_addr: Option<SocketAddr>,
     /// Why the session ended, once it is known.
     pub end: Option<Termination>,
     /// %rt, taken at accept when the format uses it.
@@ -215,6 +219,7 @@ impl Trace {
             redispatched: false,
             server: None,
             server_addr: None,
+            backend_addr: None,
             end: None,
             request_id: if numbered {
                 REQUESTS.fetch_add(1, Relaxed)
@@ -231,6 +236,7 @@ impl Trace {
         self.redispatched |= self.server.is_some_and(|s| s != idx);
         self.server = Some(idx);
         self.server_addr = Some(addr);
+        self.backend_addr = None;
         self.tries += 1;
     }
 

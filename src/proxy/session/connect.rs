@@ -92,6 +92,7 @@ impl Session {
             }
         };
         self.trace.attempt(idx, addr, ctx.now);
+        self.note_backend_addr(ctx.shared, &stream);
         let tok = token::session(self.key, Peer::Server);
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = ctx.registry.register(&mut stream, tok, interest) {
@@ -178,7 +179,7 @@ impl Session {
     pub(super) fn connected(&mut self, ctx: &mut Ctx<'_>, c: Connecting) -> Step {
         c.guard.server().observe_success();
         self.trace.connected = Some(ctx.now);
-        self.log_connected(ctx.shared, ctx.now, &c.server.stream);
+        self.log_connected(ctx.shared, ctx.now);
         self.server_seen = ctx.now;
         self.client_seen = ctx.now;
         let up = match self.replay.take() {

@@ -23,10 +23,9 @@ impl Session {
             return;
         }
         let fe = &shared.config.frontends[self.frontend];
-        let (sent, received, server) = match &self.state {
-            State::Forwarding(f) => (f.up.total, f.down.total, Some(&f.server.stream)),
-            State::Connecting(c) => (0, 0, Some(&c.server.stream)),
-            _ => (0, 0, None),
+        let (sent, received) = match &self.state {
+            State::Forwarding(f) => (f.up.total, f.down.total),
+            _ => (0, 0),
         };
         if fe.dontlognull && sent == 0 {
             return;
@@ -36,7 +35,7 @@ impl Session {
             debug_assert!(false, "session ended without a termination state");
             Termination::new(Cause::Internal, self.phase())
         });
-        let mut record = self.record(shared, now, server, termination);
+        let mut record = self.record(shared, now, termination);
         (record.bytes_uploaded, record.bytes_read) = (sent, received);
         if fe.log_line.dontlog_normal && !record.is_error() {
             return;
@@ -44,17 +43,17 @@ impl Session {
         shared.log_connection(record);
     }
 
-    /// `option logasap`: the line goes out as soon as the server accepted
-    /// (`server`), with what is known then; HAProxy's `+` marks the byte
+    /// `option logasap`: the line goes out as soon as the server accepted,
+    /// with what is known then; HAProxy's `+` marks the byte
     /// count and the total time as partial. Under `dontlog-normal` a
     /// connection without a retry waits for its end instead, and is logged
     /// then if it ends on an error.
-    pub(super) fn log_connected(&mut self, shared: &Shared, now: Instant, server: &TcpStream) {
+    pub(super) fn log_connected(&mut self, shared: &Shared, now: Instant) {
         let fe = &shared.config.frontends[self.frontend];
         if !self.logged || !fe.log_line.logasap {
             return;
         }
-        let mut record = self.record(shared, now, Some(server), Termination::NORMAL);
+        let mut record = self.record(shared, now, Termination::NORMAL);
         record.asap = true;
         if fe.log_line.dontlog_normal && !record.is_error() {
             return;
@@ -63,14 +62,18 @@ impl Session {
         shared.log_connection(record);
     }
 
+    /// %bi %bp: the local end of a server socket whose connect started
+    /// (the kernel picked its port then), for a format that shows it, as
+    /// HAProxy shows it even when the connect then fails.
+    pub(super) fn note_backend_addr(&mut self, shared: &Shared, stream: &TcpStream) {
+        let format = &shared.config.frontends[self.frontend].log_line.format;
+        if self.logged && format.needs_backend_addr() {
+            self.trace.backend_addr = stream.local_addr().ok();
+        }
+    }
+
     /// The record at `now`, byte counts left at 0.
-    fn record(
-        &self,
-        shared: &Shared,
-        now: Instant,
-        server: Option<&TcpStream>,
-        termination: Termination,
-    ) -> Record {
+    fn record(&self, shared: &Shared, now: Instant, termination: Termination) -> Record {
         let format = &shared.config.frontends[self.frontend].log_line.format;
         let (queue_ms, connect_ms, total_ms) = self.trace.timers(now);
         let servers = &shared.servers[self.backend];
@@ -82,9 +85,7 @@ impl Session {
                 .needs_frontend_addr()
                 .then(|| self.client.stream.local_addr().ok())
                 .flatten(),
-            backend_addr: server
-                .filter(|_| format.needs_backend_addr())
-                .and_then(|s| s.local_addr().ok()),
+            backend_addr: self.trace.backend_addr,
             server_addr: self.trace.server_addr,
             accepted: self.trace.accept_date,
             frontend: self.frontend,
