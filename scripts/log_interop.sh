@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=$(mktemp -d /tmp/l4lb-log-interop.XXXXXX)
+# shellcheck disable=SC2034 # read by stop_pids (lib.sh); the python part reaps what it starts
 PIDS=()
 die() { echo "log_interop: $*" >&2; exit 1; }
 # shellcheck source=scripts/lib.sh
@@ -20,8 +21,9 @@ fi
 command -v haproxy >/dev/null || { echo "log_interop: skipped: haproxy is not installed (apt-get install -y haproxy)"; exit 0; }
 
 profile=debug
-[ "${1:-}" = --release ] && profile=release
-cargo build -q $([ $profile = release ] && echo --release) --bin l4lb
+build=(cargo build -q --bin l4lb)
+if [ "${1:-}" = --release ]; then profile=release; build+=(--release); fi
+"${build[@]}"
 L4LB=$PWD/target/$profile/l4lb
 echo "haproxy: $(haproxy -v | head -1)"
 
