@@ -1,11 +1,11 @@
-//! The log line keywords of proxy sections: `log-format` and
-//! `log-format-sd`, compiled here so a bad format is reported at its line.
-//! (`option tcplog`, `logasap`, `dontlog-normal` and `log-separate-errors`
-//! are in `proxy`'s option table.)
+//! The log line keywords of proxy sections: `log-format`, `log-format-sd`
+//! and `option tcplog clf`, compiled here so a bad format is reported at
+//! its line. (`option tcplog`, `logasap`, `dontlog-normal` and
+//! `log-separate-errors` are in `proxy`'s option table.)
 
-use super::super::log_format::LineFormat;
+use super::super::log_format::{LineFormat, TCP_CLF_LOG_FORMAT};
 use super::super::raw::Settings;
-use super::{Bad, Ctx, bad};
+use super::{Bad, Ctx, bad, bad_kw};
 
 /// The one argument of a format keyword: HAProxy's own error for the
 /// classic mistake of unquoted, unescaped spaces.
@@ -32,5 +32,16 @@ pub(super) fn log_format(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
 pub(super) fn log_format_sd(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let format = LineFormat::compile(format_arg(c)?).map_err(bad)?;
     s.log_format_sd = Some(format);
+    Ok(())
+}
+
+/// `option tcplog clf`: HAProxy's TCP log in the common log format.
+pub(super) fn option_tcplog_arg(s: &mut Settings, arg: &str) -> Result<(), Bad> {
+    if arg != "clf" {
+        let msg = format!("unexpected argument '{arg}': option tcplog takes only clf");
+        return Err(bad_kw("option tcplog", msg));
+    }
+    s.log_format = Some(LineFormat::compile(TCP_CLF_LOG_FORMAT).expect("HAProxy's CLF compiles"));
+    s.tcplog = Some(true);
     Ok(())
 }

@@ -334,6 +334,11 @@ fn set_tcpka(s: &mut Settings, on: bool) {
 }
 
 pub(super) fn option(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    if let [name, arg] = c.args
+        && name == "tcplog"
+    {
+        return super::log_format::option_tcplog_arg(s, arg);
+    }
     set_option(s, c, c.args, true)
 }
 

@@ -30,6 +30,11 @@ fn log_format_turns_logging_on_with_its_parts() {
     assert_eq!(f.log_line.format, tcplog);
     let f = frontend_with("log-format \"${HAPROXY_TCP_LOG_FMT}\"");
     assert_eq!(f.log_line.format, tcplog);
+    let f = frontend_with("option tcplog clf");
+    assert_eq!(
+        f.log_line.format,
+        LineFormat::compile(TCP_CLF_LOG_FORMAT).unwrap()
+    );
     let f = frontend_with("log-format %ci\\ %b");
     assert_eq!(f.log_line.format.parts.len(), 3);
 }
@@ -181,6 +186,7 @@ const FRONTEND_ERRORS: &[Case] = &[
         "no such format alias",
     ),
     ("option logasap now", 2, "option logasap", "takes none"),
+    ("option tcplog json", 2, "option tcplog", "takes only clf"),
 ];
 
 /// The logging keywords have no place in a backend (line 9).
