@@ -265,6 +265,12 @@ pub struct LineFormat {
     /// Variables whose value is fixed in a TCP proxy (`%ST`, `%sslc`...),
     /// as written, for a warning.
     pub fixed: Vec<String>,
+    /// What the workers must note for it, found once here rather than on
+    /// every connection: the address the client connected to (%fi %fp),
+    /// the local end of server connections (%bi %bp), a number (%rt).
+    pub needs_frontend_addr: bool,
+    pub needs_backend_addr: bool,
+    pub needs_request_id: bool,
 }
 
 impl LineFormat {
@@ -306,34 +312,28 @@ impl LineFormat {
             };
         }
         c.flush();
-        Ok(c.out)
-    }
-
-    /// Whether some part is `var` (or `fetch`).
-    pub fn uses(&self, want: impl Fn(Var) -> bool) -> bool {
-        self.parts
-            .iter()
-            .any(|p| matches!(p, Part::Var(v, _) if want(*v)))
-    }
-
-    /// Whether lines need the address the client connected to.
-    pub fn needs_frontend_addr(&self) -> bool {
-        self.uses(|v| {
+        let mut out = c.out;
+        out.needs_frontend_addr = out.uses(|v| {
             matches!(
                 v,
                 Var::FrontendIp | Var::FrontendPort | Var::Sample(Fetch::Dst | Fetch::DstPort)
             )
-        })
-    }
-
-    /// Whether lines need the local address of the server connection.
-    pub fn needs_backend_addr(&self) -> bool {
-        self.uses(|v| {
+        });
+        out.needs_backend_addr = out.uses(|v| {
             matches!(
                 v,
                 Var::BackendIp | Var::BackendPort | Var::Sample(Fetch::BcSrc | Fetch::BcSrcPort)
             )
-        })
+        });
+        out.needs_request_id = out.uses(|v| v == Var::RequestCounter);
+        Ok(out)
+    }
+
+    /// Whether some variable of the format is one `want` accepts.
+    pub fn uses(&self, want: impl Fn(Var) -> bool) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(v, _) if want(*v)))
     }
 }
 

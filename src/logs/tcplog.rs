@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, Frontend, Var};
+use crate::config::{Config, Frontend};
 
 /// The first letter of the termination state: what ended the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +205,7 @@ impl Trace {
     /// The trace of a connection `fe` accepted at `now`.
     pub(crate) fn new(now: Instant, fe: &Frontend) -> Trace {
         let logged = logs_connections(fe);
-        let numbered = logged && fe.log_line.format.uses(|v| v == Var::RequestCounter);
+        let numbered = logged && fe.log_line.format.needs_request_id;
         Trace {
             accepted: now,
             accept_date: if logged {

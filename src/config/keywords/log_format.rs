@@ -11,8 +11,8 @@ use super::{Bad, Ctx, bad, bad_kw};
 /// classic mistake of unquoted, unescaped spaces.
 fn format_arg<'a>(c: &Ctx<'a>) -> Result<&'a str, Bad> {
     match c.args {
-        [one] => Ok(one),
-        [] => Err(bad(format!("expects: {}", c.usage))),
+        [one] if !one.is_empty() => Ok(one),
+        [] | [_] => Err(bad(format!("expects: {}", c.usage))),
         _ => Err(bad(
             "expects one argument: put the format between double quotes (or escape its spaces)",
         )),

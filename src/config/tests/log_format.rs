@@ -30,6 +30,16 @@ fn log_format_turns_logging_on_with_its_parts() {
     assert_eq!(f.log_line.format, tcplog);
     let f = frontend_with("log-format \"${HAPROXY_TCP_LOG_FMT}\"");
     assert_eq!(f.log_line.format, tcplog);
+    let needs = |f: &LineFormat| {
+        (
+            f.needs_frontend_addr,
+            f.needs_backend_addr,
+            f.needs_request_id,
+        )
+    };
+    assert_eq!(needs(&tcplog), (false, false, false));
+    let f = frontend_with("log-format \"%[dst_port] %bp %rt\"");
+    assert_eq!(needs(&f.log_line.format), (true, true, true));
     let f = frontend_with("option tcplog clf");
     assert_eq!(
         f.log_line.format,
@@ -98,6 +108,7 @@ const FRONTEND_ERRORS: &[Case] = &[
         "put the format between double quotes",
     ),
     ("log-format", 2, "log-format", "expects: log-format"),
+    ("log-format \"\"", 2, "log-format", "expects: log-format"),
     (
         "log-format \"%zz\"",
         2,

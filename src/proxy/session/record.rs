@@ -67,7 +67,7 @@ impl Session {
     /// HAProxy shows it even when the connect then fails.
     pub(super) fn note_backend_addr(&mut self, shared: &Shared, stream: &TcpStream) {
         let format = &shared.config.frontends[self.frontend].log_line.format;
-        if self.logged && format.needs_backend_addr() {
+        if self.logged && format.needs_backend_addr {
             self.trace.backend_addr = stream.local_addr().ok();
         }
     }
@@ -82,7 +82,7 @@ impl Session {
             client: self.peer,
             // getsockname, only for a format that shows it.
             frontend_addr: format
-                .needs_frontend_addr()
+                .needs_frontend_addr
                 .then(|| self.client.stream.local_addr().ok())
                 .flatten(),
             backend_addr: self.trace.backend_addr,
