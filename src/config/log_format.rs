@@ -462,14 +462,14 @@ fn lone_percent(rest: &str, args: Option<&str>) -> String {
 /// `+Q,-M,...` over `flags`.
 fn parse_flags(args: &str, mut flags: Flags) -> Result<Flags, String> {
     for arg in args.split(',').filter(|a| !a.is_empty()) {
-        let (on, name) = match arg.split_at(1) {
-            ("+", name) => (true, name),
-            ("-", name) => (false, name),
-            _ => {
-                return Err(format!(
-                    "flag '{arg}' needs a sign: +{arg} or -{arg} (HAProxy would ignore it)"
-                ));
-            }
+        let (on, name) = if let Some(name) = arg.strip_prefix('+') {
+            (true, name)
+        } else if let Some(name) = arg.strip_prefix('-') {
+            (false, name)
+        } else {
+            return Err(format!(
+                "flag '{arg}' needs a sign: +{arg} or -{arg} (HAProxy would ignore it)"
+            ));
         };
         let flag = match name {
             "Q" => Flags::QUOTE,

@@ -243,3 +243,34 @@ fn named_items_and_unsigned_flag_free_args_are_accepted() {
         Part::Var(Var::Backend, ItemFlags::MANDATORY | ItemFlags::QUOTE)
     );
 }
+
+#[test]
+fn odd_formats_are_errors_or_text_never_a_panic() {
+    let odd = [
+        "%",
+        "%%%",
+        "%{",
+        "%{}",
+        "%{é}ci",
+        "%(é)ci",
+        "%(",
+        "%()",
+        "%[",
+        "%[]",
+        "%[é]",
+        "%é",
+        "é%",
+        "%{+Q}%",
+        "%(a){+Q}[src",
+        "${",
+        "${}",
+        "%o",
+        "%{-M}o%ID",
+        " ",
+        "\t%ci\t",
+    ];
+    for text in odd {
+        let _ = LineFormat::compile(text);
+    }
+    assert_eq!(LineFormat::compile("é %ci").unwrap().parts.len(), 3);
+}
