@@ -50,7 +50,8 @@ impl Session {
     /// then if it ends on an error.
     pub(super) fn log_connected(&mut self, shared: &Shared, now: Instant) {
         let fe = &shared.config.frontends[self.frontend];
-        if !self.logged || !fe.log_line.logasap {
+        // Once: a `retry-on empty-response` replay connects again.
+        if !self.logged || !fe.log_line.logasap || self.trace.logged_early {
             return;
         }
         let mut record = self.record(shared, now, Termination::NORMAL);
