@@ -232,8 +232,10 @@ fn logasap_logs_a_connection_that_never_connects_at_its_end() {
     let dead = addr(free_port());
     let fe = "option tcplog\noption logasap";
     let _l = L4lb::start(&logging_conf(&syslog, port, &[dead], fe, "retries 0"));
-    let mut c = connect(port);
-    let _ = c.read(&mut [0u8; 1]);
+    // Refused at once: the reset may even beat the end of our connect.
+    if let Ok(mut c) = std::net::TcpStream::connect(addr(port)) {
+        let _ = c.read(&mut [0u8; 1]);
+    }
     let d = syslog.expect();
     let f: Vec<&str> = d.msg.split(' ').collect();
     assert_eq!((f[5], f[6]), ("+0", "SC"), "{d:?}");
@@ -338,4 +340,35 @@ fn log_format_sd_fills_the_rfc5424_structured_data() {
         )),
         "{d:?}"
     );
+}
+
+#[test]
+fn logasap_logs_once_when_retry_on_empty_response_connects_again() {
+    let syslog = Syslog::bind(WAIT);
+    // Reads the request, then hangs up without a byte: empty response.
+    let mute = Backend::start(|mut s| {
+        let _ = read_line(&mut s);
+    });
+    let echo = Backend::echo();
+    let port = free_port();
+    let fe = "option tcplog\noption logasap";
+    let be = "balance first\nretry-on conn-failure empty-response";
+    let l = L4lb::start(&logging_conf(
+        &syslog,
+        port,
+        &[mute.addr(), echo.addr()],
+        fe,
+        be,
+    ));
+    let mut c = connect(port);
+    c.write_all(b"request\n").unwrap();
+    assert_eq!(read_line(&mut c).unwrap(), "request", "replayed to echo");
+    drop(c);
+    let d = syslog.expect();
+    assert!(
+        d.msg.contains(" be/s0 "),
+        "logged at the first connect: {d:?}"
+    );
+    assert!(l.stop().success());
+    assert!(syslog.rest().is_empty(), "logged a second time");
 }
