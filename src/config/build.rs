@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::flags::{FLAGS, Flags, quick_proxy};
 use super::keywords::{Bad, HTTP_SECTIONS, global_line, http_only, settings_line};
 use super::log::{LogSpec, system_hostname};
+use super::log_format::{LineFormat, LogLine};
 use super::raw::{
     BE, DEF, FE, Global, LISTEN, Mode, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
     T_QUEUE, T_SERVER, T_SERVER_FIN, T_TUNNEL, check_name, role_name,
@@ -391,15 +392,26 @@ impl Builder {
             tcp_keepalive: s.clitcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),
             tcplog: s.tcplog.unwrap_or(false),
+            log_line: log_line(s),
             dontlognull: s.dontlognull.unwrap_or(false),
             log: self.log_targets(&s.log),
         };
         if frontend.tcplog && frontend.log.is_empty() {
+            let what = if s.log_format.is_some() {
+                "log-format"
+            } else {
+                "option tcplog"
+            };
             config.warnings.push(format!(
-                "option tcplog in {kind} {} but no log target: nothing is logged (add `log global` \
+                "{what} in {kind} {} but no log target: nothing is logged (add `log global` \
                  or a `log` line)",
                 p.name
             ));
+        }
+        if frontend.tcplog {
+            config
+                .warnings
+                .extend(fixed_variables(&frontend.log_line, kind, &p.name));
         }
         let tunnel = config.backends.get(backend).and_then(|b| b.timeout_tunnel);
         if !p.quiet && frontend.timeout_client.is_none() && tunnel.is_none() {
@@ -475,6 +487,35 @@ impl Builder {
             }
         }
     }
+}
+
+/// A frontend's log line settings: `log-format` or `option tcplog`'s.
+fn log_line(s: &Settings) -> LogLine {
+    LogLine {
+        format: s.log_format.clone().unwrap_or_else(LineFormat::tcplog),
+        sd: s.log_format_sd.clone(),
+        logasap: s.logasap.unwrap_or(false),
+        dontlog_normal: s.dontlog_normal.unwrap_or(false),
+        separate_errors: s.log_separate_errors.unwrap_or(false),
+    }
+}
+
+/// A warning for the variables of a proxy's formats that only HTTP or TLS
+/// fill (HAProxy accepts them in TCP with a diagnostic warning).
+fn fixed_variables(line: &LogLine, kind: &str, name: &str) -> Option<String> {
+    let mut fixed: Vec<&str> = line.format.fixed.iter().map(String::as_str).collect();
+    if let Some(sd) = &line.sd {
+        fixed.extend(sd.fixed.iter().map(String::as_str));
+    }
+    fixed.sort_unstable();
+    fixed.dedup();
+    (!fixed.is_empty()).then(|| {
+        format!(
+            "log-format in {kind} {name}: {} only have a value in HTTP or TLS proxies; l4lb \
+             writes them as HAProxy does in TCP (-, -1, 0, <BADREQ> or nothing)",
+            fixed.join(" ")
+        )
+    })
 }
 
 /// A frontend's own maxconn, never above the global one.

@@ -188,7 +188,7 @@ fn udp_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// The system's host name, for `log-send-hostname` without a name.
-pub(super) fn system_hostname() -> String {
+pub fn system_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()

@@ -13,6 +13,11 @@ use crate::cli::Args;
 
 use flags::Flags;
 
+pub use log::system_hostname;
+pub use log_format::{
+    Fetch, Flags as ItemFlags, LineFormat, LogLine, Part, TCP_CLF_LOG_FORMAT, TCP_LOG_FORMAT, Var,
+};
+
 /// Sections -> `Config`: defaults inheritance and whole-file checks.
 mod build;
 /// Overriding flags and the `--bind`/`--server` quick start.
@@ -22,6 +27,8 @@ mod flags;
 mod keywords;
 /// The `log` line: target, format, facility, levels.
 mod log;
+/// `log-format` strings compiled into parts.
+mod log_format;
 /// The raw stage: what the keyword handlers write, before `build`.
 mod raw;
 pub mod text;
@@ -85,8 +92,12 @@ pub struct Frontend {
     pub tcp_keepalive: bool,
     /// `option splice-auto` (default on; `no option splice-auto` turns it off).
     pub splice_auto: bool,
-    /// `option tcplog`: one line per finished connection.
+    /// `option tcplog` or `log-format`: one line per connection.
     pub tcplog: bool,
+    /// The line's format and when it is written (`log-format`,
+    /// `log-format-sd`, `option logasap`, `dontlog-normal`,
+    /// `log-separate-errors`).
+    pub log_line: LogLine,
     /// `option dontlognull`: not for connections whose client sent nothing.
     pub dontlognull: bool,
     /// Where this frontend's connection logs go (`log`, `log global`
@@ -583,7 +594,18 @@ fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
         s += ", splice-auto off";
     }
     if f.tcplog {
-        s += &format!(", tcplog to {} target(s)", f.log.len());
+        let custom = f.log_line.format != LineFormat::tcplog();
+        let what = if custom { "log-format" } else { "tcplog" };
+        s += &format!(", {what} to {} target(s)", f.log.len());
+    }
+    let options = [
+        (f.log_line.sd.is_some(), "log-format-sd"),
+        (f.log_line.logasap, "logasap"),
+        (f.log_line.dontlog_normal, "dontlog-normal"),
+        (f.log_line.separate_errors, "log-separate-errors"),
+    ];
+    for (_, name) in options.iter().filter(|(on, _)| *on) {
+        s += &format!(", {name}");
     }
     if f.dontlognull {
         s += ", dontlognull";

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::log::LogSpec;
+use super::log_format::LineFormat;
 use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsSocket};
 
 // Where a keyword is accepted: a bit per section role; `listen` is both
@@ -125,6 +126,13 @@ pub(super) struct Settings {
     /// `option tcplog`, `option dontlognull`.
     pub(super) tcplog: Option<bool>,
     pub(super) dontlognull: Option<bool>,
+    /// `log-format` (None: `option tcplog`'s), `log-format-sd`, `option
+    /// logasap`, `dontlog-normal`, `log-separate-errors`.
+    pub(super) log_format: Option<LineFormat>,
+    pub(super) log_format_sd: Option<LineFormat>,
+    pub(super) logasap: Option<bool>,
+    pub(super) dontlog_normal: Option<bool>,
+    pub(super) log_separate_errors: Option<bool>,
 }
 
 impl Settings {

@@ -53,6 +53,11 @@ impl LogDate {
         }
     }
 
+    /// `t` as seconds since the UNIX epoch (0 before it).
+    pub(crate) fn unix_secs(t: SystemTime) -> u64 {
+        t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    }
+
     fn month_name(&self) -> &'static str {
         MONTHS[(self.month - 1) as usize]
     }
@@ -69,6 +74,25 @@ impl LogDate {
             self.min,
             self.sec,
             self.micros / 1000
+        )
+    }
+
+    /// The common log format's date, with the offset: `24/Nov/2026:12:01:02 +0000`
+    /// (HAProxy's `%T` in UTC, `%Tl` local).
+    pub(crate) fn write_clf(&self, out: &mut impl Write) -> fmt::Result {
+        let sign = if self.offset < 0 { '-' } else { '+' };
+        let off = self.offset.unsigned_abs() / 60;
+        write!(
+            out,
+            "{:02}/{}/{:04}:{:02}:{:02}:{:02} {sign}{:02}{:02}",
+            self.day,
+            self.month_name(),
+            self.year,
+            self.hour,
+            self.min,
+            self.sec,
+            off / 60,
+            off % 60
         )
     }
 
@@ -217,7 +241,15 @@ mod tests {
             text(LogDate::write_iso, &east),
             "2026-11-25T05:00:00.000000+05:30"
         );
+        assert_eq!(
+            text(LogDate::write_clf, &east),
+            "25/Nov/2026:05:00:00 +0530"
+        );
         let west = at_offset(t, 0, -8 * 3600); // -08:00
+        assert_eq!(
+            text(LogDate::write_clf, &west),
+            "24/Nov/2026:15:30:00 -0800"
+        );
         assert_eq!(text(LogDate::write_rfc3164, &west), "Nov 24 15:30:00");
         assert_eq!(
             text(LogDate::write_iso, &west),

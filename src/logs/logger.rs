@@ -1,9 +1,11 @@
 //! The logger thread and its targets. Workers hand it connection records
 //! over a bounded channel with `try_send` and never wait: when it falls
 //! behind, records are dropped and counted (`Process::log_dropped`). It
-//! formats each record once as HAProxy's TCP log line, frames it for every
-//! target of the record's frontend (syslog header per `format`, cut to
-//! `len`) and writes it: stdout/stderr as lines, UDP syslog as datagrams,
+//! formats each record once in its frontend's line format (`format`; the
+//! `log-format-sd` part too, for RFC 5424 targets), frames it for every
+//! target of the frontend (syslog header per `format`, at `info`, or `err`
+//! for errors under `option log-separate-errors`, cut to `len`) and writes
+//! it: stdout/stderr as lines, UDP syslog as datagrams,
 //! unix datagram sockets (`/dev/log`) likewise. A target that fails is
 //! reported once on the daemon's own log, and again once it works again.
 
@@ -19,16 +21,22 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::{Config, LogDest, LogFormat, LogTarget};
 use crate::logs::date::LogDate;
-use crate::logs::tcplog::{self, Record};
+use crate::logs::format::{self, Env};
+use crate::logs::tcplog::Record;
 
 /// Records waiting for the logger thread before workers start dropping
 /// them: a few milliseconds of a busy proxy's connections.
 const CHANNEL_CAPACITY: usize = 4096;
-/// Connection logs go out at `info`, as HAProxy's (errors included).
+/// Connection logs go out at `info`, as HAProxy's (errors included) ...
 pub(crate) const SEVERITY_INFO: u8 = 6;
+/// ... unless `option log-separate-errors` raises errors to `err`.
+pub(crate) const SEVERITY_ERR: u8 = 3;
 
-/// Records travel by value (about 150 bytes): nothing to allocate.
+/// Records travel by value (under 300 bytes): nothing to allocate. Boxing
+/// them to make `Stop` (sent once) smaller would cost an allocation per
+/// connection.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Conn(Record),
     Stop,
@@ -117,7 +125,12 @@ struct Writer {
     routes: Vec<Vec<usize>>,
     outputs: Outputs,
     pid: u32,
+    /// `%H`: the system's host name.
+    hostname: String,
+    /// `%lc`: lines written so far, by frontend of `config`.
+    counts: Vec<u64>,
     line: String,
+    sd: String,
     frame: String,
 }
 
@@ -135,7 +148,10 @@ impl Writer {
                 unix: None,
             },
             pid: std::process::id(),
+            hostname: crate::config::system_hostname(),
+            counts: Vec::new(),
             line: String::with_capacity(256),
+            sd: String::with_capacity(256),
             frame: String::with_capacity(512),
         };
         writer.route(config);
@@ -146,6 +162,16 @@ impl Writer {
     /// target; sinks of earlier snapshots are kept, with their state).
     fn route(&mut self, config: Arc<Config>) {
         self.routes.clear();
+        // %lc goes on counting for a frontend a reload keeps.
+        let counts: Vec<u64> = config
+            .frontends
+            .iter()
+            .map(|fe| {
+                let old = self.config.frontends.iter().position(|o| o.name == fe.name);
+                old.and_then(|i| self.counts.get(i)).copied().unwrap_or(0)
+            })
+            .collect();
+        self.counts = counts;
         for fe in &config.frontends {
             let mut route = Vec::new();
             if fe.tcplog {
@@ -184,14 +210,33 @@ impl Writer {
     }
 
     fn write(&mut self, record: &Record) {
-        self.line.clear();
-        let _ = tcplog::write_line(&mut self.line, record, &record.config);
         if !Arc::ptr_eq(&record.config, &self.config) {
             // A reload: the record's snapshot routes it from now on.
             self.route(Arc::clone(&record.config));
         }
-        let Some(route) = self.routes.get(record.frontend) else {
+        let (Some(route), Some(fe)) = (
+            self.routes.get(record.frontend),
+            self.config.frontends.get(record.frontend),
+        ) else {
             return;
+        };
+        let count = &mut self.counts[record.frontend];
+        let env = Env {
+            pid: self.pid,
+            hostname: &self.hostname,
+            log_count: *count,
+        };
+        *count += 1;
+        self.line.clear();
+        format::write_line(&mut self.line, &fe.log_line.format, record, &env);
+        self.sd.clear();
+        if let Some(sd) = &fe.log_line.sd {
+            format::write_line(&mut self.sd, sd, record, &env);
+        }
+        let severity = if fe.log_line.separate_errors && record.is_error() {
+            SEVERITY_ERR
+        } else {
+            SEVERITY_INFO
         };
         let logging = &self.config.logging;
         let header = Header {
@@ -199,16 +244,11 @@ impl Writer {
             host: logging.hostname.as_deref(),
             tag: &logging.tag,
             pid: self.pid,
+            sd: Some(self.sd.as_str()).filter(|sd| !sd.is_empty()),
         };
         for &i in route {
             let sink = &mut self.sinks[i];
-            if frame(
-                &mut self.frame,
-                &sink.target,
-                SEVERITY_INFO,
-                &header,
-                &self.line,
-            ) {
+            if frame(&mut self.frame, &sink.target, severity, &header, &self.line) {
                 let sent = self.outputs.send(&sink.target.dest, &self.frame);
                 note(sink, sent);
             }
@@ -300,6 +340,8 @@ pub(crate) struct Header<'a> {
     /// `log-tag`.
     pub tag: &'a str,
     pub pid: u32,
+    /// `log-format-sd`'s part of RFC 5424 headers (`-` without).
+    pub sd: Option<&'a str>,
 }
 
 /// Puts in `out` the message `msg` of severity `severity` as `target`
@@ -335,7 +377,8 @@ pub(crate) fn frame(
             let _ = write!(out, "<{pri}>1 ");
             let _ = h.now.write_iso(out);
             let host = h.host.unwrap_or("-");
-            write!(out, " {host} {} {} - - ", h.tag, h.pid)
+            let sd = h.sd.unwrap_or("-");
+            write!(out, " {host} {} {} - {sd} ", h.tag, h.pid)
         }
         LogFormat::Timed => {
             let _ = write!(out, "<{severity}>");
@@ -386,6 +429,7 @@ mod tests {
             host,
             tag: "l4lb",
             pid: 42,
+            sd: None,
         }
     }
 
@@ -471,25 +515,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::bounded(2);
         let shared = Shared::new(config, None).with_log(Some(LogSender(tx)));
         let shared = Arc::new(shared);
-        let record = || Record {
-            config: Arc::clone(&shared.config),
-            client: "127.0.0.1:3".parse().unwrap(),
-            accepted: UNIX_EPOCH,
-            frontend: 0,
-            backend: 0,
-            server: None,
-            queue_ms: -1,
-            connect_ms: -1,
-            total_ms: 0,
-            bytes_read: 0,
-            termination: crate::logs::tcplog::Termination::NORMAL,
-            actconn: 0,
-            feconn: 0,
-            beconn: 0,
-            srv_conn: 0,
-            retries: 0,
-            redispatched: false,
-        };
+        let record = || Record::example(Arc::clone(&shared.config));
         for _ in 0..5 {
             shared.log_connection(record());
         }

@@ -1,20 +1,22 @@
-//! The connection log (`option tcplog`): what a session records when it
-//! ends ([`Record`], a small plain struct a worker sends without
-//! allocating), HAProxy's two-letter termination state, and the line itself
-//! in HAProxy's TCP log format, written by the logger thread:
+//! The connection log's record: what a session notes on its way
+//! ([`Trace`]) and leaves behind when its line is due ([`Record`], a plain
+//! struct a worker sends without allocating), and HAProxy's two-letter
+//! termination state. The logger thread writes the line from it in the
+//! frontend's format (`format`), by default HAProxy's TCP log format:
 //!
 //! ```text
 //! %ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq
 //! 127.0.0.1:50114 [24/Nov/2026:12:01:02.123] quick quick/s1 0/1/5003 1234 -- 1/1/1/1/0 0/0
 //! ```
 
-use std::fmt::{self, Write};
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::Config;
-use crate::logs::date::LogDate;
+use crate::config::{Config, Frontend};
 
 /// The first letter of the termination state: what ended the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,14 +104,24 @@ impl fmt::Display for Termination {
 }
 
 /// What a session leaves behind for its log line: plain values only, so
-/// sending it costs no allocation. Counts are taken when the session ends,
-/// before it gives back its own slots, so they include it (as HAProxy's).
+/// sending it costs no allocation. Counts are taken when the line is made,
+/// before the session gives back its own slots, so they include it (as
+/// HAProxy's %ac and %fc do; its %bc and %sc at the end of a connection do
+/// not, as `scripts/log_interop.sh` shows).
 #[derive(Debug, Clone)]
 pub struct Record {
     /// The snapshot the session ran under: indexes below point into its
     /// configuration, whatever reloads came since.
     pub config: Arc<Config>,
     pub client: SocketAddr,
+    /// The address the client connected to (%fi %fp), when the format
+    /// needs it.
+    pub frontend_addr: Option<SocketAddr>,
+    /// The local end of the server connection (%bi %bp), when the format
+    /// needs it and the connection is still open.
+    pub backend_addr: Option<SocketAddr>,
+    /// The address of the last server tried (%si %sp).
+    pub server_addr: Option<SocketAddr>,
     pub accepted: SystemTime,
     /// Indexes into the configuration.
     pub frontend: usize,
@@ -120,8 +132,9 @@ pub struct Record {
     pub queue_ms: i64,
     pub connect_ms: i64,
     pub total_ms: i64,
-    /// Bytes from the server to the client (%B).
+    /// Bytes from the server to the client (%B), and the other way (%U).
     pub bytes_read: u64,
+    pub bytes_uploaded: u64,
     pub termination: Termination,
     /// %ac %fc %bc %sc: connections of the process, of the frontend, of
     /// the backend (queued ones included), to this server.
@@ -133,6 +146,29 @@ pub struct Record {
     pub retries: u32,
     /// A retry went to another server: `+` before the retries, as HAProxy.
     pub redispatched: bool,
+    /// %rt: the connection's number in the process (0 unless the format
+    /// uses it).
+    pub request_id: u64,
+    /// Made once connected (`option logasap`), not at the end.
+    pub asap: bool,
+}
+
+impl Record {
+    /// HAProxy's test for `dontlog-normal` and `log-separate-errors`: the
+    /// connection ended on an error or timeout, or needed a retry or a
+    /// redispatch.
+    pub fn is_error(&self) -> bool {
+        self.termination.cause != Cause::Normal || self.retries > 0 || self.redispatched
+    }
+}
+
+/// %rt's counter: connections numbered in accept order, over the process
+/// (only those of frontends whose format uses %rt take a number).
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// Whether `fe` logs its connections: a line format and a target.
+pub(crate) fn logs_connections(fe: &Frontend) -> bool {
+    fe.tcplog && !fe.log.is_empty()
 }
 
 /// What a session notes on its way for its log line: when it passed each
@@ -151,14 +187,25 @@ pub(crate) struct Trace {
     pub tries: u32,
     /// Some attempt went to another server than the one before.
     pub redispatched: bool,
-    /// The server of the last attempt.
+    /// The server of the last attempt, and its address then.
     pub server: Option<usize>,
+    pub server_addr: Option<SocketAddr>,
+    /// The local end of the last attempt's socket (%bi %bp), when the
+    /// format shows it.
+    pub backend_addr: Option<SocketAddr>,
     /// Why the session ended, once it is known.
     pub end: Option<Termination>,
+    /// %rt, taken at accept when the format uses it.
+    pub request_id: u64,
+    /// The line went out at connect time (`option logasap`).
+    pub logged_early: bool,
 }
 
 impl Trace {
-    pub(crate) fn new(now: Instant, logged: bool) -> Trace {
+    /// The trace of a connection `fe` accepted at `now`.
+    pub(crate) fn new(now: Instant, fe: &Frontend) -> Trace {
+        let logged = logs_connections(fe);
+        let numbered = logged && fe.log_line.format.needs_request_id;
         Trace {
             accepted: now,
             accept_date: if logged {
@@ -171,15 +218,25 @@ impl Trace {
             tries: 0,
             redispatched: false,
             server: None,
+            server_addr: None,
+            backend_addr: None,
             end: None,
+            request_id: if numbered {
+                REQUESTS.fetch_add(1, Relaxed)
+            } else {
+                0
+            },
+            logged_early: false,
         }
     }
 
-    /// A connect attempt to server `idx` starts.
-    pub(crate) fn attempt(&mut self, idx: usize, now: Instant) {
+    /// A connect attempt to server `idx` at `addr` starts.
+    pub(crate) fn attempt(&mut self, idx: usize, addr: SocketAddr, now: Instant) {
         self.connecting.get_or_insert(now);
         self.redispatched |= self.server.is_some_and(|s| s != idx);
         self.server = Some(idx);
+        self.server_addr = Some(addr);
+        self.backend_addr = None;
         self.tries += 1;
     }
 
@@ -199,58 +256,17 @@ impl Trace {
     }
 }
 
-/// Writes `r` as one TCP log line (no newline).
-pub(crate) fn write_line(out: &mut impl Write, r: &Record, config: &Config) -> fmt::Result {
-    let frontend = config.frontends.get(r.frontend).map_or("-", |f| &f.name);
-    let backend = config.backends.get(r.backend);
-    let backend_name = backend.map_or("-", |b| &b.name);
-    let server = r
-        .server
-        .and_then(|i| backend?.servers.get(i))
-        .map_or("<NOSRV>", |s| &s.name);
-    match r.client {
-        SocketAddr::V4(a) => write!(out, "{}:{}", a.ip(), a.port())?,
-        // %ci is the bare address, IPv6 included (no brackets), as HAProxy.
-        SocketAddr::V6(a) => write!(out, "{}:{}", a.ip(), a.port())?,
-    }
-    out.write_str(" [")?;
-    LogDate::local(r.accepted).write_log_date(out)?;
-    let plus = if r.redispatched { "+" } else { "" };
-    write!(
-        out,
-        "] {frontend} {backend_name}/{server} {}/{}/{} {} {} {}/{}/{}/{}/{plus}{} 0/0",
-        r.queue_ms,
-        r.connect_ms,
-        r.total_ms,
-        r.bytes_read,
-        r.termination,
-        r.actconn,
-        r.feconn,
-        r.beconn,
-        r.srv_conn,
-        r.retries
-    )
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    /// The quick-start proxy: frontend and backend `quick`, servers s1, s2.
-    fn config() -> Config {
-        let args = crate::cli::Args {
-            bind: vec!["127.0.0.1:1".into()],
-            server: vec!["127.0.0.1:2".into(), "127.0.0.1:3".into()],
-            ..Default::default()
-        };
-        Config::from_args(&args).unwrap()
-    }
-
-    fn record() -> Record {
+impl Record {
+    /// A finished normal connection of `config`'s first frontend, backend
+    /// and server, accepted at 2026-11-24 12:01:02.123 UTC.
+    pub(crate) fn example(config: Arc<Config>) -> Record {
         Record {
-            config: Arc::new(config()),
+            config,
             client: "127.0.0.1:50114".parse().unwrap(),
+            frontend_addr: None,
+            backend_addr: None,
+            server_addr: Some("127.0.0.1:2".parse().unwrap()),
             accepted: UNIX_EPOCH + Duration::from_millis(1_795_521_662_123),
             frontend: 0,
             backend: 0,
@@ -259,6 +275,7 @@ mod tests {
             connect_ms: 1,
             total_ms: 5003,
             bytes_read: 1234,
+            bytes_uploaded: 56,
             termination: Termination::NORMAL,
             actconn: 1,
             feconn: 1,
@@ -266,52 +283,40 @@ mod tests {
             srv_conn: 1,
             retries: 0,
             redispatched: false,
+            request_id: 0,
+            asap: false,
         }
     }
+}
 
-    fn line(r: &Record) -> String {
-        let mut s = String::new();
-        write_line(&mut s, r, &config()).unwrap();
-        s
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    #[test]
-    fn haproxy_tcp_log_line() {
-        assert_eq!(
-            line(&record()),
-            "127.0.0.1:50114 [24/Nov/2026:12:01:02.123] quick quick/s1 0/1/5003 1234 -- 1/1/1/1/0 0/0"
-        );
-    }
-
-    #[test]
-    fn refused_with_retries_redispatched_and_no_server() {
-        let mut r = record();
-        r.server = Some(1);
-        (r.connect_ms, r.bytes_read, r.retries, r.redispatched) = (-1, 0, 3, true);
-        r.termination = Termination::new(Cause::ServerAbort, Phase::Connect);
-        assert!(
-            line(&r).ends_with("quick quick/s2 0/-1/5003 0 SC 1/1/1/1/+3 0/0"),
-            "{}",
-            line(&r)
-        );
-        r.server = None;
-        assert!(line(&r).contains(" quick/<NOSRV> "), "{}", line(&r));
-        r.client = "[::1]:4000".parse().unwrap();
-        assert!(line(&r).starts_with("::1:4000 ["), "{}", line(&r));
+    fn frontend() -> Frontend {
+        let args = crate::cli::Args {
+            bind: vec!["127.0.0.1:1".into()],
+            server: vec!["127.0.0.1:2".into()],
+            ..Default::default()
+        };
+        Config::from_args(&args).unwrap().frontends.remove(0)
     }
 
     #[test]
     fn trace_timers_and_redispatch() {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
-        let mut t = Trace::new(t0, false);
+        let mut t = Trace::new(t0, &frontend());
         assert_eq!(t.timers(at(7)), (-1, -1, 7));
-        t.attempt(0, at(20));
-        t.attempt(0, at(30));
+        let a = "127.0.0.1:2".parse().unwrap();
+        let b = "127.0.0.1:3".parse().unwrap();
+        t.attempt(0, a, at(20));
+        t.attempt(0, a, at(30));
         assert!(!t.redispatched);
-        t.attempt(1, at(40));
+        t.attempt(1, b, at(40));
         t.connected = Some(at(45));
         assert_eq!((t.tries, t.redispatched, t.server), (3, true, Some(1)));
+        assert_eq!(t.server_addr, Some(b));
         assert_eq!(t.timers(at(100)), (20, 25, 100));
     }
 

@@ -9,6 +9,7 @@ use super::raw::{ALL, BE, DEF, FE, Settings, accepted_in, role_name};
 use crate::config::text::Line;
 
 use global::GLOBAL_KEYWORDS;
+use log_format::{log_format, log_format_sd};
 use proxy::{
     TCP_CHECK_USAGE, balance, bind, default_backend, description, hash_type, log, maxconn, mode,
     no_option, option, retries, retry_on, tcp_check, timeout,
@@ -18,6 +19,8 @@ use server::{SERVER_USAGE, default_server, server};
 
 /// The global section: its keywords, `stats` and logging lines.
 mod global;
+/// `log-format` and `log-format-sd`.
+mod log_format;
 /// Keywords of proxy sections but servers.
 mod proxy;
 /// The refused HAProxy keywords and their messages.
@@ -155,6 +158,18 @@ const KEYWORDS: &[Keyword] = &[
         mask: ALL,
         usage: LOG_USAGE,
         parse: log,
+    },
+    Keyword {
+        name: "log-format",
+        mask: DEF | FE,
+        usage: "log-format \"FORMAT\"",
+        parse: log_format,
+    },
+    Keyword {
+        name: "log-format-sd",
+        mask: DEF | FE,
+        usage: "log-format-sd \"FORMAT\"",
+        parse: log_format_sd,
     },
     Keyword {
         name: "maxconn",

@@ -295,14 +295,36 @@ const OPTIONS: &[Opt] = &[
     Opt {
         name: "tcplog",
         mask: DEF | FE,
-        set: |s, on| s.tcplog = Some(on),
+        set: set_tcplog,
     },
     Opt {
         name: "dontlognull",
         mask: DEF | FE,
         set: |s, on| s.dontlognull = Some(on),
     },
+    Opt {
+        name: "logasap",
+        mask: DEF | FE,
+        set: |s, on| s.logasap = Some(on),
+    },
+    Opt {
+        name: "dontlog-normal",
+        mask: DEF | FE,
+        set: |s, on| s.dontlog_normal = Some(on),
+    },
+    Opt {
+        name: "log-separate-errors",
+        mask: DEF | FE,
+        set: |s, on| s.log_separate_errors = Some(on),
+    },
 ];
+
+/// `option tcplog` replaces a `log-format` (the last one wins, as in
+/// HAProxy); `no option tcplog` turns either off.
+fn set_tcplog(s: &mut Settings, on: bool) {
+    s.tcplog = Some(on);
+    s.log_format = None;
+}
 
 /// `option tcpka` is both sides; in a frontend-only or backend-only section
 /// the other side is simply never read.
@@ -312,6 +334,11 @@ fn set_tcpka(s: &mut Settings, on: bool) {
 }
 
 pub(super) fn option(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    if let [name, arg] = c.args
+        && name == "tcplog"
+    {
+        return super::log_format::option_tcplog_arg(s, arg);
+    }
     set_option(s, c, c.args, true)
 }
 

@@ -99,8 +99,6 @@ pub(super) const HTTP_ONLY: &[&str] = &[
 /// HAProxy proxy keywords l4lb may support later; refused, never ignored.
 pub(super) const NOT_YET: &[&str] = &[
     "server-template",
-    "log-format",
-    "log-format-sd",
     "error-log-format",
     "log-tag",
     "log-steps",
@@ -286,10 +284,7 @@ pub(super) const OPTION_HTTP_ONLY: &[&str] = &[
 
 /// HAProxy options l4lb may support later.
 pub(super) const OPTION_NOT_YET: &[&str] = &[
-    "dontlog-normal",
-    "logasap",
     "log-health-checks",
-    "log-separate-errors",
     "log-steps",
     "ssl-hello-chk",
     "mysql-check",

@@ -11,6 +11,7 @@ mod checks;
 mod defaults;
 mod flags;
 mod global;
+mod log_format;
 mod logs;
 mod proxy;
 mod sections;

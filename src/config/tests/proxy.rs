@@ -147,7 +147,12 @@ fn option_errors() {
         ("no redispatch", 9, "no", "expects: no option NAME"),
     ]);
     assert_frontend_errors(&[
-        ("option logasap", 2, "option logasap", "not implemented yet"),
+        (
+            "option log-health-checks",
+            2,
+            "option log-health-checks",
+            "not implemented yet",
+        ),
         (
             "no option redispatch",
             2,
@@ -223,7 +228,7 @@ fn http_only_keywords_are_refused() {
 #[test]
 fn not_implemented_keywords_are_refused() {
     let kws = [
-        "log-format %ci",
+        "error-log-format %ci",
         "acl a src 1.2.3.4",
         "use_backend be if a",
         "tcp-request content accept",

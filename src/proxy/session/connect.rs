@@ -71,14 +71,15 @@ impl Session {
             nodelay: true,
             keepalive: be.tcp_keepalive,
         };
-        let mut stream = match net::connect(servers[idx].addr(), opts) {
+        let addr = servers[idx].addr();
+        let mut stream = match net::connect(addr, opts) {
             Ok(stream) => stream,
             Err(e) if net::local_shortage(&e) => {
                 self.starving(&e);
                 return Step::Stay(queued(avoid, true), Next::Starved);
             }
             Err(err) => {
-                self.trace.attempt(idx, ctx.now);
+                self.trace.attempt(idx, addr, ctx.now);
                 let out = Termination::new(connect_cause(&err), Phase::Connect);
                 return Step::Failed {
                     failed: idx,
@@ -88,7 +89,8 @@ impl Session {
                 };
             }
         };
-        self.trace.attempt(idx, ctx.now);
+        self.trace.attempt(idx, addr, ctx.now);
+        self.note_backend_addr(ctx.shared, &stream);
         if let Err(e) = ctx.sockets.register(&mut stream, self.key, Peer::Server) {
             log::warn!("cannot register server socket: {e}");
             return self.end(State::Moving, Cause::Resource, Phase::Connect);
@@ -173,6 +175,7 @@ impl Session {
     pub(super) fn connected(&mut self, ctx: &mut Ctx<'_>, c: Connecting) -> Step {
         c.guard.server().observe_success();
         self.trace.connected = Some(ctx.now);
+        self.log_connected(ctx.shared, ctx.now);
         self.server_seen = ctx.now;
         self.client_seen = ctx.now;
         let up = match self.replay.take() {

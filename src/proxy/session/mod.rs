@@ -27,7 +27,7 @@ use socket2::SockRef;
 
 use crate::backend::{ConnGuard, Server};
 use crate::balance::Balancer;
-use crate::logs::tcplog::{Cause, Phase, Termination, Trace};
+use crate::logs::tcplog::{Cause, Phase, Termination, Trace, logs_connections};
 use crate::proxy::pump::{Pools, Pump, Side};
 use crate::shared::{Admission, BackendSeat, Shared};
 use crate::worker::slab::Key;
@@ -167,7 +167,8 @@ pub(crate) struct Session {
     replay: Option<Vec<u8>>,
     /// Times, attempts and end reason, for the connection log.
     trace: Trace,
-    /// The frontend logs connections (`option tcplog` with a target).
+    /// The frontend logs connections (`option tcplog` or `log-format`,
+    /// with a target).
     logged: bool,
     admission: Admission,
 }
@@ -188,7 +189,7 @@ impl Session {
         let be = &ctx.shared.config.backends[route.backend];
         // TCP_NODELAY and SO_KEEPALIVE come from the listener (inherited).
         let registered = ctx.sockets.register(&mut stream, key, Peer::Client);
-        let logged = fe.tcplog && !fe.log.is_empty();
+        let logged = logs_connections(fe);
         let mut s = Session {
             key,
             frontend,
@@ -202,7 +203,7 @@ impl Session {
             server_seen: ctx.now,
             armed: None,
             replay: None,
-            trace: Trace::new(ctx.now, logged),
+            trace: Trace::new(ctx.now, fe),
             logged,
             admission,
         };
