@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::flags::{FLAGS, Flags, quick_proxy};
-use super::keywords::{Bad, HTTP_SECTIONS, global_line, http_only, settings_line};
+use super::ignored;
+use super::keywords::{
+    ANONYMOUS_DEFAULTS_REFUSED, Bad, HTTP_SECTIONS, global_line, http_only, settings_line,
+};
 use super::log::{LogSpec, system_hostname};
 use super::raw::{
     BE, DEF, FE, Global, LISTEN, Mode, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
@@ -70,6 +73,9 @@ pub(super) struct Builder {
     defaults: Settings,
     named: HashMap<String, Settings>,
     pub(super) proxies: Vec<Proxy>,
+    /// Names of proxies whose header had an error, so were not collected:
+    /// a `default_backend` naming one gets no second error.
+    failed_names: Vec<String>,
 }
 
 impl Builder {
@@ -81,6 +87,7 @@ impl Builder {
             defaults: Settings::default(),
             named: HashMap::new(),
             proxies: Vec::new(),
+            failed_names: Vec::new(),
         }
     }
 
@@ -88,9 +95,12 @@ impl Builder {
         self.errors.push(conf_error(&self.file, line, keyword, msg));
     }
 
+    /// Every complaint about `line`.
     fn bad(&mut self, line: &Line, bad: Bad) {
-        let keyword = bad.keyword.unwrap_or_else(|| line.words[0].clone());
-        self.err(line.line, &keyword, bad.msg);
+        for b in bad.flatten() {
+            let keyword = b.keyword.unwrap_or_else(|| line.words[0].clone());
+            self.err(line.line, &keyword, b.msg);
+        }
     }
 
     fn section(&mut self, s: &Section) {
@@ -124,7 +134,7 @@ impl Builder {
 
     fn defaults_section(&mut self, s: &Section) {
         let (name, mut settings) = self.header(s, DEF);
-        self.section_lines(s, DEF, &mut settings);
+        self.section_lines(s, DEF, &mut settings, name.is_none());
         if let Some(name) = name {
             if self.named.contains_key(&name) {
                 let msg = format!(
@@ -139,7 +149,7 @@ impl Builder {
 
     fn proxy_section(&mut self, s: &Section, role: u8) {
         let (name, mut settings) = self.header(s, role);
-        self.section_lines(s, role, &mut settings);
+        self.section_lines(s, role, &mut settings, false);
         let Some(name) = name else {
             return; // `header` reported it
         };
@@ -223,6 +233,7 @@ impl Builder {
             _ => {
                 let name = if role == DEF { "[NAME]" } else { "NAME" };
                 self.err(s.line, kw, format!("expects: {kw} {name} [from DEFAULTS]"));
+                self.failed_names.push(s.args[0].clone());
                 (None, None)
             }
         };
@@ -256,10 +267,25 @@ impl Builder {
         self.defaults.clone()
     }
 
-    fn section_lines(&mut self, s: &Section, role: u8, settings: &mut Settings) {
+    /// Reads the lines of a defaults or proxy section; the keyword of a
+    /// line in error is kept in `failed`, so that what it would have set
+    /// is not missed a second time.
+    fn section_lines(&mut self, s: &Section, role: u8, settings: &mut Settings, anonymous: bool) {
         for l in &s.lines {
-            if let Err(b) = settings_line(settings, role, l) {
+            let kw = l.words[0].as_str();
+            let done = if anonymous && ANONYMOUS_DEFAULTS_REFUSED.contains(&kw) {
+                let msg = "not allowed in a defaults section without a name (HAProxy refuses \
+                           it too); name it (defaults NAME): the proxies after it read it";
+                self.err(l.line, kw, msg.to_string());
+                false
+            } else if let Err(b) = settings_line(settings, role, l) {
                 self.bad(l, b);
+                false
+            } else {
+                true
+            };
+            if !done && !settings.failed.iter().any(|f| f == kw) {
+                settings.failed.push(kw.to_string());
             }
         }
     }
@@ -278,6 +304,7 @@ impl Builder {
             let frontend = self.frontend(p, flags, &mut config);
             config.frontends.push(frontend);
         }
+        config.warnings.extend(ignored::warnings(&proxies));
         if self.errors.is_empty() {
             Ok(config)
         } else {
@@ -316,7 +343,7 @@ impl Builder {
 
     fn backend(&mut self, p: &Proxy, flags: &Flags, warnings: &mut Vec<String>) -> Backend {
         let s = &p.settings;
-        if s.servers.is_empty() {
+        if s.servers.is_empty() && !failed(s, "server") {
             let msg = format!(
                 "{} '{}' has no server; add one: server NAME ADDR:PORT",
                 role_name(p.role),
@@ -375,7 +402,7 @@ impl Builder {
     fn frontend(&mut self, p: &Proxy, flags: &Flags, config: &mut Config) -> Frontend {
         let s = &p.settings;
         let kind = role_name(p.role);
-        if s.binds.is_empty() {
+        if s.binds.is_empty() && !failed(s, "bind") {
             let msg = format!("{kind} '{}' has no bind; add one: bind ADDR:PORT", p.name);
             self.err(p.line, kind, msg);
         }
@@ -440,6 +467,9 @@ impl Builder {
             return find(&p.name).unwrap_or(0);
         }
         let Some((name, line)) = &p.settings.default_backend else {
+            if failed(&p.settings, "default_backend") {
+                return 0;
+            }
             let msg = format!(
                 "frontend '{}' has no default_backend; add one: default_backend NAME",
                 p.name
@@ -449,6 +479,9 @@ impl Builder {
         };
         if let Some(i) = find(name) {
             return i;
+        }
+        if self.failed_names.contains(name) {
+            return 0;
         }
         let known: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
         let known = if known.is_empty() {
@@ -475,6 +508,12 @@ impl Builder {
             }
         }
     }
+}
+
+/// Whether a line of `keyword` had an error in the section (or in the
+/// defaults it read).
+fn failed(s: &Settings, keyword: &str) -> bool {
+    s.failed.iter().any(|f| f == keyword)
 }
 
 /// A frontend's own maxconn, never above the global one.

@@ -17,6 +17,8 @@ use flags::Flags;
 mod build;
 /// Overriding flags and the `--bind`/`--server` quick start.
 mod flags;
+/// The warnings about settings HAProxy ignores (HTTP-only ones in mode tcp).
+mod ignored;
 /// The keyword tables and their handlers: proxy, server and global
 /// keywords, and the HAProxy ones refused.
 mod keywords;

@@ -13,10 +13,17 @@ use super::{Balance, DEFAULT_RANDOM_DRAWS, Host, ServerAddr};
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
 pub(super) const BALANCE_ACCEPTED: &str = "roundrobin, leastconn, source, random, random(N), first";
-/// HAProxy algorithms that read the request's content.
-const BALANCE_L7: &[&str] = &["uri", "url_param", "hdr", "rdp-cookie"];
-/// HAProxy algorithms valid in TCP mode that l4lb does not have yet.
-const BALANCE_NOT_YET: &[&str] = &["static-rr", "hash"];
+/// HAProxy algorithms that read the HTTP request.
+const BALANCE_L7: &[&str] = &["uri", "url_param", "hdr"];
+/// HAProxy algorithms valid in TCP mode that l4lb does not have yet
+/// (`rdp-cookie` reads the RDP cookie of a TCP stream).
+const BALANCE_NOT_YET: &[&str] = &["static-rr", "hash", "rdp-cookie"];
+
+/// Whether `algo` is an HTTP algorithm (`uri`, `url_param`, `hdr(NAME)`),
+/// which HAProxy replaces by round robin in mode tcp.
+pub(super) fn is_l7_balance(algo: &str) -> bool {
+    BALANCE_L7.contains(&algo.split('(').next().unwrap_or(algo))
+}
 
 /// A `balance` algorithm, from the file or `--balance`. `source` comes back
 /// map-based: `hash-type` is applied when the backend is built.

@@ -9,6 +9,7 @@ use super::raw::{ALL, BE, DEF, FE, Settings, accepted_in, role_name};
 use crate::config::text::Line;
 
 use global::GLOBAL_KEYWORDS;
+use http::ignored_keyword;
 use proxy::{
     TCP_CHECK_USAGE, balance, bind, default_backend, description, hash_type, log, maxconn, mode,
     no_option, option, retries, retry_on, tcp_check, timeout,
@@ -18,6 +19,8 @@ use server::{SERVER_USAGE, default_server, server};
 
 /// The global section: its keywords, `stats` and logging lines.
 mod global;
+/// HTTP-only settings HAProxy accepts and ignores in mode tcp.
+mod http;
 /// Keywords of proxy sections but servers.
 mod proxy;
 /// The refused HAProxy keywords and their messages.
@@ -26,22 +29,53 @@ mod refused;
 mod server;
 
 pub(super) use global::global_line;
+pub(super) use http::ANONYMOUS_DEFAULTS_REFUSED;
 pub(super) use refused::{HTTP_SECTIONS, http_only};
 pub(super) use server::server_line;
 
 /// A keyword's complaint about its line. `keyword` is None when it is the
 /// line's first word; otherwise it names the part at fault (`option httplog`,
-/// a server's `weight`).
+/// a server's `weight`). A line with several bad parts (a server line's
+/// options) gives one `Bad` with the others in `also`, so that one run
+/// reports them all.
 #[derive(Debug)]
 pub(super) struct Bad {
     pub(super) keyword: Option<String>,
     pub(super) msg: String,
+    pub(super) also: Vec<Bad>,
+}
+
+impl Bad {
+    /// The complaints of one line as one `Bad`; None when there are none.
+    fn all(bads: Vec<Bad>) -> Option<Bad> {
+        let mut it = bads.into_iter();
+        let mut first = it.next()?;
+        first.also.extend(it);
+        Some(first)
+    }
+
+    /// This complaint and those in `also`, in line order.
+    pub(super) fn flatten(mut self) -> Vec<Bad> {
+        let also = std::mem::take(&mut self.also);
+        let mut v = vec![self];
+        v.extend(also.into_iter().flat_map(Bad::flatten));
+        v
+    }
+
+    /// Names the part at fault, unless the complaint already does.
+    fn about(self, keyword: &str) -> Bad {
+        Bad {
+            keyword: self.keyword.or_else(|| Some(keyword.to_string())),
+            ..self
+        }
+    }
 }
 
 fn bad(msg: impl Into<String>) -> Bad {
     Bad {
         keyword: None,
         msg: msg.into(),
+        also: Vec::new(),
     }
 }
 
@@ -49,6 +83,7 @@ fn bad_kw(keyword: &str, msg: impl Into<String>) -> Bad {
     Bad {
         keyword: Some(keyword.to_string()),
         msg: msg.into(),
+        also: Vec::new(),
     }
 }
 
@@ -190,6 +225,9 @@ pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), 
         // In a proxy, `stats` configures the HTTP statistics page.
         let sub = l.words.get(1).map_or(String::new(), |w| format!(" {w}"));
         return Err(http_only(&format!("stats{sub}")));
+    }
+    if let Some(done) = ignored_keyword(s, l) {
+        return done;
     }
     if HTTP_ONLY.contains(&kw) {
         return Err(http_only(kw));

@@ -4,15 +4,15 @@
 
 use super::super::log::parse_proxy_log;
 use super::super::raw::{
-    ALL, BE, DEF, FE, Mode, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, check_name,
+    ALL, BE, DEF, FE, Ignored, Mode, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, Why, check_name,
 };
 use super::super::values::{
-    BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time,
+    BALANCE_ACCEPTED, TIME_UNITS, bind_addr, is_l7_balance, number, parse_balance, parse_time,
 };
-use super::super::{Bind, CheckStep};
+use super::super::{Balance, Bind, CheckStep};
+use super::http::{self, LOG_FORMAT_SLOT, ignored_option, ignored_timeout};
 use super::refused::{
-    BIND_NOT_YET, HTTP_TIMEOUTS, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only,
-    not_yet,
+    BIND_NOT_YET, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only, not_yet,
 };
 use super::{Bad, Ctx, bad, bad_kw, misplaced};
 
@@ -33,37 +33,51 @@ pub(super) fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let [addrs, opts @ ..] = c.args else {
         return Err(bad(format!("expects: {}", c.usage)));
     };
-    let name = bind_options(opts)?;
+    let mut errors = Vec::new();
+    let mut addrs_ok = Vec::new();
     for a in addrs.split(',') {
-        let addr = bind_addr(a).map_err(bad)?;
-        s.binds.push((
-            Bind {
-                addr,
-                name: name.clone(),
-            },
-            c.line,
-        ));
+        match bind_addr(a) {
+            Ok(addr) => addrs_ok.push(addr),
+            Err(m) => errors.push(bad(m)),
+        }
+    }
+    let name = bind_options(opts, &mut errors);
+    if let Some(b) = Bad::all(errors) {
+        return Err(b);
+    }
+    for addr in addrs_ok {
+        let bind = Bind {
+            addr,
+            name: name.clone(),
+        };
+        s.binds.push((bind, c.line));
     }
     Ok(())
 }
 
-/// Returns the bind's `name`.
-fn bind_options(opts: &[String]) -> Result<Option<String>, Bad> {
+/// Returns the bind's `name`; every bad option goes to `errors`. The
+/// words after a refused option, up to the next option l4lb knows of, are
+/// taken as its values.
+fn bind_options(opts: &[String], errors: &mut Vec<Bad>) -> Option<String> {
+    let known = |w: &str| w == "name" || BIND_NOT_YET.contains(&w);
     let mut name = None;
-    let mut it = opts.iter();
+    let mut it = opts.iter().peekable();
     while let Some(opt) = it.next() {
-        match opt.as_str() {
-            "name" => {
-                let n = it
-                    .next()
-                    .ok_or_else(|| bad_kw("name", "expects a value: name NAME"))?;
-                name = Some(n.clone());
-            }
-            o if BIND_NOT_YET.contains(&o) => return Err(not_yet(o)),
-            o => return Err(bad_kw(o, "unknown bind option; accepted: name NAME")),
-        }
+        let refused = match opt.as_str() {
+            "name" => match it.next() {
+                Some(n) => {
+                    name = Some(n.clone());
+                    continue;
+                }
+                None => bad_kw("name", "expects a value: name NAME"),
+            },
+            o if BIND_NOT_YET.contains(&o) => not_yet(o),
+            o => bad_kw(o, "unknown bind option; accepted: name NAME"),
+        };
+        errors.push(refused);
+        while it.next_if(|w| !known(w)).is_some() {}
     }
-    Ok(name)
+    name
 }
 
 pub(super) fn default_backend(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
@@ -79,6 +93,19 @@ pub(super) fn balance(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
             "expects: balance ALGORITHM; accepted: {BALANCE_ACCEPTED}"
         )));
     };
+    if is_l7_balance(algo) {
+        // HAProxy balances round robin instead in mode tcp, with a warning;
+        // a proxy left in mode http is refused anyway.
+        s.balance = Some(Balance::RoundRobin);
+        s.ignore(Ignored {
+            name: format!("balance {algo}"),
+            slot: Some("balance"),
+            line: c.line,
+            roles: BE,
+            why: Why::L7Balance,
+        });
+        return Ok(());
+    }
     let b = parse_balance(algo).map_err(bad)?;
     if !rest.is_empty() {
         return Err(bad(format!(
@@ -87,6 +114,7 @@ pub(super) fn balance(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         )));
     }
     s.balance = Some(b);
+    s.unignore_slot("balance");
     Ok(())
 }
 
@@ -166,10 +194,17 @@ pub(super) fn timeout(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         )));
     };
     let kw = format!("timeout {which}");
-    if HTTP_TIMEOUTS.contains(&which.as_str()) {
-        return Err(http_only(&kw));
-    }
+    let http = http::TIMEOUTS.iter().find(|t| *t == which);
     let Some(i) = TIMEOUTS.iter().position(|(name, _)| name == which) else {
+        if let (Some(which), [time]) = (http, rest) {
+            parse_time(time).map_err(|m| bad_kw(&kw, m))?;
+            ignored_timeout(s, which, c.line);
+            return Ok(());
+        }
+        if http.is_some() {
+            let msg = format!("expects one time, e.g. {kw} 10s ({TIME_UNITS})");
+            return Err(bad_kw(&kw, msg));
+        }
         return Err(bad_kw(
             &kw,
             format!("unknown timeout; accepted: {}", timeout_names()),
@@ -343,6 +378,9 @@ fn set_option(s: &mut Settings, c: &Ctx, args: &[String], on: bool) -> Result<()
         )));
     };
     let kw = format!("{prefix} {name}");
+    if let Some(done) = ignored_option(s, name, c.line, on) {
+        return done;
+    }
     if OPTION_HTTP_ONLY.contains(&name.as_str()) {
         return Err(http_only(&kw));
     }
@@ -355,16 +393,27 @@ fn set_option(s: &mut Settings, c: &Ctx, args: &[String], on: bool) -> Result<()
             format!("unknown option; accepted: {}", option_names()),
         ));
     };
-    if opt.mask & c.role == 0 {
-        return Err(misplaced(&kw, opt.mask, c.role));
-    }
     if let Some(extra) = rest.first() {
         return Err(bad_kw(
             &kw,
             format!("unexpected argument '{extra}': {prefix} {name} takes none"),
         ));
     }
+    if opt.mask & c.role == 0 {
+        // HAProxy warns and ignores an option where it cannot act.
+        s.ignore(Ignored {
+            name: kw,
+            slot: None,
+            line: c.line,
+            roles: opt.mask & (FE | BE),
+            why: Why::Misplaced,
+        });
+        return Ok(());
+    }
     (opt.set)(s, on);
+    if opt.name == "tcplog" {
+        s.unignore_slot(LOG_FORMAT_SLOT);
+    }
     Ok(())
 }
 

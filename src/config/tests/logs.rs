@@ -169,7 +169,6 @@ fn log_errors_name_the_line() {
         ("log global local0", 2, "log", "is not a log target"),
         ("no log global", 2, "no", "expects: no option NAME | no log"),
         ("log-tag x", 2, "log-tag", "not implemented yet"),
-        ("option httplog", 2, "option httplog", "HTTP-only"),
     ]);
 }
 

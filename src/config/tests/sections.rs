@@ -157,7 +157,7 @@ fn listen_is_a_frontend_and_a_backend_of_the_same_name() {
 
 #[test]
 fn errors_are_all_reported_at_once() {
-    let text = in_backend("balance uri\noption httplog\nserver s9 127.0.0.1");
+    let text = in_backend("balance fastest\noption foo\nserver s9 127.0.0.1");
     let lines: Vec<usize> = errors(&text).iter().map(|e| e.line).collect();
     assert_eq!(lines, [9, 10, 11]);
 }

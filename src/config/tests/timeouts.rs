@@ -62,16 +62,16 @@ fn timeout_queue_follows_timeout_connect() {
 fn timeout_errors() {
     assert_backend_errors(&[
         (
-            "timeout http-request 5s",
+            "timeout http-request soon",
             9,
             "timeout http-request",
-            "HTTP-only",
+            "not a time",
         ),
         (
-            "timeout http-keep-alive 5s",
+            "timeout http-keep-alive",
             9,
             "timeout http-keep-alive",
-            "HTTP-only",
+            "expects one time",
         ),
         (
             "timeout foo 5s",
