@@ -54,6 +54,13 @@ impl Bad {
         Some(first)
     }
 
+    /// One complaint per message, about the line's keyword; `msgs` is
+    /// never empty.
+    fn each(msgs: Vec<String>) -> Bad {
+        let bads = msgs.into_iter().map(bad).collect();
+        Bad::all(bads).unwrap_or_else(|| bad("invalid line"))
+    }
+
     /// This complaint and those in `also`, in line order.
     pub(super) fn flatten(mut self) -> Vec<Bad> {
         let also = std::mem::take(&mut self.also);

@@ -352,7 +352,7 @@ pub(super) fn option(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
 
 /// `log global` or `log TARGET ...`: added to the inherited ones.
 pub(super) fn log(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
-    s.log.push(parse_proxy_log(c.args).map_err(bad)?);
+    s.log.push(parse_proxy_log(c.args).map_err(Bad::each)?);
     s.log_line = Some(c.line);
     Ok(())
 }
