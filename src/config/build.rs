@@ -32,21 +32,21 @@ impl Config {
         rdr: R,
         flags: &Flags,
     ) -> Result<Config, Vec<ConfError>> {
-        let sections = text::parse(rdr).map_err(|errs| {
-            let keyword = |e: &text::Error| {
-                if e.line == 0 {
-                    "-f".to_string()
-                } else {
-                    e.keyword.clone()
-                }
-            };
-            errs.iter()
-                .map(|e| conf_error(file, e.line, &keyword(e), e.msg.clone()))
-                .collect::<Vec<_>>()
-        })?;
+        let (sections, text_errors) = text::parse_all(rdr);
         let mut b = Builder::new(file);
+        for e in &text_errors {
+            let keyword = if e.line == 0 { "-f" } else { &e.keyword };
+            b.err(e.line, keyword, e.msg.clone());
+        }
         for s in &sections {
             b.section(s);
+        }
+        if !text_errors.is_empty() {
+            // The lines that could not be read are missing from their
+            // sections: the checks of the file as a whole would report
+            // what they held as absent. Only the lines' own errors count.
+            b.errors.sort_by_key(|e| e.line);
+            return Err(b.errors);
         }
         if !b.proxies.iter().any(|p| p.role & FE != 0) && b.errors.is_empty() {
             let msg = "no frontend or listen section: nothing would accept connections";
@@ -343,7 +343,9 @@ impl Builder {
 
     fn backend(&mut self, p: &Proxy, flags: &Flags, warnings: &mut Vec<String>) -> Backend {
         let s = &p.settings;
-        if s.servers.is_empty() && !failed(s, "server") {
+        // A proxy refused for mode http (a stats page, say) may well have
+        // no server: that is no second error.
+        if s.servers.is_empty() && !failed(s, "server") && !http_mode(s) {
             let msg = format!(
                 "{} '{}' has no server; add one: server NAME ADDR:PORT",
                 role_name(p.role),
@@ -402,7 +404,7 @@ impl Builder {
     fn frontend(&mut self, p: &Proxy, flags: &Flags, config: &mut Config) -> Frontend {
         let s = &p.settings;
         let kind = role_name(p.role);
-        if s.binds.is_empty() && !failed(s, "bind") {
+        if s.binds.is_empty() && !failed(s, "bind") && !http_mode(s) {
             let msg = format!("{kind} '{}' has no bind; add one: bind ADDR:PORT", p.name);
             self.err(p.line, kind, msg);
         }
@@ -467,7 +469,7 @@ impl Builder {
             return find(&p.name).unwrap_or(0);
         }
         let Some((name, line)) = &p.settings.default_backend else {
-            if failed(&p.settings, "default_backend") {
+            if failed(&p.settings, "default_backend") || http_mode(&p.settings) {
                 return 0;
             }
             let msg = format!(
@@ -514,6 +516,11 @@ impl Builder {
 /// defaults it read).
 fn failed(s: &Settings, keyword: &str) -> bool {
     s.failed.iter().any(|f| f == keyword)
+}
+
+/// Whether the proxy is left in mode http, an error already reported.
+fn http_mode(s: &Settings) -> bool {
+    matches!(s.mode, Some((Mode::Http, _)))
 }
 
 /// A frontend's own maxconn, never above the global one.

@@ -342,3 +342,29 @@ fn no_second_error_about_what_a_bad_line_left_out() {
         &[(4, "backend", "expects: backend NAME [from DEFAULTS]")],
     );
 }
+
+/// A proxy refused for mode http (a stats page, say) gets that error alone,
+/// not also "has no server" or "has no default_backend".
+#[test]
+fn a_mode_http_proxy_gets_no_second_error() {
+    let text = format!("{BASE}listen stats\n mode http\n bind :8404\n");
+    assert_errors(&text, &[(10, "mode", "mode http is not supported")]);
+    let text = format!("{BASE}frontend prom\n mode http\n bind :8405\n");
+    assert_errors(&text, &[(10, "mode", "mode http is not supported")]);
+}
+
+#[test]
+fn unix_socket_addresses_say_so() {
+    assert_frontend_errors(&[(
+        "bind unix@/run/x.sock",
+        2,
+        "bind",
+        "unix socket addresses are not implemented yet",
+    )]);
+    assert_backend_errors(&[(
+        "server s3 /run/pg.sock",
+        9,
+        "server",
+        "unix socket addresses are not implemented yet",
+    )]);
+}

@@ -198,3 +198,18 @@ fn empty_quoted_word_is_named_in_errors() {
         ("log \"\" local0", 2, "log", "not a log target"),
     ]);
 }
+
+/// A line that cannot be split into words does not hide the errors of
+/// the others, and what it held is not reported missing.
+#[test]
+fn unreadable_lines_do_not_hide_keyword_errors() {
+    let text = "frontend fe\n bind :1\n default_backend be\n frobnicate\nbackend be\n \
+                server s1 \"127.0.0.1:1\n";
+    assert_errors(
+        text,
+        &[
+            (4, "frobnicate", "unknown keyword"),
+            (6, "server", "unterminated quote"),
+        ],
+    );
+}
