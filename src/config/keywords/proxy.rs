@@ -42,9 +42,8 @@ pub(super) fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         }
     }
     let name = bind_options(opts, &mut errors);
-    if let Some(b) = Bad::all(errors) {
-        return Err(b);
-    }
+    // Kept even when an option is wrong (the file is refused anyway), so
+    // that the same address bound again is still reported.
     for addr in addrs_ok {
         let bind = Bind {
             addr,
@@ -52,7 +51,7 @@ pub(super) fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         };
         s.binds.push((bind, c.line));
     }
-    Ok(())
+    Bad::all(errors).map_or(Ok(()), Err)
 }
 
 /// Returns the bind's `name`; every bad option goes to `errors`. The

@@ -37,6 +37,9 @@ pub(super) fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let words = [&s.default_server[..], opts].concat();
     let conf = ServerConf::resolved(name.clone(), configured, addr);
     let (conf, ignored) = server_options(conf, &words, &mut errors);
+    // Kept even in error (the file is refused anyway), so that a later
+    // line reusing its name is still reported.
+    s.servers.push(conf);
     if let Some(b) = Bad::all(errors) {
         return Err(b);
     }
@@ -49,7 +52,6 @@ pub(super) fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
             why: Why::HttpOnly,
         });
     }
-    s.servers.push(conf);
     Ok(())
 }
 

@@ -368,3 +368,23 @@ fn unix_socket_addresses_say_so() {
         "unix socket addresses are not implemented yet",
     )]);
 }
+
+/// A server or bind line with a bad option still holds its name or
+/// address: reusing them is reported in the same run.
+#[test]
+fn a_bad_line_still_counts_for_duplicates() {
+    assert_errors(
+        &in_backend("server s3 127.0.0.1:3 chek\nserver s3 127.0.0.1:4"),
+        &[
+            (9, "chek", "unknown server option"),
+            (10, "server", "duplicate server name 's3'"),
+        ],
+    );
+    assert_errors(
+        &in_frontend("bind 127.0.0.1:81 frob\nbind 127.0.0.1:81"),
+        &[
+            (2, "frob", "unknown bind option"),
+            (3, "bind", "already bound at line 2"),
+        ],
+    );
+}
