@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use super::flags::{FLAGS, Flags, quick_proxy};
 use super::ignored;
-use super::keywords::{
-    ANONYMOUS_DEFAULTS_REFUSED, Bad, HTTP_SECTIONS, global_line, http_only, settings_line,
-};
+use super::keywords::{ANONYMOUS_DEFAULTS_REFUSED, Bad, HTTP_SECTIONS, global_line, settings_line};
 use super::log::{LogSpec, system_hostname};
 use super::raw::{
     BE, DEF, FE, Global, LISTEN, Mode, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
@@ -76,6 +74,8 @@ pub(super) struct Builder {
     /// Names of proxies whose header had an error, so were not collected:
     /// a `default_backend` naming one gets no second error.
     failed_names: Vec<String>,
+    /// Remarks found while reading the sections, before `finish`.
+    warnings: Vec<String>,
 }
 
 impl Builder {
@@ -88,6 +88,7 @@ impl Builder {
             named: HashMap::new(),
             proxies: Vec::new(),
             failed_names: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -111,8 +112,14 @@ impl Builder {
             Kind::Backend => self.proxy_section(s, BE),
             Kind::Listen => self.proxy_section(s, LISTEN),
             Kind::Other(kind) if HTTP_SECTIONS.contains(&kind.as_str()) => {
-                let b = http_only(kind);
-                self.err(s.line, kind, b.msg)
+                // What uses them (`http-request cache-use`, `errorfiles`)
+                // does nothing in mode tcp, as in HAProxy.
+                let name = s.args.first().map_or(String::new(), |n| format!(" {n}"));
+                self.warnings.push(format!(
+                    "{kind}{name} (line {}): an HTTP-only section, which nothing in a mode tcp \
+                     proxy uses; ignored",
+                    s.line
+                ));
             }
             Kind::Other(kind) => {
                 let msg = format!("section '{kind}' is not implemented yet in l4lb; remove it");
@@ -293,6 +300,7 @@ impl Builder {
     /// Checks the sections as a whole and builds the Config.
     pub(super) fn finish(mut self, flags: &Flags) -> Result<Config, Vec<ConfError>> {
         let mut config = self.global_config(flags);
+        config.warnings.append(&mut self.warnings);
         let proxies = std::mem::take(&mut self.proxies);
         for p in proxies.iter().filter(|p| p.role & BE != 0) {
             let backend = self.backend(p, flags, &mut config.warnings);

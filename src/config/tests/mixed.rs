@@ -312,6 +312,11 @@ fn a_server_line_reports_every_bad_option() {
             (9, "agent-port", "agent health checks"),
         ],
     );
+    // The values of a refused option are not taken for options.
+    assert_errors(
+        &in_backend("server s3 127.0.0.1:9003 ca-file /x.pem verify required check"),
+        &[(9, "ca-file", "TLS"), (9, "verify", "TLS")],
+    );
     let words = "server s5 127.0.0.1:9005 weight 999 cookie x".split(' ');
     let err = server_line(&words.map(String::from).collect::<Vec<_>>()).unwrap_err();
     assert!(

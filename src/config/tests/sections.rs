@@ -123,12 +123,6 @@ fn section_headers() {
             "userlist",
             "section 'userlist' is not implemented yet",
         ),
-        (
-            format!("cache c\n total-max-size 4\n{BASE}"),
-            1,
-            "cache",
-            "HTTP-only",
-        ),
     ];
     for (text, line, keyword, msg) in cases {
         assert_error(&text, line, keyword, msg);
@@ -211,5 +205,20 @@ fn unreadable_lines_do_not_hide_keyword_errors() {
             (4, "frobnicate", "unknown keyword"),
             (6, "server", "unterminated quote"),
         ],
+    );
+}
+
+/// HAProxy's HTTP-only sections serve what does nothing in mode tcp.
+#[test]
+fn http_only_sections_are_ignored_with_a_warning() {
+    let text = format!("cache c\n total-max-size 4\nhttp-errors site\n errorfile 503 /x\n{BASE}");
+    assert_eq!(
+        load(&text).warnings,
+        [
+            "cache c (line 1): an HTTP-only section, which nothing in a mode tcp proxy uses; \
+             ignored",
+            "http-errors site (line 3): an HTTP-only section, which nothing in a mode tcp proxy \
+             uses; ignored",
+        ]
     );
 }
