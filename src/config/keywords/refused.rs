@@ -46,6 +46,18 @@ fn advice(keyword: &str) -> String {
                 (for TLS passthrough, leave TLS to the servers)"
             .to_string();
     }
+    if w == "track" {
+        return "l4lb cannot make a server follow another one's health yet: without this \
+                option the server would never be taken out when it fails; l4lb refuses to \
+                start rather than leave it unchecked"
+            .to_string();
+    }
+    if RATE_LIMITS.contains(&w) {
+        return "l4lb cannot limit connection rates yet: without this line connections \
+                would be accepted as fast as they come; l4lb refuses to start rather than \
+                lift the limit"
+            .to_string();
+    }
     if PRIVILEGES.contains(&w) {
         return "l4lb cannot drop privileges or confine itself yet: without this line it \
                 would keep the rights it was started with; start it as the intended user \
@@ -96,6 +108,9 @@ const TLS: &[&str] = &[
     "ca-base",
     "crt-base",
 ];
+
+/// Rate limits, which protect the servers (and l4lb) from floods.
+const RATE_LIMITS: &[&str] = &["maxconnrate", "maxsessrate", "maxsslrate", "rate-limit"];
 
 /// Global settings that confine the process.
 const PRIVILEGES: &[&str] = &["user", "group", "uid", "gid", "chroot"];

@@ -277,6 +277,26 @@ fn refusals_of_checks_and_filters_say_what_l4lb_cannot_do() {
             "ssl",
             "cannot speak TLS",
         ),
+        (
+            in_backend("server s3 127.0.0.1:9003 track be/s1"),
+            "track",
+            "unchecked",
+        ),
+        (
+            in_frontend("rate-limit sessions 10"),
+            "rate-limit",
+            "cannot limit connection rates",
+        ),
+        (
+            format!("global\n maxconnrate 100\n{BASE}"),
+            "maxconnrate",
+            "rates",
+        ),
+        (
+            format!("global\n user haproxy\n{BASE}"),
+            "user",
+            "drop privileges",
+        ),
     ];
     for (text, keyword, what) in cases {
         let errs = errors(&text);
