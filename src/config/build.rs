@@ -163,6 +163,11 @@ impl Builder {
         if role == LISTEN {
             self.refuse_listen_default_backend(s.line, &settings);
         }
+        if failed(&settings, "mode") {
+            // Its own `mode` line was wrong (`mode tpc`): the mode http it
+            // inherits is what that line meant to change, no second error.
+            settings.mode = None;
+        }
         self.refuse_http_mode(&name, role, s.line, &settings);
         self.check_duplicate(&name, role, s.line);
         self.proxies.push(Proxy {

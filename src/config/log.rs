@@ -52,6 +52,9 @@ pub(super) enum LogSpec {
 pub(super) fn parse_proxy_log(args: &[String]) -> Result<LogSpec, Vec<String>> {
     match args {
         [g] if g == "global" => Ok(LogSpec::Global),
+        [g, extra, ..] if g == "global" => Err(vec![format!(
+            "unexpected '{extra}': log global takes nothing after it"
+        )]),
         _ => parse_log(args).map(LogSpec::Target),
     }
 }

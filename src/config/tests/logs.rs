@@ -166,7 +166,12 @@ fn log_errors_name_the_line() {
     }
     assert_frontend_errors(&[
         ("log 127.0.0.1 local0 nfo", 2, "log", "unknown level 'nfo'"),
-        ("log global local0", 2, "log", "is not a log target"),
+        (
+            "log global local0",
+            2,
+            "log",
+            "log global takes nothing after it",
+        ),
         ("no log global", 2, "no", "expects: no option NAME | no log"),
         ("log-tag x", 2, "log-tag", "not implemented yet"),
     ]);

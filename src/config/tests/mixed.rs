@@ -366,6 +366,9 @@ fn no_second_error_about_what_a_bad_line_left_out() {
         "frontend fe\n bind :1\n default_backend be\nbackend be x\n server s 127.0.0.1:1\n",
         &[(4, "backend", "expects: backend NAME [from DEFAULTS]")],
     );
+    let text = format!("defaults\n mode http\n{}", in_frontend("mode tpc"));
+    let text = text.replace("\nbackend be\n", "\nbackend be\n mode tcp\n");
+    assert_errors(&text, &[(4, "mode", "mode tpc is not supported")]);
 }
 
 /// A proxy refused for mode http (a stats page, say) gets that error alone,
