@@ -358,7 +358,11 @@ impl Builder {
         let s = &p.settings;
         // A proxy refused for mode http (a stats page, say) may well have
         // no server: that is no second error.
-        if s.servers.is_empty() && !failed(s, "server") && !http_mode(s) {
+        if s.servers.is_empty()
+            && !failed(s, "server")
+            && !failed(s, "server-template")
+            && !http_mode(s)
+        {
             let msg = format!(
                 "{} '{}' has no server; add one: server NAME ADDR:PORT",
                 role_name(p.role),
@@ -482,7 +486,10 @@ impl Builder {
             return find(&p.name).unwrap_or(0);
         }
         let Some((name, line)) = &p.settings.default_backend else {
-            if failed(&p.settings, "default_backend") || http_mode(&p.settings) {
+            // `use_backend` rules (refused) may be all its routing.
+            let routed =
+                failed(&p.settings, "default_backend") || failed(&p.settings, "use_backend");
+            if routed || http_mode(&p.settings) {
                 return 0;
             }
             let msg = format!(

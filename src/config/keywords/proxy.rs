@@ -250,21 +250,23 @@ pub(super) fn retry_on(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         ));
     }
     let mut empty = false;
+    let mut errors = Vec::new();
     for word in c.args {
         match word.as_str() {
             "none" if c.args.len() == 1 => empty = false,
-            "none" => return Err(bad("`none` cannot be combined with other conditions")),
+            "none" => errors.push(bad("`none` cannot be combined with other conditions")),
             "conn-failure" => {}
             "empty-response" => empty = true,
             w if RETRY_ON_HTTP_ONLY.contains(&w) || w.parse::<u16>().is_ok() => {
-                return Err(http_only(&format!("retry-on {w}")));
+                errors.push(http_only(&format!("retry-on {w}")));
             }
-            w => {
-                return Err(bad(format!(
-                    "unknown condition '{w}'; accepted: none, conn-failure, empty-response"
-                )));
-            }
+            w => errors.push(bad(format!(
+                "unknown condition '{w}'; accepted: none, conn-failure, empty-response"
+            ))),
         }
+    }
+    if let Some(b) = Bad::all(errors) {
+        return Err(b);
     }
     s.retry_empty = Some(empty);
     Ok(())

@@ -345,6 +345,18 @@ fn a_server_line_reports_every_bad_option() {
     );
 }
 
+#[test]
+fn a_retry_on_line_reports_every_bad_condition() {
+    assert_errors(
+        &in_backend("retry-on 503 sometimes conn-failure junk-response"),
+        &[
+            (9, "retry-on 503", "HTTP-only"),
+            (9, "retry-on", "unknown condition 'sometimes'"),
+            (9, "retry-on junk-response", "HTTP-only"),
+        ],
+    );
+}
+
 /// A line in error leaves out what it would have set: that is not
 /// reported again as missing.
 #[test]
@@ -365,6 +377,13 @@ fn no_second_error_about_what_a_bad_line_left_out() {
     assert_errors(
         "frontend fe\n bind :1\n default_backend be\nbackend be x\n server s 127.0.0.1:1\n",
         &[(4, "backend", "expects: backend NAME [from DEFAULTS]")],
+    );
+    assert_errors(
+        "frontend fe\n bind :1\n use_backend be if TRUE\nbackend be\n server-template s 3 x:1\n",
+        &[
+            (3, "use_backend", "cannot filter or route"),
+            (5, "server-template", ""),
+        ],
     );
     let text = format!("defaults\n mode http\n{}", in_frontend("mode tpc"));
     let text = text.replace("\nbackend be\n", "\nbackend be\n mode tcp\n");
