@@ -251,15 +251,14 @@ pub(super) fn retry_on(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     }
     let mut empty = false;
     let mut errors = Vec::new();
+    let mut http = Vec::new();
     for word in c.args {
         match word.as_str() {
             "none" if c.args.len() == 1 => empty = false,
             "none" => errors.push(bad("`none` cannot be combined with other conditions")),
             "conn-failure" => {}
             "empty-response" => empty = true,
-            w if RETRY_ON_HTTP_ONLY.contains(&w) || w.parse::<u16>().is_ok() => {
-                errors.push(http_only(&format!("retry-on {w}")));
-            }
+            w if RETRY_ON_HTTP_ONLY.contains(&w) || w.parse::<u16>().is_ok() => http.push(w),
             w => errors.push(bad(format!(
                 "unknown condition '{w}'; accepted: none, conn-failure, empty-response"
             ))),
@@ -269,6 +268,20 @@ pub(super) fn retry_on(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         return Err(b);
     }
     s.retry_empty = Some(empty);
+    // HTTP conditions (`all-retryable-errors`, status codes) retry HTTP
+    // requests; HAProxy takes them in mode tcp and does nothing with them.
+    // `all-retryable-errors` does not turn on l4lb's empty-response replay:
+    // a request replayed is a choice to make, not to inherit.
+    s.unignore_slot("retry-on");
+    if !http.is_empty() {
+        s.ignore(Ignored {
+            name: format!("retry-on {}", http.join(" ")),
+            slot: Some("retry-on"),
+            line: c.line,
+            roles: BE,
+            why: Why::HttpOnly,
+        });
+    }
     Ok(())
 }
 

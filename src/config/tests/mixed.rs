@@ -346,13 +346,29 @@ fn a_server_line_reports_every_bad_option() {
 }
 
 #[test]
-fn a_retry_on_line_reports_every_bad_condition() {
+fn retry_on_http_conditions_are_ignored_in_mode_tcp() {
+    let c = load(&in_backend(
+        "retry-on 503 conn-failure all-retryable-errors",
+    ));
+    assert!(!c.backends[0].retry_empty_response);
+    assert_eq!(
+        c.warnings,
+        [
+            "backend be (line 9): retry-on 503 all-retryable-errors has no effect on this mode tcp \
+          proxy; HAProxy ignores it there too"
+        ]
+    );
+    let text = format!(
+        "defaults\n retry-on 503\n{}",
+        in_backend("retry-on empty-response")
+    );
+    let c = load(&text);
+    assert!(c.backends[0].retry_empty_response && c.warnings.is_empty());
     assert_errors(
-        &in_backend("retry-on 503 sometimes conn-failure junk-response"),
+        &in_backend("retry-on 503 sometimes none"),
         &[
-            (9, "retry-on 503", "HTTP-only"),
             (9, "retry-on", "unknown condition 'sometimes'"),
-            (9, "retry-on junk-response", "HTTP-only"),
+            (9, "retry-on", "cannot be combined"),
         ],
     );
 }

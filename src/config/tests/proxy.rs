@@ -155,7 +155,6 @@ fn retry_on_empty_response_is_opt_in() {
         "none undoes it"
     );
     assert_backend_errors(&[
-        ("retry-on 503", 9, "retry-on 503", "HTTP-only"),
         ("retry-on sometimes", 9, "retry-on", "accepted: none"),
         (
             "retry-on none empty-response",
