@@ -361,7 +361,7 @@ impl Builder {
         if s.servers.is_empty()
             && !failed(s, "server")
             && !failed(s, "server-template")
-            && !http_mode(s)
+            && !self.refused_http(s)
         {
             let msg = format!(
                 "{} '{}' has no server; add one: server NAME ADDR:PORT",
@@ -421,7 +421,7 @@ impl Builder {
     fn frontend(&mut self, p: &Proxy, flags: &Flags, config: &mut Config) -> Frontend {
         let s = &p.settings;
         let kind = role_name(p.role);
-        if s.binds.is_empty() && !failed(s, "bind") && !http_mode(s) {
+        if s.binds.is_empty() && !failed(s, "bind") && !self.refused_http(s) {
             let msg = format!("{kind} '{}' has no bind; add one: bind ADDR:PORT", p.name);
             self.err(p.line, kind, msg);
         }
@@ -478,6 +478,13 @@ impl Builder {
         out
     }
 
+    /// Whether the proxy is left in mode http and an error was reported
+    /// (`refuse_http_mode`'s): what it lacks then is no second error. A
+    /// proxy in mode http that was let through still gets its checks.
+    fn refused_http(&self, s: &Settings) -> bool {
+        matches!(s.mode, Some((Mode::Http, _))) && !self.errors.is_empty()
+    }
+
     /// Index of the frontend's backend: itself for a listen section, else its
     /// `default_backend`. 0 after an error, which is then returned instead.
     fn frontend_backend(&mut self, p: &Proxy, backends: &[Backend]) -> usize {
@@ -489,7 +496,7 @@ impl Builder {
             // `use_backend` rules (refused) may be all its routing.
             let routed =
                 failed(&p.settings, "default_backend") || failed(&p.settings, "use_backend");
-            if routed || http_mode(&p.settings) {
+            if routed || self.refused_http(&p.settings) {
                 return 0;
             }
             let msg = format!(
@@ -536,11 +543,6 @@ impl Builder {
 /// defaults it read).
 fn failed(s: &Settings, keyword: &str) -> bool {
     s.failed.iter().any(|f| f == keyword)
-}
-
-/// Whether the proxy is left in mode http, an error already reported.
-fn http_mode(s: &Settings) -> bool {
-    matches!(s.mode, Some((Mode::Http, _)))
 }
 
 /// A frontend's own maxconn, never above the global one.
