@@ -5,7 +5,7 @@
 //! section's in `global`, the refused HAProxy keywords in `refused`.
 
 use super::log::LOG_USAGE;
-use super::raw::{ALL, BE, DEF, FE, Settings, accepted_in, role_name};
+use super::raw::{ALL, BE, DEF, FE, Ignored, Settings, Why, accepted_in, role_name};
 use crate::config::text::Line;
 
 use global::GLOBAL_KEYWORDS;
@@ -246,7 +246,7 @@ pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), 
         return Err(unknown_proxy_keyword(kw, role));
     };
     if k.mask & role == 0 {
-        return Err(misplaced(kw, k.mask, role));
+        return misplaced_keyword(s, kw, k.mask, role, l.line);
     }
     let ctx = Ctx {
         args: &l.words[1..],
@@ -274,6 +274,33 @@ fn unknown_proxy_keyword(kw: &str, role: u8) -> Bad {
         role_name(role),
         known.join(", ")
     ))
+}
+
+/// Keywords HAProxy refuses where they cannot act; it warns about the
+/// others and ignores them.
+const MISPLACED_REFUSED: &[&str] = &["server", "default-server"];
+
+/// A keyword (or timeout) written in a section that cannot use it: in a
+/// frontend or backend, ignored with a warning as HAProxy does (but a
+/// server line); in a defaults section, an error, as in HAProxy.
+fn misplaced_keyword(
+    s: &mut Settings,
+    kw: &str,
+    mask: u8,
+    role: u8,
+    line: usize,
+) -> Result<(), Bad> {
+    if role == DEF || MISPLACED_REFUSED.contains(&kw) {
+        return Err(misplaced(kw, mask, role));
+    }
+    s.ignore(Ignored {
+        name: kw.to_string(),
+        slot: None,
+        line,
+        roles: mask & (FE | BE),
+        why: Why::Misplaced,
+    });
+    Ok(())
 }
 
 fn misplaced(kw: &str, mask: u8, role: u8) -> Bad {

@@ -14,7 +14,7 @@ use super::http::{self, LOG_FORMAT_SLOT, ignored_option, ignored_timeout};
 use super::refused::{
     BIND_NOT_YET, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only, not_yet,
 };
-use super::{Bad, Ctx, bad, bad_kw, misplaced};
+use super::{Bad, Ctx, bad, bad_kw, misplaced_keyword};
 
 /// `mode tcp|http`: stored; a proxy left in mode http is refused when the
 /// file is checked as a whole (`build`), so a `defaults` section in mode
@@ -210,7 +210,7 @@ pub(super) fn timeout(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         ));
     };
     if TIMEOUTS[i].1 & c.role == 0 {
-        return Err(misplaced(&kw, TIMEOUTS[i].1, c.role));
+        return misplaced_keyword(s, &kw, TIMEOUTS[i].1, c.role, c.line);
     }
     let [time] = rest else {
         return Err(bad_kw(

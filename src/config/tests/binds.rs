@@ -50,12 +50,11 @@ fn bind_errors() {
             (2, "name", "expects a value"),
         ],
     );
-    assert_backend_errors(&[(
-        "bind :80",
-        9,
-        "bind",
-        "not accepted in a backend section; accepted in frontend, listen",
-    )]);
+    // HAProxy ignores a bind in a backend, with a warning.
+    assert_warning(
+        &in_backend("bind :80"),
+        &["backend be (line 9): bind is ignored in a backend section"],
+    );
 }
 
 #[test]

@@ -56,12 +56,10 @@ fn balance_errors() {
             "accepted: map-based, consistent",
         ),
     ]);
-    assert_frontend_errors(&[(
-        "balance first",
-        2,
-        "balance",
-        "accepted in defaults, backend, listen",
-    )]);
+    assert_warning(
+        &in_frontend("balance first"),
+        &["frontend fe (line 2): balance is ignored in a frontend section"],
+    );
 }
 
 #[test]
@@ -285,12 +283,10 @@ fn frontend_maxconn_is_clamped_to_global_with_a_warning() {
         ["maxconn 500 in frontend fe is above the global maxconn 100: clamped to 100"]
     );
     assert_eq!(load(&in_frontend("maxconn 50")).frontends[0].maxconn, 50);
-    assert_backend_errors(&[(
-        "maxconn 5",
-        9,
-        "maxconn",
-        "accepted in defaults, frontend, listen",
-    )]);
+    assert_warning(
+        &in_backend("maxconn 5"),
+        &["backend be (line 9): maxconn is ignored in a backend section"],
+    );
     assert_frontend_errors(&[("maxconn 0", 2, "maxconn", "whole number >= 1")]);
 }
 
