@@ -2,7 +2,8 @@
 //! which section role (defaults, frontend, backend, listen), the handler
 //! that parses each one into the section's settings, and the `Bad` errors
 //! they return. The handlers are in `proxy` and `server`, the global
-//! section's in `global`, the refused HAProxy keywords in `refused`.
+//! section's in `global`, the refused HAProxy keywords in `refused`, the
+//! HTTP-only ones HAProxy accepts and ignores in mode tcp in `http`.
 
 use super::log::LOG_USAGE;
 use super::raw::{ALL, BE, DEF, FE, Ignored, Settings, Why, accepted_in, role_name};
