@@ -110,14 +110,93 @@ fn http_mode_is_refused_with_file_line_and_keyword() {
     assert_invalid(&text, 6, "mode", "mode http is not supported; use mode tcp");
 }
 
+/// HAProxy runs HTTP checks on mode tcp backends; l4lb cannot yet, and
+/// says so rather than advise removing the check.
 #[test]
-fn http_only_option_is_refused() {
+fn http_check_is_refused_without_removal_advice() {
     assert_invalid(
-        &format!("{VALID}    option httplog\n"),
+        &format!("{VALID}    option httpchk GET /health\n"),
         12,
-        "option httplog",
-        "is HTTP-only",
+        "option httpchk",
+        "cannot run HTTP health checks yet",
     );
+}
+
+/// A mode http defaults (as in many haproxy.cfg files) read by mode tcp
+/// proxies: `-c` passes and names each inherited HTTP-only setting once.
+#[test]
+fn mode_http_defaults_lists_each_http_setting_once() {
+    let text = "\
+global
+    log stdout local0
+defaults
+    mode http
+    log global
+    option httplog
+    option forwardfor
+    option http-server-close
+    timeout http-request 10s
+    timeout client 30s
+    timeout server 30s
+frontend fe_pg
+    mode tcp
+    bind 127.0.0.1:5432
+    default_backend be_pg
+frontend fe_redis
+    mode tcp
+    bind 127.0.0.1:6379
+    default_backend be_redis
+backend be_pg
+    mode tcp
+    server pg1 127.0.0.1:15432
+backend be_redis
+    mode tcp
+    server r1 127.0.0.1:16379
+";
+    let dir = TempDir::new();
+    let out = check(&dir.write("mixed.conf", text));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let once = [
+        "defaults (line 6): option httplog needs mode http; in the mode tcp proxies fe_pg, \
+         fe_redis it falls back to option tcplog",
+        "defaults (line 7): option forwardfor has no effect on the mode tcp proxies fe_pg, \
+         fe_redis, be_pg, be_redis; HAProxy ignores it there too",
+        "defaults (line 8): option http-server-close has no effect",
+        "defaults (line 9): timeout http-request has no effect",
+    ];
+    for w in once {
+        assert_eq!(err.matches(w).count(), 1, "{w:?} not once in:\n{err}");
+    }
+    assert_eq!(err.lines().count(), once.len(), "{err}");
+    assert!(stdout(&out).ends_with("Configuration file is valid\n"));
+}
+
+/// Every bad option of a line, each with its keyword, and no "has no
+/// server" after the only server line failed.
+#[test]
+fn every_bad_option_of_a_line_is_reported_once() {
+    let dir = TempDir::new();
+    let text = VALID
+        .replace("    server s2 127.0.0.1:9002 disabled\n", "")
+        .replace(
+            "server s1 127.0.0.1:9001",
+            "server s1 127.0.0.1:9001 weight 300 check-ssl inter soon",
+        );
+    let path = dir.write("bad.conf", &text);
+    let out = check(&path);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let p = path.display();
+    for want in [
+        format!("{p}:9: 'weight': "),
+        format!("{p}:9: 'check-ssl': "),
+        format!("{p}:9: 'inter': "),
+    ] {
+        assert!(err.contains(&want), "stderr lacks {want:?}:\n{err}");
+    }
+    assert!(!err.contains("has no server"), "{err}");
+    assert!(err.contains("(3 error(s))"), "{err}");
 }
 
 #[test]

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::flags::{FLAGS, Flags, quick_proxy};
-use super::keywords::{Bad, HTTP_SECTIONS, global_line, http_only, settings_line};
+use super::ignored;
+use super::keywords::{ANONYMOUS_DEFAULTS_REFUSED, Bad, HTTP_SECTIONS, global_line, settings_line};
 use super::log::{LogSpec, system_hostname};
 use super::log_format::{LineFormat, LogLine};
 use super::raw::{
@@ -30,21 +31,21 @@ impl Config {
         rdr: R,
         flags: &Flags,
     ) -> Result<Config, Vec<ConfError>> {
-        let sections = text::parse(rdr).map_err(|errs| {
-            let keyword = |e: &text::Error| {
-                if e.line == 0 {
-                    "-f".to_string()
-                } else {
-                    e.keyword.clone()
-                }
-            };
-            errs.iter()
-                .map(|e| conf_error(file, e.line, &keyword(e), e.msg.clone()))
-                .collect::<Vec<_>>()
-        })?;
+        let (sections, text_errors) = text::parse_all(rdr);
         let mut b = Builder::new(file);
+        for e in &text_errors {
+            let keyword = if e.line == 0 { "-f" } else { &e.keyword };
+            b.err(e.line, keyword, e.msg.clone());
+        }
         for s in &sections {
             b.section(s);
+        }
+        if !text_errors.is_empty() {
+            // The lines that could not be read are missing from their
+            // sections: the checks of the file as a whole would report
+            // what they held as absent. Only the lines' own errors count.
+            b.errors.sort_by_key(|e| e.line);
+            return Err(b.errors);
         }
         if !b.proxies.iter().any(|p| p.role & FE != 0) && b.errors.is_empty() {
             let msg = "no frontend or listen section: nothing would accept connections";
@@ -71,6 +72,11 @@ pub(super) struct Builder {
     defaults: Settings,
     named: HashMap<String, Settings>,
     pub(super) proxies: Vec<Proxy>,
+    /// Names of proxies whose header had an error, so were not collected:
+    /// a `default_backend` naming one gets no second error.
+    failed_names: Vec<String>,
+    /// Remarks found while reading the sections, before `finish`.
+    warnings: Vec<String>,
 }
 
 impl Builder {
@@ -82,6 +88,8 @@ impl Builder {
             defaults: Settings::default(),
             named: HashMap::new(),
             proxies: Vec::new(),
+            failed_names: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -89,9 +97,12 @@ impl Builder {
         self.errors.push(conf_error(&self.file, line, keyword, msg));
     }
 
+    /// Every complaint about `line`.
     fn bad(&mut self, line: &Line, bad: Bad) {
-        let keyword = bad.keyword.unwrap_or_else(|| line.words[0].clone());
-        self.err(line.line, &keyword, bad.msg);
+        for b in bad.flatten() {
+            let keyword = b.keyword.unwrap_or_else(|| line.words[0].clone());
+            self.err(line.line, &keyword, b.msg);
+        }
     }
 
     fn section(&mut self, s: &Section) {
@@ -102,8 +113,14 @@ impl Builder {
             Kind::Backend => self.proxy_section(s, BE),
             Kind::Listen => self.proxy_section(s, LISTEN),
             Kind::Other(kind) if HTTP_SECTIONS.contains(&kind.as_str()) => {
-                let b = http_only(kind);
-                self.err(s.line, kind, b.msg)
+                // What uses them (`http-request cache-use`, `errorfiles`)
+                // does nothing in mode tcp, as in HAProxy.
+                let name = s.args.first().map_or(String::new(), |n| format!(" {n}"));
+                self.warnings.push(format!(
+                    "{kind}{name} (line {}): an HTTP-only section, which nothing in a mode tcp \
+                     proxy uses; ignored",
+                    s.line
+                ));
             }
             Kind::Other(kind) => {
                 let msg = format!("section '{kind}' is not implemented yet in l4lb; remove it");
@@ -125,7 +142,7 @@ impl Builder {
 
     fn defaults_section(&mut self, s: &Section) {
         let (name, mut settings) = self.header(s, DEF);
-        self.section_lines(s, DEF, &mut settings);
+        self.section_lines(s, DEF, &mut settings, name.is_none());
         if let Some(name) = name {
             if self.named.contains_key(&name) {
                 let msg = format!(
@@ -140,12 +157,17 @@ impl Builder {
 
     fn proxy_section(&mut self, s: &Section, role: u8) {
         let (name, mut settings) = self.header(s, role);
-        self.section_lines(s, role, &mut settings);
+        self.section_lines(s, role, &mut settings, false);
         let Some(name) = name else {
             return; // `header` reported it
         };
         if role == LISTEN {
             self.refuse_listen_default_backend(s.line, &settings);
+        }
+        if failed(&settings, "mode") {
+            // Its own `mode` line was wrong (`mode tpc`): the mode http it
+            // inherits is what that line meant to change, no second error.
+            settings.mode = None;
         }
         self.refuse_http_mode(&name, role, s.line, &settings);
         self.check_duplicate(&name, role, s.line);
@@ -224,6 +246,7 @@ impl Builder {
             _ => {
                 let name = if role == DEF { "[NAME]" } else { "NAME" };
                 self.err(s.line, kw, format!("expects: {kw} {name} [from DEFAULTS]"));
+                self.failed_names.push(s.args[0].clone());
                 (None, None)
             }
         };
@@ -257,10 +280,25 @@ impl Builder {
         self.defaults.clone()
     }
 
-    fn section_lines(&mut self, s: &Section, role: u8, settings: &mut Settings) {
+    /// Reads the lines of a defaults or proxy section; the keyword of a
+    /// line in error is kept in `failed`, so that what it would have set
+    /// is not missed a second time.
+    fn section_lines(&mut self, s: &Section, role: u8, settings: &mut Settings, anonymous: bool) {
         for l in &s.lines {
-            if let Err(b) = settings_line(settings, role, l) {
+            let kw = l.words[0].as_str();
+            let done = if anonymous && ANONYMOUS_DEFAULTS_REFUSED.contains(&kw) {
+                let msg = "not allowed in a defaults section without a name (HAProxy refuses \
+                           it too); name it (defaults NAME): the proxies after it read it";
+                self.err(l.line, kw, msg.to_string());
+                false
+            } else if let Err(b) = settings_line(settings, role, l) {
                 self.bad(l, b);
+                false
+            } else {
+                true
+            };
+            if !done && !settings.failed.iter().any(|f| f == kw) {
+                settings.failed.push(kw.to_string());
             }
         }
     }
@@ -268,6 +306,7 @@ impl Builder {
     /// Checks the sections as a whole and builds the Config.
     pub(super) fn finish(mut self, flags: &Flags) -> Result<Config, Vec<ConfError>> {
         let mut config = self.global_config(flags);
+        config.warnings.append(&mut self.warnings);
         let proxies = std::mem::take(&mut self.proxies);
         for p in proxies.iter().filter(|p| p.role & BE != 0) {
             let backend = self.backend(p, flags, &mut config.warnings);
@@ -279,6 +318,7 @@ impl Builder {
             let frontend = self.frontend(p, flags, &mut config);
             config.frontends.push(frontend);
         }
+        config.warnings.extend(ignored::warnings(&proxies));
         if self.errors.is_empty() {
             Ok(config)
         } else {
@@ -317,7 +357,13 @@ impl Builder {
 
     fn backend(&mut self, p: &Proxy, flags: &Flags, warnings: &mut Vec<String>) -> Backend {
         let s = &p.settings;
-        if s.servers.is_empty() {
+        // A proxy refused for mode http (a stats page, say) may well have
+        // no server: that is no second error.
+        if s.servers.is_empty()
+            && !failed(s, "server")
+            && !failed(s, "server-template")
+            && !self.refused_http(s)
+        {
             let msg = format!(
                 "{} '{}' has no server; add one: server NAME ADDR:PORT",
                 role_name(p.role),
@@ -376,7 +422,7 @@ impl Builder {
     fn frontend(&mut self, p: &Proxy, flags: &Flags, config: &mut Config) -> Frontend {
         let s = &p.settings;
         let kind = role_name(p.role);
-        if s.binds.is_empty() {
+        if s.binds.is_empty() && !failed(s, "bind") && !self.refused_http(s) {
             let msg = format!("{kind} '{}' has no bind; add one: bind ADDR:PORT", p.name);
             self.err(p.line, kind, msg);
         }
@@ -444,6 +490,13 @@ impl Builder {
         out
     }
 
+    /// Whether the proxy is left in mode http and an error was reported
+    /// (`refuse_http_mode`'s): what it lacks then is no second error. A
+    /// proxy in mode http that was let through still gets its checks.
+    fn refused_http(&self, s: &Settings) -> bool {
+        matches!(s.mode, Some((Mode::Http, _))) && !self.errors.is_empty()
+    }
+
     /// Index of the frontend's backend: itself for a listen section, else its
     /// `default_backend`. 0 after an error, which is then returned instead.
     fn frontend_backend(&mut self, p: &Proxy, backends: &[Backend]) -> usize {
@@ -452,6 +505,12 @@ impl Builder {
             return find(&p.name).unwrap_or(0);
         }
         let Some((name, line)) = &p.settings.default_backend else {
+            // `use_backend` rules (refused) may be all its routing.
+            let routed =
+                failed(&p.settings, "default_backend") || failed(&p.settings, "use_backend");
+            if routed || self.refused_http(&p.settings) {
+                return 0;
+            }
             let msg = format!(
                 "frontend '{}' has no default_backend; add one: default_backend NAME",
                 p.name
@@ -461,6 +520,9 @@ impl Builder {
         };
         if let Some(i) = find(name) {
             return i;
+        }
+        if self.failed_names.contains(name) {
+            return 0;
         }
         let known: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
         let known = if known.is_empty() {
@@ -516,6 +578,12 @@ fn fixed_variables(line: &LogLine, kind: &str, name: &str) -> Option<String> {
             fixed.join(" ")
         )
     })
+}
+
+/// Whether a line of `keyword` had an error in the section (or in the
+/// defaults it read).
+fn failed(s: &Settings, keyword: &str) -> bool {
+    s.failed.iter().any(|f| f == keyword)
 }
 
 /// A frontend's own maxconn, never above the global one.

@@ -49,68 +49,105 @@ pub(super) enum LogSpec {
 }
 
 /// The words after `log` in a proxy section.
-pub(super) fn parse_proxy_log(args: &[String]) -> Result<LogSpec, String> {
+pub(super) fn parse_proxy_log(args: &[String]) -> Result<LogSpec, Vec<String>> {
     match args {
         [g] if g == "global" => Ok(LogSpec::Global),
+        [g, extra, ..] if g == "global" => Err(vec![format!(
+            "unexpected '{extra}': log global takes nothing after it"
+        )]),
         _ => parse_log(args).map(LogSpec::Target),
     }
 }
 
-/// The words after `log` in the global section (or a proxy's, past `global`).
-pub(super) fn parse_log(args: &[String]) -> Result<LogTarget, String> {
+/// The words after `log` in the global section (or a proxy's, past
+/// `global`). Err holds every complaint about the line, not just the first.
+pub(super) fn parse_log(args: &[String]) -> Result<LogTarget, Vec<String>> {
     let [target, rest @ ..] = args else {
-        return Err(format!("expects: {LOG_USAGE}"));
+        return Err(vec![format!("expects: {LOG_USAGE}")]);
     };
-    let dest = parse_dest(target)?;
+    let mut errors = Vec::new();
+    let dest = parse_dest(target).map_err(|m| errors.push(m)).ok();
     let mut format = LogFormat::Rfc3164;
     let mut maxlen = DEFAULT_LOG_LEN;
-    let mut rest = rest;
-    loop {
-        match rest {
-            [kw, v, more @ ..] if kw == "len" => {
-                maxlen = number(v, LOG_LEN).map_err(|m| format!("len: {m}"))?;
-                rest = more;
-            }
-            [kw, v, more @ ..] if kw == "format" => {
-                format = parse_format(v)?;
-                rest = more;
-            }
-            [kw, ..] if kw == "sample" => {
-                return Err("log sampling (`sample`) is not implemented yet in l4lb".to_string());
-            }
-            [kw] if kw == "len" || kw == "format" => {
-                return Err(format!("'{kw}' expects a value: {LOG_USAGE}"));
-            }
-            _ => break,
-        }
-    }
+    let Some(rest) = log_options(rest, &mut format, &mut maxlen, &mut errors) else {
+        return Err(errors);
+    };
     let (facility, level, minlevel) = match rest {
         [f] => (f, None, None),
         [f, l] => (f, Some(l), None),
         [f, l, m] => (f, Some(l), Some(m)),
         [] => {
-            return Err(format!(
+            errors.push(format!(
                 "needs a facility ({}): {LOG_USAGE}",
                 FACILITIES.join(", ")
             ));
+            return Err(errors);
         }
         [_, _, _, extra, ..] => {
-            return Err(format!(
+            errors.push(format!(
                 "unexpected '{extra}' after the levels: {LOG_USAGE}"
             ));
+            return Err(errors);
         }
     };
-    let facility = lookup(&FACILITIES, facility, "facility")?;
-    let level = level.map_or(Ok(7), |l| lookup(&LEVELS, l, "level"))?;
-    let minlevel = minlevel.map_or(Ok(0), |l| lookup(&LEVELS, l, "level"))?;
-    Ok(LogTarget {
-        dest,
-        format,
-        maxlen,
-        facility,
-        level,
-        minlevel,
-    })
+    let mut find = |names: &[&str], word: Option<&String>, what: &str, default: u8| {
+        word.map_or(Some(default), |w| {
+            lookup(names, w, what).map_err(|m| errors.push(m)).ok()
+        })
+    };
+    let facility = find(&FACILITIES, Some(facility), "facility", 0);
+    let level = find(&LEVELS, level, "level", 7);
+    let minlevel = find(&LEVELS, minlevel, "level", 0);
+    match (dest, facility, level, minlevel) {
+        (Some(dest), Some(facility), Some(level), Some(minlevel)) if errors.is_empty() => {
+            Ok(LogTarget {
+                dest,
+                format,
+                maxlen,
+                facility,
+                level,
+                minlevel,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Reads `len N` and `format F` before the facility; returns the words
+/// after them, or None when the rest of the line cannot be read.
+fn log_options<'a>(
+    mut rest: &'a [String],
+    format: &mut LogFormat,
+    maxlen: &mut usize,
+    errors: &mut Vec<String>,
+) -> Option<&'a [String]> {
+    loop {
+        match rest {
+            [kw, v, more @ ..] if kw == "len" => {
+                match number(v, LOG_LEN) {
+                    Ok(n) => *maxlen = n,
+                    Err(m) => errors.push(format!("len: {m}")),
+                }
+                rest = more;
+            }
+            [kw, v, more @ ..] if kw == "format" => {
+                match parse_format(v) {
+                    Ok(f) => *format = f,
+                    Err(m) => errors.push(m),
+                }
+                rest = more;
+            }
+            [kw, ..] if kw == "sample" => {
+                errors.push("log sampling (`sample`) is not implemented yet in l4lb".to_string());
+                return None;
+            }
+            [kw] if kw == "len" || kw == "format" => {
+                errors.push(format!("'{kw}' expects a value: {LOG_USAGE}"));
+                return None;
+            }
+            _ => return Some(rest),
+        }
+    }
 }
 
 fn lookup(names: &[&str], word: &str, what: &str) -> Result<u8, String> {

@@ -22,6 +22,8 @@ pub use log_format::{
 mod build;
 /// Overriding flags and the `--bind`/`--server` quick start.
 mod flags;
+/// The warnings about settings HAProxy ignores (HTTP-only ones in mode tcp).
+mod ignored;
 /// The keyword tables and their handlers: proxy, server and global
 /// keywords, and the HAProxy ones refused.
 mod keywords;

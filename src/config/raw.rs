@@ -133,12 +133,69 @@ pub(super) struct Settings {
     pub(super) logasap: Option<bool>,
     pub(super) dontlog_normal: Option<bool>,
     pub(super) log_separate_errors: Option<bool>,
+    /// Settings HAProxy ignores in a mode tcp proxy (HTTP-only ones, and
+    /// `option tcplog` in a backend), inherited ones first; warned about
+    /// once each when the file is checked as a whole (`ignored`).
+    pub(super) ignored: Vec<Ignored>,
+    /// The keywords of lines that had an error, inherited ones too: what
+    /// they would have set is missing for a reason already reported, so
+    /// its absence is no second error (no "has no server" after a bad
+    /// server line).
+    pub(super) failed: Vec<String>,
 }
 
 impl Settings {
     pub(super) fn timeout(&self, which: usize) -> Option<Duration> {
         self.timeouts[which].filter(|d| !d.is_zero())
     }
+
+    /// Records an ignored setting; one with the same slot is replaced, as
+    /// a later line overrides an earlier one (or an inherited one).
+    pub(super) fn ignore(&mut self, entry: Ignored) {
+        if let Some(slot) = entry.slot {
+            self.ignored.retain(|e| e.slot != Some(slot));
+        }
+        self.ignored.push(entry);
+    }
+
+    /// Forgets the ignored settings of `slot` (a line that overrides them).
+    pub(super) fn unignore_slot(&mut self, slot: &str) {
+        self.ignored.retain(|e| e.slot != Some(slot));
+    }
+}
+
+/// A setting HAProxy accepts and then ignores in a mode tcp proxy, with
+/// the line it was written at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Ignored {
+    /// As the warning names it: `option forwardfor`, `timeout http-request`.
+    pub(super) name: String,
+    /// Settings of one slot replace each other (`option httpclose` and
+    /// `option http-keep-alive`); None = each line adds one (`errorfile`).
+    pub(super) slot: Option<&'static str>,
+    pub(super) line: usize,
+    /// The roles it would act in (FE, BE or both): elsewhere an inherited
+    /// one is silently unused, as in HAProxy.
+    pub(super) roles: u8,
+    pub(super) why: Why,
+}
+
+/// What an [`Ignored`] setting would have done, which decides its warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Why {
+    /// HTTP-only: nothing to act on in a TCP stream.
+    HttpOnly,
+    /// HTTP rules that would deny, allow, redirect or rewrite: they filter
+    /// nothing in mode tcp, which the warning says loudly.
+    HttpRule,
+    /// `option httplog` / `httpslog`: the frontend logs as with `option
+    /// tcplog`, as HAProxy falls back.
+    HttpLog,
+    /// `balance uri|url_param|hdr`: round robin instead, as HAProxy.
+    L7Balance,
+    /// An option written where it cannot act (`option tcplog` in a
+    /// backend): HAProxy warns and ignores it, in any mode.
+    Misplaced,
 }
 
 /// A section's `mode`. l4lb runs `tcp` proxies; `http` is accepted where it

@@ -72,10 +72,22 @@ pub struct Error {
 
 /// Splits conf text into sections. Every error is collected, so one run
 /// reports every bad line.
-pub fn parse<R: Read>(mut rdr: R) -> Result<Vec<Section>, Vec<Error>> {
+pub fn parse<R: Read>(rdr: R) -> Result<Vec<Section>, Vec<Error>> {
+    let (sections, errors) = parse_all(rdr);
+    if errors.is_empty() {
+        Ok(sections)
+    } else {
+        Err(errors)
+    }
+}
+
+/// As [`parse`], but also returns the sections of the lines that could be
+/// split, so that the keyword errors of those lines are found in the same
+/// run as the errors here.
+pub fn parse_all<R: Read>(mut rdr: R) -> (Vec<Section>, Vec<Error>) {
     let mut bytes = Vec::new();
     if let Err(e) = rdr.read_to_end(&mut bytes) {
-        return Err(vec![error(0, "", format!("cannot read: {e}"))]);
+        return (Vec::new(), vec![error(0, "", format!("cannot read: {e}"))]);
     }
     let mut sections: Vec<Section> = Vec::new();
     let mut errors = Vec::new();
@@ -105,11 +117,7 @@ pub fn parse<R: Read>(mut rdr: R) -> Result<Vec<Section>, Vec<Error>> {
             errors.push(error(line, &words[0], msg.to_string()));
         }
     }
-    if errors.is_empty() {
-        Ok(sections)
-    } else {
-        Err(errors)
-    }
+    (sections, errors)
 }
 
 fn error(line: usize, keyword: &str, msg: String) -> Error {

@@ -13,10 +13,17 @@ use super::{Balance, DEFAULT_RANDOM_DRAWS, Host, ServerAddr};
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
 pub(super) const BALANCE_ACCEPTED: &str = "roundrobin, leastconn, source, random, random(N), first";
-/// HAProxy algorithms that read the request's content.
-const BALANCE_L7: &[&str] = &["uri", "url_param", "hdr", "rdp-cookie"];
-/// HAProxy algorithms valid in TCP mode that l4lb does not have yet.
-const BALANCE_NOT_YET: &[&str] = &["static-rr", "hash"];
+/// HAProxy algorithms that read the HTTP request.
+const BALANCE_L7: &[&str] = &["uri", "url_param", "hdr"];
+/// HAProxy algorithms valid in TCP mode that l4lb does not have yet
+/// (`rdp-cookie` reads the RDP cookie of a TCP stream).
+const BALANCE_NOT_YET: &[&str] = &["static-rr", "hash", "rdp-cookie"];
+
+/// Whether `algo` is an HTTP algorithm (`uri`, `url_param`, `hdr(NAME)`),
+/// which HAProxy replaces by round robin in mode tcp.
+pub(super) fn is_l7_balance(algo: &str) -> bool {
+    BALANCE_L7.contains(&algo.split('(').next().unwrap_or(algo))
+}
 
 /// A `balance` algorithm, from the file or `--balance`. `source` comes back
 /// map-based: `hash-type` is applied when the backend is built.
@@ -128,6 +135,11 @@ impl Bounded for usize {
 /// Splits `HOST:PORT`, `[IPV6]:PORT` or `IPV6:PORT`: the last colon starts
 /// the port, as in HAProxy. The port is required and never 0.
 fn host_port(text: &str) -> Result<(&str, u16), String> {
+    if let Some(family) = socket_family(text) {
+        return Err(format!(
+            "'{text}': {family} addresses are not implemented yet in l4lb; give IP:PORT"
+        ));
+    }
     let (host, port) = match text.strip_prefix('[') {
         Some(rest) => rest
             .split_once("]:")
@@ -142,6 +154,28 @@ fn host_port(text: &str) -> Result<(&str, u16), String> {
             "'{text}': port '{port}' is not a number in 1..=65535"
         )),
     }
+}
+
+/// The kind of a HAProxy address that is not an IP socket (`unix@`, a
+/// path, `abns@`, `fd@`, `sockpair@`), for a message better than "no port".
+fn socket_family(text: &str) -> Option<&'static str> {
+    let families = [
+        ("unix@", "unix socket"),
+        ("/", "unix socket"),
+        ("abns@", "abstract unix socket"),
+        ("abnsz@", "abstract unix socket"),
+        ("fd@", "file descriptor"),
+        ("sockpair@", "socket pair"),
+        ("quic4@", "QUIC"),
+        ("quic6@", "QUIC"),
+        ("udp@", "UDP"),
+        ("udp4@", "UDP"),
+        ("udp6@", "UDP"),
+    ];
+    families
+        .iter()
+        .find(|(prefix, _)| text.starts_with(prefix))
+        .map(|(_, family)| *family)
 }
 
 /// A listening address: an IP literal, or `*` / empty for all IPv4, `::`

@@ -104,7 +104,7 @@ fn global_log_line(g: &mut Global, kw: &str, args: &[String]) -> Option<Result<(
         ("log", [global]) if global == "global" => Err(bad(
             "`log global` is for proxies; in global, give a target: log TARGET FACILITY",
         )),
-        ("log", _) => parse_log(args).map(|t| g.log.push(t)).map_err(bad),
+        ("log", _) => parse_log(args).map(|t| g.log.push(t)).map_err(Bad::each),
         ("log-tag", [tag]) => {
             g.log_tag = Some(tag.clone());
             Ok(())
@@ -125,7 +125,10 @@ fn global_stats_line(g: &mut Global, args: &[String]) -> Result<(), Bad> {
     let kw = |sub: &str| format!("stats {sub}");
     match args {
         [sub, path, opts @ ..] if sub == "socket" => {
-            let socket = stats_socket(path, opts).map_err(|m| bad_kw(&kw(sub), m))?;
+            let socket = stats_socket(path, opts).map_err(|msgs| {
+                let bads = msgs.into_iter().map(|m| bad_kw(&kw(sub), m)).collect();
+                Bad::all(bads).unwrap_or_else(|| bad("invalid line"))
+            })?;
             if g.stats_sockets.iter().any(|s| s.path == socket.path) {
                 return Err(bad_kw(
                     &kw(sub),
@@ -172,9 +175,11 @@ fn global_stats_line(g: &mut Global, args: &[String]) -> Result<(), Bad> {
     }
 }
 
-fn stats_socket(path: &str, opts: &[String]) -> Result<StatsSocket, String> {
+/// Err holds every complaint about the line's path and options.
+fn stats_socket(path: &str, opts: &[String]) -> Result<StatsSocket, Vec<String>> {
+    let mut errors = Vec::new();
     if !path.starts_with('/') {
-        return Err(format!(
+        errors.push(format!(
             "'{path}': give an absolute path (ipv4@/ipv6@ sockets are not supported)"
         ));
     }
@@ -185,39 +190,57 @@ fn stats_socket(path: &str, opts: &[String]) -> Result<StatsSocket, String> {
     };
     let mut it = opts.iter();
     while let Some(opt) = it.next() {
-        let mut value = || it.next().ok_or(format!("{opt} expects a value"));
-        match opt.as_str() {
-            "mode" => {
-                let v = value()?;
-                socket.mode = u32::from_str_radix(v, 8)
-                    .ok()
-                    .filter(|m| *m <= 0o777)
-                    .ok_or(format!("mode '{v}' is not an octal file mode"))?;
-            }
-            "level" => {
-                socket.level = match value()?.as_str() {
-                    "user" => ApiLevel::User,
-                    "operator" => ApiLevel::Operator,
-                    "admin" => ApiLevel::Admin,
-                    v => return Err(format!("level '{v}'; accepted: user, operator, admin")),
-                }
-            }
-            // Socket inheritance for upgrades is always possible in l4lb.
-            "expose-fd" => match value()?.as_str() {
-                "listeners" => {}
-                v => return Err(format!("expose-fd '{v}'; accepted: expose-fd listeners")),
-            },
-            o @ ("user" | "group" | "uid" | "gid" | "process" | "thread") => {
-                return Err(format!("option '{o}' is not implemented yet in l4lb"));
-            }
-            o => {
-                return Err(format!(
-                    "unknown option '{o}'; accepted: mode, level, expose-fd"
-                ));
-            }
+        if let Err(m) = stats_socket_option(&mut socket, opt, &mut it) {
+            errors.push(m);
         }
     }
-    Ok(socket)
+    if errors.is_empty() {
+        Ok(socket)
+    } else {
+        Err(errors)
+    }
+}
+
+/// One option of a `stats socket` line, its value taken from `it`.
+fn stats_socket_option(
+    socket: &mut StatsSocket,
+    opt: &str,
+    it: &mut std::slice::Iter<'_, String>,
+) -> Result<(), String> {
+    let mut value = || it.next().ok_or(format!("{opt} expects a value"));
+    match opt {
+        "mode" => {
+            let v = value()?;
+            socket.mode = u32::from_str_radix(v, 8)
+                .ok()
+                .filter(|m| *m <= 0o777)
+                .ok_or(format!("mode '{v}' is not an octal file mode"))?;
+        }
+        "level" => {
+            socket.level = match value()?.as_str() {
+                "user" => ApiLevel::User,
+                "operator" => ApiLevel::Operator,
+                "admin" => ApiLevel::Admin,
+                v => return Err(format!("level '{v}'; accepted: user, operator, admin")),
+            }
+        }
+        // Socket inheritance for upgrades is always possible in l4lb.
+        "expose-fd" => match value()?.as_str() {
+            "listeners" => {}
+            v => return Err(format!("expose-fd '{v}'; accepted: expose-fd listeners")),
+        },
+        o @ ("user" | "group" | "uid" | "gid" | "process" | "thread") => {
+            // Their value is skipped, so the options after it are read.
+            let _ = value();
+            return Err(format!("option '{o}' is not implemented yet in l4lb"));
+        }
+        o => {
+            return Err(format!(
+                "unknown option '{o}'; accepted: mode, level, expose-fd"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn unknown_global_keyword(kw: &str) -> Bad {

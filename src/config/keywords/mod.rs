@@ -2,13 +2,15 @@
 //! which section role (defaults, frontend, backend, listen), the handler
 //! that parses each one into the section's settings, and the `Bad` errors
 //! they return. The handlers are in `proxy` and `server`, the global
-//! section's in `global`, the refused HAProxy keywords in `refused`.
+//! section's in `global`, the refused HAProxy keywords in `refused`, the
+//! HTTP-only ones HAProxy accepts and ignores in mode tcp in `http`.
 
 use super::log::LOG_USAGE;
-use super::raw::{ALL, BE, DEF, FE, Settings, accepted_in, role_name};
+use super::raw::{ALL, BE, DEF, FE, Ignored, Settings, Why, accepted_in, role_name};
 use crate::config::text::Line;
 
 use global::GLOBAL_KEYWORDS;
+use http::ignored_keyword;
 use log_format::{log_format, log_format_sd};
 use proxy::{
     TCP_CHECK_USAGE, balance, bind, default_backend, description, hash_type, log, maxconn, mode,
@@ -19,6 +21,8 @@ use server::{SERVER_USAGE, default_server, server};
 
 /// The global section: its keywords, `stats` and logging lines.
 mod global;
+/// HTTP-only settings HAProxy accepts and ignores in mode tcp.
+mod http;
 /// `log-format` and `log-format-sd`.
 mod log_format;
 /// Keywords of proxy sections but servers.
@@ -28,22 +32,60 @@ mod refused;
 mod server;
 
 pub(super) use global::global_line;
+pub(super) use http::ANONYMOUS_DEFAULTS_REFUSED;
 pub(super) use refused::{HTTP_SECTIONS, http_only};
 pub(super) use server::server_line;
 
 /// A keyword's complaint about its line. `keyword` is None when it is the
 /// line's first word; otherwise it names the part at fault (`option httplog`,
-/// a server's `weight`).
+/// a server's `weight`). A line with several bad parts (a server line's
+/// options) gives one `Bad` with the others in `also`, so that one run
+/// reports them all.
 #[derive(Debug)]
 pub(super) struct Bad {
     pub(super) keyword: Option<String>,
     pub(super) msg: String,
+    pub(super) also: Vec<Bad>,
+}
+
+impl Bad {
+    /// The complaints of one line as one `Bad`; None when there are none.
+    fn all(bads: Vec<Bad>) -> Option<Bad> {
+        let mut it = bads.into_iter();
+        let mut first = it.next()?;
+        first.also.extend(it);
+        Some(first)
+    }
+
+    /// One complaint per message, about the line's keyword; `msgs` is
+    /// never empty.
+    fn each(msgs: Vec<String>) -> Bad {
+        let bads = msgs.into_iter().map(bad).collect();
+        Bad::all(bads).unwrap_or_else(|| bad("invalid line"))
+    }
+
+    /// This complaint and those in `also`, in line order.
+    pub(super) fn flatten(mut self) -> Vec<Bad> {
+        let also = std::mem::take(&mut self.also);
+        let mut v = vec![self];
+        v.extend(also.into_iter().flat_map(Bad::flatten));
+        v
+    }
+
+    /// Names the part at fault, unless the complaint already does.
+    fn about(self, keyword: &str) -> Bad {
+        Bad {
+            keyword: self.keyword.or_else(|| Some(keyword.to_string())),
+            ..self
+        }
+    }
 }
 
 fn bad(msg: impl Into<String>) -> Bad {
     Bad {
         keyword: None,
         msg: msg.into(),
+        also: Vec::new(),
     }
 }
 
@@ -51,6 +93,7 @@ fn bad_kw(keyword: &str, msg: impl Into<String>) -> Bad {
     Bad {
         keyword: Some(keyword.to_string()),
         msg: msg.into(),
+        also: Vec::new(),
     }
 }
 
@@ -205,6 +248,9 @@ pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), 
         let sub = l.words.get(1).map_or(String::new(), |w| format!(" {w}"));
         return Err(http_only(&format!("stats{sub}")));
     }
+    if let Some(done) = ignored_keyword(s, l) {
+        return done;
+    }
     if HTTP_ONLY.contains(&kw) {
         return Err(http_only(kw));
     }
@@ -215,7 +261,7 @@ pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), 
         return Err(unknown_proxy_keyword(kw, role));
     };
     if k.mask & role == 0 {
-        return Err(misplaced(kw, k.mask, role));
+        return misplaced_keyword(s, kw, k.mask, role, l.line);
     }
     let ctx = Ctx {
         args: &l.words[1..],
@@ -243,6 +289,33 @@ fn unknown_proxy_keyword(kw: &str, role: u8) -> Bad {
         role_name(role),
         known.join(", ")
     ))
+}
+
+/// Keywords HAProxy refuses where they cannot act; it warns about the
+/// others and ignores them.
+const MISPLACED_REFUSED: &[&str] = &["server", "default-server"];
+
+/// A keyword (or timeout) written in a section that cannot use it: in a
+/// frontend or backend, ignored with a warning as HAProxy does (but a
+/// server line); in a defaults section, an error, as in HAProxy.
+fn misplaced_keyword(
+    s: &mut Settings,
+    kw: &str,
+    mask: u8,
+    role: u8,
+    line: usize,
+) -> Result<(), Bad> {
+    if role == DEF || MISPLACED_REFUSED.contains(&kw) {
+        return Err(misplaced(kw, mask, role));
+    }
+    s.ignore(Ignored {
+        name: kw.to_string(),
+        slot: None,
+        line,
+        roles: mask & (FE | BE),
+        why: Why::Misplaced,
+    });
+    Ok(())
 }
 
 fn misplaced(kw: &str, mask: u8, role: u8) -> Bad {

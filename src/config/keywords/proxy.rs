@@ -4,17 +4,17 @@
 
 use super::super::log::parse_proxy_log;
 use super::super::raw::{
-    ALL, BE, DEF, FE, Mode, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, check_name,
+    ALL, BE, DEF, FE, Ignored, Mode, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, Why, check_name,
 };
 use super::super::values::{
-    BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time,
+    BALANCE_ACCEPTED, TIME_UNITS, bind_addr, is_l7_balance, number, parse_balance, parse_time,
 };
-use super::super::{Bind, CheckStep};
+use super::super::{Balance, Bind, CheckStep};
+use super::http::{self, LOG_FORMAT_SLOT, ignored_option, ignored_timeout};
 use super::refused::{
-    BIND_NOT_YET, HTTP_TIMEOUTS, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only,
-    not_yet,
+    BIND_NOT_YET, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only, not_yet,
 };
-use super::{Bad, Ctx, bad, bad_kw, misplaced};
+use super::{Bad, Ctx, bad, bad_kw, misplaced_keyword};
 
 /// `mode tcp|http`: stored; a proxy left in mode http is refused when the
 /// file is checked as a whole (`build`), so a `defaults` section in mode
@@ -33,37 +33,50 @@ pub(super) fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let [addrs, opts @ ..] = c.args else {
         return Err(bad(format!("expects: {}", c.usage)));
     };
-    let name = bind_options(opts)?;
+    let mut errors = Vec::new();
+    let mut addrs_ok = Vec::new();
     for a in addrs.split(',') {
-        let addr = bind_addr(a).map_err(bad)?;
-        s.binds.push((
-            Bind {
-                addr,
-                name: name.clone(),
-            },
-            c.line,
-        ));
-    }
-    Ok(())
-}
-
-/// Returns the bind's `name`.
-fn bind_options(opts: &[String]) -> Result<Option<String>, Bad> {
-    let mut name = None;
-    let mut it = opts.iter();
-    while let Some(opt) = it.next() {
-        match opt.as_str() {
-            "name" => {
-                let n = it
-                    .next()
-                    .ok_or_else(|| bad_kw("name", "expects a value: name NAME"))?;
-                name = Some(n.clone());
-            }
-            o if BIND_NOT_YET.contains(&o) => return Err(not_yet(o)),
-            o => return Err(bad_kw(o, "unknown bind option; accepted: name NAME")),
+        match bind_addr(a) {
+            Ok(addr) => addrs_ok.push(addr),
+            Err(m) => errors.push(bad(m)),
         }
     }
-    Ok(name)
+    let name = bind_options(opts, &mut errors);
+    // Kept even when an option is wrong (the file is refused anyway), so
+    // that the same address bound again is still reported.
+    for addr in addrs_ok {
+        let bind = Bind {
+            addr,
+            name: name.clone(),
+        };
+        s.binds.push((bind, c.line));
+    }
+    Bad::all(errors).map_or(Ok(()), Err)
+}
+
+/// Returns the bind's `name`; every bad option goes to `errors`. The
+/// words after a refused option, up to the next option l4lb knows of, are
+/// taken as its values.
+fn bind_options(opts: &[String], errors: &mut Vec<Bad>) -> Option<String> {
+    let known = |w: &str| w == "name" || BIND_NOT_YET.contains(&w);
+    let mut name = None;
+    let mut it = opts.iter().peekable();
+    while let Some(opt) = it.next() {
+        let refused = match opt.as_str() {
+            "name" => match it.next() {
+                Some(n) => {
+                    name = Some(n.clone());
+                    continue;
+                }
+                None => bad_kw("name", "expects a value: name NAME"),
+            },
+            o if BIND_NOT_YET.contains(&o) => not_yet(o),
+            o => bad_kw(o, "unknown bind option; accepted: name NAME"),
+        };
+        errors.push(refused);
+        while it.next_if(|w| !known(w)).is_some() {}
+    }
+    name
 }
 
 pub(super) fn default_backend(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
@@ -79,6 +92,19 @@ pub(super) fn balance(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
             "expects: balance ALGORITHM; accepted: {BALANCE_ACCEPTED}"
         )));
     };
+    if is_l7_balance(algo) {
+        // HAProxy balances round robin instead in mode tcp, with a warning;
+        // a proxy left in mode http is refused anyway.
+        s.balance = Some(Balance::RoundRobin);
+        s.ignore(Ignored {
+            name: format!("balance {algo}"),
+            slot: Some("balance"),
+            line: c.line,
+            roles: BE,
+            why: Why::L7Balance,
+        });
+        return Ok(());
+    }
     let b = parse_balance(algo).map_err(bad)?;
     if !rest.is_empty() {
         return Err(bad(format!(
@@ -87,6 +113,7 @@ pub(super) fn balance(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         )));
     }
     s.balance = Some(b);
+    s.unignore_slot("balance");
     Ok(())
 }
 
@@ -166,17 +193,24 @@ pub(super) fn timeout(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         )));
     };
     let kw = format!("timeout {which}");
-    if HTTP_TIMEOUTS.contains(&which.as_str()) {
-        return Err(http_only(&kw));
-    }
+    let http = http::TIMEOUTS.iter().find(|t| *t == which);
     let Some(i) = TIMEOUTS.iter().position(|(name, _)| name == which) else {
+        if let (Some(which), [time]) = (http, rest) {
+            parse_time(time).map_err(|m| bad_kw(&kw, m))?;
+            ignored_timeout(s, which, c.line);
+            return Ok(());
+        }
+        if http.is_some() {
+            let msg = format!("expects one time, e.g. {kw} 10s ({TIME_UNITS})");
+            return Err(bad_kw(&kw, msg));
+        }
         return Err(bad_kw(
             &kw,
             format!("unknown timeout; accepted: {}", timeout_names()),
         ));
     };
     if TIMEOUTS[i].1 & c.role == 0 {
-        return Err(misplaced(&kw, TIMEOUTS[i].1, c.role));
+        return misplaced_keyword(s, &kw, TIMEOUTS[i].1, c.role, c.line);
     }
     let [time] = rest else {
         return Err(bad_kw(
@@ -216,23 +250,38 @@ pub(super) fn retry_on(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         ));
     }
     let mut empty = false;
+    let mut errors = Vec::new();
+    let mut http = Vec::new();
     for word in c.args {
         match word.as_str() {
             "none" if c.args.len() == 1 => empty = false,
-            "none" => return Err(bad("`none` cannot be combined with other conditions")),
+            "none" => errors.push(bad("`none` cannot be combined with other conditions")),
             "conn-failure" => {}
             "empty-response" => empty = true,
-            w if RETRY_ON_HTTP_ONLY.contains(&w) || w.parse::<u16>().is_ok() => {
-                return Err(http_only(&format!("retry-on {w}")));
-            }
-            w => {
-                return Err(bad(format!(
-                    "unknown condition '{w}'; accepted: none, conn-failure, empty-response"
-                )));
-            }
+            w if RETRY_ON_HTTP_ONLY.contains(&w) || w.parse::<u16>().is_ok() => http.push(w),
+            w => errors.push(bad(format!(
+                "unknown condition '{w}'; accepted: none, conn-failure, empty-response"
+            ))),
         }
     }
+    if let Some(b) = Bad::all(errors) {
+        return Err(b);
+    }
     s.retry_empty = Some(empty);
+    // HTTP conditions (`all-retryable-errors`, status codes) retry HTTP
+    // requests; HAProxy takes them in mode tcp and does nothing with them.
+    // `all-retryable-errors` does not turn on l4lb's empty-response replay:
+    // a request replayed is a choice to make, not to inherit.
+    s.unignore_slot("retry-on");
+    if !http.is_empty() {
+        s.ignore(Ignored {
+            name: format!("retry-on {}", http.join(" ")),
+            slot: Some("retry-on"),
+            line: c.line,
+            roles: BE,
+            why: Why::HttpOnly,
+        });
+    }
     Ok(())
 }
 
@@ -344,7 +393,7 @@ pub(super) fn option(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
 
 /// `log global` or `log TARGET ...`: added to the inherited ones.
 pub(super) fn log(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
-    s.log.push(parse_proxy_log(c.args).map_err(bad)?);
+    s.log.push(parse_proxy_log(c.args).map_err(Bad::each)?);
     s.log_line = Some(c.line);
     Ok(())
 }
@@ -370,6 +419,9 @@ fn set_option(s: &mut Settings, c: &Ctx, args: &[String], on: bool) -> Result<()
         )));
     };
     let kw = format!("{prefix} {name}");
+    if let Some(done) = ignored_option(s, name, c.line, on) {
+        return done;
+    }
     if OPTION_HTTP_ONLY.contains(&name.as_str()) {
         return Err(http_only(&kw));
     }
@@ -382,16 +434,27 @@ fn set_option(s: &mut Settings, c: &Ctx, args: &[String], on: bool) -> Result<()
             format!("unknown option; accepted: {}", option_names()),
         ));
     };
-    if opt.mask & c.role == 0 {
-        return Err(misplaced(&kw, opt.mask, c.role));
-    }
     if let Some(extra) = rest.first() {
         return Err(bad_kw(
             &kw,
             format!("unexpected argument '{extra}': {prefix} {name} takes none"),
         ));
     }
+    if opt.mask & c.role == 0 {
+        // HAProxy warns and ignores an option where it cannot act.
+        s.ignore(Ignored {
+            name: kw,
+            slot: None,
+            line: c.line,
+            roles: opt.mask & (FE | BE),
+            why: Why::Misplaced,
+        });
+        return Ok(());
+    }
     (opt.set)(s, on);
+    if opt.name == "tcplog" {
+        s.unignore_slot(LOG_FORMAT_SLOT);
+    }
     Ok(())
 }
 

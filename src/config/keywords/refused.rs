@@ -1,6 +1,6 @@
 //! The HAProxy keywords l4lb refuses, never ignores: the HTTP-only ones
-//! (l4lb is a TCP balancer) and the ones not implemented yet, with the
-//! messages that say which.
+//! HAProxy refuses too in mode tcp, and the ones l4lb does not implement
+//! yet, with messages that say what l4lb cannot do.
 
 use super::{Bad, bad_kw};
 
@@ -12,51 +12,140 @@ pub(in crate::config) fn http_only(keyword: &str) -> Bad {
     )
 }
 
-/// A keyword (or option) l4lb may support later.
+/// A keyword (or option) l4lb may support later. The message says what
+/// l4lb cannot do; it never advises removing a line whose removal would
+/// weaken a check or open access.
 pub(super) fn not_yet(keyword: &str) -> Bad {
-    let note = if is_health_check(keyword) {
-        " (health checks are planned); remove it"
-    } else {
-        "; remove it"
-    };
     bad_kw(
         keyword,
-        format!("'{keyword}' is not implemented yet in l4lb{note}"),
+        format!(
+            "'{keyword}' is not implemented yet in l4lb; {}",
+            advice(keyword)
+        ),
     )
 }
 
-/// Whether a refused keyword belongs to health checking, which is planned.
-fn is_health_check(keyword: &str) -> bool {
+/// Why l4lb refuses rather than ignores `keyword`, and what to do.
+fn advice(keyword: &str) -> String {
     let w = keyword.rsplit(' ').next().unwrap_or(keyword);
-    let words = [
-        "inter",
-        "fastinter",
-        "downinter",
-        "rise",
-        "fall",
-        "backup",
-        "default-server",
+    if let Some(kind) = check_kind(w) {
+        return format!(
+            "l4lb cannot run {kind} health checks yet: the servers would be checked by a \
+             TCP connect only, which is weaker; l4lb refuses to start rather than weaken the check"
+        );
+    }
+    if FILTERS.contains(&w) {
+        return "l4lb cannot filter or route connections by rules yet: without this line \
+                connections it may refuse or send elsewhere would be let through to the \
+                default backend; l4lb refuses to start rather than change who gets in"
+            .to_string();
+    }
+    if TLS.contains(&w) || w.starts_with("ssl-") || w.starts_with("tune.ssl.") {
+        return "l4lb cannot speak TLS yet: without this setting the traffic would go \
+                unencrypted or unverified; l4lb refuses to start rather than weaken it \
+                (for TLS passthrough, leave TLS to the servers)"
+            .to_string();
+    }
+    if w == "track" {
+        return "l4lb cannot make a server follow another one's health yet: without this \
+                option the server would never be taken out when it fails; l4lb refuses to \
+                start rather than leave it unchecked"
+            .to_string();
+    }
+    if RATE_LIMITS.contains(&w) {
+        return "l4lb cannot limit connection rates yet: without this line connections \
+                would be accepted as fast as they come; l4lb refuses to start rather than \
+                lift the limit"
+            .to_string();
+    }
+    if PRIVILEGES.contains(&w) {
+        return "l4lb cannot drop privileges or confine itself yet: without this line it \
+                would keep the rights it was started with; start it as the intended user \
+                instead (e.g. systemd User=)"
+            .to_string();
+    }
+    if w.starts_with("send-proxy") || w == "accept-proxy" || w == "accept-netscaler-cip" {
+        return "l4lb cannot speak the PROXY protocol yet: the peer expects it, and the \
+                client addresses it carries would be lost"
+            .to_string();
+    }
+    "l4lb refuses it rather than ignore it; remove it if the proxy can do without it".to_string()
+}
+
+/// Words that restrict or route connections: ACLs and content rules.
+const FILTERS: &[&str] = &[
+    "acl",
+    "tcp-request",
+    "tcp-response",
+    "use_backend",
+    "use-server",
+    "stick",
+    "stick-table",
+    "stick-on",
+    "stick-match",
+    "stick-store-request",
+    "stick-store-response",
+    "filter",
+];
+
+/// TLS settings of binds, servers and the global section.
+const TLS: &[&str] = &[
+    "ssl",
+    "crt",
+    "crt-list",
+    "ca-file",
+    "crl-file",
+    "verify",
+    "verifyhost",
+    "sni",
+    "alpn",
+    "npn",
+    "ciphers",
+    "ciphersuites",
+    "curves",
+    "ecdhe",
+    "strict-sni",
+    "ca-base",
+    "crt-base",
+];
+
+/// Rate limits, which protect the servers (and l4lb) from floods.
+const RATE_LIMITS: &[&str] = &["maxconnrate", "maxsessrate", "maxsslrate", "rate-limit"];
+
+/// Global settings that confine the process.
+const PRIVILEGES: &[&str] = &["user", "group", "uid", "gid", "chroot"];
+
+/// The kind of health check a refused keyword asks for, if it is one.
+fn check_kind(w: &str) -> Option<&'static str> {
+    let kinds = [
+        ("httpchk", "HTTP"),
+        ("http-check", "HTTP"),
+        ("mysql-check", "MySQL"),
+        ("pgsql-check", "PostgreSQL"),
+        ("redis-check", "Redis"),
+        ("smtpchk", "SMTP"),
+        ("ldap-check", "LDAP"),
+        ("ssl-hello-chk", "SSL hello"),
+        ("spop-check", "SPOP"),
+        ("external-check", "external"),
+        ("check-ssl", "TLS"),
+        ("check-sni", "TLS"),
+        ("check-alpn", "TLS"),
+        ("check-send-proxy", "PROXY-protocol"),
     ];
-    w.ends_with("check")
-        || w.ends_with("chk")
-        || w.starts_with("check-")
-        || w.starts_with("agent-")
-        || words.contains(&w)
+    if let Some((_, kind)) = kinds.iter().find(|(k, _)| *k == w) {
+        return Some(kind);
+    }
+    w.starts_with("agent-").then_some("agent")
 }
 
 /// HAProxy section kinds that only serve HTTP.
 pub(in crate::config) const HTTP_SECTIONS: &[&str] = &["cache", "http-errors", "fcgi-app"];
 
-/// HAProxy proxy keywords that only make sense for HTTP.
+/// HAProxy proxy keywords that only make sense for HTTP and that HAProxy
+/// refuses too in mode tcp, or no longer has (the `req*`/`rsp*` rules,
+/// removed in 2.1). The ones it ignores there are in `http`.
 pub(super) const HTTP_ONLY: &[&str] = &[
-    "http-request",
-    "http-response",
-    "http-after-response",
-    "http-reuse",
-    "http-check",
-    "http-error",
-    "http-send-name-header",
-    "redirect",
     "reqadd",
     "reqallow",
     "reqdel",
@@ -79,25 +168,13 @@ pub(super) const HTTP_ONLY: &[&str] = &[
     "rspideny",
     "rspirep",
     "rsprep",
-    "cookie",
-    "capture",
-    "declare",
-    "compression",
-    "errorfile",
-    "errorfiles",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
-    "monitor-uri",
-    "monitor",
-    "unique-id-format",
-    "unique-id-header",
-    "max-keep-alive-queue",
     "use-fcgi-app",
 ];
 
 /// HAProxy proxy keywords l4lb may support later; refused, never ignored.
 pub(super) const NOT_YET: &[&str] = &[
+    "http-check",
+    "unique-id-format",
     "server-template",
     "error-log-format",
     "log-tag",
@@ -229,19 +306,9 @@ pub(super) const SERVER_NOT_YET: &[&str] = &[
     "guid",
 ];
 
-/// HAProxy server options that only make sense for HTTP.
-pub(super) const SERVER_HTTP_ONLY: &[&str] = &[
-    "cookie",
-    "redir",
-    "pool-max-conn",
-    "pool-purge-delay",
-    "pool-low-conn",
-    "max-reuse",
-    "proto",
-];
-
-/// HAProxy timeouts of HTTP requests.
-pub(super) const HTTP_TIMEOUTS: &[&str] = &["http-request", "http-keep-alive", "tarpit"];
+/// HAProxy server options that only make sense for HTTP and that HAProxy
+/// refuses in mode tcp (the ones it ignores there are in `http`).
+pub(super) const SERVER_HTTP_ONLY: &[&str] = &["redir", "proto"];
 
 /// `retry-on` conditions that only exist for HTTP responses.
 pub(super) const RETRY_ON_HTTP_ONLY: &[&str] = &[
@@ -251,41 +318,16 @@ pub(super) const RETRY_ON_HTTP_ONLY: &[&str] = &[
     "all-retryable-errors",
 ];
 
-/// HAProxy options that only make sense for HTTP.
-pub(super) const OPTION_HTTP_ONLY: &[&str] = &[
-    "httplog",
-    "httpslog",
-    "forwardfor",
-    "http-server-close",
-    "httpclose",
-    "forceclose",
-    "http-keep-alive",
-    "httpchk",
-    "http-buffer-request",
-    "http-pretend-keepalive",
-    "http-use-proxy-header",
-    "http-no-delay",
-    "http-ignore-probes",
-    "http-restrict-req-hdr-names",
-    "http-drop-request-trailers",
-    "http-drop-response-trailers",
-    "originalto",
-    "accept-invalid-http-request",
-    "accept-invalid-http-response",
-    "accept-unsafe-violations-in-http-request",
-    "accept-unsafe-violations-in-http-response",
-    "h1-case-adjust-bogus-client",
-    "h1-case-adjust-bogus-server",
-    "checkcache",
-    "http_proxy",
-    "http-use-htx",
-    "disable-h2-upgrade",
-];
+/// HAProxy options of HTTP that HAProxy itself no longer accepts (the
+/// ones it ignores in mode tcp are in `http`).
+pub(super) const OPTION_HTTP_ONLY: &[&str] =
+    &["forceclose", "http_proxy", "http-use-htx", "http-tunnel"];
 
 /// HAProxy options l4lb may support later.
 pub(super) const OPTION_NOT_YET: &[&str] = &[
     "log-health-checks",
     "log-steps",
+    "httpchk",
     "ssl-hello-chk",
     "mysql-check",
     "pgsql-check",
@@ -295,7 +337,6 @@ pub(super) const OPTION_NOT_YET: &[&str] = &[
     "spop-check",
     "external-check",
     "persist",
-    "prefer-last-server",
     "socket-stats",
     "transparent",
     "independent-streams",
@@ -306,7 +347,6 @@ pub(super) const OPTION_NOT_YET: &[&str] = &[
     "splice-request",
     "splice-response",
     "abortonclose",
-    "idle-close-on-response",
 ];
 
 /// HAProxy global keywords that only serve HTTP.

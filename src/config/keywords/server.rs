@@ -2,14 +2,16 @@
 //! options, read from the table [`SERVER_OPTIONS`] into a [`ServerDraft`]
 //! that `finish` turns into the [`ServerConf`].
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::super::raw::{Settings, check_name};
+use super::super::raw::{BE, Ignored, Settings, Why, check_name};
 use super::super::values::{number, parse_time, server_addr};
 use super::super::{
     Check, DEFAULT_ERROR_LIMIT, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE, Observe, OnError,
     ServerConf,
 };
+use super::http;
 use super::refused::{SERVER_HTTP_ONLY, SERVER_NOT_YET, http_only, not_yet};
 use super::{Bad, Ctx, bad, bad_kw};
 
@@ -19,22 +21,47 @@ pub(super) fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let [name, addr, opts @ ..] = c.args else {
         return Err(bad(format!("expects: {}", c.usage)));
     };
+    let mut errors = Vec::new();
     if s.servers.iter().any(|sv| &sv.name == name) {
-        return Err(bad(format!(
+        errors.push(bad(format!(
             "duplicate server name '{name}' in this section; server names must be unique"
         )));
     }
-    let (configured, addr) = server_addr(addr).map_err(bad)?;
+    // A bad address does not hide the options' errors: they are read
+    // over a stand-in address.
+    let (configured, addr) = server_addr(addr).unwrap_or_else(|m| {
+        errors.push(bad(m));
+        (STAND_IN.into(), STAND_IN)
+    });
     // `default-server` options first, so the line's own override them.
     let words = [&s.default_server[..], opts].concat();
     let conf = ServerConf::resolved(name.clone(), configured, addr);
-    let conf = server_options(conf, &words)?;
+    let (conf, ignored) = server_options(conf, &words, &mut errors);
+    // Kept even in error (the file is refused anyway), so that a later
+    // line reusing its name is still reported.
     s.servers.push(conf);
+    if let Some(b) = Bad::all(errors) {
+        return Err(b);
+    }
+    for option in ignored {
+        s.ignore(Ignored {
+            name: format!("server option {option}"),
+            slot: None,
+            line: c.line,
+            roles: BE,
+            why: Why::HttpOnly,
+        });
+    }
     Ok(())
 }
 
+/// The address options are checked against when there is no real one.
+const STAND_IN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+
 /// A `server NAME ADDR [OPTIONS]` line given at run time (`add server`):
-/// the same checks as in a conf file; Err is the message.
+/// the same checks as in a conf file, and the HTTP-only options a conf
+/// file may carry (ignored there, as in HAProxy) are refused; Err is the
+/// message, every complaint of the line in it.
 pub(in crate::config) fn server_line(words: &[String]) -> Result<ServerConf, String> {
     let [_, name, addr, opts @ ..] = words else {
         return Err("expects: server NAME ADDR:PORT [OPTIONS]".into());
@@ -42,18 +69,35 @@ pub(in crate::config) fn server_line(words: &[String]) -> Result<ServerConf, Str
     check_name(name).map_err(|m| format!("server name: {m}"))?;
     let (configured, addr) = server_addr(addr)?;
     let conf = ServerConf::resolved(name.clone(), configured, addr);
-    server_options(conf, opts).map_err(|b| match b.keyword {
-        Some(k) => format!("'{k}': {}", b.msg),
-        None => b.msg,
-    })
+    let mut errors = Vec::new();
+    let (conf, ignored) = server_options(conf, opts, &mut errors);
+    errors.extend(ignored.into_iter().map(http_only));
+    if errors.is_empty() {
+        return Ok(conf);
+    }
+    let text: Vec<String> = errors
+        .into_iter()
+        .map(|b| match b.keyword {
+            Some(k) => format!("'{k}': {}", b.msg),
+            None => b.msg,
+        })
+        .collect();
+    Err(text.join("; "))
 }
 
 /// `default-server OPTIONS`: options every later `server` line of the
 /// section (or of the proxies using this defaults section) starts from.
 /// Checked here, so an error points at this line.
 pub(super) fn default_server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
-    let probe: std::net::SocketAddr = ([127, 0, 0, 1], 1).into();
-    server_options(ServerConf::new(String::new(), probe), c.args)?;
+    let mut errors = Vec::new();
+    server_options(
+        ServerConf::new(String::new(), STAND_IN),
+        c.args,
+        &mut errors,
+    );
+    if let Some(b) = Bad::all(errors) {
+        return Err(b);
+    }
     s.default_server.extend(c.args.iter().cloned());
     Ok(())
 }
@@ -274,21 +318,55 @@ fn interval(v: &str) -> Result<Duration, Bad> {
 
 /// Reads `opts` over `conf`: each option in turn, a later one overriding
 /// an earlier one (so a server's own options win over `default-server`'s).
-fn server_options(conf: ServerConf, opts: &[String]) -> Result<ServerConf, Bad> {
+/// Every bad option goes to `errors`; the words after a refused one, up to
+/// the next option name, are taken as its values. Also returns the
+/// HTTP-only options met, which act on nothing in mode tcp.
+fn server_options(
+    conf: ServerConf,
+    opts: &[String],
+    errors: &mut Vec<Bad>,
+) -> (ServerConf, Vec<&'static str>) {
     let mut draft = ServerDraft::new(conf);
-    let mut words = opts.iter();
+    let mut ignored = Vec::new();
+    let mut words = opts.iter().peekable();
     while let Some(word) = words.next() {
-        let opt = server_option(word)?;
-        let value = match opt.missing {
-            None => "",
-            Some(missing) => words.next().ok_or_else(|| bad_kw(word, missing))?,
+        if let Some(&option) = http::SERVER_OPTIONS.iter().find(|o| *o == word) {
+            match words.next() {
+                Some(_) if !ignored.contains(&option) => ignored.push(option),
+                Some(_) => {}
+                None => errors.push(bad_kw(word, format!("expects a value: {word} VALUE"))),
+            }
+            continue;
+        }
+        let opt = match server_option(word) {
+            Ok(opt) => opt,
+            Err(b) => {
+                errors.push(b);
+                while words.next_if(|w| !is_option_name(w)).is_some() {}
+                continue;
+            }
         };
-        (opt.set)(&mut draft, value).map_err(|b| Bad {
-            keyword: b.keyword.or_else(|| Some(word.clone())),
-            msg: b.msg,
-        })?;
+        let value = match (opt.missing, words.next_if(|_| opt.missing.is_some())) {
+            (None, _) => "",
+            (Some(_), Some(value)) => value,
+            (Some(missing), None) => {
+                errors.push(bad_kw(word, missing));
+                continue;
+            }
+        };
+        if let Err(b) = (opt.set)(&mut draft, value) {
+            errors.push(b.about(word));
+        }
     }
-    Ok(draft.finish())
+    (draft.finish(), ignored)
+}
+
+/// Whether `word` names a server option, l4lb's or a refused HAProxy one.
+fn is_option_name(word: &str) -> bool {
+    SERVER_OPTIONS.iter().any(|o| o.name() == word)
+        || SERVER_NOT_YET.contains(&word)
+        || SERVER_HTTP_ONLY.contains(&word)
+        || http::SERVER_OPTIONS.contains(&word)
 }
 
 /// The table entry of option `word`, or why it is refused.

@@ -38,16 +38,23 @@ fn bind_errors() {
         ("bind :70000", 2, "bind", "1..=65535"),
         ("bind localhost:80", 2, "bind", "not an IP address"),
         ("bind", 2, "bind", "expects: bind ADDR:PORT"),
-        ("bind :80 ssl crt x.pem", 2, "ssl", "not implemented yet"),
         ("bind :80 name", 2, "name", "expects a value"),
         ("bind :80 wat", 2, "wat", "accepted: name NAME"),
     ]);
-    assert_backend_errors(&[(
-        "bind :80",
-        9,
-        "bind",
-        "not accepted in a backend section; accepted in frontend, listen",
-    )]);
+    // Every refused option of the line, each with its keyword.
+    assert_errors(
+        &in_frontend("bind :80 ssl crt x.pem wat name"),
+        &[
+            (2, "ssl", "cannot speak TLS yet"),
+            (2, "crt", "not implemented yet"),
+            (2, "name", "expects a value"),
+        ],
+    );
+    // HAProxy ignores a bind in a backend, with a warning.
+    assert_warning(
+        &in_backend("bind :80"),
+        &["backend be (line 9): bind is ignored in a backend section"],
+    );
 }
 
 #[test]

@@ -166,10 +166,14 @@ fn log_errors_name_the_line() {
     }
     assert_frontend_errors(&[
         ("log 127.0.0.1 local0 nfo", 2, "log", "unknown level 'nfo'"),
-        ("log global local0", 2, "log", "is not a log target"),
+        (
+            "log global local0",
+            2,
+            "log",
+            "log global takes nothing after it",
+        ),
         ("no log global", 2, "no", "expects: no option NAME | no log"),
         ("log-tag x", 2, "log-tag", "not implemented yet"),
-        ("option httplog", 2, "option httplog", "HTTP-only"),
     ]);
 }
 
@@ -198,4 +202,22 @@ fn repeated_log_global_adds_the_global_targets_once() {
         in_frontend("no log\nlog stdout local1\nlog global")
     ));
     assert_eq!(c.frontends[0].log.len(), 3);
+}
+
+#[test]
+fn a_log_line_reports_every_bad_part() {
+    assert_errors(
+        &in_frontend("log 127.0.0.1:0 len 10 format json local9 loud"),
+        &[
+            (2, "log", "is not a log target"),
+            (2, "log", "len: '10'"),
+            (2, "log", "unknown log format 'json'"),
+            (2, "log", "unknown facility 'local9'"),
+            (2, "log", "unknown level 'loud'"),
+        ],
+    );
+    assert_errors(
+        "global\n log stdout len 9 kern\nlisten l\n bind :1\n server s 127.0.0.1:1\n",
+        &[(2, "log", "len: '9'")],
+    );
 }

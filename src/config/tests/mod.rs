@@ -13,6 +13,7 @@ mod flags;
 mod global;
 mod log_format;
 mod logs;
+mod mixed;
 mod proxy;
 mod sections;
 mod servers;
@@ -60,6 +61,32 @@ fn assert_error(text: &str, line: usize, keyword: &str, msg: &str) {
         "{e}"
     );
     assert!(e.msg.contains(msg), "{e}\n  does not contain: {msg}");
+}
+
+/// Asserts `text` fails with exactly these errors, in this order: (line,
+/// keyword, a part of the message).
+fn assert_errors(text: &str, want: &[(usize, &str, &str)]) {
+    let errs = errors(text);
+    let got: Vec<(usize, &str)> = errs.iter().map(|e| (e.line, e.keyword.as_str())).collect();
+    let lines: Vec<(usize, &str)> = want.iter().map(|&(l, k, _)| (l, k)).collect();
+    assert_eq!(got, lines, "{errs:#?}");
+    for (e, (_, _, msg)) in errs.iter().zip(want) {
+        assert!(e.msg.contains(msg), "{e}\n  does not contain: {msg}");
+    }
+}
+
+/// Asserts `text` loads with exactly one warning, which contains every
+/// one of `parts`.
+fn assert_warning(text: &str, parts: &[&str]) {
+    let warnings = load(text).warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    for part in parts {
+        assert!(
+            warnings[0].contains(part),
+            "{}\n  does not contain: {part}",
+            warnings[0]
+        );
+    }
 }
 
 /// [`assert_error`] for each case, its lines added to BASE's backend.

@@ -26,15 +26,7 @@ fn balance_algorithms() {
 #[test]
 fn balance_errors() {
     assert_backend_errors(&[
-        (
-            "balance uri",
-            9,
-            "balance",
-            "HTTP/L7 algorithm, l4lb is a TCP (L4) balancer",
-        ),
-        ("balance url_param id", 9, "balance", "HTTP/L7"),
-        ("balance hdr(host)", 9, "balance", "HTTP/L7"),
-        ("balance rdp-cookie", 9, "balance", "HTTP/L7"),
+        ("balance rdp-cookie", 9, "balance", "not implemented yet"),
         ("balance static-rr", 9, "balance", "not implemented yet"),
         (
             "balance fastest",
@@ -64,12 +56,10 @@ fn balance_errors() {
             "accepted: map-based, consistent",
         ),
     ]);
-    assert_frontend_errors(&[(
-        "balance first",
-        2,
-        "balance",
-        "accepted in defaults, backend, listen",
-    )]);
+    assert_warning(
+        &in_frontend("balance first"),
+        &["frontend fe (line 2): balance is ignored in a frontend section"],
+    );
 }
 
 #[test]
@@ -100,38 +90,18 @@ fn options_and_their_no_forms() {
 fn option_errors() {
     assert_backend_errors(&[
         (
-            "option httplog",
+            "option httpchk GET /",
             9,
-            "option httplog",
-            "'option httplog' is HTTP-only",
-        ),
-        ("option httpchk GET /", 9, "option httpchk", "HTTP-only"),
-        ("option forwardfor", 9, "option forwardfor", "HTTP-only"),
-        (
-            "option http-server-close",
-            9,
-            "option http-server-close",
-            "HTTP-only",
-        ),
-        ("option httpclose", 9, "option httpclose", "HTTP-only"),
-        (
-            "option http-keep-alive",
-            9,
-            "option http-keep-alive",
-            "HTTP-only",
+            "option httpchk",
+            "cannot run HTTP health checks yet",
         ),
         (
             "option redis-check",
             9,
             "option redis-check",
-            "health checks are planned",
+            "cannot run Redis health checks yet",
         ),
-        (
-            "option tcplog",
-            9,
-            "option tcplog",
-            "not accepted in a backend section; accepted in defaults, frontend, listen",
-        ),
+        ("option forceclose", 9, "option forceclose", "HTTP-only"),
         (
             "option foo",
             9,
@@ -146,26 +116,31 @@ fn option_errors() {
         ),
         ("no redispatch", 9, "no", "expects: no option NAME"),
     ]);
-    assert_frontend_errors(&[
-        (
-            "option log-health-checks",
-            2,
-            "option log-health-checks",
-            "not implemented yet",
-        ),
-        (
-            "no option redispatch",
-            2,
-            "no option redispatch",
-            "accepted in defaults, backend",
-        ),
-        (
-            "option srvtcpka",
-            2,
-            "option srvtcpka",
-            "not accepted in a frontend",
-        ),
-    ]);
+    assert_frontend_errors(&[(
+        "option log-health-checks",
+        2,
+        "option log-health-checks",
+        "not implemented yet",
+    )]);
+}
+
+/// HAProxy warns about an option where it cannot act, and ignores it.
+#[test]
+fn misplaced_options_are_ignored_with_a_warning() {
+    let c = load(&in_frontend(
+        "option srvtcpka
+no option redispatch",
+    ));
+    assert!(!c.backends[0].tcp_keepalive);
+    assert_eq!(
+        c.warnings,
+        [
+            "frontend fe (line 2): option srvtcpka is ignored in a frontend section, it acts in \
+             backends and listen sections; HAProxy ignores it there too",
+            "frontend fe (line 3): no option redispatch is ignored in a frontend section, it \
+             acts in backends and listen sections; HAProxy ignores it there too",
+        ]
+    );
 }
 
 #[test]
@@ -183,7 +158,6 @@ fn retry_on_empty_response_is_opt_in() {
         "none undoes it"
     );
     assert_backend_errors(&[
-        ("retry-on 503", 9, "retry-on 503", "HTTP-only"),
         ("retry-on sometimes", 9, "retry-on", "accepted: none"),
         (
             "retry-on none empty-response",
@@ -194,20 +168,11 @@ fn retry_on_empty_response_is_opt_in() {
     ]);
 }
 
+/// HTTP-only keywords HAProxy ignores in mode tcp warn (see `mixed`); the
+/// ones it refuses too stay errors.
 #[test]
 fn http_only_keywords_are_refused() {
-    let kws = [
-        "http-request deny",
-        "http-response del-header x",
-        "http-reuse safe",
-        "redirect prefix /",
-        "reqadd X",
-        "rspadd X",
-        "cookie SRV insert",
-        "capture request header Host len 10",
-        "compression algo gzip",
-        "errorfile 503 /x",
-    ];
+    let kws = ["reqadd X", "rspadd X", "use-fcgi-app php"];
     for line in kws {
         let kw = line.split(' ').next().unwrap();
         assert_error(
@@ -323,12 +288,10 @@ fn frontend_maxconn_is_clamped_to_global_with_a_warning() {
         ["maxconn 500 in frontend fe is above the global maxconn 100: clamped to 100"]
     );
     assert_eq!(load(&in_frontend("maxconn 50")).frontends[0].maxconn, 50);
-    assert_backend_errors(&[(
-        "maxconn 5",
-        9,
-        "maxconn",
-        "accepted in defaults, frontend, listen",
-    )]);
+    assert_warning(
+        &in_backend("maxconn 5"),
+        &["backend be (line 9): maxconn is ignored in a backend section"],
+    );
     assert_frontend_errors(&[("maxconn 0", 2, "maxconn", "whole number >= 1")]);
 }
 

@@ -123,12 +123,6 @@ fn section_headers() {
             "userlist",
             "section 'userlist' is not implemented yet",
         ),
-        (
-            format!("cache c\n total-max-size 4\n{BASE}"),
-            1,
-            "cache",
-            "HTTP-only",
-        ),
     ];
     for (text, line, keyword, msg) in cases {
         assert_error(&text, line, keyword, msg);
@@ -157,7 +151,7 @@ fn listen_is_a_frontend_and_a_backend_of_the_same_name() {
 
 #[test]
 fn errors_are_all_reported_at_once() {
-    let text = in_backend("balance uri\noption httplog\nserver s9 127.0.0.1");
+    let text = in_backend("balance fastest\noption foo\nserver s9 127.0.0.1");
     let lines: Vec<usize> = errors(&text).iter().map(|e| e.line).collect();
     assert_eq!(lines, [9, 10, 11]);
 }
@@ -197,4 +191,34 @@ fn empty_quoted_word_is_named_in_errors() {
         ("bind 127.0.0.1:8081 \"\"", 2, empty, "unknown bind option"),
         ("log \"\" local0", 2, "log", "not a log target"),
     ]);
+}
+
+/// A line that cannot be split into words does not hide the errors of
+/// the others, and what it held is not reported missing.
+#[test]
+fn unreadable_lines_do_not_hide_keyword_errors() {
+    let text = "frontend fe\n bind :1\n default_backend be\n frobnicate\nbackend be\n \
+                server s1 \"127.0.0.1:1\n";
+    assert_errors(
+        text,
+        &[
+            (4, "frobnicate", "unknown keyword"),
+            (6, "server", "unterminated quote"),
+        ],
+    );
+}
+
+/// HAProxy's HTTP-only sections serve what does nothing in mode tcp.
+#[test]
+fn http_only_sections_are_ignored_with_a_warning() {
+    let text = format!("cache c\n total-max-size 4\nhttp-errors site\n errorfile 503 /x\n{BASE}");
+    assert_eq!(
+        load(&text).warnings,
+        [
+            "cache c (line 1): an HTTP-only section, which nothing in a mode tcp proxy uses; \
+             ignored",
+            "http-errors site (line 3): an HTTP-only section, which nothing in a mode tcp proxy \
+             uses; ignored",
+        ]
+    );
 }

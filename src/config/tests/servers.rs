@@ -86,7 +86,7 @@ const SERVER_OPTION_ERRORS: &[(&str, &str, &str)] = &[
         "not implemented yet",
     ),
     ("slowstart soon", "slowstart", ""),
-    ("cookie a", "cookie", "HTTP-only"),
+    ("redir http://x", "redir", "HTTP-only"),
     ("foo", "foo", "accepted: weight N, maxconn N, disabled"),
 ];
 

@@ -56,3 +56,18 @@ fn stats_socket_timeout_maxconn_and_http() {
         assert_error(&format!("global\n {line}\n{BASE}"), 2, keyword, msg);
     }
 }
+
+#[test]
+fn a_stats_socket_line_reports_every_bad_option() {
+    let line = "stats socket run.sock mode 999 user haproxy level root expose-fd all";
+    assert_errors(
+        &format!("global\n {line}\n{BASE}"),
+        &[
+            (2, "stats socket", "absolute path"),
+            (2, "stats socket", "octal"),
+            (2, "stats socket", "'user' is not implemented yet"),
+            (2, "stats socket", "accepted: user, operator, admin"),
+            (2, "stats socket", "accepted: expose-fd listeners"),
+        ],
+    );
+}

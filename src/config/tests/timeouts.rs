@@ -62,28 +62,22 @@ fn timeout_queue_follows_timeout_connect() {
 fn timeout_errors() {
     assert_backend_errors(&[
         (
-            "timeout http-request 5s",
+            "timeout http-request soon",
             9,
             "timeout http-request",
-            "HTTP-only",
+            "not a time",
         ),
         (
-            "timeout http-keep-alive 5s",
+            "timeout http-keep-alive",
             9,
             "timeout http-keep-alive",
-            "HTTP-only",
+            "expects one time",
         ),
         (
             "timeout foo 5s",
             9,
             "timeout foo",
             "accepted: connect, client, server",
-        ),
-        (
-            "timeout client 5s",
-            9,
-            "timeout client",
-            "accepted in defaults, frontend",
         ),
         (
             "timeout connect 5q",
@@ -95,12 +89,15 @@ fn timeout_errors() {
         ("timeout connect", 9, "timeout connect", "expects one time"),
         ("timeout", 9, "timeout", "names: connect"),
     ]);
-    assert_frontend_errors(&[(
-        "timeout server 5s",
-        2,
-        "timeout server",
-        "not accepted in a frontend",
-    )]);
+    // Where it cannot act, HAProxy ignores a timeout with a warning.
+    assert_warning(
+        &in_frontend("timeout server 5s"),
+        &["frontend fe (line 2): timeout server is ignored in a frontend section"],
+    );
+    assert_warning(
+        &in_backend("timeout client 5s"),
+        &["backend be (line 9): timeout client is ignored in a backend section"],
+    );
 }
 
 #[test]
