@@ -18,6 +18,8 @@ use server::{SERVER_USAGE, default_server, server};
 
 /// The global section: its keywords, `stats` and logging lines.
 mod global;
+/// The global section's process keywords (`daemon`, `user`, `chroot`...).
+mod process;
 /// Keywords of proxy sections but servers.
 mod proxy;
 /// The refused HAProxy keywords and their messages.
