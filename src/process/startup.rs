@@ -167,10 +167,12 @@ fn serve(
         let prober = parts.spawn(&shared, supervisor.worker_controls())?;
         supervisor.set_prober(prober);
     }
-    announce(&shared);
+    // Before the ready line and systemd's READY=1, so that whoever sees
+    // them finds the pid.
     if let Some(pidfile) = pidfile {
         pidfile.write(sys::getpid())?;
     }
+    announce(&shared);
     if let Some(notice) = ready.notice.take() {
         notice.ready()?;
     }

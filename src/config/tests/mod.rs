@@ -12,6 +12,7 @@ mod defaults;
 mod flags;
 mod global;
 mod logs;
+mod process;
 mod proxy;
 mod sections;
 mod servers;
