@@ -235,12 +235,17 @@ fn chroot_is_entered_and_a_reload_reads_the_conf_inside_it() {
     let dir = TempDir::new("chroot");
     let text = with_global(
         &conf(port, &[a.addr()], ""),
-        &format!("    chroot {}\n", jail.0.display()),
+        // No /etc/passwd in the jail: the names read at start are kept.
+        &format!(
+            "    chroot {}\n    user nobody\n    group nogroup\n",
+            jail.0.display()
+        ),
     );
     let path = write_conf(&dir, "l4lb.conf", &text);
     let l = L4lb::spawn(&["-f", &path], TempDir::new("chroot-run"));
     let root = std::fs::read_link(format!("/proc/{}/root", l.pid())).unwrap();
     assert_eq!(root, jail.0);
+    assert_eq!(status_field(l.pid(), "Uid"), "65534\t65534\t65534\t65534");
     assert_eq!(round_trip(port), "a");
     // The conf's path does not exist inside the jail: the reload fails,
     // says why, and the old conf keeps serving.

@@ -5,7 +5,9 @@
 //! `ssl-default-server-*`, `ca-base`, `crt-base`), accepted with no effect
 //! while no listener of l4lb terminates TLS.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use super::super::raw::Global;
 use super::super::values::{number, parse_time};
@@ -143,21 +145,42 @@ fn uid_of(kw: &str, who: &str) -> Result<u32, String> {
     if kw == "uid" {
         return number(who, 0..=u32::MAX);
     }
-    match sys::user_by_name(who) {
-        Ok(Some((uid, _))) => Ok(uid),
-        Ok(None) => Err(format!("no user named '{who}' on this system")),
-        Err(e) => Err(format!("cannot look up user '{who}': {e}")),
-    }
+    looked_up("user", who, |name| {
+        sys::user_by_name(name).map(|found| found.map(|(uid, _)| uid))
+    })
 }
 
 fn gid_of(kw: &str, who: &str) -> Result<u32, String> {
     if kw == "gid" {
         return number(who, 0..=u32::MAX);
     }
-    match sys::group_by_name(who) {
-        Ok(Some(gid)) => Ok(gid),
-        Ok(None) => Err(format!("no group named '{who}' on this system")),
-        Err(e) => Err(format!("cannot look up group '{who}': {e}")),
+    looked_up("group", who, sys::group_by_name)
+}
+
+/// A user or group name's id, looked up once per process: a reload inside
+/// a chroot, where /etc/passwd is usually missing, finds the names read at
+/// start; only a new name is looked up there.
+fn looked_up(
+    kind: &'static str,
+    name: &str,
+    lookup: fn(&str) -> std::io::Result<Option<u32>>,
+) -> Result<u32, String> {
+    type Ids = HashMap<(&'static str, String), u32>;
+    static SEEN: OnceLock<Mutex<Ids>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Mutex::default);
+    let key = (kind, name.to_string());
+    if let Some(id) = seen.lock().ok().and_then(|s| s.get(&key).copied()) {
+        return Ok(id);
+    }
+    match lookup(name) {
+        Ok(Some(id)) => {
+            if let Ok(mut s) = seen.lock() {
+                s.insert(key, id);
+            }
+            Ok(id)
+        }
+        Ok(None) => Err(format!("no {kind} named '{name}' on this system")),
+        Err(e) => Err(format!("cannot look up {kind} '{name}': {e}")),
     }
 }
 
