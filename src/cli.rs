@@ -50,6 +50,10 @@ pub struct Args {
     /// as --finish, but stop it at once (SIGINT: HAProxy's -st PID...)
     #[argh(option, arg_name = "PID")]
     pub terminate: Vec<i32>,
+    /// with -sf/-st or --upgrade-from: the old process's stats socket to
+    /// take the listeners from (default: the conf's first stats socket)
+    #[argh(option, short = 'x', arg_name = "SOCKET")]
+    pub takeover_socket: Option<String>,
     /// accepted for HAProxy's -W / -Ws: l4lb is always its own master
     #[argh(switch, short = 'W')]
     pub master_worker: bool,
@@ -142,6 +146,8 @@ const TAKES_VALUE: &[&str] = &[
     "--upgrade-from",
     "--finish",
     "--terminate",
+    "-x",
+    "--takeover-socket",
 ];
 
 /// Parses the process's own command line, after [`translate`]. Exits with

@@ -500,3 +500,31 @@ fn sf_without_a_stats_socket_binds_anew_beside_the_old_process() {
     assert_eq!(round_trip(port), "a");
     assert!(new.stop().success());
 }
+
+#[test]
+fn x_names_the_socket_to_take_the_listeners_from() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let dir = TempDir::new("x");
+    let (with_api, sock) = upgradable(&dir, port, a.addr());
+    let mut old = L4lb::spawn(&["-f", &with_api], TempDir::new("x-old"));
+    let plain = write_conf(&dir, "plain.conf", &conf(port, &[a.addr()], ""));
+    let (old_pid, s) = (old.pid().to_string(), sock.to_str().unwrap().to_string());
+    let new = L4lb::spawn(
+        &["-f", &plain, "-x", &s, "-sf", &old_pid],
+        TempDir::new("x-new"),
+    );
+    assert!(
+        new.log_text()
+            .contains("upgrade: took 2 listening socket(s)"),
+        "{}",
+        new.log_text()
+    );
+    assert!(
+        old.wait_exit(LIMIT)
+            .expect("the old one finishes")
+            .success()
+    );
+    assert_eq!(round_trip(port), "a");
+    assert!(new.stop().success());
+}

@@ -37,6 +37,8 @@ pub(crate) struct Upgrade {
     from: Option<i32>,
     finish: Vec<i32>,
     terminate: Vec<i32>,
+    /// `-x SOCKET`: where to ask for the listeners.
+    socket: Option<std::path::PathBuf>,
 }
 
 impl Upgrade {
@@ -45,6 +47,7 @@ impl Upgrade {
             from: args.upgrade_from,
             finish: args.finish.clone(),
             terminate: args.terminate.clone(),
+            socket: args.takeover_socket.as_ref().map(Into::into),
         };
         if up.from.is_some() && !(up.finish.is_empty() && up.terminate.is_empty()) {
             return Err("give --upgrade-from or -sf/-st, not both".to_string());
@@ -75,19 +78,22 @@ impl Upgrade {
         if !self.takes_over() {
             return Ok(Vec::new());
         }
-        let api = cfg.stats_sockets.first();
+        let api = self
+            .socket
+            .as_deref()
+            .or(cfg.stats_sockets.first().map(|s| s.path.as_path()));
         let taken = match (self.from, api) {
             (Some(_), None) => {
                 return Err(io::Error::other(
                     "--upgrade-from needs a `stats socket` (level admin) in the conf",
                 ));
             }
-            (Some(_), Some(api)) => take_listeners(&api.path)?,
+            (Some(_), Some(api)) => take_listeners(api)?,
             (None, None) => {
                 log::info!("upgrade: no stats socket to take the listeners over; binding anew");
                 return Ok(Vec::new());
             }
-            (None, Some(api)) => match take_listeners(&api.path) {
+            (None, Some(api)) => match take_listeners(api) {
                 Ok(taken) => taken,
                 Err(e) => {
                     log::warn!(
