@@ -460,6 +460,7 @@ impl Config {
     /// One line for global settings, then one per frontend and backend, for `-c`.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = vec![self.global_summary()];
+        lines.extend(self.process.summary());
         lines.extend(
             self.frontends
                 .iter()

@@ -29,6 +29,32 @@ pub struct Process {
     pub unix_bind: UnixBind,
 }
 
+impl Process {
+    /// The `-c` line of what is set; None when nothing is.
+    pub fn summary(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.daemon {
+            parts.push("daemon".to_string());
+        }
+        let paths = [("pidfile", &self.pidfile), ("chroot", &self.chroot)];
+        for (name, path) in paths {
+            if let Some(p) = path {
+                parts.push(format!("{name} {}", p.display()));
+            }
+        }
+        let ids = [("uid", self.uid), ("gid", self.gid)];
+        for (name, id) in ids {
+            if let Some(id) = id {
+                parts.push(format!("{name} {id}"));
+            }
+        }
+        if let Some(n) = self.ulimit_n {
+            parts.push(format!("ulimit-n {n}"));
+        }
+        (!parts.is_empty()).then(|| format!("process: {}", parts.join(", ")))
+    }
+}
+
 /// `unix-bind [prefix P] [mode M] [user U|uid N] [group G|gid N]`. The
 /// prefix is put before every `stats socket` path; the rest is kept for
 /// unix `bind` lines, which l4lb does not have yet.

@@ -27,6 +27,12 @@ fn process_keywords_are_read() {
     assert_eq!(c.spread_checks.percent, 5);
     assert_eq!(c.spread_checks.max, Some(Duration::from_secs(3)));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(
+        c.summary()[1],
+        "process: daemon, pidfile /run/l4lb.pid, chroot /var/empty, uid 65534, gid 65534, \
+         ulimit-n 5000"
+    );
+    assert!(!load(BASE).summary()[1].starts_with("process"));
 }
 
 #[test]
