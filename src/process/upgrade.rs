@@ -189,3 +189,30 @@ pub fn take_listeners(path: &Path) -> io::Result<Vec<(std::net::TcpListener, Soc
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Args {
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let refs: Vec<String> = crate::cli::translate(&words);
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        <Args as argh::FromArgs>::from_args(&["l4lb"], &refs).unwrap()
+    }
+
+    #[test]
+    fn sf_and_st_pids_are_read_and_mixing_with_upgrade_from_is_refused() {
+        let up = Upgrade::from_args(&args(&["-sf", "10", "11", "-st", "12"])).unwrap();
+        assert_eq!(
+            (up.finish.as_slice(), up.terminate.as_slice()),
+            (&[10, 11][..], &[12][..])
+        );
+        assert!(up.takes_over());
+        let none = Upgrade::from_args(&args(&["-sf"])).unwrap();
+        assert!(!none.takes_over(), "-sf with no pid replaces nothing");
+        let both = Upgrade::from_args(&args(&["--upgrade-from", "3", "-sf", "4"]));
+        assert!(both.unwrap_err().contains("not both"));
+        assert!(Upgrade::from_args(&args(&["-sf", "0"])).is_err());
+    }
+}
