@@ -431,3 +431,15 @@ fn set_caps(data: &[CapData; 2]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Waits for child `pid` to end and reaps it (waitpid); returns its raw
+/// wait status.
+pub(crate) fn wait_for(pid: i32) -> io::Result<i32> {
+    let mut status = 0;
+    loop {
+        match syscall!(waitpid(pid, &mut status, 0)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map(|_| status),
+        }
+    }
+}

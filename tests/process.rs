@@ -359,6 +359,22 @@ fn q_makes_a_valid_check_silent() {
         .unwrap();
     assert!(o.status.success());
     assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
+    // `quiet` in global is the same, and a warning is not printed either.
+    let text = with_global(&conf(free_port(), &[a.addr()], ""), "    quiet\n")
+        .replace("    timeout client 30s\n", "");
+    let path = write_conf(&dir, "quiet.conf", &text);
+    let o = Command::new(env!("CARGO_BIN_EXE_l4lb"))
+        .args(["-c", "-f", &path])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
+    let o = Command::new(env!("CARGO_BIN_EXE_l4lb"))
+        .args(["-c", "-V", "-f", &path])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no timeout client"), "-V wins: {err}");
 }
 
 /// A conf with an admin stats socket, and its path.

@@ -27,6 +27,8 @@ pub struct Process {
     pub master_worker: bool,
     /// `unix-bind`: defaults for unix listening sockets.
     pub unix_bind: UnixBind,
+    /// `quiet` (as `-q`): errors only at start-up.
+    pub quiet: bool,
 }
 
 impl Process {

@@ -62,6 +62,9 @@ impl Parent {
         if read.is_ok() && said == READY {
             return ExitCode::SUCCESS;
         }
+        // The daemon failed and is exiting (the pipe closed with it): reap
+        // it, so it leaves no zombie behind.
+        let _ = sys::wait_for(self.pid);
         let text = String::from_utf8_lossy(&said);
         if text.trim().is_empty() {
             eprintln!(

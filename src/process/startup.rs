@@ -41,11 +41,15 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let quiet = (args.quiet || config.process.quiet) && !args.verbose;
+    if quiet && args.log_level.is_none() {
+        log::set_max_level(log::LevelFilter::Error);
+    }
     for w in &config.warnings {
         log::warn!("{w}");
     }
     if args.check {
-        if !args.quiet || args.verbose {
+        if !quiet {
             for line in config.summary() {
                 println!("{line}");
             }

@@ -1,4 +1,4 @@
-//! The global section's process keywords: `daemon`, `pidfile`,
+//! The global section's process keywords: `daemon`, `quiet`, `pidfile`,
 //! `user`/`uid`, `group`/`gid`, `chroot`, `ulimit-n`, `nbproc`,
 //! `master-worker`, `unix-bind`, `node`, `description`, `spread-checks`,
 //! `max-spread-checks`, and the TLS defaults (`ssl-default-bind-*`,
@@ -17,6 +17,7 @@ use crate::sys;
 /// The keywords of this file, for the list of those accepted in global.
 pub(super) const PROCESS_KEYWORDS: &[&str] = &[
     "daemon",
+    "quiet",
     "pidfile",
     "user",
     "uid",
@@ -43,6 +44,10 @@ pub(super) fn process_line(g: &mut Global, kw: &str, args: &[String]) -> Option<
     let done = match (kw, args) {
         ("daemon", []) => {
             g.process.daemon = true;
+            Ok(())
+        }
+        ("quiet", []) => {
+            g.process.quiet = true;
             Ok(())
         }
         ("master-worker", [] | [_]) => master_worker(g, args),
@@ -82,6 +87,7 @@ pub(super) fn process_line(g: &mut Global, kw: &str, args: &[String]) -> Option<
 fn usage(kw: &str) -> &'static str {
     match kw {
         "daemon" => "daemon",
+        "quiet" => "quiet",
         "master-worker" => "master-worker [no-exit-on-failure]",
         "pidfile" => "pidfile FILE",
         "user" => "user NAME",

@@ -348,7 +348,6 @@ pub(super) const GLOBAL_NOT_YET: &[&str] = &[
     "nogetaddrinfo",
     "noreuseport",
     "cpu-map",
-    "quiet",
     "zero-warning",
     "expose-experimental-directives",
     "insecure-fork-wanted",

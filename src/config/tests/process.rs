@@ -6,12 +6,12 @@ use super::*;
 #[test]
 fn process_keywords_are_read() {
     let c = load(&format!(
-        "global\n daemon\n pidfile /run/l4lb.pid\n user nobody\n group nogroup\n\
+        "global\n daemon\n quiet\n pidfile /run/l4lb.pid\n user nobody\n group nogroup\n\
          chroot /var/empty\n ulimit-n 5000\n nbproc 1\n master-worker\n node web-1.a_b\n\
          description the front door\n spread-checks 5\n max-spread-checks 3s\n{BASE}"
     ));
     let p = &c.process;
-    assert!(p.daemon && p.master_worker);
+    assert!(p.daemon && p.master_worker && p.quiet);
     assert_eq!(
         p.pidfile.as_deref(),
         Some(std::path::Path::new("/run/l4lb.pid"))
