@@ -70,6 +70,18 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Whether it exited (and was reaped) within `limit`, with status 0.
+    fn exits_cleanly(&self, limit: Duration) -> bool {
+        let mut status = -1;
+        // SAFETY: waitpid on our own (reparented) child; status is a local.
+        let reaped = wait_until(limit, || unsafe {
+            libc::waitpid(self.0, &mut status, libc::WNOHANG) == self.0
+        });
+        reaped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         // SAFETY: kill and waitpid on a pid this test started (our child
@@ -543,4 +555,32 @@ fn x_names_the_socket_to_take_the_listeners_from() {
     );
     assert_eq!(round_trip(port), "a");
     assert!(new.stop().success());
+}
+
+#[test]
+fn an_init_script_upgrade_of_a_daemon_with_sf_and_its_pidfile() {
+    subreaper();
+    let a = Backend::named("a");
+    let port = free_port();
+    let dir = TempDir::new("init");
+    let (path, _) = upgradable(&dir, port, a.addr());
+    let pidfile = dir.0.join("l4lb.pid");
+    let p = pidfile.to_str().unwrap().to_string();
+    // haproxy -D -f CONF -p PIDFILE, then -sf $(cat PIDFILE).
+    let (status, err) = run(&["-D", "-f", &path, "-p", &p]);
+    assert!(status.success(), "{err}");
+    let old = Daemon::from_pidfile(&pidfile);
+    assert_eq!(round_trip(port), "a");
+    let old_pid = old.0.to_string();
+    let (status, err) = run(&["-D", "-f", &path, "-p", &p, "-sf", &old_pid]);
+    assert!(status.success(), "{err}");
+    assert!(err.contains("upgrade: took 2 listening socket(s)"), "{err}");
+    let new = Daemon::from_pidfile(&pidfile);
+    assert_ne!(new.0, old.0);
+    assert!(
+        old.exits_cleanly(LIMIT),
+        "the old daemon finishes and exits 0"
+    );
+    assert!(new.alive());
+    assert_eq!(round_trip(port), "a");
 }
