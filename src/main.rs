@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut args: l4lb::cli::Args = argh::from_env();
+    // Not `argh::from_env`: HAProxy's `-sf`, `-db`... are rewritten first.
+    let mut args = l4lb::cli::from_env();
     match args.command.take() {
         Some(l4lb::cli::Command::Ctl(ctl)) => l4lb::ctl::main(ctl),
         None => l4lb::process::startup::main(args),

@@ -1,5 +1,6 @@
-//! Every `unsafe` call of l4lb: splice, pipes, rlimits, signals, clocks and
-//! the local time zone.
+//! Every `unsafe` call of l4lb: splice, pipes, rlimits, signals, clocks,
+//! the local time zone, and the process calls (fork, setsid, chroot, user
+//! and group look-ups, dropping privileges while keeping one capability).
 //!
 //! Each function wraps one syscall and returns `io::Result`, errors taken
 //! from errno, so the rest of the crate stays safe code.
@@ -241,4 +242,204 @@ pub(crate) fn utc_offset(secs: i64) -> i32 {
     // returns null.
     let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
     if ok { tm.tm_gmtoff as i32 } else { 0 }
+}
+
+/// What [`fork`] returned in this process.
+pub(crate) enum Forked {
+    /// The parent, with the child's pid.
+    Parent(i32),
+    Child,
+}
+
+/// fork(2). Call it only while the process has one thread: the child gets
+/// a copy of the calling thread alone, and locks other threads held stay
+/// locked in it forever.
+pub(crate) fn fork() -> io::Result<Forked> {
+    match syscall!(fork())? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// setsid(2): a new session without a controlling terminal.
+pub(crate) fn setsid() -> io::Result<()> {
+    syscall!(setsid()).map(drop)
+}
+
+/// Makes `fd` the process's stdin, stdout and stderr (dup2 onto 0, 1, 2).
+pub(crate) fn stdio_to(fd: BorrowedFd<'_>) -> io::Result<()> {
+    for target in 0..3 {
+        syscall!(dup2(fd.as_raw_fd(), target))?;
+    }
+    Ok(())
+}
+
+/// This process's id.
+pub(crate) fn getpid() -> i32 {
+    std::process::id() as i32
+}
+
+/// A user's uid and primary gid, from the system's user database
+/// (getpwnam_r: /etc/passwd, or NSS). None when there is no such user.
+pub(crate) fn user_by_name(name: &str) -> io::Result<Option<(u32, u32)>> {
+    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: passwd is plain data; all zeroes is a valid value.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is to a live local; the buffer's length is given.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    match rc {
+        0 if found.is_null() => Ok(None),
+        0 => Ok(Some((pw.pw_uid, pw.pw_gid))),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// A group's gid (getgrnam_r). None when there is no such group.
+pub(crate) fn group_by_name(name: &str) -> io::Result<Option<u32>> {
+    let cname = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut buf = vec![0 as libc::c_char; 64 * 1024];
+    // SAFETY: group is plain data; all zeroes is a valid value.
+    let mut gr: libc::group = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is to a live local; the buffer's length is given.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut gr,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    match rc {
+        0 if found.is_null() => Ok(None),
+        0 => Ok(Some(gr.gr_gid)),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// chroot(2) into `dir`, then chdir("/") so that no directory outside it
+/// stays reachable through the working directory.
+pub(crate) fn chroot(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let cdir = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::ErrorKind::InvalidInput)?;
+    syscall!(chroot(cdir.as_ptr()))?;
+    syscall!(chdir(c"/".as_ptr())).map(drop)
+}
+
+/// The effective uid.
+pub(crate) fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Linux's CAP_NET_BIND_SERVICE: bind ports below 1024.
+const CAP_NET_BIND_SERVICE: u32 = 10;
+/// _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Drops root for `uid` / `gid`, keeping CAP_NET_BIND_SERVICE if the
+/// process has it (so a later bind below port 1024 still works), and no
+/// other capability. Supplementary groups are cleared (as root). Applies to the
+/// calling thread, so call it before any other thread starts: threads
+/// inherit credentials and capabilities from their creator.
+pub(crate) fn drop_privileges(uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    let keep_bind = has_net_bind_service()?;
+    if keep_bind {
+        // Keep the permitted set across setuid, trimmed below.
+        syscall!(prctl(libc::PR_SET_KEEPCAPS, 1 as libc::c_ulong, 0, 0, 0))?;
+    }
+    if geteuid() == 0 {
+        syscall!(setgroups(0, std::ptr::null()))?;
+    }
+    if let Some(gid) = gid {
+        syscall!(setgid(gid))?;
+    }
+    if let Some(uid) = uid {
+        syscall!(setuid(uid))?;
+    }
+    let bit = if keep_bind {
+        1 << CAP_NET_BIND_SERVICE
+    } else {
+        0
+    };
+    let data = [
+        CapData {
+            effective: bit,
+            permitted: bit,
+            inheritable: 0,
+        },
+        CapData::default(),
+    ];
+    set_caps(&data)?;
+    if keep_bind {
+        syscall!(prctl(libc::PR_SET_KEEPCAPS, 0 as libc::c_ulong, 0, 0, 0))?;
+    }
+    Ok(())
+}
+
+fn has_net_bind_service() -> io::Result<bool> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: the header and two data words are live locals of the sizes
+    // the version 3 call reads and writes.
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(data[0].permitted & (1 << CAP_NET_BIND_SERVICE) != 0)
+}
+
+fn set_caps(data: &[CapData; 2]) -> io::Result<()> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: the header and two data words are live locals of the sizes
+    // the version 3 call reads.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Waits for child `pid` to end and reaps it (waitpid); returns its raw
+/// wait status.
+pub(crate) fn wait_for(pid: i32) -> io::Result<i32> {
+    let mut status = 0;
+    loop {
+        match syscall!(waitpid(pid, &mut status, 0)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map(|_| status),
+        }
+    }
 }

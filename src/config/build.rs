@@ -28,23 +28,52 @@ impl Config {
     /// Parses conf text; `file` only names it in errors.
     pub(super) fn from_reader<R: Read>(
         file: &str,
-        rdr: R,
+        mut rdr: R,
         flags: &Flags,
     ) -> Result<Config, Vec<ConfError>> {
-        let (sections, text_errors) = text::parse_all(rdr);
-        let mut b = Builder::new(file);
-        for e in &text_errors {
-            let keyword = if e.line == 0 { "-f" } else { &e.keyword };
-            b.err(e.line, keyword, e.msg.clone());
+        let mut text = Vec::new();
+        if let Err(e) = rdr.read_to_end(&mut text) {
+            return Err(vec![conf_error(file, 0, "-f", format!("cannot read: {e}"))]);
         }
-        for s in &sections {
-            b.section(s);
+        Config::from_files(&[(file.to_string(), text)], flags)
+    }
+
+    /// Parses several files as one conf, in order (`-f A -f B`): each
+    /// section sits in one file, a `defaults` applies to the sections after
+    /// it in later files too. Lines are numbered across the files inside the
+    /// builder, and each error is given back its file and line.
+    pub(super) fn from_files(
+        files: &[(String, Vec<u8>)],
+        flags: &Flags,
+    ) -> Result<Config, Vec<ConfError>> {
+        let mut b = Builder::new(files.first().map_or(FLAGS, |(f, _)| f));
+        b.files.clear();
+        let mut offset = 0;
+        let mut unreadable = false;
+        for (file, text) in files {
+            let (sections, text_errors) = text::parse_all(text.as_slice());
+            for e in &text_errors {
+                let keyword = if e.line == 0 { "-f" } else { &e.keyword };
+                b.errors
+                    .push(conf_error(file, e.line, keyword, e.msg.clone()));
+            }
+            unreadable |= !text_errors.is_empty();
+            b.files.push((offset, file.clone()));
+            for mut s in sections {
+                s.line += offset;
+                for l in &mut s.lines {
+                    l.line += offset;
+                }
+                b.section(&s);
+            }
+            offset += text.split(|&c| c == b'\n').count();
         }
-        if !text_errors.is_empty() {
+        if unreadable {
             // The lines that could not be read are missing from their
-            // sections: the checks of the file as a whole would report
+            // sections: the checks of the files as a whole would report
             // what they held as absent. Only the lines' own errors count.
-            b.errors.sort_by_key(|e| e.line);
+            let order = |e: &ConfError| files.iter().position(|(f, _)| *f == e.file);
+            b.errors.sort_by_key(|e| (order(e), e.line));
             return Err(b.errors);
         }
         if !b.proxies.iter().any(|p| p.role & FE != 0) && b.errors.is_empty() {
@@ -65,7 +94,9 @@ impl Config {
 
 /// Collects sections in file order, then checks them as a whole in `finish`.
 pub(super) struct Builder {
-    file: String,
+    /// The files read, in order, each with the number of lines before it:
+    /// line numbers run across them (see [`Config::from_files`]).
+    files: Vec<(usize, String)>,
     pub(super) errors: Vec<ConfError>,
     global: Global,
     /// The last `defaults` section: what a proxy without `from` inherits.
@@ -82,7 +113,7 @@ pub(super) struct Builder {
 impl Builder {
     pub(super) fn new(file: &str) -> Builder {
         Builder {
-            file: file.to_string(),
+            files: vec![(0, file.to_string())],
             errors: Vec::new(),
             global: Global::default(),
             defaults: Settings::default(),
@@ -94,7 +125,31 @@ impl Builder {
     }
 
     pub(super) fn err(&mut self, line: usize, keyword: &str, msg: String) {
-        self.errors.push(conf_error(&self.file, line, keyword, msg));
+        let (file, line) = self.locate(line);
+        let e = conf_error(file, line, keyword, msg);
+        self.errors.push(e);
+    }
+
+    /// The file and its own line number of line `line` of all the files.
+    fn locate(&self, line: usize) -> (&str, usize) {
+        let (offset, file) = self
+            .files
+            .iter()
+            .rev()
+            .find(|(offset, _)| *offset < line)
+            .or(self.files.first())
+            .map_or((0, FLAGS), |(o, f)| (*o, f.as_str()));
+        (file, line.saturating_sub(offset))
+    }
+
+    /// `line N` in a message, with its file when there are several.
+    fn at(&self, line: usize) -> String {
+        let (file, n) = self.locate(line);
+        if self.files.len() > 1 {
+            format!("line {n} of {file}")
+        } else {
+            format!("line {n}")
+        }
     }
 
     /// Every complaint about `line`.
@@ -191,7 +246,8 @@ impl Builder {
         if line > header {
             self.err(line, "mode", format!("{kind} '{name}': {why}"));
         } else {
-            let msg = format!("{kind} '{name}' inherits mode http (defaults, line {line}): {why}");
+            let at = self.at(line);
+            let msg = format!("{kind} '{name}' inherits mode http (defaults, {at}): {why}");
             self.err(header, kind, msg);
         }
     }
@@ -221,8 +277,8 @@ impl Builder {
             "backend"
         };
         let msg = format!(
-            "duplicate {kind} name '{name}' (first at line {}); names must be unique",
-            first.line
+            "duplicate {kind} name '{name}' (first at {}); names must be unique",
+            self.at(first.line)
         );
         self.err(line, role_name(role), msg);
     }
@@ -349,10 +405,36 @@ impl Builder {
             stats_timeout: g.stats_timeout.unwrap_or(Duration::from_secs(10)),
             stats_maxconn: g.stats_maxconn.unwrap_or(10),
             stats_http: g.stats_http,
+            node: g.node.clone(),
+            description: g.description.clone(),
+            process: flags.over_process(&g.process),
+            spread_checks: g.spread,
             frontends: Vec::new(),
             backends: Vec::new(),
-            warnings: Vec::new(),
+            warnings: self.global_warnings(),
         }
+    }
+
+    /// What the global section asks that l4lb accepts but does not do.
+    fn global_warnings(&self) -> Vec<String> {
+        let g = &self.global;
+        let mut warnings: Vec<String> = g
+            .no_effect
+            .iter()
+            .map(|kw| {
+                format!(
+                    "{kw} in global has no effect: no listener or server of l4lb terminates TLS"
+                )
+            })
+            .collect();
+        if g.process.unix_bind != Default::default() && !g.stats_sockets.is_empty() {
+            warnings.push(
+                "unix-bind in global does not apply to stats sockets (their own path and \
+                 mode are used): it is kept for unix bind lines, which l4lb does not have yet"
+                    .to_string(),
+            );
+        }
+        warnings
     }
 
     fn backend(&mut self, p: &Proxy, flags: &Flags, warnings: &mut Vec<String>) -> Backend {
@@ -397,15 +479,17 @@ impl Builder {
         };
         if let (Some(line), false) = (s.tcp_check_line, s.tcp_check == Some(true)) {
             warnings.push(format!(
-                "tcp-check rules from line {line} in {} {} are not used without `option tcp-check`",
+                "tcp-check rules from {} in {} {} are not used without `option tcp-check`",
+                self.at(line),
                 role_name(p.role),
                 p.name
             ));
         }
         if let (Some(line), BE) = (s.log_line.filter(|l| *l > p.line), p.role) {
             warnings.push(format!(
-                "log at line {line} in backend {}: connections are logged by their frontend's \
+                "log at {} in backend {}: connections are logged by their frontend's \
                  `log` lines, so this one is unused",
+                self.at(line),
                 p.name
             ));
         }
@@ -542,8 +626,9 @@ impl Builder {
         for (b, line) in &p.settings.binds {
             if let Some(first) = bound.insert(b.addr, *line) {
                 let msg = format!(
-                    "{} is already bound at line {first}; bind each address once",
-                    b.addr
+                    "{} is already bound at {}; bind each address once",
+                    b.addr,
+                    self.at(first)
                 );
                 self.err(*line, "bind", msg);
             }

@@ -4,7 +4,7 @@
 
 use super::raw::{LISTEN, Proxy, Settings};
 use super::values::{bind_addr, parse_balance, server_addr};
-use super::{Balance, Bind, ConfError, MAX_THREADS, ServerConf, conf_error};
+use super::{Balance, Bind, ConfError, MAX_THREADS, Process, ServerConf, conf_error};
 use crate::cli::Args;
 
 /// The file name in errors that come from flags rather than a file.
@@ -21,19 +21,23 @@ pub(super) struct Flags {
     pub(super) balance: Option<Balance>,
     pub(super) no_affinity: bool,
     pub(super) no_splice: bool,
+    /// `-D` (Some(true)) or `-db` (Some(false), which wins).
+    pub(super) daemon: Option<bool>,
+    /// `-p FILE`.
+    pub(super) pidfile: Option<std::path::PathBuf>,
 }
 
 impl Flags {
     pub(super) fn from_args(args: &Args) -> Result<Flags, Vec<ConfError>> {
         let mut errors = Vec::new();
         let mut err = |kw: &str, msg: String| errors.push(conf_error(FLAGS, 0, kw, msg));
-        if args.file.is_some() && !args.bind.is_empty() {
+        if !args.files().is_empty() && !args.bind.is_empty() {
             err(
                 "--bind",
                 "use either -f or --bind/--server, not both".to_string(),
             );
         }
-        if args.file.is_some() && !args.server.is_empty() {
+        if !args.files().is_empty() && !args.server.is_empty() {
             err(
                 "--server",
                 "use either -f or --bind/--server, not both".to_string(),
@@ -70,13 +74,30 @@ impl Flags {
             return Err(errors);
         }
         let (no_affinity, no_splice) = (args.no_affinity, args.no_splice);
+        let daemon = match (args.daemon, args.foreground) {
+            (_, true) => Some(false),
+            (true, false) => Some(true),
+            (false, false) => None,
+        };
         Ok(Flags {
             threads: args.threads,
             maxconn: args.maxconn,
             balance,
             no_affinity,
             no_splice,
+            daemon,
+            pidfile: args.pidfile.as_ref().map(Into::into),
         })
+    }
+
+    /// The global section's process settings with `-D`, `-db` and `-p`
+    /// applied over them.
+    pub(super) fn over_process(&self, conf: &Process) -> Process {
+        Process {
+            daemon: self.daemon.unwrap_or(conf.daemon),
+            pidfile: self.pidfile.clone().or_else(|| conf.pidfile.clone()),
+            ..conf.clone()
+        }
     }
 }
 

@@ -31,11 +31,18 @@ mod keywords;
 mod log;
 /// `log-format` strings compiled into parts.
 mod log_format;
+/// The process settings: daemon, identity, chroot, fd limit, check spread.
+mod process;
 /// The raw stage: what the keyword handlers write, before `build`.
 mod raw;
+/// `-f` files and directories, read again on each reload.
+mod source;
 pub mod text;
 /// Pure value parsers: numbers, times, addresses, algorithms.
 mod values;
+
+pub use process::{Process, SpreadChecks, UnixBind};
+pub use source::Source;
 
 /// Conf text literals by topic, every error with its line and keyword.
 #[cfg(test)]
@@ -70,6 +77,14 @@ pub struct Config {
     pub stats_maxconn: usize,
     /// `stats http ADDR:PORT` (l4lb extension): `GET /metrics` and `/stats`.
     pub stats_http: Option<SocketAddr>,
+    /// `node NAME` in global: this node's name, for `show info`.
+    pub node: Option<String>,
+    /// `description TEXT` in global, for `show info`.
+    pub description: Option<String>,
+    /// `daemon`, `pidfile`, `user`, `group`, `chroot`, `ulimit-n`...
+    pub process: Process,
+    /// `spread-checks`, `max-spread-checks`: the prober's timing.
+    pub spread_checks: SpreadChecks,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
     /// Non-fatal remarks found while validating (printed at start and by `-c`).
@@ -430,53 +445,6 @@ pub const DEFAULT_RANDOM_DRAWS: u32 = 2;
 /// Catches typos such as `nbthread 40000`; far above any core count.
 const MAX_THREADS: usize = 4096;
 
-/// Where the configuration comes from, checked once from the command line
-/// ([`Source::from_args`]): `-f FILE` with the flags that override it, read
-/// again by every [`Source::load`] (a reload does), or the quick-start
-/// proxy of `--bind` and `--server`, which has nothing to read again. Past
-/// `config`, this stands for the command line, so that nothing downstream
-/// keeps argh's types.
-#[derive(Debug)]
-pub struct Source(Origin);
-
-#[derive(Debug)]
-enum Origin {
-    File {
-        path: String,
-        flags: Flags,
-    },
-    /// Built from the flags at start; every load gives it again.
-    Quick(Box<Config>),
-}
-
-impl Source {
-    /// Checks the flags (and, without `-f`, builds the quick start).
-    /// Returns every error found, not just the first.
-    pub fn from_args(args: &Args) -> Result<Source, Vec<ConfError>> {
-        let flags = Flags::from_args(args)?;
-        Ok(Source(match &args.file {
-            Some(path) => Origin::File {
-                path: path.clone(),
-                flags,
-            },
-            None => Origin::Quick(Box::new(Config::quick_start(args, &flags)?)),
-        }))
-    }
-
-    /// The configuration as it reads now: the file parsed and the flags
-    /// applied over it.
-    pub fn load(&self) -> Result<Config, Vec<ConfError>> {
-        match &self.0 {
-            Origin::File { path, flags } => {
-                let file = std::fs::File::open(path)
-                    .map_err(|e| vec![conf_error(path, 0, "-f", format!("cannot open: {e}"))])?;
-                Config::from_reader(path, file, flags)
-            }
-            Origin::Quick(config) => Ok(Config::clone(config)),
-        }
-    }
-}
-
 impl Config {
     /// Reads `-f FILE` (or builds the quick-start proxy from `--bind` and
     /// `--server`), then applies the overriding flags. Returns every error
@@ -505,6 +473,7 @@ impl Config {
     /// One line for global settings, then one per frontend and backend, for `-c`.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = vec![self.global_summary()];
+        lines.extend(self.process.summary());
         lines.extend(
             self.frontends
                 .iter()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::log::LogSpec;
 use super::log_format::LineFormat;
+use super::process::{Process, SpreadChecks};
 use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsSocket};
 
 // Where a keyword is accepted: a bit per section role; `listen` is both
@@ -81,6 +82,13 @@ pub(super) struct Global {
     pub(super) stats_timeout: Option<Duration>,
     pub(super) stats_maxconn: Option<usize>,
     pub(super) stats_http: Option<std::net::SocketAddr>,
+    /// `daemon`, `pidfile`, `user`, `chroot`...: final values as read.
+    pub(super) process: Process,
+    pub(super) spread: SpreadChecks,
+    pub(super) node: Option<String>,
+    pub(super) description: Option<String>,
+    /// TLS keywords accepted with no effect, in the order first seen.
+    pub(super) no_effect: Vec<String>,
 }
 
 /// Values of a defaults or proxy section; None = inherit or default.

@@ -121,6 +121,8 @@ pub(crate) struct Prober {
     ramps: SlowStarts,
     /// The last check could not open a socket (logged once per shortage).
     starved: bool,
+    /// xorshift state for `spread-checks` and the first checks' spread.
+    rng: u64,
 }
 
 /// Token of probe `i` (0 is the waker).
@@ -140,10 +142,11 @@ impl Prober {
         if probes.is_empty() {
             return None;
         }
-        // Spread the first checks over one interval, not all at once.
+        // Spread the first checks over one interval (or max-spread-checks),
+        // not all at once.
         let now = Instant::now();
         let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        let mut rng = clock.map_or(1, |d| d.as_nanos() as u64) | 1;
+        let rng = clock.map_or(1, |d| d.as_nanos() as u64) | 1;
         let mut prober = Prober {
             poll,
             control,
@@ -154,18 +157,15 @@ impl Prober {
             due: BinaryHeap::new(),
             ramps: SlowStarts::default(),
             starved: false,
+            rng,
         };
         for i in 0..prober.probes.len() {
             if prober.probes[i].check.passive_only {
                 continue; // Probed only once live traffic takes it out.
             }
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let jitter = prober.probes[i]
-                .check
-                .inter
-                .mul_f64((rng % 1000) as f64 / 1000.0);
+            let draw = prober.draw();
+            let spread = prober.shared.config.spread_checks;
+            let jitter = spread.first(prober.probes[i].check.inter, draw);
             prober.schedule(i, now + jitter);
         }
         Some(prober)
@@ -397,8 +397,18 @@ impl Prober {
             self.probes[i].next_at = None;
             return;
         }
-        let next = now + self.probes[i].interval();
+        let draw = self.draw();
+        let interval = self.probes[i].interval();
+        let next = now + self.shared.config.spread_checks.interval(interval, draw);
         self.schedule(i, next);
+    }
+
+    /// Uniform in 0..1 (xorshift64): the draw of `spread-checks`.
+    fn draw(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng % 1000) as f64 / 1000.0
     }
 
     /// Records a result; on a change of state, sets it, logs it once and,

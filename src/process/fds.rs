@@ -8,6 +8,9 @@
 //! with EMFILE. Pipes are an optimisation: at start, fewer are made when
 //! they do not fit as well (the rest copy), with a warning.
 //!
+//! With `ulimit-n N`, the limit is N (set at start, kept on reloads), never
+//! raised past it.
+//!
 //! Not counted: the extra listening sockets an upgrade (`--upgrade-from`)
 //! takes from an l4lb that ran more workers than this one.
 
@@ -340,8 +343,8 @@ fn refusal(b: &FdBudget, with_pipes: bool, limit: u64) -> String {
     let n = if with_pipes { b.total() } else { b.required() };
     format!(
         "the conf needs {n} file descriptors at worst but the fd limit is {limit} and could \
-         not be raised: {}; raise the limit (ulimit -Hn, systemd LimitNOFILE=) or lower \
-         maxconn or stats maxconn",
+         not be raised: {}; raise the limit (ulimit-n, ulimit -Hn, systemd LimitNOFILE=) or \
+         lower maxconn or stats maxconn",
         Sum(b, with_pipes)
     )
 }
@@ -360,14 +363,48 @@ fn raise(wanted: u64) -> io::Result<u64> {
     Ok(hard)
 }
 
-/// At start: raises the limit (see `raise`) and refuses `cfg` if its
-/// required fds do not fit. Returns the `maxpipes` that fits in what is
+/// `ulimit-n N` as set at start: the limit is then N, never raised.
+static FIXED: OnceLock<u64> = OnceLock::new();
+
+/// `ulimit-n N`: RLIMIT_NOFILE soft and hard to N; if the hard limit cannot
+/// be raised that far (not root), the soft one to as much as it allows,
+/// with a warning (as HAProxy). Returns the limit now.
+fn set_fixed(n: u64) -> io::Result<u64> {
+    let limit = if sys::set_nofile_limit(n, n).is_ok() {
+        n
+    } else {
+        let (_, hard) = sys::nofile_limit()?;
+        let soft = n.min(hard);
+        sys::set_nofile_limit(soft, hard)?;
+        log::warn!(
+            "ulimit-n {n}: cannot raise the fd limit past its hard limit {hard}; it is {soft}"
+        );
+        soft
+    };
+    let _ = FIXED.set(limit);
+    Ok(limit)
+}
+
+/// The limit to fit in: `ulimit-n`'s if set at start, else raised as far
+/// as it may be for `wanted` fds (see [`raise`]).
+fn limit_for(wanted: u64) -> io::Result<u64> {
+    match FIXED.get() {
+        Some(&n) => Ok(n),
+        None => raise(wanted),
+    }
+}
+
+/// At start: sets the limit to `ulimit-n` or raises it (see [`raise`]),
+/// and refuses `cfg` if its required fds do not fit. Returns the `maxpipes` that fits in what is
 /// left (whole pipes per worker), with a warning when it is less than
 /// `cfg.maxpipes`.
 pub fn fit_at_start(cfg: &Config) -> io::Result<usize> {
     let mut budget = fd_budget(cfg);
     budget.base = base(open_at_start());
-    let limit = raise(budget.total())?;
+    let limit = match cfg.process.ulimit_n {
+        Some(n) => set_fixed(n)?,
+        None => raise(budget.total())?,
+    };
     if limit < budget.required() {
         return Err(io::Error::other(refusal(&budget, false, limit)));
     }
@@ -407,7 +444,7 @@ fn pipes_that_fit(room: u64, maxpipes: usize, threads: usize) -> usize {
 pub fn fit_reload(was: &Config, now: &Config) -> Result<(), Refusal> {
     let mut budget = reload_budget(was, now);
     budget.base = base(open_at_start());
-    let limit = raise(budget.total()).map_err(Refusal::Rlimit)?;
+    let limit = limit_for(budget.total()).map_err(Refusal::Rlimit)?;
     if limit < budget.total() {
         return Err(Refusal::OverLimit {
             budget: Box::new(budget),

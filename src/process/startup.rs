@@ -1,6 +1,7 @@
-//! Start-up: logging, configuration, limits, listeners, workers, then the
+//! Start-up: logging, configuration, the fork of `daemon`, limits,
+//! listeners, the chroot and the drop of privileges, workers, then the
 //! supervisor, which runs until the stop. Every start-up error is printed
-//! here, in one place.
+//! here, in one place (by the waiting parent, in daemon mode).
 
 use std::io;
 use std::process::ExitCode;
@@ -14,10 +15,13 @@ use crate::control::{Control, Handle};
 use crate::health::{self, ProberParts};
 use crate::logs::logger::Logger;
 use crate::process::binds;
+use crate::process::daemon::{self, Notice, Role};
 use crate::process::fds;
 use crate::process::notify;
+use crate::process::pidfile::PidFile;
+use crate::process::privileges;
 use crate::process::supervisor::{self, Supervisor};
-use crate::process::upgrade;
+use crate::process::upgrade::Upgrade;
 use crate::shared::Shared;
 use crate::sys::{self, SignalFd};
 use crate::worker::Worker;
@@ -25,7 +29,7 @@ use crate::worker::token;
 
 /// Runs l4lb with parsed flags and returns the process exit code.
 pub fn main(args: Args) -> ExitCode {
-    init_logging(args.log_level.as_deref());
+    init_logging(&args);
     let loaded = Source::from_args(&args).and_then(|source| Ok((source.load()?, source)));
     let (config, source) = match loaded {
         Ok(loaded) => loaded,
@@ -37,37 +41,86 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let quiet = (args.quiet || config.process.quiet) && !args.verbose;
+    if quiet && args.log_level.is_none() {
+        log::set_max_level(log::LevelFilter::Error);
+    }
     for w in &config.warnings {
         log::warn!("{w}");
     }
     if args.check {
-        for line in config.summary() {
-            println!("{line}");
+        if !quiet {
+            for line in config.summary() {
+                println!("{line}");
+            }
+            println!("Configuration file is valid");
         }
-        println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
-    match serve(config, source, args.upgrade_from) {
-        Ok(()) => ExitCode::SUCCESS,
+    let upgrade = match Upgrade::from_args(&args) {
+        Ok(upgrade) => upgrade,
         Err(e) => {
             eprintln!("l4lb: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Before any thread exists: see `daemon`.
+    let notice = if config.process.daemon {
+        match daemon::fork() {
+            Ok(Role::Parent(parent)) => return parent.wait(),
+            Ok(Role::Child(notice)) => Some(notice),
+            Err(e) => {
+                eprintln!("l4lb: daemon: cannot fork: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    let mut ready = Ready { notice };
+    match serve(config, source, &upgrade, &mut ready) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match ready.notice.take() {
+                Some(notice) => notice.failed(&format!("l4lb: {e}\n")),
+                None => eprintln!("l4lb: {e}"),
+            }
             ExitCode::from(1)
         }
     }
 }
 
-fn init_logging(level: Option<&str>) {
+/// `--log-level`, else `-V` (debug) or `-q` (errors only), else `RUST_LOG`
+/// or info.
+fn init_logging(args: &Args) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    let level = match (&args.log_level, args.verbose, args.quiet) {
+        (Some(level), _, _) => Some(level.as_str()),
+        (None, true, _) => Some("debug"),
+        (None, false, true) => Some("error"),
+        (None, false, false) => None,
+    };
     if let Some(level) = level {
         builder.parse_filters(level);
     }
     builder.format_target(false).init();
 }
 
-/// Binds, starts the workers and the prober, and hands over to the
-/// supervisor until the stop.
-fn serve(mut config: Config, source: Source, upgrade_from: Option<i32>) -> io::Result<()> {
+/// What is left to do once every thread runs: the daemon's word to its
+/// parent (until it is said).
+struct Ready {
+    notice: Option<Notice>,
+}
+
+/// Binds, drops privileges, starts the workers and the prober, and hands
+/// over to the supervisor until the stop.
+fn serve(
+    mut config: Config,
+    mut source: Source,
+    upgrade: &Upgrade,
+    ready: &mut Ready,
+) -> io::Result<()> {
     config.maxpipes = fds::fit_at_start(&config)?;
     // Blocked before any thread starts, so that only the supervisor's
     // signalfd sees them.
@@ -83,17 +136,27 @@ fn serve(mut config: Config, source: Source, upgrade_from: Option<i32>) -> io::R
     let shared = Arc::new(Shared::new(config, observer).with_log(log_tx));
     // An upgrade takes the old process's listening sockets before anything
     // binds, so its accept queues carry over.
-    let inherited = match upgrade_from {
-        Some(pid) => inherit_listeners(&shared.config, pid)?,
-        None => Vec::new(),
-    };
-    let takeover = upgrade_from.is_some();
-    let mut supervisor = Supervisor::new(signals, Arc::clone(&shared), source, takeover)?;
+    let inherited = upgrade.inherit(&shared.config)?;
+    // Opened as the user who started l4lb, outside the chroot.
+    let pidfile = shared
+        .config
+        .process
+        .pidfile
+        .as_deref()
+        .map(PidFile::create)
+        .transpose()?;
+    if let Some(dir) = &shared.config.process.chroot {
+        source.set_chroot(dir);
+    }
+    let mut supervisor =
+        Supervisor::new(signals, Arc::clone(&shared), source, upgrade.takes_over())?;
+    let cfg = &shared.config;
+    let sets = binds::for_workers(cfg, &binds::list(cfg), cfg.threads, inherited)?;
+    // Everything is bound and no thread runs yet: see `privileges`.
+    privileges::enter(&cfg.process)?;
     if let Some(logger) = logger {
         supervisor.set_logger(logger.spawn(Arc::clone(&shared.config))?);
     }
-    let cfg = &shared.config;
-    let sets = binds::for_workers(cfg, &binds::list(cfg), cfg.threads, inherited)?;
     supervisor.keep_listeners(&sets);
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     for (id, listeners) in sets.into_iter().enumerate() {
@@ -108,28 +171,17 @@ fn serve(mut config: Config, source: Source, upgrade_from: Option<i32>) -> io::R
         let prober = parts.spawn(&shared, supervisor.worker_controls())?;
         supervisor.set_prober(prober);
     }
-    announce(&shared);
-    if let Some(pid) = upgrade_from {
-        match sys::kill(pid, libc::SIGUSR1) {
-            Ok(()) => log::info!("upgrade: told pid {pid} to stop gracefully (SIGUSR1)"),
-            Err(e) => log::warn!("upgrade: cannot signal pid {pid}: {e}"),
-        }
+    // Before the ready line and systemd's READY=1, so that whoever sees
+    // them finds the pid.
+    if let Some(pidfile) = pidfile {
+        pidfile.write(sys::getpid())?;
     }
+    announce(&shared);
+    if let Some(notice) = ready.notice.take() {
+        notice.ready()?;
+    }
+    upgrade.stop_old();
     supervisor.run()
-}
-
-/// `--upgrade-from PID`: the listening sockets of the l4lb `pid`, asked for
-/// over the conf's first stats socket.
-fn inherit_listeners(cfg: &Config, pid: i32) -> io::Result<Vec<binds::Inherited>> {
-    let api = cfg.stats_sockets.first().ok_or_else(|| {
-        io::Error::other("--upgrade-from needs a `stats socket` (level admin) in the conf")
-    })?;
-    let socks = upgrade::take_listeners(&api.path)?;
-    log::info!(
-        "upgrade: took {} listening socket(s) from pid {pid}",
-        socks.len()
-    );
-    Ok(socks)
 }
 
 /// Starts worker `id` on its `listeners`, pinned to `core` if given.

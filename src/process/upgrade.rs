@@ -8,6 +8,15 @@
 //!
 //! The answer to `_getsocks` is one line per socket, `ADDR\n`, with the
 //! sockets attached in the same order, then `end\n`.
+//!
+//! HAProxy's `-sf PID...` / `-st PID...` ([`Upgrade`]) map onto it: the
+//! listeners are taken over the conf's first stats socket if it answers
+//! (else, with a warning, bound anew: SO_REUSEPORT shares the ports with
+//! the old processes until they close theirs, as HAProxy without `-x`);
+//! once ready, each pid gets SIGUSR1 (`-sf`: finish its connections) or
+//! SIGINT (`-st`: l4lb's immediate stop; HAProxy sends SIGTERM, which is
+//! l4lb's graceful stop). As HAProxy, a pid that is not running is passed
+//! over (with a warning here), and `-sf` with no pid is allowed.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -16,7 +25,109 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::cli::Args;
+use crate::config::Config;
+use crate::process::binds;
 use crate::sys;
+
+/// How this l4lb replaces running ones: `--upgrade-from PID` (strict: no
+/// listeners taken is an error), or HAProxy's `-sf` / `-st` pids.
+#[derive(Debug, Default)]
+pub(crate) struct Upgrade {
+    from: Option<i32>,
+    finish: Vec<i32>,
+    terminate: Vec<i32>,
+    /// `-x SOCKET`: where to ask for the listeners.
+    socket: Option<std::path::PathBuf>,
+}
+
+impl Upgrade {
+    pub(crate) fn from_args(args: &Args) -> Result<Upgrade, String> {
+        let up = Upgrade {
+            from: args.upgrade_from,
+            finish: args.finish.clone(),
+            terminate: args.terminate.clone(),
+            socket: args.takeover_socket.as_ref().map(Into::into),
+        };
+        if up.from.is_some() && !(up.finish.is_empty() && up.terminate.is_empty()) {
+            return Err("give --upgrade-from or -sf/-st, not both".to_string());
+        }
+        if let Some(pid) = up.pids().find(|p| *p <= 0) {
+            return Err(format!("-sf/-st: '{pid}' is not a pid"));
+        }
+        Ok(up)
+    }
+
+    fn pids(&self) -> impl Iterator<Item = i32> + '_ {
+        self.from
+            .iter()
+            .chain(&self.finish)
+            .chain(&self.terminate)
+            .copied()
+    }
+
+    /// Whether running processes are replaced: their stats sockets are
+    /// then taken over rather than refused as in use.
+    pub(crate) fn takes_over(&self) -> bool {
+        self.pids().next().is_some()
+    }
+
+    /// The old process's listening sockets, asked for over the conf's
+    /// first stats socket.
+    pub(crate) fn inherit(&self, cfg: &Config) -> io::Result<Vec<binds::Inherited>> {
+        if !self.takes_over() {
+            return Ok(Vec::new());
+        }
+        let api = self
+            .socket
+            .as_deref()
+            .or(cfg.stats_sockets.first().map(|s| s.path.as_path()));
+        let taken = match (self.from, api) {
+            (Some(_), None) => {
+                return Err(io::Error::other(
+                    "--upgrade-from needs a `stats socket` (level admin) in the conf",
+                ));
+            }
+            (Some(_), Some(api)) => take_listeners(api)?,
+            (None, None) => {
+                log::info!("upgrade: no stats socket to take the listeners over; binding anew");
+                return Ok(Vec::new());
+            }
+            (None, Some(api)) => match take_listeners(api) {
+                Ok(taken) => taken,
+                Err(e) => {
+                    log::warn!(
+                        "upgrade: {e}; binding anew (the old process shares the ports until it stops)"
+                    );
+                    return Ok(Vec::new());
+                }
+            },
+        };
+        log::info!("upgrade: took {} listening socket(s)", taken.len());
+        Ok(taken)
+    }
+
+    /// Once ready: tells the old processes to stop.
+    pub(crate) fn stop_old(&self) {
+        let graceful = self.from.iter().chain(&self.finish);
+        let signals = graceful
+            .map(|p| (*p, libc::SIGUSR1, "stop gracefully (SIGUSR1)"))
+            .chain(
+                self.terminate
+                    .iter()
+                    .map(|p| (*p, libc::SIGINT, "stop now (SIGINT)")),
+            );
+        for (pid, sig, what) in signals {
+            match sys::kill(pid, sig) {
+                Ok(()) => log::info!("upgrade: told pid {pid} to {what}"),
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    log::warn!("upgrade: pid {pid} is not running")
+                }
+                Err(e) => log::warn!("upgrade: cannot signal pid {pid}: {e}"),
+            }
+        }
+    }
+}
 
 /// Old side: sends `fds` (listening sockets, with their addresses) on the
 /// API connection `sock`. Returns the text left to write normally.
@@ -39,10 +150,7 @@ pub fn take_listeners(path: &Path) -> io::Result<Vec<(std::net::TcpListener, Soc
     let mut sock = UnixStream::connect(path).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!(
-                "--upgrade-from: cannot reach the stats socket {}: {e}",
-                path.display()
-            ),
+            format!("cannot reach the stats socket {}: {e}", path.display()),
         )
     })?;
     sock.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -64,7 +172,7 @@ pub fn take_listeners(path: &Path) -> io::Result<Vec<(std::net::TcpListener, Soc
     let addrs: Vec<&str> = text.lines().take_while(|l| *l != "end").collect();
     if addrs.len() != fds.len() || !text.contains("end") {
         return Err(io::Error::other(format!(
-            "--upgrade-from: unexpected answer to _getsocks ({} socket(s) for {} address(es)): {}",
+            "unexpected answer to _getsocks ({} socket(s) for {} address(es)): {}",
             fds.len(),
             addrs.len(),
             text.trim()
@@ -74,10 +182,37 @@ pub fn take_listeners(path: &Path) -> io::Result<Vec<(std::net::TcpListener, Soc
     for (fd, addr) in fds.into_iter().zip(addrs) {
         let addr: SocketAddr = addr
             .parse()
-            .map_err(|_| io::Error::other(format!("--upgrade-from: bad address '{addr}'")))?;
+            .map_err(|_| io::Error::other(format!("_getsocks: bad address '{addr}'")))?;
         let listener = std::net::TcpListener::from(fd);
         listener.set_nonblocking(true)?;
         out.push((listener, addr));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Args {
+        let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        let refs: Vec<String> = crate::cli::translate(&words);
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        <Args as argh::FromArgs>::from_args(&["l4lb"], &refs).unwrap()
+    }
+
+    #[test]
+    fn sf_and_st_pids_are_read_and_mixing_with_upgrade_from_is_refused() {
+        let up = Upgrade::from_args(&args(&["-sf", "10", "11", "-st", "12"])).unwrap();
+        assert_eq!(
+            (up.finish.as_slice(), up.terminate.as_slice()),
+            (&[10, 11][..], &[12][..])
+        );
+        assert!(up.takes_over());
+        let none = Upgrade::from_args(&args(&["-sf"])).unwrap();
+        assert!(!none.takes_over(), "-sf with no pid replaces nothing");
+        let both = Upgrade::from_args(&args(&["--upgrade-from", "3", "-sf", "4"]));
+        assert!(both.unwrap_err().contains("not both"));
+        assert!(Upgrade::from_args(&args(&["-sf", "0"])).is_err());
+    }
 }

@@ -1,11 +1,13 @@
 //! The global section's keywords: threads, limits and buffers, logging
 //! (`log`, `log-tag`, `log-send-hostname`), and the runtime API and metrics
-//! (`stats socket|timeout|maxconn|http`).
+//! (`stats socket|timeout|maxconn|http`); the process keywords (`daemon`,
+//! `user`, `chroot`...) are in `process`.
 
 use super::super::log::parse_log;
 use super::super::raw::{Global, accepted_in};
 use super::super::values::{number, parse_time};
 use super::super::{ApiLevel, MAX_THREADS, StatsSocket};
+use super::process::{PROCESS_KEYWORDS, process_line};
 use super::refused::{GLOBAL_HTTP_ONLY, GLOBAL_NOT_YET, TUNE_HTTP_PREFIXES, http_only, not_yet};
 use super::{Bad, KEYWORDS, bad, bad_kw};
 
@@ -87,6 +89,9 @@ pub(in crate::config) fn global_line(g: &mut Global, words: &[String]) -> Result
     }
     if kw == "stats" {
         return global_stats_line(g, &words[1..]);
+    }
+    if let Some(done) = process_line(g, kw, &words[1..]) {
+        return done;
     }
     let Some(k) = GLOBAL_KEYWORDS.iter().find(|k| k.name == kw) else {
         return Err(unknown_global_keyword(kw));
@@ -254,7 +259,8 @@ fn unknown_global_keyword(kw: &str) -> Bad {
         ));
     }
     let mut known: Vec<&str> = GLOBAL_KEYWORDS.iter().map(|k| k.name).collect();
-    known.extend(["log", "log-tag", "log-send-hostname"]);
+    known.extend(["log", "log-tag", "log-send-hostname", "stats"]);
+    known.extend(PROCESS_KEYWORDS);
     bad(format!(
         "unknown keyword; accepted in global: {}",
         known.join(", ")

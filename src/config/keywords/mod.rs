@@ -25,6 +25,8 @@ mod global;
 mod http;
 /// `log-format` and `log-format-sd`.
 mod log_format;
+/// The global section's process keywords (`daemon`, `user`, `chroot`...).
+mod process;
 /// Keywords of proxy sections but servers.
 mod proxy;
 /// The refused HAProxy keywords and their messages.

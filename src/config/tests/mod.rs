@@ -14,6 +14,7 @@ mod global;
 mod log_format;
 mod logs;
 mod mixed;
+mod process;
 mod proxy;
 mod sections;
 mod servers;

@@ -134,6 +134,10 @@ fn keep_fixed_settings(was: &Config, config: &mut Config) -> Vec<String> {
         config.bufsize = was.bufsize;
         config.pipesize = was.pipesize;
     }
+    if config.process != was.process {
+        kept.push("daemon/pidfile/user/group/chroot/ulimit-n/unix-bind".into());
+        config.process = was.process.clone();
+    }
     kept
 }
 
