@@ -58,10 +58,9 @@ fn advice(keyword: &str) -> String {
                 lift the limit"
             .to_string();
     }
-    if PRIVILEGES.contains(&w) {
-        return "l4lb cannot drop privileges or confine itself yet: without this line it \
-                would keep the rights it was started with; start it as the intended user \
-                instead (e.g. systemd User=)"
+    if OWNERS.contains(&w) {
+        return "l4lb cannot listen on unix sockets yet, so it cannot give one an owner: \
+                this option sets who may connect to the socket"
             .to_string();
     }
     if w.starts_with("send-proxy") || w == "accept-proxy" || w == "accept-netscaler-cip" {
@@ -113,7 +112,9 @@ const TLS: &[&str] = &[
 const RATE_LIMITS: &[&str] = &["maxconnrate", "maxsessrate", "maxsslrate", "rate-limit"];
 
 /// Global settings that confine the process.
-const PRIVILEGES: &[&str] = &["user", "group", "uid", "gid", "chroot"];
+/// Bind options that set a unix socket's owner (the global `user` and
+/// `group`, which drop privileges, are in `process`).
+const OWNERS: &[&str] = &["user", "group", "uid", "gid"];
 
 /// The kind of health check a refused keyword asks for, if it is one.
 fn check_kind(w: &str) -> Option<&'static str> {

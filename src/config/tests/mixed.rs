@@ -293,9 +293,9 @@ fn refusals_of_checks_and_filters_say_what_l4lb_cannot_do() {
             "rates",
         ),
         (
-            format!("global\n user haproxy\n{BASE}"),
+            in_frontend("bind 127.0.0.1:9999 user haproxy"),
             "user",
-            "drop privileges",
+            "cannot give one an owner",
         ),
     ];
     for (text, keyword, what) in cases {
