@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::flags::{FLAGS, Flags, quick_proxy};
-use super::keywords::{Bad, HTTP_SECTIONS, global_line, http_only, settings_line};
+use super::keywords::{
+    Bad, HTTP_SECTIONS, RawPage, global_line, http_only, serves_page, settings_line, stats_page,
+};
 use super::log::{LogSpec, system_hostname};
 use super::raw::{
     BE, DEF, FE, Global, LISTEN, Mode, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
@@ -70,6 +72,8 @@ pub(super) struct Builder {
     defaults: Settings,
     named: HashMap<String, Settings>,
     pub(super) proxies: Vec<Proxy>,
+    /// `mode http` sections with `stats` lines (see `keywords::stats_page`).
+    stats_pages: Vec<RawPage>,
 }
 
 impl Builder {
@@ -81,6 +85,7 @@ impl Builder {
             defaults: Settings::default(),
             named: HashMap::new(),
             proxies: Vec::new(),
+            stats_pages: Vec::new(),
         }
     }
 
@@ -139,6 +144,9 @@ impl Builder {
 
     fn proxy_section(&mut self, s: &Section, role: u8) {
         let (name, mut settings) = self.header(s, role);
+        if serves_page(&s.lines, &settings) {
+            return self.stats_page_section(s, role, name, &settings);
+        }
         self.section_lines(s, role, &mut settings);
         let Some(name) = name else {
             return; // `header` reported it
@@ -155,6 +163,49 @@ impl Builder {
             settings,
             quiet: false,
         });
+    }
+
+    /// A stats page section: read on its own terms, kept apart from the
+    /// proxies; its binds are checked against theirs in `finish`.
+    fn stats_page_section(
+        &mut self,
+        s: &Section,
+        role: u8,
+        name: Option<String>,
+        inherited: &Settings,
+    ) {
+        let name = name.unwrap_or_default(); // `header` reported a missing one
+        match stats_page(s, role, &name, inherited) {
+            Ok(page) => self.stats_pages.push(page),
+            Err(errors) => {
+                for (line, keyword, msg) in errors {
+                    self.err(line, &keyword, msg);
+                }
+            }
+        }
+    }
+
+    /// The stats pages into `config`: unique names, binds no frontend or
+    /// other page has.
+    fn finish_stats_pages(&mut self, config: &mut Config, bound: &mut HashMap<SocketAddr, usize>) {
+        for page in std::mem::take(&mut self.stats_pages) {
+            let taken = config.frontends.iter().any(|f| f.name == page.name)
+                || config.stats_pages.iter().any(|p| p.name == page.name);
+            if taken {
+                let msg = format!("duplicate proxy name '{}'; names must be unique", page.name);
+                self.err(page.line, "listen", msg);
+            }
+            for (b, line) in &page.settings.binds {
+                if let Some(first) = bound.insert(b.addr, *line) {
+                    let msg = format!(
+                        "{} is already bound at line {first}; bind each address once",
+                        b.addr
+                    );
+                    self.err(*line, "bind", msg);
+                }
+            }
+            config.stats_pages.push(page.build(config.maxconn));
+        }
     }
 
     /// A proxy whose mode is http, its own `mode` line's or its defaults'.
@@ -278,6 +329,7 @@ impl Builder {
             let frontend = self.frontend(p, flags, &mut config);
             config.frontends.push(frontend);
         }
+        self.finish_stats_pages(&mut config, &mut bound);
         if self.errors.is_empty() {
             Ok(config)
         } else {
@@ -310,6 +362,7 @@ impl Builder {
             stats_http: g.stats_http,
             frontends: Vec::new(),
             backends: Vec::new(),
+            stats_pages: Vec::new(),
             warnings: Vec::new(),
         }
     }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::keywords::StatsLines;
 use super::log::LogSpec;
 use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsSocket};
 
@@ -125,6 +126,11 @@ pub(super) struct Settings {
     /// `option tcplog`, `option dontlognull`.
     pub(super) tcplog: Option<bool>,
     pub(super) dontlognull: Option<bool>,
+    /// `stats` lines of a defaults section, which proxies inherit (a
+    /// proxy's own `stats` lines replace them whole, as in HAProxy).
+    pub(super) stats: Option<StatsLines>,
+    /// `monitor-uri` of a defaults section.
+    pub(super) monitor_uri: Option<String>,
 }
 
 impl Settings {
