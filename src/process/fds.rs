@@ -73,6 +73,9 @@ pub struct FdBudget {
     /// `stats http`: its listener, its copy of the supervisor's epoll fd,
     /// its connections and one accepted past them.
     pub metrics: Part,
+    /// The stats pages: a listener per bind, an epoll copy, their
+    /// `maxconn`s together and one accepted past them.
+    pub pages: Part,
     /// The logger's sockets: UDP for IPv4, UDP for IPv6 and unix datagram,
     /// each opened at its first use and kept.
     pub logs: Part,
@@ -115,6 +118,7 @@ pub fn reload_budget(was: &Config, now: &Config) -> FdBudget {
         checks: old.checks.max(new.checks),
         api: old.api.max(new.api),
         metrics: old.metrics.max(new.metrics),
+        pages: old.pages.max(new.pages),
         logs: old.logs.max(new.logs),
         base: new.base,
         pipes: new.pipes,
@@ -176,6 +180,7 @@ fn budget_with(cfg: &Config, binds: u64, threads: u64) -> FdBudget {
         checks,
         api,
         metrics,
+        pages: stats_pages(cfg),
         logs,
         base,
         pipes,
@@ -209,6 +214,21 @@ fn admin_services(cfg: &Config) -> (Part, Part) {
         None => Part::new(0, ""),
     };
     (api, metrics)
+}
+
+/// The stats pages' part.
+fn stats_pages(cfg: &Config) -> Part {
+    if cfg.stats_pages.is_empty() {
+        return Part::new(0, "");
+    }
+    let binds: u64 = cfg.stats_pages.iter().map(|p| p.binds.len() as u64).sum();
+    let conns: u64 = cfg.stats_pages.iter().map(|p| p.maxconn as u64).sum();
+    Part::new(
+        binds + 1 + conns + 1,
+        format!(
+            "for stats pages ({binds} bind(s), an epoll copy, {conns} connections, one              accepted past them)"
+        ),
+    )
 }
 
 /// The fds open at start and the short-lived ones.
@@ -257,7 +277,7 @@ fn log_sockets(cfg: &Config) -> u64 {
 }
 
 impl FdBudget {
-    fn parts(&self) -> [&Part; 10] {
+    fn parts(&self) -> [&Part; 11] {
         [
             &self.sessions,
             &self.listeners,
@@ -266,6 +286,7 @@ impl FdBudget {
             &self.checks,
             &self.api,
             &self.metrics,
+            &self.pages,
             &self.logs,
             &self.base,
             &self.pipes,
