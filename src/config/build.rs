@@ -204,6 +204,7 @@ impl Builder {
                     self.err(*line, "bind", msg);
                 }
             }
+            config.warnings.extend(page.warning());
             config.stats_pages.push(page.build(config.maxconn));
         }
     }

@@ -58,6 +58,8 @@ pub(in crate::config) struct RawPage {
     monitor_uri: Option<String>,
     prometheus_path: Option<String>,
     timeout_request: Option<Duration>,
+    /// `option httplog` written in the section.
+    httplog: bool,
 }
 
 /// Whether a proxy section is a stats page: in mode http (its last `mode`
@@ -117,6 +119,7 @@ pub(in crate::config) fn page(
         monitor_uri: inherited.monitor_uri.clone(),
         prometheus_path: None,
         timeout_request: None,
+        httplog: false,
     };
     let mut own_stats = false;
     let mut errors = Vec::new();
@@ -168,6 +171,10 @@ impl RawPage {
                     .map(drop)
                     .map_err(|m| bad_kw("timeout http-keep-alive", m))
             }
+            "option" if args.first().is_some_and(|o| o == "httplog") => {
+                self.httplog = true;
+                Ok(())
+            }
             "option" | "no" => page_option(&mut self.settings, role, l),
             kw @ ("server" | "default-server" | "default_backend" | "use_backend" | "balance"
             | "hash-type" | "tcp-check") => Err(bad(format!(
@@ -177,6 +184,18 @@ impl RawPage {
             ))),
             _ => settings_line(&mut self.settings, role, l),
         }
+    }
+
+    /// What the page's logging lines do not do: l4lb logs connections
+    /// of TCP frontends, not the page's requests.
+    pub(in crate::config) fn warning(&self) -> Option<String> {
+        (self.httplog || self.settings.log_line.is_some_and(|l| l > self.line)).then(|| {
+            format!(
+                "stats page {}: its requests are not logged (l4lb logs TCP connections of \
+                 frontends); its option httplog and log lines are unused",
+                self.name
+            )
+        })
     }
 
     /// The checked page; `global_maxconn` caps its `maxconn`.
