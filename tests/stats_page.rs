@@ -561,3 +561,33 @@ fn check_refuses_other_admin_conditions_and_other_http_proxies() {
         "{out}"
     );
 }
+
+#[test]
+fn a_binary_upgrade_takes_the_page_over() {
+    let mut lb = Lb::start("stats uri /stats");
+    let pid = lb.l4.pid().to_string();
+    let path = lb.path.to_str().unwrap().to_string();
+    let new = L4lb::spawn(&["-f", &path, "--upgrade-from", &pid], TempDir::new("new"));
+    let status = lb
+        .l4
+        .wait_exit(Duration::from_secs(10))
+        .expect("the old one exits");
+    assert_eq!(status.code(), Some(0));
+    let (code, _, body) = get(lb.page, "/stats", "");
+    assert_eq!(code, 200);
+    let shown = format!("data-info=\"Pid\">{}<", new.pid());
+    assert!(body.contains(&shown), "served by the new process");
+}
+
+#[test]
+fn stats_scope_limits_the_tables_the_csv_and_the_admin_form() {
+    let lb = Lb::start("stats uri /stats\nstats scope be\nstats admin if TRUE");
+    let page = parse_page(&get(lb.page, "/stats", "").2);
+    assert_eq!(page.keys().collect::<Vec<_>>(), ["be"]);
+    let csv = get(lb.page, "/stats;csv", "").2;
+    assert!(csv.lines().skip(1).all(|l| l.starts_with("be,")), "{csv}");
+    let form = "s=a0&action=maint&b=app";
+    let (_, head, _) = post(lb.page, "/stats", form);
+    assert_eq!(header(&head, "location"), Some("/stats;st=DENY"));
+    assert_eq!(show_stat(&lb.sock, "app", "a0", "status"), "no check");
+}

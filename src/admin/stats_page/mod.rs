@@ -26,6 +26,7 @@ use crate::admin::metrics::prometheus;
 use crate::admin::service::{Listening, Next, Protocol, Service, Tokens};
 use crate::admin::stats;
 use crate::config::{Config, StatsPage};
+use crate::proxy::listener;
 
 /// Every stats page: the admin service that speaks [`Pages`].
 pub(crate) type StatsPages = Service<Pages>;
@@ -191,8 +192,14 @@ fn origin(p: &StatsPage, configured: SocketAddr) -> Bound {
     }
 }
 
+/// The accept queue of a page's listener.
+const BACKLOG: i32 = 1024;
+
+/// A page's listener. SO_REUSEPORT, as the frontends' listeners: during a
+/// binary upgrade the new l4lb binds the page while the old one still
+/// serves it.
 fn listening(p: &StatsPage, addr: SocketAddr) -> io::Result<Listening<Pages>> {
-    let sock = TcpListener::bind(addr)
+    let sock = listener::bind_reuseport(addr, BACKLOG, false)
         .map_err(|e| io::Error::new(e.kind(), format!("stats page {} {addr}: {e}", p.name)))?;
     let label = format!("stats page {} {addr}", p.name);
     Ok(Listening::new(sock, origin(p, addr), Some(label)))
