@@ -159,17 +159,19 @@ h1 small { font-weight: normal; font-size: 13px; opacity: .85; margin-left: 10px
 .top { display: flex; gap: 16px; margin: 12px 0; flex-wrap: wrap; }
 .box { background: #fff; border: 1px solid #d4dae2; border-radius: 6px; padding: 8px 12px; }
 .box h2 { font-size: 12px; text-transform: uppercase; letter-spacing: .05em; color: #4a5a70; margin: 0 0 6px; }
-.info td { padding: 1px 10px 1px 0; } .info td:first-child { color: #5a6a80; }
-.legend span { display: inline-block; padding: 2px 6px; margin: 2px 2px; border-radius: 3px; border: 1px solid #c8ccd2; }
+.info table { border-collapse: collapse; } .info td { padding: 1px 8px 1px 0; } .info td.k { color: #5a6a80; } .info td.v { padding-right: 22px; } .info p.desc { margin: 0 0 6px; font-weight: bold; }
+td.err { color: #b00020; font-weight: bold; }
+.legend div { display: grid; grid-template-columns: auto auto; gap: 4px 6px; }
+.legend span { padding: 2px 6px; border-radius: 3px; border: 1px solid #c8ccd2; }
 .opts a { display: block; color: #2f6690; text-decoration: none; padding: 1px 0; } .opts a:hover { text-decoration: underline; }
 .status { margin: 8px 0; padding: 6px 12px; border-radius: 4px; font-weight: bold; }
 .status.ok { background: #d5f5d0; border: 1px solid #76c56b; } .status.bad { background: #ffd9d9; border: 1px solid #e07777; }
 table.px { border-collapse: collapse; width: 100%; margin: 14px 0 4px; background: #fff; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
 table.px caption { text-align: left; font-weight: bold; font-size: 14px; padding: 4px 0; }
 table.px caption a { color: #21405e; text-decoration: none; } table.px caption .desc { font-weight: normal; color: #5a6a80; margin-left: 8px; font-size: 12px; }
-table.px th { background: #2f4e6e; color: #fff; font-weight: normal; padding: 3px 6px; border: 1px solid #4a6a8c; }
+table.px th { background: #2f4e6e; color: #fff; font-weight: normal; padding: 3px 4px; border: 1px solid #4a6a8c; }
 table.px th.group { background: #21405e; }
-table.px td { border: 1px solid #d6dbe2; padding: 2px 6px; text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.px td { border: 1px solid #d6dbe2; padding: 2px 5px; text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 table.px td.name { text-align: left; font-weight: bold; }
 table.px td.name .legend-info { font-weight: normal; color: #4a5a70; font-size: 11px; margin-left: 6px; }
 table.px td[data-col=status] { text-align: center; font-weight: bold; }
@@ -208,24 +210,31 @@ fn header(out: &mut String, page: &StatsPage, shared: &Shared, view: &View) {
             if ok { "ok" } else { "bad" }
         );
     }
-    out.push_str("<div class=\"top\">\n<div class=\"box info\"><h2>General process information</h2><table>\n");
+    out.push_str(
+        "<div class=\"top\">\n<div class=\"box info\"><h2>General process information</h2>\n",
+    );
     if let Some(d) = page.desc.as_deref().filter(|d| !d.is_empty()) {
-        let _ = writeln!(out, "<tr><td>description</td><td>{}</td></tr>", esc(d));
+        let _ = writeln!(out, "<p class=\"desc\">{}</p>", esc(d));
     }
-    for (k, v) in stats::info(shared) {
-        if matches!(
-            k,
-            "Name" | "Version" | "Nbproc" | "Process_num" | "Uptime_sec"
-        ) {
-            continue;
+    let skip = ["Name", "Version", "Nbproc", "Process_num", "Uptime_sec"];
+    let info: Vec<_> = stats::info(shared)
+        .into_iter()
+        .filter(|(k, _)| !skip.contains(k))
+        .collect();
+    out.push_str("<table>\n");
+    // Two name-value pairs a line: the box stays short.
+    for pair in info.chunks(2) {
+        out.push_str("<tr>");
+        for (k, v) in pair {
+            let _ = write!(
+                out,
+                "<td class=\"k\">{k}</td><td class=\"v\" data-info=\"{k}\">{}</td>",
+                esc(v)
+            );
         }
-        let _ = writeln!(
-            out,
-            "<tr><td>{k}</td><td data-info=\"{k}\">{}</td></tr>",
-            esc(&v)
-        );
+        out.push_str("</tr>\n");
     }
-    out.push_str("</table></div>\n<div class=\"box legend\"><h2>Legend</h2>\n");
+    out.push_str("</table></div>\n<div class=\"box legend\"><h2>Legend</h2><div>\n");
     for (class, text) in [
         ("up", "active UP"),
         ("going-down", "UP, going down"),
@@ -237,10 +246,10 @@ fn header(out: &mut String, page: &StatsPage, shared: &Shared, view: &View) {
     ] {
         let _ = write!(
             out,
-            "<span style=\"background:var(--{class})\">{text}</span><br>"
+            "<span style=\"background:var(--{class})\">{text}</span>"
         );
     }
-    out.push_str("\n</div>\n<div class=\"box opts\"><h2>Display options</h2>\n");
+    out.push_str("\n</div></div>\n<div class=\"box opts\"><h2>Display options</h2>\n");
     let uri = esc(&page.uri);
     let refresh = if view.norefresh { ";norefresh" } else { "" };
     if view.up_only {
@@ -385,9 +394,11 @@ fn row(out: &mut String, page: &StatsPage, r: &Row, fields: &[String], admin: bo
                 (_, Fmt::Percent) if !v.is_empty() => format!("{v}%"),
                 _ => esc(v),
             };
+            let alarm = ALARMS.contains(&c.name) && !v.is_empty() && v != "0";
+            let class = if alarm { " class=\"err\"" } else { "" };
             let _ = write!(
                 out,
-                "<td data-col=\"{}\" data-value=\"{}\">{shown}</td>",
+                "<td{class} data-col=\"{}\" data-value=\"{}\">{shown}</td>",
                 c.name,
                 esc(v)
             );
@@ -395,6 +406,11 @@ fn row(out: &mut String, page: &StatsPage, r: &Row, fields: &[String], admin: bo
     }
     out.push_str("</tr>\n");
 }
+
+/// Columns shown in red when not 0: errors, retries, failed checks.
+const ALARMS: &[&str] = &[
+    "dcon", "econ", "eresp", "wretr", "wredis", "chkfail", "chkdown",
+];
 
 /// The row's colour: HAProxy's states.
 fn state_class(r: &Row) -> &'static str {
