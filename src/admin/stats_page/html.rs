@@ -210,9 +210,16 @@ fn header(out: &mut String, page: &StatsPage, shared: &Shared, view: &View) {
             if ok { "ok" } else { "bad" }
         );
     }
-    out.push_str(
-        "<div class=\"top\">\n<div class=\"box info\"><h2>General process information</h2>\n",
-    );
+    out.push_str("<div class=\"top\">\n");
+    info_box(out, page, shared);
+    legend_box(out);
+    options_box(out, page, view);
+    out.push_str("</div>\n");
+}
+
+/// `show info`'s numbers, and `stats show-desc`.
+fn info_box(out: &mut String, page: &StatsPage, shared: &Shared) {
+    out.push_str("<div class=\"box info\"><h2>General process information</h2>\n");
     if let Some(d) = page.desc.as_deref().filter(|d| !d.is_empty()) {
         let _ = writeln!(out, "<p class=\"desc\">{}</p>", esc(d));
     }
@@ -234,7 +241,12 @@ fn header(out: &mut String, page: &StatsPage, shared: &Shared, view: &View) {
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</table></div>\n<div class=\"box legend\"><h2>Legend</h2><div>\n");
+    out.push_str("</table></div>\n");
+}
+
+/// The state colours.
+fn legend_box(out: &mut String) {
+    out.push_str("<div class=\"box legend\"><h2>Legend</h2><div>\n");
     for (class, text) in [
         ("up", "active UP"),
         ("going-down", "UP, going down"),
@@ -249,7 +261,12 @@ fn header(out: &mut String, page: &StatsPage, shared: &Shared, view: &View) {
             "<span style=\"background:var(--{class})\">{text}</span>"
         );
     }
-    out.push_str("\n</div></div>\n<div class=\"box opts\"><h2>Display options</h2>\n");
+    out.push_str("\n</div></div>\n");
+}
+
+/// Links to the page's other views.
+fn options_box(out: &mut String, page: &StatsPage, view: &View) {
+    out.push_str("<div class=\"box opts\"><h2>Display options</h2>\n");
     let uri = esc(&page.uri);
     let refresh = if view.norefresh { ";norefresh" } else { "" };
     if view.up_only {
@@ -274,7 +291,7 @@ fn header(out: &mut String, page: &StatsPage, shared: &Shared, view: &View) {
     if let Some(p) = &page.prometheus_path {
         let _ = writeln!(out, "<a href=\"{}\">Prometheus metrics</a>", esc(p));
     }
-    out.push_str("</div>\n</div>\n");
+    out.push_str("</div>\n");
 }
 
 /// HAProxy's admin outcome words, said for people.
