@@ -196,6 +196,13 @@ impl Builder {
                 self.err(page.line, "listen", msg);
             }
             for (b, line) in &page.settings.binds {
+                if config.stats_http == Some(b.addr) {
+                    let msg = format!(
+                        "{} is the `stats http` address; bind the page elsewhere",
+                        b.addr
+                    );
+                    self.err(*line, "bind", msg);
+                }
                 if let Some(first) = bound.insert(b.addr, *line) {
                     let msg = format!(
                         "{} is already bound at line {first}; bind each address once",

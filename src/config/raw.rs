@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use super::keywords::StatsLines;
 use super::log::LogSpec;
-use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsSocket};
+use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsAdmin, StatsSocket};
 
 // Where a keyword is accepted: a bit per section role; `listen` is both
 // frontend and backend, so it accepts either kind of keyword.
@@ -137,6 +136,22 @@ impl Settings {
     pub(super) fn timeout(&self, which: usize) -> Option<Duration> {
         self.timeouts[which].filter(|d| !d.is_zero())
     }
+}
+
+/// A section's `stats` lines, as read (see `keywords::stats_page`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct StatsLines {
+    pub(super) uri: Option<String>,
+    pub(super) realm: Option<String>,
+    pub(super) auth: Vec<(String, String)>,
+    pub(super) refresh: Option<Duration>,
+    pub(super) admin: Option<StatsAdmin>,
+    pub(super) show_version: bool,
+    pub(super) show_legends: bool,
+    /// `show-node`, with its name if one was given.
+    pub(super) node: Option<Option<String>>,
+    pub(super) desc: Option<Option<String>>,
+    pub(super) scope: Vec<String>,
 }
 
 /// A section's `mode`. l4lb runs `tcp` proxies; `http` is accepted where it

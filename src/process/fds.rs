@@ -467,6 +467,20 @@ mod tests {
     }
 
     #[test]
+    fn stats_pages_count_their_binds_and_connections() {
+        let page = "listen st\n mode http\n bind 127.0.0.1:8\n bind 127.0.0.1:9\n stats enable\n \
+                    maxconn 5\nlisten st2\n mode http\n bind 127.0.0.1:10\n stats enable\n";
+        let b = fd_budget(&config(&format!("{BASE}{page}")));
+        assert_eq!(
+            b.pages.fds,
+            3 + 1 + (5 + 64) + 1,
+            "3 binds, an epoll copy, 69 conns, one past"
+        );
+        assert_eq!(b.listeners.fds, 2 * 2 * 2, "not worker listeners");
+        assert_eq!(fd_budget(&config(BASE)).pages.fds, 0);
+    }
+
+    #[test]
     fn stats_checks_and_logs_are_counted() {
         let text = BASE.replace(
             " maxpipes 10\n",

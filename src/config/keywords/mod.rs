@@ -30,7 +30,7 @@ mod stats_page;
 pub(super) use global::global_line;
 pub(super) use refused::{HTTP_SECTIONS, http_only};
 pub(super) use server::server_line;
-pub(super) use stats_page::{RawPage, StatsLines, page as stats_page, serves_page};
+pub(super) use stats_page::{RawPage, page as stats_page, serves_page};
 
 /// A keyword's complaint about its line. `keyword` is None when it is the
 /// line's first word; otherwise it names the part at fault (`option httplog`,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::{Bad, bad, bad_kw, settings_line};
 use crate::config::log::system_hostname;
-use crate::config::raw::{BE, Mode, Settings, T_CLIENT};
+use crate::config::raw::{BE, Mode, Settings, StatsLines, T_CLIENT};
 use crate::config::text::{Line, Section};
 use crate::config::values::parse_time;
 use crate::config::{StatsAdmin, StatsPage};
@@ -30,22 +30,6 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const STATS_USAGE: &str = "stats enable|uri PREFIX|realm REALM|auth USER:PASSWORD|refresh TIME|\
      admin if TRUE|LOCALHOST|hide-version|show-version|show-legends|show-node [NAME]|\
      show-desc [TEXT]|scope NAME";
-
-/// A section's `stats` lines, as read.
-#[derive(Debug, Clone, Default)]
-pub(in crate::config) struct StatsLines {
-    uri: Option<String>,
-    realm: Option<String>,
-    auth: Vec<(String, String)>,
-    refresh: Option<Duration>,
-    admin: Option<StatsAdmin>,
-    show_version: bool,
-    show_legends: bool,
-    /// `show-node`, with its name if one was given.
-    node: Option<Option<String>>,
-    desc: Option<Option<String>>,
-    scope: Vec<String>,
-}
 
 /// A stats page section, read but not yet checked against the others.
 #[derive(Debug)]
