@@ -145,6 +145,19 @@ impl Conn {
         self.linger()
     }
 
+    /// Past the deadline: a client that sent part of a request gets
+    /// HAProxy's 408 (written as far as the socket takes it, under a new
+    /// deadline); one that sent nothing, or that does not read its answer,
+    /// is closed.
+    pub(crate) fn expired(&mut self) -> Next {
+        if self.phase != Phase::Request || self.input.is_empty() {
+            return Next::Close;
+        }
+        self.output = response("408 Request Timeout", TEXT, b"Request timeout\n", true, "");
+        self.start_response();
+        self.advance(|_, _| Vec::new())
+    }
+
     /// Reads until `WouldBlock`. Ok(Some(n)): the request is complete (or
     /// cannot be, and [`parse`] says why) in the first `n` bytes of
     /// `input`; Ok(None): more is needed.

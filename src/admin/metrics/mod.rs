@@ -59,6 +59,10 @@ impl Protocol for Http {
         c.deadline()
     }
 
+    fn expired(&self, c: &mut Conn) -> Next {
+        c.expired()
+    }
+
     fn ready(&self, c: &mut Conn, (shared, rates): (&Shared, &Rates)) -> Next {
         c.advance(|req, _| respond(req, shared, rates))
     }

@@ -69,6 +69,10 @@ impl Protocol for Pages {
         c.http.deadline()
     }
 
+    fn expired(&self, c: &mut PageConn) -> Next {
+        c.http.expired()
+    }
+
     fn ready(&self, c: &mut PageConn, rt: &mut dyn Runtime) -> Next {
         let page = &c.page;
         c.http.advance(|req, peer| match req {
