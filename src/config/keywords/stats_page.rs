@@ -47,19 +47,29 @@ pub(in crate::config) struct RawPage {
 }
 
 /// Whether a proxy section is a stats page: in mode http (its last `mode`
-/// line, else its defaults') with `stats` lines (its own or inherited).
+/// line, else its defaults') with `stats` lines of its own, or inherited
+/// ones when it has no server to forward to (a `mode http` defaults with
+/// `stats enable` makes pages of its bare listens, while its HTTP proxies
+/// are refused as such, not as pages).
 pub(in crate::config) fn serves_page(lines: &[Line], inherited: &Settings) -> bool {
     let mut http = matches!(inherited.mode, Some((Mode::Http, _)));
-    let mut stats = inherited.stats.is_some();
+    let (mut own, mut forwards) = (false, false);
     for l in lines {
         match l.words.as_slice() {
             [kw, mode] if kw == "mode" => http = mode == "http",
-            [kw, ..] if kw == "stats" => stats = true,
+            [kw, ..] if kw == "stats" => own = true,
+            [kw, ..] if FORWARDING.contains(&kw.as_str()) => forwards = true,
             _ => {}
         }
     }
-    http && stats
+    http && (own || (inherited.stats.is_some() && !forwards))
 }
+
+/// Keywords about servers, which a stats page has none of.
+const NO_SERVER: &[&str] = &["default-server", "balance", "hash-type", "tcp-check"];
+
+/// Keywords that send traffic somewhere, which a stats page refuses.
+const FORWARDING: &[&str] = &["server", "default_backend", "use_backend"];
 
 /// A defaults section's `stats` or `monitor-uri` line.
 pub(in crate::config) fn defaults_line(s: &mut Settings, l: &Line) -> Result<(), Bad> {
@@ -160,8 +170,7 @@ impl RawPage {
                 Ok(())
             }
             "option" | "no" => page_option(&mut self.settings, role, l),
-            kw @ ("server" | "default-server" | "default_backend" | "use_backend" | "balance"
-            | "hash-type" | "tcp-check") => Err(bad(format!(
+            kw if FORWARDING.contains(&kw) || NO_SERVER.contains(&kw) => Err(bad(format!(
                 "stats page '{}' serves only the page: l4lb does not forward HTTP, so {kw} \
                  has nothing to do here; put servers in a mode tcp section",
                 self.name

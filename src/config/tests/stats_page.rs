@@ -175,6 +175,18 @@ fn sections_that_cannot_be_a_page_say_why() {
         "stats admin",
         "not allowed in a defaults",
     );
+    // An HTTP proxy inheriting stats lines is refused as an HTTP proxy.
+    let http = format!("defaults\n mode http\n stats enable\n{BASE}");
+    let errs = errors(&http);
+    assert!(
+        errs.iter()
+            .any(|e| e.line == 1 + 3 && e.msg.contains("frontend 'fe' inherits mode http")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter().all(|e| !e.msg.contains("stats page")),
+        "{errs:#?}"
+    );
     // A mode http proxy without stats lines is still refused, named.
     assert_error(
         &format!("{BASE}listen web\n mode http\n bind 127.0.0.1:81\n server s 127.0.0.1:80\n"),
