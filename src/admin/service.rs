@@ -50,6 +50,12 @@ pub(crate) trait Protocol {
     /// When `conn` is closed if no event moves it on.
     fn deadline(&self, conn: &Self::Conn) -> Instant;
 
+    /// `conn` is past its deadline: closed, unless the protocol gives it
+    /// something last to write (an HTTP 408) under a new deadline (Keep).
+    fn expired(&self, _conn: &mut Self::Conn) -> Next {
+        Next::Close
+    }
+
     /// A readiness event on `conn`: runs it as far as its socket allows.
     fn ready(&self, conn: &mut Self::Conn, ctx: Self::Ctx<'_>) -> Next;
 
@@ -328,7 +334,13 @@ impl<P: Protocol> Service<P> {
             })
             .collect();
         for key in due {
-            self.close(key);
+            let last_words = self
+                .conns
+                .get_mut(key)
+                .is_some_and(|c| self.protocol.expired(c) == Next::Keep);
+            if !last_words {
+                self.close(key);
+            }
         }
         for i in 0..self.listeners.len() {
             if self.listeners[i].pause.due(now) {

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use super::flags::{FLAGS, Flags, quick_proxy};
 use super::ignored;
-use super::keywords::{ANONYMOUS_DEFAULTS_REFUSED, Bad, HTTP_SECTIONS, global_line, settings_line};
+use super::keywords::{
+    ANONYMOUS_DEFAULTS_REFUSED, Bad, HTTP_SECTIONS, RawPage, global_line, serves_page,
+    settings_line, stats_page,
+};
 use super::log::{LogSpec, system_hostname};
 use super::log_format::{LineFormat, LogLine};
 use super::raw::{
@@ -108,6 +111,8 @@ pub(super) struct Builder {
     failed_names: Vec<String>,
     /// Remarks found while reading the sections, before `finish`.
     warnings: Vec<String>,
+    /// `mode http` sections with `stats` lines (see `keywords::stats_page`).
+    stats_pages: Vec<RawPage>,
 }
 
 impl Builder {
@@ -121,6 +126,7 @@ impl Builder {
             proxies: Vec::new(),
             failed_names: Vec::new(),
             warnings: Vec::new(),
+            stats_pages: Vec::new(),
         }
     }
 
@@ -212,6 +218,9 @@ impl Builder {
 
     fn proxy_section(&mut self, s: &Section, role: u8) {
         let (name, mut settings) = self.header(s, role);
+        if serves_page(&s.lines, &settings) {
+            return self.stats_page_section(s, role, name, &settings);
+        }
         self.section_lines(s, role, &mut settings, false);
         let Some(name) = name else {
             return; // `header` reported it
@@ -233,6 +242,57 @@ impl Builder {
             settings,
             quiet: false,
         });
+    }
+
+    /// A stats page section: read on its own terms, kept apart from the
+    /// proxies; its binds are checked against theirs in `finish`.
+    fn stats_page_section(
+        &mut self,
+        s: &Section,
+        role: u8,
+        name: Option<String>,
+        inherited: &Settings,
+    ) {
+        let name = name.unwrap_or_default(); // `header` reported a missing one
+        match stats_page(s, role, &name, inherited) {
+            Ok(page) => self.stats_pages.push(page),
+            Err(errors) => {
+                for (line, keyword, msg) in errors {
+                    self.err(line, &keyword, msg);
+                }
+            }
+        }
+    }
+
+    /// The stats pages into `config`: unique names, binds no frontend or
+    /// other page has.
+    fn finish_stats_pages(&mut self, config: &mut Config, bound: &mut HashMap<SocketAddr, usize>) {
+        for page in std::mem::take(&mut self.stats_pages) {
+            let taken = config.frontends.iter().any(|f| f.name == page.name)
+                || config.stats_pages.iter().any(|p| p.name == page.name);
+            if taken {
+                let msg = format!("duplicate proxy name '{}'; names must be unique", page.name);
+                self.err(page.line, "listen", msg);
+            }
+            for (b, line) in &page.settings.binds {
+                if config.stats_http == Some(b.addr) {
+                    let msg = format!(
+                        "{} is the `stats http` address; bind the page elsewhere",
+                        b.addr
+                    );
+                    self.err(*line, "bind", msg);
+                }
+                if let Some(first) = bound.insert(b.addr, *line) {
+                    let msg = format!(
+                        "{} is already bound at line {first}; bind each address once",
+                        b.addr
+                    );
+                    self.err(*line, "bind", msg);
+                }
+            }
+            config.warnings.extend(page.warning());
+            config.stats_pages.push(page.build(config.maxconn));
+        }
     }
 
     /// A proxy whose mode is http, its own `mode` line's or its defaults'.
@@ -375,6 +435,7 @@ impl Builder {
             config.frontends.push(frontend);
         }
         config.warnings.extend(ignored::warnings(&proxies));
+        self.finish_stats_pages(&mut config, &mut bound);
         if self.errors.is_empty() {
             Ok(config)
         } else {
@@ -411,6 +472,7 @@ impl Builder {
             spread_checks: g.spread,
             frontends: Vec::new(),
             backends: Vec::new(),
+            stats_pages: Vec::new(),
             warnings: self.global_warnings(),
         }
     }

@@ -87,6 +87,9 @@ pub struct Config {
     pub spread_checks: SpreadChecks,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
+    /// `mode http` proxies with `stats` lines: HAProxy's stats page, served
+    /// by the supervisor (they are neither frontends nor backends).
+    pub stats_pages: Vec<StatsPage>,
     /// Non-fatal remarks found while validating (printed at start and by `-c`).
     pub warnings: Vec<String>,
 }
@@ -120,6 +123,91 @@ pub struct Frontend {
     /// Where this frontend's connection logs go (`log`, `log global`
     /// expanded); empty = not logged.
     pub log: Vec<LogTarget>,
+}
+
+/// A `listen` or `frontend` in `mode http` with `stats` lines: the HTML
+/// stats page (and its `;csv`), `monitor-uri`, and a Prometheus path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsPage {
+    pub name: String,
+    pub binds: Vec<Bind>,
+    /// `stats uri`: the prefix of the URIs served as the page (HAProxy's
+    /// default `/haproxy?stats`).
+    pub uri: String,
+    /// `stats realm` (default `HAProxy Statistics`).
+    pub realm: String,
+    /// `stats auth USER:PASSWORD` lines; empty = no authentication.
+    pub auth: Vec<(String, String)>,
+    /// `stats refresh`: the page asks the browser to reload it this often.
+    pub refresh: Option<Duration>,
+    /// `stats admin if TRUE|LOCALHOST`: who may change server states.
+    pub admin: Option<StatsAdmin>,
+    /// `stats show-version` (hidden by default, as HAProxy).
+    pub show_version: bool,
+    /// `stats show-legends`: addresses, ids and mode next to the names.
+    pub show_legends: bool,
+    /// `stats show-node [NAME]` (the host name without NAME).
+    pub node: Option<String>,
+    /// `stats show-desc [TEXT]`.
+    pub desc: Option<String>,
+    /// `stats scope NAME|.`: only these proxies; empty = all.
+    pub scope: Vec<String>,
+    /// `monitor-uri`: answered 200 without authentication.
+    pub monitor_uri: Option<String>,
+    /// `http-request use-service prometheus-exporter if { path P }`: P.
+    pub prometheus_path: Option<String>,
+    /// Connections at once (`maxconn`; default 64, never above the
+    /// global maxconn).
+    pub maxconn: usize,
+    /// How long a client may take to send its request: `timeout
+    /// http-request`, else `timeout client`, else 10s.
+    pub timeout_request: Duration,
+}
+
+impl StatsPage {
+    /// Its `-c` line.
+    fn summary(&self) -> String {
+        let binds: Vec<String> = self.binds.iter().map(|b| b.addr.to_string()).collect();
+        let mut line = format!(
+            "stats page {}: bind {}, uri {}, auth {}",
+            self.name,
+            binds.join(","),
+            self.uri,
+            if self.auth.is_empty() {
+                "none".to_string()
+            } else {
+                format!("{} user(s)", self.auth.len())
+            }
+        );
+        if let Some(r) = self.refresh {
+            line.push_str(&format!(", refresh {}", fmt_duration(r)));
+        }
+        if let Some(a) = self.admin {
+            let who = match a {
+                StatsAdmin::Always => "TRUE",
+                StatsAdmin::Localhost => "LOCALHOST",
+            };
+            line.push_str(&format!(", admin if {who}"));
+        }
+        for (what, uri) in [
+            ("monitor-uri", &self.monitor_uri),
+            ("prometheus", &self.prometheus_path),
+        ] {
+            if let Some(u) = uri {
+                line.push_str(&format!(", {what} {u}"));
+            }
+        }
+        line
+    }
+}
+
+/// Who gets the stats page's admin form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsAdmin {
+    /// `stats admin if TRUE`: every client that passed authentication.
+    Always,
+    /// `stats admin if LOCALHOST`: clients from 127.0.0.0/8 or ::1.
+    Localhost,
 }
 
 /// One `stats socket PATH [mode OCTAL] [level LEVEL] [expose-fd listeners]`.
@@ -480,6 +568,7 @@ impl Config {
                 .map(|f| frontend_summary(f, &self.backends)),
         );
         lines.extend(self.backends.iter().map(backend_summary));
+        lines.extend(self.stats_pages.iter().map(StatsPage::summary));
         lines
     }
 

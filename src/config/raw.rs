@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::log::LogSpec;
 use super::log_format::LineFormat;
 use super::process::{Process, SpreadChecks};
-use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsSocket};
+use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsAdmin, StatsSocket};
 
 // Where a keyword is accepted: a bit per section role; `listen` is both
 // frontend and backend, so it accepts either kind of keyword.
@@ -150,6 +150,11 @@ pub(super) struct Settings {
     /// its absence is no second error (no "has no server" after a bad
     /// server line).
     pub(super) failed: Vec<String>,
+    /// `stats` lines of a defaults section, which proxies inherit (a
+    /// proxy's own `stats` lines replace them whole, as in HAProxy).
+    pub(super) stats: Option<StatsLines>,
+    /// `monitor-uri` of a defaults section.
+    pub(super) monitor_uri: Option<String>,
 }
 
 impl Settings {
@@ -204,6 +209,22 @@ pub(super) enum Why {
     /// An option written where it cannot act (`option tcplog` in a
     /// backend): HAProxy warns and ignores it, in any mode.
     Misplaced,
+}
+
+/// A section's `stats` lines, as read (see `keywords::stats_page`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct StatsLines {
+    pub(super) uri: Option<String>,
+    pub(super) realm: Option<String>,
+    pub(super) auth: Vec<(String, String)>,
+    pub(super) refresh: Option<Duration>,
+    pub(super) admin: Option<StatsAdmin>,
+    pub(super) show_version: bool,
+    pub(super) show_legends: bool,
+    /// `show-node`, with its name if one was given.
+    pub(super) node: Option<Option<String>>,
+    pub(super) desc: Option<Option<String>>,
+    pub(super) scope: Vec<String>,
 }
 
 /// A section's `mode`. l4lb runs `tcp` proxies; `http` is accepted where it

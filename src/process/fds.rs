@@ -76,6 +76,9 @@ pub struct FdBudget {
     /// `stats http`: its listener, its copy of the supervisor's epoll fd,
     /// its connections and one accepted past them.
     pub metrics: Part,
+    /// The stats pages: a listener per bind, an epoll copy, their
+    /// `maxconn`s together and one accepted past them.
+    pub pages: Part,
     /// The logger's sockets: UDP for IPv4, UDP for IPv6 and unix datagram,
     /// each opened at its first use and kept.
     pub logs: Part,
@@ -118,6 +121,7 @@ pub fn reload_budget(was: &Config, now: &Config) -> FdBudget {
         checks: old.checks.max(new.checks),
         api: old.api.max(new.api),
         metrics: old.metrics.max(new.metrics),
+        pages: old.pages.max(new.pages),
         logs: old.logs.max(new.logs),
         base: new.base,
         pipes: new.pipes,
@@ -179,6 +183,7 @@ fn budget_with(cfg: &Config, binds: u64, threads: u64) -> FdBudget {
         checks,
         api,
         metrics,
+        pages: stats_pages(cfg),
         logs,
         base,
         pipes,
@@ -212,6 +217,21 @@ fn admin_services(cfg: &Config) -> (Part, Part) {
         None => Part::new(0, ""),
     };
     (api, metrics)
+}
+
+/// The stats pages' part.
+fn stats_pages(cfg: &Config) -> Part {
+    if cfg.stats_pages.is_empty() {
+        return Part::new(0, "");
+    }
+    let binds: u64 = cfg.stats_pages.iter().map(|p| p.binds.len() as u64).sum();
+    let conns: u64 = cfg.stats_pages.iter().map(|p| p.maxconn as u64).sum();
+    Part::new(
+        binds + 1 + conns + 1,
+        format!(
+            "for stats pages ({binds} bind(s), an epoll copy, {conns} connections, one              accepted past them)"
+        ),
+    )
 }
 
 /// The fds open at start and the short-lived ones.
@@ -260,7 +280,7 @@ fn log_sockets(cfg: &Config) -> u64 {
 }
 
 impl FdBudget {
-    fn parts(&self) -> [&Part; 10] {
+    fn parts(&self) -> [&Part; 11] {
         [
             &self.sessions,
             &self.listeners,
@@ -269,6 +289,7 @@ impl FdBudget {
             &self.checks,
             &self.api,
             &self.metrics,
+            &self.pages,
             &self.logs,
             &self.base,
             &self.pipes,
@@ -480,6 +501,20 @@ mod tests {
         assert_eq!(b.pipes.fds, 2 * 2 * 5);
         assert_eq!(b.required(), 200 + 8 + 7 + 19);
         assert_eq!(b.total(), b.required() + 20);
+    }
+
+    #[test]
+    fn stats_pages_count_their_binds_and_connections() {
+        let page = "listen st\n mode http\n bind 127.0.0.1:8\n bind 127.0.0.1:9\n stats enable\n \
+                    maxconn 5\nlisten st2\n mode http\n bind 127.0.0.1:10\n stats enable\n";
+        let b = fd_budget(&config(&format!("{BASE}{page}")));
+        assert_eq!(
+            b.pages.fds,
+            3 + 1 + (5 + 64) + 1,
+            "3 binds, an epoll copy, 69 conns, one past"
+        );
+        assert_eq!(b.listeners.fds, 2 * 2 * 2, "not worker listeners");
+        assert_eq!(fd_budget(&config(BASE)).pages.fds, 0);
     }
 
     #[test]

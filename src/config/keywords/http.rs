@@ -53,6 +53,9 @@ const KEYWORDS: &[IgnoredKeyword] = &[
     kw("declare", FE, HTTP, false),
     kw("compression", FE | BE, HTTP, false),
     kw("monitor-uri", FE, HTTP, true),
+    // A stats page is a mode http section (`stats_page`); in a mode tcp
+    // proxy HAProxy warns that its `stats` lines are ignored.
+    kw("stats", FE | BE, HTTP, false),
     kw("monitor", FE, HTTP, false),
     kw("unique-id-header", FE, HTTP, true),
     kw("max-keep-alive-queue", BE, HTTP, true),

@@ -32,11 +32,14 @@ mod proxy;
 /// The refused HAProxy keywords and their messages.
 mod refused;
 mod server;
+/// `mode http` sections that serve the stats page, and `stats` lines.
+mod stats_page;
 
 pub(super) use global::global_line;
 pub(super) use http::ANONYMOUS_DEFAULTS_REFUSED;
 pub(super) use refused::{HTTP_SECTIONS, http_only};
 pub(super) use server::server_line;
+pub(super) use stats_page::{RawPage, page as stats_page, serves_page};
 
 /// A keyword's complaint about its line. `keyword` is None when it is the
 /// line's first word; otherwise it names the part at fault (`option httplog`,
@@ -245,10 +248,9 @@ const KEYWORDS: &[Keyword] = &[
 /// Parses one line of a defaults, frontend, backend or listen section.
 pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), Bad> {
     let kw = l.words[0].as_str();
-    if kw == "stats" {
-        // In a proxy, `stats` configures the HTTP statistics page.
-        let sub = l.words.get(1).map_or(String::new(), |w| format!(" {w}"));
-        return Err(http_only(&format!("stats{sub}")));
+    if role == DEF && (kw == "stats" || kw == "monitor-uri") {
+        // Inherited by the stats pages of the defaults' proxies.
+        return stats_page::defaults_line(s, l);
     }
     if let Some(done) = ignored_keyword(s, l) {
         return done;

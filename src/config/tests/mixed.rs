@@ -451,3 +451,12 @@ fn a_bad_line_still_counts_for_duplicates() {
         ],
     );
 }
+
+/// HAProxy: "'stats' statement ignored ... as it requires HTTP mode".
+#[test]
+fn stats_lines_in_a_tcp_proxy_are_ignored_with_a_warning() {
+    assert_warning(
+        &in_frontend("stats enable\nstats uri /haproxy"),
+        &["stats", "fe", "HAProxy ignores it there too"],
+    );
+}

@@ -19,6 +19,7 @@ mod proxy;
 mod sections;
 mod servers;
 mod stats;
+mod stats_page;
 mod timeouts;
 
 /// A valid file; error tests append to it, so its lines stay 1..=8.

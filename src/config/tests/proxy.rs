@@ -182,12 +182,6 @@ fn http_only_keywords_are_refused() {
             &format!("l4lb is a TCP (L4) balancer: '{kw}' is HTTP-only"),
         );
     }
-    assert_backend_errors(&[(
-        "stats uri /stats",
-        9,
-        "stats uri",
-        "'stats uri' is HTTP-only",
-    )]);
 }
 
 #[test]

@@ -311,6 +311,7 @@ pub fn stats_changed(was: &Config, now: &Config) -> bool {
         || was.stats_timeout != now.stats_timeout
         || was.stats_maxconn != now.stats_maxconn
         || was.stats_http != now.stats_http
+        || was.stats_pages != now.stats_pages
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ use crate::admin::api::Api;
 use crate::admin::metrics::Metrics;
 use crate::admin::service::Tokens;
 use crate::admin::stats::Rates;
+use crate::admin::stats_page::{self, StatsPages};
 use crate::backend::slowstart::SlowStarts;
 use crate::config::Source;
 use crate::control::{Control, ExitNotice, Handle, ProberControl};
@@ -69,6 +70,8 @@ pub const FIRST_FREE: Token = Token(16);
 const API_TOKENS: Tokens = Tokens::new(FIRST_FREE);
 /// The metrics endpoint's tokens.
 const METRICS_TOKENS: Tokens = Tokens::new(Token(FIRST_FREE.0 + 1));
+/// The stats pages' tokens.
+const PAGE_TOKENS: Tokens = Tokens::new(Token(FIRST_FREE.0 + 2));
 
 /// The signals the supervisor handles; block them before spawning threads.
 pub const SIGNALS_HANDLED: [libc::c_int; 4] =
@@ -110,6 +113,8 @@ pub struct Supervisor {
     api: Option<Api>,
     /// The metrics endpoint (`stats http`), if configured.
     metrics: Option<Metrics>,
+    /// The stats pages (`mode http` sections with `stats` lines), if any.
+    pages: Option<StatsPages>,
     /// Connection rates, read once a second at `next_tick`.
     rates: Rates,
     next_tick: Instant,
@@ -171,6 +176,7 @@ impl Supervisor {
             }
             None => None,
         };
+        let pages = StatsPages::bind(&shared.config, poll.registry(), PAGE_TOKENS)?;
         let mut rates = Rates::default();
         rates.tick(&shared);
         Ok(Supervisor {
@@ -188,6 +194,7 @@ impl Supervisor {
             error: None,
             api,
             metrics,
+            pages,
             rates,
             next_tick: Instant::now() + RATE_TICK,
             source,
@@ -272,6 +279,8 @@ impl Supervisor {
         }
         if std::mem::take(&mut self.stats_changed) {
             self.rebind_stats();
+            let registry = self.poll.registry();
+            stats_page::follow(&mut self.pages, &self.shared.config, registry, PAGE_TOKENS);
         }
         self.when_due(Instant::now());
         Ok(())
@@ -291,6 +300,9 @@ impl Supervisor {
         if let Some(m) = &mut self.metrics {
             m.expire(now);
         }
+        if let Some(p) = &mut self.pages {
+            p.expire(now);
+        }
         self.hard_stop_if_due(now);
     }
 
@@ -309,6 +321,12 @@ impl Supervisor {
             t if METRICS_TOKENS.owns(t) => {
                 if let Some(m) = &mut self.metrics {
                     m.on_event(t, (&self.shared, &self.rates));
+                }
+            }
+            t if PAGE_TOKENS.owns(t) => {
+                if let Some(mut pages) = self.pages.take() {
+                    pages.on_event(t, self);
+                    self.pages = Some(pages);
                 }
             }
             other => log::debug!("supervisor: event for unknown {other:?}"),
@@ -337,6 +355,9 @@ impl Supervisor {
             next = next.min(at);
         }
         if let Some(at) = self.metrics.as_ref().and_then(Metrics::next_deadline) {
+            next = next.min(at);
+        }
+        if let Some(at) = self.pages.as_ref().and_then(StatsPages::next_deadline) {
             next = next.min(at);
         }
         Some(next.saturating_duration_since(now) + Duration::from_micros(999))

@@ -1,0 +1,428 @@
+//! HAProxy's stats page as a section: a `listen` or `frontend` in `mode
+//! http` (its own line or its defaults') with `stats` lines, which l4lb
+//! serves from the supervisor instead of forwarding anything. Here: which
+//! sections are one ([`serves_page`]), their `stats` lines (in defaults
+//! too), `monitor-uri`, the one `http-request` form l4lb honours
+//! (`use-service prometheus-exporter if { path P }`), and which other lines
+//! such a section may carry. Everything else is refused with the reason.
+//!
+//! As in HAProxy, every `stats` line enables the page, and a section's own
+//! `stats` lines replace the ones of its defaults whole.
+
+use std::time::Duration;
+
+use super::{Bad, bad, bad_kw, settings_line};
+use crate::config::log::system_hostname;
+use crate::config::raw::{BE, Mode, Settings, StatsLines, T_CLIENT};
+use crate::config::text::{Line, Section};
+use crate::config::values::parse_time;
+use crate::config::{StatsAdmin, StatsPage};
+
+/// HAProxy's defaults.
+const DEFAULT_URI: &str = "/haproxy?stats";
+const DEFAULT_REALM: &str = "HAProxy Statistics";
+/// Connections at once when the section sets no `maxconn`.
+const DEFAULT_MAXCONN: usize = 64;
+/// The request head's time limit without `timeout http-request` or
+/// `timeout client` (HAProxy has none; a page must not be held forever).
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+const STATS_USAGE: &str = "stats enable|uri PREFIX|realm REALM|auth USER:PASSWORD|refresh TIME|\
+     admin if TRUE|LOCALHOST|hide-version|show-version|show-legends|show-node [NAME]|\
+     show-desc [TEXT]|scope NAME";
+
+/// A stats page section, read but not yet checked against the others.
+#[derive(Debug)]
+pub(in crate::config) struct RawPage {
+    pub(in crate::config) name: String,
+    pub(in crate::config) line: usize,
+    /// What the generic keywords wrote (binds, maxconn, timeouts, log).
+    pub(in crate::config) settings: Settings,
+    stats: StatsLines,
+    monitor_uri: Option<String>,
+    prometheus_path: Option<String>,
+    timeout_request: Option<Duration>,
+    /// `option httplog` written in the section.
+    httplog: bool,
+}
+
+/// Whether a proxy section is a stats page: in mode http (its last `mode`
+/// line, else its defaults') with `stats` lines of its own, or inherited
+/// ones when it has no server to forward to (a `mode http` defaults with
+/// `stats enable` makes pages of its bare listens, while its HTTP proxies
+/// are refused as such, not as pages).
+pub(in crate::config) fn serves_page(lines: &[Line], inherited: &Settings) -> bool {
+    let mut http = matches!(inherited.mode, Some((Mode::Http, _)));
+    let (mut own, mut forwards) = (false, false);
+    for l in lines {
+        match l.words.as_slice() {
+            [kw, mode] if kw == "mode" => http = mode == "http",
+            [kw, ..] if kw == "stats" => own = true,
+            [kw, ..] if FORWARDING.contains(&kw.as_str()) => forwards = true,
+            _ => {}
+        }
+    }
+    http && (own || (inherited.stats.is_some() && !forwards))
+}
+
+/// Keywords about servers, which a stats page has none of.
+const NO_SERVER: &[&str] = &["default-server", "balance", "hash-type", "tcp-check"];
+
+/// Keywords that send traffic somewhere, which a stats page refuses.
+const FORWARDING: &[&str] = &["server", "default_backend", "use_backend"];
+
+/// A defaults section's `stats` or `monitor-uri` line.
+pub(in crate::config) fn defaults_line(s: &mut Settings, l: &Line) -> Result<(), Bad> {
+    if l.words[0] == "monitor-uri" {
+        s.monitor_uri = Some(monitor_uri(&l.words[1..])?);
+        return Ok(());
+    }
+    let stats = s.stats.get_or_insert_with(StatsLines::default);
+    stats_line(stats, &l.words[1..], true)
+}
+
+/// An error of a stats page section: line, keyword, message.
+pub(in crate::config) type PageError = (usize, String, String);
+
+fn at(l: &Line, b: Bad) -> PageError {
+    let keyword = b.keyword.unwrap_or_else(|| l.words[0].clone());
+    (l.line, keyword, b.msg)
+}
+
+/// Reads a stats page section (`serves_page` said it is one). Every bad
+/// line is returned with its complaint.
+pub(in crate::config) fn page(
+    s: &Section,
+    role: u8,
+    name: &str,
+    inherited: &Settings,
+) -> Result<RawPage, Vec<PageError>> {
+    if role == BE {
+        let msg = format!(
+            "backend '{name}' is in mode http with stats lines: a backend's stats page is \
+             reached through HTTP routing, which l4lb (a TCP balancer) does not have; serve \
+             the page from a listen or frontend section with a bind"
+        );
+        return Err(vec![(s.line, "backend".into(), msg)]);
+    }
+    let mut page = RawPage {
+        name: name.to_string(),
+        line: s.line,
+        settings: inherited.clone(),
+        stats: inherited.stats.clone().unwrap_or_default(),
+        monitor_uri: inherited.monitor_uri.clone(),
+        prometheus_path: None,
+        timeout_request: None,
+        httplog: false,
+    };
+    let mut own_stats = false;
+    let mut errors = Vec::new();
+    for l in &s.lines {
+        if l.words[0] == "stats" && !own_stats {
+            own_stats = true;
+            page.stats = StatsLines::default();
+        }
+        if let Err(b) = page.line(role, l) {
+            errors.push(at(l, b));
+        }
+    }
+    if page.settings.binds.is_empty() {
+        let kind = crate::config::raw::role_name(role);
+        let msg = format!("stats page '{name}' has no bind; add one: bind ADDR:PORT");
+        errors.push((s.line, kind.into(), msg));
+    }
+    if errors.is_empty() {
+        Ok(page)
+    } else {
+        Err(errors)
+    }
+}
+
+impl RawPage {
+    fn line(&mut self, role: u8, l: &Line) -> Result<(), Bad> {
+        let args = &l.words[1..];
+        match l.words[0].as_str() {
+            "stats" => stats_line(&mut self.stats, args, false),
+            "monitor-uri" => {
+                self.monitor_uri = Some(monitor_uri(args)?);
+                Ok(())
+            }
+            "http-request" => {
+                self.prometheus_path = Some(prometheus_path(args)?);
+                Ok(())
+            }
+            "timeout" if args.first().is_some_and(|w| w == "http-request") => {
+                let [_, time] = args else {
+                    return Err(bad_kw("timeout http-request", "expects one time, e.g. 10s"));
+                };
+                let d = parse_time(time).map_err(|m| bad_kw("timeout http-request", m))?;
+                self.timeout_request = Some(d).filter(|d| !d.is_zero());
+                Ok(())
+            }
+            "timeout" if args.first().is_some_and(|w| w == "http-keep-alive") => {
+                // One request per connection: there is no keep-alive to time.
+                parse_time(args.get(1).map_or("", String::as_str))
+                    .map(drop)
+                    .map_err(|m| bad_kw("timeout http-keep-alive", m))
+            }
+            "option" if args.first().is_some_and(|o| o == "httplog") => {
+                self.httplog = true;
+                Ok(())
+            }
+            "option" | "no" => page_option(&mut self.settings, role, l),
+            kw if FORWARDING.contains(&kw) || NO_SERVER.contains(&kw) => Err(bad(format!(
+                "stats page '{}' serves only the page: l4lb does not forward HTTP, so {kw} \
+                 has nothing to do here; put servers in a mode tcp section",
+                self.name
+            ))),
+            _ => settings_line(&mut self.settings, role, l),
+        }
+    }
+
+    /// What the page's logging lines do not do: l4lb logs connections
+    /// of TCP frontends, not the page's requests.
+    pub(in crate::config) fn warning(&self) -> Option<String> {
+        (self.httplog || self.settings.log_line.is_some_and(|l| l > self.line)).then(|| {
+            format!(
+                "stats page {}: its requests are not logged (l4lb logs TCP connections of \
+                 frontends); its option httplog and log lines are unused",
+                self.name
+            )
+        })
+    }
+
+    /// The checked page; `global_maxconn` caps its `maxconn`.
+    pub(in crate::config) fn build(&self, global_maxconn: usize) -> StatsPage {
+        let st = &self.stats;
+        let s = &self.settings;
+        let scope = st
+            .scope
+            .iter()
+            .map(|n| {
+                if n == "." {
+                    self.name.clone()
+                } else {
+                    n.clone()
+                }
+            })
+            .collect();
+        StatsPage {
+            name: self.name.clone(),
+            binds: s.binds.iter().map(|(b, _)| b.clone()).collect(),
+            uri: st.uri.clone().unwrap_or_else(|| DEFAULT_URI.into()),
+            realm: st.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into()),
+            auth: st.auth.clone(),
+            refresh: st.refresh,
+            admin: st.admin,
+            show_version: st.show_version,
+            show_legends: st.show_legends,
+            node: st.node.clone().map(|n| n.unwrap_or_else(system_hostname)),
+            desc: st
+                .desc
+                .clone()
+                .map(|d| d.or_else(|| s.description.clone()).unwrap_or_default()),
+            scope,
+            monitor_uri: self.monitor_uri.clone(),
+            prometheus_path: self.prometheus_path.clone(),
+            maxconn: s.maxconn.unwrap_or(DEFAULT_MAXCONN).min(global_maxconn),
+            timeout_request: self
+                .timeout_request
+                .or(s.timeout(T_CLIENT))
+                .unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+        }
+    }
+}
+
+/// Options a stats page may carry: the HTTP ones that only concern
+/// forwarding or logging, which a page with no server has no use for
+/// (HAProxy would not use them there either); the others as anywhere.
+fn page_option(s: &mut Settings, role: u8, l: &Line) -> Result<(), Bad> {
+    const HARMLESS: &[&str] = &[
+        "httplog",
+        "http-server-close",
+        "httpclose",
+        "http-keep-alive",
+        "forwardfor",
+        "dontlognull",
+        "dontlog-normal",
+    ];
+    let name = match l.words.as_slice() {
+        [o, name, ..] if o == "option" => name,
+        [no, o, name, ..] if no == "no" && o == "option" => name,
+        _ => return settings_line(s, role, l),
+    };
+    if HARMLESS.contains(&name.as_str()) {
+        return Ok(());
+    }
+    settings_line(s, role, l)
+}
+
+/// One `stats` line (the words after `stats`).
+fn stats_line(st: &mut StatsLines, args: &[String], in_defaults: bool) -> Result<(), Bad> {
+    let Some((sub, rest)) = args.split_first() else {
+        return Err(bad(format!("expects: {STATS_USAGE}")));
+    };
+    let kw = format!("stats {sub}");
+    let one = || match rest {
+        [v] => Ok(v.clone()),
+        _ => Err(bad_kw(&kw, format!("expects one value: {kw} VALUE"))),
+    };
+    let none = || match rest {
+        [] => Ok(()),
+        _ => Err(bad_kw(&kw, format!("takes no argument: {kw}"))),
+    };
+    match sub.as_str() {
+        "enable" => none()?,
+        "uri" => {
+            let uri = one()?;
+            if !uri.starts_with('/') {
+                return Err(bad_kw(&kw, "expects a URI prefix starting with '/'"));
+            }
+            st.uri = Some(uri);
+        }
+        "realm" => st.realm = Some(one()?),
+        "auth" => {
+            let v = one()?;
+            let Some((user, pass)) = v.split_once(':').filter(|(u, _)| !u.is_empty()) else {
+                return Err(bad_kw(&kw, "expects USER:PASSWORD"));
+            };
+            st.auth.push((user.into(), pass.into()));
+        }
+        "refresh" => st.refresh = Some(refresh(&one()?).map_err(|m| bad_kw(&kw, m))?),
+        "admin" if in_defaults => {
+            return Err(bad_kw(
+                &kw,
+                "not allowed in a defaults section (as HAProxy)",
+            ));
+        }
+        "admin" => st.admin = Some(admin(rest).map_err(|m| bad_kw(&kw, m))?),
+        "hide-version" => {
+            none()?;
+            st.show_version = false;
+        }
+        "show-version" => {
+            none()?;
+            st.show_version = true;
+        }
+        "show-legends" => {
+            none()?;
+            st.show_legends = true;
+        }
+        "show-node" => st.node = Some(optional(rest, &kw)?),
+        "show-desc" => st.desc = Some((!rest.is_empty()).then(|| rest.join(" "))),
+        "scope" => st.scope.push(one()?),
+        "http-request" => {
+            return Err(bad_kw(
+                &kw,
+                "needs ACLs, which l4lb does not have yet; use stats auth for access control",
+            ));
+        }
+        "show-modules" => {
+            return Err(bad_kw(&kw, "l4lb has no extra statistics modules to show"));
+        }
+        "socket" | "timeout" | "maxconn" | "http" | "bind-process" => {
+            return Err(bad_kw(&kw, "accepted only in the global section"));
+        }
+        _ => {
+            return Err(bad_kw(
+                &kw,
+                format!("unknown stats keyword; expects: {STATS_USAGE}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn optional(rest: &[String], kw: &str) -> Result<Option<String>, Bad> {
+    match rest {
+        [] => Ok(None),
+        [v] => Ok(Some(v.clone())),
+        _ => Err(bad_kw(
+            kw,
+            format!("expects at most one value: {kw} [NAME]"),
+        )),
+    }
+}
+
+/// `stats refresh`: HAProxy reads a bare number as seconds.
+fn refresh(text: &str) -> Result<Duration, String> {
+    let d = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("'{text}' is too large"))?
+    } else {
+        parse_time(text)?
+    };
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s (the page refreshes in whole seconds)".into());
+    }
+    Ok(d)
+}
+
+/// `stats admin if COND`: the two conditions l4lb knows without ACLs.
+fn admin(rest: &[String]) -> Result<StatsAdmin, String> {
+    let cond: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match cond.as_slice() {
+        ["if", "TRUE"] => Ok(StatsAdmin::Always),
+        ["if", "LOCALHOST"] => Ok(StatsAdmin::Localhost),
+        ["if" | "unless", ..] => Err(format!(
+            "condition '{}' needs ACLs, which l4lb does not have yet; accepted: \
+             stats admin if TRUE, stats admin if LOCALHOST",
+            cond.join(" ")
+        )),
+        _ => Err("requires 'if' followed by a condition: stats admin if TRUE|LOCALHOST".into()),
+    }
+}
+
+fn monitor_uri(args: &[String]) -> Result<String, Bad> {
+    match args {
+        [uri] if uri.starts_with('/') => Ok(uri.clone()),
+        _ => Err(bad("expects: monitor-uri /URI")),
+    }
+}
+
+/// `http-request use-service prometheus-exporter if { path /P }`, the
+/// common form that serves HAProxy's Prometheus exporter next to the page.
+fn prometheus_path(args: &[String]) -> Result<String, Bad> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        [
+            "use-service",
+            "prometheus-exporter",
+            "if",
+            "{",
+            "path",
+            p,
+            "}",
+        ] if p.starts_with('/') => Ok((*p).to_string()),
+        _ => Err(bad(
+            "l4lb does not process HTTP requests; a stats page accepts only \
+             http-request use-service prometheus-exporter if { path /PATH }",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_reads_bare_numbers_as_seconds() {
+        assert_eq!(refresh("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(refresh("2m"), Ok(Duration::from_secs(120)));
+        assert!(refresh("500ms").is_err());
+    }
+
+    #[test]
+    fn admin_knows_true_and_localhost_only() {
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(admin(&w("if TRUE")), Ok(StatsAdmin::Always));
+        assert_eq!(admin(&w("if LOCALHOST")), Ok(StatsAdmin::Localhost));
+        assert!(
+            admin(&w("if { src 10.0.0.1 }"))
+                .unwrap_err()
+                .contains("ACLs")
+        );
+        assert!(admin(&w("TRUE")).unwrap_err().contains("requires 'if'"));
+    }
+}

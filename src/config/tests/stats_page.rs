@@ -1,0 +1,197 @@
+//! Stats page sections: `mode http` listen or frontend sections with
+//! `stats` lines, their keywords, what they inherit from defaults, what
+//! they refuse.
+
+use super::*;
+
+/// BASE (lines 1..=8) then a stats listen from line 9 on, `lines` from 12.
+fn with_page(lines: &str) -> String {
+    format!("{BASE}listen stats\n mode http\n bind 127.0.0.1:8404\n{lines}\n")
+}
+
+#[test]
+fn a_stats_listen_is_a_page_not_a_proxy() {
+    let c = load(&with_page(
+        " stats enable\n stats uri /st\n stats realm Ops\\ Team\n stats auth a:b\n \
+         stats auth c:d:e\n stats refresh 5\n stats admin if LOCALHOST\n stats show-legends\n \
+         stats show-node edge-1\n stats show-desc Edge\n stats scope .\n stats scope be\n \
+         stats show-version\n monitor-uri /health\n \
+         http-request use-service prometheus-exporter if { path /metrics }\n \
+         timeout client 30s\n timeout http-request 3s\n maxconn 8\n option httplog\n \
+         log global\n option http-server-close",
+    ));
+    assert_eq!(
+        (c.frontends.len(), c.backends.len()),
+        (1, 1),
+        "not a frontend"
+    );
+    let p = &c.stats_pages[0];
+    assert_eq!(
+        p,
+        &StatsPage {
+            name: "stats".into(),
+            binds: vec![Bind {
+                addr: "127.0.0.1:8404".parse().unwrap(),
+                name: None
+            }],
+            uri: "/st".into(),
+            realm: "Ops Team".into(),
+            auth: vec![("a".into(), "b".into()), ("c".into(), "d:e".into())],
+            refresh: Some(Duration::from_secs(5)),
+            admin: Some(StatsAdmin::Localhost),
+            show_version: true,
+            show_legends: true,
+            node: Some("edge-1".into()),
+            desc: Some("Edge".into()),
+            scope: vec!["stats".into(), "be".into()],
+            monitor_uri: Some("/health".into()),
+            prometheus_path: Some("/metrics".into()),
+            maxconn: 8,
+            timeout_request: Duration::from_secs(3),
+        }
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("stats page stats: its requests are not logged")),
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        c.summary()
+            .iter()
+            .any(|l| l.starts_with("stats page stats: bind 127.0.0.1:8404, uri /st"))
+    );
+}
+
+#[test]
+fn any_stats_line_enables_the_page_with_haproxys_defaults() {
+    let c = load(&with_page(" stats realm R"));
+    let p = &c.stats_pages[0];
+    assert_eq!((p.uri.as_str(), p.realm.as_str()), ("/haproxy?stats", "R"));
+    assert_eq!((p.maxconn, p.admin, p.refresh), (64, None, None));
+    assert_eq!(p.timeout_request, Duration::from_secs(10));
+    assert!(!p.show_version, "hidden by default, as HAProxy");
+}
+
+#[test]
+fn stats_lines_in_defaults_are_inherited_and_replaced_whole() {
+    let defaults = "defaults web\n mode http\n stats uri /d\n stats auth u:p\n monitor-uri /m\n \
+                    timeout client 4s\n";
+    let c = load(&format!(
+        "{BASE}{defaults}listen a from web\n bind 127.0.0.1:8404\n\
+         listen b from web\n bind 127.0.0.1:8405\n stats realm Own\n"
+    ));
+    let [a, b] = &c.stats_pages[..] else {
+        panic!("{:?}", c.stats_pages)
+    };
+    assert_eq!((a.uri.as_str(), a.auth.len()), ("/d", 1));
+    assert_eq!(a.timeout_request, Duration::from_secs(4));
+    assert_eq!(
+        (b.uri.as_str(), b.auth.len()),
+        ("/haproxy?stats", 0),
+        "own lines replace"
+    );
+    assert_eq!(
+        b.monitor_uri.as_deref(),
+        Some("/m"),
+        "monitor-uri is not a stats line"
+    );
+    // A tcp proxy inheriting stats lines ignores them, as HAProxy.
+    let c = load(&format!("defaults\n stats enable\n{BASE}"));
+    assert!(c.stats_pages.is_empty());
+}
+
+#[test]
+fn stats_page_errors_name_their_line() {
+    let cases: &[Case] = &[
+        (
+            "stats admin if { src 10.0.0.1 }",
+            13,
+            "stats admin",
+            "needs ACLs",
+        ),
+        ("stats admin unless TRUE", 13, "stats admin", "needs ACLs"),
+        ("stats admin TRUE", 13, "stats admin", "requires 'if'"),
+        ("stats uri stats", 13, "stats uri", "starting with '/'"),
+        ("stats auth nopass", 13, "stats auth", "USER:PASSWORD"),
+        ("stats refresh 100ms", 13, "stats refresh", "at least 1s"),
+        ("stats http-request deny", 13, "stats http-request", "ACLs"),
+        ("stats bogus", 13, "stats bogus", "unknown stats keyword"),
+        (
+            "server s 127.0.0.1:80",
+            13,
+            "server",
+            "serves only the page",
+        ),
+        (
+            "default_backend be",
+            13,
+            "default_backend",
+            "serves only the page",
+        ),
+        (
+            "http-request deny",
+            13,
+            "http-request",
+            "accepts only http-request use-service",
+        ),
+        (
+            "monitor-uri health",
+            13,
+            "monitor-uri",
+            "expects: monitor-uri /URI",
+        ),
+        ("bind 127.0.0.1:8080", 13, "bind", "already bound at line 2"),
+    ];
+    for &(lines, line, keyword, msg) in cases {
+        // After the " stats enable" of line 12.
+        assert_error(
+            &with_page(&format!(" stats enable\n {lines}")),
+            line,
+            keyword,
+            msg,
+        );
+    }
+}
+
+#[test]
+fn sections_that_cannot_be_a_page_say_why() {
+    assert_error(
+        &format!("{BASE}listen stats\n mode http\n stats enable\n"),
+        9,
+        "listen",
+        "stats page 'stats' has no bind",
+    );
+    assert_error(
+        &format!("{BASE}backend st\n mode http\n stats enable\n"),
+        9,
+        "backend",
+        "reached through HTTP routing",
+    );
+    assert_error(
+        "defaults\n stats admin if TRUE\n",
+        2,
+        "stats admin",
+        "not allowed in a defaults",
+    );
+    // An HTTP proxy inheriting stats lines is refused as an HTTP proxy.
+    let http = format!("defaults\n mode http\n stats enable\n{BASE}");
+    let errs = errors(&http);
+    assert!(
+        errs.iter()
+            .any(|e| e.line == 1 + 3 && e.msg.contains("frontend 'fe' inherits mode http")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter().all(|e| !e.msg.contains("stats page")),
+        "{errs:#?}"
+    );
+    // A mode http proxy without stats lines is still refused, named.
+    assert_error(
+        &format!("{BASE}listen web\n mode http\n bind 127.0.0.1:81\n server s 127.0.0.1:80\n"),
+        10,
+        "mode",
+        "listen 'web': l4lb is a TCP (L4) balancer",
+    );
+}
