@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::flags::{FLAGS, Flags, quick_proxy};
-use super::keywords::{Bad, HTTP_SECTIONS, global_line, http_only, settings_line};
+use super::keywords::{
+    Bad, HTTP_SECTIONS, backend_servers, default_fullconn, global_line, http_only,
+    maxqueue_refused, proxy_ids, settings_line,
+};
 use super::log::{LogSpec, system_hostname};
 use super::raw::{
     BE, DEF, FE, Global, LISTEN, Mode, Proxy, Settings, T_CHECK, T_CLIENT, T_CLIENT_FIN, T_CONNECT,
@@ -268,15 +271,25 @@ impl Builder {
     pub(super) fn finish(mut self, flags: &Flags) -> Result<Config, Vec<ConfError>> {
         let mut config = self.global_config(flags);
         let proxies = std::mem::take(&mut self.proxies);
-        for p in proxies.iter().filter(|p| p.role & BE != 0) {
+        let (ids, id_errors) = proxy_ids(&proxies);
+        for (line, msg) in id_errors {
+            self.err(line, "id", msg);
+        }
+        for (p, &id) in proxies.iter().zip(&ids).filter(|(p, _)| p.role & BE != 0) {
             let backend = self.backend(p, flags, &mut config.warnings);
-            config.backends.push(backend);
+            config.backends.push(Backend { id, ..backend });
         }
         let mut bound = HashMap::new();
-        for p in proxies.iter().filter(|p| p.role & FE != 0) {
+        for (p, &id) in proxies.iter().zip(&ids).filter(|(p, _)| p.role & FE != 0) {
             self.check_binds(p, &mut bound);
             let frontend = self.frontend(p, flags, &mut config);
-            config.frontends.push(frontend);
+            config.frontends.push(Frontend { id, ..frontend });
+        }
+        let backends = proxies.iter().filter(|p| p.role & BE != 0);
+        for (b, p) in backends.enumerate() {
+            let fullconn = p.settings.fullconn;
+            config.backends[b].fullconn =
+                fullconn.unwrap_or_else(|| default_fullconn(&config.frontends, b));
         }
         if self.errors.is_empty() {
             Ok(config)
@@ -325,11 +338,15 @@ impl Builder {
             self.err(p.line, role_name(p.role), msg);
         }
         let connect = s.timeout(T_CONNECT).unwrap_or(DEFAULT_TIMEOUT_CONNECT);
+        let mut servers = s.servers.clone();
+        if let Err(msg) = backend_servers(&mut servers, s.source.as_ref()) {
+            self.err(p.line, role_name(p.role), msg);
+        }
         let backend = Backend {
             name: p.name.clone(),
             description: s.description.clone(),
             balance: resolve_balance(flags.balance.or(s.balance), s.consistent),
-            servers: s.servers.clone(),
+            servers,
             retries: s.retries.unwrap_or(DEFAULT_RETRIES),
             redispatch: s.redispatch.unwrap_or(false),
             retry_empty_response: s.retry_empty.unwrap_or(false),
@@ -347,7 +364,15 @@ impl Builder {
             },
             tcp_keepalive: s.srvtcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),
+            // Set by `finish` once every proxy is known.
+            id: 0,
+            fullconn: 0,
+            nolinger: s.nolinger.unwrap_or(false),
+            smart_connect: s.smart_connect.unwrap_or(false),
         };
+        if let Some(msg) = maxqueue_refused(&backend) {
+            self.err(p.line, role_name(p.role), msg);
+        }
         if let (Some(line), false) = (s.tcp_check_line, s.tcp_check == Some(true)) {
             warnings.push(format!(
                 "tcp-check rules from line {line} in {} {} are not used without `option tcp-check`",
@@ -393,6 +418,10 @@ impl Builder {
             tcplog: s.tcplog.unwrap_or(false),
             dontlognull: s.dontlognull.unwrap_or(false),
             log: self.log_targets(&s.log),
+            id: 0, // set by `finish`
+            backlog: s.backlog,
+            nolinger: s.nolinger.unwrap_or(false),
+            smart_accept: s.smart_accept.unwrap_or(false),
         };
         if frontend.tcplog && frontend.log.is_empty() {
             config.warnings.push(format!(

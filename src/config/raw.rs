@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::log::LogSpec;
-use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsSocket};
+use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, SourceAddr, StatsSocket};
 
 // Where a keyword is accepted: a bit per section role; `listen` is both
 // frontend and backend, so it accepts either kind of keyword.
@@ -125,6 +125,16 @@ pub(super) struct Settings {
     /// `option tcplog`, `option dontlognull`.
     pub(super) tcplog: Option<bool>,
     pub(super) dontlognull: Option<bool>,
+    /// `source ...` of defaults or a backend (see `keywords::sockopts`).
+    pub(super) source: Option<SourceAddr>,
+    /// `fullconn N`, `backlog N`, and `id N` with its line.
+    pub(super) fullconn: Option<u32>,
+    pub(super) backlog: Option<u32>,
+    pub(super) id: Option<(u32, usize)>,
+    /// `option nolinger`, `tcp-smart-accept`, `tcp-smart-connect`.
+    pub(super) nolinger: Option<bool>,
+    pub(super) smart_accept: Option<bool>,
+    pub(super) smart_connect: Option<bool>,
 }
 
 impl Settings {

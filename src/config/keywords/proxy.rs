@@ -10,10 +10,11 @@ use super::super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time,
 };
 use super::super::{Bind, CheckStep};
+use super::super::BindOpts;
 use super::refused::{
-    BIND_NOT_YET, HTTP_TIMEOUTS, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only,
-    not_yet,
+    HTTP_TIMEOUTS, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only, not_yet,
 };
+use super::sockopts::bind_option;
 use super::{Bad, Ctx, bad, bad_kw, misplaced};
 
 /// `mode tcp|http`: stored; a proxy left in mode http is refused when the
@@ -33,13 +34,14 @@ pub(super) fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let [addrs, opts @ ..] = c.args else {
         return Err(bad(format!("expects: {}", c.usage)));
     };
-    let name = bind_options(opts)?;
+    let (name, bind_opts) = bind_options(opts)?;
     for a in addrs.split(',') {
         let addr = bind_addr(a).map_err(bad)?;
         s.binds.push((
             Bind {
                 addr,
                 name: name.clone(),
+                opts: bind_opts.clone(),
             },
             c.line,
         ));
@@ -47,9 +49,10 @@ pub(super) fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     Ok(())
 }
 
-/// Returns the bind's `name`.
-fn bind_options(opts: &[String]) -> Result<Option<String>, Bad> {
+/// Returns the bind's `name` and socket options.
+fn bind_options(opts: &[String]) -> Result<(Option<String>, BindOpts), Bad> {
     let mut name = None;
+    let mut bind_opts = BindOpts::default();
     let mut it = opts.iter();
     while let Some(opt) = it.next() {
         match opt.as_str() {
@@ -59,11 +62,10 @@ fn bind_options(opts: &[String]) -> Result<Option<String>, Bad> {
                     .ok_or_else(|| bad_kw("name", "expects a value: name NAME"))?;
                 name = Some(n.clone());
             }
-            o if BIND_NOT_YET.contains(&o) => return Err(not_yet(o)),
-            o => return Err(bad_kw(o, "unknown bind option; accepted: name NAME")),
+            o => bind_option(o, &mut it, &mut bind_opts)?,
         }
     }
-    Ok(name)
+    Ok((name, bind_opts))
 }
 
 pub(super) fn default_backend(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
@@ -301,6 +303,21 @@ const OPTIONS: &[Opt] = &[
         name: "dontlognull",
         mask: DEF | FE,
         set: |s, on| s.dontlognull = Some(on),
+    },
+    Opt {
+        name: "nolinger",
+        mask: ALL,
+        set: |s, on| s.nolinger = Some(on),
+    },
+    Opt {
+        name: "tcp-smart-accept",
+        mask: DEF | FE,
+        set: |s, on| s.smart_accept = Some(on),
+    },
+    Opt {
+        name: "tcp-smart-connect",
+        mask: DEF | BE,
+        set: |s, on| s.smart_connect = Some(on),
     },
 ];
 
