@@ -29,7 +29,11 @@ impl ListenOpts {
     /// The options of `bind` in `fe`. The backlog is the bind's, else the
     /// frontend's, else its maxconn, as HAProxy's.
     pub(crate) fn of(fe: &Frontend, bind: &Bind) -> ListenOpts {
-        let backlog = bind.opts.backlog.or(fe.backlog).map_or(fe.maxconn, |b| b as usize);
+        let backlog = bind
+            .opts
+            .backlog
+            .or(fe.backlog)
+            .map_or(fe.maxconn, |b| b as usize);
         ListenOpts {
             backlog: i32::try_from(backlog).unwrap_or(i32::MAX),
             keepalive: fe.tcp_keepalive,

@@ -15,7 +15,9 @@ use proxy::{
 };
 use refused::{HTTP_ONLY, NOT_YET, not_yet};
 use server::{SERVER_USAGE, default_server, server};
-use sockopts::{BACKLOG_MASK, FULLCONN_MASK, ID_MASK, SOURCE_MASK, backlog, fullconn, proxy_id, source};
+use sockopts::{
+    BACKLOG_MASK, FULLCONN_MASK, ID_MASK, SOURCE_MASK, backlog, fullconn, proxy_id, source,
+};
 
 /// The global section: its keywords, `stats` and logging lines.
 mod global;

@@ -2,6 +2,7 @@
 //! `server` and `default-server` (in `server`): mode, bind, balance,
 //! timeouts, retries, options, log lines, tcp-check steps.
 
+use super::super::BindOpts;
 use super::super::log::parse_proxy_log;
 use super::super::raw::{
     ALL, BE, DEF, FE, Mode, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, check_name,
@@ -10,7 +11,6 @@ use super::super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, number, parse_balance, parse_time,
 };
 use super::super::{Bind, CheckStep};
-use super::super::BindOpts;
 use super::refused::{
     HTTP_TIMEOUTS, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only, not_yet,
 };

@@ -242,15 +242,21 @@ const SERVER_OPTIONS: &[ServerOption] = &[
     valued("maxqueue N", "expects a value: maxqueue N", |d, v| {
         sockopts::maxqueue(&mut d.conf, v)
     }),
-    valued("source ADDR[:PORT]", "expects an address: source ADDR[:PORT]", |d, v| {
-        sockopts::server_source(&mut d.conf, v)
-    }),
-    valued("interface NAME", "expects a name: interface NAME", |d, v| {
-        sockopts::server_interface(&mut d.conf, v)
-    }),
-    valued("usesrc ADDR", "expects: usesrc ADDR|client|clientip", |d, v| {
-        sockopts::usesrc(&mut d.conf, v)
-    }),
+    valued(
+        "source ADDR[:PORT]",
+        "expects an address: source ADDR[:PORT]",
+        |d, v| sockopts::server_source(&mut d.conf, v),
+    ),
+    valued(
+        "interface NAME",
+        "expects a name: interface NAME",
+        |d, v| sockopts::server_interface(&mut d.conf, v),
+    ),
+    valued(
+        "usesrc ADDR",
+        "expects: usesrc ADDR|client|clientip",
+        |d, v| sockopts::usesrc(&mut d.conf, v),
+    ),
     flag("tfo", |d, _| {
         d.conf.tfo = true;
         Ok(())

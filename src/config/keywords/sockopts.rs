@@ -63,7 +63,9 @@ pub(super) fn bind_option<'a>(
 /// A network interface name (IFNAMSIZ: at most 15 bytes).
 fn interface(name: &str) -> Result<String, String> {
     if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-        return Err(format!("'{name}' is not an interface name (1 to 15 characters)"));
+        return Err(format!(
+            "'{name}' is not an interface name (1 to 15 characters)"
+        ));
     }
     Ok(name.to_string())
 }
@@ -121,7 +123,9 @@ pub(super) fn server_source(conf: &mut ServerConf, v: &str) -> Result<(), Bad> {
 /// `interface NAME` after a server's `source`.
 pub(super) fn server_interface(conf: &mut ServerConf, v: &str) -> Result<(), Bad> {
     let Some(source) = &mut conf.source else {
-        return Err(bad("a server's interface belongs to its source: source ADDR interface NAME"));
+        return Err(bad(
+            "a server's interface belongs to its source: source ADDR interface NAME",
+        ));
     };
     source.interface = Some(interface(v)?);
     Ok(())

@@ -15,6 +15,7 @@ mod logs;
 mod proxy;
 mod sections;
 mod servers;
+mod sockopts;
 mod stats;
 mod timeouts;
 
@@ -111,7 +112,8 @@ fn base_config_has_the_documented_defaults() {
         f.binds,
         [Bind {
             addr: "127.0.0.1:8080".parse().unwrap(),
-            name: None
+            name: None,
+            opts: BindOpts::default(),
         }]
     );
     assert_eq!(
