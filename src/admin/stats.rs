@@ -495,13 +495,13 @@ impl<'a> Ids<'a> {
             _ => {
                 let b = self.shared.backend_index(&r.pxname);
                 let iid = b.map_or(0, |b| cfg.backends[b].id as usize);
-                // `id N` or the build's; a server added at run time has
-                // none and shows its position.
+                // Each server's `id N`, the others numbered as HAProxy.
                 let sid = b
                     .and_then(|b| {
                         let servers = &self.shared.servers[b];
                         let i = servers.iter().position(|s| s.name == r.svname)?;
-                        Some(servers[i].id().map_or(i + 1, |id| id as usize))
+                        let ids: Vec<_> = servers.iter().map(|s| s.id()).collect();
+                        Some(crate::config::numbered_ids(&ids)[i] as usize)
                     })
                     .unwrap_or(0);
                 (iid, sid)

@@ -165,7 +165,7 @@ pub struct Server {
     limit: AtomicU32,
     /// `maxqueue` (0 = none), shown as `qlimit`.
     maxqueue: AtomicU32,
-    /// `id`: the `sid` of show stat; 0 when it has none (added at run time).
+    /// `id N` (0: none; see [`crate::config::numbered_ids`]).
     id: AtomicU32,
     /// How connections to it are made: `source`, `tfo`, `tcp-ut`.
     sockopts: Mutex<Arc<SockOpts>>,
@@ -311,8 +311,7 @@ impl Server {
         self.maxqueue.load(Relaxed)
     }
 
-    /// `id N`, or the one the build gave it; None for a server added at
-    /// run time.
+    /// `id N`, if its line has one.
     pub fn id(&self) -> Option<u32> {
         Some(self.id.load(Relaxed)).filter(|&id| id > 0)
     }

@@ -313,8 +313,7 @@ pub struct ServerConf {
     /// `slowstart T`: after coming back UP, the server's effective weight
     /// ramps from 1/256 of its weight to all of it over T (zero = off).
     pub slowstart: Duration,
-    /// `id N`; after the build every server of a conf file has one (the
-    /// next free in conf order when not written).
+    /// `id N`; None: numbered where shown (see [`numbered_ids`]).
     pub id: Option<u32>,
     /// `minconn N`: with the backend's `fullconn`, the dynamic limit
     /// `max(minconn, maxconn * backend sessions / fullconn)`. Equal to
@@ -753,6 +752,12 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
         }
     }
     format!("{us}us")
+}
+
+/// HAProxy's numbering (of a backend's servers, for show stat's `sid`):
+/// each one's own `id`, else the next id no one has, from 1, in order.
+pub fn numbered_ids(explicit: &[Option<u32>]) -> Vec<u32> {
+    keywords::numbered(explicit)
 }
 
 /// Parses a `server NAME ADDR:PORT [OPTIONS]` line given at run time (the

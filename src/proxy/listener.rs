@@ -80,6 +80,8 @@ pub(crate) fn bind_with(addr: SocketAddr, opts: &ListenOpts) -> io::Result<TcpLi
     configure(&sock, opts)?;
     sock.bind(&addr.into())?;
     sock.listen(opts.backlog)?;
+    // `listen` resets the delayed-ACK state: TCP_QUICKACK goes after it.
+    sock.set_tcp_quickack(!opts.smart_accept)?;
     Ok(TcpListener::from_std(sock.into()))
 }
 
@@ -112,6 +114,7 @@ pub(crate) fn configure(sock: &Socket, opts: &ListenOpts) -> io::Result<()> {
     } else if sys::int_sockopt(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN)? != 0 {
         sys::set_int_sockopt(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, 0)?;
     }
+    // Takes on a listening socket only (see `bind_with`).
     sock.set_tcp_quickack(!opts.smart_accept)?;
     Ok(())
 }

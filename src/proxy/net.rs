@@ -143,6 +143,7 @@ mod tests {
             libc::ENOBUFS,
             libc::ENOMEM,
             libc::EADDRNOTAVAIL,
+            libc::EADDRINUSE,
         ] {
             assert!(local_shortage(&io::Error::from_raw_os_error(errno)));
         }

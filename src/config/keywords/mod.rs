@@ -33,7 +33,9 @@ mod sockopts;
 pub(super) use global::global_line;
 pub(super) use refused::{HTTP_SECTIONS, http_only};
 pub(super) use server::server_line;
-pub(super) use sockopts::{backend_servers, default_fullconn, maxqueue_refused, proxy_ids};
+pub(super) use sockopts::{
+    backend_servers, default_fullconn, maxqueue_refused, numbered, proxy_ids,
+};
 
 /// A keyword's complaint about its line. `keyword` is None when it is the
 /// line's first word; otherwise it names the part at fault (`option httplog`,

@@ -222,40 +222,49 @@ pub(super) fn proxy_id(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
 
 // Whole-file steps, called by `build`.
 
-/// HAProxy's proxy ids: each section's `id`, else the next id not taken,
-/// from 1 in conf order (a listen section is one proxy, one id). Err:
-/// (line, message) of each id given twice.
+/// HAProxy's numbering of proxies or of a backend's servers: each one's
+/// `id` if it has one, else the next id no one has, from 1, in order.
+pub(in crate::config) fn numbered(explicit: &[Option<u32>]) -> Vec<u32> {
+    let mut taken: Vec<u32> = explicit.iter().flatten().copied().collect();
+    let mut next = 1;
+    explicit
+        .iter()
+        .map(|id| {
+            id.unwrap_or_else(|| {
+                while taken.contains(&next) {
+                    next += 1;
+                }
+                taken.push(next);
+                next
+            })
+        })
+        .collect()
+}
+
+/// The ids of the proxies (a listen section is one proxy with one id),
+/// and (line, message) for each id given twice.
 pub(in crate::config) fn proxy_ids(proxies: &[Proxy]) -> (Vec<u32>, Vec<(usize, String)>) {
     let mut taken: HashMap<u32, &str> = HashMap::new();
     let mut errors = Vec::new();
     for p in proxies {
-        if let Some((id, line)) = p.settings.id {
-            if let Some(first) = taken.insert(id, &p.name) {
-                let msg = format!("id {id} is already used by proxy '{first}'; ids must be unique");
-                errors.push((line, msg));
-            }
+        if let Some((id, line)) = p.settings.id
+            && let Some(first) = taken.insert(id, &p.name)
+        {
+            let msg = format!("id {id} is already used by proxy '{first}'; ids must be unique");
+            errors.push((line, msg));
         }
     }
-    let mut next = 1;
-    let ids = proxies
+    let explicit: Vec<Option<u32>> = proxies
         .iter()
-        .map(|p| match p.settings.id {
-            Some((id, _)) => id,
-            None => {
-                while taken.contains_key(&next) {
-                    next += 1;
-                }
-                taken.insert(next, "");
-                next
-            }
-        })
+        .map(|p| p.settings.id.map(|(id, _)| id))
         .collect();
-    (ids, errors)
+    (numbered(&explicit), errors)
 }
 
-/// A backend's servers: ids given to those without (the next free one
-/// from 1 in conf order), the backend's `source` to those without one.
-/// Err: the message for an id given twice.
+/// A backend's servers: their `id`s checked unique (the others are
+/// numbered where shown, so that a reload that only moves a line does not
+/// change it), the backend's `source` given to those without one. Err: the
+/// message for an id given twice.
 pub(in crate::config) fn backend_servers(
     servers: &mut [ServerConf],
     source: Option<&SourceAddr>,
@@ -271,16 +280,7 @@ pub(in crate::config) fn backend_servers(
             ));
         }
     }
-    let mut used: Vec<u32> = taken.into_keys().collect();
-    let mut next = 1;
     for s in servers.iter_mut() {
-        if s.id.is_none() {
-            while used.contains(&next) {
-                next += 1;
-            }
-            used.push(next);
-            s.id = Some(next);
-        }
         if s.source.is_none() {
             s.source = source.cloned();
         }

@@ -75,7 +75,9 @@ fn server_socket_options_and_limits() {
     assert_eq!((s5.minconn, s5.maxconn), (4, 4));
     // Ids not given are the next free ones in conf order.
     let ids: Vec<_> = c.backends[0].servers.iter().map(|s| s.id).collect();
-    assert_eq!(ids, [Some(1), Some(2), Some(7), Some(3), Some(4)]);
+    assert_eq!(ids, [None, None, Some(7), None, None]);
+    assert_eq!(numbered_ids(&ids), [1, 2, 7, 3, 4]);
+    assert_eq!(numbered_ids(&[None, Some(1), None]), [2, 1, 3]);
 }
 
 #[test]
