@@ -322,3 +322,39 @@ fn maxqueue_ids_and_the_backend_queue_in_show_stat() {
     }
     assert_eq!(stat("BACKEND", "qmax"), "2");
 }
+
+#[test]
+fn an_upgrade_gives_the_sockets_it_takes_over_the_new_bind_options() {
+    let dir = TempDir::new("sockopts-upgrade");
+    let sock = dir.0.join("api.sock");
+    let port = free_port();
+    let backend = Backend::named("n");
+    let servers = format!("    server s {}", backend.addr());
+    let old_conf = text(&sock, port, "mss 1300 defer-accept", "", "", &servers).replace(
+        &format!("{}\n", sock.display()),
+        &format!("{} level admin\n", sock.display()),
+    );
+    let (mut old, path) = start(dir, &old_conf);
+    let inodes = |pid| listeners_on(pid, port).len();
+    assert_eq!(inodes(old.pid()), 2);
+    std::fs::write(
+        &path,
+        old_conf.replace("mss 1300 defer-accept", "mss 1200 tfo"),
+    )
+    .unwrap();
+    let pid = old.pid().to_string();
+    let new = L4lb::spawn(
+        &["-f", path.to_str().unwrap(), "--upgrade-from", &pid],
+        TempDir::new("sockopts-upgrade-new"),
+    );
+    assert!(old.wait_exit(WAIT).is_some(), "the old one stops");
+    let listeners = listeners_on(new.pid(), port);
+    assert_eq!(listeners.len(), 2, "the same two sockets");
+    for l in &listeners {
+        let fd = l.as_fd();
+        assert_eq!(int_opt(fd, libc::IPPROTO_TCP, libc::TCP_MAXSEG), 1200);
+        assert_eq!(int_opt(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT), 0);
+        assert_ne!(int_opt(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN), 0);
+    }
+    assert_eq!(round_trip(port), "n");
+}

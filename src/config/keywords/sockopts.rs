@@ -284,6 +284,14 @@ pub(in crate::config) fn backend_servers(
         if s.source.is_none() {
             s.source = source.cloned();
         }
+        if let Some(src) = &s.source
+            && src.addr.is_ipv4() != s.addr.is_ipv4()
+        {
+            return Err(format!(
+                "server '{}' at {} cannot connect from source {}: not the same address family",
+                s.name, s.addr, src.addr
+            ));
+        }
     }
     Ok(())
 }

@@ -82,11 +82,13 @@ fn server_socket_options_and_limits() {
 
 #[test]
 fn a_backend_source_goes_to_servers_without_their_own() {
-    let text = in_backend("source 10.0.0.1:4000\nserver s3 127.0.0.1:9003 source [::1]:0");
+    let text = in_backend("source 10.0.0.1:4000\nserver s3 [::1]:9003 source [::1]:0");
     let c = load(&text);
     let src = |name| server(&c, name).source.as_ref().map(|s| s.addr);
     assert_eq!(src("s1"), Some("10.0.0.1:4000".parse().unwrap()));
     assert_eq!(src("s3"), Some("[::1]:0".parse().unwrap()));
+    let mixed = in_backend("server s3 127.0.0.1:9003 source ::1");
+    assert_error(&mixed, 5, "backend", "not the same address family");
 }
 
 #[test]
