@@ -661,6 +661,14 @@ fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
     if f.dontlognull {
         s += ", dontlognull";
     }
+    for (on, name) in [
+        (f.nolinger, "nolinger"),
+        (f.smart_accept, "tcp-smart-accept"),
+    ] {
+        if on {
+            s += &format!(", {name}");
+        }
+    }
     s
 }
 
@@ -709,6 +717,20 @@ fn backend_summary(b: &Backend) -> String {
     }
     if b.tcp_keepalive {
         s += ", srvtcpka";
+    }
+    if b.servers
+        .iter()
+        .any(|s| s.minconn > 0 && s.minconn < s.maxconn)
+    {
+        s += &format!(", fullconn {}", b.fullconn);
+    }
+    for (on, name) in [
+        (b.nolinger, "nolinger"),
+        (b.smart_connect, "tcp-smart-connect"),
+    ] {
+        if on {
+            s += &format!(", {name}");
+        }
     }
     s + &format!(", splice-auto {}", on_off(b.splice_auto))
 }
