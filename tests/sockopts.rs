@@ -178,7 +178,9 @@ fn server_sockets_get_source_tcp_ut_tfo_and_nolinger_and_checks_leave_from_the_s
         backend.addr(),
         backend.addr()
     );
-    let (l4, _) = start(dir, &text(&sock, port, "", "", be, &servers));
+    // defer-accept: the client's byte is there when l4lb connects, so the
+    // `tfo` server's connection carries it.
+    let (l4, _) = start(dir, &text(&sock, port, "defer-accept", "", be, &servers));
     // Checks of both servers come from their sources.
     let from = |ip: [u8; 4]| {
         let ip = std::net::IpAddr::from(ip);
@@ -357,4 +359,19 @@ fn an_upgrade_gives_the_sockets_it_takes_over_the_new_bind_options() {
         assert_ne!(int_opt(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN), 0);
     }
     assert_eq!(round_trip(port), "n");
+}
+
+#[test]
+fn a_tfo_server_that_speaks_first_is_reached_without_client_bytes() {
+    let dir = TempDir::new("sockopts-tfo");
+    let sock = dir.0.join("api.sock");
+    let port = free_port();
+    let backend = Backend::named("first");
+    let servers = format!("    server s {} tfo", backend.addr());
+    let (_l4, _) = start(dir, &text(&sock, port, "", "", "", &servers));
+    // round_trip reads the server's name before it writes anything. (The
+    // kernel would hold a fast-open SYN only with a cookie cached from a
+    // fast-open server; loopback here has none, so this pins the outcome,
+    // not the peek that guards it.)
+    assert_eq!(round_trip(port), "first");
 }

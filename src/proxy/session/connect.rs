@@ -76,9 +76,12 @@ impl Session {
             keepalive: be.tcp_keepalive,
             nolinger: be.nolinger,
             smart_connect: be.smart_connect,
-            // As HAProxy: never on a retry, whose connect must tell a
-            // refusal from a success.
-            fast_open: attempts == 0,
+            // As HAProxy: only with client bytes to carry in the SYN (with
+            // a cookie cached the kernel holds the SYN until the first
+            // write: a server that speaks first would never hear), and
+            // never on a retry, whose connect must tell a refusal from a
+            // success.
+            fast_open: attempts == 0 && sockopts.tfo && self.client_has_data(),
             server: Some(&sockopts),
         };
         let mut stream = match net::connect(servers[idx].addr(), opts) {
@@ -202,6 +205,13 @@ impl Session {
             attempts: c.attempts,
         });
         self.forward(ctx, forwarding)
+    }
+
+    /// Whether the client has sent bytes not read yet (one peek, asked only
+    /// for a `tfo` server).
+    fn client_has_data(&self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.client.stream.peek(&mut byte), Ok(n) if n > 0)
     }
 
     /// Notes that l4lb could not open a socket to a server: nothing is
