@@ -48,6 +48,15 @@ fn start(dir: TempDir, conf: &str) -> (L4lb, std::path::PathBuf) {
     (l4, path)
 }
 
+/// Whether a client got bytes back (a [`holding`] backend answers each
+/// read): it is connected, not queued.
+fn answered(c: &TcpStream) -> bool {
+    c.set_nonblocking(true).unwrap();
+    let got = matches!(c.peek(&mut [0u8; 1]), Ok(1));
+    c.set_nonblocking(false).unwrap();
+    got
+}
+
 /// A backend that keeps each connection open until its client closes,
 /// noting where it came from.
 fn holding(peers: &Arc<Mutex<Vec<SocketAddr>>>) -> Backend {
@@ -274,11 +283,25 @@ fn minconn_limits_a_server_until_the_backend_nears_fullconn() {
         "3",
         "queued sessions count in the backend"
     );
-    // One leaves: the queued one gets its slot.
+    // The two connected clients got their byte back; the third waits (a
+    // queued client that leaves is not noticed before its turn, so the one
+    // to leave must be a connected one).
+    assert!(wait_until(WAIT, || clients
+        .iter()
+        .filter(|c| answered(c))
+        .count()
+        == 2));
+    let waiting = clients.iter().position(|c| !answered(c)).unwrap();
+    let mut queued = clients.remove(waiting);
+    // One connected client leaves: the queued one gets its slot.
     drop(clients.remove(0));
     let mut one = [0u8; 1];
-    clients[1].read_exact(&mut one).unwrap();
-    assert!(wait_until(WAIT, || stat("BACKEND", "qcur") == "0"));
+    queued.read_exact(&mut one).unwrap();
+    assert!(
+        wait_until(WAIT, || stat("BACKEND", "qcur") == "0"),
+        "{}",
+        api_command(&sock, "show stat")
+    );
     assert_eq!(stat("BACKEND", "qmax"), "1");
 }
 
@@ -317,7 +340,14 @@ fn maxqueue_ids_and_the_backend_queue_in_show_stat() {
     );
     assert_eq!([stat("a", "scur"), stat("b", "scur")], ["1", "1"]);
     assert_eq!([stat("a", "qcur"), stat("b", "qcur")], ["0", "0"]);
-    drop(clients.drain(..2));
+    // The connected ones leave (a queued client that leaves is not noticed
+    // before its turn): the queued ones get their slots.
+    assert!(wait_until(WAIT, || clients
+        .iter()
+        .filter(|c| answered(c))
+        .count()
+        == 2));
+    clients.retain(|c| !answered(c));
     for c in &mut clients {
         let mut one = [0u8; 1];
         c.read_exact(&mut one).unwrap();
