@@ -235,6 +235,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reload_sets_and_clears_options_but_v6only_only_warns() {
+        let opts = ListenOpts {
+            nolinger: true,
+            bind: BindOpts {
+                v6only: Some(true),
+                mss: Some(1300),
+                ..BindOpts::default()
+            },
+            ..ListenOpts::plain(8, false)
+        };
+        let l = bind_with("[::1]:0".parse().unwrap(), &opts).unwrap();
+        let sock = socket2::SockRef::from(&l);
+        assert_eq!(sock.linger().unwrap(), Some(Duration::ZERO));
+        assert_eq!(sock.tcp_mss().unwrap(), 1300);
+        assert!(sock.only_v6().unwrap());
+        let plain = ListenOpts::plain(8, false);
+        assert_eq!(
+            reconfigure(&sock, &plain).unwrap(),
+            None,
+            "no v6only said: kept"
+        );
+        assert_eq!(sock.linger().unwrap(), None);
+        let dual = ListenOpts {
+            bind: BindOpts {
+                v6only: Some(false),
+                ..BindOpts::default()
+            },
+            ..plain
+        };
+        let warning = reconfigure(&sock, &dual).unwrap().unwrap();
+        assert!(warning.contains("v4v6 cannot change"), "{warning}");
+        assert!(sock.only_v6().unwrap(), "the socket keeps it");
+    }
+
+    #[test]
     fn a_run_of_failures_rests_the_listener_and_reports_its_start_and_end_once() {
         let t0 = Instant::now();
         let mut p = Pause::default();
