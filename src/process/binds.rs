@@ -155,8 +155,9 @@ impl Kept {
     /// options of the binds it keeps, as HAProxy does to the sockets it
     /// inherits. A socket that refuses is left as it was, with a warning.
     pub fn apply(&self, config: &Config) {
+        let binds = config.binds();
         for (fd, addr) in &self.0 {
-            let Some(&(_, f)) = config.binds().iter().find(|(a, _)| a == addr) else {
+            let Some(&(_, f)) = binds.iter().find(|(a, _)| a == addr) else {
                 continue;
             };
             if let Err(e) = reconfigure(fd.as_fd(), &listen_opts(config, *addr, f)) {
