@@ -46,6 +46,10 @@ pub struct BackendCount {
     pub cur: AtomicUsize,
     /// Highest `cur` seen.
     pub max: AtomicUsize,
+    /// Of `cur`, those waiting for a server slot (`qcur`), and the most
+    /// seen (`qmax`).
+    pub queued: AtomicUsize,
+    pub queued_max: AtomicUsize,
 }
 
 /// One worker's own counters, written only by it.

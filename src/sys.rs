@@ -443,3 +443,29 @@ pub(crate) fn wait_for(pid: i32) -> io::Result<i32> {
         }
     }
 }
+
+/// Sets an int socket option socket2 has no setter for (TCP_DEFER_ACCEPT,
+/// TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, IP_BIND_ADDRESS_NO_PORT).
+pub(crate) fn set_int_sockopt(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let ptr = (&raw const value).cast::<libc::c_void>();
+    syscall!(setsockopt(fd.as_raw_fd(), level, name, ptr, len)).map(drop)
+}
+
+/// Reads an int socket option (see [`set_int_sockopt`]).
+pub(crate) fn int_sockopt(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let ptr = (&raw mut value).cast::<libc::c_void>();
+    syscall!(getsockopt(fd.as_raw_fd(), level, name, ptr, &mut len))?;
+    Ok(value)
+}

@@ -76,6 +76,11 @@ pub(crate) struct Row {
     pub check_health: Option<u32>,
     /// `IP:PORT` of a server.
     pub addr: Option<String>,
+    /// Clients waiting for a server slot now and at most (backends), and
+    /// the server's `maxqueue` (`qlimit`).
+    pub qcur: u64,
+    pub qmax: u64,
+    pub qlimit: Option<u64>,
     /// A backend's `balance`.
     pub algo: Option<&'static str>,
 }
@@ -178,7 +183,9 @@ impl Row {
         match name {
             "pxname" => self.pxname.clone(),
             "svname" => self.svname.clone(),
-            "qcur" | "qmax" if kind != Kind::Frontend => n(0),
+            "qcur" if kind != Kind::Frontend => n(self.qcur),
+            "qmax" if kind != Kind::Frontend => n(self.qmax),
+            "qlimit" => opt(self.qlimit),
             "scur" => n(self.scur),
             "smax" => n(self.smax),
             "slim" => opt(self.slim),
@@ -348,6 +355,8 @@ fn rows_without_rates(shared: &Shared) -> Vec<Row> {
             act,
             bck,
             algo: Some(algo_name(be.balance)),
+            qcur: shared.backends[b].queued.load(Relaxed) as u64,
+            qmax: shared.backends[b].queued_max.load(Relaxed) as u64,
             ..Row::default()
         };
         rows.push(row);
@@ -413,6 +422,7 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
         check_fall: checked.then_some(fall),
         check_health: checked.then_some(health),
         addr: Some(s.addr().to_string()),
+        qlimit: Some(u64::from(s.maxqueue())).filter(|&q| q > 0),
         ..Row::default()
     }
 }
@@ -478,20 +488,22 @@ impl<'a> Ids<'a> {
             Some(Kind::Frontend) => (
                 cfg.frontends
                     .iter()
-                    .position(|f| f.name == r.pxname)
-                    .map_or(0, |i| i + 1),
+                    .find(|f| f.name == r.pxname)
+                    .map_or(0, |f| f.id as usize),
                 0,
             ),
             _ => {
                 let b = self.shared.backend_index(&r.pxname);
-                let iid = b.map_or(0, |b| cfg.frontends.len() + b + 1);
+                let iid = b.map_or(0, |b| cfg.backends[b].id as usize);
+                // Each server's `id N`, the others numbered as HAProxy.
                 let sid = b
                     .and_then(|b| {
-                        self.shared.servers[b]
-                            .iter()
-                            .position(|s| s.name == r.svname)
+                        let servers = &self.shared.servers[b];
+                        let i = servers.iter().position(|s| s.name == r.svname)?;
+                        let ids: Vec<_> = servers.iter().map(|s| s.id()).collect();
+                        Some(crate::config::numbered_ids(&ids)[i] as usize)
                     })
-                    .map_or(0, |i| i + 1);
+                    .unwrap_or(0);
                 (iid, sid)
             }
         }

@@ -6,14 +6,18 @@
 //! connection is represented by a [`ConnGuard`]: it takes a slot on the server
 //! when it is created and gives it back when dropped, on every exit path.
 
+pub mod limit;
 pub mod slowstart;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
-use crate::config::{Observe, ServerConf};
+use crate::config::{Observe, ServerConf, SourceAddr};
+
+pub use limit::dynamic_maxconn;
 
 /// Counters of one server, padded to their own cache lines.
 #[derive(Debug, Default)]
@@ -154,6 +158,17 @@ pub struct Server {
     conf_weight: AtomicU32,
     /// 0 = unlimited.
     maxconn: AtomicU32,
+    /// `minconn`: equal to maxconn for a static limit.
+    minconn: AtomicU32,
+    /// The limit in force: maxconn, or the dynamic one of `minconn` and
+    /// the backend's `fullconn` (see [`limit`]), refreshed before each pick.
+    limit: AtomicU32,
+    /// `maxqueue` (0 = none), shown as `qlimit`.
+    maxqueue: AtomicU32,
+    /// `id N` (0: none; see [`crate::config::numbered_ids`]).
+    id: AtomicU32,
+    /// How connections to it are made: `source`, `tfo`, `tcp-ut`.
+    sockopts: Mutex<Arc<SockOpts>>,
     admin: AtomicU8,
     /// `backup`: used only while no regular server of the backend is UP.
     backup: AtomicBool,
@@ -180,6 +195,11 @@ impl Server {
             weight: AtomicU32::new(0),
             conf_weight: AtomicU32::new(0),
             maxconn: AtomicU32::new(0),
+            minconn: AtomicU32::new(0),
+            limit: AtomicU32::new(0),
+            maxqueue: AtomicU32::new(0),
+            id: AtomicU32::new(0),
+            sockopts: Mutex::new(Arc::new(SockOpts::default())),
             admin: AtomicU8::new(Admin::Ready as u8),
             backup: AtomicBool::new(false),
             observe: Mutex::new(None),
@@ -200,6 +220,11 @@ impl Server {
         self.weight.store(conf.weight, Relaxed);
         self.conf_weight.store(conf.weight, Relaxed);
         self.maxconn.store(conf.maxconn, Relaxed);
+        self.minconn.store(conf.minconn, Relaxed);
+        self.limit.store(conf.maxconn, Relaxed);
+        self.maxqueue.store(conf.maxqueue, Relaxed);
+        self.id.store(conf.id.unwrap_or(0), Relaxed);
+        *self.sockopts.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(SockOpts::of(conf));
         let admin = if conf.disabled {
             Admin::Maint
         } else {
@@ -241,8 +266,59 @@ impl Server {
         self.maxconn.load(Relaxed)
     }
 
+    /// `set maxconn server`: as HAProxy, a static limit stays static
+    /// (minconn follows), a dynamic one keeps its minconn.
     pub fn set_maxconn(&self, maxconn: u32) {
+        if self.minconn() == self.maxconn() {
+            self.minconn.store(maxconn, Relaxed);
+        }
         self.maxconn.store(maxconn, Relaxed);
+        self.limit.store(maxconn, Relaxed);
+    }
+
+    /// `minconn` (equal to maxconn when the limit is static).
+    #[inline]
+    pub fn minconn(&self) -> u32 {
+        self.minconn.load(Relaxed)
+    }
+
+    /// Whether `minconn` makes the limit follow the backend's load.
+    #[inline]
+    pub fn is_dynamic(&self) -> bool {
+        let min = self.minconn();
+        min > 0 && min < self.maxconn()
+    }
+
+    /// The connection limit in force now (0 = unlimited): maxconn, or the
+    /// dynamic limit last set by [`Server::refresh_limit`].
+    #[inline]
+    pub fn limit(&self) -> u32 {
+        self.limit.load(Relaxed)
+    }
+
+    /// Sets the dynamic limit for a backend of `beconn` sessions and
+    /// `fullconn` (see [`dynamic_maxconn`]); a static one stays maxconn.
+    pub fn refresh_limit(&self, beconn: usize, fullconn: u32) {
+        let (min, max) = (self.minconn(), self.maxconn());
+        let limit = dynamic_maxconn(min, max, beconn, fullconn);
+        if self.limit() != limit {
+            self.limit.store(limit, Relaxed);
+        }
+    }
+
+    /// `maxqueue` (0 = no limit).
+    pub fn maxqueue(&self) -> u32 {
+        self.maxqueue.load(Relaxed)
+    }
+
+    /// `id N`, if its line has one.
+    pub fn id(&self) -> Option<u32> {
+        Some(self.id.load(Relaxed)).filter(|&id| id > 0)
+    }
+
+    /// How connections to this server are made.
+    pub fn sockopts(&self) -> Arc<SockOpts> {
+        Arc::clone(&self.sockopts.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     #[inline]
@@ -275,7 +351,7 @@ impl Server {
     #[inline]
     pub fn available(&self) -> bool {
         self.in_service() && {
-            let max = self.maxconn();
+            let max = self.limit();
             max == 0 || self.cur() < max
         }
     }
@@ -334,6 +410,27 @@ impl Server {
     }
 }
 
+/// A server's socket options for the connections to it (and its checks).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SockOpts {
+    /// `source`: bound before the connect.
+    pub source: Option<SourceAddr>,
+    /// `tfo`: TCP_FASTOPEN_CONNECT on a first attempt.
+    pub tfo: bool,
+    /// `tcp-ut`: TCP_USER_TIMEOUT.
+    pub tcp_ut: Option<Duration>,
+}
+
+impl SockOpts {
+    fn of(conf: &ServerConf) -> SockOpts {
+        SockOpts {
+            source: conf.source.clone(),
+            tfo: conf.tfo,
+            tcp_ut: conf.tcp_ut,
+        }
+    }
+}
+
 /// One connection's slot on a server; released on drop.
 #[derive(Debug)]
 pub struct ConnGuard {
@@ -345,7 +442,7 @@ impl ConnGuard {
     /// workers: two workers racing for the last slot cannot both get it.
     pub fn acquire(server: &Arc<Server>) -> Option<ConnGuard> {
         let stats = &server.stats;
-        let max = server.maxconn();
+        let max = server.limit();
         let prev = stats
             .cur
             .fetch_update(Relaxed, Relaxed, |c| (max == 0 || c < max).then_some(c + 1))

@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::flags::{FLAGS, Flags, quick_proxy};
 use super::ignored;
 use super::keywords::{
-    ANONYMOUS_DEFAULTS_REFUSED, Bad, HTTP_SECTIONS, RawPage, global_line, serves_page,
-    settings_line, stats_page,
+    ANONYMOUS_DEFAULTS_REFUSED, Bad, HTTP_SECTIONS, RawPage, backend_servers, default_fullconn,
+    global_line, maxqueue_refused, proxy_ids, serves_page, settings_line, stats_page,
 };
 use super::log::{LogSpec, system_hostname};
 use super::log_format::{LineFormat, LogLine};
@@ -424,15 +424,25 @@ impl Builder {
         let mut config = self.global_config(flags);
         config.warnings.append(&mut self.warnings);
         let proxies = std::mem::take(&mut self.proxies);
-        for p in proxies.iter().filter(|p| p.role & BE != 0) {
+        let (ids, id_errors) = proxy_ids(&proxies);
+        for (line, msg) in id_errors {
+            self.err(line, "id", msg);
+        }
+        for (p, &id) in proxies.iter().zip(&ids).filter(|(p, _)| p.role & BE != 0) {
             let backend = self.backend(p, flags, &mut config.warnings);
-            config.backends.push(backend);
+            config.backends.push(Backend { id, ..backend });
         }
         let mut bound = HashMap::new();
-        for p in proxies.iter().filter(|p| p.role & FE != 0) {
+        for (p, &id) in proxies.iter().zip(&ids).filter(|(p, _)| p.role & FE != 0) {
             self.check_binds(p, &mut bound);
             let frontend = self.frontend(p, flags, &mut config);
-            config.frontends.push(frontend);
+            config.frontends.push(Frontend { id, ..frontend });
+        }
+        let backends = proxies.iter().filter(|p| p.role & BE != 0);
+        for (b, p) in backends.enumerate() {
+            let fullconn = p.settings.fullconn;
+            config.backends[b].fullconn =
+                fullconn.unwrap_or_else(|| default_fullconn(&config.frontends, b));
         }
         config.warnings.extend(ignored::warnings(&proxies));
         self.finish_stats_pages(&mut config, &mut bound);
@@ -516,11 +526,15 @@ impl Builder {
             self.err(p.line, role_name(p.role), msg);
         }
         let connect = s.timeout(T_CONNECT).unwrap_or(DEFAULT_TIMEOUT_CONNECT);
+        let mut servers = s.servers.clone();
+        if let Err(msg) = backend_servers(&mut servers, s.source.as_ref()) {
+            self.err(p.line, role_name(p.role), msg);
+        }
         let backend = Backend {
             name: p.name.clone(),
             description: s.description.clone(),
             balance: resolve_balance(flags.balance.or(s.balance), s.consistent),
-            servers: s.servers.clone(),
+            servers,
             retries: s.retries.unwrap_or(DEFAULT_RETRIES),
             redispatch: s.redispatch.unwrap_or(false),
             retry_empty_response: s.retry_empty.unwrap_or(false),
@@ -538,7 +552,15 @@ impl Builder {
             },
             tcp_keepalive: s.srvtcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),
+            // Set by `finish` once every proxy is known.
+            id: 0,
+            fullconn: 0,
+            nolinger: s.nolinger.unwrap_or(false),
+            smart_connect: s.smart_connect.unwrap_or(false),
         };
+        if let Some(msg) = maxqueue_refused(&backend) {
+            self.err(p.line, role_name(p.role), msg);
+        }
         if let (Some(line), false) = (s.tcp_check_line, s.tcp_check == Some(true)) {
             warnings.push(format!(
                 "tcp-check rules from {} in {} {} are not used without `option tcp-check`",
@@ -587,6 +609,10 @@ impl Builder {
             log_line: log_line(s),
             dontlognull: s.dontlognull.unwrap_or(false),
             log: self.log_targets(&s.log),
+            id: 0, // set by `finish`
+            backlog: s.backlog,
+            nolinger: s.nolinger.unwrap_or(false),
+            smart_accept: s.smart_accept.unwrap_or(false),
         };
         if frontend.tcplog && frontend.log.is_empty() {
             let what = if s.log_format.is_some() {

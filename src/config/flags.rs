@@ -120,7 +120,14 @@ pub(super) fn quick_proxy(args: &Args) -> Result<Proxy, Vec<ConfError>> {
                 "--bind",
                 format!("'{a}' is given twice; each address can be bound once"),
             ),
-            Ok(addr) => settings.binds.push((Bind { addr, name: None }, 0)),
+            Ok(addr) => settings.binds.push((
+                Bind {
+                    addr,
+                    name: None,
+                    opts: Default::default(),
+                },
+                0,
+            )),
             Err(msg) => err("--bind", msg),
         }
     }

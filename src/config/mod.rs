@@ -123,6 +123,15 @@ pub struct Frontend {
     /// Where this frontend's connection logs go (`log`, `log global`
     /// expanded); empty = not logged.
     pub log: Vec<LogTarget>,
+    /// `id N`, or the next free id in conf order (HAProxy's `iid`).
+    pub id: u32,
+    /// `backlog N`: accept queue of binds without their own `backlog`;
+    /// None = the frontend's maxconn, as HAProxy.
+    pub backlog: Option<u32>,
+    /// `option nolinger`: client connections end with a reset on close.
+    pub nolinger: bool,
+    /// `option tcp-smart-accept`: TCP_QUICKACK off on the listeners.
+    pub smart_accept: bool,
 }
 
 /// A `listen` or `frontend` in `mode http` with `stats` lines: the HTML
@@ -302,6 +311,39 @@ pub struct Bind {
     pub addr: SocketAddr,
     /// `bind ... name N`.
     pub name: Option<String>,
+    /// The socket options of the line (`v6only`, `backlog`, `tfo`, ...).
+    pub opts: BindOpts,
+}
+
+/// A bind line's socket options (HAProxy's bind options of section 5.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindOpts {
+    /// `v6only` (Some(true)) / `v4v6` (Some(false)): IPV6_V6ONLY on an
+    /// IPv6 bind; None = the kernel's default (dual-stack).
+    pub v6only: Option<bool>,
+    /// `backlog N`: the accept queue; None = the frontend's.
+    pub backlog: Option<u32>,
+    /// `defer-accept`: TCP_DEFER_ACCEPT (1s, as HAProxy): a client is
+    /// accepted once it has sent data.
+    pub defer_accept: bool,
+    /// `tfo`: TCP_FASTOPEN, with the backlog as its queue length.
+    pub tfo: bool,
+    /// `interface NAME`: SO_BINDTODEVICE.
+    pub interface: Option<String>,
+    /// `mss N`: TCP_MAXSEG.
+    pub mss: Option<u32>,
+    /// `tcp-ut T`: TCP_USER_TIMEOUT, inherited by accepted sockets.
+    pub tcp_ut: Option<Duration>,
+}
+
+/// `source ADDR[:PORT] [interface NAME]`: where connections to servers
+/// come from (a backend's, or a server's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAddr {
+    /// Port 0: the kernel picks one at connect (IP_BIND_ADDRESS_NO_PORT).
+    pub addr: SocketAddr,
+    /// `interface NAME`: SO_BINDTODEVICE.
+    pub interface: Option<String>,
 }
 
 /// A `backend` (or the server half of a `listen` section).
@@ -345,6 +387,17 @@ pub struct Backend {
     pub tcp_keepalive: bool,
     /// `option splice-auto` (default on).
     pub splice_auto: bool,
+    /// `id N`, or the next free id in conf order (HAProxy's `iid`).
+    pub id: u32,
+    /// `fullconn N`: the backend load at which servers reach their maxconn
+    /// (with `minconn`); default 10% of the maxconn of the frontends that
+    /// send here, as HAProxy.
+    pub fullconn: u32,
+    /// `option nolinger`: server connections end with a reset on close.
+    pub nolinger: bool,
+    /// `option tcp-smart-connect`: TCP_QUICKACK off on server sockets, so
+    /// the first bytes go with the handshake's last ACK.
+    pub smart_connect: bool,
 }
 
 /// One `server` line.
@@ -376,6 +429,20 @@ pub struct ServerConf {
     /// `slowstart T`: after coming back UP, the server's effective weight
     /// ramps from 1/256 of its weight to all of it over T (zero = off).
     pub slowstart: Duration,
+    /// `id N`; None: numbered where shown (see [`numbered_ids`]).
+    pub id: Option<u32>,
+    /// `minconn N`: with the backend's `fullconn`, the dynamic limit
+    /// `max(minconn, maxconn * backend sessions / fullconn)`. Equal to
+    /// `maxconn` when not set (a static limit).
+    pub minconn: u32,
+    /// `maxqueue N`: clients waiting for this very server (0 = no limit).
+    pub maxqueue: u32,
+    /// `source ...` of the line, else of the backend.
+    pub source: Option<SourceAddr>,
+    /// `tfo`: TCP_FASTOPEN_CONNECT on connections to it.
+    pub tfo: bool,
+    /// `tcp-ut T`: TCP_USER_TIMEOUT on connections to it.
+    pub tcp_ut: Option<Duration>,
 }
 
 /// A server address as written: a host name or an IP, and a port.
@@ -608,6 +675,12 @@ impl ServerConf {
             observe: None,
             check: None,
             slowstart: Duration::ZERO,
+            id: None,
+            minconn: 0,
+            maxqueue: 0,
+            source: None,
+            tfo: false,
+            tcp_ut: None,
         }
     }
 
@@ -670,6 +743,14 @@ fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
     if f.dontlognull {
         s += ", dontlognull";
     }
+    for (on, name) in [
+        (f.nolinger, "nolinger"),
+        (f.smart_accept, "tcp-smart-accept"),
+    ] {
+        if on {
+            s += &format!(", {name}");
+        }
+    }
     s
 }
 
@@ -719,6 +800,20 @@ fn backend_summary(b: &Backend) -> String {
     if b.tcp_keepalive {
         s += ", srvtcpka";
     }
+    if b.servers
+        .iter()
+        .any(|s| s.minconn > 0 && s.minconn < s.maxconn)
+    {
+        s += &format!(", fullconn {}", b.fullconn);
+    }
+    for (on, name) in [
+        (b.nolinger, "nolinger"),
+        (b.smart_connect, "tcp-smart-connect"),
+    ] {
+        if on {
+            s += &format!(", {name}");
+        }
+    }
     s + &format!(", splice-auto {}", on_off(b.splice_auto))
 }
 
@@ -761,6 +856,12 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
         }
     }
     format!("{us}us")
+}
+
+/// HAProxy's numbering (of a backend's servers, for show stat's `sid`):
+/// each one's own `id`, else the next id no one has, from 1, in order.
+pub fn numbered_ids(explicit: &[Option<u32>]) -> Vec<u32> {
+    keywords::numbered(explicit)
 }
 
 /// Parses a `server NAME ADDR:PORT [OPTIONS]` line given at run time (the

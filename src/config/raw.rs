@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::log::LogSpec;
 use super::log_format::LineFormat;
 use super::process::{Process, SpreadChecks};
-use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, StatsAdmin, StatsSocket};
+use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, SourceAddr, StatsAdmin, StatsSocket};
 
 // Where a keyword is accepted: a bit per section role; `listen` is both
 // frontend and backend, so it accepts either kind of keyword.
@@ -155,6 +155,16 @@ pub(super) struct Settings {
     pub(super) stats: Option<StatsLines>,
     /// `monitor-uri` of a defaults section.
     pub(super) monitor_uri: Option<String>,
+    /// `source ...` of defaults or a backend (see `keywords::sockopts`).
+    pub(super) source: Option<SourceAddr>,
+    /// `fullconn N`, `backlog N`, and `id N` with its line.
+    pub(super) fullconn: Option<u32>,
+    pub(super) backlog: Option<u32>,
+    pub(super) id: Option<(u32, usize)>,
+    /// `option nolinger`, `tcp-smart-accept`, `tcp-smart-connect`.
+    pub(super) nolinger: Option<bool>,
+    pub(super) smart_accept: Option<bool>,
+    pub(super) smart_connect: Option<bool>,
 }
 
 impl Settings {

@@ -334,7 +334,13 @@ impl Prober {
 
     fn start(&mut self, i: usize, now: Instant) {
         let probe = &mut self.probes[i];
-        match net::connect(probe.check.target, net::Options::default()) {
+        // A check leaves as the server's traffic does: from its `source`.
+        let sockopts = probe.server.sockopts();
+        let opts = net::Options {
+            server: Some(&sockopts),
+            ..net::Options::default()
+        };
+        match net::connect(probe.check.target, opts) {
             Ok(mut stream) => {
                 self.starved = false;
                 let interest = Interest::READABLE | Interest::WRITABLE;

@@ -12,12 +12,12 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use mio::net::TcpListener;
 
 use crate::config::Config;
-use crate::proxy::listener;
+use crate::proxy::listener::{self, ListenOpts};
 
 /// A bind: its address and the index of its frontend.
 pub type Bind = (SocketAddr, usize);
@@ -93,23 +93,43 @@ fn bind_set(
 ) -> Result<Set, BindError> {
     let mut set = Vec::with_capacity(binds.len());
     for &(addr, f) in binds {
+        let fe = &config.frontends[f];
+        let opts = listen_opts(config, addr, f);
+        let failed = |err| BindError {
+            addr,
+            frontend: fe.name.clone(),
+            err,
+        };
         let sock = match inherited.iter().position(|(_, a)| *a == addr) {
-            Some(pos) => TcpListener::from_std(inherited.swap_remove(pos).0),
-            None => {
-                let fe = &config.frontends[f];
-                let backlog = i32::try_from(fe.maxconn).unwrap_or(i32::MAX);
-                listener::bind_reuseport(addr, backlog, fe.tcp_keepalive).map_err(|err| {
-                    BindError {
-                        addr,
-                        frontend: fe.name.clone(),
-                        err,
-                    }
-                })?
+            Some(pos) => {
+                let sock = inherited.swap_remove(pos).0;
+                reconfigure(sock.as_fd(), &opts).map_err(failed)?;
+                TcpListener::from_std(sock)
             }
+            None => listener::bind_with(addr, &opts).map_err(failed)?,
         };
         set.push((sock, f));
     }
     Ok(set)
+}
+
+/// The socket options of the bind on `addr` of frontend `f`.
+fn listen_opts(config: &Config, addr: SocketAddr, f: usize) -> ListenOpts {
+    let fe = &config.frontends[f];
+    match fe.binds.iter().find(|b| b.addr == addr) {
+        Some(bind) => ListenOpts::of(fe, bind),
+        None => ListenOpts::plain(i32::try_from(fe.maxconn).unwrap_or(i32::MAX), false),
+    }
+}
+
+/// Applies a bind's options to a socket that was bound before (by an old
+/// l4lb, or before a reload), warning of those it cannot change.
+fn reconfigure(fd: BorrowedFd<'_>, opts: &ListenOpts) -> io::Result<()> {
+    let sock = socket2::SockRef::from(&fd);
+    if let Some(warning) = listener::reconfigure(&sock, opts)? {
+        log::warn!("{warning}");
+    }
+    Ok(())
 }
 
 /// A duplicate of every worker's listening socket, with its address, for
@@ -126,6 +146,22 @@ impl Kept {
             match (sock.as_fd().try_clone_to_owned(), sock.local_addr()) {
                 (Ok(fd), Ok(addr)) => self.0.push((fd, addr)),
                 (Err(e), _) | (_, Err(e)) => log::warn!("keeping a listener for upgrades: {e}"),
+            }
+        }
+    }
+
+    /// Applies the options `config` gives each kept bind to its sockets
+    /// (the duplicates share them with the workers): a reload changes the
+    /// options of the binds it keeps, as HAProxy does to the sockets it
+    /// inherits. A socket that refuses is left as it was, with a warning.
+    pub fn apply(&self, config: &Config) {
+        let binds = config.binds();
+        for (fd, addr) in &self.0 {
+            let Some(&(_, f)) = binds.iter().find(|(a, _)| a == addr) else {
+                continue;
+            };
+            if let Err(e) = reconfigure(fd.as_fd(), &listen_opts(config, *addr, f)) {
+                log::warn!("bind {addr}: cannot apply its new options: {e}");
             }
         }
     }

@@ -3,20 +3,69 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// Opens a non-blocking listening socket on `addr` with SO_REUSEPORT, so each
-/// worker can open its own on the same address. TCP_NODELAY (and
-/// SO_KEEPALIVE with `keepalive`) are set here once: accepted sockets
-/// inherit them, which saves a setsockopt per connection.
+use crate::config::{Bind, BindOpts, Frontend};
+use crate::sys;
+
+/// The socket options of one bind, as set on each of its listeners: the
+/// bind line's, with what its frontend adds (`backlog`, `option clitcpka`,
+/// `option nolinger`, `option tcp-smart-accept`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ListenOpts {
+    pub backlog: i32,
+    pub keepalive: bool,
+    pub nolinger: bool,
+    /// TCP_QUICKACK off (`option tcp-smart-accept`).
+    pub smart_accept: bool,
+    pub bind: BindOpts,
+}
+
+impl ListenOpts {
+    /// The options of `bind` in `fe`. The backlog is the bind's, else the
+    /// frontend's, else its maxconn, as HAProxy's.
+    pub(crate) fn of(fe: &Frontend, bind: &Bind) -> ListenOpts {
+        let backlog = bind
+            .opts
+            .backlog
+            .or(fe.backlog)
+            .map_or(fe.maxconn, |b| b as usize);
+        ListenOpts {
+            backlog: i32::try_from(backlog).unwrap_or(i32::MAX),
+            keepalive: fe.tcp_keepalive,
+            nolinger: fe.nolinger,
+            smart_accept: fe.smart_accept,
+            bind: bind.opts.clone(),
+        }
+    }
+
+    /// Just a backlog and SO_KEEPALIVE (the quick start and the tests).
+    pub(crate) fn plain(backlog: i32, keepalive: bool) -> ListenOpts {
+        ListenOpts {
+            backlog,
+            keepalive,
+            ..ListenOpts::default()
+        }
+    }
+}
+
+/// Opens a non-blocking listening socket on `addr` with SO_REUSEPORT, so
+/// each worker can open its own on the same address (and the stats pages).
 pub(crate) fn bind_reuseport(
     addr: SocketAddr,
     backlog: i32,
     keepalive: bool,
 ) -> io::Result<TcpListener> {
+    bind_with(addr, &ListenOpts::plain(backlog, keepalive))
+}
+
+/// As [`bind_reuseport`], with every option of `opts`: IPV6_V6ONLY before
+/// the bind (it cannot change after), the others by [`configure`].
+pub(crate) fn bind_with(addr: SocketAddr, opts: &ListenOpts) -> io::Result<TcpListener> {
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -24,13 +73,72 @@ pub(crate) fn bind_reuseport(
     )?;
     sock.set_reuse_address(true)?;
     sock.set_reuse_port(true)?;
-    sock.set_tcp_nodelay(true)?;
-    if keepalive {
-        sock.set_keepalive(true)?;
+    if let (true, Some(v6only)) = (addr.is_ipv6(), opts.bind.v6only) {
+        sock.set_only_v6(v6only)?;
     }
+    configure(&sock, opts)?;
     sock.bind(&addr.into())?;
-    sock.listen(backlog)?;
+    sock.listen(opts.backlog)?;
+    // `listen` resets the delayed-ACK state: TCP_QUICKACK goes after it.
+    sock.set_tcp_quickack(!opts.smart_accept)?;
     Ok(TcpListener::from_std(sock.into()))
+}
+
+/// Sets every option of `opts` that a listening socket can change at any
+/// time, and resets those `opts` leaves out, as HAProxy does to a socket
+/// it inherits: at the bind, on an upgrade (sockets an old l4lb handed
+/// over) and on a reload (the sockets it keeps). TCP_NODELAY (and
+/// SO_KEEPALIVE, SO_LINGER, TCP_USER_TIMEOUT, TCP_MAXSEG) are inherited by
+/// accepted sockets, which saves a setsockopt per connection.
+pub(crate) fn configure(sock: &Socket, opts: &ListenOpts) -> io::Result<()> {
+    let fd = sock.as_fd();
+    sock.set_tcp_nodelay(true)?;
+    sock.set_keepalive(opts.keepalive)?;
+    // Linger 0: close() sends a reset, not a FIN (`option nolinger`).
+    sock.set_linger(opts.nolinger.then_some(Duration::ZERO))?;
+    let device = opts.bind.interface.as_deref().map(str::as_bytes);
+    if device.is_some() || sock.device()?.is_some() {
+        sock.bind_device(device)?;
+    }
+    // 0 is the kernel's "no user MSS".
+    sock.set_tcp_mss(opts.bind.mss.unwrap_or(0))?;
+    sock.set_tcp_user_timeout(opts.bind.tcp_ut)?;
+    // HAProxy defers by up to one second.
+    let defer = i32::from(opts.bind.defer_accept);
+    sys::set_int_sockopt(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, defer)?;
+    // The fast open queue is as long as the accept queue, as HAProxy's. An
+    // unset one is left alone: setting 0 would create a queue.
+    if opts.bind.tfo {
+        sys::set_int_sockopt(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, opts.backlog)?;
+    } else if sys::int_sockopt(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN)? != 0 {
+        sys::set_int_sockopt(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, 0)?;
+    }
+    // Takes on a listening socket only (see `bind_with`).
+    sock.set_tcp_quickack(!opts.smart_accept)?;
+    Ok(())
+}
+
+/// Applies `opts` to a listening socket kept across a reload or handed
+/// over by an upgrade: [`configure`], and `listen` again for a new
+/// backlog. IPV6_V6ONLY cannot change on a bound socket: the message says
+/// so when it differs, and the socket keeps it.
+pub(crate) fn reconfigure(sock: &Socket, opts: &ListenOpts) -> io::Result<Option<String>> {
+    configure(sock, opts)?;
+    sock.listen(opts.backlog)?;
+    let addr = sock.local_addr()?.as_socket();
+    let Some(addr) = addr.filter(SocketAddr::is_ipv6) else {
+        return Ok(None);
+    };
+    let now = sock.only_v6()?;
+    let want = opts.bind.v6only.unwrap_or(now);
+    Ok((want != now).then(|| {
+        format!(
+            "bind {addr}: {} cannot change on a listening socket; it stays {} until the bind \
+             is removed and added back, or l4lb restarted",
+            if want { "v6only" } else { "v4v6" },
+            if now { "v6only" } else { "v4v6" },
+        )
+    }))
 }
 
 /// What one accept call produced.
@@ -124,6 +232,41 @@ impl Pause {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_sets_and_clears_options_but_v6only_only_warns() {
+        let opts = ListenOpts {
+            nolinger: true,
+            bind: BindOpts {
+                v6only: Some(true),
+                mss: Some(1300),
+                ..BindOpts::default()
+            },
+            ..ListenOpts::plain(8, false)
+        };
+        let l = bind_with("[::1]:0".parse().unwrap(), &opts).unwrap();
+        let sock = socket2::SockRef::from(&l);
+        assert_eq!(sock.linger().unwrap(), Some(Duration::ZERO));
+        assert_eq!(sock.tcp_mss().unwrap(), 1300);
+        assert!(sock.only_v6().unwrap());
+        let plain = ListenOpts::plain(8, false);
+        assert_eq!(
+            reconfigure(&sock, &plain).unwrap(),
+            None,
+            "no v6only said: kept"
+        );
+        assert_eq!(sock.linger().unwrap(), None);
+        let dual = ListenOpts {
+            bind: BindOpts {
+                v6only: Some(false),
+                ..BindOpts::default()
+            },
+            ..plain
+        };
+        let warning = reconfigure(&sock, &dual).unwrap().unwrap();
+        assert!(warning.contains("v4v6 cannot change"), "{warning}");
+        assert!(sock.only_v6().unwrap(), "the socket keeps it");
+    }
 
     #[test]
     fn a_run_of_failures_rests_the_listener_and_reports_its_start_and_end_once() {

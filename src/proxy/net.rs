@@ -7,19 +7,35 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::time::Duration;
 
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
+use crate::backend::SockOpts;
+use crate::config::SourceAddr;
+use crate::sys;
+
 /// Socket options set before connecting.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Options {
+pub(crate) struct Options<'a> {
     pub nodelay: bool,
     pub keepalive: bool,
+    /// `option nolinger`: close() sends a reset.
+    pub nolinger: bool,
+    /// `option tcp-smart-connect`: TCP_QUICKACK off, so the first bytes
+    /// leave with the handshake's last ACK.
+    pub smart_connect: bool,
+    /// `tfo` on the server, on a first attempt (TCP_FASTOPEN_CONNECT).
+    pub fast_open: bool,
+    /// The server's `source`, `tcp-ut` (and `tfo`, which `fast_open` says
+    /// whether to use).
+    pub server: Option<&'a SockOpts>,
 }
 
 /// Opens a non-blocking socket to `addr` and starts connecting.
-pub(crate) fn connect(addr: SocketAddr, opts: Options) -> io::Result<TcpStream> {
+pub(crate) fn connect(addr: SocketAddr, opts: Options<'_>) -> io::Result<TcpStream> {
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking().cloexec(),
@@ -31,12 +47,47 @@ pub(crate) fn connect(addr: SocketAddr, opts: Options) -> io::Result<TcpStream> 
     if opts.keepalive {
         sock.set_tcp_keepalive(&TcpKeepalive::new())?;
     }
+    if opts.nolinger {
+        sock.set_linger(Some(Duration::ZERO))?;
+    }
+    if opts.smart_connect {
+        sock.set_tcp_quickack(false)?;
+    }
+    if let Some(server) = opts.server {
+        if let Some(source) = &server.source {
+            bind_source(&sock, source)?;
+        }
+        if server.tcp_ut.is_some() {
+            sock.set_tcp_user_timeout(server.tcp_ut)?;
+        }
+        if opts.fast_open && server.tfo {
+            let fd = sock.as_fd();
+            sys::set_int_sockopt(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT, 1)?;
+        }
+    }
     match sock.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e),
     }
     Ok(TcpStream::from_std(sock.into()))
+}
+
+/// Binds an outgoing socket to its `source` before the connect. Without a
+/// port, IP_BIND_ADDRESS_NO_PORT lets the kernel pick the port at connect,
+/// by the whole 4-tuple: no ephemeral port is held by the bind alone.
+fn bind_source(sock: &Socket, source: &SourceAddr) -> io::Result<()> {
+    if let Some(dev) = &source.interface {
+        sock.bind_device(Some(dev.as_bytes()))?;
+    }
+    if source.addr.port() == 0 {
+        let fd = sock.as_fd();
+        sys::set_int_sockopt(fd, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)?;
+    } else {
+        // One port for every connection: each differs by its server side.
+        sock.set_reuse_address(true)?;
+    }
+    sock.bind(&source.addr.into())
 }
 
 /// Where a connect in progress stands, once its socket reported readiness.
@@ -62,13 +113,21 @@ pub(crate) enum Progress {
 }
 
 /// Whether `err` is l4lb's own shortage (file descriptors, kernel memory,
-/// local ports), not the server's fault. Such an error never counts against
+/// local ports, a `source` address or port it cannot bind), not the
+/// server's fault. Such an error never counts against
 /// a server, never feeds `observe layer4` or a health check, and is never
 /// retried at once (it would only fail again).
 pub(crate) fn local_shortage(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL)
+        Some(
+            libc::EMFILE
+                | libc::ENFILE
+                | libc::ENOBUFS
+                | libc::ENOMEM
+                | libc::EADDRNOTAVAIL
+                | libc::EADDRINUSE
+        )
     )
 }
 
@@ -84,6 +143,7 @@ mod tests {
             libc::ENOBUFS,
             libc::ENOMEM,
             libc::EADDRNOTAVAIL,
+            libc::EADDRINUSE,
         ] {
             assert!(local_shortage(&io::Error::from_raw_os_error(errno)));
         }

@@ -18,6 +18,9 @@ use proxy::{
 };
 use refused::{HTTP_ONLY, NOT_YET, not_yet};
 use server::{SERVER_USAGE, default_server, server};
+use sockopts::{
+    BACKLOG_MASK, FULLCONN_MASK, ID_MASK, SOURCE_MASK, backlog, fullconn, proxy_id, source,
+};
 
 /// The global section: its keywords, `stats` and logging lines.
 mod global;
@@ -32,6 +35,8 @@ mod proxy;
 /// The refused HAProxy keywords and their messages.
 mod refused;
 mod server;
+/// Socket options and limits of binds, servers and proxies.
+mod sockopts;
 /// `mode http` sections that serve the stats page, and `stats` lines.
 mod stats_page;
 
@@ -39,6 +44,9 @@ pub(super) use global::global_line;
 pub(super) use http::ANONYMOUS_DEFAULTS_REFUSED;
 pub(super) use refused::{HTTP_SECTIONS, http_only};
 pub(super) use server::server_line;
+pub(super) use sockopts::{
+    backend_servers, default_fullconn, maxqueue_refused, numbered, proxy_ids,
+};
 pub(super) use stats_page::{RawPage, page as stats_page, serves_page};
 
 /// A keyword's complaint about its line. `keyword` is None when it is the
@@ -144,7 +152,7 @@ const KEYWORDS: &[Keyword] = &[
     Keyword {
         name: "bind",
         mask: FE,
-        usage: "bind ADDR:PORT[,ADDR:PORT...] [name NAME]",
+        usage: "bind ADDR:PORT[,ADDR:PORT...] [name NAME] [OPTIONS]",
         parse: bind,
     },
     Keyword {
@@ -242,6 +250,30 @@ const KEYWORDS: &[Keyword] = &[
         mask: FE | BE,
         usage: "description TEXT",
         parse: description,
+    },
+    Keyword {
+        name: "source",
+        mask: SOURCE_MASK,
+        usage: "source ADDR[:PORT] [interface NAME]",
+        parse: source,
+    },
+    Keyword {
+        name: "fullconn",
+        mask: FULLCONN_MASK,
+        usage: "fullconn N",
+        parse: fullconn,
+    },
+    Keyword {
+        name: "backlog",
+        mask: BACKLOG_MASK,
+        usage: "backlog N",
+        parse: backlog,
+    },
+    Keyword {
+        name: "id",
+        mask: ID_MASK,
+        usage: "id N",
+        parse: proxy_id,
     },
 ];
 

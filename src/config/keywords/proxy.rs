@@ -2,6 +2,7 @@
 //! `server` and `default-server` (in `server`): mode, bind, balance,
 //! timeouts, retries, options, log lines, tcp-check steps.
 
+use super::super::BindOpts;
 use super::super::log::parse_proxy_log;
 use super::super::raw::{
     ALL, BE, DEF, FE, Ignored, Mode, Settings, T_CONNECT, T_QUEUE, TIMEOUTS, Why, check_name,
@@ -14,6 +15,7 @@ use super::http::{self, LOG_FORMAT_SLOT, ignored_option, ignored_timeout};
 use super::refused::{
     BIND_NOT_YET, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only, not_yet,
 };
+use super::sockopts::{BIND_OPTIONS, bind_option};
 use super::{Bad, Ctx, bad, bad_kw, misplaced_keyword};
 
 /// `mode tcp|http`: stored; a proxy left in mode http is refused when the
@@ -41,42 +43,47 @@ pub(super) fn bind(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
             Err(m) => errors.push(bad(m)),
         }
     }
-    let name = bind_options(opts, &mut errors);
+    let (name, bind_opts) = bind_options(opts, &mut errors);
     // Kept even when an option is wrong (the file is refused anyway), so
     // that the same address bound again is still reported.
     for addr in addrs_ok {
         let bind = Bind {
             addr,
             name: name.clone(),
+            opts: bind_opts.clone(),
         };
         s.binds.push((bind, c.line));
     }
     Bad::all(errors).map_or(Ok(()), Err)
 }
 
-/// Returns the bind's `name`; every bad option goes to `errors`. The
-/// words after a refused option, up to the next option l4lb knows of, are
-/// taken as its values.
-fn bind_options(opts: &[String], errors: &mut Vec<Bad>) -> Option<String> {
-    let known = |w: &str| w == "name" || BIND_NOT_YET.contains(&w);
+/// Returns the bind's `name` and socket options; every bad option goes to
+/// `errors`. The words after a refused option, up to the next option l4lb
+/// knows of, are taken as its values.
+fn bind_options(opts: &[String], errors: &mut Vec<Bad>) -> (Option<String>, BindOpts) {
+    let known = |w: &str| w == "name" || BIND_OPTIONS.contains(&w) || BIND_NOT_YET.contains(&w);
     let mut name = None;
-    let mut it = opts.iter().peekable();
+    let mut bind_opts = BindOpts::default();
+    let mut it = opts.iter();
     while let Some(opt) = it.next() {
-        let refused = match opt.as_str() {
+        let done = match opt.as_str() {
             "name" => match it.next() {
                 Some(n) => {
                     name = Some(n.clone());
                     continue;
                 }
-                None => bad_kw("name", "expects a value: name NAME"),
+                None => Err(bad_kw("name", "expects a value: name NAME")),
             },
-            o if BIND_NOT_YET.contains(&o) => not_yet(o),
-            o => bad_kw(o, "unknown bind option; accepted: name NAME"),
+            o => bind_option(o, &mut it, &mut bind_opts),
         };
-        errors.push(refused);
-        while it.next_if(|w| !known(w)).is_some() {}
+        if let Err(refused) = done {
+            errors.push(refused);
+            let rest = it.as_slice();
+            let values = rest.iter().take_while(|w| !known(w)).count();
+            it = rest[values..].iter();
+        }
     }
-    name
+    (name, bind_opts)
 }
 
 pub(super) fn default_backend(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
@@ -365,6 +372,21 @@ const OPTIONS: &[Opt] = &[
         name: "log-separate-errors",
         mask: DEF | FE,
         set: |s, on| s.log_separate_errors = Some(on),
+    },
+    Opt {
+        name: "nolinger",
+        mask: ALL,
+        set: |s, on| s.nolinger = Some(on),
+    },
+    Opt {
+        name: "tcp-smart-accept",
+        mask: DEF | FE,
+        set: |s, on| s.smart_accept = Some(on),
+    },
+    Opt {
+        name: "tcp-smart-connect",
+        mask: DEF | BE,
+        set: |s, on| s.smart_connect = Some(on),
     },
 ];
 

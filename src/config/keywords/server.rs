@@ -13,6 +13,7 @@ use super::super::{
 };
 use super::http;
 use super::refused::{SERVER_HTTP_ONLY, SERVER_NOT_YET, http_only, not_yet};
+use super::sockopts;
 use super::{Bad, Ctx, bad, bad_kw};
 
 pub(super) const SERVER_USAGE: &str = "server NAME ADDR:PORT [weight 0-256] [maxconn N] [disabled] [backup] [check [inter T] [fastinter T] [downinter T] [rise N] [fall N] [port N] [addr IP]]";
@@ -147,6 +148,7 @@ impl ServerDraft {
 
     fn finish(self) -> ServerConf {
         let mut conf = self.conf;
+        sockopts::minmax(&mut conf);
         if self.observing {
             conf.observe = Some(self.observe);
         }
@@ -274,6 +276,37 @@ const SERVER_OPTIONS: &[ServerOption] = &[
     valued("slowstart T", "expects a time: slowstart T", |d, v| {
         d.conf.slowstart = parse_time(v)?;
         Ok(())
+    }),
+    valued("id N", "expects a value: id N", |d, v| {
+        sockopts::server_id(&mut d.conf, v)
+    }),
+    valued("minconn N", "expects a value: minconn N", |d, v| {
+        sockopts::minconn(&mut d.conf, v)
+    }),
+    valued("maxqueue N", "expects a value: maxqueue N", |d, v| {
+        sockopts::maxqueue(&mut d.conf, v)
+    }),
+    valued(
+        "source ADDR[:PORT]",
+        "expects an address: source ADDR[:PORT]",
+        |d, v| sockopts::server_source(&mut d.conf, v),
+    ),
+    valued(
+        "interface NAME",
+        "expects a name: interface NAME",
+        |d, v| sockopts::server_interface(&mut d.conf, v),
+    ),
+    valued(
+        "usesrc ADDR",
+        "expects: usesrc ADDR|client|clientip",
+        |d, v| sockopts::usesrc(&mut d.conf, v),
+    ),
+    flag("tfo", |d, _| {
+        d.conf.tfo = true;
+        Ok(())
+    }),
+    valued("tcp-ut T", "expects a time: tcp-ut T", |d, v| {
+        sockopts::server_tcp_ut(&mut d.conf, v)
     }),
 ];
 

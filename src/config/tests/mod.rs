@@ -18,6 +18,7 @@ mod process;
 mod proxy;
 mod sections;
 mod servers;
+mod sockopts;
 mod stats;
 mod stats_page;
 mod timeouts;
@@ -141,7 +142,8 @@ fn base_config_has_the_documented_defaults() {
         f.binds,
         [Bind {
             addr: "127.0.0.1:8080".parse().unwrap(),
-            name: None
+            name: None,
+            opts: BindOpts::default(),
         }]
     );
     assert_eq!(

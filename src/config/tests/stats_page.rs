@@ -32,7 +32,8 @@ fn a_stats_listen_is_a_page_not_a_proxy() {
             name: "stats".into(),
             binds: vec![Bind {
                 addr: "127.0.0.1:8404".parse().unwrap(),
-                name: None
+                name: None,
+                opts: crate::config::BindOpts::default(),
             }],
             uri: "/st".into(),
             realm: "Ops Team".into(),

@@ -81,6 +81,7 @@ impl Supervisor {
         reload::ramp_new_servers(&self.shared, &shared, &mut self.ramps, Instant::now());
         self.stats_changed |= reload::stats_changed(&self.shared.config, &shared.config);
         self.listeners.retain(&binds::list(&shared.config));
+        self.listeners.apply(&shared.config);
         self.listeners.keep(&sets);
         let prober = self.prober.as_ref().filter(|_| prober_running);
         let reports = reload::hand_over(&self.workers, prober, sets, &shared, &self.waker);

@@ -12,7 +12,7 @@ use crate::backend::{ConnGuard, Server};
 use crate::logs::tcplog::{Cause, Phase, Termination};
 use crate::proxy::net::{self, Progress};
 use crate::proxy::pump::{Pump, Side};
-use crate::shared::Shared;
+use crate::shared::{BackendCount, Shared};
 use crate::worker::token::Peer;
 
 impl Session {
@@ -31,15 +31,18 @@ impl Session {
         let be = &ctx.shared.config.backends[self.backend];
         let balancer = &mut ctx.balancers[self.backend];
         let since = queued_since.unwrap_or(ctx.now);
+        let count = &ctx.shared.backends[self.backend];
         let queued = |avoid, starved| {
             let q = Queued {
                 since,
                 avoid,
                 attempts,
                 starved,
+                _seat: (!starved).then(|| QueueSeat::take(count)),
             };
             State::Queued(q)
         };
+        refresh_limits(ctx.shared, self.backend);
         // Redispatch: never the server that just failed, unless it is the
         // only one left.
         let key = self.hash_key();
@@ -67,9 +70,19 @@ impl Session {
         let Some(guard) = ConnGuard::acquire(&servers[idx]) else {
             return Step::Stay(queued(avoid, false), Next::Queue);
         };
+        let sockopts = servers[idx].sockopts();
         let opts = net::Options {
             nodelay: true,
             keepalive: be.tcp_keepalive,
+            nolinger: be.nolinger,
+            smart_connect: be.smart_connect,
+            // As HAProxy: only with client bytes to carry in the SYN (with
+            // a cookie cached the kernel holds the SYN until the first
+            // write: a server that speaks first would never hear), and
+            // never on a retry, whose connect must tell a refusal from a
+            // success.
+            fast_open: attempts == 0 && sockopts.tfo && self.client_has_data(),
+            server: Some(&sockopts),
         };
         let addr = servers[idx].addr();
         let mut stream = match net::connect(addr, opts) {
@@ -150,6 +163,7 @@ impl Session {
                 avoid: Some(failed),
                 attempts,
                 starved: true,
+                _seat: None,
             };
             return Step::Stay(State::Queued(queued), Next::Starved);
         }
@@ -196,6 +210,13 @@ impl Session {
         self.forward(ctx, forwarding)
     }
 
+    /// Whether the client has sent bytes not read yet (one peek, asked only
+    /// for a `tfo` server).
+    fn client_has_data(&self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.client.stream.peek(&mut byte), Ok(n) if n > 0)
+    }
+
     /// Notes that l4lb could not open a socket to a server: nothing is
     /// counted against the server and no retry is spent; the client waits
     /// in Queued (up to `timeout queue`), retried with the queue, and the
@@ -237,6 +258,38 @@ pub(super) fn connect_cause(err: &io::Error) -> Cause {
         Cause::Resource
     } else {
         Cause::ServerAbort
+    }
+}
+
+/// A queued client's place in its backend's queue count (`qcur`, `qmax`
+/// of show stat), given back when it leaves the queue.
+#[derive(Debug)]
+pub(super) struct QueueSeat(Arc<BackendCount>);
+
+impl QueueSeat {
+    fn take(count: &Arc<BackendCount>) -> QueueSeat {
+        let now = count.queued.fetch_add(1, Relaxed) + 1;
+        count.queued_max.fetch_max(now, Relaxed);
+        QueueSeat(Arc::clone(count))
+    }
+}
+
+impl Drop for QueueSeat {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Sets the limit of each server with `minconn` for its backend's load now
+/// (HAProxy's dynamic maxconn), before a pick reads it. Servers with a
+/// static limit cost one load each.
+fn refresh_limits(shared: &Shared, backend: usize) {
+    let beconn = shared.backends[backend].cur.load(Relaxed);
+    let fullconn = shared.config.backends[backend].fullconn;
+    for server in &shared.servers[backend] {
+        if server.is_dynamic() {
+            server.refresh_limit(beconn, fullconn);
+        }
     }
 }
 

@@ -96,6 +96,8 @@ struct Queued {
     avoid: Option<usize>,
     attempts: u32,
     starved: bool,
+    /// Its place in the backend's `qcur` (not while starved).
+    _seat: Option<connect::QueueSeat>,
 }
 
 /// Non-blocking connect in progress to `servers[idx]`.
