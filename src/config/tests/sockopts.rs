@@ -176,24 +176,30 @@ fn socket_options_of_proxies() {
     assert!(!be.nolinger && be.smart_connect);
     let c = load(&BASE.replace("timeout client 30s", "timeout client 30s\n    backlog 12"));
     assert_eq!(c.frontends[0].backlog, Some(12));
-    assert_backend_errors(&[
+    // Where they cannot act, HAProxy warns and ignores them (warnifnotcap).
+    let misplaced = [
         (
             "option tcp-smart-accept",
-            9,
             "option tcp-smart-accept",
-            "not accepted in a backend",
+            "backend",
         ),
-        ("backlog 5", 9, "backlog", "not accepted in a backend"),
-    ]);
-    assert_frontend_errors(&[
+        ("backlog 5", "backlog", "backend"),
         (
             "option tcp-smart-connect",
-            2,
             "option tcp-smart-connect",
-            "not accepted in a frontend",
+            "frontend",
         ),
-        ("fullconn 5", 2, "fullconn", "not accepted in a frontend"),
-    ]);
+        ("fullconn 5", "fullconn", "frontend"),
+    ];
+    for (line, kw, section) in misplaced {
+        let text = if section == "backend" {
+            in_backend(line)
+        } else {
+            in_frontend(line)
+        };
+        let ignored = format!("is ignored in a {section} section");
+        assert_warning(&text, &[kw, &ignored]);
+    }
 }
 
 #[test]
