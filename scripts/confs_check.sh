@@ -50,8 +50,9 @@ in_family() { # KEYWORD FAMILY-REGEX
     [[ $1 =~ ^($2)$ ]]
 }
 
-header='| file | family | marks | `l4lb -c` | errors (keyword x count) | verdict |'
-[[ -n $haproxy ]] && header+=' `haproxy -c` |'
+
+header="| file | family | marks | \`l4lb -c\` | errors (keyword x count) | verdict |"
+[[ -n $haproxy ]] && header+=" \`haproxy -c\` |"
 echo "$header"
 echo "$header" | sed 's/[^|]*|/---|/g; s/^---|/|/'
 fail=0
