@@ -160,8 +160,10 @@ fn start_and_route(p: Prepared) {
     }
     let lb = L4lb::spawn(&args, p.dir);
     wait_taken_out(&p.name, &p.marks, &p.text, &lb);
+    let mut clients = 0;
     for route in &p.marks.routes {
         let port = p.frontends[&route.frontend];
+        clients += 2 * route.servers.len() + 1;
         for _ in 0..2 * route.servers.len() {
             let got = common::round_trip(port);
             assert!(
@@ -174,6 +176,16 @@ fn start_and_route(p: Prepared) {
             );
         }
         stream_through(&p.name, &route.frontend, port);
+    }
+    if marks::logs_each_connection(&p.text) {
+        let logged =
+            common::wait_until(Duration::from_secs(10), || lb.out_lines().len() >= clients);
+        assert!(
+            logged,
+            "{}: {clients} connections, log lines on stdout:\n{}",
+            p.name,
+            lb.out_lines().join("\n")
+        );
     }
     let status = lb.stop();
     assert!(status.success(), "{}: l4lb exited {status:?}", p.name);

@@ -322,6 +322,20 @@ pub(crate) fn stats_socket(text: &str) -> Option<String> {
     })
 }
 
+/// Whether l4lb must write one line to its stdout per finished client
+/// connection: the file logs to `stdout` with `option tcplog` or a
+/// `log-format`. (Without either, HAProxy logs a "Connect from" line at
+/// accept, which l4lb does not: not asserted.)
+pub(crate) fn logs_each_connection(text: &str) -> bool {
+    let has = |words: &[&str]| {
+        text.lines().any(|l| {
+            let mut w = l.split_whitespace();
+            words.iter().all(|word| w.next() == Some(*word))
+        })
+    };
+    has(&["log", "stdout"]) && (has(&["option", "tcplog"]) || has(&["log-format"]))
+}
+
 /// Whether the file asks HAProxy to daemonize (then the test passes `-db`,
 /// as a systemd unit or a container entry point does).
 pub(crate) fn wants_daemon(text: &str) -> bool {
@@ -378,6 +392,18 @@ listen x
         assert!(parse(load).unwrap_err().contains("start files only"));
         let waits = "# l4lb-family: x\n# l4lb-test: load\n# l4lb-waits: routing (13)\n";
         assert_eq!(parse(waits).unwrap().waits.len(), 1);
+    }
+
+    #[test]
+    fn connection_logs_are_expected_with_a_format_on_stdout() {
+        let tcplog = "global\n    log stdout format raw local0\ndefaults\n    option tcplog\n";
+        assert!(logs_each_connection(tcplog));
+        assert!(!logs_each_connection(
+            &tcplog.replace("tcplog", "dontlognull")
+        ));
+        assert!(!logs_each_connection(&tcplog.replace("stdout", "/dev/log")));
+        let fmt = tcplog.replace("option tcplog", "log-format \"%ci %ft\"");
+        assert!(logs_each_connection(&fmt));
     }
 
     #[test]
