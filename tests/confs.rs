@@ -83,7 +83,8 @@ fn error_keywords(stderr: &str, path: &Path) -> Result<Vec<String>, String> {
         let Some(msg) = line.strip_prefix("l4lb: ") else {
             continue; // a log line (warnings go through the logger)
         };
-        if msg.starts_with("configuration is invalid") {
+        let lower = msg.to_ascii_lowercase();
+        if lower.starts_with("configuration is invalid") || lower.starts_with("warning") {
             continue;
         }
         let keyword = msg
@@ -385,6 +386,7 @@ fn error_lines_are_read_by_keyword() {
     let stderr = "l4lb: /t/x.cfg:4: 'option httpchk': no\n\
                   [2026 WARN] something\n\
                   l4lb: /t/x.cfg:9: 'send-proxy': not yet\n\
+                  l4lb: warning: /t/x.cfg:2: 'option forwardfor': no effect\n\
                   l4lb: configuration is invalid (2 error(s))\n";
     assert_eq!(
         error_keywords(stderr, path).unwrap(),
