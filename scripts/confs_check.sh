@@ -70,7 +70,7 @@ for f in tests/confs/*.cfg; do
     # The keyword of every error line about this file.
     keywords=$(sed -n "s|^l4lb: $conf:[0-9]*: '\([^']*\)': .*|\1|p" "$tmp/err")
     others=$(grep '^l4lb: ' "$tmp/err" | grep -v "^l4lb: $conf:[0-9]*: '" |
-        grep -vc '^l4lb: configuration is invalid' || true)
+        grep -vi '^l4lb: warning' | grep -vc '^l4lb: configuration is invalid' || true)
     counted=$(printf '%s\n' "$keywords" | sed '/^$/d' | sort | uniq -c |
         awk '{c=$1; $1=""; sub(/^ /,""); printf "%s%s x%d", sep, $0, c; sep=", "}')
     ((others > 0)) && counted+="${counted:+, }$others without keyword"
