@@ -1,0 +1,397 @@
+//! Real-world haproxy.cfg files (tests/confs/*.cfg, written after the
+//! deployments named at the top of each): `l4lb -c` must do what each file's
+//! marks say (tests/confs/README.md), and the `start` ones are run against
+//! loopback backends with bytes sent through every frontend they route.
+//!
+//! The expectations are the target of issue 11 ("l4lb runs real haproxy.cfg
+//! files"); scripts/confs_check.sh prints where each file stands.
+
+mod common;
+#[path = "confs/marks.rs"]
+mod marks;
+#[path = "confs/servers.rs"]
+mod servers;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{L4lb, TempDir};
+use marks::{Family, Marks};
+
+fn conf_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/confs")
+}
+
+/// One file, its placeholders replaced: written in its own temp dir (which
+/// is also its `@DIR@`), with the ports its frontends and servers got.
+struct Prepared {
+    name: String,
+    marks: Marks,
+    text: String,
+    path: PathBuf,
+    frontends: BTreeMap<String, u16>,
+    servers: BTreeMap<String, u16>,
+    dir: TempDir,
+}
+
+fn prepare(name: &str) -> Prepared {
+    let raw = std::fs::read_to_string(conf_dir().join(name)).unwrap();
+    let marks = marks::parse(&raw).unwrap_or_else(|e| panic!("{name}: bad marks: {e}"));
+    let dir = TempDir::new("confs");
+    let (mut frontends, mut servers) = (BTreeMap::new(), BTreeMap::new());
+    let text = marks::substitute(&raw, |kind, n| {
+        let ports = if kind == "FE" {
+            &mut frontends
+        } else {
+            &mut servers
+        };
+        ports
+            .entry(n.to_string())
+            .or_insert_with(common::free_port)
+            .to_string()
+    })
+    .replace("@DIR@", dir.0.to_str().unwrap());
+    let path = dir.0.join(name);
+    std::fs::write(&path, &text).unwrap();
+    Prepared {
+        name: name.to_string(),
+        marks,
+        text,
+        path,
+        frontends,
+        servers,
+        dir,
+    }
+}
+
+fn l4lb_check(path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_l4lb"))
+        .args(["-c", "-f", path.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// The keywords `-c` names in its errors about `path`
+/// (`l4lb: PATH:LINE: 'KEYWORD': message`); an error line that names no
+/// keyword of that file is returned as `Err`.
+fn error_keywords(stderr: &str, path: &Path) -> Result<Vec<String>, String> {
+    let prefix = format!("{}:", path.display());
+    let mut keywords = Vec::new();
+    for line in stderr.lines() {
+        let Some(msg) = line.strip_prefix("l4lb: ") else {
+            continue; // a log line (warnings go through the logger)
+        };
+        let lower = msg.to_ascii_lowercase();
+        if lower.starts_with("configuration is invalid") || lower.starts_with("warning") {
+            continue;
+        }
+        let keyword = msg
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once(": '"))
+            .filter(|(line_no, _)| line_no.chars().all(|c| c.is_ascii_digit()))
+            .and_then(|(_, rest)| rest.split_once("': "))
+            .map(|(kw, _)| kw.to_string());
+        keywords.push(keyword.ok_or_else(|| format!("an error that names no keyword: {line}"))?);
+    }
+    Ok(keywords)
+}
+
+/// Checks `-c`'s verdict against the marks: `Err` says what is off.
+fn check_verdict(p: &Prepared, out: &Output) -> Result<(), String> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    if p.marks.waits.is_empty() {
+        return match code {
+            Some(0) => Ok(()),
+            _ => Err(format!("-c should pass; it said ({code:?}):\n{stderr}")),
+        };
+    }
+    if code != Some(1) {
+        return Err(format!(
+            "-c should fail on {:?} only; exit {code:?}:\n{stderr}",
+            p.marks.waits
+        ));
+    }
+    let keywords = error_keywords(&stderr, &p.path)?;
+    let foreign: Vec<&String> = keywords
+        .iter()
+        .filter(|k| !Family::of(k).is_some_and(|f| p.marks.waits.contains(&f)))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(format!(
+            "-c fails on keywords outside {:?}: {foreign:?}:\n{stderr}",
+            p.marks.waits
+        ));
+    }
+    let seen: BTreeSet<Family> = keywords.iter().filter_map(|k| Family::of(k)).collect();
+    let stale: Vec<&Family> = p.marks.waits.difference(&seen).collect();
+    if !stale.is_empty() {
+        return Err(format!(
+            "stale l4lb-waits {stale:?}: no error of theirs:\n{stderr}"
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the whole test of one file: `-c` by its marks, then (for `start`)
+/// traffic through every route.
+fn run_file(name: &str) {
+    let p = prepare(name);
+    let out = l4lb_check(&p.path);
+    if let Err(e) = check_verdict(&p, &out) {
+        panic!("{name}: {e}");
+    }
+    if p.marks.start {
+        start_and_route(p);
+    }
+}
+
+fn start_and_route(p: Prepared) {
+    let _backends: Vec<_> = p
+        .servers
+        .iter()
+        .filter_map(|(n, port)| servers::start(n, *port, p.marks.behaviour(n)))
+        .collect();
+    let path = p.path.to_str().unwrap().to_string();
+    let mut args = vec!["-f", path.as_str()];
+    if marks::wants_daemon(&p.text) {
+        args.push("-db");
+    }
+    let lb = L4lb::spawn(&args, p.dir);
+    wait_taken_out(&p.name, &p.marks, &p.text, &lb);
+    let mut clients = 0;
+    for route in &p.marks.routes {
+        let port = p.frontends[&route.frontend];
+        clients += 2 * route.servers.len() + 1;
+        for _ in 0..2 * route.servers.len() {
+            let got = common::round_trip(port);
+            assert!(
+                route.servers.contains(&got),
+                "{}: {} reached {got}, not one of {:?}; log:\n{}",
+                p.name,
+                route.frontend,
+                route.servers,
+                lb.log_text()
+            );
+        }
+        stream_through(&p.name, &route.frontend, port);
+    }
+    if marks::logs_each_connection(&p.text) {
+        let logged =
+            common::wait_until(Duration::from_secs(10), || lb.out_lines().len() >= clients);
+        assert!(
+            logged,
+            "{}: {clients} connections, log lines on stdout:\n{}",
+            p.name,
+            lb.out_lines().join("\n")
+        );
+    }
+    let status = lb.stop();
+    assert!(status.success(), "{}: l4lb exited {status:?}", p.name);
+}
+
+/// Waits (bounded) until the runtime API shows DOWN every server the file's
+/// checks must take out, so that no connection can still reach one.
+fn wait_taken_out(name: &str, marks: &Marks, text: &str, lb: &L4lb) {
+    let out: Vec<&String> = marks
+        .servers
+        .iter()
+        .filter(|(_, b)| b.is_taken_out())
+        .map(|(n, _)| n)
+        .collect();
+    if out.is_empty() {
+        return;
+    }
+    let sock = PathBuf::from(marks::stats_socket(text).expect("checked by marks::parse"));
+    let mut csv = String::new();
+    let all_down = common::wait_until(Duration::from_secs(20), || {
+        csv = common::api_command(&sock, "show stat");
+        let rows = common::stat_column(&csv, "status");
+        out.iter().all(|sv| {
+            let mine: Vec<_> = rows.iter().filter(|(_, s, _)| s == *sv).collect();
+            !mine.is_empty() && mine.iter().all(|(_, _, st)| st.starts_with("DOWN"))
+        })
+    });
+    assert!(
+        all_down,
+        "{name}: {out:?} never shown DOWN:\n{csv}\nlog:\n{}",
+        lb.log_text()
+    );
+}
+
+/// Sends 256 KiB through one connection and checks the echo, byte for byte.
+fn stream_through(name: &str, frontend: &str, port: u16) {
+    const LEN: usize = 256 * 1024;
+    let mut c = common::connect(port);
+    common::read_line(&mut c).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let hash = common::send_pattern(&mut w, 7, LEN);
+        common::shutdown_write(&w);
+        hash
+    });
+    let (n, hash) = common::recv_all(&mut c).unwrap();
+    let sent = writer.join().unwrap().unwrap();
+    assert_eq!(n, LEN, "{name}: {frontend} echoed {n} of {LEN} bytes");
+    assert_eq!(hash, sent, "{name}: {frontend} echoed other bytes");
+}
+
+macro_rules! confs {
+    ($($test:ident => $file:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                run_file($file);
+            }
+        )*
+        /// Every file a test above runs.
+        const LISTED: &[&str] = &[$($file),*];
+    };
+}
+
+confs! {
+    bind_options => "bind-options.cfg",
+    centos_stock => "centos-stock.cfg",
+    consul_template => "consul-template.cfg",
+    debian_stock => "debian-stock.cfg",
+    galera_clustercheck => "galera-clustercheck.cfg",
+    galera_mysql_check => "galera-mysql-check.cfg",
+    k8s_kind => "k8s-kind.cfg",
+    k8s_kubeadm => "k8s-kubeadm.cfg",
+    k8s_kubeadm_tcp => "k8s-kubeadm-tcp.cfg",
+    k8s_kubespray => "k8s-kubespray.cfg",
+    k8s_openshift_ingress => "k8s-openshift-ingress.cfg",
+    k8s_openshift_upi => "k8s-openshift-upi.cfg",
+    ldap_check => "ldap-check.cfg",
+    ldap_tcp => "ldap-tcp.cfg",
+    log_format => "log-format.cfg",
+    log_options => "log-options.cfg",
+    mysql_replication => "mysql-replication.cfg",
+    patroni_agent_check => "patroni-agent-check.cfg",
+    patroni_pg => "patroni-pg.cfg",
+    patroni_primary_replica => "patroni-primary-replica.cfg",
+    proxy_protocol => "proxy-protocol.cfg",
+    queue_limits => "queue-limits.cfg",
+    rabbitmq => "rabbitmq.cfg",
+    rabbitmq_stats => "rabbitmq-stats.cfg",
+    redis_check => "redis-check.cfg",
+    redis_master => "redis-master.cfg",
+    redis_sentinel => "redis-sentinel.cfg",
+    smtp_postfix => "smtp-postfix.cfg",
+    smtp_submission => "smtp-submission.cfg",
+    source_address => "source-address.cfg",
+    ssh_bastion => "ssh-bastion.cfg",
+    ssh_git => "ssh-git.cfg",
+    stats_page => "stats-page.cfg",
+    stats_prometheus => "stats-prometheus.cfg",
+    tls_passthrough => "tls-passthrough.cfg",
+    tls_sni => "tls-sni.cfg",
+    unix_sockets => "unix-sockets.cfg",
+}
+
+/// The families issue 11 names; each must have at least one file.
+const FAMILIES: &[&str] = &[
+    "k8s-api",
+    "patroni",
+    "galera-mysql",
+    "redis",
+    "rabbitmq",
+    "smtp",
+    "ldap",
+    "ssh",
+    "consul-template",
+    "distro-stock",
+    "stats-page",
+    "log-format",
+    "unix-sockets",
+    "queue-limits",
+    "source",
+    "bind-options",
+    "proxy-protocol",
+    "tls-passthrough",
+];
+
+#[test]
+fn the_corpus_is_complete() {
+    let mut files: Vec<String> = std::fs::read_dir(conf_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".cfg"))
+        .collect();
+    files.sort();
+    let mut listed = LISTED.to_vec();
+    listed.sort();
+    assert_eq!(
+        files, listed,
+        "every tests/confs/*.cfg needs its line in confs!"
+    );
+    assert!(files.len() >= 30, "only {} files", files.len());
+    let mut families = BTreeSet::new();
+    let mut started = BTreeSet::new();
+    for f in &files {
+        let text = std::fs::read_to_string(conf_dir().join(f)).unwrap();
+        let m = marks::parse(&text).unwrap_or_else(|e| panic!("{f}: bad marks: {e}"));
+        assert!(
+            FAMILIES.contains(&m.family.as_str()),
+            "{f}: family {}",
+            m.family
+        );
+        assert!(
+            text.starts_with("# Modelled on") || text.contains("stock"),
+            "{f}: no source"
+        );
+        if m.start {
+            started.insert(m.family.clone());
+        }
+        families.insert(m.family);
+    }
+    let missing: Vec<_> = FAMILIES
+        .iter()
+        .filter(|f| !families.contains(**f))
+        .collect();
+    assert!(missing.is_empty(), "no file for {missing:?}");
+    assert!(started.len() >= 5, "start files cover only {started:?}");
+}
+
+/// The files are valid HAProxy: the real haproxy accepts each one (when it
+/// is installed; Debian's package, the version the files were written for).
+#[test]
+fn haproxy_accepts_every_file() {
+    let haproxy = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(haproxy) = haproxy else {
+        eprintln!("skipped: no haproxy installed (apt-get install -y haproxy)");
+        return;
+    };
+    let mut bad = Vec::new();
+    for f in LISTED {
+        let p = prepare(f);
+        let out = Command::new(haproxy)
+            .args(["-c", "-q", "-f", p.path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            bad.push(format!("{f}:\n{}", String::from_utf8_lossy(&out.stderr)));
+        }
+    }
+    assert!(bad.is_empty(), "haproxy -c refuses:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn error_lines_are_read_by_keyword() {
+    let path = Path::new("/t/x.cfg");
+    let stderr = "l4lb: /t/x.cfg:4: 'option httpchk': no\n\
+                  [2026 WARN] something\n\
+                  l4lb: /t/x.cfg:9: 'send-proxy': not yet\n\
+                  l4lb: warning: /t/x.cfg:2: 'option forwardfor': no effect\n\
+                  l4lb: configuration is invalid (2 error(s))\n";
+    assert_eq!(
+        error_keywords(stderr, path).unwrap(),
+        ["option httpchk", "send-proxy"]
+    );
+    let cascade = "l4lb: cannot bind: in use\n";
+    assert!(error_keywords(cascade, path).is_err());
+}

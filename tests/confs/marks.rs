@@ -1,0 +1,415 @@
+//! The machine-readable marks at the top of each `tests/confs/*.cfg` file
+//! (see tests/confs/README.md) and the placeholders of the `start` ones:
+//! parsed, checked for consistency, and substituted.
+
+use std::collections::BTreeSet;
+
+/// A feature family a file waits for: `-c` may fail on its keywords only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Family {
+    /// Issue 12: HTTP, protocol and agent health checks.
+    HealthChecks,
+    /// Issue 13: ACLs, content rules, backend switching, PROXY protocol.
+    Routing,
+}
+
+/// The keywords (as `-c` names them between quotes) of each waited family.
+/// scripts/confs_check.sh has the same lists: keep them in step.
+const HEALTH_CHECKS: &[&str] = &[
+    "option httpchk",
+    "http-check",
+    "option mysql-check",
+    "option pgsql-check",
+    "option redis-check",
+    "option smtpchk",
+    "option ldap-check",
+    "option ssl-hello-chk",
+    "option log-health-checks",
+    "option external-check",
+    "external-check",
+    "check-ssl",
+    "check-send-proxy",
+    "check-sni",
+    "check-alpn",
+    // `verify none` on a server line whose only TLS is its check-ssl.
+    "verify",
+    "agent-check",
+    "agent-port",
+    "agent-inter",
+    "agent-addr",
+    "agent-send",
+];
+const ROUTING: &[&str] = &[
+    "acl",
+    "tcp-request",
+    "tcp-response",
+    "use_backend",
+    "use-server",
+    "send-proxy",
+    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
+    "accept-proxy",
+];
+
+impl Family {
+    fn parse(word: &str) -> Option<Family> {
+        match word {
+            "health-checks" => Some(Family::HealthChecks),
+            "routing" => Some(Family::Routing),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn keywords(self) -> &'static [&'static str] {
+        match self {
+            Family::HealthChecks => HEALTH_CHECKS,
+            Family::Routing => ROUTING,
+        }
+    }
+
+    /// The family a keyword belongs to, if any.
+    pub(crate) fn of(keyword: &str) -> Option<Family> {
+        [Family::HealthChecks, Family::Routing]
+            .into_iter()
+            .find(|f| f.keywords().contains(&keyword))
+    }
+}
+
+/// What the test starts on a `@BE_name@` port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Behaviour {
+    /// `Backend::named`: writes its name, then echoes (the default).
+    Echo,
+    /// Nothing listens: connects are refused; its checks must take it out.
+    Down,
+    /// Answers a Redis check as the master; echoes anything else.
+    RedisMaster,
+    /// Answers a Redis check as a replica (role:slave), so it is taken out.
+    RedisReplica,
+}
+
+impl Behaviour {
+    fn parse(word: &str) -> Option<Behaviour> {
+        match word {
+            "echo" => Some(Behaviour::Echo),
+            "down" => Some(Behaviour::Down),
+            "redis-master" => Some(Behaviour::RedisMaster),
+            "redis-replica" => Some(Behaviour::RedisReplica),
+            _ => None,
+        }
+    }
+
+    /// Whether l4lb's checks must mark this server DOWN before traffic flows.
+    pub(crate) fn is_taken_out(self) -> bool {
+        matches!(self, Behaviour::Down | Behaviour::RedisReplica)
+    }
+}
+
+/// `# l4lb-route: FRONTEND -> SERVER...`: connections to `@FE_frontend@`
+/// must reach one of these servers (by `@BE_name@` name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub frontend: String,
+    pub servers: Vec<String>,
+}
+
+/// Every mark of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Marks {
+    pub family: String,
+    pub start: bool,
+    pub waits: BTreeSet<Family>,
+    pub routes: Vec<Route>,
+    pub servers: Vec<(String, Behaviour)>,
+}
+
+impl Marks {
+    /// The behaviour the test gives the server on `@BE_name@`.
+    pub(crate) fn behaviour(&self, name: &str) -> Behaviour {
+        self.servers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(Behaviour::Echo, |(_, b)| *b)
+    }
+}
+
+/// Parses and checks the marks of `text`; the error says what is wrong.
+pub(crate) fn parse(text: &str) -> Result<Marks, String> {
+    let mut family = None;
+    let mut test = None;
+    let mut marks = Marks {
+        family: String::new(),
+        start: false,
+        waits: BTreeSet::new(),
+        routes: Vec::new(),
+        servers: Vec::new(),
+    };
+    // Marks live in the leading comment block only.
+    for line in text.lines().take_while(|l| l.trim_start().starts_with('#')) {
+        let body = line.trim_start().trim_start_matches('#').trim();
+        let Some((mark, value)) = body.split_once(':') else {
+            continue;
+        };
+        if !mark.starts_with("l4lb-") {
+            continue;
+        }
+        let value = value.trim();
+        match mark {
+            "l4lb-family" => set_once(&mut family, mark, value.to_string())?,
+            "l4lb-test" => set_once(&mut test, mark, value.to_string())?,
+            "l4lb-waits" => {
+                // The first word names the family; the rest is a note.
+                let word = value.split_whitespace().next().unwrap_or("");
+                let f =
+                    Family::parse(word).ok_or(format!("l4lb-waits: unknown family {word:?}"))?;
+                marks.waits.insert(f);
+            }
+            "l4lb-route" => marks.routes.push(parse_route(value)?),
+            "l4lb-server" => marks.servers.push(parse_server(value)?),
+            _ => return Err(format!("unknown mark {mark:?}")),
+        }
+    }
+    marks.family = family.ok_or("no l4lb-family mark")?;
+    marks.start = match test.as_deref() {
+        Some("load") => false,
+        Some("start") => true,
+        Some(other) => return Err(format!("l4lb-test: {other:?} is neither load nor start")),
+        None => return Err("no l4lb-test mark".into()),
+    };
+    check_consistency(&marks, text)?;
+    Ok(marks)
+}
+
+fn set_once(slot: &mut Option<String>, mark: &str, value: String) -> Result<(), String> {
+    if slot.replace(value).is_some() {
+        return Err(format!("{mark} given twice"));
+    }
+    Ok(())
+}
+
+fn parse_route(value: &str) -> Result<Route, String> {
+    let (fe, servers) = value.split_once("->").ok_or(format!(
+        "l4lb-route {value:?}: expected FRONTEND -> SERVER..."
+    ))?;
+    let servers: Vec<String> = servers.split_whitespace().map(str::to_string).collect();
+    if fe.trim().is_empty() || servers.is_empty() {
+        return Err(format!(
+            "l4lb-route {value:?}: expected FRONTEND -> SERVER..."
+        ));
+    }
+    Ok(Route {
+        frontend: fe.trim().to_string(),
+        servers,
+    })
+}
+
+fn parse_server(value: &str) -> Result<(String, Behaviour), String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    match words[..] {
+        [name, kind] => {
+            let b =
+                Behaviour::parse(kind).ok_or(format!("l4lb-server: unknown behaviour {kind:?}"))?;
+            Ok((name.to_string(), b))
+        }
+        _ => Err(format!("l4lb-server {value:?}: expected NAME BEHAVIOUR")),
+    }
+}
+
+/// The rules between marks and placeholders (README.md, "Marks").
+fn check_consistency(marks: &Marks, text: &str) -> Result<(), String> {
+    let (fes, bes) = (placeholders(text, "FE"), placeholders(text, "BE"));
+    if !marks.start {
+        if !marks.routes.is_empty() || !marks.servers.is_empty() {
+            return Err("l4lb-route / l4lb-server marks need l4lb-test: start".into());
+        }
+        if !fes.is_empty() || !bes.is_empty() || text.contains("@DIR@") {
+            return Err("placeholders are for l4lb-test: start files only".into());
+        }
+        return Ok(());
+    }
+    if !marks.waits.is_empty() {
+        return Err("a start file cannot wait for a family".into());
+    }
+    if marks.routes.is_empty() {
+        return Err("a start file needs at least one l4lb-route".into());
+    }
+    for route in &marks.routes {
+        if !fes.contains(&route.frontend) {
+            return Err(format!(
+                "route frontend {:?} has no @FE_{0}@",
+                route.frontend
+            ));
+        }
+        for s in &route.servers {
+            if !bes.contains(s) {
+                return Err(format!("route server {s:?} has no @BE_{s}@"));
+            }
+            if marks.behaviour(s).is_taken_out() {
+                return Err(format!("route server {s:?} is one the checks take out"));
+            }
+        }
+    }
+    for (name, b) in &marks.servers {
+        if !bes.contains(name) {
+            return Err(format!("l4lb-server {name:?} has no @BE_{name}@"));
+        }
+        if b.is_taken_out() && stats_socket(text).is_none() {
+            return Err(format!(
+                "{name:?} must be seen DOWN first: the file needs a stats socket"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The names of the `@KIND_name@` placeholders in `text`.
+pub(crate) fn placeholders(text: &str, kind: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    substitute(text, |k, name| {
+        if k == kind {
+            names.insert(name.to_string());
+        }
+        String::new()
+    });
+    names
+}
+
+/// `text` with each `@FE_name@` / `@BE_name@` replaced by `port(kind, name)`.
+/// (`@DIR@` is replaced by the caller; other `@` are HAProxy's, e.g. `unix@`.)
+pub(crate) fn substitute(text: &str, mut port: impl FnMut(&str, &str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let (before, tail) = rest.split_at(at);
+        out.push_str(before);
+        let parsed = ["FE", "BE"].into_iter().find_map(|kind| {
+            let body = tail
+                .strip_prefix('@')?
+                .strip_prefix(kind)?
+                .strip_prefix('_')?;
+            let end = body.find('@')?;
+            let name = &body[..end];
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            ok.then(|| (kind, name, kind.len() + name.len() + 3))
+        });
+        match parsed {
+            Some((kind, name, len)) => {
+                out.push_str(&port(kind, name));
+                rest = &tail[len..];
+            }
+            None => {
+                out.push('@');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The path of the first `stats socket` in `text`.
+pub(crate) fn stats_socket(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let mut words = l.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("stats"), Some("socket"), Some(path)) => Some(path.to_string()),
+            _ => None,
+        }
+    })
+}
+
+/// Whether l4lb must write one line to its stdout per finished client
+/// connection: the file logs to `stdout` with `option tcplog` or a
+/// `log-format`. (Without either, HAProxy logs a "Connect from" line at
+/// accept, which l4lb does not: not asserted.)
+pub(crate) fn logs_each_connection(text: &str) -> bool {
+    let has = |words: &[&str]| {
+        text.lines().any(|l| {
+            let mut w = l.split_whitespace();
+            words.iter().all(|word| w.next() == Some(*word))
+        })
+    };
+    has(&["log", "stdout"]) && (has(&["option", "tcplog"]) || has(&["log-format"]))
+}
+
+/// Whether the file asks HAProxy to daemonize (then the test passes `-db`,
+/// as a systemd unit or a container entry point does).
+pub(crate) fn wants_daemon(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.split_whitespace().next() == Some("daemon"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: &str = "\
+# l4lb-family: redis
+# l4lb-test: start
+# l4lb-route: fe -> a b
+# l4lb-server: c down
+global
+    stats socket @DIR@/s.sock level admin
+listen x
+    bind 127.0.0.1:@FE_fe@
+    server a 127.0.0.1:@BE_a@
+    server b 127.0.0.1:@BE_b@
+    server c unix@/x 127.0.0.1:@BE_c@
+";
+
+    #[test]
+    fn start_marks_parse() {
+        let m = parse(START).unwrap();
+        assert!(m.start);
+        assert_eq!(m.family, "redis");
+        assert_eq!(m.routes[0].servers, ["a", "b"]);
+        assert_eq!(m.behaviour("c"), Behaviour::Down);
+        assert_eq!(m.behaviour("a"), Behaviour::Echo);
+    }
+
+    #[test]
+    fn substitute_leaves_haproxy_at_signs_alone() {
+        let out = substitute(START, |k, n| format!("{k}{n}"));
+        assert!(out.contains("bind 127.0.0.1:FEfe\n"), "{out}");
+        assert!(out.contains("server c unix@/x 127.0.0.1:BEc\n"), "{out}");
+        assert!(out.contains("@DIR@/s.sock"), "{out}");
+        assert_eq!(placeholders(START, "BE").len(), 3);
+    }
+
+    #[test]
+    fn bad_marks_are_refused() {
+        let no_route = START.replace("# l4lb-route: fe -> a b\n", "");
+        assert!(parse(&no_route).is_err());
+        let down_in_route = START.replace("-> a b", "-> a c");
+        assert!(parse(&down_in_route).unwrap_err().contains("take out"));
+        let typo = START.replace("l4lb-server", "l4lb-sever");
+        assert!(parse(&typo).unwrap_err().contains("unknown mark"));
+        let load = "# l4lb-family: x\n# l4lb-test: load\nlisten a\n    bind :@FE_a@\n";
+        assert!(parse(load).unwrap_err().contains("start files only"));
+        let waits = "# l4lb-family: x\n# l4lb-test: load\n# l4lb-waits: routing (13)\n";
+        assert_eq!(parse(waits).unwrap().waits.len(), 1);
+    }
+
+    #[test]
+    fn connection_logs_are_expected_with_a_format_on_stdout() {
+        let tcplog = "global\n    log stdout format raw local0\ndefaults\n    option tcplog\n";
+        assert!(logs_each_connection(tcplog));
+        assert!(!logs_each_connection(
+            &tcplog.replace("tcplog", "dontlognull")
+        ));
+        assert!(!logs_each_connection(&tcplog.replace("stdout", "/dev/log")));
+        let fmt = tcplog.replace("option tcplog", "log-format \"%ci %ft\"");
+        assert!(logs_each_connection(&fmt));
+    }
+
+    #[test]
+    fn families_own_their_keywords() {
+        assert_eq!(Family::of("option httpchk"), Some(Family::HealthChecks));
+        assert_eq!(Family::of("send-proxy-v2"), Some(Family::Routing));
+        assert_eq!(Family::of("daemon"), None);
+    }
+}
