@@ -177,7 +177,7 @@ mod tests {
     use std::collections::HashMap;
     use std::net::IpAddr;
 
-    use super::super::testutil::*;
+    use super::super::tests::testutil::*;
     use super::*;
 
     const CLIENTS: u32 = 10_000;

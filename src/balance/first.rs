@@ -37,7 +37,7 @@ impl First {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use super::super::tests::testutil::*;
     use super::*;
 
     #[test]

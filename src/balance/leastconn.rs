@@ -46,7 +46,7 @@ impl LeastConn {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use super::super::tests::testutil::*;
     use super::*;
 
     #[test]

@@ -53,7 +53,7 @@ impl MapBased {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use super::super::tests::testutil::*;
     use super::*;
 
     #[test]

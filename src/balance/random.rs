@@ -129,7 +129,7 @@ impl XorShift64Star {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use super::super::tests::testutil::*;
     use super::*;
 
     #[test]

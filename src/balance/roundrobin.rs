@@ -57,7 +57,7 @@ impl SmoothRoundRobin {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::*;
+    use super::super::tests::testutil::*;
     use super::*;
 
     fn sequence(rr: &mut SmoothRoundRobin, servers: &[Arc<Server>], n: usize) -> Vec<usize> {
