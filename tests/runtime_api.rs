@@ -281,7 +281,7 @@ fn prompt_mode_answers_line_after_line_until_quit() {
         .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("> "), "{out:?}");
+    assert!(out.starts_with("\n> "), "HAProxy: an empty answer, then the prompt: {out:?}");
     assert!(out.contains("\nbe,s0,"), "{out:?}");
     assert_eq!(p.stat("be", "s0", "weight"), "7");
 }

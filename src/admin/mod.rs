@@ -4,6 +4,7 @@
 //! same `stats` rows.
 
 pub(crate) mod api;
+pub(crate) mod info;
 pub(crate) mod metrics;
 pub(crate) mod service;
 pub(crate) mod stats;
