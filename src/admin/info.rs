@@ -92,8 +92,8 @@ fn worker_cpu_ticks() -> Option<u64> {
     let mut total = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let path = task.path();
-        let is_worker = std::fs::read_to_string(path.join("comm"))
-            .is_ok_and(|c| c.starts_with("l4lb-w"));
+        let is_worker =
+            std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.starts_with("l4lb-w"));
         if !is_worker {
             continue;
         }

@@ -500,7 +500,9 @@ impl<'a> Ids<'a> {
                         .iter()
                         .position(|f| f.backend == b && f.name == r.pxname)
                 };
-                let iid = b.map_or(0, |b| listen(b).map_or(cfg.frontends.len() + b + 1, |f| f + 1));
+                let iid = b.map_or(0, |b| {
+                    listen(b).map_or(cfg.frontends.len() + b + 1, |f| f + 1)
+                });
                 let sid = b
                     .and_then(|b| {
                         self.shared.servers[b]

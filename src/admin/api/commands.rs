@@ -259,23 +259,28 @@ fn set_server(rt: &mut dyn Runtime, target: &str, rest: &[&str]) -> String {
     }
 }
 
-/// `N` (0..=256) or `N%` of the conf weight.
+/// `N` (0..=256) or `N%` of the conf weight (capped at 256), with
+/// HAProxy's errors.
 fn parse_weight(w: &str, s: &Server) -> Result<u32, String> {
-    let bad = || {
-        Err(format!(
-            "'{w}': a weight is 0 to 256, or a percentage of the conf weight.\n"
-        ))
+    let digits = w
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
+        .map_or(w.len(), |(i, _)| i);
+    let (n, rest) = w.split_at(digits);
+    let Ok(n) = n.parse::<i64>() else {
+        return Err("Empty weight string empty or preceded by garbage\n".into());
     };
-    if let Some(pct) = w.strip_suffix('%') {
-        let Ok(pct) = pct.parse::<u32>() else {
-            return bad();
-        };
-        let w = u64::from(s.conf_weight()) * u64::from(pct) / 100;
-        return u32::try_from(w.min(256)).or_else(|_| bad());
-    }
-    match w.parse::<u32>() {
-        Ok(w) if w <= 256 => Ok(w),
-        _ => bad(),
+    match rest {
+        "%" if n < 0 => Err("Relative weight must be positive.\n".into()),
+        "%" => {
+            let w = i64::from(s.conf_weight()) * n.min(25_600) / 100;
+            Ok(w.min(256) as u32)
+        }
+        _ if !(0..=256).contains(&n) => {
+            Err("Absolute weight can only be between 0 and 256 inclusive.\n".into())
+        }
+        "" => Ok(n as u32),
+        _ => Err("Trailing garbage in weight string\n".into()),
     }
 }
 
