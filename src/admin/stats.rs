@@ -764,6 +764,26 @@ backend be
     }
 
     #[test]
+    fn a_listen_section_is_one_proxy_id() {
+        let s = shared(
+            "frontend fe\n bind 127.0.0.1:8001\n default_backend be\n\
+             listen app\n bind 127.0.0.1:8002\n server x 127.0.0.1:9009\n\
+             backend be\n server a 127.0.0.1:9001\n",
+        );
+        let rows = all(&s);
+        let ids: Vec<(String, String, usize)> = row_ids(&rows, &s)
+            .into_iter()
+            .zip(&rows)
+            .map(|((iid, _), r)| (r.pxname.clone(), r.svname.clone(), iid))
+            .collect();
+        let iid = |px: &str, sv: &str| ids.iter().find(|r| r.0 == px && r.1 == sv).unwrap().2;
+        assert_eq!(iid("app", "FRONTEND"), iid("app", "BACKEND"));
+        assert_eq!(iid("app", "x"), iid("app", "FRONTEND"));
+        assert_ne!(iid("fe", "FRONTEND"), iid("be", "BACKEND"));
+        assert_ne!(iid("be", "BACKEND"), iid("app", "BACKEND"));
+    }
+
+    #[test]
     fn algorithm_names_are_haproxys() {
         assert_eq!(algo_name(Balance::Source { consistent: true }), "source");
         assert_eq!(algo_name(Balance::Random { draws: 2 }), "random");
