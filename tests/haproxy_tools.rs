@@ -263,6 +263,7 @@ fn the_cli_timeout_and_get_weight_are_open_to_every_level() {
     for (cmd, want) in [
         ("set timeout cli 0", "Invalid timeout value."),
         ("set timeout cli 500ms", "Invalid timeout value."),
+        ("set timeout cli 30d", "Invalid timeout value."),
         ("set timeout cli x", "Invalid timeout value."),
         ("set timeout cli", "Expects an integer value."),
         ("set timeout client 5", "'set timeout' only supports 'cli'."),

@@ -18,7 +18,6 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::UNIX_EPOCH;
 
-use crate::admin::stats::Rates;
 use crate::shared::Shared;
 
 /// The date of this version, HAProxy's `Release_date` (YYYY/MM/DD): bumped
@@ -147,16 +146,24 @@ fn uptime(secs: u64) -> String {
     )
 }
 
+/// What `show info` takes from the process's other parts.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Facts {
+    /// A soft stop is under way.
+    pub stopping: bool,
+    /// The most fds the configuration may hold (its fd budget).
+    pub maxsock: u64,
+}
+
 /// `show info`'s fields and values, in HAProxy's order then l4lb's own.
-/// `stopping`: a soft stop is under way.
 pub(crate) fn fields(
     shared: &Shared,
-    rates: &Rates,
-    stopping: bool,
+    rates: &ProcessRates,
+    facts: Facts,
 ) -> Vec<(&'static str, String)> {
     let mut f = identity(shared);
-    f.extend(limits_and_counts(shared, rates));
-    f.extend(activity(shared, rates, stopping));
+    f.extend(limits_and_counts(shared, rates, facts.maxsock));
+    f.extend(activity(shared, rates, facts.stopping));
     f.extend(l4lb_own(shared));
     f
 }
@@ -192,14 +199,16 @@ fn identity(shared: &Shared) -> Vec<(&'static str, String)> {
 }
 
 /// Fd and connection limits, connection and pipe counts, rates.
-fn limits_and_counts(shared: &Shared, rates: &Rates) -> Vec<(&'static str, String)> {
+fn limits_and_counts(
+    shared: &Shared,
+    r: &ProcessRates,
+    maxsock: u64,
+) -> Vec<(&'static str, String)> {
     let p = &shared.process;
     let cfg = &shared.config;
     let ulimit = crate::sys::nofile_limit().map_or(0, |(soft, _)| soft);
-    let maxsock = crate::process::fds::fd_budget(cfg).total();
     let pipes: usize = p.workers.iter().map(|w| w.pipes_in_use.load(Relaxed)).sum();
     let conns = p.global.total.load(Relaxed);
-    let r = &rates.process;
     vec![
         ("Ulimit-n", ulimit.to_string()),
         ("Maxsock", maxsock.to_string()),
@@ -227,7 +236,7 @@ fn limits_and_counts(shared: &Shared, rates: &Rates) -> Vec<(&'static str, Strin
 }
 
 /// Tasks, idleness, node, stopping, jobs, listeners, logs, bytes.
-fn activity(shared: &Shared, rates: &Rates, stopping: bool) -> Vec<(&'static str, String)> {
+fn activity(shared: &Shared, r: &ProcessRates, stopping: bool) -> Vec<(&'static str, String)> {
     let p = &shared.process;
     let cfg = &shared.config;
     let cur = p.global.cur.load(Relaxed);
@@ -238,7 +247,6 @@ fn activity(shared: &Shared, rates: &Rates, stopping: bool) -> Vec<(&'static str
         .filter(|s| s.check.is_some())
         .count();
     let listeners: usize = cfg.frontends.iter().map(|f| f.binds.len()).sum();
-    let r = &rates.process;
     let mut f = vec![
         // HAProxy's tasks: one per stream and one per health check.
         ("Tasks", (cur + checks).to_string()),
@@ -296,9 +304,9 @@ fn l4lb_own(shared: &Shared) -> Vec<(&'static str, String)> {
 }
 
 /// `show info` as text: `Name: value` lines.
-pub(crate) fn text(shared: &Shared, rates: &Rates, stopping: bool) -> String {
+pub(crate) fn text(shared: &Shared, rates: &ProcessRates, facts: Facts) -> String {
     let mut out = String::new();
-    for (k, v) in fields(shared, rates, stopping) {
+    for (k, v) in fields(shared, rates, facts) {
         let _ = writeln!(out, "{k}: {v}");
     }
     out
@@ -322,6 +330,11 @@ backend be
     server b 127.0.0.1:9002
 ";
 
+    const STOPPING: Facts = Facts {
+        stopping: true,
+        maxsock: 0,
+    };
+
     fn get<'a>(info: &'a [(&str, String)], k: &str) -> &'a str {
         info.iter()
             .find(|(name, _)| *name == k)
@@ -332,7 +345,7 @@ backend be
     #[test]
     fn every_field_hatop_reads_is_there_in_its_format() {
         let s = shared(CONF);
-        let info = fields(&s, &Rates::default(), false);
+        let info = fields(&s, &ProcessRates::default(), Facts::default());
         for k in [
             "Name",
             "Version",
@@ -371,7 +384,7 @@ backend be
     #[test]
     fn fields_come_in_haproxys_order_then_l4lbs() {
         let s = shared(CONF);
-        let names: Vec<&str> = fields(&s, &Rates::default(), true)
+        let names: Vec<&str> = fields(&s, &ProcessRates::default(), STOPPING)
             .into_iter()
             .map(|(k, _)| k)
             .collect();
@@ -382,21 +395,21 @@ backend be
         assert!(at("Run_queue") < at("node"));
         assert!(at("node") < at("Stopping"));
         assert!(at("NbThreadGroups") < at("Reloads"));
-        let text = text(&s, &Rates::default(), true);
+        let text = text(&s, &ProcessRates::default(), STOPPING);
         assert!(text.contains("\nStopping: 1\n"), "{text}");
     }
 
     #[test]
     fn connections_and_rates_are_counted() {
         let s = shared(CONF);
-        let mut rates = Rates::default();
-        rates.tick(&s);
+        let mut rates = ProcessRates::default();
+        rates.tick(&s, 1.0);
         let mut a = Admission::reserve(&s, 0).unwrap();
         a.admitted();
         s.frontends[0].bytes_out.store(1000, Relaxed);
         s.process.global.total.store(5, Relaxed);
-        rates.process.tick(&s, 1.0);
-        let info = fields(&s, &rates, false);
+        rates.tick(&s, 1.0);
+        let info = fields(&s, &rates, Facts::default());
         assert_eq!(get(&info, "CurrConns"), "1");
         assert_eq!(get(&info, "ConnRate"), "5", "5 connections in the second");
         assert_eq!(get(&info, "MaxConnRate"), "5");

@@ -15,6 +15,7 @@ use crate::admin::info;
 use crate::admin::stats::Rates;
 use crate::backend::{Admin, Server};
 use crate::config::{ApiLevel, ServerConf};
+use crate::process::fds;
 use crate::process::reload::ReloadError;
 use crate::shared::Shared;
 
@@ -117,12 +118,19 @@ fn after_switch(result: Result<String, ReloadError>) -> Answer {
 fn answer(cmd: &str, words: &[&str], admin: bool, rt: &mut dyn Runtime) -> String {
     match words {
         ["help"] => HELP.to_string(),
-        ["show", "info"] => info::text(&rt.shared(), rt.rates(), rt.stopping()),
+        ["show", "info"] => {
+            let shared = rt.shared();
+            let facts = info::Facts {
+                stopping: rt.stopping(),
+                maxsock: fds::fd_budget(&shared.config).total(),
+            };
+            info::text(&shared, &rt.rates().process, facts)
+        }
         ["show", "info", ..] => {
             "l4lb prints 'show info' in the default format only (no typed, json, desc or float).\n"
                 .into()
         }
-        ["show", "stat", args @ ..] => show_stat::answer(rt, args),
+        ["show", "stat", args @ ..] => show_stat::answer(&rt.shared(), rt.rates(), args),
         ["get", "weight", target] => with_server(rt, target, |_, s| {
             format!("{} (initial {})\n", s.weight(), s.conf_weight())
         }),

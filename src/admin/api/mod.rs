@@ -5,7 +5,8 @@
 //! l4lb answers them (each answer followed by an empty line, as HAProxy)
 //! and closes; so `echo "show stat" | socat stdio /run/l4lb.sock` works.
 //! `prompt` makes the connection interactive: a `> ` prompt after each
-//! answer, until `quit` or `stats timeout` of silence. A line longer than
+//! answer, until `quit` or `stats timeout` of silence (`set timeout cli`
+//! sets a connection's own, as HAProxy). A line longer than
 //! [`MAX_LINE`] gets an error and is skipped; the connection stays usable.
 //! What the commands do is in [`commands`]. A command that makes a new
 //! snapshot (`reload`, `add server`, `del server`) parks its connection
@@ -340,13 +341,15 @@ fn run_lines(c: &mut Conn, rt: &mut dyn Runtime) {
                     }
                 }
                 "_getsocks" => c.output.extend_from_slice(b"Permission denied\n\n"),
-                _ if cmd.starts_with("set timeout") => match set_timeout(cmd) {
-                    Ok(t) => {
-                        c.timeout = Some(t);
-                        push_answer(c, "");
+                _ if cmd.split_whitespace().take(2).eq(["set", "timeout"]) => {
+                    match set_timeout(cmd) {
+                        Ok(t) => {
+                            c.timeout = Some(t);
+                            push_answer(c, "");
+                        }
+                        Err(e) => push_answer(c, e),
                     }
-                    Err(e) => push_answer(c, e),
-                },
+                }
                 _ => match commands::execute(cmd, c.level, rt) {
                     Answer::Now(text) => push_answer(c, &text),
                     Answer::AfterSwitch(text) => {
@@ -391,6 +394,8 @@ fn set_timeout(cmd: &str) -> Result<Duration, &'static str> {
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(per_unit_ms))
+        // HAProxy's timers hold up to 2^31 - 1 ms.
+        .filter(|&ms| ms <= i32::MAX as u64)
         .map(|ms| ms / 1000)
         .filter(|&s| s >= 1)
         .ok_or("Invalid timeout value.\n")?;

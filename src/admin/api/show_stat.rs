@@ -6,8 +6,8 @@
 //! one server and leaves the frontend and backend rows alone. `no-maint`
 //! hides servers in maintenance, `up` those neither UP nor coming up.
 
-use super::commands::Runtime;
-use crate::admin::stats::{self, Kind, Row};
+use crate::admin::stats::{self, Kind, Rates, Row};
+use crate::shared::Shared;
 
 /// Which rows a `show stat` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +30,9 @@ fn atoi(s: &str) -> i64 {
 }
 
 /// The answer to `show stat` with `args`.
-pub(crate) fn answer(rt: &dyn Runtime, args: &[&str]) -> String {
-    let shared = rt.shared();
-    let rows = stats::rows(&shared, rt.rates());
-    let ids = stats::row_ids(&rows, &shared);
+pub(crate) fn answer(shared: &Shared, rates: &Rates, args: &[&str]) -> String {
+    let rows = stats::rows(shared, rates);
+    let ids = stats::row_ids(&rows, shared);
     let (bound, opts) = match args {
         [px, kinds, sid, rest @ ..] => {
             // A name first (as HAProxy), then an id.
@@ -87,7 +86,7 @@ pub(crate) fn answer(rt: &dyn Runtime, args: &[&str]) -> String {
         .zip(keep)
         .filter_map(|(r, k)| k.then_some(r))
         .collect();
-    stats::csv(&rows, &shared)
+    stats::csv(&rows, shared)
 }
 
 /// Whether row `r` (proxy id `iid`, server id `sid`) is within `b`; the
