@@ -217,7 +217,10 @@ fn bad_commands_get_a_clear_error_and_harm_nothing() {
         ("set server be/nope weight 1", "No such server.\n\n"),
         ("set server nope/s0 weight 1", "No such backend.\n\n"),
         ("set server s0 weight 1", "Require 'backend/server'.\n\n"),
-        ("set server be/s0 weight 300", "'300': a weight is 0 to 256"),
+        (
+            "set server be/s0 weight 300",
+            "Absolute weight can only be between 0 and 256 inclusive.",
+        ),
         (
             "set server be/s0 state sleepy",
             "expects 'ready', 'drain' and 'maint'",
@@ -281,7 +284,10 @@ fn prompt_mode_answers_line_after_line_until_quit() {
         .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("> "), "{out:?}");
+    assert!(
+        out.starts_with("\n> "),
+        "HAProxy: an empty answer, then the prompt: {out:?}"
+    );
     assert!(out.contains("\nbe,s0,"), "{out:?}");
     assert_eq!(p.stat("be", "s0", "weight"), "7");
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod api;
 pub(crate) mod http;
+pub(crate) mod info;
 pub(crate) mod metrics;
 pub(crate) mod service;
 pub(crate) mod stats;

@@ -1,16 +1,17 @@
 //! The numbers operators read: one [`Row`] per frontend, backend and
 //! server, built from the shared counters (never from the workers), and
 //! the two text forms HAProxy tools already parse: `show stat` (CSV with
-//! HAProxy's column names, in HAProxy's order) and `show info`.
+//! HAProxy's column names, in HAProxy's order); `show info` is in
+//! [`info`](super::info).
 //!
 //! Rates (connections per second) need two readings a second apart: the
 //! supervisor keeps a [`Rates`] and ticks it once a second.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+use crate::admin::info::ProcessRates;
 use crate::backend::{Admin, CheckStatus, RAMP_FULL, Server};
 use crate::config::Balance;
 use crate::shared::Shared;
@@ -248,6 +249,8 @@ pub(crate) struct Rates {
     rate: HashMap<(String, String), u64>,
     max: HashMap<(String, String), u64>,
     at: Option<Instant>,
+    /// The process-wide ones, for `show info`.
+    pub process: ProcessRates,
 }
 
 impl Rates {
@@ -274,6 +277,7 @@ impl Rates {
         self.max.retain(|k, _| seen.contains_key(k));
         self.last = seen;
         self.at = Some(now);
+        self.process.tick(shared, secs);
     }
 
     fn fill(&self, row: &mut Row) {
@@ -470,9 +474,16 @@ pub(crate) fn fields(rows: &[Row], shared: &Shared) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Each row's (`iid`, `sid`), as [`fields`] prints them.
+pub(crate) fn row_ids(rows: &[Row], shared: &Shared) -> Vec<(usize, usize)> {
+    let ids = Ids::new(shared);
+    rows.iter().map(|r| ids.of(r)).collect()
+}
+
 /// HAProxy's proxy ids (`iid`, 1-based in conf order: frontends, then
 /// backends) and server ids (`sid`, 1-based in the backend; 0 for
-/// FRONTEND/BACKEND rows).
+/// FRONTEND/BACKEND rows). A `listen` section is one proxy to HAProxy:
+/// its backend has its frontend's id (and its own number stays unused).
 struct Ids<'a> {
     shared: &'a Shared,
 }
@@ -517,56 +528,6 @@ fn csv_escape(v: &str) -> String {
     } else {
         v.to_string()
     }
-}
-
-/// `show info`: HAProxy's field names, for the ones l4lb has.
-pub(crate) fn info(shared: &Shared) -> Vec<(&'static str, String)> {
-    let p = &shared.process;
-    let up = p.started.elapsed().as_secs();
-    let uptime = format!(
-        "{}d {}h{:02}m{:02}s",
-        up / 86_400,
-        up / 3600 % 24,
-        up / 60 % 60,
-        up % 60
-    );
-    let accepted: u64 = p.workers.iter().map(|w| w.accepted.load(Relaxed)).sum();
-    let pipes: usize = p.workers.iter().map(|w| w.pipes_in_use.load(Relaxed)).sum();
-    let lent: u64 = p.workers.iter().map(|w| w.pipes_lent.load(Relaxed)).sum();
-    let cfg = &shared.config;
-    vec![
-        ("Name", "l4lb".into()),
-        ("Version", env!("CARGO_PKG_VERSION").into()),
-        ("Nbthread", cfg.threads.to_string()),
-        ("Nbproc", "1".into()),
-        ("Process_num", "1".into()),
-        ("Pid", std::process::id().to_string()),
-        ("Uptime", uptime),
-        ("Uptime_sec", up.to_string()),
-        ("Maxconn", cfg.maxconn.to_string()),
-        ("Maxpipes", cfg.maxpipes.to_string()),
-        ("PipesUsed", pipes.to_string()),
-        ("PipesLent", lent.to_string()),
-        ("CurrConns", p.global.cur.load(Relaxed).to_string()),
-        ("MaxConnReached", p.global.max.load(Relaxed).to_string()),
-        ("CumConns", p.global.total.load(Relaxed).to_string()),
-        ("CumAccepted", accepted.to_string()),
-        ("Reloads", p.reloads.load(Relaxed).to_string()),
-        (
-            "ReloadFailures",
-            p.reload_failures.load(Relaxed).to_string(),
-        ),
-        ("LogDropped", p.log_dropped.load(Relaxed).to_string()),
-    ]
-}
-
-/// `show info` as text: `Name: value` lines.
-pub(crate) fn info_text(shared: &Shared) -> String {
-    let mut out = String::new();
-    for (k, v) in info(shared) {
-        let _ = writeln!(out, "{k}: {v}");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -808,30 +769,23 @@ backend be
     }
 
     #[test]
-    fn show_info_reads_the_process_counters() {
-        let s = shared(CONF);
-        let mut a = Admission::reserve(&s, 0).unwrap();
-        a.admitted();
-        s.process.reloads.store(2, Relaxed);
-        let info = info(&s);
-        let get = |k: &str| {
-            info.iter()
-                .find(|(name, _)| *name == k)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or_else(|| panic!("no {k}"))
-        };
-        assert_eq!(get("Name"), "l4lb");
-        assert_eq!(get("Maxconn"), "50");
-        assert_eq!(get("Nbthread"), s.config.threads.to_string());
-        assert_eq!(
-            [get("CurrConns"), get("MaxConnReached"), get("CumConns")],
-            ["1", "1", "1"]
+    fn a_listen_section_is_one_proxy_id() {
+        let s = shared(
+            "frontend fe\n bind 127.0.0.1:8001\n default_backend be\n\
+             listen app\n bind 127.0.0.1:8002\n server x 127.0.0.1:9009\n\
+             backend be\n server a 127.0.0.1:9001\n",
         );
-        assert_eq!([get("Reloads"), get("ReloadFailures")], ["2", "0"]);
-        assert!(get("Uptime").starts_with("0d 0h00m"));
-        let text = info_text(&s);
-        assert!(text.starts_with("Name: l4lb\nVersion: "), "{text}");
-        assert!(text.contains("\nMaxconn: 50\n"), "{text}");
+        let rows = all(&s);
+        let ids: Vec<(String, String, usize)> = row_ids(&rows, &s)
+            .into_iter()
+            .zip(&rows)
+            .map(|((iid, _), r)| (r.pxname.clone(), r.svname.clone(), iid))
+            .collect();
+        let iid = |px: &str, sv: &str| ids.iter().find(|r| r.0 == px && r.1 == sv).unwrap().2;
+        assert_eq!(iid("app", "FRONTEND"), iid("app", "BACKEND"));
+        assert_eq!(iid("app", "x"), iid("app", "FRONTEND"));
+        assert_ne!(iid("fe", "FRONTEND"), iid("be", "BACKEND"));
+        assert_ne!(iid("be", "BACKEND"), iid("app", "BACKEND"));
     }
 
     #[test]

@@ -10,9 +10,12 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use crate::admin::stats::{self, Kind, Rates};
+use super::show_stat;
+use crate::admin::info;
+use crate::admin::stats::Rates;
 use crate::backend::{Admin, Server};
 use crate::config::{ApiLevel, ServerConf};
+use crate::process::fds;
 use crate::process::reload::ReloadError;
 use crate::shared::Shared;
 
@@ -45,6 +48,10 @@ pub(crate) trait Runtime {
     /// Duplicates of the listening sockets, with their addresses, for a
     /// new l4lb taking over (`_getsocks`).
     fn listener_fds(&self) -> Vec<(std::os::fd::OwnedFd, SocketAddr)>;
+    /// A soft stop is under way (`show info`'s `Stopping`).
+    fn stopping(&self) -> bool {
+        false
+    }
 }
 
 const HELP: &str = "\
@@ -53,11 +60,14 @@ The following commands are valid at this level:
   prompt                                  : toggle interactive mode with prompt
   quit                                    : disconnect
   show info                               : report information about the running process
-  show stat [{<px>|-1} {<type>|-1} {<sid>|-1}] : report counters for each proxy and server (CSV)
+  show stat [{<px>|-1} {<type>|-1} {<sid>|-1}] [no-maint] [up] : report counters for each proxy and server (CSV)
+  get weight <bk>/<srv>                   : report a server's current weight
   show servers state [<backend>]          : dump the state of the servers
+  set timeout cli <delay>                 : change this connection's idle timeout (seconds)
 The following commands need level admin:
   set server <bk>/<srv> state ready|drain|maint : change a server's administrative state
   set server <bk>/<srv> weight <w>[%]     : change a server's weight (0-256, or % of its conf weight)
+  set weight <bk>/<srv> <w>[%]            : same as set server weight
   set server <bk>/<srv> addr <ip> [port <p>] : change a server's address
   set maxconn server <bk>/<srv> <n>       : change a server's maxconn (0 = none)
   enable server <bk>/<srv>                : same as set server state ready
@@ -108,14 +118,32 @@ fn after_switch(result: Result<String, ReloadError>) -> Answer {
 fn answer(cmd: &str, words: &[&str], admin: bool, rt: &mut dyn Runtime) -> String {
     match words {
         ["help"] => HELP.to_string(),
-        ["show", "info"] => stats::info_text(&rt.shared()),
-        ["show", "stat", filter @ ..] => show_stat(rt, filter),
+        ["show", "info"] => {
+            let shared = rt.shared();
+            let facts = info::Facts {
+                stopping: rt.stopping(),
+                maxsock: fds::fd_budget(&shared.config).total(),
+            };
+            info::text(&shared, &rt.rates().process, facts)
+        }
+        ["show", "info", ..] => {
+            "l4lb prints 'show info' in the default format only (no typed, json, desc or float).\n"
+                .into()
+        }
+        ["show", "stat", args @ ..] => show_stat::answer(&rt.shared(), rt.rates(), args),
+        ["get", "weight", target] => with_server(rt, target, |_, s| {
+            format!("{} (initial {})\n", s.weight(), s.conf_weight())
+        }),
+        ["get", "weight", ..] => "Require 'backend/server'.\n".into(),
         ["show", "servers", "state", backend @ ..] => servers_state(&rt.shared(), backend),
         [
             "set" | "enable" | "disable" | "shutdown" | "add" | "del" | "reload",
             ..,
         ] if !admin => "Permission denied\n".into(),
         ["set", "server", target, rest @ ..] => set_server(rt, target, rest),
+        // HAProxy's older form, which hatop sends.
+        ["set", "weight", target, w] => set_server(rt, target, &["weight", w]),
+        ["set", "weight", ..] => "Require <weight> or <weight%>.\n".into(),
         ["set", "maxconn", "server", target, n] => {
             with_server(rt, target, |_, s| match n.parse::<u32>() {
                 Ok(n) => {
@@ -239,53 +267,29 @@ fn set_server(rt: &mut dyn Runtime, target: &str, rest: &[&str]) -> String {
     }
 }
 
-/// `N` (0..=256) or `N%` of the conf weight.
+/// `N` (0..=256) or `N%` of the conf weight (capped at 256), with
+/// HAProxy's errors.
 fn parse_weight(w: &str, s: &Server) -> Result<u32, String> {
-    let bad = || {
-        Err(format!(
-            "'{w}': a weight is 0 to 256, or a percentage of the conf weight.\n"
-        ))
+    let digits = w
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
+        .map_or(w.len(), |(i, _)| i);
+    let (n, rest) = w.split_at(digits);
+    let Ok(n) = n.parse::<i64>() else {
+        return Err("Empty weight string empty or preceded by garbage\n".into());
     };
-    if let Some(pct) = w.strip_suffix('%') {
-        let Ok(pct) = pct.parse::<u32>() else {
-            return bad();
-        };
-        let w = u64::from(s.conf_weight()) * u64::from(pct) / 100;
-        return u32::try_from(w.min(256)).or_else(|_| bad());
-    }
-    match w.parse::<u32>() {
-        Ok(w) if w <= 256 => Ok(w),
-        _ => bad(),
-    }
-}
-
-fn show_stat(rt: &dyn Runtime, filter: &[&str]) -> String {
-    let shared = rt.shared();
-    let mut rows = stats::rows(&shared, rt.rates());
-    match filter {
-        [] => {}
-        [px, ty, sid] => {
-            let ty: i64 = ty.parse().unwrap_or(-1);
-            let sid: i64 = sid.parse().unwrap_or(-1);
-            rows.retain(|r| {
-                let kind_bit = match r.kind {
-                    Some(Kind::Frontend) => 1,
-                    Some(Kind::Backend) => 2,
-                    _ => 4,
-                };
-                let by_px = *px == "-1" || r.pxname == *px;
-                let by_type = ty < 0 || ty & kind_bit != 0;
-                let by_sid = sid < 0
-                    || shared
-                        .backend_index(&r.pxname)
-                        .and_then(|b| shared.servers[b].iter().position(|s| s.name == r.svname))
-                        .is_some_and(|i| i as i64 + 1 == sid);
-                by_px && by_type && by_sid
-            });
+    match rest {
+        "%" if n < 0 => Err("Relative weight must be positive.\n".into()),
+        "%" => {
+            let w = i64::from(s.conf_weight()) * n.min(25_600) / 100;
+            Ok(w.min(256) as u32)
         }
-        _ => return "Require 'show stat [{<px>|-1} {<type>|-1} {<sid>|-1}]'.\n".into(),
+        _ if !(0..=256).contains(&n) => {
+            Err("Absolute weight can only be between 0 and 256 inclusive.\n".into())
+        }
+        "" => Ok(n as u32),
+        _ => Err("Trailing garbage in weight string\n".into()),
     }
-    stats::csv(&rows, &shared)
 }
 
 /// `show servers state`: HAProxy's format version 1 (the columns l4lb has;

@@ -5,7 +5,8 @@
 //! l4lb answers them (each answer followed by an empty line, as HAProxy)
 //! and closes; so `echo "show stat" | socat stdio /run/l4lb.sock` works.
 //! `prompt` makes the connection interactive: a `> ` prompt after each
-//! answer, until `quit` or `stats timeout` of silence. A line longer than
+//! answer, until `quit` or `stats timeout` of silence (`set timeout cli`
+//! sets a connection's own, as HAProxy). A line longer than
 //! [`MAX_LINE`] gets an error and is skipped; the connection stays usable.
 //! What the commands do is in [`commands`]. A command that makes a new
 //! snapshot (`reload`, `add server`, `del server`) parks its connection
@@ -17,6 +18,7 @@
 //! answered once fds are back.
 
 pub(crate) mod commands;
+mod show_stat;
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
@@ -66,6 +68,8 @@ pub(crate) struct Conn {
     output: Vec<u8>,
     /// Interactive (`prompt`): answer line after line until `quit`.
     prompt: bool,
+    /// `set timeout cli`: this connection's own idle timeout.
+    timeout: Option<Duration>,
     /// The rest of an over-long line is being skipped.
     skipping: bool,
     /// Close once the output is written.
@@ -110,6 +114,7 @@ impl Protocol for Cli {
             input: Vec::new(),
             output: Vec::new(),
             prompt: false,
+            timeout: None,
             skipping: false,
             closing: false,
             seen: now,
@@ -124,7 +129,7 @@ impl Protocol for Cli {
     /// `stats timeout` of silence; a parked connection has the longest a
     /// switch takes on top.
     fn deadline(&self, c: &Conn) -> Instant {
-        let idle = c.seen + self.timeout;
+        let idle = c.seen + c.timeout.unwrap_or(self.timeout);
         if c.wait.is_some() {
             idle + reload::SWITCH_WAIT
         } else {
@@ -309,7 +314,11 @@ fn run_lines(c: &mut Conn, rt: &mut dyn Runtime) {
             match cmd {
                 "" if c.prompt => {}
                 "" => {}
-                "prompt" => c.prompt = !c.prompt,
+                // As HAProxy: the prompt comes after an empty answer.
+                "prompt" => {
+                    c.prompt = !c.prompt;
+                    push_answer(c, "");
+                }
                 "quit" => {
                     c.closing = true;
                     return;
@@ -332,6 +341,15 @@ fn run_lines(c: &mut Conn, rt: &mut dyn Runtime) {
                     }
                 }
                 "_getsocks" => c.output.extend_from_slice(b"Permission denied\n\n"),
+                _ if cmd.split_whitespace().take(2).eq(["set", "timeout"]) => {
+                    match set_timeout(cmd) {
+                        Ok(t) => {
+                            c.timeout = Some(t);
+                            push_answer(c, "");
+                        }
+                        Err(e) => push_answer(c, e),
+                    }
+                }
                 _ => match commands::execute(cmd, c.level, rt) {
                     Answer::Now(text) => push_answer(c, &text),
                     Answer::AfterSwitch(text) => {
@@ -349,6 +367,39 @@ fn run_lines(c: &mut Conn, rt: &mut dyn Runtime) {
         }
         end_of_answer(c);
     }
+}
+
+/// `set timeout cli <delay>` (seconds, or with a unit: `ms`, `s`, `m`,
+/// `h`, `d`), at any level: this connection's idle timeout, as HAProxy.
+fn set_timeout(cmd: &str) -> Result<Duration, &'static str> {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let delay = match words.as_slice() {
+        ["set", "timeout", "cli", delay, ..] => *delay,
+        ["set", "timeout", "cli"] => return Err("Expects an integer value.\n"),
+        _ => return Err("'set timeout' only supports 'cli'.\n"),
+    };
+    let split = delay
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(delay.len());
+    let (n, unit) = delay.split_at(split);
+    let per_unit_ms: u64 = match unit {
+        "" | "s" => 1000,
+        "ms" => 1,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err("Invalid timeout value.\n"),
+    };
+    let secs = n
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(per_unit_ms))
+        // HAProxy's timers hold up to 2^31 - 1 ms.
+        .filter(|&ms| ms <= i32::MAX as u64)
+        .map(|ms| ms / 1000)
+        .filter(|&s| s >= 1)
+        .ok_or("Invalid timeout value.\n")?;
+    Ok(Duration::from_secs(secs))
 }
 
 /// An answer, ended by an empty line.

@@ -103,10 +103,17 @@ const fn col(name: &'static str, title: &'static str) -> Col {
 }
 
 /// The whole page.
-pub(super) fn render(page: &StatsPage, shared: &Shared, rows: &[Row], view: &View) -> String {
+/// `info`: `show info`'s fields, shown in the page's first box.
+pub(super) fn render(
+    page: &StatsPage,
+    shared: &Shared,
+    rows: &[Row],
+    view: &View,
+    info: &[(&str, String)],
+) -> String {
     let mut out = String::with_capacity(32 * 1024);
     head(&mut out, page, view);
-    header(&mut out, page, shared, view);
+    header(&mut out, page, view, info);
     let fields = stats::fields(rows, shared);
     let mut i = 0;
     while i < rows.len() {
@@ -187,7 +194,7 @@ footer { margin-top: 18px; color: #7a8898; font-size: 11px; }
 "#;
 
 /// The page's top: title, process numbers, legend, display options.
-fn header(out: &mut String, page: &StatsPage, shared: &Shared, view: &View) {
+fn header(out: &mut String, page: &StatsPage, view: &View, info: &[(&str, String)]) {
     let version = if page.show_version {
         format!(" version {}", env!("CARGO_PKG_VERSION"))
     } else {
@@ -211,23 +218,20 @@ fn header(out: &mut String, page: &StatsPage, shared: &Shared, view: &View) {
         );
     }
     out.push_str("<div class=\"top\">\n");
-    info_box(out, page, shared);
+    info_box(out, page, info);
     legend_box(out);
     options_box(out, page, view);
     out.push_str("</div>\n");
 }
 
 /// `show info`'s numbers, and `stats show-desc`.
-fn info_box(out: &mut String, page: &StatsPage, shared: &Shared) {
+fn info_box(out: &mut String, page: &StatsPage, info: &[(&str, String)]) {
     out.push_str("<div class=\"box info\"><h2>General process information</h2>\n");
     if let Some(d) = page.desc.as_deref().filter(|d| !d.is_empty()) {
         let _ = writeln!(out, "<p class=\"desc\">{}</p>", esc(d));
     }
     let skip = ["Name", "Version", "Nbproc", "Process_num", "Uptime_sec"];
-    let info: Vec<_> = stats::info(shared)
-        .into_iter()
-        .filter(|(k, _)| !skip.contains(k))
-        .collect();
+    let info: Vec<_> = info.iter().filter(|(k, _)| !skip.contains(k)).collect();
     out.push_str("<table>\n");
     // Two name-value pairs a line: the box stays short.
     for pair in info.chunks(2) {

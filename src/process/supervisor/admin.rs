@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{API_TOKENS, METRICS_TOKENS, Supervisor};
+use super::{API_TOKENS, METRICS_TOKENS, Phase, Supervisor};
 use crate::admin::api::{self, Api};
 use crate::admin::metrics::Metrics;
 use crate::admin::stats::Rates;
@@ -78,6 +78,10 @@ impl api::Runtime for Supervisor {
 
     fn rates(&self) -> &Rates {
         &self.rates
+    }
+
+    fn stopping(&self) -> bool {
+        self.phase != Phase::Serving
     }
 
     fn rebalance(&mut self) {
