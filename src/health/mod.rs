@@ -340,8 +340,8 @@ impl Prober {
             server: Some(&sockopts),
             ..net::Options::default()
         };
-        match net::connect(probe.check.target, opts) {
-            Ok(mut stream) => {
+        match net::connect_server(probe.check.target, opts) {
+            Ok((mut stream, port)) => {
                 self.starved = false;
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 if let Err(e) = self
@@ -361,6 +361,7 @@ impl Prober {
                     step: 0,
                     sent: 0,
                     received: Vec::new(),
+                    _port: port,
                 });
                 let deadline = now + probe.timeout;
                 self.schedule(i, deadline);
