@@ -158,7 +158,8 @@ fn a_server_source_port_range_is_its_own_and_default_server_gives_each_one() {
     let text = in_backend(
         "default-server source 127.0.0.3:2000-2009\n\
          server s3 127.0.0.1:9003 source 127.0.0.2:1025-1027 interface lo\n\
-         server s4 127.0.0.1:9004\nserver s5 127.0.0.1:9005 source 127.0.0.2:4000-4000",
+         server s4 127.0.0.1:9004\nserver s5 127.0.0.1:9005 source 127.0.0.2:4000-4000\n\
+         server s6 [::1]:9006 source [::1]:5000-5001",
     );
     let c = load(&text);
     let source = |name| server(&c, name).source.clone().unwrap();
