@@ -372,7 +372,7 @@ impl Prober {
                 probe.pending = None;
                 if !self.starved {
                     log::warn!(
-                        "prober: cannot open a socket to check {} ({e}); checks are skipped, server states unchanged, until l4lb has fds again",
+                        "prober: cannot open a socket to check {} ({e}); checks are skipped, server states unchanged, until l4lb has fds (or source ports) again",
                         probe.label
                     );
                     self.starved = true;
