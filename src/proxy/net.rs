@@ -57,7 +57,7 @@ pub(crate) fn connect_server(
 }
 
 /// Opens a non-blocking socket to `addr` and starts connecting.
-pub(crate) fn connect(addr: SocketAddr, opts: Options<'_>) -> io::Result<TcpStream> {
+fn connect(addr: SocketAddr, opts: Options<'_>) -> io::Result<TcpStream> {
     let sock = socket_for(addr, opts)?;
     if let Some(source) = opts.server.and_then(|s| s.source.as_ref()) {
         bind_source(&sock, source)?;
@@ -226,6 +226,60 @@ pub(crate) fn local_shortage(err: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
+
+    /// Socket options leaving from 127.0.0.1, ports `low..=low + 1`.
+    fn ranged(low: u16) -> SockOpts {
+        let ports = low..=low + 1;
+        SockOpts {
+            source: Some(SourceAddr {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                ports: Some(ports.clone()),
+                interface: None,
+            }),
+            ports: Some(PortPool::new("s", ports)),
+            ..SockOpts::default()
+        }
+    }
+
+    #[test]
+    fn a_port_of_the_range_in_use_elsewhere_is_passed_over_and_given_back() {
+        let target = TcpListener::bind("127.0.0.1:0").unwrap();
+        // A listener holds the range's first port; the second is free.
+        let (_holder, low) = loop {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let p = l.local_addr().unwrap().port();
+            if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                break (l, p);
+            }
+        };
+        let sockopts = ranged(low);
+        let opts = Options {
+            server: Some(&sockopts),
+            ..Options::default()
+        };
+        let (stream, lease) = connect_server(target.local_addr().unwrap(), opts).unwrap();
+        assert_eq!(lease.as_ref().map(PortLease::port), Some(low + 1));
+        assert_eq!(stream.local_addr().unwrap().port(), low + 1);
+        let pool = sockopts.ports.as_ref().unwrap();
+        assert_eq!(pool.free(), 1, "the port in use went back to the pool");
+        drop((stream, lease));
+        assert_eq!(pool.free(), 2);
+    }
+
+    #[test]
+    fn a_range_used_up_is_our_own_shortage() {
+        let sockopts = ranged(40_000);
+        let pool = sockopts.ports.as_ref().unwrap();
+        let _held = (pool.take().unwrap(), pool.take().unwrap());
+        let opts = Options {
+            server: Some(&sockopts),
+            ..Options::default()
+        };
+        let err = connect_server("127.0.0.1:9".parse().unwrap(), opts).unwrap_err();
+        assert!(local_shortage(&err), "{err}");
+        assert!(err.to_string().contains("40000-40001 is in use"), "{err}");
+    }
 
     #[test]
     fn fd_memory_and_port_shortages_are_ours() {
