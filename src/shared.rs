@@ -1,14 +1,17 @@
 //! What all workers share: the configuration, the servers with their
-//! counters, and the global and per-frontend connection counts that enforce
-//! `maxconn`. Read without locks; counters are padded atomics.
+//! counters, and the global, per-frontend and per-listener connection
+//! counts that enforce `maxconn`. Read without locks; counters are padded
+//! atomics.
 //!
 //! A [`Shared`] is one configuration snapshot. What must outlive a snapshot
 //! (a reload) is behind its own `Arc`: the process-wide [`Process`], each
 //! frontend's [`FrontendStats`], each backend's [`BackendCount`] and each
 //! [`Server`], reused by name.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::backend::Server;
@@ -78,6 +81,37 @@ pub struct Process {
     /// Reloads applied, and refused (invalid conf).
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
+    /// Connections per listening address, for `bind ... maxconn`.
+    pub listeners: ListenerCounts,
+}
+
+/// Client connections of one listening address over all workers (each has
+/// its own socket on it), for its bind's `maxconn`. Kept by address for
+/// the life of the process, as the sockets are across reloads.
+#[derive(Debug, Default)]
+pub struct ListenerCounts(Mutex<HashMap<SocketAddr, Arc<ListenerCount>>>);
+
+/// The count of one listening address, on its own cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct ListenerCount {
+    pub cur: AtomicUsize,
+}
+
+impl ListenerCounts {
+    /// The count of `addr`; looked up when a worker takes a listener, not
+    /// per accept.
+    pub fn of(&self, addr: SocketAddr) -> Arc<ListenerCount> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(addr).or_default())
+    }
+}
+
+/// A listener's `maxconn`: its count, shared by every worker, and the limit.
+#[derive(Debug, Clone)]
+pub(crate) struct ListenerCap {
+    pub(crate) count: Arc<ListenerCount>,
+    pub(crate) max: usize,
 }
 
 impl Process {
@@ -90,6 +124,7 @@ impl Process {
             log_dropped: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
+            listeners: ListenerCounts::default(),
         }
     }
 }
@@ -188,12 +223,14 @@ impl Shared {
     }
 }
 
-/// A client connection's place under the global and frontend `maxconn`;
-/// given back when dropped.
+/// A client connection's place under the global, frontend and listener
+/// `maxconn`; given back when dropped.
 #[derive(Debug)]
 pub(crate) struct Admission {
     shared: Arc<Shared>,
     frontend: usize,
+    /// Its listener's count, if its bind has a `maxconn`.
+    listener: Option<Arc<ListenerCount>>,
 }
 
 impl Admission {
@@ -207,20 +244,50 @@ impl Admission {
         &self.shared.frontends[self.frontend]
     }
 
-    /// Takes a place if both limits allow it. Strict across workers. The
+    /// Takes a place if the global and frontend limits allow it (tests; the
+    /// workers use [`Admission::reserve_on`]). Strict across workers. The
     /// place is reserved before `accept`, which may find nothing: totals
     /// are counted by [`Admission::admitted`] once a client is there.
+    #[cfg(test)]
     pub(crate) fn reserve(shared: &Arc<Shared>, frontend: usize) -> Option<Admission> {
+        Admission::reserve_on(shared, frontend, None)
+    }
+
+    /// [`Admission::reserve`] on a listener with its own `maxconn`, taken
+    /// first, as HAProxy does; a limit that refuses gives back the places
+    /// taken before it.
+    pub(crate) fn reserve_on(
+        shared: &Arc<Shared>,
+        frontend: usize,
+        cap: Option<&ListenerCap>,
+    ) -> Option<Admission> {
+        let listener = match cap {
+            Some(cap) => {
+                take(&cap.count.cur, cap.max)?;
+                Some(Arc::clone(&cap.count))
+            }
+            None => None,
+        };
+        let give_back = |listener: Option<Arc<ListenerCount>>| {
+            if let Some(l) = listener {
+                l.cur.fetch_sub(1, Relaxed);
+            }
+        };
         let fe = &shared.frontends[frontend];
         let global = &shared.process.global;
-        take(&global.cur, shared.config.maxconn)?;
+        if take(&global.cur, shared.config.maxconn).is_none() {
+            give_back(listener);
+            return None;
+        }
         if take(&fe.cur, shared.config.frontends[frontend].maxconn).is_none() {
             global.cur.fetch_sub(1, Relaxed);
+            give_back(listener);
             return None;
         }
         Some(Admission {
             shared: Arc::clone(shared),
             frontend,
+            listener,
         })
     }
 
@@ -268,6 +335,9 @@ impl Drop for Admission {
             .cur
             .fetch_sub(1, Relaxed);
         self.shared.process.global.cur.fetch_sub(1, Relaxed);
+        if let Some(l) = &self.listener {
+            l.cur.fetch_sub(1, Relaxed);
+        }
     }
 }
 
@@ -351,6 +421,42 @@ backend be
         assert_eq!(counts(&s.frontends[SMALL]), (0, 0));
         assert_eq!(b.frontend().cur.load(Relaxed), 1);
         assert!(Arc::ptr_eq(b.shared(), &s));
+    }
+
+    #[test]
+    fn a_bind_maxconn_is_strict_and_every_refusal_gives_its_places_back() {
+        let s = shared(LIMITS);
+        let addr = "127.0.0.1:8001".parse().unwrap();
+        let cap = ListenerCap {
+            count: s.process.listeners.of(addr),
+            max: 1,
+        };
+        let listener = |c: &ListenerCap| c.count.cur.load(Relaxed);
+        let a = Admission::reserve_on(&s, SMALL, Some(&cap)).expect("1 of 1");
+        assert!(Admission::reserve_on(&s, SMALL, Some(&cap)).is_none());
+        assert_eq!((listener(&cap), cur(&s)), (1, (1, 1, 0)));
+        // Another worker's socket on the same address shares the count.
+        let other = ListenerCap {
+            count: s.process.listeners.of(addr),
+            max: 1,
+        };
+        assert!(Admission::reserve_on(&s, SMALL, Some(&other)).is_none());
+        drop(a);
+        assert_eq!((listener(&cap), cur(&s)), (0, (0, 0, 0)));
+        // Refused by the frontend: the listener's place is given back too.
+        let wide = ListenerCap { max: 5, ..cap };
+        let _b = Admission::reserve(&s, SMALL).unwrap();
+        let _c = Admission::reserve(&s, SMALL).unwrap();
+        assert!(Admission::reserve_on(&s, SMALL, Some(&wide)).is_none());
+        assert_eq!((listener(&wide), cur(&s)), (0, (2, 2, 0)));
+        let d = Admission::reserve_on(&s, WIDE, Some(&wide)).expect("3 of 3");
+        assert!(
+            Admission::reserve_on(&s, WIDE, Some(&wide)).is_none(),
+            "global"
+        );
+        assert_eq!(listener(&wide), 1);
+        drop(d);
+        assert_eq!(listener(&wide), 0);
     }
 
     #[test]

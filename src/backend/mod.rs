@@ -7,6 +7,7 @@
 //! when it is created and gives it back when dropped, on every exit path.
 
 pub mod limit;
+pub mod ports;
 pub mod slowstart;
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use crate::config::{Observe, ServerConf, SourceAddr};
 
 pub use limit::dynamic_maxconn;
+pub use ports::{PortLease, PortPool};
 
 /// Counters of one server, padded to their own cache lines.
 #[derive(Debug, Default)]
@@ -224,7 +226,9 @@ impl Server {
         self.limit.store(conf.maxconn, Relaxed);
         self.maxqueue.store(conf.maxqueue, Relaxed);
         self.id.store(conf.id.unwrap_or(0), Relaxed);
-        *self.sockopts.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(SockOpts::of(conf));
+        let mut sockopts = self.sockopts.lock().unwrap_or_else(|e| e.into_inner());
+        *sockopts = Arc::new(SockOpts::of(conf, sockopts.ports.as_ref()));
+        drop(sockopts);
         let admin = if conf.disabled {
             Admin::Maint
         } else {
@@ -411,10 +415,13 @@ impl Server {
 }
 
 /// A server's socket options for the connections to it (and its checks).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct SockOpts {
     /// `source`: bound before the connect.
     pub source: Option<SourceAddr>,
+    /// The pool of `source`'s port range, if it has one; kept across
+    /// reloads that keep the range.
+    pub ports: Option<Arc<PortPool>>,
     /// `tfo`: TCP_FASTOPEN_CONNECT on a first attempt.
     pub tfo: bool,
     /// `tcp-ut`: TCP_USER_TIMEOUT.
@@ -422,19 +429,24 @@ pub struct SockOpts {
 }
 
 impl SockOpts {
-    fn of(conf: &ServerConf) -> SockOpts {
+    /// The options of `conf`, with `was` as the range's pool if it fits.
+    fn of(conf: &ServerConf, was: Option<&Arc<PortPool>>) -> SockOpts {
+        let range = conf.source.as_ref().and_then(|s| s.ports.as_ref());
         SockOpts {
             source: conf.source.clone(),
+            ports: ports::carry(&conf.name, was, range),
             tfo: conf.tfo,
             tcp_ut: conf.tcp_ut,
         }
     }
 }
 
-/// One connection's slot on a server; released on drop.
+/// One connection's slot on a server, and the source port it holds when
+/// the server has a port range; both released on drop.
 #[derive(Debug)]
 pub struct ConnGuard {
     server: Arc<Server>,
+    port: Option<PortLease>,
 }
 
 impl ConnGuard {
@@ -451,12 +463,19 @@ impl ConnGuard {
         stats.max.fetch_max(prev + 1, Relaxed);
         Some(ConnGuard {
             server: Arc::clone(server),
+            port: None,
         })
     }
 
     #[inline]
     pub fn server(&self) -> &Arc<Server> {
         &self.server
+    }
+
+    /// Keeps the connection's source port until the guard goes: its owner
+    /// drops the socket first (it is declared before the guard).
+    pub fn hold_port(&mut self, port: Option<PortLease>) {
+        self.port = port;
     }
 }
 

@@ -334,14 +334,22 @@ pub struct BindOpts {
     pub mss: Option<u32>,
     /// `tcp-ut T`: TCP_USER_TIMEOUT, inherited by accepted sockets.
     pub tcp_ut: Option<Duration>,
+    /// `maxconn N`: connections of this listener at once, over all
+    /// workers (past it, clients wait in the accept queue); None or
+    /// `maxconn 0`: only the frontend's and the global limits.
+    pub maxconn: Option<u32>,
 }
 
 /// `source ADDR[:PORT] [interface NAME]`: where connections to servers
 /// come from (a backend's, or a server's own).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceAddr {
-    /// Port 0: the kernel picks one at connect (IP_BIND_ADDRESS_NO_PORT).
+    /// Port 0: the kernel picks one at connect (IP_BIND_ADDRESS_NO_PORT),
+    /// or one of `ports`.
     pub addr: SocketAddr,
+    /// A server's `source ADDR:LOW-HIGH`: each connection (and check) takes
+    /// a port of the range from the server's pool (`backend::ports`).
+    pub ports: Option<std::ops::RangeInclusive<u16>>,
     /// `interface NAME`: SO_BINDTODEVICE.
     pub interface: Option<String>,
 }

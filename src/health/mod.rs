@@ -340,8 +340,8 @@ impl Prober {
             server: Some(&sockopts),
             ..net::Options::default()
         };
-        match net::connect(probe.check.target, opts) {
-            Ok(mut stream) => {
+        match net::connect_server(probe.check.target, opts) {
+            Ok((mut stream, port)) => {
                 self.starved = false;
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 if let Err(e) = self
@@ -361,6 +361,7 @@ impl Prober {
                     step: 0,
                     sent: 0,
                     received: Vec::new(),
+                    _port: port,
                 });
                 let deadline = now + probe.timeout;
                 self.schedule(i, deadline);
@@ -371,7 +372,7 @@ impl Prober {
                 probe.pending = None;
                 if !self.starved {
                     log::warn!(
-                        "prober: cannot open a socket to check {} ({e}); checks are skipped, server states unchanged, until l4lb has fds again",
+                        "prober: cannot open a socket to check {} ({e}); checks are skipped, server states unchanged, until l4lb has fds (or source ports) again",
                         probe.label
                     );
                     self.starved = true;

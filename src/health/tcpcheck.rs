@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use crate::backend::PortLease;
 use crate::config::CheckStep;
 
 /// An expect that has not matched within this much data has failed.
@@ -21,6 +22,9 @@ pub(super) struct Pending {
     pub(super) sent: usize,
     /// What the server sent since the last matched expect.
     pub(super) received: Vec<u8>,
+    /// A port of the server's source range, back when the check (its
+    /// socket, dropped first) ends: HAProxy's checks take one too.
+    pub(super) _port: Option<PortLease>,
 }
 
 /// Walks the `tcp-check` steps as far as the socket allows: Ok(true) when

@@ -27,12 +27,14 @@ pub(crate) struct ListenOpts {
 
 impl ListenOpts {
     /// The options of `bind` in `fe`. The backlog is the bind's, else the
-    /// frontend's, else its maxconn, as HAProxy's.
+    /// frontend's, else the bind's maxconn, else the frontend's, as
+    /// HAProxy's.
     pub(crate) fn of(fe: &Frontend, bind: &Bind) -> ListenOpts {
         let backlog = bind
             .opts
             .backlog
             .or(fe.backlog)
+            .or(bind.opts.maxconn)
             .map_or(fe.maxconn, |b| b as usize);
         ListenOpts {
             backlog: i32::try_from(backlog).unwrap_or(i32::MAX),

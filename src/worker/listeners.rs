@@ -1,5 +1,6 @@
-//! A worker's listeners: where each stands (accepting, full, resting) and
-//! how they follow a reload (kept by address, removed, added).
+//! A worker's listeners: where each stands (accepting, full, resting), its
+//! bind's `maxconn`, and how they follow a reload (kept by address,
+//! removed, added).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use mio::net::TcpListener;
 use mio::{Interest, Registry};
 
 use super::token;
+use crate::shared::{ListenerCap, Shared};
 
 /// One of the worker's SO_REUSEPORT sockets and the frontend it serves.
 pub(super) struct Listener {
@@ -16,6 +18,8 @@ pub(super) struct Listener {
     pub(super) state: Accepting,
     /// A shortage of fds was logged (once per listener).
     pub(super) warned: bool,
+    /// Its bind's `maxconn`, if it has one (see [`set_caps`]).
+    pub(super) cap: Option<ListenerCap>,
 }
 
 /// Where a worker's listener stands.
@@ -23,8 +27,8 @@ pub(super) struct Listener {
 pub(super) enum Accepting {
     /// Accepts on its readiness events.
     Open,
-    /// At the global or frontend maxconn: retried every tick, as slots are
-    /// freed by other workers too (which do not wake this one).
+    /// At the global, frontend or bind maxconn: retried every tick, as
+    /// slots are freed by other workers too (which do not wake this one).
     Full,
     /// Out of fds, memory or local ports: no accept before this instant.
     Resting(Instant),
@@ -37,7 +41,24 @@ impl Listener {
             frontend,
             state: Accepting::Open,
             warned: false,
+            cap: None,
         }
+    }
+}
+
+/// Gives each listener the `maxconn` of its bind in `shared` (at start,
+/// and after a reload, which may change it): a count by address, which
+/// every worker's socket on that address shares.
+pub(super) fn set_caps(listeners: &mut [Listener], shared: &Shared) {
+    for l in listeners {
+        l.cap = l.sock.local_addr().ok().and_then(|addr| {
+            let binds = &shared.config.frontends.get(l.frontend)?.binds;
+            let max = binds.iter().find(|b| b.addr == addr)?.opts.maxconn?;
+            Some(ListenerCap {
+                count: shared.process.listeners.of(addr),
+                max: max as usize,
+            })
+        });
     }
 }
 

@@ -118,6 +118,7 @@ impl Worker {
                 .register(&mut sock, token::listener(i), Interest::READABLE)?;
             registered.push(Listener::new(sock, frontend));
         }
+        listeners::set_caps(&mut registered, &shared);
         let pipes_per_worker = cfg.maxpipes.div_ceil(cfg.threads.max(1));
         let pools = Pools {
             pipes: PipePool::new(pipes_per_worker, cfg.pipesize),
@@ -331,6 +332,7 @@ impl Worker {
             let old = std::mem::take(&mut self.listeners);
             self.listeners =
                 listeners::reconcile(self.poll.registry(), old, listeners, &new_binds, self.id);
+            listeners::set_caps(&mut self.listeners, &self.current.shared);
             // New listeners may already hold connections (their edge is
             // past): look at every queue once.
             for i in 0..self.listeners.len() {
@@ -377,7 +379,9 @@ impl Worker {
             if let Accepting::Resting(_) = l.state {
                 return;
             }
-            let Some(mut admission) = Admission::reserve(&self.current.shared, l.frontend) else {
+            let shared = &self.current.shared;
+            let Some(mut admission) = Admission::reserve_on(shared, l.frontend, l.cap.as_ref())
+            else {
                 l.state = Accepting::Full;
                 return;
             };

@@ -224,7 +224,6 @@ pub(super) const BIND_NOT_YET: &[&str] = &[
     "accept-proxy",
     "accept-netscaler-cip",
     "transparent",
-    "maxconn",
     "nice",
     "id",
     "level",

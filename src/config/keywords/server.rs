@@ -287,8 +287,8 @@ const SERVER_OPTIONS: &[ServerOption] = &[
         sockopts::maxqueue(&mut d.conf, v)
     }),
     valued(
-        "source ADDR[:PORT]",
-        "expects an address: source ADDR[:PORT]",
+        "source ADDR[:PORT[-PORT]]",
+        "expects an address: source ADDR[:PORT[-PORT]]",
         |d, v| sockopts::server_source(&mut d.conf, v),
     ),
     valued(

@@ -1,13 +1,16 @@
 //! The socket and limit keywords real haproxy.cfg files carry: bind
-//! options (`v4v6`, `v6only`, `backlog`, `defer-accept`, `tfo`,
+//! options (`v4v6`, `v6only`, `backlog`, `maxconn`, `defer-accept`, `tfo`,
 //! `interface`, `mss`, `tcp-ut`, `process`/`thread all`), server options
-//! (`id`, `minconn`, `maxqueue`, `source`, `tfo`, `tcp-ut`), the proxy
+//! (`id`, `minconn`, `maxqueue`, `source` with its port range, `tfo`,
+//! `tcp-ut`), the proxy
 //! keywords `source`, `fullconn`, `id` and `backlog`, and the whole-file
 //! steps they need (ids, `fullconn` defaults, a backend's `source` given
 //! to its servers).
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::super::raw::{BE, DEF, FE, Proxy, Settings};
@@ -17,14 +20,15 @@ use super::refused::{BIND_NOT_YET, not_yet};
 use super::{Bad, Ctx, bad, bad_kw};
 
 /// The bind options l4lb has, for the "accepted" list of an unknown one.
-const BIND_ACCEPTED: &str = "name NAME, v4v6, v6only, backlog N, defer-accept, tfo, \
-                             interface NAME, mss N, tcp-ut T, process all, thread all";
+const BIND_ACCEPTED: &str = "name NAME, v4v6, v6only, backlog N, maxconn N, defer-accept, \
+                             tfo, interface NAME, mss N, tcp-ut T, process all, thread all";
 
 /// The bind options [`bind_option`] reads (`name` is the bind line's own).
 pub(super) const BIND_OPTIONS: &[&str] = &[
     "v4v6",
     "v6only",
     "backlog",
+    "maxconn",
     "defer-accept",
     "tfo",
     "interface",
@@ -50,6 +54,11 @@ pub(super) fn bind_option<'a>(
         "v4v6" => opts.v6only = Some(false),
         "v6only" => opts.v6only = Some(true),
         "backlog" => opts.backlog = Some(number(value("backlog N")?, 1..=u32::MAX).map_err(at)?),
+        // As HAProxy: 0 is no limit of the listener's own.
+        "maxconn" => {
+            let n = number(value("maxconn N")?, 0..=u32::MAX).map_err(at)?;
+            opts.maxconn = (n > 0).then_some(n);
+        }
         "defer-accept" => opts.defer_accept = true,
         "tfo" => opts.tfo = true,
         "interface" => opts.interface = Some(interface(value("interface NAME")?).map_err(at)?),
@@ -127,10 +136,7 @@ pub(super) fn server_tcp_ut(conf: &mut ServerConf, v: &str) -> Result<(), Bad> {
 }
 
 pub(super) fn server_source(conf: &mut ServerConf, v: &str) -> Result<(), Bad> {
-    conf.source = Some(SourceAddr {
-        addr: source_addr(v)?,
-        interface: None,
-    });
+    conf.source = Some(source_addr(v, SourceOf::Server)?);
     Ok(())
 }
 
@@ -162,9 +168,17 @@ pub(super) fn minmax(conf: &mut ServerConf) {
     }
 }
 
-/// `ADDR[:PORT]`: an IP, `*` for any IPv4; no port or port 0 lets the
-/// kernel pick one at connect. Port ranges are not implemented yet.
-fn source_addr(text: &str) -> Result<SocketAddr, String> {
+/// Where a `source` is written: a port range is a server's only, as in
+/// HAProxy (its backend `source` refuses one: each server has its pool).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SourceOf {
+    Server,
+    Proxy,
+}
+
+/// `ADDR[:PORT]`, and on a server line `ADDR:LOW-HIGH`: an IP, `*` for any
+/// IPv4; no port or port 0 lets the kernel pick one at connect.
+fn source_addr(text: &str, of: SourceOf) -> Result<SourceAddr, String> {
     let (host, port) = match text.strip_prefix('[') {
         Some(rest) => match rest.split_once(']') {
             Some((h, "")) => (h, None),
@@ -179,20 +193,42 @@ fn source_addr(text: &str) -> Result<SocketAddr, String> {
     };
     let ip: IpAddr = match host {
         "" | "*" => IpAddr::from([0, 0, 0, 0]),
-        h => h
-            .parse()
-            .map_err(|_| format!("'{h}' is not an IP address; expected source ADDR[:PORT]"))?,
+        h => h.parse().map_err(|_| {
+            format!("'{h}' is not an IP address; expected source ADDR[:PORT[-PORT]]")
+        })?,
     };
-    let port = match port {
-        None | Some("") => 0,
-        Some(p) if p.contains('-') => {
-            return Err(format!(
-                "'{text}': source port ranges are not implemented yet in l4lb; give one port or none"
-            ));
-        }
-        Some(p) => number::<u32>(p, 0..=65535)? as u16,
+    let (port, ports) = match port {
+        None | Some("") => (0, None),
+        Some(p) => match p.split_once('-') {
+            Some(_) if of == SourceOf::Proxy => {
+                return Err(format!(
+                    "'{text}': a port range is not permitted in a backend's source, as in \
+                     HAProxy; give it on each server line (server ... source {text})"
+                ));
+            }
+            Some((low, high)) => port_range(low, high)?,
+            None => (number::<u32>(p, 0..=65535)? as u16, None),
+        },
     };
-    Ok(SocketAddr::new(ip, port))
+    Ok(SourceAddr {
+        addr: SocketAddr::new(ip, port),
+        ports,
+        interface: None,
+    })
+}
+
+/// `LOW-HIGH` of a server's `source`: (0, the range), or (the port, None)
+/// when both ends are the same port, as HAProxy.
+fn port_range(low: &str, high: &str) -> Result<(u16, Option<RangeInclusive<u16>>), String> {
+    let low = number::<u32>(low, 1..=65535)? as u16;
+    let high = number::<u32>(high, 1..=65535)? as u16;
+    match low.cmp(&high) {
+        Ordering::Less => Ok((0, Some(low..=high))),
+        Ordering::Equal => Ok((low, None)),
+        Ordering::Greater => Err(format!(
+            "invalid port range '{low}-{high}': the first port must not be above the last"
+        )),
+    }
 }
 
 // Proxy keywords.
@@ -202,10 +238,7 @@ pub(super) fn source(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let [addr, rest @ ..] = c.args else {
         return Err(bad(format!("expects: {}", c.usage)));
     };
-    let mut source = SourceAddr {
-        addr: source_addr(addr)?,
-        interface: None,
-    };
+    let mut source = source_addr(addr, SourceOf::Proxy)?;
     let mut it = rest.iter();
     while let Some(word) = it.next() {
         match (word.as_str(), it.next()) {

@@ -8,7 +8,7 @@ use super::*;
 fn bind_options_are_read_into_the_bind() {
     let text = in_frontend(
         "bind [::1]:81 v6only backlog 64 defer-accept tfo interface lo mss 1400 tcp-ut 5s \
-         process all thread all\nbind :::82 v4v6",
+         process all thread all maxconn 30\nbind :::82 v4v6 maxconn 0",
     );
     let c = load(&text);
     let b = &c.frontends[0].binds;
@@ -20,9 +20,11 @@ fn bind_options_are_read_into_the_bind() {
         interface: Some("lo".into()),
         mss: Some(1400),
         tcp_ut: Some(Duration::from_secs(5)),
+        maxconn: Some(30),
     };
     assert_eq!(b[0].opts, want);
     assert_eq!(b[1].opts.v6only, Some(false));
+    assert_eq!(b[1].opts.maxconn, None, "maxconn 0: no limit of its own");
     assert_eq!(b[2].opts, BindOpts::default(), "the base bind has none");
 }
 
@@ -41,6 +43,9 @@ fn bind_option_errors() {
             "1 to 15",
         ),
         ("bind :80 thread 1-2", 2, "thread", "only 'thread all'"),
+        ("bind :80 maxconn", 2, "maxconn", "expects a value"),
+        ("bind :80 maxconn -1", 2, "maxconn", "whole number >= 0"),
+        ("bind :80 maxconn lots", 2, "maxconn", "whole number >= 0"),
         (
             "bind :80 accept-proxy",
             2,
@@ -102,10 +107,28 @@ fn server_option_errors() {
             "not an IP address",
         ),
         (
-            "server s3 127.0.0.1:1 source 1.2.3.4:1000-2000",
+            "server s3 127.0.0.1:1 source 1.2.3.4:2000-1000",
             9,
             "source",
-            "port ranges",
+            "invalid port range '2000-1000'",
+        ),
+        (
+            "server s3 127.0.0.1:1 source 1.2.3.4:0-1000",
+            9,
+            "source",
+            "whole number in 1..=65535",
+        ),
+        (
+            "server s3 127.0.0.1:1 source 1.2.3.4:1000-70000",
+            9,
+            "source",
+            "whole number in 1..=65535",
+        ),
+        (
+            "source 1.2.3.4:1000-2000",
+            9,
+            "source",
+            "not permitted in a backend's source, as in HAProxy",
         ),
         (
             "server s3 127.0.0.1:1 interface lo",
@@ -128,6 +151,37 @@ fn server_option_errors() {
         ("source 1.2.3.4 usesrc client", 9, "usesrc", "transparent"),
         ("source", 9, "source", "expects: source ADDR"),
     ]);
+}
+
+#[test]
+fn a_server_source_port_range_is_its_own_and_default_server_gives_each_one() {
+    let text = in_backend(
+        "default-server source 127.0.0.3:2000-2009\n\
+         server s3 127.0.0.1:9003 source 127.0.0.2:1025-1027 interface lo\n\
+         server s4 127.0.0.1:9004\nserver s5 127.0.0.1:9005 source 127.0.0.2:4000-4000\n\
+         server s6 [::1]:9006 source [::1]:5000-5001",
+    );
+    let c = load(&text);
+    let source = |name| server(&c, name).source.clone().unwrap();
+    let s3 = source("s3");
+    assert_eq!(s3.addr, "127.0.0.2:0".parse().unwrap());
+    assert_eq!(s3.ports, Some(1025..=1027));
+    assert_eq!(s3.interface.as_deref(), Some("lo"));
+    let s4 = source("s4");
+    assert_eq!(
+        (s4.addr, s4.ports),
+        ("127.0.0.3:0".parse().unwrap(), Some(2000..=2009))
+    );
+    // LOW-LOW is one port, as HAProxy.
+    let s5 = source("s5");
+    assert_eq!(
+        (s5.addr, s5.ports),
+        ("127.0.0.2:4000".parse().unwrap(), None)
+    );
+    assert!(
+        server(&c, "s1").source.is_none(),
+        "above the default-server"
+    );
 }
 
 #[test]

@@ -67,7 +67,7 @@ impl Session {
         }
         // The pick saw a free slot, but another worker took it since: wait
         // for the next one, as when every server is full.
-        let Some(guard) = ConnGuard::acquire(&servers[idx]) else {
+        let Some(mut guard) = ConnGuard::acquire(&servers[idx]) else {
             return Step::Stay(queued(avoid, false), Next::Queue);
         };
         let sockopts = servers[idx].sockopts();
@@ -85,8 +85,8 @@ impl Session {
             server: Some(&sockopts),
         };
         let addr = servers[idx].addr();
-        let mut stream = match net::connect(addr, opts) {
-            Ok(stream) => stream,
+        let (mut stream, port) = match net::connect_server(addr, opts) {
+            Ok(connected) => connected,
             Err(e) if net::local_shortage(&e) => {
                 self.starving(&e);
                 return Step::Stay(queued(avoid, true), Next::Starved);
@@ -102,6 +102,7 @@ impl Session {
                 };
             }
         };
+        guard.hold_port(port);
         self.trace.attempt(idx, addr, ctx.now);
         self.note_backend_addr(ctx.shared, &stream);
         if let Err(e) = ctx.sockets.register(&mut stream, self.key, Peer::Server) {
