@@ -201,7 +201,7 @@ fn a_client_that_never_reads_a_large_answer_is_reset_after_timeout_client() {
         "the cut answer reaches the client as a reset, not a clean EOF, after {} bytes",
         got.len
     );
-    assert!(got.is_pattern_prefix(20), "what arrived is intact");
+    assert!(got.is_sends_prefix(20, ANSWER), "what arrived is intact");
     assert_eq!(server_end, End::Reset, "the server is reset too");
     assert_eq!(lb.wait_states(1), ["cD"], "the client side timed out");
     drop(c);
@@ -244,7 +244,8 @@ fn a_server_that_never_reads_a_large_upload_is_reset_after_timeout_server() {
         "the cut upload reaches the server as a reset, not a clean EOF, after {} bytes",
         seen.len
     );
-    assert!(seen.is_pattern_prefix(30), "what arrived is intact");
+    // The buffers on the way may hold more than one send's bytes.
+    assert!(seen.is_sends_prefix(30, ANSWER), "what arrived is intact");
     assert_eq!(lb.wait_states(1), ["sD"], "the server side timed out");
     drop(c);
     lb.audit(&[be.port]);

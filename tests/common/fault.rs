@@ -232,6 +232,23 @@ impl Received {
     pub(crate) fn is_pattern_prefix(&self, seed: u64) -> bool {
         self.hash == pattern_hash(seed, self.len)
     }
+
+    /// Whether the bytes are the first `self.len` bytes of what `send`
+    /// writes `each` bytes at a time with seeds `first`, `first + 1`, ...:
+    /// an upload of several sends, however much of it got through.
+    pub(crate) fn is_sends_prefix(&self, first: u64, each: usize) -> bool {
+        let mut hash = Sha256::new();
+        let mut buf = vec![0u8; each];
+        let (mut left, mut seed) = (self.len, first);
+        while left > 0 {
+            Pattern::new(seed).fill(&mut buf);
+            let n = left.min(each);
+            hash.update(&buf[..n]);
+            left -= n;
+            seed += 1;
+        }
+        self.hash == <[u8; 32]>::from(hash.finalize())
+    }
 }
 
 /// Reads `r` until EOF, an error or its read timeout.
