@@ -730,6 +730,9 @@ fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
         let custom = f.log_line.format != LineFormat::tcplog();
         let what = if custom { "log-format" } else { "tcplog" };
         s += &format!(", {what} to {} target(s)", f.log.len());
+    } else if !f.log.is_empty() {
+        // HAProxy's default format: one line at accept.
+        s += &format!(", connect log to {} target(s)", f.log.len());
     }
     let options = [
         (f.log_line.sd.is_some(), "log-format-sd"),
