@@ -366,6 +366,47 @@ fn refresh_monitor_uri_prometheus_and_other_uris() {
     assert_eq!(code, 503, "no server behind a stats page, as HAProxy");
 }
 
+/// Kubespray's `frontend healthz` (mode http, a bind, `monitor-uri`, no
+/// server): the monitor URI answers 200, anything else HAProxy's 503, and
+/// there is no stats page. `monitor fail if TRUE`, reloaded in, turns the
+/// monitor to 503 (an operator's switch), and back.
+#[test]
+fn a_monitor_uri_section_without_stats_answers_the_uri_and_503s_the_rest() {
+    let lb = Lb::start("monitor-uri /healthz");
+    let (code, _, body) = get(lb.page, "/healthz", "");
+    assert_eq!(code, 200);
+    assert!(body.contains("Service ready."), "{body}");
+    let (code, head, body) = http(lb.page, b"HEAD /healthz HTTP/1.0\r\n\r\n");
+    assert_eq!((code, body.as_str()), (200, ""), "{head}");
+    for other in ["/", "/haproxy?stats", "/healthz/x", "/stats"] {
+        let (code, _, body) = get(lb.page, other, "");
+        assert_eq!(code, 503, "{other}");
+        assert!(body.contains("No server is available"), "{other}: {body}");
+    }
+    let reload = |from: &str, to: &str| {
+        let conf = std::fs::read_to_string(&lb.path).unwrap();
+        std::fs::write(&lb.path, conf.replace(from, to)).unwrap();
+        let before = lb.l4.log_text().matches("reload: applied").count();
+        lb.l4.signal(libc::SIGHUP);
+        assert!(
+            wait_until(Duration::from_secs(10), || lb
+                .l4
+                .log_text()
+                .matches("reload: applied")
+                .count()
+                > before),
+            "{}",
+            lb.l4.log_text()
+        );
+    };
+    let failing = "monitor-uri /healthz\n    monitor fail if TRUE";
+    reload("monitor-uri /healthz", failing);
+    assert_eq!(get(lb.page, "/healthz", "").0, 503, "monitor fail if TRUE");
+    reload(failing, "monitor-uri /healthz\n    monitor fail if FALSE");
+    assert_eq!(get(lb.page, "/healthz", "").0, 200);
+    lb.traffic();
+}
+
 /// The admin form's POST of `action` on `servers` of `be`: the redirect.
 fn act(lb: &Lb, action: &str, servers: &[&str]) -> String {
     let mut body: String = servers.iter().map(|s| format!("s={s}&")).collect();

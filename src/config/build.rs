@@ -218,7 +218,7 @@ impl Builder {
 
     fn proxy_section(&mut self, s: &Section, role: u8) {
         let (name, mut settings) = self.header(s, role);
-        if serves_page(&s.lines, &settings) {
+        if serves_page(&s.lines, role, &settings) {
             return self.stats_page_section(s, role, name, &settings);
         }
         self.section_lines(s, role, &mut settings, false);
