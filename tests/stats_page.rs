@@ -639,3 +639,32 @@ fn stats_scope_limits_the_tables_the_csv_and_the_admin_form() {
     assert_eq!(header(&head, "location"), Some("/stats;st=DENY"));
     assert_eq!(show_stat(&lb.sock, "app", "a0", "status"), "no check");
 }
+
+/// A conf whose only sections are a stats page and a monitor starts (as
+/// HAProxy does), serves both, reloads, and stops cleanly. The regression
+/// this pins: it was refused with "no frontend or listen section".
+#[test]
+fn a_conf_of_only_a_stats_page_and_a_monitor_serves_them() {
+    let (page, monitor) = (free_port(), free_port());
+    let conf = format!(
+        "defaults\n    timeout client 10s\nlisten stats\n    mode http\n    bind 127.0.0.1:{page}\n    \
+         stats uri /stats\nfrontend healthz\n    mode http\n    bind 127.0.0.1:{monitor}\n    \
+         monitor-uri /healthz\n"
+    );
+    let l4 = L4lb::start(&conf);
+    let (code, _, body) = get(page, "/stats;csv", "");
+    assert_eq!(code, 200);
+    assert!(body.starts_with("# pxname,svname,"), "{body}");
+    assert_eq!(get(monitor, "/healthz", "").0, 200);
+    assert_eq!(get(monitor, "/stats", "").0, 503);
+    l4.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || l4
+            .log_text()
+            .contains("reload: applied")),
+        "{}",
+        l4.log_text()
+    );
+    assert_eq!(get(page, "/stats", "").0, 200);
+    assert!(l4.stop().success());
+}

@@ -79,8 +79,12 @@ impl Config {
             b.errors.sort_by_key(|e| (order(e), e.line));
             return Err(b.errors);
         }
-        if !b.proxies.iter().any(|p| p.role & FE != 0) && b.errors.is_empty() {
-            let msg = "no frontend or listen section: nothing would accept connections";
+        // A stats page (or monitor) listens too: HAProxy starts with one
+        // alone, and refuses only a conf with no listener at all.
+        let listens = b.proxies.iter().any(|p| p.role & FE != 0) || !b.stats_pages.is_empty();
+        if !listens && b.errors.is_empty() {
+            let msg = "no frontend or listen section (nor a stats page): nothing would accept \
+                       connections";
             b.err(0, "frontend", msg.to_string());
         }
         b.finish(flags)

@@ -277,3 +277,23 @@ fn monitor_sections_refuse_what_they_cannot_do() {
         "backend 'hz': l4lb is a TCP (L4) balancer",
     );
 }
+
+/// HAProxy starts with a stats page or a monitor as its only listener; a
+/// conf with no listener at all stays an error.
+#[test]
+fn a_conf_of_stats_pages_only_loads() {
+    let c = load(
+        "defaults\n timeout client 5s\nlisten stats\n mode http\n bind 127.0.0.1:8404\n \
+         stats enable\nfrontend hz\n mode http\n bind 127.0.0.1:8081\n monitor-uri /hz\n",
+    );
+    assert_eq!(
+        (c.frontends.len(), c.backends.len(), c.stats_pages.len()),
+        (0, 0, 2)
+    );
+    assert_error(
+        "backend be\n server s 127.0.0.1:1\n",
+        0,
+        "frontend",
+        "no frontend or listen section (nor a stats page)",
+    );
+}
