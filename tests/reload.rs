@@ -177,10 +177,10 @@ fn a_connection_to_a_removed_server_finishes_normally() {
     );
 }
 
-/// HAProxy's systemd unit runs `haproxy -Ws -f CONF -p PIDFILE`, and
-/// reloads with `haproxy -Ws -f CONF -c` then `kill -USR2 $MAINPID`. The
-/// regression this pins: SIGUSR2 was not handled, and its default action
-/// killed l4lb on `systemctl reload`.
+/// HAProxy's systemd unit runs `haproxy -Ws -f CONF -p PIDFILE -S
+/// MASTER_SOCKET`, and reloads with `haproxy -Ws -f CONF -c -S ...` then
+/// `kill -USR2 $MAINPID`. The regression this pins: SIGUSR2 was not
+/// handled, and its default action killed l4lb on `systemctl reload`.
 #[test]
 fn sigusr2_reloads_as_haproxys_unit_does_and_a_connection_survives() {
     let (a, b) = (Backend::named("a"), Backend::named("b"));
@@ -189,16 +189,18 @@ fn sigusr2_reloads_as_haproxys_unit_does_and_a_connection_survives() {
     let path = dir.0.join("haproxy.cfg");
     let sock = dir.0.join("l4lb.sock");
     let pidfile = dir.0.join("haproxy.pid");
+    let master = dir.0.join("haproxy-master.sock");
+    let master_arg = master.to_str().unwrap().to_string();
     std::fs::write(&path, text(&sock, &[port], &[("a", a.addr())])).unwrap();
     let (conf, pid) = (path.to_str().unwrap(), pidfile.to_str().unwrap());
-    let l4 = L4lb::spawn(&["-Ws", "-f", conf, "-p", pid], dir);
+    let l4 = L4lb::spawn(&["-Ws", "-f", conf, "-p", pid, "-S", &master_arg], dir);
     let l = Reloadable { l4, path, sock };
     let mut held = connect(port);
     assert_eq!(read_line(&mut held).unwrap(), "a");
     let new = text(&l.sock, &[port], &[("b", b.addr())]);
     std::fs::write(&l.path, &new).unwrap();
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_l4lb"))
-        .args(["-Ws", "-f", l.path.to_str().unwrap(), "-c"])
+        .args(["-Ws", "-f", l.path.to_str().unwrap(), "-c", "-S", &master_arg])
         .output()
         .unwrap();
     assert!(check.status.success(), "ExecReload's check: {check:?}");
@@ -209,6 +211,13 @@ fn sigusr2_reloads_as_haproxys_unit_does_and_a_connection_survives() {
     held.write_all(b"still there\n").unwrap();
     assert_eq!(read_line(&mut held).unwrap(), "still there");
     assert!(l.l4.log_text().contains("SIGUSR2"), "{}", l.l4.log_text());
+    // `-S`: the runtime API, level admin (HAProxy's master CLI is).
+    let info = api_command(&master, "show info");
+    assert!(info.contains("Reloads: 1"), "{info}");
+    let answer = api_command(&master, "reload");
+    assert!(!answer.contains("Permission denied"), "{answer}");
+    let reloads = || api_command(&master, "show info").contains("Reloads: 2");
+    assert!(wait_until(Duration::from_secs(10), reloads), "{answer}");
 }
 
 #[test]

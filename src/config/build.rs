@@ -450,6 +450,13 @@ impl Builder {
         }
         config.warnings.extend(ignored::warnings(&proxies));
         self.finish_stats_pages(&mut config, &mut bound);
+        if let Some(m) = &flags.master_socket
+            && self.global.stats_sockets.iter().any(|s| s.path == m.path)
+        {
+            let msg = format!("{} is already a stats socket of the conf", m.path.display());
+            self.errors
+                .push(conf_error(super::flags::FLAGS, 0, "-S", msg));
+        }
         if self.errors.is_empty() {
             Ok(config)
         } else {
@@ -476,7 +483,13 @@ impl Builder {
                     .clone()
                     .map(|name| name.unwrap_or_else(system_hostname)),
             },
-            stats_sockets: g.stats_sockets.clone(),
+            // `-S` last: `-x`'s default stays the conf's first socket.
+            stats_sockets: g
+                .stats_sockets
+                .iter()
+                .chain(&flags.master_socket)
+                .cloned()
+                .collect(),
             stats_timeout: g.stats_timeout.unwrap_or(Duration::from_secs(10)),
             stats_maxconn: g.stats_maxconn.unwrap_or(10),
             stats_http: g.stats_http,

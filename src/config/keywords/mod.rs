@@ -40,7 +40,7 @@ mod sockopts;
 /// `mode http` sections that serve the stats page, and `stats` lines.
 mod stats_page;
 
-pub(super) use global::global_line;
+pub(super) use global::{global_line, master_socket};
 pub(super) use http::ANONYMOUS_DEFAULTS_REFUSED;
 pub(super) use refused::{HTTP_SECTIONS, http_only};
 pub(super) use server::server_line;
