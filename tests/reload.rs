@@ -200,7 +200,14 @@ fn sigusr2_reloads_as_haproxys_unit_does_and_a_connection_survives() {
     let new = text(&l.sock, &[port], &[("b", b.addr())]);
     std::fs::write(&l.path, &new).unwrap();
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_l4lb"))
-        .args(["-Ws", "-f", l.path.to_str().unwrap(), "-c", "-S", &master_arg])
+        .args([
+            "-Ws",
+            "-f",
+            l.path.to_str().unwrap(),
+            "-c",
+            "-S",
+            &master_arg,
+        ])
         .output()
         .unwrap();
     assert!(check.status.success(), "ExecReload's check: {check:?}");

@@ -40,6 +40,8 @@ pub(crate) struct Pages;
 /// and the address its `bind` line said.
 pub(crate) struct Bound {
     page: String,
+    /// `stats page`, or `monitor` for a section without `stats` lines.
+    kind: &'static str,
     configured: SocketAddr,
     timeout: Duration,
 }
@@ -157,7 +159,7 @@ impl StatsPages {
 
     fn log_urls(&self) {
         for b in self.origins() {
-            log::info!("stats page {} on {}", b.page, b.configured);
+            log::info!("{} {} on {}", b.kind, b.page, b.configured);
         }
     }
 }
@@ -193,6 +195,7 @@ pub(crate) fn follow(
 fn origin(p: &StatsPage, configured: SocketAddr) -> Bound {
     Bound {
         page: p.name.clone(),
+        kind: if p.stats { "stats page" } else { "monitor" },
         configured,
         timeout: p.timeout_request,
     }

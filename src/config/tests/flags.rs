@@ -161,7 +161,8 @@ fn dash_s_is_a_runtime_api_socket_at_level_admin() {
     ] {
         let errs = load_with(&file, &with(spec)).unwrap_err();
         assert!(
-            errs.iter().any(|e| e.keyword == "-S" && e.msg.contains(msg)),
+            errs.iter()
+                .any(|e| e.keyword == "-S" && e.msg.contains(msg)),
             "{spec}: {errs:#?}"
         );
     }
