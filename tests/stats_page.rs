@@ -5,6 +5,8 @@
 //! harm nothing.
 
 mod common;
+#[path = "common/misc.rs"]
+mod misc;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -13,6 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use misc::{get, http};
 use scraper::{Html, Selector};
 
 /// l4lb with a TCP frontend, a backend of two echo servers, a listen of
@@ -88,28 +91,6 @@ fn text(
         c.push_str(&format!("    {}\n", line.trim()));
     }
     c
-}
-
-/// Sends `request` as is, reads to EOF: (status code, head, body).
-fn http(port: u16, request: &[u8]) -> (u16, String, String) {
-    let mut s = connect(port);
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    let code = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status code");
-    (code, head.to_string(), body.to_string())
-}
-
-fn get(port: u16, target: &str, extra: &str) -> (u16, String, String) {
-    let req = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n");
-    http(port, req.as_bytes())
 }
 
 fn post(port: u16, target: &str, body: &str) -> (u16, String, String) {
@@ -366,47 +347,6 @@ fn refresh_monitor_uri_prometheus_and_other_uris() {
     assert_eq!(code, 503, "no server behind a stats page, as HAProxy");
 }
 
-/// Kubespray's `frontend healthz` (mode http, a bind, `monitor-uri`, no
-/// server): the monitor URI answers 200, anything else HAProxy's 503, and
-/// there is no stats page. `monitor fail if TRUE`, reloaded in, turns the
-/// monitor to 503 (an operator's switch), and back.
-#[test]
-fn a_monitor_uri_section_without_stats_answers_the_uri_and_503s_the_rest() {
-    let lb = Lb::start("monitor-uri /healthz");
-    let (code, _, body) = get(lb.page, "/healthz", "");
-    assert_eq!(code, 200);
-    assert!(body.contains("Service ready."), "{body}");
-    let (code, head, body) = http(lb.page, b"HEAD /healthz HTTP/1.0\r\n\r\n");
-    assert_eq!((code, body.as_str()), (200, ""), "{head}");
-    for other in ["/", "/haproxy?stats", "/healthz/x", "/stats"] {
-        let (code, _, body) = get(lb.page, other, "");
-        assert_eq!(code, 503, "{other}");
-        assert!(body.contains("No server is available"), "{other}: {body}");
-    }
-    let reload = |from: &str, to: &str| {
-        let conf = std::fs::read_to_string(&lb.path).unwrap();
-        std::fs::write(&lb.path, conf.replace(from, to)).unwrap();
-        let before = lb.l4.log_text().matches("reload: applied").count();
-        lb.l4.signal(libc::SIGHUP);
-        assert!(
-            wait_until(Duration::from_secs(10), || lb
-                .l4
-                .log_text()
-                .matches("reload: applied")
-                .count()
-                > before),
-            "{}",
-            lb.l4.log_text()
-        );
-    };
-    let failing = "monitor-uri /healthz\n    monitor fail if TRUE";
-    reload("monitor-uri /healthz", failing);
-    assert_eq!(get(lb.page, "/healthz", "").0, 503, "monitor fail if TRUE");
-    reload(failing, "monitor-uri /healthz\n    monitor fail if FALSE");
-    assert_eq!(get(lb.page, "/healthz", "").0, 200);
-    lb.traffic();
-}
-
 /// The admin form's POST of `action` on `servers` of `be`: the redirect.
 fn act(lb: &Lb, action: &str, servers: &[&str]) -> String {
     let mut body: String = servers.iter().map(|s| format!("s={s}&")).collect();
@@ -638,33 +578,4 @@ fn stats_scope_limits_the_tables_the_csv_and_the_admin_form() {
     let (_, head, _) = post(lb.page, "/stats", form);
     assert_eq!(header(&head, "location"), Some("/stats;st=DENY"));
     assert_eq!(show_stat(&lb.sock, "app", "a0", "status"), "no check");
-}
-
-/// A conf whose only sections are a stats page and a monitor starts (as
-/// HAProxy does), serves both, reloads, and stops cleanly. The regression
-/// this pins: it was refused with "no frontend or listen section".
-#[test]
-fn a_conf_of_only_a_stats_page_and_a_monitor_serves_them() {
-    let (page, monitor) = (free_port(), free_port());
-    let conf = format!(
-        "defaults\n    timeout client 10s\nlisten stats\n    mode http\n    bind 127.0.0.1:{page}\n    \
-         stats uri /stats\nfrontend healthz\n    mode http\n    bind 127.0.0.1:{monitor}\n    \
-         monitor-uri /healthz\n"
-    );
-    let l4 = L4lb::start(&conf);
-    let (code, _, body) = get(page, "/stats;csv", "");
-    assert_eq!(code, 200);
-    assert!(body.starts_with("# pxname,svname,"), "{body}");
-    assert_eq!(get(monitor, "/healthz", "").0, 200);
-    assert_eq!(get(monitor, "/stats", "").0, 503);
-    l4.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(10), || l4
-            .log_text()
-            .contains("reload: applied")),
-        "{}",
-        l4.log_text()
-    );
-    assert_eq!(get(page, "/stats", "").0, 200);
-    assert!(l4.stop().success());
 }
