@@ -86,11 +86,21 @@ const NO_SERVER: &[&str] = &["default-server", "balance", "hash-type", "tcp-chec
 /// Keywords that send traffic somewhere, which a stats page refuses.
 const FORWARDING: &[&str] = &["server", "default_backend", "use_backend"];
 
-/// A defaults section's `stats` or `monitor-uri` line.
+/// A defaults section's `stats` or `monitor-uri` line (`monitor` is refused
+/// there, as HAProxy refuses it).
 pub(in crate::config) fn defaults_line(s: &mut Settings, l: &Line) -> Result<(), Bad> {
-    if l.words[0] == "monitor-uri" {
-        s.monitor_uri = Some(monitor_uri(&l.words[1..])?);
-        return Ok(());
+    match l.words[0].as_str() {
+        "monitor-uri" => {
+            s.monitor_uri = Some(monitor_uri(&l.words[1..])?);
+            return Ok(());
+        }
+        "monitor" => {
+            return Err(bad(
+                "not allowed in a defaults section (as HAProxy); write it in the frontend or \
+                 listen that has the monitor-uri",
+            ));
+        }
+        _ => {}
     }
     let stats = s.stats.get_or_insert_with(StatsLines::default);
     stats_line(stats, &l.words[1..], true)

@@ -297,3 +297,13 @@ fn a_conf_of_stats_pages_only_loads() {
         "no frontend or listen section (nor a stats page)",
     );
 }
+
+#[test]
+fn monitor_fail_is_refused_in_defaults_as_haproxy() {
+    assert_error(
+        "defaults\n mode http\n monitor fail if TRUE\n",
+        3,
+        "monitor",
+        "not allowed in a defaults section",
+    );
+}
