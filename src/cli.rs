@@ -57,6 +57,10 @@ pub struct Args {
     /// accepted for HAProxy's -W / -Ws: l4lb is always its own master
     #[argh(switch, short = 'W')]
     pub master_worker: bool,
+    /// HAProxy's master CLI (-S PATH[,mode,OCTAL][,level,LEVEL]): l4lb's
+    /// runtime API on this unix socket, at level admin by default
+    #[argh(option, short = 'S', arg_name = "SOCKET")]
+    pub master_socket: Option<String>,
     /// worker threads; overrides nbthread (default: available CPUs)
     #[argh(option, arg_name = "N")]
     pub threads: Option<usize>,
@@ -148,6 +152,8 @@ const TAKES_VALUE: &[&str] = &[
     "--terminate",
     "-x",
     "--takeover-socket",
+    "-S",
+    "--master-socket",
 ];
 
 /// Parses the process's own command line, after [`translate`]. Exits with

@@ -19,6 +19,7 @@ use crossbeam_channel::Sender;
 use mio::Waker;
 
 use crate::config::Config;
+use crate::logs::connect::Connect;
 use crate::logs::logger::LogSender;
 use crate::logs::tcplog::Record;
 
@@ -203,6 +204,18 @@ impl Shared {
     /// ever waiting: if its channel is full, the line is dropped and counted.
     pub fn log_connection(&self, record: Record) {
         let sent = self.log.as_ref().is_some_and(|l| l.try_send(record));
+        if !sent {
+            self.process.log_dropped.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Hands the default format's accept line to the logger thread, or
+    /// counts it dropped, as [`Shared::log_connection`].
+    pub fn log_connect(&self, connect: Connect) {
+        let sent = self
+            .log
+            .as_ref()
+            .is_some_and(|l| l.try_send_connect(connect));
         if !sent {
             self.process.log_dropped.fetch_add(1, Relaxed);
         }

@@ -1,4 +1,4 @@
-//! Live reload (SIGHUP and the API's `reload`): the new conf applies in
+//! Live reload (SIGHUP, SIGUSR2 and the API's `reload`): the new conf applies in
 //! place, listeners of unchanged binds are never closed, established
 //! connections carry on, and an invalid conf changes nothing.
 
@@ -62,12 +62,17 @@ impl Reloadable {
     }
 
     fn reload_text(&self, conf: &str, expect: &str) {
+        self.reload_by(libc::SIGHUP, conf, expect);
+    }
+
+    /// Rewrites the conf, sends `sig`, waits for the `expect` log line.
+    fn reload_by(&self, sig: i32, conf: &str, expect: &str) {
         let before = self.count(expect);
         std::fs::write(&self.path, conf).unwrap();
-        self.l4.signal(libc::SIGHUP);
+        self.l4.signal(sig);
         assert!(
             wait_until(Duration::from_secs(10), || self.count(expect) > before),
-            "no '{expect}' after SIGHUP:\n{}",
+            "no '{expect}' after signal {sig}:\n{}",
             self.l4.log_text()
         );
     }
@@ -170,6 +175,56 @@ fn a_connection_to_a_removed_server_finishes_normally() {
             == 0),
         "closed at the server too"
     );
+}
+
+/// HAProxy's systemd unit runs `haproxy -Ws -f CONF -p PIDFILE -S
+/// MASTER_SOCKET`, and reloads with `haproxy -Ws -f CONF -c -S ...` then
+/// `kill -USR2 $MAINPID`. The regression this pins: SIGUSR2 was not
+/// handled, and its default action killed l4lb on `systemctl reload`.
+#[test]
+fn sigusr2_reloads_as_haproxys_unit_does_and_a_connection_survives() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let port = free_port();
+    let dir = TempDir::new("reload");
+    let path = dir.0.join("haproxy.cfg");
+    let sock = dir.0.join("l4lb.sock");
+    let pidfile = dir.0.join("haproxy.pid");
+    let master = dir.0.join("haproxy-master.sock");
+    let master_arg = master.to_str().unwrap().to_string();
+    std::fs::write(&path, text(&sock, &[port], &[("a", a.addr())])).unwrap();
+    let (conf, pid) = (path.to_str().unwrap(), pidfile.to_str().unwrap());
+    let l4 = L4lb::spawn(&["-Ws", "-f", conf, "-p", pid, "-S", &master_arg], dir);
+    let l = Reloadable { l4, path, sock };
+    let mut held = connect(port);
+    assert_eq!(read_line(&mut held).unwrap(), "a");
+    let new = text(&l.sock, &[port], &[("b", b.addr())]);
+    std::fs::write(&l.path, &new).unwrap();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_l4lb"))
+        .args([
+            "-Ws",
+            "-f",
+            l.path.to_str().unwrap(),
+            "-c",
+            "-S",
+            &master_arg,
+        ])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "ExecReload's check: {check:?}");
+    l.reload_by(libc::SIGUSR2, &new, "reload: applied");
+    for _ in 0..4 {
+        assert_eq!(round_trip(port), "b");
+    }
+    held.write_all(b"still there\n").unwrap();
+    assert_eq!(read_line(&mut held).unwrap(), "still there");
+    assert!(l.l4.log_text().contains("SIGUSR2"), "{}", l.l4.log_text());
+    // `-S`: the runtime API, level admin (HAProxy's master CLI is).
+    let info = api_command(&master, "show info");
+    assert!(info.contains("Reloads: 1"), "{info}");
+    let answer = api_command(&master, "reload");
+    assert!(!answer.contains("Permission denied"), "{answer}");
+    let reloads = || api_command(&master, "show info").contains("Reloads: 2");
+    assert!(wait_until(Duration::from_secs(10), reloads), "{answer}");
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! harm nothing.
 
 mod common;
+#[path = "common/misc.rs"]
+mod misc;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -13,6 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use misc::{get, http};
 use scraper::{Html, Selector};
 
 /// l4lb with a TCP frontend, a backend of two echo servers, a listen of
@@ -88,28 +91,6 @@ fn text(
         c.push_str(&format!("    {}\n", line.trim()));
     }
     c
-}
-
-/// Sends `request` as is, reads to EOF: (status code, head, body).
-fn http(port: u16, request: &[u8]) -> (u16, String, String) {
-    let mut s = connect(port);
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    let code = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status code");
-    (code, head.to_string(), body.to_string())
-}
-
-fn get(port: u16, target: &str, extra: &str) -> (u16, String, String) {
-    let req = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n");
-    http(port, req.as_bytes())
 }
 
 fn post(port: u16, target: &str, body: &str) -> (u16, String, String) {

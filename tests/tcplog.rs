@@ -1,15 +1,19 @@
 //! Connection logs (`option tcplog`) through real sockets: one line per
 //! finished connection in HAProxy's TCP format, with the termination state
 //! each way a connection can end, `option dontlognull`, and the targets
-//! (stdout raw, UDP syslog in RFC 3164 and RFC 5424).
+//! (stdout raw, UDP syslog in RFC 3164 and RFC 5424); and without
+//! `option tcplog`, HAProxy's default format: one line at accept.
 
 mod common;
+#[path = "common/syslog.rs"]
+mod syslog;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use common::*;
+use syslog::Syslog;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -462,4 +466,93 @@ fn a_unix_datagram_target_like_dev_log_gets_the_line() {
     // `short`: the severity alone (info = 6), then the message.
     let msg = d.strip_prefix("<6>").unwrap_or_else(|| panic!("{d:?}"));
     assert_eq!(parse(msg).server, "s0");
+}
+
+/// The common conf with `log ADDR local0` on frontend `fe` bound to
+/// `bind` (HOST:PORT), plus `extra` lines there.
+fn syslog_conf(bind: &str, backend: SocketAddr, syslog: SocketAddr, extra: &str) -> String {
+    let mut fe = format!("frontend fe\n    log {syslog} local0\n");
+    for l in extra.lines() {
+        fe.push_str(&format!("    {}\n", l.trim()));
+    }
+    conf(0, &[backend], "")
+        .replacen("frontend fe\n", &fe, 1)
+        .replacen("bind 127.0.0.1:0", &format!("bind {bind}"), 1)
+}
+
+/// HAProxy's default log format (section 8.2.1): a `log` target and neither
+/// `option tcplog` nor `log-format` is one line at accept, at info, and
+/// none at the end. `option dontlognull` does not apply to it: the line
+/// goes out before the client could send anything.
+#[test]
+fn without_tcplog_a_target_gets_haproxys_connect_line_at_accept() {
+    let syslog = Syslog::bind(WAIT);
+    let backend = Backend::named("s1");
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let l = L4lb::start(&syslog_conf(
+        &bind,
+        backend.addr(),
+        syslog.addr(),
+        "option dontlognull",
+    ));
+    let mut c = connect(port);
+    let client = c.local_addr().unwrap();
+    // Before the connection ends, and though it sent nothing.
+    let d = syslog.expect();
+    assert_eq!(
+        d.msg,
+        format!("Connect from {client} to 127.0.0.1:{port} (fe/TCP)")
+    );
+    assert_eq!(d.pri, 16 * 8 + 6, "local0.info: {d:?}");
+    assert_eq!(read_line(&mut c).unwrap(), "s1");
+    drop(c);
+    round_trip(port);
+    assert!(syslog.expect().msg.starts_with("Connect from 127.0.0.1:"));
+    l.stop();
+    assert!(syslog.rest().is_empty(), "nothing at a connection's end");
+}
+
+#[test]
+fn the_connect_line_writes_ipv6_addresses_without_brackets() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback on this machine: skipped");
+        return;
+    }
+    let syslog = Syslog::bind(WAIT);
+    let backend = Backend::named("s1");
+    let port = free_port();
+    let bind = format!("[::1]:{port}");
+    let l = L4lb::start(&syslog_conf(&bind, backend.addr(), syslog.addr(), ""));
+    let mut c = TcpStream::connect(("::1", port)).unwrap();
+    let client_port = c.local_addr().unwrap().port();
+    assert_eq!(read_line(&mut c).unwrap(), "s1");
+    assert_eq!(
+        syslog.expect().msg,
+        format!("Connect from ::1:{client_port} to ::1:{port} (fe/TCP)")
+    );
+    drop(c);
+    l.stop();
+}
+
+#[test]
+fn option_tcplog_replaces_the_connect_line() {
+    let syslog = Syslog::bind(WAIT);
+    let backend = Backend::named("s1");
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let conf = syslog_conf(&bind, backend.addr(), syslog.addr(), "option tcplog");
+    let l = L4lb::start(&conf);
+    let client = {
+        let mut c = connect(port);
+        assert_eq!(read_line(&mut c).unwrap(), "s1");
+        c.local_addr().unwrap()
+    };
+    let d = syslog.expect();
+    assert!(
+        d.msg.starts_with(&format!("{client} [")) && d.msg.contains(" fe be/s0 "),
+        "the TCP log line, not the connect line: {d:?}"
+    );
+    l.stop();
+    assert!(syslog.rest().is_empty(), "one line only");
 }

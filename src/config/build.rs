@@ -79,8 +79,12 @@ impl Config {
             b.errors.sort_by_key(|e| (order(e), e.line));
             return Err(b.errors);
         }
-        if !b.proxies.iter().any(|p| p.role & FE != 0) && b.errors.is_empty() {
-            let msg = "no frontend or listen section: nothing would accept connections";
+        // A stats page (or monitor) listens too: HAProxy starts with one
+        // alone, and refuses only a conf with no listener at all.
+        let listens = b.proxies.iter().any(|p| p.role & FE != 0) || !b.stats_pages.is_empty();
+        if !listens && b.errors.is_empty() {
+            let msg = "no frontend or listen section (nor a stats page): nothing would accept \
+                       connections";
             b.err(0, "frontend", msg.to_string());
         }
         b.finish(flags)
@@ -218,7 +222,7 @@ impl Builder {
 
     fn proxy_section(&mut self, s: &Section, role: u8) {
         let (name, mut settings) = self.header(s, role);
-        if serves_page(&s.lines, &settings) {
+        if serves_page(&s.lines, role, &settings) {
             return self.stats_page_section(s, role, name, &settings);
         }
         self.section_lines(s, role, &mut settings, false);
@@ -446,6 +450,13 @@ impl Builder {
         }
         config.warnings.extend(ignored::warnings(&proxies));
         self.finish_stats_pages(&mut config, &mut bound);
+        if let Some(m) = &flags.master_socket
+            && self.global.stats_sockets.iter().any(|s| s.path == m.path)
+        {
+            let msg = format!("{} is already a stats socket of the conf", m.path.display());
+            self.errors
+                .push(conf_error(super::flags::FLAGS, 0, "-S", msg));
+        }
         if self.errors.is_empty() {
             Ok(config)
         } else {
@@ -472,7 +483,13 @@ impl Builder {
                     .clone()
                     .map(|name| name.unwrap_or_else(system_hostname)),
             },
-            stats_sockets: g.stats_sockets.clone(),
+            // `-S` last: `-x`'s default stays the conf's first socket.
+            stats_sockets: g
+                .stats_sockets
+                .iter()
+                .chain(&flags.master_socket)
+                .cloned()
+                .collect(),
             stats_timeout: g.stats_timeout.unwrap_or(Duration::from_secs(10)),
             stats_maxconn: g.stats_maxconn.unwrap_or(10),
             stats_http: g.stats_http,

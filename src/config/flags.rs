@@ -2,9 +2,10 @@
 //! the file (`--threads`, `--maxconn`, `--balance`...) and builds the
 //! quick-start proxy from `--bind` and `--server` when no file is given.
 
+use super::keywords::master_socket;
 use super::raw::{LISTEN, Proxy, Settings};
 use super::values::{bind_addr, parse_balance, server_addr};
-use super::{Balance, Bind, ConfError, MAX_THREADS, Process, ServerConf, conf_error};
+use super::{Balance, Bind, ConfError, MAX_THREADS, Process, ServerConf, StatsSocket, conf_error};
 use crate::cli::Args;
 
 /// The file name in errors that come from flags rather than a file.
@@ -25,6 +26,8 @@ pub(super) struct Flags {
     pub(super) daemon: Option<bool>,
     /// `-p FILE`.
     pub(super) pidfile: Option<std::path::PathBuf>,
+    /// `-S SOCKET`: HAProxy's master CLI, a runtime API socket here.
+    pub(super) master_socket: Option<StatsSocket>,
 }
 
 impl Flags {
@@ -70,6 +73,13 @@ impl Flags {
             Some(Ok(b)) => Some(b),
             None => None,
         };
+        let master = args.master_socket.as_deref().map(master_socket).transpose();
+        let master = master.unwrap_or_else(|msgs| {
+            for m in msgs {
+                err("-S", m);
+            }
+            None
+        });
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -87,6 +97,7 @@ impl Flags {
             no_splice,
             daemon,
             pidfile: args.pidfile.as_ref().map(Into::into),
+            master_socket: master,
         })
     }
 

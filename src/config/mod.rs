@@ -135,11 +135,16 @@ pub struct Frontend {
 }
 
 /// A `listen` or `frontend` in `mode http` with `stats` lines: the HTML
-/// stats page (and its `;csv`), `monitor-uri`, and a Prometheus path.
+/// stats page (and its `;csv`), `monitor-uri`, and a Prometheus path. Or
+/// one with only a `monitor-uri` and nothing to forward to (`stats` false):
+/// the monitor URI alone, every other request HAProxy's 503.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsPage {
     pub name: String,
     pub binds: Vec<Bind>,
+    /// The section has `stats` lines (its own or its defaults'): the page
+    /// is served under `uri`. False: a `monitor-uri` section, no page.
+    pub stats: bool,
     /// `stats uri`: the prefix of the URIs served as the page (HAProxy's
     /// default `/haproxy?stats`).
     pub uri: String,
@@ -161,8 +166,10 @@ pub struct StatsPage {
     pub desc: Option<String>,
     /// `stats scope NAME|.`: only these proxies; empty = all.
     pub scope: Vec<String>,
-    /// `monitor-uri`: answered 200 without authentication.
+    /// `monitor-uri`: answered 200 without authentication ...
     pub monitor_uri: Option<String>,
+    /// ... or 503 with `monitor fail if TRUE` (`unless FALSE`).
+    pub monitor_fail: bool,
     /// `http-request use-service prometheus-exporter if { path P }`: P.
     pub prometheus_path: Option<String>,
     /// Connections at once (`maxconn`; default 64, never above the
@@ -177,6 +184,19 @@ impl StatsPage {
     /// Its `-c` line.
     fn summary(&self) -> String {
         let binds: Vec<String> = self.binds.iter().map(|b| b.addr.to_string()).collect();
+        if !self.stats {
+            let uri = self.monitor_uri.as_deref().unwrap_or_default();
+            let fail = if self.monitor_fail {
+                ", monitor fail"
+            } else {
+                ""
+            };
+            return format!(
+                "monitor {}: bind {}, monitor-uri {uri}{fail}, no stats page",
+                self.name,
+                binds.join(",")
+            );
+        }
         let mut line = format!(
             "stats page {}: bind {}, uri {}, auth {}",
             self.name,
@@ -205,6 +225,9 @@ impl StatsPage {
             if let Some(u) = uri {
                 line.push_str(&format!(", {what} {u}"));
             }
+        }
+        if self.monitor_fail {
+            line.push_str(", monitor fail");
         }
         line
     }
@@ -738,6 +761,9 @@ fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
         let custom = f.log_line.format != LineFormat::tcplog();
         let what = if custom { "log-format" } else { "tcplog" };
         s += &format!(", {what} to {} target(s)", f.log.len());
+    } else if !f.log.is_empty() {
+        // HAProxy's default format: one line at accept.
+        s += &format!(", connect log to {} target(s)", f.log.len());
     }
     let options = [
         (f.log_line.sd.is_some(), "log-format-sd"),

@@ -1,5 +1,6 @@
 //! The logger thread and its targets. Workers hand it connection records
-//! over a bounded channel with `try_send` and never wait: when it falls
+//! (and, for frontends in HAProxy's default format, `connect::Connect`s at
+//! accept) over a bounded channel with `try_send` and never wait: when it falls
 //! behind, records are dropped and counted (`Process::log_dropped`). It
 //! formats each record once in its frontend's line format (`format`; the
 //! `log-format-sd` part too, for RFC 5424 targets), frames it for every
@@ -20,6 +21,7 @@ use std::time::SystemTime;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::{Config, LogDest, LogFormat, LogTarget};
+use crate::logs::connect::{self, Connect};
 use crate::logs::date::LogDate;
 use crate::logs::format::{self, Env};
 use crate::logs::tcplog::Record;
@@ -39,6 +41,7 @@ pub(crate) const SEVERITY_ERR: u8 = 3;
 #[allow(clippy::large_enum_variant)]
 enum Msg {
     Conn(Record),
+    Connect(Connect),
     Stop,
 }
 
@@ -49,7 +52,16 @@ pub struct LogSender(Sender<Msg>);
 impl LogSender {
     /// Queues `record` without waiting; false if the channel is full.
     pub fn try_send(&self, record: Record) -> bool {
-        match self.0.try_send(Msg::Conn(record)) {
+        self.send(Msg::Conn(record))
+    }
+
+    /// Queues the default format's line of a connection just accepted.
+    pub fn try_send_connect(&self, connect: Connect) -> bool {
+        self.send(Msg::Connect(connect))
+    }
+
+    fn send(&self, msg: Msg) -> bool {
+        match self.0.try_send(msg) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
         }
@@ -69,12 +81,10 @@ pub struct LoggerHandle {
 }
 
 impl Logger {
-    /// A logger if some frontend logs connections, else None.
+    /// A logger if some frontend logs connections (at their end, or at
+    /// accept in the default format), else None.
     pub fn new(config: &Config) -> Option<Logger> {
-        let logging = config
-            .frontends
-            .iter()
-            .any(|f| f.tcplog && !f.log.is_empty());
+        let logging = config.frontends.iter().any(|f| !f.log.is_empty());
         logging.then(|| {
             let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
             Logger { tx, rx }
@@ -174,20 +184,18 @@ impl Writer {
         self.counts = counts;
         for fe in &config.frontends {
             let mut route = Vec::new();
-            if fe.tcplog {
-                for t in &fe.log {
-                    let i = match self.sinks.iter().position(|s| s.target == *t) {
-                        Some(i) => i,
-                        None => {
-                            self.sinks.push(Sink {
-                                target: t.clone(),
-                                failing: false,
-                            });
-                            self.sinks.len() - 1
-                        }
-                    };
-                    route.push(i);
-                }
+            for t in &fe.log {
+                let i = match self.sinks.iter().position(|s| s.target == *t) {
+                    Some(i) => i,
+                    None => {
+                        self.sinks.push(Sink {
+                            target: t.clone(),
+                            failing: false,
+                        });
+                        self.sinks.len() - 1
+                    }
+                };
+                route.push(i);
             }
             self.routes.push(route);
         }
@@ -198,6 +206,7 @@ impl Writer {
         while let Ok(msg) = rx.recv() {
             match msg {
                 Msg::Conn(record) => self.write(&record),
+                Msg::Connect(c) => self.write_connect(&c),
                 Msg::Stop => break,
             }
             // Lines to stdout/stderr go out in batches: whatever arrived
@@ -209,15 +218,28 @@ impl Writer {
         self.outputs.flush();
     }
 
-    fn write(&mut self, record: &Record) {
-        if !Arc::ptr_eq(&record.config, &self.config) {
-            // A reload: the record's snapshot routes it from now on.
-            self.route(Arc::clone(&record.config));
+    /// Follows `config` from now on if it is a newer snapshot (a reload).
+    fn follow(&mut self, config: &Arc<Config>) {
+        if !Arc::ptr_eq(config, &self.config) {
+            self.route(Arc::clone(config));
         }
-        let (Some(route), Some(fe)) = (
-            self.routes.get(record.frontend),
-            self.config.frontends.get(record.frontend),
-        ) else {
+    }
+
+    /// HAProxy's default format: the line of a connection just accepted.
+    fn write_connect(&mut self, c: &Connect) {
+        self.follow(&c.config);
+        let Some(fe) = self.config.frontends.get(c.frontend) else {
+            return;
+        };
+        self.line.clear();
+        connect::write_line(&mut self.line, &fe.name, c);
+        self.sd.clear();
+        self.send_line(c.frontend, SEVERITY_INFO);
+    }
+
+    fn write(&mut self, record: &Record) {
+        self.follow(&record.config);
+        let Some(fe) = self.config.frontends.get(record.frontend) else {
             return;
         };
         let count = &mut self.counts[record.frontend];
@@ -237,6 +259,15 @@ impl Writer {
             SEVERITY_ERR
         } else {
             SEVERITY_INFO
+        };
+        self.send_line(record.frontend, severity);
+    }
+
+    /// Frames `line` (and `sd`, for RFC 5424) for every target of frontend
+    /// `frontend` and sends it.
+    fn send_line(&mut self, frontend: usize, severity: u8) {
+        let Some(route) = self.routes.get(frontend) else {
+            return;
         };
         let logging = &self.config.logging;
         let header = Header {

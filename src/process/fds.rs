@@ -265,7 +265,6 @@ fn log_sockets(cfg: &Config) -> u64 {
     let targets: Vec<&LogDest> = cfg
         .frontends
         .iter()
-        .filter(|f| f.tcplog)
         .flat_map(|f| f.log.iter().map(|t| &t.dest))
         .collect();
     let kinds: [fn(&LogDest) -> bool; 3] = [

@@ -324,8 +324,8 @@ pub(crate) fn stats_socket(text: &str) -> Option<String> {
 
 /// Whether l4lb must write one line to its stdout per finished client
 /// connection: the file logs to `stdout` with `option tcplog` or a
-/// `log-format`. (Without either, HAProxy logs a "Connect from" line at
-/// accept, which l4lb does not: not asserted.)
+/// `log-format`. (Without either, HAProxy and l4lb log a "Connect from"
+/// line at accept: not asserted here, `tests/tcplog.rs` does.)
 pub(crate) fn logs_each_connection(text: &str) -> bool {
     let has = |words: &[&str]| {
         text.lines().any(|l| {

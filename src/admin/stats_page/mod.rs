@@ -1,10 +1,12 @@
-//! HAProxy's stats page, served from the supervisor's `Poll` like the
+//! HAProxy's stats page (and monitor-only sections: a `monitor-uri`, no
+//! page), served from the supervisor's `Poll` like the
 //! metrics endpoint: every `bind` of every stats page section
 //! ([`StatsPage`]) is a listener of one [admin service](crate::admin::service),
 //! and each connection is one [HTTP exchange](crate::admin::http), off the
 //! workers' path. What a request gets ([`respond`]), in HAProxy's order:
-//! `monitor-uri` (200, no authentication), the Prometheus path, then any
-//! target starting with `stats uri`: authentication (`stats auth`, HTTP
+//! `monitor-uri` (200, no authentication; 503 under `monitor fail`), the
+//! Prometheus path, then, if the section has `stats` lines, any target
+//! starting with `stats uri`: authentication (`stats auth`, HTTP
 //! Basic), then the HTML page ([`html`]), its `;csv` (the `show stat`
 //! text), or with `stats admin` a POST of the admin form ([`admin`]).
 //! Anything else gets HAProxy's 503: the section has no server.
@@ -40,6 +42,8 @@ pub(crate) struct Pages;
 /// and the address its `bind` line said.
 pub(crate) struct Bound {
     page: String,
+    /// `stats page`, or `monitor` for a section without `stats` lines.
+    kind: &'static str,
     configured: SocketAddr,
     timeout: Duration,
 }
@@ -157,7 +161,7 @@ impl StatsPages {
 
     fn log_urls(&self) {
         for b in self.origins() {
-            log::info!("stats page {} on {}", b.page, b.configured);
+            log::info!("{} {} on {}", b.kind, b.page, b.configured);
         }
     }
 }
@@ -193,6 +197,7 @@ pub(crate) fn follow(
 fn origin(p: &StatsPage, configured: SocketAddr) -> Bound {
     Bound {
         page: p.name.clone(),
+        kind: if p.stats { "stats page" } else { "monitor" },
         configured,
         timeout: p.timeout_request,
     }
@@ -228,6 +233,9 @@ fn respond(
         .as_deref()
         .is_some_and(|m| m == path || m == req.target)
     {
+        if page.monitor_fail {
+            return unavailable();
+        }
         let body = b"<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n";
         return response("200 OK", HTML, body, req.method != "HEAD", "");
     }
@@ -241,7 +249,11 @@ fn respond(
             "",
         );
     }
-    let Some(rest) = req.target.strip_prefix(page.uri.as_str()) else {
+    let Some(rest) = req
+        .target
+        .strip_prefix(page.uri.as_str())
+        .filter(|_| page.stats)
+    else {
         return unavailable();
     };
     if !auth::allowed(page, req.header("authorization")) {

@@ -180,6 +180,22 @@ fn global_stats_line(g: &mut Global, args: &[String]) -> Result<(), Bad> {
     }
 }
 
+/// HAProxy's `-S PATH[,OPTION,VALUE...]` (its master CLI: a bind line with
+/// commas for spaces, level admin): a stats socket for l4lb, which has no
+/// master process of its own. `unix@` before the path is accepted.
+pub(in crate::config) fn master_socket(spec: &str) -> Result<StatsSocket, Vec<String>> {
+    let mut words = spec.split(',').filter(|w| !w.is_empty());
+    let path = words.next().unwrap_or_default();
+    let path = path.strip_prefix("unix@").unwrap_or(path);
+    // Admin unless its own `level` says otherwise (read after this one).
+    let opts: Vec<String> = ["level", "admin"]
+        .into_iter()
+        .chain(words)
+        .map(String::from)
+        .collect();
+    stats_socket(path, &opts)
+}
+
 /// Err holds every complaint about the line's path and options.
 fn stats_socket(path: &str, opts: &[String]) -> Result<StatsSocket, Vec<String>> {
     let mut errors = Vec::new();

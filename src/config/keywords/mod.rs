@@ -40,7 +40,7 @@ mod sockopts;
 /// `mode http` sections that serve the stats page, and `stats` lines.
 mod stats_page;
 
-pub(super) use global::global_line;
+pub(super) use global::{global_line, master_socket};
 pub(super) use http::ANONYMOUS_DEFAULTS_REFUSED;
 pub(super) use refused::{HTTP_SECTIONS, http_only};
 pub(super) use server::server_line;
@@ -280,7 +280,7 @@ const KEYWORDS: &[Keyword] = &[
 /// Parses one line of a defaults, frontend, backend or listen section.
 pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), Bad> {
     let kw = l.words[0].as_str();
-    if role == DEF && (kw == "stats" || kw == "monitor-uri") {
+    if role == DEF && ["stats", "monitor-uri", "monitor"].contains(&kw) {
         // Inherited by the stats pages of the defaults' proxies.
         return stats_page::defaults_line(s, l);
     }

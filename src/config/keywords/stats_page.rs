@@ -2,12 +2,16 @@
 //! http` (its own line or its defaults') with `stats` lines, which l4lb
 //! serves from the supervisor instead of forwarding anything. Here: which
 //! sections are one ([`serves_page`]), their `stats` lines (in defaults
-//! too), `monitor-uri`, the one `http-request` form l4lb honours
-//! (`use-service prometheus-exporter if { path P }`), and which other lines
-//! such a section may carry. Everything else is refused with the reason.
+//! too), `monitor-uri` and `monitor fail`, the one `http-request` form l4lb
+//! honours (`use-service prometheus-exporter if { path P }`), and which
+//! other lines such a section may carry. Everything else is refused with
+//! the reason.
 //!
 //! As in HAProxy, every `stats` line enables the page, and a section's own
-//! `stats` lines replace the ones of its defaults whole.
+//! `stats` lines replace the ones of its defaults whole. A section with a
+//! `monitor-uri` and nothing to forward to (kubespray's `frontend healthz`)
+//! is served the same way without a page: the monitor URI answers, any
+//! other request gets the 503 HAProxy gives when there is no backend.
 
 use std::time::Duration;
 
@@ -40,29 +44,40 @@ pub(in crate::config) struct RawPage {
     pub(in crate::config) settings: Settings,
     stats: StatsLines,
     monitor_uri: Option<String>,
+    /// `monitor fail if TRUE` (or `unless FALSE`) in the section.
+    monitor_fail: bool,
     prometheus_path: Option<String>,
     timeout_request: Option<Duration>,
     /// `option httplog` written in the section.
     httplog: bool,
+    /// It has `stats` lines (its own or its defaults'): the page is served.
+    /// Without, only its `monitor-uri` is.
+    serves_stats: bool,
 }
 
 /// Whether a proxy section is a stats page: in mode http (its last `mode`
 /// line, else its defaults') with `stats` lines of its own, or inherited
 /// ones when it has no server to forward to (a `mode http` defaults with
 /// `stats enable` makes pages of its bare listens, while its HTTP proxies
-/// are refused as such, not as pages).
-pub(in crate::config) fn serves_page(lines: &[Line], inherited: &Settings) -> bool {
+/// are refused as such, not as pages). Or a frontend or listen in mode
+/// http with a `monitor-uri` (its own or inherited) and no server to
+/// forward to: a monitor without a page (HAProxy ignores `monitor-uri` in
+/// a backend).
+pub(in crate::config) fn serves_page(lines: &[Line], role: u8, inherited: &Settings) -> bool {
     let mut http = matches!(inherited.mode, Some((Mode::Http, _)));
     let (mut own, mut forwards) = (false, false);
+    let mut monitor = inherited.monitor_uri.is_some();
     for l in lines {
         match l.words.as_slice() {
             [kw, mode] if kw == "mode" => http = mode == "http",
             [kw, ..] if kw == "stats" => own = true,
+            [kw, ..] if kw == "monitor-uri" => monitor = true,
             [kw, ..] if FORWARDING.contains(&kw.as_str()) => forwards = true,
             _ => {}
         }
     }
-    http && (own || (inherited.stats.is_some() && !forwards))
+    let inherits_page = inherited.stats.is_some() || (monitor && role != BE);
+    http && (own || (inherits_page && !forwards))
 }
 
 /// Keywords about servers, which a stats page has none of.
@@ -71,11 +86,21 @@ const NO_SERVER: &[&str] = &["default-server", "balance", "hash-type", "tcp-chec
 /// Keywords that send traffic somewhere, which a stats page refuses.
 const FORWARDING: &[&str] = &["server", "default_backend", "use_backend"];
 
-/// A defaults section's `stats` or `monitor-uri` line.
+/// A defaults section's `stats` or `monitor-uri` line (`monitor` is refused
+/// there, as HAProxy refuses it).
 pub(in crate::config) fn defaults_line(s: &mut Settings, l: &Line) -> Result<(), Bad> {
-    if l.words[0] == "monitor-uri" {
-        s.monitor_uri = Some(monitor_uri(&l.words[1..])?);
-        return Ok(());
+    match l.words[0].as_str() {
+        "monitor-uri" => {
+            s.monitor_uri = Some(monitor_uri(&l.words[1..])?);
+            return Ok(());
+        }
+        "monitor" => {
+            return Err(bad(
+                "not allowed in a defaults section (as HAProxy); write it in the frontend or \
+                 listen that has the monitor-uri",
+            ));
+        }
+        _ => {}
     }
     let stats = s.stats.get_or_insert_with(StatsLines::default);
     stats_line(stats, &l.words[1..], true)
@@ -111,15 +136,18 @@ pub(in crate::config) fn page(
         settings: inherited.clone(),
         stats: inherited.stats.clone().unwrap_or_default(),
         monitor_uri: inherited.monitor_uri.clone(),
+        monitor_fail: false,
         prometheus_path: None,
         timeout_request: None,
         httplog: false,
+        serves_stats: inherited.stats.is_some(),
     };
     let mut own_stats = false;
     let mut errors = Vec::new();
     for l in &s.lines {
         if l.words[0] == "stats" && !own_stats {
             own_stats = true;
+            page.serves_stats = true;
             page.stats = StatsLines::default();
         }
         if let Err(b) = page.line(role, l) {
@@ -145,6 +173,10 @@ impl RawPage {
             "stats" => stats_line(&mut self.stats, args, false),
             "monitor-uri" => {
                 self.monitor_uri = Some(monitor_uri(args)?);
+                Ok(())
+            }
+            "monitor" => {
+                self.monitor_fail |= monitor_fail(args)?;
                 Ok(())
             }
             "http-request" => {
@@ -209,6 +241,7 @@ impl RawPage {
         StatsPage {
             name: self.name.clone(),
             binds: s.binds.iter().map(|(b, _)| b.clone()).collect(),
+            stats: self.serves_stats,
             uri: st.uri.clone().unwrap_or_else(|| DEFAULT_URI.into()),
             realm: st.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into()),
             auth: st.auth.clone(),
@@ -223,6 +256,7 @@ impl RawPage {
                 .map(|d| d.or_else(|| s.description.clone()).unwrap_or_default()),
             scope,
             monitor_uri: self.monitor_uri.clone(),
+            monitor_fail: self.monitor_fail,
             prometheus_path: self.prometheus_path.clone(),
             maxconn: s.maxconn.unwrap_or(DEFAULT_MAXCONN).min(global_maxconn),
             timeout_request: self
@@ -381,6 +415,29 @@ fn monitor_uri(args: &[String]) -> Result<String, Bad> {
     }
 }
 
+/// `monitor fail if|unless COND`: whether the monitor URI fails (503).
+/// HAProxy's condition is an ACL; l4lb has none yet, so only HAProxy's
+/// predefined constant ones are read, `TRUE` and `FALSE` (an operator's
+/// switch: `monitor fail if TRUE` takes the node out of a balancer's
+/// pool). Any other condition is refused, never taken as always true or
+/// false: a monitor that lies is worse than none.
+fn monitor_fail(args: &[String]) -> Result<bool, Bad> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["fail", "if", "TRUE"] | ["fail", "unless", "FALSE"] => Ok(true),
+        ["fail", "if", "FALSE"] | ["fail", "unless", "TRUE"] => Ok(false),
+        ["fail", "if" | "unless", cond @ ..] if !cond.is_empty() => Err(bad_kw(
+            "monitor fail",
+            format!(
+                "condition '{}' needs ACLs, which l4lb does not have yet; accepted: \
+                 monitor fail if TRUE|FALSE (or unless)",
+                cond.join(" ")
+            ),
+        )),
+        _ => Err(bad("expects: monitor fail if|unless CONDITION")),
+    }
+}
+
 /// `http-request use-service prometheus-exporter if { path /P }`, the
 /// common form that serves HAProxy's Prometheus exporter next to the page.
 fn prometheus_path(args: &[String]) -> Result<String, Bad> {
@@ -424,5 +481,18 @@ mod tests {
                 .contains("ACLs")
         );
         assert!(admin(&w("TRUE")).unwrap_err().contains("requires 'if'"));
+    }
+
+    #[test]
+    fn monitor_fail_knows_true_and_false_only() {
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert!(monitor_fail(&w("fail if TRUE")).unwrap());
+        assert!(monitor_fail(&w("fail unless FALSE")).unwrap());
+        assert!(!monitor_fail(&w("fail if FALSE")).unwrap());
+        assert!(!monitor_fail(&w("fail unless TRUE")).unwrap());
+        let e = monitor_fail(&w("fail if { nbsrv(be) lt 1 }")).unwrap_err();
+        assert!(e.msg.contains("needs ACLs"), "{}", e.msg);
+        assert!(monitor_fail(&w("fail if")).is_err());
+        assert!(monitor_fail(&w("net 10.0.0.0/8")).is_err());
     }
 }

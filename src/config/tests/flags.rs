@@ -128,3 +128,42 @@ fn quick_start_errors() {
         ["--bind"]
     );
 }
+
+/// HAProxy's units pass `-S /run/haproxy-master.sock` (its master CLI): a
+/// runtime API socket at level admin, after the conf's own.
+#[test]
+fn dash_s_is_a_runtime_api_socket_at_level_admin() {
+    let with = |spec: &str| Args {
+        master_socket: Some(spec.into()),
+        ..Args::default()
+    };
+    let file = format!("global\n stats socket /run/l4lb.sock\n{BASE}");
+    let c = load_with(&file, &with("/run/haproxy-master.sock")).unwrap();
+    let got: Vec<_> = c
+        .stats_sockets
+        .iter()
+        .map(|s| (s.path.to_str().unwrap(), s.mode, s.level))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/run/l4lb.sock", 0o600, ApiLevel::Operator),
+            ("/run/haproxy-master.sock", 0o600, ApiLevel::Admin),
+        ]
+    );
+    let c = load_with(BASE, &with("unix@/run/m.sock,mode,660,level,user")).unwrap();
+    let s = &c.stats_sockets[0];
+    assert_eq!((s.mode, s.level), (0o660, ApiLevel::User));
+    for (spec, msg) in [
+        ("m.sock", "absolute path"),
+        ("/run/m.sock,bogus", "unknown option 'bogus'"),
+        ("/run/l4lb.sock", "already a stats socket"),
+    ] {
+        let errs = load_with(&file, &with(spec)).unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.keyword == "-S" && e.msg.contains(msg)),
+            "{spec}: {errs:#?}"
+        );
+    }
+}

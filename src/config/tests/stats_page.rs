@@ -1,6 +1,7 @@
 //! Stats page sections: `mode http` listen or frontend sections with
 //! `stats` lines, their keywords, what they inherit from defaults, what
-//! they refuse.
+//! they refuse; and monitor-only sections (`monitor-uri`, nothing to
+//! forward to).
 
 use super::*;
 
@@ -35,6 +36,7 @@ fn a_stats_listen_is_a_page_not_a_proxy() {
                 name: None,
                 opts: crate::config::BindOpts::default(),
             }],
+            stats: true,
             uri: "/st".into(),
             realm: "Ops Team".into(),
             auth: vec![("a".into(), "b".into()), ("c".into(), "d:e".into())],
@@ -46,6 +48,7 @@ fn a_stats_listen_is_a_page_not_a_proxy() {
             desc: Some("Edge".into()),
             scope: vec!["stats".into(), "be".into()],
             monitor_uri: Some("/health".into()),
+            monitor_fail: false,
             prometheus_path: Some("/metrics".into()),
             maxconn: 8,
             timeout_request: Duration::from_secs(3),
@@ -194,5 +197,113 @@ fn sections_that_cannot_be_a_page_say_why() {
         10,
         "mode",
         "listen 'web': l4lb is a TCP (L4) balancer",
+    );
+}
+
+/// Kubespray's `frontend healthz`: mode http, a bind and a `monitor-uri`,
+/// nothing else. HAProxy answers the URI and 503s the rest; l4lb serves it
+/// as a page without the page.
+#[test]
+fn a_mode_http_frontend_with_only_monitor_uri_is_a_monitor() {
+    let c = load(&format!(
+        "{BASE}frontend healthz\n bind 127.0.0.1:8081\n mode http\n monitor-uri /healthz\n"
+    ));
+    assert_eq!((c.frontends.len(), c.stats_pages.len()), (1, 1));
+    let p = &c.stats_pages[0];
+    assert_eq!(
+        (
+            p.name.as_str(),
+            p.stats,
+            p.monitor_uri.as_deref(),
+            p.monitor_fail
+        ),
+        ("healthz", false, Some("/healthz"), false)
+    );
+    assert!(
+        c.summary()
+            .iter()
+            .any(|l| l
+                == "monitor healthz: bind 127.0.0.1:8081, monitor-uri /healthz, no stats page"),
+        "{:?}",
+        c.summary()
+    );
+    // Inherited from a mode http defaults, in a listen.
+    let c = load(&format!(
+        "{BASE}defaults web\n mode http\n monitor-uri /up\nlisten hz from web\n bind 127.0.0.1:8081\n \
+         monitor fail if TRUE\n"
+    ));
+    let p = &c.stats_pages[0];
+    assert_eq!(
+        (p.stats, p.monitor_uri.as_deref(), p.monitor_fail),
+        (false, Some("/up"), true)
+    );
+    // With stats lines it is a page, and `monitor fail` applies there too.
+    let c = load(&with_page(
+        " stats enable\n monitor-uri /m\n monitor fail unless FALSE",
+    ));
+    assert!(c.stats_pages[0].stats && c.stats_pages[0].monitor_fail);
+}
+
+#[test]
+fn monitor_sections_refuse_what_they_cannot_do() {
+    let monitor = |lines: &str| {
+        format!("{BASE}frontend hz\n mode http\n bind 127.0.0.1:8081\n monitor-uri /hz\n{lines}\n")
+    };
+    assert_error(
+        &monitor(" monitor fail if { nbsrv(be) lt 1 }"),
+        13,
+        "monitor fail",
+        "needs ACLs",
+    );
+    assert_error(
+        &monitor(" monitor fail"),
+        13,
+        "monitor",
+        "expects: monitor fail if|unless",
+    );
+    // Something to forward to: an HTTP proxy, refused as such.
+    assert_error(
+        &monitor(" default_backend be"),
+        10,
+        "mode",
+        "frontend 'hz': l4lb is a TCP (L4) balancer",
+    );
+    // HAProxy ignores monitor-uri in a backend: a mode http backend stays
+    // an HTTP proxy.
+    assert_error(
+        &format!("{BASE}backend hz\n mode http\n monitor-uri /hz\n"),
+        10,
+        "mode",
+        "backend 'hz': l4lb is a TCP (L4) balancer",
+    );
+}
+
+/// HAProxy starts with a stats page or a monitor as its only listener; a
+/// conf with no listener at all stays an error.
+#[test]
+fn a_conf_of_stats_pages_only_loads() {
+    let c = load(
+        "defaults\n timeout client 5s\nlisten stats\n mode http\n bind 127.0.0.1:8404\n \
+         stats enable\nfrontend hz\n mode http\n bind 127.0.0.1:8081\n monitor-uri /hz\n",
+    );
+    assert_eq!(
+        (c.frontends.len(), c.backends.len(), c.stats_pages.len()),
+        (0, 0, 2)
+    );
+    assert_error(
+        "backend be\n server s 127.0.0.1:1\n",
+        0,
+        "frontend",
+        "no frontend or listen section (nor a stats page)",
+    );
+}
+
+#[test]
+fn monitor_fail_is_refused_in_defaults_as_haproxy() {
+    assert_error(
+        "defaults\n mode http\n monitor fail if TRUE\n",
+        3,
+        "monitor",
+        "not allowed in a defaults section",
     );
 }

@@ -6,7 +6,9 @@
 //! SIGTERM and SIGUSR1 start a soft stop: workers close their listeners and
 //! return once their last session has ended; `hard-stop-after` bounds the
 //! wait, then workers close what is left. SIGINT stops at once (a hard
-//! stop). SIGHUP asks for a reload. The process is done when every worker
+//! stop). SIGHUP asks for a reload, and so does SIGUSR2 (HAProxy's
+//! master-worker reload signal: its systemd unit's `ExecReload` sends it,
+//! where SIGUSR2's default action would kill l4lb). The process is done when every worker
 //! thread has returned; the prober is stopped then, and all are joined.
 //!
 //! A reload (SIGHUP, or the runtime API's `reload`, `add server`, `del
@@ -74,8 +76,13 @@ const METRICS_TOKENS: Tokens = Tokens::new(Token(FIRST_FREE.0 + 1));
 const PAGE_TOKENS: Tokens = Tokens::new(Token(FIRST_FREE.0 + 2));
 
 /// The signals the supervisor handles; block them before spawning threads.
-pub const SIGNALS_HANDLED: [libc::c_int; 4] =
-    [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP];
+pub const SIGNALS_HANDLED: [libc::c_int; 5] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGHUP,
+    libc::SIGUSR2,
+];
 
 /// Where the process is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,11 +385,12 @@ impl Supervisor {
             match sig {
                 libc::SIGINT => self.hard_stop(name),
                 libc::SIGTERM | libc::SIGUSR1 => self.soft_stop(name),
-                libc::SIGHUP if self.switching.is_some() => {
-                    log::info!("SIGHUP received while a reload applies: reloading after it");
+                libc::SIGHUP | libc::SIGUSR2 if self.switching.is_some() => {
+                    log::info!("{name} received while a reload applies: reloading after it");
                     self.reload_queued = true;
                 }
-                libc::SIGHUP if self.phase == Phase::Serving => {
+                libc::SIGHUP | libc::SIGUSR2 if self.phase == Phase::Serving => {
+                    log::info!("{name} received: reloading");
                     let _ = self.reload();
                 }
                 _ => log::info!("{name} received while stopping: ignored"),
@@ -458,6 +466,7 @@ fn signal_name(sig: libc::c_int) -> &'static str {
         libc::SIGTERM => "SIGTERM",
         libc::SIGUSR1 => "SIGUSR1",
         libc::SIGHUP => "SIGHUP",
+        libc::SIGUSR2 => "SIGUSR2",
         _ => "signal",
     }
 }

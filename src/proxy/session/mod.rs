@@ -209,6 +209,7 @@ impl Session {
             logged,
             admission,
         };
+        s.log_accepted(ctx.shared);
         let step = match registered {
             Ok(()) => Step::Connect {
                 avoid: None,

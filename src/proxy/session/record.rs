@@ -1,6 +1,6 @@
 //! The close stage's log record (and, with `option logasap`, the connect
-//! stage's): the session's trace, counts and addresses, handed to the
-//! logger thread. Which connections are logged is decided here, on the
+//! stage's; in HAProxy's default format, the accept line): the session's
+//! trace, counts and addresses, handed to the logger thread. Which connections are logged is decided here, on the
 //! worker: `option dontlognull`, `option dontlog-normal`.
 
 use std::sync::Arc;
@@ -10,10 +10,26 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::{Session, State};
+use crate::logs::connect::{Connect, logs_connects};
 use crate::logs::tcplog::{Cause, Record, Termination};
 use crate::shared::Shared;
 
 impl Session {
+    /// HAProxy's default format (a target, no `option tcplog` nor
+    /// `log-format`): the line goes out as the connection is accepted.
+    /// Only then is getsockname called: the line shows the local address.
+    pub(super) fn log_accepted(&self, shared: &Shared) {
+        if !logs_connects(&shared.config.frontends[self.frontend]) {
+            return;
+        }
+        shared.log_connect(Connect {
+            config: Arc::clone(&shared.config),
+            frontend: self.frontend,
+            client: self.peer,
+            local: self.client.stream.local_addr().ok(),
+        });
+    }
+
     /// Hands the connection's record to the logger thread at its end,
     /// unless it went out at connect time, or `option dontlognull` or
     /// `option dontlog-normal` applies. Counts are read before the session
