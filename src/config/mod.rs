@@ -38,6 +38,8 @@ mod raw;
 /// `-f` files and directories, read again on each reload.
 mod source;
 pub mod text;
+/// `unix-bind` applied to the unix binds.
+mod unix_bind;
 /// Pure value parsers: numbers, times, addresses, algorithms.
 mod values;
 
@@ -139,7 +141,7 @@ pub struct Frontend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsPage {
     pub name: String,
-    pub binds: Vec<Bind>,
+    pub binds: Vec<Bind<SocketAddr>>,
     /// `stats uri`: the prefix of the URIs served as the page (HAProxy's
     /// default `/haproxy?stats`).
     pub uri: String,
@@ -305,10 +307,68 @@ pub enum LogFormat {
     Iso,
 }
 
-/// One `bind` line.
+/// Where a bind listens: an IP socket or a unix one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SockAddr {
+    Inet(SocketAddr),
+    Unix(UnixAddr),
+}
+
+/// A unix stream socket's address: a path, or a name in Linux's abstract
+/// namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UnixAddr {
+    /// `/path`, `unix@path`: a socket file.
+    Path(PathBuf),
+    /// `abns@name`, `abnsz@name`: the name's bytes after the leading NUL,
+    /// as the kernel compares them. `abns@` pads them with NULs to the
+    /// whole `sun_path` (107 bytes), as HAProxy does; `abnsz@` does not.
+    Abstract(Vec<u8>),
+}
+
+impl SockAddr {
+    /// The IP socket address, if it is one.
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            SockAddr::Inet(a) => Some(*a),
+            SockAddr::Unix(_) => None,
+        }
+    }
+}
+
+/// As HAProxy shows addresses: `IP:PORT`, the path, or `abns@NAME`.
+impl fmt::Display for SockAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SockAddr::Inet(a) => a.fmt(f),
+            SockAddr::Unix(u) => u.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for UnixAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnixAddr::Path(p) => p.display().fmt(f),
+            UnixAddr::Abstract(name) => {
+                let end = name.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+                write!(f, "abns@{}", String::from_utf8_lossy(&name[..end]))
+            }
+        }
+    }
+}
+
+impl From<SocketAddr> for SockAddr {
+    fn from(a: SocketAddr) -> SockAddr {
+        SockAddr::Inet(a)
+    }
+}
+
+/// One `bind` line: a frontend's (any address) or a stats page's (`A` an
+/// IP socket address).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bind {
-    pub addr: SocketAddr,
+pub struct Bind<A = SockAddr> {
+    pub addr: A,
     /// `bind ... name N`.
     pub name: Option<String>,
     /// The socket options of the line (`v6only`, `backlog`, `tfo`, ...).
@@ -334,6 +394,24 @@ pub struct BindOpts {
     pub mss: Option<u32>,
     /// `tcp-ut T`: TCP_USER_TIMEOUT, inherited by accepted sockets.
     pub tcp_ut: Option<Duration>,
+    /// `mode OCTAL` of a unix socket file (else `unix-bind`'s, else the
+    /// umask's).
+    pub mode: Option<u32>,
+    /// `uid N` / `user NAME` owning a unix socket file (else `unix-bind`'s).
+    pub uid: Option<u32>,
+    /// `gid N` / `group NAME` of a unix socket file (else `unix-bind`'s).
+    pub gid: Option<u32>,
+}
+
+impl Bind {
+    /// The same bind on an IP socket, if it is on one.
+    pub fn inet(&self) -> Option<Bind<SocketAddr>> {
+        Some(Bind {
+            addr: self.addr.inet()?,
+            name: self.name.clone(),
+            opts: self.opts.clone(),
+        })
+    }
 }
 
 /// `source ADDR[:PORT] [interface NAME]`: where connections to servers
@@ -405,7 +483,11 @@ pub struct Backend {
 pub struct ServerConf {
     pub name: String,
     /// Where connections go: `configured`, resolved when the line was read.
+    /// Unspecified (0.0.0.0:0) for a server on a unix socket (`unix`).
     pub addr: SocketAddr,
+    /// A server on a unix socket (`/path`, `unix@`, `abns@`, `abnsz@`):
+    /// where connections go instead of `addr`.
+    pub unix: Option<UnixAddr>,
     /// The address as the line wrote it, host name kept, so that it can be
     /// resolved again without the conf file.
     pub configured: ServerAddr,
@@ -617,10 +699,10 @@ impl Config {
 
     /// Every bind as (address, frontend index), in conf order: the one
     /// list the main thread binds by and the workers reconcile against.
-    pub fn binds(&self) -> Vec<(std::net::SocketAddr, usize)> {
+    pub fn binds(&self) -> Vec<(SockAddr, usize)> {
         let mut v = Vec::new();
         for (f, fe) in self.frontends.iter().enumerate() {
-            v.extend(fe.binds.iter().map(|b| (b.addr, f)));
+            v.extend(fe.binds.iter().map(|b| (b.addr.clone(), f)));
         }
         v
     }
@@ -666,6 +748,7 @@ impl ServerConf {
         ServerConf {
             name,
             addr,
+            unix: None,
             configured: addr.into(),
             weight: 1,
             maxconn: 0,
@@ -681,6 +764,22 @@ impl ServerConf {
             source: None,
             tfo: false,
             tcp_ut: None,
+        }
+    }
+
+    /// As [`ServerConf::new`], for a server on a unix socket.
+    pub fn unix(name: String, addr: UnixAddr) -> ServerConf {
+        ServerConf {
+            unix: Some(addr),
+            ..ServerConf::new(name, SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0))
+        }
+    }
+
+    /// Where connections go, as HAProxy shows it: `IP:PORT` or the socket.
+    pub fn target(&self) -> SockAddr {
+        match &self.unix {
+            Some(u) => SockAddr::Unix(u.clone()),
+            None => SockAddr::Inet(self.addr),
         }
     }
 

@@ -32,6 +32,7 @@ use crate::config::{CheckStep, Config, OnError};
 use crate::control::{Control, Handle, ProberControl};
 use crate::logs::tcplog::Cause;
 use crate::proxy::net::{self, Progress};
+use crate::proxy::stream::Stream;
 use crate::shared::{Observer, Shared};
 use crate::worker::token::WAKER;
 
@@ -340,7 +341,11 @@ impl Prober {
             server: Some(&sockopts),
             ..net::Options::default()
         };
-        match net::connect(probe.check.target, opts) {
+        let connected = match &sockopts.unix {
+            Some(unix) => net::connect_unix(unix),
+            None => net::connect(probe.check.target, opts).map(Stream::Tcp),
+        };
+        match connected {
             Ok(mut stream) => {
                 self.starved = false;
                 let interest = Interest::READABLE | Interest::WRITABLE;

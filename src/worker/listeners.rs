@@ -1,17 +1,18 @@
 //! A worker's listeners: where each stands (accepting, full, resting) and
 //! how they follow a reload (kept by address, removed, added).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpListener;
 use mio::{Interest, Registry};
 
 use super::token;
+use crate::config::SockAddr;
+use crate::proxy::listener::Listener as Socket;
 
-/// One of the worker's SO_REUSEPORT sockets and the frontend it serves.
+/// One of the worker's SO_REUSEPORT sockets (or its duplicate of a unix
+/// one) and the frontend it serves.
 pub(super) struct Listener {
-    pub(super) sock: TcpListener,
+    pub(super) sock: Socket,
     pub(super) frontend: usize,
     pub(super) state: Accepting,
     /// A shortage of fds was logged (once per listener).
@@ -31,7 +32,7 @@ pub(super) enum Accepting {
 }
 
 impl Listener {
-    pub(super) fn new(sock: TcpListener, frontend: usize) -> Listener {
+    pub(super) fn new(sock: Socket, frontend: usize) -> Listener {
         Listener {
             sock,
             frontend,
@@ -49,14 +50,14 @@ impl Listener {
 pub(super) fn reconcile(
     registry: &Registry,
     old: Vec<Listener>,
-    added: Vec<(TcpListener, usize)>,
-    binds: &[(SocketAddr, usize)],
+    added: Vec<(Socket, usize)>,
+    binds: &[(SockAddr, usize)],
     worker: usize,
 ) -> Vec<Listener> {
     let mut kept = Vec::with_capacity(old.len() + added.len());
     for mut l in old {
-        let addr = l.sock.local_addr().ok();
-        match binds.iter().find(|(a, _)| Some(*a) == addr) {
+        let addr = l.sock.addr().ok();
+        match binds.iter().find(|(a, _)| Some(a) == addr.as_ref()) {
             Some(&(_, f)) => {
                 l.frontend = f;
                 kept.push(l);

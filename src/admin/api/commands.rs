@@ -44,7 +44,7 @@ pub(crate) trait Runtime {
     fn switched(&self) -> u64;
     /// Duplicates of the listening sockets, with their addresses, for a
     /// new l4lb taking over (`_getsocks`).
-    fn listener_fds(&self) -> Vec<(std::os::fd::OwnedFd, SocketAddr)>;
+    fn listener_fds(&self) -> Vec<(std::os::fd::OwnedFd, crate::config::SockAddr)>;
 }
 
 const HELP: &str = "\

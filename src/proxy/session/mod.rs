@@ -22,13 +22,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use socket2::SockRef;
 
 use crate::backend::{ConnGuard, Server};
 use crate::balance::Balancer;
 use crate::logs::tcplog::{Cause, Phase, Termination, Trace, logs_connections};
 use crate::proxy::pump::{Pools, Pump, Side};
+use crate::proxy::stream::Stream;
 use crate::shared::{Admission, BackendSeat, Shared};
 use crate::worker::slab::Key;
 use crate::worker::token::{Peer, Sockets};
@@ -181,7 +181,7 @@ impl Session {
     pub(crate) fn start(
         ctx: &mut Ctx<'_>,
         key: Key,
-        mut stream: TcpStream,
+        mut stream: Stream,
         peer: SocketAddr,
         frontend: usize,
         admission: Admission,
