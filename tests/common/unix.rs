@@ -31,6 +31,8 @@ impl Where {
 /// EOF. Stopped and joined on drop (the socket file is removed).
 pub(crate) struct UnixBackend {
     pub at: Where,
+    /// Connections accepted so far.
+    #[allow(dead_code)]
     pub total: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
