@@ -274,3 +274,29 @@ fn a_unix_server_that_is_down_is_redispatched_and_marked_down() {
         &api, "be", "gone", "status"
     ) == "UP"));
 }
+
+#[test]
+fn a_unix_client_is_logged_as_unix_with_its_bind_id() {
+    let dir = TempDir::new("ux-log");
+    let (api, path) = (dir.0.join("api.sock"), dir.0.join("fe.sock"));
+    let b = Backend::named("b");
+    let port = free_port();
+    let text = format!(
+        "{}frontend fe\n    log stdout format raw local0\n    log-format \"%ci:%cp %fi:%fp %s\"\n    \
+         bind 127.0.0.1:{port}\n    bind {}\n    default_backend be\n\n\
+         backend be\n    server b {}\n",
+        head(&api),
+        path.display(),
+        b.addr()
+    );
+    let l4 = L4lb::start(&text);
+    assert_eq!(unix_round_trip(&path), "b");
+    assert!(
+        wait_until(Duration::from_secs(10), || l4
+            .out_lines()
+            .iter()
+            .any(|l| l == "unix:2 unix:2 b")),
+        "{:?}",
+        l4.out_lines()
+    );
+}

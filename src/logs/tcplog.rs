@@ -114,6 +114,9 @@ pub struct Record {
     /// configuration, whatever reloads came since.
     pub config: Arc<Config>,
     pub client: SocketAddr,
+    /// A unix client (`client` is then 0.0.0.0:0): the id of the bind it
+    /// came by, which HAProxy logs as %cp and %fp, with `unix` as %ci and %fi.
+    pub client_unix: Option<u32>,
     /// The address the client connected to (%fi %fp), when the format
     /// needs it.
     pub frontend_addr: Option<SocketAddr>,
@@ -264,6 +267,7 @@ impl Record {
         Record {
             config,
             client: "127.0.0.1:50114".parse().unwrap(),
+            client_unix: None,
             frontend_addr: None,
             backend_addr: None,
             server_addr: Some("127.0.0.1:2".parse().unwrap()),

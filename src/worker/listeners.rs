@@ -6,7 +6,7 @@ use std::time::Instant;
 use mio::{Interest, Registry};
 
 use super::token;
-use crate::config::SockAddr;
+use crate::config::{Config, SockAddr};
 use crate::proxy::listener::Listener as Socket;
 
 /// One of the worker's SO_REUSEPORT sockets (or its duplicate of a unix
@@ -40,6 +40,20 @@ impl Listener {
             warned: false,
         }
     }
+}
+
+/// The id HAProxy gives the bind a unix listener serves (its place among
+/// its frontend's binds, from 1), which it logs as a unix client's %cp;
+/// None for a TCP listener.
+pub(super) fn unix_bind_id(config: &Config, l: &Listener) -> Option<u32> {
+    let Socket::Unix(_, addr) = &l.sock else {
+        return None;
+    };
+    let binds = &config.frontends.get(l.frontend)?.binds;
+    let at = binds
+        .iter()
+        .position(|b| matches!(&b.addr, SockAddr::Unix(a) if a == addr))?;
+    u32::try_from(at + 1).ok()
 }
 
 /// A reload's listeners: the `old` ones whose address is still in `binds`

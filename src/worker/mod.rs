@@ -30,7 +30,7 @@ use crate::proxy::buffers::BufPool;
 use crate::proxy::listener::{self, Accepted, EXHAUSTED_PAUSE};
 use crate::proxy::pipes::PipePool;
 use crate::proxy::pump::Pools;
-use crate::proxy::session::{Ctx, Next, Ready, Session};
+use crate::proxy::session::{Client, Ctx, Next, Ready, Session};
 use crate::proxy::stream::Stream;
 use crate::shared::{Admission, Shared};
 use crate::worker::slab::{Key, Slab};
@@ -389,7 +389,11 @@ impl Worker {
                         .accepted
                         .fetch_add(1, Relaxed);
                     let frontend = l.frontend;
-                    self.start(stream, peer, frontend, admission);
+                    let client = Client {
+                        addr: peer,
+                        unix_bind: listeners::unix_bind_id(&self.current.shared.config, l),
+                    };
+                    self.start(stream, client, frontend, admission);
                 }
                 Accepted::Drained => return,
                 Accepted::Skipped => continue,
@@ -407,13 +411,7 @@ impl Worker {
         }
     }
 
-    fn start(
-        &mut self,
-        stream: Stream,
-        peer: std::net::SocketAddr,
-        frontend: usize,
-        admission: Admission,
-    ) {
+    fn start(&mut self, stream: Stream, peer: Client, frontend: usize, admission: Admission) {
         let key = self.sessions.vacant_key();
         let mut ctx = session_ctx!(self, self.current);
         let (session, next) = Session::start(&mut ctx, key, stream, peer, frontend, admission);

@@ -81,6 +81,7 @@ impl Session {
         Record {
             config: Arc::clone(&shared.config),
             client: self.peer,
+            client_unix: self.unix_bind,
             // getsockname, only for a format that shows it.
             frontend_addr: format
                 .needs_frontend_addr
