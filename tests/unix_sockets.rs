@@ -300,3 +300,31 @@ fn a_unix_client_is_logged_as_unix_with_its_bind_id() {
         l4.out_lines()
     );
 }
+
+#[test]
+fn the_runtime_api_shows_a_unix_server_as_haproxy_and_will_not_move_it() {
+    let dir = TempDir::new("ux-api");
+    let (api, path) = (dir.0.join("api.sock"), dir.0.join("srv.sock"));
+    let _srv = UnixBackend::named("u", Where::Path(path.clone()));
+    let port = free_port();
+    let text = format!(
+        "{}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\n\
+         backend be\n    server u {}\n",
+        head(&api),
+        path.display()
+    );
+    let _l4 = L4lb::start(&text);
+    let state = api_command(&api, "show servers state be");
+    let row = state
+        .lines()
+        .find(|l| l.contains(" u "))
+        .unwrap_or_else(|| panic!("{state}"));
+    assert_eq!(
+        row.split(' ').nth(4),
+        Some("-"),
+        "srv_addr of a unix server: {row}"
+    );
+    let answer = api_command(&api, "set server be/u addr 127.0.0.1 port 80");
+    assert!(answer.contains("unix socket"), "{answer}");
+    assert_eq!(round_trip(port), "u", "still on its socket");
+}
