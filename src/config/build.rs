@@ -281,8 +281,7 @@ impl Builder {
                         b.addr
                     );
                     self.err(*line, "bind", msg);
-                }
-                if config.stats_http == b.addr.inet() {
+                } else if config.stats_http == b.addr.inet() {
                     let msg = format!(
                         "{} is the `stats http` address; bind the page elsewhere",
                         b.addr

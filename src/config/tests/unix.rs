@@ -141,3 +141,21 @@ fn a_unix_path_bound_twice_is_an_error() {
         "already bound at line 2",
     )]);
 }
+
+#[test]
+fn the_quick_start_binds_and_connects_unix_sockets_too() {
+    let args = Args {
+        bind: vec!["/run/q.sock".into()],
+        server: vec!["abns@q".into(), "127.0.0.1:1".into()],
+        ..Args::default()
+    };
+    let c = Config::from_args(&args).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(bind_addrs(&c), [path("/run/q.sock")]);
+    assert_eq!(c.backends[0].servers[0].target().to_string(), "abns@q");
+}
+
+#[test]
+fn a_stats_page_on_a_unix_socket_is_refused() {
+    let text = format!("{BASE}listen stats\n mode http\n bind /run/stats.sock\n stats enable\n");
+    assert_error(&text, 11, "bind", "stats pages on IP sockets only");
+}
