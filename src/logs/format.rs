@@ -89,6 +89,8 @@ impl<'a> Line<'a> {
             Var::ClientPort => port(out, Some(r.client), f),
             Var::FrontendIp => ip(out, r.frontend_addr, f),
             Var::FrontendPort => port(out, r.frontend_addr, f),
+            Var::BackendIp | Var::ServerIp if r.server_unix => text(out, Some("unix"), f),
+            Var::BackendPort | Var::ServerPort if r.server_unix => shown(out, Some(0), f),
             Var::BackendIp => ip(out, r.backend_addr, f),
             Var::BackendPort => port(out, r.backend_addr, f),
             Var::ServerIp => ip(out, r.server_addr, f),
@@ -188,8 +190,8 @@ impl<'a> Line<'a> {
             Fetch::DstPort => shown(out, port(r.frontend_addr), f),
             Fetch::BcSrc => shown(out, ip(r.backend_addr), f),
             Fetch::BcSrcPort => shown(out, port(r.backend_addr), f),
-            Fetch::BcDst => shown(out, ip(r.server_addr), f),
-            Fetch::BcDstPort => shown(out, port(r.server_addr), f),
+            Fetch::BcDst => shown(out, ip(r.server_addr.filter(|_| !r.server_unix)), f),
+            Fetch::BcDstPort => shown(out, port(r.server_addr.filter(|_| !r.server_unix)), f),
             Fetch::FeName => text(out, Some(self.frontend), f),
             Fetch::BeName => text(out, Some(self.backend), f),
             Fetch::SrvName => text(out, self.server, f),
@@ -378,6 +380,9 @@ mod tests {
             "unix:2 unix:2 \"unix\""
         );
         assert_eq!(line_in("%[src] %[src_port]", &r), "- -");
+        r.server_unix = true;
+        assert_eq!(line_in("%bi:%bp %si:%sp", &r), "unix:0 unix:0");
+        assert_eq!(line_in("%[bc_dst] %[bc_dst_port]", &r), "- -");
     }
 
     #[test]

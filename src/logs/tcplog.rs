@@ -125,6 +125,9 @@ pub struct Record {
     pub backend_addr: Option<SocketAddr>,
     /// The address of the last server tried (%si %sp).
     pub server_addr: Option<SocketAddr>,
+    /// That server is on a unix socket: HAProxy logs `unix` as %si and %bi,
+    /// 0 as %sp and %bp.
+    pub server_unix: bool,
     pub accepted: SystemTime,
     /// Indexes into the configuration.
     pub frontend: usize,
@@ -193,6 +196,8 @@ pub(crate) struct Trace {
     /// The server of the last attempt, and its address then.
     pub server: Option<usize>,
     pub server_addr: Option<SocketAddr>,
+    /// The last attempt went to a unix socket (`server_addr` is 0.0.0.0:0).
+    pub server_unix: bool,
     /// The local end of the last attempt's socket (%bi %bp), when the
     /// format shows it.
     pub backend_addr: Option<SocketAddr>,
@@ -222,6 +227,7 @@ impl Trace {
             redispatched: false,
             server: None,
             server_addr: None,
+            server_unix: false,
             backend_addr: None,
             end: None,
             request_id: if numbered {
@@ -271,6 +277,7 @@ impl Record {
             frontend_addr: None,
             backend_addr: None,
             server_addr: Some("127.0.0.1:2".parse().unwrap()),
+            server_unix: false,
             accepted: UNIX_EPOCH + Duration::from_millis(1_795_521_662_123),
             frontend: 0,
             backend: 0,

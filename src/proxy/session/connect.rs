@@ -73,7 +73,8 @@ impl Session {
             return Step::Stay(queued(avoid, false), Next::Queue);
         };
         let addr = servers[idx].addr();
-        let connected = self.open(be, &servers[idx], attempts);
+        let (connected, unix) = self.open(be, &servers[idx], attempts);
+        self.trace.server_unix = unix;
         let mut stream = match connected {
             Ok(stream) => stream,
             Err(e) if net::local_shortage(&e) => {
@@ -200,11 +201,11 @@ impl Session {
     }
 
     /// Opens the socket to `server` of `be` and starts connecting: over
-    /// TCP, or to its unix socket.
-    fn open(&self, be: &Backend, server: &Server, attempts: u32) -> io::Result<Stream> {
+    /// TCP, or to its unix socket (then true).
+    fn open(&self, be: &Backend, server: &Server, attempts: u32) -> (io::Result<Stream>, bool) {
         let sockopts = server.sockopts();
         if let Some(unix) = &sockopts.unix {
-            return net::connect_unix(unix);
+            return (net::connect_unix(unix), true);
         }
         let opts = net::Options {
             nodelay: true,
@@ -219,7 +220,7 @@ impl Session {
             fast_open: attempts == 0 && sockopts.tfo && self.client_has_data(),
             server: Some(&sockopts),
         };
-        net::connect(server.addr(), opts).map(Stream::Tcp)
+        (net::connect(server.addr(), opts).map(Stream::Tcp), false)
     }
 
     /// Whether the client has sent bytes not read yet (one peek, asked only

@@ -89,6 +89,7 @@ impl Session {
                 .flatten(),
             backend_addr: self.trace.backend_addr,
             server_addr: self.trace.server_addr,
+            server_unix: self.trace.server_unix,
             accepted: self.trace.accept_date,
             frontend: self.frontend,
             backend: self.backend,
