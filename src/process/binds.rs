@@ -21,6 +21,7 @@ use mio::net::{TcpListener, UnixListener};
 use crate::config::{Config, SockAddr};
 pub use crate::proxy::listener::Listener;
 use crate::proxy::listener::{self, ListenOpts};
+use crate::proxy::unix_listener;
 
 /// A bind: its address and the index of its frontend.
 pub type Bind = (SockAddr, usize);
@@ -128,9 +129,10 @@ fn bind_set(
             }
             None => match addr {
                 SockAddr::Inet(a) => Listener::Tcp(listener::bind_with(*a, &opts).map_err(failed)?),
-                SockAddr::Unix(u) => {
-                    Listener::Unix(listener::bind_unix(u, &opts).map_err(failed)?, u.clone())
-                }
+                SockAddr::Unix(u) => Listener::Unix(
+                    unix_listener::bind_unix(u, &opts).map_err(failed)?,
+                    u.clone(),
+                ),
             },
         };
         if let Listener::Unix(..) = sock {

@@ -18,8 +18,6 @@ use crate::config::{Bind, BindOpts, Frontend, SockAddr, UnixAddr};
 use crate::proxy::stream::Stream;
 use crate::sys;
 
-pub(crate) use super::unix_listener::bind_unix;
-
 /// What a unix client's address is taken as (it has no IP): HAProxy logs
 /// such a client as `unix`; l4lb's logs show this address.
 pub(crate) const UNIX_PEER: SocketAddr =

@@ -12,4 +12,4 @@ pub(crate) mod pipes;
 pub(crate) mod pump;
 pub(crate) mod session;
 pub(crate) mod stream;
-mod unix_listener;
+pub(crate) mod unix_listener;
