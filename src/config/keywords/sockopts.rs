@@ -315,6 +315,18 @@ pub(in crate::config) fn backend_servers(
         }
     }
     for s in servers.iter_mut() {
+        // A unix connect has no source address: the backend's is for its
+        // IP servers (HAProxy's unix connects take none), a line's own is
+        // an error.
+        if s.unix.is_some() {
+            if let Some(src) = &s.source {
+                return Err(format!(
+                    "server '{}' is on a unix socket: it cannot connect from source {}",
+                    s.name, src.addr
+                ));
+            }
+            continue;
+        }
         if s.source.is_none() {
             s.source = source.cloned();
         }

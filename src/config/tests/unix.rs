@@ -159,3 +159,21 @@ fn a_stats_page_on_a_unix_socket_is_refused() {
     let text = format!("{BASE}listen stats\n mode http\n bind /run/stats.sock\n stats enable\n");
     assert_error(&text, 11, "bind", "stats pages on IP sockets only");
 }
+
+#[test]
+fn a_unix_server_takes_no_source() {
+    let c = load(&in_backend("source 127.0.0.1\nserver u /run/u.sock"));
+    assert_eq!(
+        server(&c, "u").source,
+        None,
+        "the backend's is for its IP servers"
+    );
+    assert!(server(&c, "s1").source.is_some());
+    let errs = errors(&in_backend("server u /run/u.sock source 127.0.0.1"));
+    assert!(
+        errs.iter().any(|e| e
+            .msg
+            .contains("on a unix socket: it cannot connect from source")),
+        "{errs:#?}"
+    );
+}
