@@ -2,13 +2,14 @@
 //! before each socket path, its mode and owner as defaults the bind line
 //! overrides (HAProxy's order), and the checks only a whole file can make:
 //! the path still fits once the prefix and the temporary suffix are on,
-//! and the unix-only options on an IP bind are said to be ignored.
+//! and the unix-only options on an IP bind (and the TCP-only ones on a
+//! unix bind) are said to be ignored.
 
 use std::path::PathBuf;
 
 use super::process::UnixBind;
 use super::values::SUN_PATH_MAX;
-use super::{Bind, SockAddr, UnixAddr};
+use super::{Bind, BindOpts, SockAddr, UnixAddr};
 
 /// Room the temporary name needs after the path: `.PID.tmp` with a pid
 /// of up to 5 digits, as HAProxy keeps ("limit usually 97").
@@ -58,5 +59,25 @@ pub(super) fn apply(ub: &UnixBind, bind: &Bind) -> Result<(Bind, Option<String>)
     b.opts.mode = b.opts.mode.or(ub.mode);
     b.opts.uid = b.opts.uid.or(ub.uid);
     b.opts.gid = b.opts.gid.or(ub.gid);
-    Ok((b, None))
+    let warning = tcp_only(&b.opts).map(|set| {
+        format!(
+            "bind {}: {set} applies to TCP sockets only; ignored on a unix socket, as HAProxy",
+            b.addr
+        )
+    });
+    Ok((b, warning))
+}
+
+/// The TCP-only options `o` sets, if any.
+fn tcp_only(o: &BindOpts) -> Option<String> {
+    let set = [
+        ("v4v6/v6only", o.v6only.is_some()),
+        ("defer-accept", o.defer_accept),
+        ("tfo", o.tfo),
+        ("interface", o.interface.is_some()),
+        ("mss", o.mss.is_some()),
+        ("tcp-ut", o.tcp_ut.is_some()),
+    ];
+    let names: Vec<&str> = set.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
+    (!names.is_empty()).then(|| names.join(", "))
 }

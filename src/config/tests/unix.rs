@@ -177,3 +177,11 @@ fn a_unix_server_takes_no_source() {
         "{errs:#?}"
     );
 }
+
+#[test]
+fn tcp_only_options_on_a_unix_bind_warn_as_haproxy_ignores_them() {
+    assert_warning(
+        &in_frontend("bind /run/a.sock tfo mss 1400 backlog 10"),
+        &["bind /run/a.sock: tfo, mss applies to TCP sockets only"],
+    );
+}
