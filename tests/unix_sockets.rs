@@ -157,14 +157,14 @@ fn a_reload_keeps_a_unix_bind_and_moves_a_changed_one_with_no_byte_lost() {
     );
     let (a, b) = (Backend::named("a"), Backend::named("b"));
     let conf_path = dir.0.join("l4lb.conf");
-    let conf = |bind: &std::path::Path, server: std::net::SocketAddr| {
+    let conf = |bind: &std::path::Path, mode: &str, server: std::net::SocketAddr| {
         format!(
-            "{}frontend fe\n    bind {}\n    default_backend be\n\nbackend be\n    server s {server}\n",
+            "{}frontend fe\n    bind {} mode {mode}\n    default_backend be\n\nbackend be\n    server s {server}\n",
             head(&api),
             bind.display()
         )
     };
-    std::fs::write(&conf_path, conf(&one, a.addr())).unwrap();
+    std::fs::write(&conf_path, conf(&one, "600", a.addr())).unwrap();
     let l4 = L4lb::spawn(
         &["-f", conf_path.to_str().unwrap()],
         TempDir::new("ux-reload-run"),
@@ -185,14 +185,16 @@ fn a_reload_keeps_a_unix_bind_and_moves_a_changed_one_with_no_byte_lost() {
             l4.log_text()
         );
     };
-    // Same bind, another server: the very socket stays.
-    reload(conf(&one, b.addr()), 1);
+    // Same bind, another server and mode: the very socket stays, with
+    // the new mode.
+    reload(conf(&one, "640", b.addr()), 1);
     assert_eq!(inode(&one), ino, "the same socket file");
+    assert_eq!(std::fs::metadata(&one).unwrap().mode() & 0o7777, 0o640);
     assert_eq!(unix_round_trip(&one), "b");
     held.write_all(b"still here\n").unwrap();
     assert_eq!(line(&mut held).unwrap(), "still here");
     // The bind moves: the new path answers, the held client goes on.
-    reload(conf(&two, b.addr()), 2);
+    reload(conf(&two, "600", b.addr()), 2);
     assert_eq!(unix_round_trip(&two), "b");
     held.write_all(b"and here\n").unwrap();
     assert_eq!(line(&mut held).unwrap(), "and here");

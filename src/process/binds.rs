@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use mio::net::{TcpListener, UnixListener};
 
-use crate::config::{Config, SockAddr};
+use crate::config::{Config, SockAddr, UnixAddr};
 pub use crate::proxy::listener::Listener;
 use crate::proxy::listener::{self, ListenOpts};
 use crate::proxy::unix_listener;
@@ -192,7 +192,14 @@ impl Kept {
             let Some(&(_, f)) = binds.iter().find(|(a, _)| a == addr) else {
                 continue;
             };
-            if let Err(e) = reconfigure(fd.as_fd(), &listen_opts(config, addr, f)) {
+            let opts = listen_opts(config, addr, f);
+            let mut applied = reconfigure(fd.as_fd(), &opts);
+            // A kept socket file takes the reloaded mode and owner (a new
+            // one would have them).
+            if let (Ok(()), SockAddr::Unix(UnixAddr::Path(path))) = (&applied, addr) {
+                applied = unix_listener::set_owner_and_mode(path, &opts);
+            }
+            if let Err(e) = applied {
                 log::warn!("bind {addr}: cannot apply its new options: {e}");
             }
         }

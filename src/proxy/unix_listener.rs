@@ -88,17 +88,24 @@ fn bind_path(path: &Path, opts: &ListenOpts) -> io::Result<std::os::unix::net::U
 /// The socket at its temporary name, owned, with its mode, listening.
 fn bind_temp(temp: &Path, opts: &ListenOpts) -> io::Result<std::os::unix::net::UnixListener> {
     let l = std::os::unix::net::UnixListener::bind(temp)?;
+    set_owner_and_mode(temp, opts)?;
+    socket2::SockRef::from(&l).listen(opts.backlog)?;
+    Ok(l)
+}
+
+/// Gives the socket file at `path` the owner and mode of `opts` (those it
+/// sets): at the bind, and on a reload that keeps the socket.
+pub(crate) fn set_owner_and_mode(path: &Path, opts: &ListenOpts) -> io::Result<()> {
     let b = &opts.bind;
     if b.uid.is_some() || b.gid.is_some() {
-        std::os::unix::fs::chown(temp, b.uid, b.gid).map_err(|e| {
+        std::os::unix::fs::chown(path, b.uid, b.gid).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot change the socket's owner: {e}"))
         })?;
     }
     if let Some(mode) = b.mode {
-        std::fs::set_permissions(temp, std::fs::Permissions::from_mode(mode))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
-    socket2::SockRef::from(&l).listen(opts.backlog)?;
-    Ok(l)
+    Ok(())
 }
 
 #[cfg(test)]
