@@ -330,3 +330,57 @@ fn the_runtime_api_shows_a_unix_server_as_haproxy_and_will_not_move_it() {
     assert!(answer.contains("unix socket"), "{answer}");
     assert_eq!(round_trip(port), "u", "still on its socket");
 }
+
+#[test]
+fn a_stream_through_a_unix_bind_loses_no_byte_across_reloads() {
+    let dir = TempDir::new("ux-stream");
+    let (api, path, other) = (
+        dir.0.join("api.sock"),
+        dir.0.join("fe.sock"),
+        dir.0.join("b.sock"),
+    );
+    let echo = Backend::echo();
+    let conf_path = dir.0.join("l4lb.conf");
+    let conf = |binds: &str| {
+        format!(
+            "{}frontend fe\n{binds}    default_backend be\n\nbackend be\n    server e {}\n",
+            head(&api),
+            echo.addr()
+        )
+    };
+    let first = format!("    bind {}\n", path.display());
+    std::fs::write(&conf_path, conf(&first)).unwrap();
+    let l4 = L4lb::spawn(
+        &["-f", conf_path.to_str().unwrap()],
+        TempDir::new("ux-stream-run"),
+    );
+    let mut client = unix_connect(&path);
+    let mut reader = client.try_clone().unwrap();
+    let receiver = std::thread::spawn(move || recv_all(&mut reader).unwrap());
+    let len = 8 << 20;
+    let mut bytes = vec![0u8; len];
+    Pattern::new(11).fill(&mut bytes);
+    let reload = |text: String, nth: usize| {
+        std::fs::write(&conf_path, text).unwrap();
+        l4.signal(libc::SIGHUP);
+        assert!(
+            wait_until(Duration::from_secs(10), || l4
+                .log_text()
+                .matches("reload: applied")
+                .count()
+                >= nth),
+            "{}",
+            l4.log_text()
+        );
+    };
+    let third = len / 3;
+    client.write_all(&bytes[..third]).unwrap();
+    reload(conf(&format!("    bind {} mode 600\n", path.display())), 1);
+    client.write_all(&bytes[third..2 * third]).unwrap();
+    reload(conf(&format!("{first}    bind {}\n", other.display())), 2);
+    client.write_all(&bytes[2 * third..]).unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let (n, hash) = receiver.join().unwrap();
+    assert_eq!(n, len);
+    assert_eq!(hash, pattern_hash(11, len), "every byte, in order");
+}
