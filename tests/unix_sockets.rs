@@ -384,3 +384,22 @@ fn a_stream_through_a_unix_bind_loses_no_byte_across_reloads() {
     assert_eq!(n, len);
     assert_eq!(hash, pattern_hash(11, len), "every byte, in order");
 }
+
+#[test]
+fn balance_source_spreads_unix_clients_as_haproxy_falls_back_to_round_robin() {
+    let dir = TempDir::new("ux-source");
+    let (api, path) = (dir.0.join("api.sock"), dir.0.join("fe.sock"));
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let text = format!(
+        "{}frontend fe\n    bind {}\n    default_backend be\n\n\
+         backend be\n    balance source\n    server a {}\n    server b {}\n",
+        head(&api),
+        path.display(),
+        a.addr(),
+        b.addr()
+    );
+    let _l4 = L4lb::start(&text);
+    let names: std::collections::BTreeSet<String> =
+        (0..16).map(|_| unix_round_trip(&path)).collect();
+    assert_eq!(names.len(), 2, "both servers: {names:?}");
+}
