@@ -73,7 +73,7 @@ impl Session {
             return Step::Stay(queued(avoid, false), Next::Queue);
         };
         let addr = servers[idx].addr();
-        let (connected, unix) = self.open(be, &servers[idx], attempts);
+        let (connected, unix) = self.open(be, &servers[idx], addr, attempts);
         self.trace.server_unix = unix;
         let mut stream = match connected {
             Ok(stream) => stream,
@@ -201,8 +201,14 @@ impl Session {
     }
 
     /// Opens the socket to `server` of `be` and starts connecting: over
-    /// TCP, or to its unix socket (then true).
-    fn open(&self, be: &Backend, server: &Server, attempts: u32) -> (io::Result<Stream>, bool) {
+    /// TCP to `addr`, or to its unix socket (then true).
+    fn open(
+        &self,
+        be: &Backend,
+        server: &Server,
+        addr: std::net::SocketAddr,
+        attempts: u32,
+    ) -> (io::Result<Stream>, bool) {
         let sockopts = server.sockopts();
         if let Some(unix) = &sockopts.unix {
             return (net::connect_unix(unix), true);
@@ -220,7 +226,7 @@ impl Session {
             fast_open: attempts == 0 && sockopts.tfo && self.client_has_data(),
             server: Some(&sockopts),
         };
-        (net::connect(server.addr(), opts).map(Stream::Tcp), false)
+        (net::connect(addr, opts).map(Stream::Tcp), false)
     }
 
     /// Whether the client has sent bytes not read yet (one peek, asked only
