@@ -15,10 +15,10 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 use mio::Waker;
-use mio::net::TcpListener;
 
 use crate::backend::Server;
 use crate::logs::tcplog::Cause;
+use crate::proxy::listener::Listener;
 use crate::shared::Shared;
 
 /// A thread the supervisor stops and joins: a worker or the prober.
@@ -96,7 +96,7 @@ impl Drop for SwitchNotice {
 #[derive(Debug)]
 pub struct Update {
     pub shared: Arc<Shared>,
-    pub listeners: Vec<(TcpListener, usize)>,
+    pub listeners: Vec<(Listener, usize)>,
     /// Reported once the snapshot is in force here.
     pub done: Option<SwitchNotice>,
 }

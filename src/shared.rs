@@ -9,7 +9,6 @@
 //! [`Server`], reused by name.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -18,7 +17,7 @@ use crate::backend::Server;
 use crossbeam_channel::Sender;
 use mio::Waker;
 
-use crate::config::Config;
+use crate::config::{Config, SockAddr};
 use crate::logs::connect::Connect;
 use crate::logs::logger::LogSender;
 use crate::logs::tcplog::Record;
@@ -90,7 +89,7 @@ pub struct Process {
 /// its own socket on it), for its bind's `maxconn`. Kept by address for
 /// the life of the process, as the sockets are across reloads.
 #[derive(Debug, Default)]
-pub struct ListenerCounts(Mutex<HashMap<SocketAddr, Arc<ListenerCount>>>);
+pub struct ListenerCounts(Mutex<HashMap<SockAddr, Arc<ListenerCount>>>);
 
 /// The count of one listening address, on its own cache line.
 #[derive(Debug, Default)]
@@ -102,7 +101,7 @@ pub struct ListenerCount {
 impl ListenerCounts {
     /// The count of `addr`; looked up when a worker takes a listener, not
     /// per accept.
-    pub fn of(&self, addr: SocketAddr) -> Arc<ListenerCount> {
+    pub fn of(&self, addr: SockAddr) -> Arc<ListenerCount> {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(map.entry(addr).or_default())
     }
@@ -439,9 +438,9 @@ backend be
     #[test]
     fn a_bind_maxconn_is_strict_and_every_refusal_gives_its_places_back() {
         let s = shared(LIMITS);
-        let addr = "127.0.0.1:8001".parse().unwrap();
+        let addr = SockAddr::Inet("127.0.0.1:8001".parse().unwrap());
         let cap = ListenerCap {
-            count: s.process.listeners.of(addr),
+            count: s.process.listeners.of(addr.clone()),
             max: 1,
         };
         let listener = |c: &ListenerCap| c.count.cur.load(Relaxed);

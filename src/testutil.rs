@@ -27,3 +27,14 @@ pub(crate) fn shared(text: &str) -> Arc<Shared> {
     let config = Config::from_text("t.conf", text.as_bytes()).unwrap_or_else(|e| panic!("{e:#?}"));
     Arc::new(Shared::new(config, None))
 }
+
+/// A new empty directory under the system's temporary one, for sockets.
+pub(crate) fn temp_dir(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Relaxed);
+    let dir = std::env::temp_dir().join(format!("l4lb-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

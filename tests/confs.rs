@@ -289,6 +289,7 @@ confs! {
     tls_passthrough => "tls-passthrough.cfg",
     tls_sni => "tls-sni.cfg",
     unix_sockets => "unix-sockets.cfg",
+    unix_sidecar => "unix-sidecar.cfg",
 }
 
 /// The families issue 11 names; each must have at least one file.

@@ -425,7 +425,11 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
         check_rise: checked.then_some(rise),
         check_fall: checked.then_some(fall),
         check_health: checked.then_some(health),
-        addr: Some(s.addr().to_string()),
+        // HAProxy shows a unix server's address as "unix".
+        addr: Some(match s.sockopts().unix {
+            Some(_) => "unix".to_string(),
+            None => s.addr().to_string(),
+        }),
         qlimit: Some(u64::from(s.maxqueue())).filter(|&q| q > 0),
         ..Row::default()
     }

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::config::{Observe, ServerConf, SourceAddr};
+use crate::config::{Observe, ServerConf, SourceAddr, UnixAddr};
 
 pub use limit::dynamic_maxconn;
 pub use ports::{PortLease, PortPool};
@@ -239,7 +239,16 @@ impl Server {
         *self.observe.lock().unwrap_or_else(|e| e.into_inner()) = conf.observe;
     }
 
-    /// Where connections go.
+    /// Where connections go, as HAProxy shows it: `IP:PORT`, a unix
+    /// socket's path or `abns@NAME`.
+    pub fn shown_addr(&self) -> String {
+        match &self.sockopts().unix {
+            Some(unix) => unix.to_string(),
+            None => self.addr().to_string(),
+        }
+    }
+
+    /// Where connections go (0.0.0.0:0 for a unix server: see [`SockOpts`]).
     pub fn addr(&self) -> SocketAddr {
         *self.addr.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -426,6 +435,9 @@ pub struct SockOpts {
     pub tfo: bool,
     /// `tcp-ut`: TCP_USER_TIMEOUT.
     pub tcp_ut: Option<Duration>,
+    /// A server on a unix socket: connections (and checks) go there, not
+    /// to the server's IP address.
+    pub unix: Option<UnixAddr>,
 }
 
 impl SockOpts {
@@ -437,6 +449,7 @@ impl SockOpts {
             ports: ports::carry(&conf.name, was, range),
             tfo: conf.tfo,
             tcp_ut: conf.tcp_ut,
+            unix: conf.unix.clone(),
         }
     }
 }

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::flags::{FLAGS, Flags, quick_proxy};
@@ -21,9 +20,10 @@ use super::raw::{
     T_QUEUE, T_SERVER, T_SERVER_FIN, T_TUNNEL, check_name, role_name,
 };
 use super::text::{self, Kind, Line, Section};
+use super::unix_bind;
 use super::{
-    Backend, Balance, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN, DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT_CONNECT, Frontend, LogTarget, Logging, conf_error,
+    Backend, Balance, Bind, ConfError, Config, DEFAULT_BUFSIZE, DEFAULT_MAXCONN, DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_CONNECT, Frontend, LogTarget, Logging, SockAddr, conf_error,
 };
 use crate::cli::Args;
 
@@ -270,7 +270,7 @@ impl Builder {
 
     /// The stats pages into `config`: unique names, binds no frontend or
     /// other page has.
-    fn finish_stats_pages(&mut self, config: &mut Config, bound: &mut HashMap<SocketAddr, usize>) {
+    fn finish_stats_pages(&mut self, config: &mut Config, bound: &mut HashMap<SockAddr, usize>) {
         for page in std::mem::take(&mut self.stats_pages) {
             let taken = config.frontends.iter().any(|f| f.name == page.name)
                 || config.stats_pages.iter().any(|p| p.name == page.name);
@@ -279,14 +279,20 @@ impl Builder {
                 self.err(page.line, "listen", msg);
             }
             for (b, line) in &page.settings.binds {
-                if config.stats_http == Some(b.addr) {
+                if b.addr.inet().is_none() {
+                    let msg = format!(
+                        "{}: l4lb serves stats pages on IP sockets only; bind the page to IP:PORT",
+                        b.addr
+                    );
+                    self.err(*line, "bind", msg);
+                } else if config.stats_http == b.addr.inet() {
                     let msg = format!(
                         "{} is the `stats http` address; bind the page elsewhere",
                         b.addr
                     );
                     self.err(*line, "bind", msg);
                 }
-                if let Some(first) = bound.insert(b.addr, *line) {
+                if let Some(first) = bound.insert(b.addr.clone(), *line) {
                     let msg = format!(
                         "{} is already bound at line {first}; bind each address once",
                         b.addr
@@ -519,7 +525,7 @@ impl Builder {
         if g.process.unix_bind != Default::default() && !g.stats_sockets.is_empty() {
             warnings.push(
                 "unix-bind in global does not apply to stats sockets (their own path and \
-                 mode are used): it is kept for unix bind lines, which l4lb does not have yet"
+                 mode are used, as HAProxy): only to unix bind lines"
                     .to_string(),
             );
         }
@@ -612,10 +618,11 @@ impl Builder {
             self.err(p.line, kind, msg);
         }
         let backend = self.frontend_backend(p, &config.backends);
+        let binds = self.unix_binds(s, &mut config.warnings);
         let frontend = Frontend {
             name: p.name.clone(),
             description: s.description.clone(),
-            binds: s.binds.iter().map(|(b, _)| b.clone()).collect(),
+            binds,
             backend,
             maxconn: frontend_maxconn(p, config),
             timeout_client: s.timeout(T_CLIENT),
@@ -727,9 +734,24 @@ impl Builder {
         0
     }
 
-    fn check_binds(&mut self, p: &Proxy, bound: &mut HashMap<SocketAddr, usize>) {
+    /// The binds of `s` with `unix-bind` applied (see `unix_bind`).
+    fn unix_binds(&mut self, s: &Settings, warnings: &mut Vec<String>) -> Vec<Bind> {
+        let mut binds = Vec::with_capacity(s.binds.len());
+        for (b, line) in &s.binds {
+            match unix_bind::apply(&self.global.process.unix_bind, b) {
+                Ok((b, warning)) => {
+                    warnings.extend(warning);
+                    binds.push(b);
+                }
+                Err(msg) => self.err(*line, "bind", msg),
+            }
+        }
+        binds
+    }
+
+    fn check_binds(&mut self, p: &Proxy, bound: &mut HashMap<SockAddr, usize>) {
         for (b, line) in &p.settings.binds {
-            if let Some(first) = bound.insert(b.addr, *line) {
+            if let Some(first) = bound.insert(b.addr.clone(), *line) {
                 let msg = format!(
                     "{} is already bound at {}; bind each address once",
                     b.addr,

@@ -4,7 +4,7 @@
 
 use super::keywords::master_socket;
 use super::raw::{LISTEN, Proxy, Settings};
-use super::values::{bind_addr, parse_balance, server_addr};
+use super::values::{bind_addr, parse_balance, server_addr, unix_addr};
 use super::{Balance, Bind, ConfError, MAX_THREADS, Process, ServerConf, StatsSocket, conf_error};
 use crate::cli::Args;
 
@@ -143,6 +143,15 @@ pub(super) fn quick_proxy(args: &Args) -> Result<Proxy, Vec<ConfError>> {
         }
     }
     for (i, a) in args.server.iter().enumerate() {
+        if let Some(unix) = unix_addr(a) {
+            match unix {
+                Ok(u) => settings
+                    .servers
+                    .push(ServerConf::unix(format!("s{}", i + 1), u)),
+                Err(msg) => err("--server", msg),
+            }
+            continue;
+        }
         match server_addr(a) {
             Ok((configured, addr)) => {
                 let name = format!("s{}", i + 1);

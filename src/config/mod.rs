@@ -13,11 +13,14 @@ use crate::cli::Args;
 
 use flags::Flags;
 
+pub use addr::{SockAddr, UnixAddr};
 pub use log::system_hostname;
 pub use log_format::{
     Fetch, Flags as ItemFlags, LineFormat, LogLine, Part, TCP_CLF_LOG_FORMAT, TCP_LOG_FORMAT, Var,
 };
 
+/// Listening and server addresses: IP or unix sockets.
+mod addr;
 /// Sections -> `Config`: defaults inheritance and whole-file checks.
 mod build;
 /// Overriding flags and the `--bind`/`--server` quick start.
@@ -38,6 +41,8 @@ mod raw;
 /// `-f` files and directories, read again on each reload.
 mod source;
 pub mod text;
+/// `unix-bind` applied to the unix binds.
+mod unix_bind;
 /// Pure value parsers: numbers, times, addresses, algorithms.
 mod values;
 
@@ -141,7 +146,7 @@ pub struct Frontend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsPage {
     pub name: String,
-    pub binds: Vec<Bind>,
+    pub binds: Vec<Bind<SocketAddr>>,
     /// The section has `stats` lines (its own or its defaults'): the page
     /// is served under `uri`. False: a `monitor-uri` section, no page.
     pub stats: bool,
@@ -328,10 +333,11 @@ pub enum LogFormat {
     Iso,
 }
 
-/// One `bind` line.
+/// One `bind` line: a frontend's (any address) or a stats page's (`A` an
+/// IP socket address).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bind {
-    pub addr: SocketAddr,
+pub struct Bind<A = SockAddr> {
+    pub addr: A,
     /// `bind ... name N`.
     pub name: Option<String>,
     /// The socket options of the line (`v6only`, `backlog`, `tfo`, ...).
@@ -361,6 +367,24 @@ pub struct BindOpts {
     /// workers (past it, clients wait in the accept queue); None or
     /// `maxconn 0`: only the frontend's and the global limits.
     pub maxconn: Option<u32>,
+    /// `mode OCTAL` of a unix socket file (else `unix-bind`'s, else the
+    /// umask's).
+    pub mode: Option<u32>,
+    /// `uid N` / `user NAME` owning a unix socket file (else `unix-bind`'s).
+    pub uid: Option<u32>,
+    /// `gid N` / `group NAME` of a unix socket file (else `unix-bind`'s).
+    pub gid: Option<u32>,
+}
+
+impl Bind {
+    /// The same bind on an IP socket, if it is on one.
+    pub fn inet(&self) -> Option<Bind<SocketAddr>> {
+        Some(Bind {
+            addr: self.addr.inet()?,
+            name: self.name.clone(),
+            opts: self.opts.clone(),
+        })
+    }
 }
 
 /// `source ADDR[:PORT] [interface NAME]`: where connections to servers
@@ -436,7 +460,11 @@ pub struct Backend {
 pub struct ServerConf {
     pub name: String,
     /// Where connections go: `configured`, resolved when the line was read.
+    /// Unspecified (0.0.0.0:0) for a server on a unix socket (`unix`).
     pub addr: SocketAddr,
+    /// A server on a unix socket (`/path`, `unix@`, `abns@`, `abnsz@`):
+    /// where connections go instead of `addr`.
+    pub unix: Option<UnixAddr>,
     /// The address as the line wrote it, host name kept, so that it can be
     /// resolved again without the conf file.
     pub configured: ServerAddr,
@@ -648,10 +676,10 @@ impl Config {
 
     /// Every bind as (address, frontend index), in conf order: the one
     /// list the main thread binds by and the workers reconcile against.
-    pub fn binds(&self) -> Vec<(std::net::SocketAddr, usize)> {
+    pub fn binds(&self) -> Vec<(SockAddr, usize)> {
         let mut v = Vec::new();
         for (f, fe) in self.frontends.iter().enumerate() {
-            v.extend(fe.binds.iter().map(|b| (b.addr, f)));
+            v.extend(fe.binds.iter().map(|b| (b.addr.clone(), f)));
         }
         v
     }
@@ -697,6 +725,7 @@ impl ServerConf {
         ServerConf {
             name,
             addr,
+            unix: None,
             configured: addr.into(),
             weight: 1,
             maxconn: 0,
@@ -712,6 +741,22 @@ impl ServerConf {
             source: None,
             tfo: false,
             tcp_ut: None,
+        }
+    }
+
+    /// As [`ServerConf::new`], for a server on a unix socket.
+    pub fn unix(name: String, addr: UnixAddr) -> ServerConf {
+        ServerConf {
+            unix: Some(addr),
+            ..ServerConf::new(name, SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0))
+        }
+    }
+
+    /// Where connections go, as HAProxy shows it: `IP:PORT` or the socket.
+    pub fn target(&self) -> SockAddr {
+        match &self.unix {
+            Some(u) => SockAddr::Unix(u.clone()),
+            None => SockAddr::Inet(self.addr),
         }
     }
 

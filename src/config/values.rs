@@ -7,7 +7,9 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{Balance, DEFAULT_RANDOM_DRAWS, Host, ServerAddr};
+use std::path::PathBuf;
+
+use super::{Balance, DEFAULT_RANDOM_DRAWS, Host, ServerAddr, SockAddr, UnixAddr};
 
 /// HAProxy's limit: its timers are signed 32-bit milliseconds.
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
@@ -160,10 +162,6 @@ fn host_port(text: &str) -> Result<(&str, u16), String> {
 /// path, `abns@`, `fd@`, `sockpair@`), for a message better than "no port".
 fn socket_family(text: &str) -> Option<&'static str> {
     let families = [
-        ("unix@", "unix socket"),
-        ("/", "unix socket"),
-        ("abns@", "abstract unix socket"),
-        ("abnsz@", "abstract unix socket"),
         ("fd@", "file descriptor"),
         ("sockpair@", "socket pair"),
         ("quic4@", "QUIC"),
@@ -178,10 +176,56 @@ fn socket_family(text: &str) -> Option<&'static str> {
         .map(|(_, family)| *family)
 }
 
-/// A listening address: an IP literal, or `*` / empty for all IPv4, `::`
-/// for all IPv6. Host names are refused: one name may map to several
-/// addresses, and which one is bound should not depend on the resolver.
-pub(super) fn bind_addr(text: &str) -> Result<SocketAddr, String> {
+/// The longest `sun_path`, its NUL left out.
+pub(super) const SUN_PATH_MAX: usize = 107;
+
+/// A unix socket address as HAProxy writes one: `/path` or `unix@path` (a
+/// socket file), `abns@name` (an abstract name padded with NULs to the
+/// whole `sun_path`, as HAProxy's) or `abnsz@name` (the name alone). None
+/// when `text` is none of them.
+pub(super) fn unix_addr(text: &str) -> Option<Result<UnixAddr, String>> {
+    let (path, padded) = if text.starts_with('/') {
+        return Some(unix_path(text));
+    } else if let Some(path) = text.strip_prefix("unix@") {
+        return Some(unix_path(path));
+    } else if let Some(name) = text.strip_prefix("abns@") {
+        (name, true)
+    } else {
+        (text.strip_prefix("abnsz@")?, false)
+    };
+    if path.is_empty() || path.len() > SUN_PATH_MAX - 1 {
+        return Some(Err(format!(
+            "'{text}': an abstract socket name is 1 to {} bytes",
+            SUN_PATH_MAX - 1
+        )));
+    }
+    let mut name = path.as_bytes().to_vec();
+    if padded {
+        name.resize(SUN_PATH_MAX - 1, 0);
+    }
+    Some(Ok(UnixAddr::Abstract(name)))
+}
+
+fn unix_path(path: &str) -> Result<UnixAddr, String> {
+    if path.is_empty() {
+        return Err("a unix socket address needs a path".to_string());
+    }
+    if path.len() > SUN_PATH_MAX {
+        return Err(format!(
+            "unix socket path '{path}' is too long (at most {SUN_PATH_MAX} bytes)"
+        ));
+    }
+    Ok(UnixAddr::Path(PathBuf::from(path)))
+}
+
+/// A listening address: a unix socket (see [`unix_addr`]), an IP literal,
+/// or `*` / empty for all IPv4, `::` for all IPv6. Host names are refused:
+/// one name may map to several addresses, and which one is bound should
+/// not depend on the resolver.
+pub(super) fn bind_addr(text: &str) -> Result<SockAddr, String> {
+    if let Some(unix) = unix_addr(text) {
+        return unix.map(SockAddr::Unix);
+    }
     let (host, port) = host_port(text)?;
     let ip = match host {
         "" | "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -189,7 +233,7 @@ pub(super) fn bind_addr(text: &str) -> Result<SocketAddr, String> {
             format!("'{h}' is not an IP address; accepted: IPV4:PORT, [IPV6]:PORT, *:PORT (all IPv4), :::PORT (all IPv6)")
         })?,
     };
-    Ok(SocketAddr::new(ip, port))
+    Ok(SockAddr::Inet(SocketAddr::new(ip, port)))
 }
 
 /// A server address as written: an IP literal or a host name, and its

@@ -32,6 +32,7 @@ use crate::config::{CheckStep, Config, OnError};
 use crate::control::{Control, Handle, ProberControl};
 use crate::logs::tcplog::Cause;
 use crate::proxy::net::{self, Progress};
+use crate::proxy::stream::Stream;
 use crate::shared::{Observer, Shared};
 use crate::worker::token::WAKER;
 
@@ -340,7 +341,11 @@ impl Prober {
             server: Some(&sockopts),
             ..net::Options::default()
         };
-        match net::connect_server(probe.check.target, opts) {
+        let connected = match &sockopts.unix {
+            Some(unix) => net::connect_unix(unix).map(|s| (s, None)),
+            None => net::connect_server(probe.check.target, opts).map(|(s, p)| (Stream::Tcp(s), p)),
+        };
+        match connected {
             Ok((mut stream, port)) => {
                 self.starved = false;
                 let interest = Interest::READABLE | Interest::WRITABLE;

@@ -4,7 +4,7 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use mio::net::TcpStream;
+use crate::proxy::stream::Stream;
 
 use crate::backend::PortLease;
 use crate::config::CheckStep;
@@ -14,7 +14,7 @@ pub(super) const MAX_EXPECT_BUFFER: usize = 16 * 1024;
 
 /// A check in progress: connecting, then walking the `tcp-check` steps.
 pub(super) struct Pending {
-    pub(super) stream: TcpStream,
+    pub(super) stream: Stream,
     pub(super) started: Instant,
     pub(super) connected: bool,
     /// Index of the current step, and bytes of it sent so far.

@@ -30,6 +30,8 @@ pub struct Connect {
     /// The address the client connected to (getsockname); None if the
     /// kernel could not tell.
     pub local: Option<SocketAddr>,
+    /// A client of a unix bind: that bind's id (HAProxy's listener id).
+    pub unix_bind: Option<u32>,
 }
 
 /// Whether `fe` logs its connections in the default format: a target and
@@ -43,6 +45,10 @@ pub(crate) fn logs_connects(fe: &Frontend) -> bool {
 /// an unknown local address is HAProxy's `undetermined address:0`. l4lb's
 /// frontends are all `mode tcp`.
 pub(crate) fn write_line(out: &mut String, name: &str, c: &Connect) {
+    if let Some(id) = c.unix_bind {
+        let _ = write!(out, "Connect to unix:{id} ({name}/TCP)");
+        return;
+    }
     let client = c.client;
     let _ = write!(out, "Connect from {}:{} to ", client.ip(), client.port());
     let _ = match c.local {
@@ -67,10 +73,30 @@ mod tests {
             frontend: 0,
             client: client.parse().unwrap(),
             local: local.map(|l| l.parse().unwrap()),
+            unix_bind: None,
         };
         let mut out = String::new();
         write_line(&mut out, "www", &c);
         out
+    }
+
+    #[test]
+    fn a_unix_client_is_its_bind_id_as_haproxy_writes_it() {
+        let args = crate::cli::Args {
+            bind: vec!["127.0.0.1:1".into()],
+            server: vec!["127.0.0.1:2".into()],
+            ..Default::default()
+        };
+        let c = Connect {
+            config: Arc::new(Config::from_args(&args).unwrap()),
+            frontend: 0,
+            client: "0.0.0.0:0".parse().unwrap(),
+            local: None,
+            unix_bind: Some(2),
+        };
+        let mut out = String::new();
+        write_line(&mut out, "app", &c);
+        assert_eq!(out, "Connect to unix:2 (app/TCP)");
     }
 
     #[test]

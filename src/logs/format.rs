@@ -79,10 +79,18 @@ impl<'a> Line<'a> {
     fn var(&self, out: &mut String, var: Var, f: Flags) {
         let r = self.r;
         match var {
+            Var::ClientIp | Var::FrontendIp if r.client_unix.is_some() => {
+                text(out, Some("unix"), f)
+            }
+            Var::ClientPort | Var::FrontendPort if r.client_unix.is_some() => {
+                shown(out, r.client_unix, f)
+            }
             Var::ClientIp => ip(out, Some(r.client), f),
             Var::ClientPort => port(out, Some(r.client), f),
             Var::FrontendIp => ip(out, r.frontend_addr, f),
             Var::FrontendPort => port(out, r.frontend_addr, f),
+            Var::BackendIp | Var::ServerIp if r.server_unix => text(out, Some("unix"), f),
+            Var::BackendPort | Var::ServerPort if r.server_unix => shown(out, Some(0), f),
             Var::BackendIp => ip(out, r.backend_addr, f),
             Var::BackendPort => port(out, r.backend_addr, f),
             Var::ServerIp => ip(out, r.server_addr, f),
@@ -175,14 +183,15 @@ impl<'a> Line<'a> {
         let ip = |a: Option<SocketAddr>| a.map(|a| a.ip());
         let port = |a: Option<SocketAddr>| a.map(|a| a.port());
         match fetch {
-            Fetch::Src => shown(out, Some(r.client.ip()), f),
-            Fetch::SrcPort => shown(out, Some(r.client.port()), f),
+            // A unix client has no IP: the fetches have no value.
+            Fetch::Src => shown(out, r.client_unix.is_none().then(|| r.client.ip()), f),
+            Fetch::SrcPort => shown(out, r.client_unix.is_none().then(|| r.client.port()), f),
             Fetch::Dst => shown(out, ip(r.frontend_addr), f),
             Fetch::DstPort => shown(out, port(r.frontend_addr), f),
             Fetch::BcSrc => shown(out, ip(r.backend_addr), f),
             Fetch::BcSrcPort => shown(out, port(r.backend_addr), f),
-            Fetch::BcDst => shown(out, ip(r.server_addr), f),
-            Fetch::BcDstPort => shown(out, port(r.server_addr), f),
+            Fetch::BcDst => shown(out, ip(r.server_addr.filter(|_| !r.server_unix)), f),
+            Fetch::BcDstPort => shown(out, port(r.server_addr.filter(|_| !r.server_unix)), f),
             Fetch::FeName => text(out, Some(self.frontend), f),
             Fetch::BeName => text(out, Some(self.backend), f),
             Fetch::SrvName => text(out, self.server, f),
@@ -360,6 +369,20 @@ mod tests {
             line_in("%{+X}ci %{+Q}ci", &r),
             "00000000000000000000000000000001 \"::1\""
         );
+    }
+
+    #[test]
+    fn a_unix_client_is_unix_and_its_bind_id_as_haproxy_logs_it() {
+        let mut r = Record::example(config(|_| {}));
+        (r.client, r.client_unix) = ("0.0.0.0:0".parse().unwrap(), Some(2));
+        assert_eq!(
+            line_in("%ci:%cp %fi:%fp %{+Q}ci", &r),
+            "unix:2 unix:2 \"unix\""
+        );
+        assert_eq!(line_in("%[src] %[src_port]", &r), "- -");
+        r.server_unix = true;
+        assert_eq!(line_in("%bi:%bp %si:%sp", &r), "unix:0 unix:0");
+        assert_eq!(line_in("%[bc_dst] %[bc_dst_port]", &r), "- -");
     }
 
     #[test]

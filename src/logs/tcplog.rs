@@ -114,6 +114,9 @@ pub struct Record {
     /// configuration, whatever reloads came since.
     pub config: Arc<Config>,
     pub client: SocketAddr,
+    /// A unix client (`client` is then 0.0.0.0:0): the id of the bind it
+    /// came by, which HAProxy logs as %cp and %fp, with `unix` as %ci and %fi.
+    pub client_unix: Option<u32>,
     /// The address the client connected to (%fi %fp), when the format
     /// needs it.
     pub frontend_addr: Option<SocketAddr>,
@@ -122,6 +125,9 @@ pub struct Record {
     pub backend_addr: Option<SocketAddr>,
     /// The address of the last server tried (%si %sp).
     pub server_addr: Option<SocketAddr>,
+    /// That server is on a unix socket: HAProxy logs `unix` as %si and %bi,
+    /// 0 as %sp and %bp.
+    pub server_unix: bool,
     pub accepted: SystemTime,
     /// Indexes into the configuration.
     pub frontend: usize,
@@ -190,6 +196,8 @@ pub(crate) struct Trace {
     /// The server of the last attempt, and its address then.
     pub server: Option<usize>,
     pub server_addr: Option<SocketAddr>,
+    /// The last attempt went to a unix socket (`server_addr` is 0.0.0.0:0).
+    pub server_unix: bool,
     /// The local end of the last attempt's socket (%bi %bp), when the
     /// format shows it.
     pub backend_addr: Option<SocketAddr>,
@@ -219,6 +227,7 @@ impl Trace {
             redispatched: false,
             server: None,
             server_addr: None,
+            server_unix: false,
             backend_addr: None,
             end: None,
             request_id: if numbered {
@@ -264,9 +273,11 @@ impl Record {
         Record {
             config,
             client: "127.0.0.1:50114".parse().unwrap(),
+            client_unix: None,
             frontend_addr: None,
             backend_addr: None,
             server_addr: Some("127.0.0.1:2".parse().unwrap()),
+            server_unix: false,
             accepted: UNIX_EPOCH + Duration::from_millis(1_795_521_662_123),
             frontend: 0,
             backend: 0,

@@ -8,25 +8,37 @@
 //! `listener` is the other side, the workers': one socket bound, accepted
 //! on until `WouldBlock`. This file is apart from it because it is about
 //! which sockets exist and who holds them, which only the main thread knows.
+//!
+//! A unix bind is one socket: bound once (or inherited once), and each
+//! worker's set holds a duplicate of it.
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, UnixListener};
 
-use crate::config::Config;
+use crate::config::{Config, SockAddr, UnixAddr};
+pub use crate::proxy::listener::Listener;
 use crate::proxy::listener::{self, ListenOpts};
+use crate::proxy::unix_listener;
 
 /// A bind: its address and the index of its frontend.
-pub type Bind = (SocketAddr, usize);
+pub type Bind = (SockAddr, usize);
 
 /// One worker's listening sockets, each with its frontend index.
-pub type Set = Vec<(TcpListener, usize)>;
+pub type Set = Vec<(Listener, usize)>;
 
 /// A socket an old l4lb handed over (`--upgrade-from`), with its address.
-pub type Inherited = (std::net::TcpListener, SocketAddr);
+pub type Inherited = (OwnedFd, SockAddr);
+
+/// A listener on `addr` from an inherited socket.
+fn adopt(fd: OwnedFd, addr: &SockAddr) -> Listener {
+    match addr {
+        SockAddr::Inet(_) => Listener::Tcp(TcpListener::from_std(fd.into())),
+        SockAddr::Unix(u) => Listener::Unix(UnixListener::from_std(fd.into()), u.clone()),
+    }
+}
 
 /// The binds of `config`, in frontend order.
 pub fn list(config: &Config) -> Vec<Bind> {
@@ -36,7 +48,7 @@ pub fn list(config: &Config) -> Vec<Bind> {
 /// A bind that failed, with what the message names.
 #[derive(Debug)]
 pub struct BindError {
-    pub addr: SocketAddr,
+    pub addr: SockAddr,
     pub frontend: String,
     pub err: io::Error,
 }
@@ -70,12 +82,14 @@ pub fn for_workers(
     workers: usize,
     mut inherited: Vec<Inherited>,
 ) -> Result<Vec<Set>, BindError> {
+    let mut unix = Vec::new();
     let mut sets = (0..workers)
-        .map(|_| bind_set(config, binds, &mut inherited))
+        .map(|_| bind_set(config, binds, &mut inherited, &mut unix))
         .collect::<Result<Vec<_>, _>>()?;
+    // Left-over duplicates of a unix socket are the same socket: dropped.
     let left = inherited.into_iter().filter_map(|(sock, addr)| {
-        let &(_, f) = binds.iter().find(|(a, _)| *a == addr)?;
-        Some((TcpListener::from_std(sock), f))
+        let (_, f) = binds.iter().find(|(a, _)| *a == addr)?;
+        matches!(addr, SockAddr::Inet(_)).then(|| (adopt(sock, &addr), *f))
     });
     for (i, sock) in left.enumerate() {
         if let Some(set) = sets.get_mut(i % workers.max(1)) {
@@ -86,37 +100,53 @@ pub fn for_workers(
 }
 
 /// One worker's set (see [`for_workers`]).
+/// `unix` holds the unix sockets bound (or inherited) for a first worker,
+/// which the next ones duplicate.
 fn bind_set(
     config: &Config,
     binds: &[Bind],
     inherited: &mut Vec<Inherited>,
+    unix: &mut Vec<(SockAddr, Listener)>,
 ) -> Result<Set, BindError> {
     let mut set = Vec::with_capacity(binds.len());
-    for &(addr, f) in binds {
-        let fe = &config.frontends[f];
-        let opts = listen_opts(config, addr, f);
+    for (addr, f) in binds {
+        let fe = &config.frontends[*f];
+        let opts = listen_opts(config, addr, *f);
         let failed = |err| BindError {
-            addr,
+            addr: addr.clone(),
             frontend: fe.name.clone(),
             err,
         };
-        let sock = match inherited.iter().position(|(_, a)| *a == addr) {
+        if let Some((_, first)) = unix.iter().find(|(a, _)| a == addr) {
+            set.push((first.try_clone().map_err(failed)?, *f));
+            continue;
+        }
+        let sock = match inherited.iter().position(|(_, a)| a == addr) {
             Some(pos) => {
                 let sock = inherited.swap_remove(pos).0;
                 reconfigure(sock.as_fd(), &opts).map_err(failed)?;
-                TcpListener::from_std(sock)
+                adopt(sock, addr)
             }
-            None => listener::bind_with(addr, &opts).map_err(failed)?,
+            None => match addr {
+                SockAddr::Inet(a) => Listener::Tcp(listener::bind_with(*a, &opts).map_err(failed)?),
+                SockAddr::Unix(u) => Listener::Unix(
+                    unix_listener::bind_unix(u, &opts).map_err(failed)?,
+                    u.clone(),
+                ),
+            },
         };
-        set.push((sock, f));
+        if let Listener::Unix(..) = sock {
+            unix.push((addr.clone(), sock.try_clone().map_err(failed)?));
+        }
+        set.push((sock, *f));
     }
     Ok(set)
 }
 
 /// The socket options of the bind on `addr` of frontend `f`.
-fn listen_opts(config: &Config, addr: SocketAddr, f: usize) -> ListenOpts {
+fn listen_opts(config: &Config, addr: &SockAddr, f: usize) -> ListenOpts {
     let fe = &config.frontends[f];
-    match fe.binds.iter().find(|b| b.addr == addr) {
+    match fe.binds.iter().find(|b| b.addr == *addr) {
         Some(bind) => ListenOpts::of(fe, bind),
         None => ListenOpts::plain(i32::try_from(fe.maxconn).unwrap_or(i32::MAX), false),
     }
@@ -136,14 +166,16 @@ fn reconfigure(fd: BorrowedFd<'_>, opts: &ListenOpts) -> io::Result<()> {
 /// a new l4lb taking over (`_getsocks`). Cleared at the stop, so that the
 /// workers closing theirs really closes the sockets.
 #[derive(Debug, Default)]
-pub struct Kept(Vec<(OwnedFd, SocketAddr)>);
+pub struct Kept(Vec<(OwnedFd, SockAddr)>);
 
 impl Kept {
-    /// Keeps a duplicate of every socket of `sets`. A socket that cannot
-    /// be duplicated is not handed over (the new l4lb binds its own).
+    /// Keeps a duplicate of every socket of `sets` (one of a unix socket,
+    /// which every worker shares). A socket that cannot be duplicated is
+    /// not handed over (the new l4lb binds its own).
     pub fn keep(&mut self, sets: &[Set]) {
         for (sock, _) in sets.iter().flatten() {
-            match (sock.as_fd().try_clone_to_owned(), sock.local_addr()) {
+            match (sock.as_fd().try_clone_to_owned(), sock.addr()) {
+                (_, Ok(addr @ SockAddr::Unix(_))) if self.0.iter().any(|(_, a)| *a == addr) => {}
                 (Ok(fd), Ok(addr)) => self.0.push((fd, addr)),
                 (Err(e), _) | (_, Err(e)) => log::warn!("keeping a listener for upgrades: {e}"),
             }
@@ -160,7 +192,14 @@ impl Kept {
             let Some(&(_, f)) = binds.iter().find(|(a, _)| a == addr) else {
                 continue;
             };
-            if let Err(e) = reconfigure(fd.as_fd(), &listen_opts(config, *addr, f)) {
+            let opts = listen_opts(config, addr, f);
+            let mut applied = reconfigure(fd.as_fd(), &opts);
+            // A kept socket file takes the reloaded mode and owner (a new
+            // one would have them).
+            if let (Ok(()), SockAddr::Unix(UnixAddr::Path(path))) = (&applied, addr) {
+                applied = unix_listener::set_owner_and_mode(path, &opts);
+            }
+            if let Err(e) = applied {
                 log::warn!("bind {addr}: cannot apply its new options: {e}");
             }
         }
@@ -178,10 +217,10 @@ impl Kept {
     }
 
     /// Copies of the duplicates, to send: each `_getsocks` sends its own.
-    pub fn copies(&self) -> Vec<(OwnedFd, SocketAddr)> {
+    pub fn copies(&self) -> Vec<(OwnedFd, SockAddr)> {
         self.0
             .iter()
-            .filter_map(|(fd, addr)| fd.try_clone().ok().map(|fd| (fd, *addr)))
+            .filter_map(|(fd, addr)| fd.try_clone().ok().map(|fd| (fd, addr.clone())))
             .collect()
     }
 }
@@ -189,6 +228,7 @@ impl Kept {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
 
     /// Frontend `fe` on `binds`, frontend `other` on 127.0.0.1:9.
     fn config(binds: &[SocketAddr]) -> Config {
@@ -215,7 +255,10 @@ mod tests {
     fn the_list_names_each_bind_with_its_frontend() {
         let ((_a, a), (_b, b)) = (held(), held());
         let nine: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        assert_eq!(list(&config(&[a, b])), vec![(a, 0), (b, 0), (nine, 1)]);
+        assert_eq!(
+            list(&config(&[a, b])),
+            vec![(a.into(), 0), (b.into(), 0), (nine.into(), 1)]
+        );
     }
 
     #[test]
@@ -229,14 +272,19 @@ mod tests {
         // one of an address this conf no longer has.
         let another = || {
             let l = listener::bind_reuseport(a, 16, false).unwrap();
-            (std::net::TcpListener::from(l), a)
+            (OwnedFd::from(std::net::TcpListener::from(l)), a.into())
         };
-        let inherited = vec![(first, a), another(), another(), (gone, gone_addr)];
+        let inherited = vec![
+            (first.into(), a.into()),
+            another(),
+            another(),
+            (gone.into(), gone_addr.into()),
+        ];
         let ids: Vec<_> = inherited.iter().map(|(l, _)| fd_id(l)).collect();
         let sets = for_workers(&cfg, wanted, 2, inherited).unwrap();
         let addrs = |set: &Set| -> Vec<_> {
             set.iter()
-                .map(|(l, f)| (l.local_addr().unwrap(), *f))
+                .map(|(l, f)| (l.addr().unwrap().inet().unwrap(), *f))
                 .collect()
         };
         assert_eq!(addrs(&sets[0]), vec![(a, 0), (b, 0), (a, 0)]);
@@ -249,9 +297,9 @@ mod tests {
         let mut kept = Kept::default();
         kept.keep(&sets);
         assert_eq!(kept.copies().len(), 5);
-        kept.retain(&[(b, 0)]);
-        let left: Vec<_> = kept.copies().iter().map(|(_, a)| *a).collect();
-        assert_eq!(left, vec![b, b]);
+        kept.retain(&[(b.into(), 0)]);
+        let left: Vec<_> = kept.copies().into_iter().map(|(_, a)| a).collect();
+        assert_eq!(left, vec![b.into(), b.into()]);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! connections (a soft stop).
 //!
 //! The answer to `_getsocks` is one line per socket, `ADDR\n`, with the
-//! sockets attached in the same order, then `end\n`.
+//! sockets attached in the same order, then `end\n`. ADDR is `IP:PORT`,
+//! `unix@PATH`, or `abns-hex@HEX` (an abstract name's exact bytes).
 //!
 //! HAProxy's `-sf PID...` / `-st PID...` ([`Upgrade`]) map onto it: the
 //! listeners are taken over the conf's first stats socket if it answers
@@ -21,12 +22,13 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::Args;
-use crate::config::Config;
+use crate::config::{Config, SockAddr, UnixAddr};
 use crate::process::binds;
 use crate::sys;
 
@@ -131,9 +133,12 @@ impl Upgrade {
 
 /// Old side: sends `fds` (listening sockets, with their addresses) on the
 /// API connection `sock`. Returns the text left to write normally.
-pub fn send_listeners(sock: BorrowedFd<'_>, fds: &[(OwnedFd, SocketAddr)]) -> io::Result<String> {
+pub fn send_listeners(sock: BorrowedFd<'_>, fds: &[(OwnedFd, SockAddr)]) -> io::Result<String> {
     for chunk in fds.chunks(sys::MAX_FDS_PER_MSG) {
-        let text: String = chunk.iter().map(|(_, a)| format!("{a}\n")).collect();
+        let text: String = chunk
+            .iter()
+            .map(|(_, a)| format!("{}\n", wire(a)))
+            .collect();
         let borrowed: Vec<BorrowedFd<'_>> = chunk.iter().map(|(fd, _)| fd.as_fd()).collect();
         let sent = sys::send_fds(sock, text.as_bytes(), &borrowed)?;
         if sent < text.len() {
@@ -146,7 +151,7 @@ pub fn send_listeners(sock: BorrowedFd<'_>, fds: &[(OwnedFd, SocketAddr)]) -> io
 
 /// New side: asks the process behind the API socket at `path` for its
 /// listening sockets. Each comes back non-blocking, with its address.
-pub fn take_listeners(path: &Path) -> io::Result<Vec<(std::net::TcpListener, SocketAddr)>> {
+pub fn take_listeners(path: &Path) -> io::Result<Vec<(OwnedFd, SockAddr)>> {
     let mut sock = UnixStream::connect(path).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -180,14 +185,40 @@ pub fn take_listeners(path: &Path) -> io::Result<Vec<(std::net::TcpListener, Soc
     }
     let mut out = Vec::with_capacity(fds.len());
     for (fd, addr) in fds.into_iter().zip(addrs) {
-        let addr: SocketAddr = addr
-            .parse()
-            .map_err(|_| io::Error::other(format!("_getsocks: bad address '{addr}'")))?;
-        let listener = std::net::TcpListener::from(fd);
-        listener.set_nonblocking(true)?;
-        out.push((listener, addr));
+        let addr = from_wire(addr)
+            .ok_or_else(|| io::Error::other(format!("_getsocks: bad address '{addr}'")))?;
+        socket2::SockRef::from(&fd).set_nonblocking(true)?;
+        out.push((fd, addr));
     }
     Ok(out)
+}
+
+/// A listener's address as `_getsocks` writes it.
+fn wire(addr: &SockAddr) -> String {
+    match addr {
+        SockAddr::Inet(a) => a.to_string(),
+        SockAddr::Unix(UnixAddr::Path(p)) => format!("unix@{}", p.display()),
+        SockAddr::Unix(UnixAddr::Abstract(name)) => {
+            let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+            format!("abns-hex@{hex}")
+        }
+    }
+}
+
+/// The address [`wire`] wrote.
+fn from_wire(text: &str) -> Option<SockAddr> {
+    if let Some(path) = text.strip_prefix("unix@") {
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(path.as_bytes()));
+        return Some(SockAddr::Unix(UnixAddr::Path(path)));
+    }
+    if let Some(hex) = text.strip_prefix("abns-hex@") {
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        return Some(SockAddr::Unix(UnixAddr::Abstract(bytes)));
+    }
+    text.parse::<SocketAddr>().ok().map(SockAddr::Inet)
 }
 
 #[cfg(test)]
@@ -199,6 +230,18 @@ mod tests {
         let refs: Vec<String> = crate::cli::translate(&words);
         let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
         <Args as argh::FromArgs>::from_args(&["l4lb"], &refs).unwrap()
+    }
+
+    #[test]
+    fn every_address_kind_goes_over_getsocks_and_back() {
+        let addrs = [
+            SockAddr::Inet("[::1]:80".parse().unwrap()),
+            SockAddr::Unix(UnixAddr::Path("/run/a b.sock".into())),
+            SockAddr::Unix(UnixAddr::Abstract(b"x\ny\0\0".to_vec())),
+        ];
+        for a in addrs {
+            assert_eq!(from_wire(&wire(&a)), Some(a.clone()), "{}", wire(&a));
+        }
     }
 
     #[test]

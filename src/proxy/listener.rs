@@ -1,16 +1,90 @@
 //! Listening sockets: one `SO_REUSEPORT` socket per bind per worker, so the
-//! kernel spreads new connections over the workers with no shared accept lock.
+//! kernel spreads new connections over the workers with no shared accept
+//! lock. A unix socket cannot be shared that way: it is bound once and each
+//! worker accepts on a duplicate of it (mio has no EPOLLEXCLUSIVE: workers
+//! may wake together, and those that lose the race get `WouldBlock`).
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::event::Source;
+use mio::net::{TcpListener, UnixListener};
+use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::{Bind, BindOpts, Frontend};
+use crate::config::{Bind, BindOpts, Frontend, SockAddr, UnixAddr};
+use crate::proxy::stream::Stream;
 use crate::sys;
+
+/// What a unix client's address is taken as (it has no IP): HAProxy logs
+/// such a client as `unix`; l4lb's logs show this address.
+pub(crate) const UNIX_PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
+/// One listening socket of a worker.
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(TcpListener),
+    /// With the bind's address: getsockname would give the temporary name
+    /// the socket was bound at before its rename.
+    Unix(UnixListener, UnixAddr),
+}
+
+impl Listener {
+    /// The bind address it listens on.
+    pub(crate) fn addr(&self) -> io::Result<SockAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map(SockAddr::Inet),
+            Listener::Unix(_, addr) => Ok(SockAddr::Unix(addr.clone())),
+        }
+    }
+
+    /// Another handle on the same socket (a unix listener's, for the next
+    /// worker), by `dup`.
+    pub(crate) fn try_clone(&self) -> io::Result<Listener> {
+        let fd = self.as_fd().try_clone_to_owned()?;
+        Ok(match self {
+            Listener::Tcp(_) => Listener::Tcp(TcpListener::from_std(fd.into())),
+            Listener::Unix(_, addr) => {
+                Listener::Unix(UnixListener::from_std(fd.into()), addr.clone())
+            }
+        })
+    }
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l, _) => l.as_fd(),
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.register(r, t, i),
+            Listener::Unix(l, _) => l.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.reregister(r, t, i),
+            Listener::Unix(l, _) => l.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.deregister(r),
+            Listener::Unix(l, _) => l.deregister(r),
+        }
+    }
+}
 
 /// The socket options of one bind, as set on each of its listeners: the
 /// bind line's, with what its frontend adds (`backlog`, `option clitcpka`,
@@ -125,6 +199,12 @@ pub(crate) fn configure(sock: &Socket, opts: &ListenOpts) -> io::Result<()> {
 /// backlog. IPV6_V6ONLY cannot change on a bound socket: the message says
 /// so when it differs, and the socket keeps it.
 pub(crate) fn reconfigure(sock: &Socket, opts: &ListenOpts) -> io::Result<Option<String>> {
+    if sock.domain()? == Domain::UNIX {
+        // None of the TCP options apply; a socket file keeps its mode and
+        // owner, as HAProxy leaves those of a socket it inherits.
+        sock.listen(opts.backlog)?;
+        return Ok(None);
+    }
     configure(sock, opts)?;
     sock.listen(opts.backlog)?;
     let addr = sock.local_addr()?.as_socket();
@@ -145,7 +225,8 @@ pub(crate) fn reconfigure(sock: &Socket, opts: &ListenOpts) -> io::Result<Option
 
 /// What one accept call produced.
 pub(crate) enum Accepted {
-    Conn(TcpStream, SocketAddr),
+    /// A client, and its address ([`UNIX_PEER`] on a unix socket).
+    Conn(Stream, SocketAddr),
     /// The accept queue is empty: wait for the next readiness event.
     Drained,
     /// Out of file descriptors or kernel memory (or an unexpected error):
@@ -156,8 +237,12 @@ pub(crate) enum Accepted {
 }
 
 /// Accepts one connection; mio uses accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC.
-pub(crate) fn accept(listener: &TcpListener) -> Accepted {
-    match listener.accept() {
+pub(crate) fn accept(listener: &Listener) -> Accepted {
+    let accepted = match listener {
+        Listener::Tcp(l) => l.accept().map(|(s, addr)| (Stream::Tcp(s), addr)),
+        Listener::Unix(l, _) => l.accept().map(|(s, _)| (Stream::Unix(s), UNIX_PEER)),
+    };
+    match accepted {
         Ok((stream, addr)) => Accepted::Conn(stream, addr),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Drained,
         Err(e) if is_exhausted(&e) => Accepted::Exhausted(e),

@@ -4,7 +4,8 @@
 //!
 //! mio's recipe for a non-blocking connect: `connect` returns EINPROGRESS,
 //! the socket becomes writable, then `take_error` tells a failure and
-//! `peer_addr` a success (ENOTCONN: not yet).
+//! `peer_addr` a success (ENOTCONN: not yet). A unix server's connect
+//! ends at once (the kernel answers it in the call), and is read the same.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,7 +17,8 @@ use mio::net::TcpStream;
 use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
 use crate::backend::{PortLease, PortPool, SockOpts};
-use crate::config::SourceAddr;
+use crate::config::{SourceAddr, UnixAddr};
+use crate::proxy::stream::Stream;
 use crate::sys;
 
 /// Ports of a source range tried for one connect before giving up, when
@@ -152,6 +154,19 @@ fn start_connect(sock: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(TcpStream::from_std(sock.into()))
 }
 
+/// Opens a non-blocking unix stream socket to `addr` and connects it.
+pub(crate) fn connect_unix(addr: &UnixAddr) -> io::Result<Stream> {
+    let stream = match addr {
+        UnixAddr::Path(path) => mio::net::UnixStream::connect(path)?,
+        UnixAddr::Abstract(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            mio::net::UnixStream::connect_addr(&addr)?
+        }
+    };
+    Ok(Stream::Unix(stream))
+}
+
 /// Binds an outgoing socket to its `source` before the connect. Without a
 /// port, IP_BIND_ADDRESS_NO_PORT lets the kernel pick the port at connect,
 /// by the whole 4-tuple: no ephemeral port is held by the bind alone.
@@ -184,10 +199,10 @@ fn bind_reused(sock: &Socket, at: SocketAddr) -> io::Result<()> {
 }
 
 /// Where a connect in progress stands, once its socket reported readiness.
-pub(crate) fn connect_outcome(stream: &TcpStream) -> Progress {
+pub(crate) fn connect_outcome(stream: &Stream) -> Progress {
     let result = match stream.take_error() {
         Ok(Some(e)) | Err(e) => Err(e),
-        Ok(None) => stream.peer_addr().map(drop),
+        Ok(None) => stream.connected(),
     };
     match result {
         Ok(()) => Progress::Connected,

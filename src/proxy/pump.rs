@@ -18,10 +18,9 @@ use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use crate::proxy::buffers::BufPool;
 use crate::proxy::pipes::{Pipe, PipePool};
+use crate::proxy::stream::Stream;
 use crate::sys;
 
 /// Fill/drain rounds one call may make before yielding to other sessions;
@@ -33,7 +32,7 @@ const ROUNDS_PER_CALL: usize = 32;
 /// that socket says it is exhausted.
 #[derive(Debug)]
 pub(crate) struct Side {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub readable: bool,
     pub writable: bool,
     /// The peer's FIN has been reported (EPOLLRDHUP): after the data, a
@@ -42,7 +41,7 @@ pub(crate) struct Side {
 }
 
 impl Side {
-    pub(crate) fn new(stream: TcpStream) -> Side {
+    pub(crate) fn new(stream: Stream) -> Side {
         Side {
             stream,
             readable: false,

@@ -2,18 +2,19 @@
 //! bind's `maxconn`, and how they follow a reload (kept by address,
 //! removed, added).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpListener;
 use mio::{Interest, Registry};
 
 use super::token;
+use crate::config::{Config, SockAddr};
+use crate::proxy::listener::Listener as Socket;
 use crate::shared::{ListenerCap, Shared};
 
-/// One of the worker's SO_REUSEPORT sockets and the frontend it serves.
+/// One of the worker's SO_REUSEPORT sockets (or its duplicate of a unix
+/// one) and the frontend it serves.
 pub(super) struct Listener {
-    pub(super) sock: TcpListener,
+    pub(super) sock: Socket,
     pub(super) frontend: usize,
     pub(super) state: Accepting,
     /// A shortage of fds was logged (once per listener).
@@ -35,7 +36,7 @@ pub(super) enum Accepting {
 }
 
 impl Listener {
-    pub(super) fn new(sock: TcpListener, frontend: usize) -> Listener {
+    pub(super) fn new(sock: Socket, frontend: usize) -> Listener {
         Listener {
             sock,
             frontend,
@@ -51,7 +52,7 @@ impl Listener {
 /// every worker's socket on that address shares.
 pub(super) fn set_caps(listeners: &mut [Listener], shared: &Shared) {
     for l in listeners {
-        l.cap = l.sock.local_addr().ok().and_then(|addr| {
+        l.cap = l.sock.addr().ok().and_then(|addr| {
             let binds = &shared.config.frontends.get(l.frontend)?.binds;
             let max = binds.iter().find(|b| b.addr == addr)?.opts.maxconn?;
             Some(ListenerCap {
@@ -62,6 +63,20 @@ pub(super) fn set_caps(listeners: &mut [Listener], shared: &Shared) {
     }
 }
 
+/// The id HAProxy gives the bind a unix listener serves (its place among
+/// its frontend's binds, from 1), which it logs as a unix client's %cp;
+/// None for a TCP listener.
+pub(super) fn unix_bind_id(config: &Config, l: &Listener) -> Option<u32> {
+    let Socket::Unix(_, addr) = &l.sock else {
+        return None;
+    };
+    let binds = &config.frontends.get(l.frontend)?.binds;
+    let at = binds
+        .iter()
+        .position(|b| matches!(&b.addr, SockAddr::Unix(a) if a == addr))?;
+    u32::try_from(at + 1).ok()
+}
+
 /// A reload's listeners: the `old` ones whose address is still in `binds`
 /// are kept (serving the frontend of that bind now), the others are
 /// deregistered and dropped (their queues were taken in before), and
@@ -70,14 +85,14 @@ pub(super) fn set_caps(listeners: &mut [Listener], shared: &Shared) {
 pub(super) fn reconcile(
     registry: &Registry,
     old: Vec<Listener>,
-    added: Vec<(TcpListener, usize)>,
-    binds: &[(SocketAddr, usize)],
+    added: Vec<(Socket, usize)>,
+    binds: &[(SockAddr, usize)],
     worker: usize,
 ) -> Vec<Listener> {
     let mut kept = Vec::with_capacity(old.len() + added.len());
     for mut l in old {
-        let addr = l.sock.local_addr().ok();
-        match binds.iter().find(|(a, _)| Some(*a) == addr) {
+        let addr = l.sock.addr().ok();
+        match binds.iter().find(|(a, _)| Some(a) == addr.as_ref()) {
             Some(&(_, f)) => {
                 l.frontend = f;
                 kept.push(l);

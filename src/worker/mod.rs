@@ -20,7 +20,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::backend::Server;
@@ -31,7 +30,8 @@ use crate::proxy::buffers::BufPool;
 use crate::proxy::listener::{self, Accepted, EXHAUSTED_PAUSE};
 use crate::proxy::pipes::PipePool;
 use crate::proxy::pump::Pools;
-use crate::proxy::session::{Ctx, Next, Ready, Session};
+use crate::proxy::session::{Client, Ctx, Next, Ready, Session};
+use crate::proxy::stream::Stream;
 use crate::shared::{Admission, Shared};
 use crate::worker::slab::{Key, Slab};
 use crate::worker::timer::Timers;
@@ -109,7 +109,7 @@ impl Worker {
         poll: Poll,
         control: Receiver<Control>,
         shared: Arc<Shared>,
-        listeners: Vec<(TcpListener, usize)>,
+        listeners: Vec<(listener::Listener, usize)>,
     ) -> io::Result<Worker> {
         let cfg = &shared.config;
         let mut registered = Vec::with_capacity(listeners.len());
@@ -311,8 +311,8 @@ impl Worker {
         if self.phase == Phase::Serving {
             // Removed binds: drain their queues under the old generation.
             for i in 0..self.listeners.len() {
-                let addr = self.listeners[i].sock.local_addr().ok();
-                if !new_binds.iter().any(|(a, _)| Some(*a) == addr) {
+                let addr = self.listeners[i].sock.addr().ok();
+                if !new_binds.iter().any(|(a, _)| Some(a) == addr.as_ref()) {
                     self.accept(i);
                 }
             }
@@ -393,7 +393,11 @@ impl Worker {
                         .accepted
                         .fetch_add(1, Relaxed);
                     let frontend = l.frontend;
-                    self.start(stream, peer, frontend, admission);
+                    let client = Client {
+                        addr: peer,
+                        unix_bind: listeners::unix_bind_id(&self.current.shared.config, l),
+                    };
+                    self.start(stream, client, frontend, admission);
                 }
                 Accepted::Drained => return,
                 Accepted::Skipped => continue,
@@ -411,13 +415,7 @@ impl Worker {
         }
     }
 
-    fn start(
-        &mut self,
-        stream: TcpStream,
-        peer: std::net::SocketAddr,
-        frontend: usize,
-        admission: Admission,
-    ) {
+    fn start(&mut self, stream: Stream, peer: Client, frontend: usize, admission: Admission) {
         let key = self.sessions.vacant_key();
         let mut ctx = session_ctx!(self, self.current);
         let (session, next) = Session::start(&mut ctx, key, stream, peer, frontend, admission);
@@ -569,7 +567,14 @@ mod tests {
         let sock = listener::bind_reuseport("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
         let addr = sock.local_addr().unwrap();
         let (_tx, rx) = crossbeam_channel::unbounded();
-        let w = Worker::new(0, Poll::new().unwrap(), rx, shared, vec![(sock, 0)]).unwrap();
+        let w = Worker::new(
+            0,
+            Poll::new().unwrap(),
+            rx,
+            shared,
+            vec![(listener::Listener::Tcp(sock), 0)],
+        )
+        .unwrap();
         (w, addr)
     }
 

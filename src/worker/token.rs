@@ -8,7 +8,7 @@
 
 use std::io;
 
-use mio::net::TcpStream;
+use crate::proxy::stream::Stream;
 use mio::{Interest, Registry, Token};
 
 use crate::worker::slab::Key;
@@ -77,7 +77,7 @@ pub(crate) struct Sockets<'a>(pub(crate) &'a Registry);
 impl Sockets<'_> {
     /// Registers one socket of session `key`, edge-triggered for both
     /// directions (it stays registered until it is closed).
-    pub(crate) fn register(&self, stream: &mut TcpStream, key: Key, peer: Peer) -> io::Result<()> {
+    pub(crate) fn register(&self, stream: &mut Stream, key: Key, peer: Peer) -> io::Result<()> {
         let interest = Interest::READABLE | Interest::WRITABLE;
         self.0.register(stream, session(key, peer), interest)
     }

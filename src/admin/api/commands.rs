@@ -47,7 +47,7 @@ pub(crate) trait Runtime {
     fn switched(&self) -> u64;
     /// Duplicates of the listening sockets, with their addresses, for a
     /// new l4lb taking over (`_getsocks`).
-    fn listener_fds(&self) -> Vec<(std::os::fd::OwnedFd, SocketAddr)>;
+    fn listener_fds(&self) -> Vec<(std::os::fd::OwnedFd, crate::config::SockAddr)>;
     /// A soft stop is under way (`show info`'s `Stopping`).
     fn stopping(&self) -> bool {
         false
@@ -236,6 +236,11 @@ fn set_server(rt: &mut dyn Runtime, target: &str, rest: &[&str]) -> String {
             Err(e) => e,
         }),
         ["addr", ip, port @ ..] => with_server(rt, target, |_, s| {
+            if s.sockopts().unix.is_some() {
+                return "l4lb cannot move a server on a unix socket to an IP address at run \
+                        time; change its line and reload.\n"
+                    .into();
+            }
             let Ok(ip) = ip.parse::<IpAddr>() else {
                 return format!("'{ip}' is not an IP address.\n");
             };
@@ -318,6 +323,11 @@ fn servers_state(shared: &Shared, backend: &[&str]) -> String {
         }
         for (i, s) in shared.servers[b].iter().enumerate() {
             let addr = s.addr();
+            // HAProxy shows a unix server's address as "-" (port 0).
+            let ip = match s.sockopts().unix {
+                Some(_) => "-".to_string(),
+                None => addr.ip().to_string(),
+            };
             // HAProxy: op_state 0 = stopped, 2 = running; admin bit 0x01 =
             // forced maintenance, 0x08 = forced drain.
             let op = if s.is_up() { 2 } else { 0 };
@@ -337,7 +347,7 @@ fn servers_state(shared: &Shared, backend: &[&str]) -> String {
                 be.name,
                 i + 1,
                 s.name,
-                addr.ip(),
+                ip,
                 s.weight(),
                 s.conf_weight(),
                 s.check.status.load(relaxed),

@@ -147,7 +147,7 @@ fn group(g: &mut Global, kw: &str, who: &str) -> Result<(), Bad> {
     Ok(())
 }
 
-fn uid_of(kw: &str, who: &str) -> Result<u32, String> {
+pub(super) fn uid_of(kw: &str, who: &str) -> Result<u32, String> {
     if kw == "uid" {
         return number(who, 0..=u32::MAX);
     }
@@ -156,7 +156,7 @@ fn uid_of(kw: &str, who: &str) -> Result<u32, String> {
     })
 }
 
-fn gid_of(kw: &str, who: &str) -> Result<u32, String> {
+pub(super) fn gid_of(kw: &str, who: &str) -> Result<u32, String> {
     if kw == "gid" {
         return number(who, 0..=u32::MAX);
     }

@@ -58,11 +58,6 @@ fn advice(keyword: &str) -> String {
                 lift the limit"
             .to_string();
     }
-    if OWNERS.contains(&w) {
-        return "l4lb cannot listen on unix sockets yet, so it cannot give one an owner: \
-                this option sets who may connect to the socket"
-            .to_string();
-    }
     if w.starts_with("send-proxy") || w == "accept-proxy" || w == "accept-netscaler-cip" {
         return "l4lb cannot speak the PROXY protocol yet: the peer expects it, and the \
                 client addresses it carries would be lost"
@@ -112,10 +107,6 @@ const TLS: &[&str] = &[
 const RATE_LIMITS: &[&str] = &["maxconnrate", "maxsessrate", "maxsslrate", "rate-limit"];
 
 /// Global settings that confine the process.
-/// Bind options that set a unix socket's owner (the global `user` and
-/// `group`, which drop privileges, are in `process`).
-const OWNERS: &[&str] = &["user", "group", "uid", "gid"];
-
 /// The kind of health check a refused keyword asks for, if it is one.
 fn check_kind(w: &str) -> Option<&'static str> {
     let kinds = [
@@ -227,11 +218,6 @@ pub(super) const BIND_NOT_YET: &[&str] = &[
     "nice",
     "id",
     "level",
-    "mode",
-    "user",
-    "group",
-    "uid",
-    "gid",
     "namespace",
     "strict-sni",
     "ciphers",

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::super::raw::{BE, Ignored, Settings, Why, check_name};
-use super::super::values::{number, parse_time, server_addr};
+use super::super::values::{number, parse_time, server_addr, unix_addr};
 use super::super::{
     Check, DEFAULT_ERROR_LIMIT, DEFAULT_FALL, DEFAULT_INTER, DEFAULT_RISE, Observe, OnError,
     ServerConf,
@@ -30,14 +30,14 @@ pub(super) fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     }
     // A bad address does not hide the options' errors: they are read
     // over a stand-in address.
-    let (configured, addr) = server_addr(addr).unwrap_or_else(|m| {
+    let conf = server_conf(name, addr).unwrap_or_else(|m| {
         errors.push(bad(m));
-        (STAND_IN.into(), STAND_IN)
+        ServerConf::new(name.clone(), STAND_IN)
     });
     // `default-server` options first, so the line's own override them.
     let words = [&s.default_server[..], opts].concat();
-    let conf = ServerConf::resolved(name.clone(), configured, addr);
     let (conf, ignored) = server_options(conf, &words, &mut errors);
+    errors.extend(unix_check(&conf));
     // Kept even in error (the file is refused anyway), so that a later
     // line reusing its name is still reported.
     s.servers.push(conf);
@@ -56,6 +56,28 @@ pub(super) fn server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     Ok(())
 }
 
+/// A server named `name` at `addr`: a unix socket, or an IP or host name
+/// (resolved now) and a port.
+fn server_conf(name: &str, addr: &str) -> Result<ServerConf, String> {
+    if let Some(unix) = unix_addr(addr) {
+        return Ok(ServerConf::unix(name.to_string(), unix?));
+    }
+    let (configured, addr) = server_addr(addr)?;
+    Ok(ServerConf::resolved(name.to_string(), configured, addr))
+}
+
+/// A unix server is checked on its socket: `addr` and `port` (which move
+/// the check to an IP socket) would be ignored, so they are refused.
+fn unix_check(conf: &ServerConf) -> Option<Bad> {
+    let check = conf.check.as_ref()?;
+    (conf.unix.is_some() && check.target != conf.addr).then(|| {
+        bad(
+            "a server on a unix socket is checked on that socket: remove its check \
+             'addr' and 'port'",
+        )
+    })
+}
+
 /// The address options are checked against when there is no real one.
 const STAND_IN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
 
@@ -68,10 +90,10 @@ pub(in crate::config) fn server_line(words: &[String]) -> Result<ServerConf, Str
         return Err("expects: server NAME ADDR:PORT [OPTIONS]".into());
     };
     check_name(name).map_err(|m| format!("server name: {m}"))?;
-    let (configured, addr) = server_addr(addr)?;
-    let conf = ServerConf::resolved(name.clone(), configured, addr);
+    let conf = server_conf(name, addr)?;
     let mut errors = Vec::new();
     let (conf, ignored) = server_options(conf, opts, &mut errors);
+    errors.extend(unix_check(&conf));
     errors.extend(ignored.into_iter().map(http_only));
     if errors.is_empty() {
         return Ok(conf);

@@ -16,12 +16,14 @@ use std::time::Duration;
 use super::super::raw::{BE, DEF, FE, Proxy, Settings};
 use super::super::values::{number, parse_time};
 use super::super::{Backend, Balance, BindOpts, Frontend, ServerConf, SourceAddr};
+use super::process::{gid_of, uid_of};
 use super::refused::{BIND_NOT_YET, not_yet};
 use super::{Bad, Ctx, bad, bad_kw};
 
 /// The bind options l4lb has, for the "accepted" list of an unknown one.
 const BIND_ACCEPTED: &str = "name NAME, v4v6, v6only, backlog N, maxconn N, defer-accept, \
-                             tfo, interface NAME, mss N, tcp-ut T, process all, thread all";
+                             tfo, interface NAME, mss N, tcp-ut T, process all, thread all, \
+                             and on unix sockets mode OCTAL, user NAME, uid N, group NAME, gid N";
 
 /// The bind options [`bind_option`] reads (`name` is the bind line's own).
 pub(super) const BIND_OPTIONS: &[&str] = &[
@@ -36,6 +38,11 @@ pub(super) const BIND_OPTIONS: &[&str] = &[
     "tcp-ut",
     "process",
     "thread",
+    "mode",
+    "user",
+    "uid",
+    "group",
+    "gid",
 ];
 
 /// One bind option `word` (its value taken from `rest`), read into `opts`.
@@ -74,6 +81,11 @@ pub(super) fn bind_option<'a>(
                 return Err(bad_kw(word, msg));
             }
         }
+        "mode" => opts.mode = Some(file_mode(value("mode OCTAL")?).map_err(at)?),
+        "user" | "uid" => opts.uid = Some(uid_of(word, value(&format!("{word} ID"))?).map_err(at)?),
+        "group" | "gid" => {
+            opts.gid = Some(gid_of(word, value(&format!("{word} ID"))?).map_err(at)?)
+        }
         w if BIND_NOT_YET.contains(&w) => return Err(not_yet(w)),
         w => {
             let msg = format!("unknown bind option; accepted: {BIND_ACCEPTED}");
@@ -81,6 +93,14 @@ pub(super) fn bind_option<'a>(
         }
     }
     Ok(())
+}
+
+/// A unix socket file's mode, in octal as chmod takes it.
+pub(super) fn file_mode(v: &str) -> Result<u32, String> {
+    u32::from_str_radix(v, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("'{v}' is not an octal file mode (e.g. 660)"))
 }
 
 /// A network interface name (IFNAMSIZ: at most 15 bytes).
@@ -328,6 +348,18 @@ pub(in crate::config) fn backend_servers(
         }
     }
     for s in servers.iter_mut() {
+        // A unix connect has no source address: the backend's is for its
+        // IP servers (HAProxy's unix connects take none), a line's own is
+        // an error.
+        if s.unix.is_some() {
+            if let Some(src) = &s.source {
+                return Err(format!(
+                    "server '{}' is on a unix socket: it cannot connect from source {}",
+                    s.name, src.addr
+                ));
+            }
+            continue;
+        }
         if s.source.is_none() {
             s.source = source.cloned();
         }

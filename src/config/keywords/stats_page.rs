@@ -240,7 +240,7 @@ impl RawPage {
             .collect();
         StatsPage {
             name: self.name.clone(),
-            binds: s.binds.iter().map(|(b, _)| b.clone()).collect(),
+            binds: s.binds.iter().filter_map(|(b, _)| b.inet()).collect(),
             stats: self.serves_stats,
             uri: st.uri.clone().unwrap_or_else(|| DEFAULT_URI.into()),
             realm: st.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into()),

@@ -98,7 +98,7 @@ fn quick_start_builds_one_frontend_and_backend() {
         (f.name.as_str(), b.name.as_str(), f.backend),
         ("quick", "quick", 0)
     );
-    assert_eq!(f.binds[0].addr, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(f.binds[0].addr.inet(), "127.0.0.1:8080".parse().ok());
     let names: Vec<&str> = b.servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["s1", "s2"]);
     assert_eq!(b.servers[1].configured.fqdn(), Some("localhost"));

@@ -292,11 +292,6 @@ fn refusals_of_checks_and_filters_say_what_l4lb_cannot_do() {
             "maxconnrate",
             "rates",
         ),
-        (
-            in_frontend("bind 127.0.0.1:9999 user haproxy"),
-            "user",
-            "cannot give one an owner",
-        ),
     ];
     for (text, keyword, what) in cases {
         let errs = errors(&text);
@@ -417,18 +412,18 @@ fn a_mode_http_proxy_gets_no_second_error() {
 }
 
 #[test]
-fn unix_socket_addresses_say_so() {
+fn fd_and_socket_pair_addresses_say_so() {
     assert_frontend_errors(&[(
-        "bind unix@/run/x.sock",
+        "bind fd@3",
         2,
         "bind",
-        "unix socket addresses are not implemented yet",
+        "file descriptor addresses are not implemented yet",
     )]);
     assert_backend_errors(&[(
-        "server s3 /run/pg.sock",
+        "server s3 sockpair@4",
         9,
         "server",
-        "unix socket addresses are not implemented yet",
+        "socket pair addresses are not implemented yet",
     )]);
 }
 

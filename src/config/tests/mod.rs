@@ -22,6 +22,7 @@ mod sockopts;
 mod stats;
 mod stats_page;
 mod timeouts;
+mod unix;
 
 /// A valid file; error tests append to it, so its lines stay 1..=8.
 const BASE: &str = "\
@@ -141,7 +142,7 @@ fn base_config_has_the_documented_defaults() {
     assert_eq!(
         f.binds,
         [Bind {
-            addr: "127.0.0.1:8080".parse().unwrap(),
+            addr: crate::config::SockAddr::Inet("127.0.0.1:8080".parse().unwrap()),
             name: None,
             opts: BindOpts::default(),
         }]

@@ -21,6 +21,7 @@ fn bind_options_are_read_into_the_bind() {
         mss: Some(1400),
         tcp_ut: Some(Duration::from_secs(5)),
         maxconn: Some(30),
+        ..BindOpts::default()
     };
     assert_eq!(b[0].opts, want);
     assert_eq!(b[1].opts.v6only, Some(false));

@@ -26,7 +26,6 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -144,9 +143,9 @@ fn keep_fixed_settings(was: &Config, config: &mut Config) -> Vec<String> {
 /// The binds of `now` whose address `was` has not, and how many of `was`
 /// are gone.
 fn bind_diff(was: &[Bind], now: &[Bind]) -> (Vec<Bind>, usize) {
-    let has = |list: &[Bind], addr: SocketAddr| list.iter().any(|&(a, _)| a == addr);
-    let added = now.iter().filter(|&&(a, _)| !has(was, a)).copied();
-    let removed = was.iter().filter(|&&(a, _)| !has(now, a)).count();
+    let has = |list: &[Bind], addr: &crate::config::SockAddr| list.iter().any(|(a, _)| a == addr);
+    let added = now.iter().filter(|(a, _)| !has(was, a)).cloned();
+    let removed = was.iter().filter(|(a, _)| !has(now, a)).count();
     (added.collect(), removed)
 }
 
@@ -384,7 +383,7 @@ mod tests {
              backend be\n server a 127.0.0.1:9\n",
         );
         let plan = plan(&old, now).unwrap();
-        let at = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let at = |port| crate::config::SockAddr::Inet(([127, 0, 0, 1], port).into());
         assert_eq!(plan.new_binds, [(at(7), 0), (at(3), 1)]);
         assert!(
             plan.summary

@@ -2,7 +2,6 @@
 //! runtime API drives, and the `stats` sockets moved after a reload.
 
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Instant;
@@ -138,7 +137,7 @@ impl api::Runtime for Supervisor {
         self.switched
     }
 
-    fn listener_fds(&self) -> Vec<(OwnedFd, SocketAddr)> {
+    fn listener_fds(&self) -> Vec<(OwnedFd, crate::config::SockAddr)> {
         self.listeners.copies()
     }
 }

@@ -8,10 +8,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use super::{Connecting, Ctx, Forwarding, Next, Queued, Session, State, Step};
-use crate::backend::{ConnGuard, Server};
+use crate::backend::{ConnGuard, PortLease, Server};
+use crate::config::Backend;
 use crate::logs::tcplog::{Cause, Phase, Termination};
 use crate::proxy::net::{self, Progress};
 use crate::proxy::pump::{Pump, Side};
+use crate::proxy::stream::Stream;
 use crate::shared::{BackendCount, Shared};
 use crate::worker::token::Peer;
 
@@ -70,22 +72,10 @@ impl Session {
         let Some(mut guard) = ConnGuard::acquire(&servers[idx]) else {
             return Step::Stay(queued(avoid, false), Next::Queue);
         };
-        let sockopts = servers[idx].sockopts();
-        let opts = net::Options {
-            nodelay: true,
-            keepalive: be.tcp_keepalive,
-            nolinger: be.nolinger,
-            smart_connect: be.smart_connect,
-            // As HAProxy: only with client bytes to carry in the SYN (with
-            // a cookie cached the kernel holds the SYN until the first
-            // write: a server that speaks first would never hear), and
-            // never on a retry, whose connect must tell a refusal from a
-            // success.
-            fast_open: attempts == 0 && sockopts.tfo && self.client_has_data(),
-            server: Some(&sockopts),
-        };
         let addr = servers[idx].addr();
-        let (mut stream, port) = match net::connect_server(addr, opts) {
+        let (connected, unix) = self.open(be, &servers[idx], addr, attempts);
+        self.trace.server_unix = unix;
+        let (mut stream, port) = match connected {
             Ok(connected) => connected,
             Err(e) if net::local_shortage(&e) => {
                 self.starving(&e);
@@ -211,10 +201,40 @@ impl Session {
         self.forward(ctx, forwarding)
     }
 
+    /// Opens the socket to `server` of `be` and starts connecting: over
+    /// TCP to `addr`, or to its unix socket (then true).
+    fn open(
+        &self,
+        be: &Backend,
+        server: &Server,
+        addr: std::net::SocketAddr,
+        attempts: u32,
+    ) -> (io::Result<(Stream, Option<PortLease>)>, bool) {
+        let sockopts = server.sockopts();
+        if let Some(unix) = &sockopts.unix {
+            return (net::connect_unix(unix).map(|s| (s, None)), true);
+        }
+        let opts = net::Options {
+            nodelay: true,
+            keepalive: be.tcp_keepalive,
+            nolinger: be.nolinger,
+            smart_connect: be.smart_connect,
+            // As HAProxy: only with client bytes to carry in the SYN (with
+            // a cookie cached the kernel holds the SYN until the first
+            // write: a server that speaks first would never hear), and
+            // never on a retry, whose connect must tell a refusal from a
+            // success.
+            fast_open: attempts == 0 && sockopts.tfo && self.client_has_data(),
+            server: Some(&sockopts),
+        };
+        let connected = net::connect_server(addr, opts).map(|(s, port)| (Stream::Tcp(s), port));
+        (connected, false)
+    }
+
     /// Whether the client has sent bytes not read yet (one peek, asked only
     /// for a `tfo` server).
     fn client_has_data(&self) -> bool {
-        let mut byte = [0u8; 1];
+        let mut byte = [std::mem::MaybeUninit::new(0u8); 1];
         matches!(self.client.stream.peek(&mut byte), Ok(n) if n > 0)
     }
 
@@ -304,6 +324,6 @@ pub(super) fn note_failure(shared: &Shared, server: &Arc<Server>, err: &io::Erro
     log::debug!(
         "connect to {} ({}) failed: {err}",
         server.name,
-        server.addr()
+        server.shown_addr()
     );
 }

@@ -22,13 +22,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use socket2::SockRef;
 
 use crate::backend::{ConnGuard, Server};
 use crate::balance::Balancer;
 use crate::logs::tcplog::{Cause, Phase, Termination, Trace, logs_connections};
 use crate::proxy::pump::{Pools, Pump, Side};
+use crate::proxy::stream::Stream;
 use crate::shared::{Admission, BackendSeat, Shared};
 use crate::worker::slab::Key;
 use crate::worker::token::{Peer, Sockets};
@@ -148,6 +148,17 @@ enum Step {
     Connected(Connecting),
 }
 
+/// Who a session serves: the client's address ([`UNIX_PEER`] for a unix
+/// one), and for a unix client the id of the bind it came by (HAProxy logs
+/// it as %cp, and `unix` as %ci).
+///
+/// [`UNIX_PEER`]: crate::proxy::listener::UNIX_PEER
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Client {
+    pub addr: SocketAddr,
+    pub unix_bind: Option<u32>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Session {
     key: Key,
@@ -156,6 +167,8 @@ pub(crate) struct Session {
     backend: usize,
     _seat: BackendSeat,
     peer: SocketAddr,
+    /// A unix client's bind id (see [`Client`]).
+    unix_bind: Option<u32>,
     client: Side,
     state: State,
     splice: bool,
@@ -181,8 +194,8 @@ impl Session {
     pub(crate) fn start(
         ctx: &mut Ctx<'_>,
         key: Key,
-        mut stream: TcpStream,
-        peer: SocketAddr,
+        mut stream: Stream,
+        peer: Client,
         frontend: usize,
         admission: Admission,
     ) -> (Session, Next) {
@@ -197,7 +210,8 @@ impl Session {
             frontend,
             backend: route.backend,
             _seat: route.seat,
-            peer,
+            peer: peer.addr,
+            unix_bind: peer.unix_bind,
             client: Side::new(stream),
             state: State::Moving,
             splice: fe.splice_auto && be.splice_auto,
@@ -217,7 +231,7 @@ impl Session {
                 queued_since: None,
             },
             Err(e) => {
-                log::warn!("cannot register client {peer}: {e}");
+                log::warn!("cannot register client {}: {e}", peer.addr);
                 s.end(State::Moving, Cause::Resource, Phase::Connect)
             }
         };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use mio::net::TcpStream;
+use crate::proxy::stream::Stream;
 
 use super::{Session, State};
 use crate::logs::connect::{Connect, logs_connects};
@@ -26,7 +26,8 @@ impl Session {
             config: Arc::clone(&shared.config),
             frontend: self.frontend,
             client: self.peer,
-            local: self.client.stream.local_addr().ok(),
+            local: self.client.stream.local_addr(),
+            unix_bind: self.unix_bind,
         });
     }
 
@@ -82,10 +83,10 @@ impl Session {
     /// %bi %bp: the local end of a server socket whose connect started
     /// (the kernel picked its port then), for a format that shows it, as
     /// HAProxy shows it even when the connect then fails.
-    pub(super) fn note_backend_addr(&mut self, shared: &Shared, stream: &TcpStream) {
+    pub(super) fn note_backend_addr(&mut self, shared: &Shared, stream: &Stream) {
         let format = &shared.config.frontends[self.frontend].log_line.format;
         if self.logged && format.needs_backend_addr {
-            self.trace.backend_addr = stream.local_addr().ok();
+            self.trace.backend_addr = stream.local_addr();
         }
     }
 
@@ -97,13 +98,15 @@ impl Session {
         Record {
             config: Arc::clone(&shared.config),
             client: self.peer,
+            client_unix: self.unix_bind,
             // getsockname, only for a format that shows it.
             frontend_addr: format
                 .needs_frontend_addr
-                .then(|| self.client.stream.local_addr().ok())
+                .then(|| self.client.stream.local_addr())
                 .flatten(),
             backend_addr: self.trace.backend_addr,
             server_addr: self.trace.server_addr,
+            server_unix: self.trace.server_unix,
             accepted: self.trace.accept_date,
             frontend: self.frontend,
             backend: self.backend,

@@ -4,6 +4,8 @@
 //! the route counts the session in its backend. Pick: the key hashing
 //! algorithms place the session by.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
 use super::Session;
 use crate::balance::HashKey;
 use crate::shared::{BackendSeat, Shared};
@@ -25,8 +27,15 @@ pub(super) fn route(shared: &Shared, frontend: usize) -> Route {
 }
 
 impl Session {
-    /// The pick stage's key: the client's address (`balance source`).
+    /// The pick stage's key: the client's address (`balance source`). A
+    /// unix client has none: as HAProxy falls back to round robin then,
+    /// each one gets the next of a counter, spread by a multiplicative hash.
     pub(super) fn hash_key(&self) -> HashKey {
+        if self.unix_bind.is_some() {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, Relaxed);
+            return HashKey(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        }
         HashKey::from(self.peer.ip())
     }
 }
