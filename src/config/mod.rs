@@ -50,7 +50,7 @@ mod values;
 pub(crate) use summary::fmt_duration;
 
 pub use process::{Process, SpreadChecks, UnixBind};
-pub use source::Source;
+pub use source::{Source, Takeover};
 
 /// Conf text literals by topic, every error with its line and keyword.
 #[cfg(test)]

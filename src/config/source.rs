@@ -17,6 +17,29 @@ use super::flags::Flags;
 use super::{ConfError, Config, conf_error};
 use crate::cli::Args;
 
+/// Which running l4lb processes this one replaces, from the command line:
+/// `--upgrade-from PID`, HAProxy's `-sf PID...` / `-st PID...`, and `-x
+/// SOCKET` (where to ask for their listeners). Checked by
+/// `process::upgrade`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Takeover {
+    pub upgrade_from: Option<i32>,
+    pub finish: Vec<i32>,
+    pub terminate: Vec<i32>,
+    pub socket: Option<PathBuf>,
+}
+
+impl Takeover {
+    pub fn from_args(args: &Args) -> Takeover {
+        Takeover {
+            upgrade_from: args.upgrade_from,
+            finish: args.finish.clone(),
+            terminate: args.terminate.clone(),
+            socket: args.takeover_socket.as_ref().map(PathBuf::from),
+        }
+    }
+}
+
 /// The configuration's origin; see the module's doc.
 #[derive(Debug)]
 pub struct Source(Origin);

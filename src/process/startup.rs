@@ -10,7 +10,7 @@ use std::sync::Arc;
 use mio::{Poll, Waker};
 
 use crate::cli::Args;
-use crate::config::{Config, Source};
+use crate::config::{Config, Source, Takeover};
 use crate::control::{Control, Handle};
 use crate::health::{self, ProberParts};
 use crate::logs::logger::Logger;
@@ -57,7 +57,7 @@ pub fn main(args: Args) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let upgrade = match Upgrade::from_args(&args) {
+    let upgrade = match Upgrade::new(&Takeover::from_args(&args)) {
         Ok(upgrade) => upgrade,
         Err(e) => {
             eprintln!("l4lb: {e}");

@@ -27,8 +27,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::Args;
-use crate::config::{Config, SockAddr, UnixAddr};
+use crate::config::{Config, SockAddr, Takeover, UnixAddr};
 use crate::process::binds;
 use crate::sys;
 
@@ -44,12 +43,12 @@ pub(crate) struct Upgrade {
 }
 
 impl Upgrade {
-    pub(crate) fn from_args(args: &Args) -> Result<Upgrade, String> {
+    pub(crate) fn new(t: &Takeover) -> Result<Upgrade, String> {
         let up = Upgrade {
-            from: args.upgrade_from,
-            finish: args.finish.clone(),
-            terminate: args.terminate.clone(),
-            socket: args.takeover_socket.as_ref().map(Into::into),
+            from: t.upgrade_from,
+            finish: t.finish.clone(),
+            terminate: t.terminate.clone(),
+            socket: t.socket.clone(),
         };
         if up.from.is_some() && !(up.finish.is_empty() && up.terminate.is_empty()) {
             return Err("give --upgrade-from or -sf/-st, not both".to_string());
@@ -224,12 +223,14 @@ fn from_wire(text: &str) -> Option<SockAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Args;
 
-    fn args(words: &[&str]) -> Args {
+    /// The takeover of an l4lb command line (`l4lb WORDS...`).
+    fn args(words: &[&str]) -> Takeover {
         let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
         let refs: Vec<String> = crate::cli::translate(&words);
         let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
-        <Args as argh::FromArgs>::from_args(&["l4lb"], &refs).unwrap()
+        Takeover::from_args(&<Args as argh::FromArgs>::from_args(&["l4lb"], &refs).unwrap())
     }
 
     #[test]
@@ -246,16 +247,16 @@ mod tests {
 
     #[test]
     fn sf_and_st_pids_are_read_and_mixing_with_upgrade_from_is_refused() {
-        let up = Upgrade::from_args(&args(&["-sf", "10", "11", "-st", "12"])).unwrap();
+        let up = Upgrade::new(&args(&["-sf", "10", "11", "-st", "12"])).unwrap();
         assert_eq!(
             (up.finish.as_slice(), up.terminate.as_slice()),
             (&[10, 11][..], &[12][..])
         );
         assert!(up.takes_over());
-        let none = Upgrade::from_args(&args(&["-sf"])).unwrap();
+        let none = Upgrade::new(&args(&["-sf"])).unwrap();
         assert!(!none.takes_over(), "-sf with no pid replaces nothing");
-        let both = Upgrade::from_args(&args(&["--upgrade-from", "3", "-sf", "4"]));
+        let both = Upgrade::new(&args(&["--upgrade-from", "3", "-sf", "4"]));
         assert!(both.unwrap_err().contains("not both"));
-        assert!(Upgrade::from_args(&args(&["-sf", "0"])).is_err());
+        assert!(Upgrade::new(&args(&["-sf", "0"])).is_err());
     }
 }
