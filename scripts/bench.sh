@@ -282,9 +282,9 @@ run_wrk() { # TEST NAME PORT ROUND
 }
 
 # iperf3 -J: "bytes" and "bits_per_second" of the end's "sum_received" (what the server got).
-# Test "iperf3" is -P 2, "iperf1" -P 1: one stream is served by one worker, so its cost has one
-# mode, while two streams land on one worker or on both (SO_REUSEPORT's hash) and -P 2's cost
-# per GB comes in two modes, run by run.
+# Test "iperf3" is -P 2, "iperf1" -P 1: two streams land on one worker or on both (SO_REUSEPORT's
+# hash); one stream on one worker. On a 2-core box both still vary run by run with where the
+# worker sits next to iperf3's client and server: compare builds round by round (raw runs).
 run_iperf() { # NAME PORT ROUND [STREAMS]
   local out gbps bytes c0 c1 cpu streams=${4:-2} test=iperf3
   [ "$streams" = 1 ] && test=iperf1
