@@ -63,6 +63,12 @@ mod tests {
     use super::*;
 
     fn line(client: &str, local: Option<&str>) -> String {
+        written(client, local, None)
+    }
+
+    /// The line of a connection from `client` to `local` (or to the
+    /// unix bind `unix_bind`), in frontend `www`.
+    fn written(client: &str, local: Option<&str>, unix_bind: Option<u32>) -> String {
         let args = crate::cli::Args {
             bind: vec!["127.0.0.1:1".into()],
             server: vec!["127.0.0.1:2".into()],
@@ -73,7 +79,7 @@ mod tests {
             frontend: 0,
             client: client.parse().unwrap(),
             local: local.map(|l| l.parse().unwrap()),
-            unix_bind: None,
+            unix_bind,
         };
         let mut out = String::new();
         write_line(&mut out, "www", &c);
@@ -82,21 +88,10 @@ mod tests {
 
     #[test]
     fn a_unix_client_is_its_bind_id_as_haproxy_writes_it() {
-        let args = crate::cli::Args {
-            bind: vec!["127.0.0.1:1".into()],
-            server: vec!["127.0.0.1:2".into()],
-            ..Default::default()
-        };
-        let c = Connect {
-            config: Arc::new(Config::from_args(&args).unwrap()),
-            frontend: 0,
-            client: "0.0.0.0:0".parse().unwrap(),
-            local: None,
-            unix_bind: Some(2),
-        };
-        let mut out = String::new();
-        write_line(&mut out, "app", &c);
-        assert_eq!(out, "Connect to unix:2 (app/TCP)");
+        assert_eq!(
+            written("0.0.0.0:0", None, Some(2)),
+            "Connect to unix:2 (www/TCP)"
+        );
     }
 
     #[test]
