@@ -152,18 +152,26 @@ fn log_format_with_the_tcp_string_is_option_tcplog() {
     let (backend, _) = noting_backend();
     let (pa, pb) = (free_port(), free_port());
     let target = format!("log {} local0", syslog.addr());
+    let dir = TempDir::new("tcplog-string");
+    let sock = dir.0.join("api.sock");
     let conf = format!(
-        "defaults\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
+        "global\n    stats socket {}\n\
+         defaults\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\
          frontend fa\n    bind 127.0.0.1:{pa}\n    {target}\n    option tcplog\n    default_backend be\n\
          frontend fb\n    bind 127.0.0.1:{pb}\n    {target}\n    \
          log-format \"%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq\"\n    \
          default_backend be\n\
          backend be\n    server s0 {}\n",
+        sock.display(),
         backend.addr()
     );
     let _l = L4lb::start(&conf);
     let a = exchange(pa, b"1");
     let line_a = syslog.expect().msg;
+    // The line goes out as the session ends, just before it gives back its
+    // counts: the second connection's must not include the first.
+    let released = || show_stat(&sock, "be", "s0", "scur") == "0";
+    assert!(wait_until(WAIT, released), "the first session ended");
     let b = exchange(pb, b"1");
     let line_b = syslog.expect().msg;
     // The same line but for what differs between the two connections: the
