@@ -4,6 +4,8 @@
 //! holds up the proxy.
 
 mod common;
+#[path = "common/misc.rs"]
+mod misc;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -11,6 +13,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::*;
+use misc::http;
 
 /// l4lb over `servers` with `stats http` on its own port; returns
 /// (proxy port, metrics port, l4lb).
@@ -24,26 +27,9 @@ fn start(servers: &[std::net::SocketAddr]) -> (u16, u16, L4lb) {
     (port, mport, L4lb::start(&conf))
 }
 
-/// Sends `request` as is, reads to EOF: (status code, head, body).
-fn http(port: u16, request: &[u8]) -> (u16, String, String) {
-    let mut s = connect(port);
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    let code = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status code");
-    (code, head.to_string(), body.to_string())
-}
-
+/// `GET path` as a Prometheus scraper sends it.
 fn get(port: u16, path: &str) -> (u16, String, String) {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nAccept: */*\r\n\r\n");
-    http(port, req.as_bytes())
+    misc::get(port, path, "Accept: */*\r\n")
 }
 
 /// One sample: name, labels, value.
