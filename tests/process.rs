@@ -121,6 +121,25 @@ fn with_global(text: &str, lines: &str) -> String {
 }
 
 /// A field of /proc/PID/status, e.g. `Uid`.
+/// `text` with one more bind, on `port`, in its frontend.
+fn with_bind(text: &str, port: u16) -> String {
+    text.replacen(
+        "default_backend be\n",
+        &format!("default_backend be\n    bind 127.0.0.1:{port}\n"),
+        1,
+    )
+}
+
+/// Sends `l` a SIGHUP and waits until its log says `outcome`.
+fn reload_until(l: &L4lb, outcome: &str) {
+    l.signal(libc::SIGHUP);
+    assert!(
+        wait_until(LIMIT, || l.log_text().contains(outcome)),
+        "{}",
+        l.log_text()
+    );
+}
+
 fn status_field(pid: u32, field: &str) -> String {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     text.lines()
@@ -222,18 +241,8 @@ fn user_and_group_drop_privileges_and_a_reload_still_binds_below_1024() {
     assert_eq!(round_trip(port), "a");
     // A reload that adds a privileged port binds it.
     let low = low_port();
-    let added = text.replacen(
-        "default_backend be\n",
-        &format!("default_backend be\n    bind 127.0.0.1:{low}\n"),
-        1,
-    );
-    std::fs::write(&path, added).unwrap();
-    l.signal(libc::SIGHUP);
-    assert!(
-        wait_until(LIMIT, || l.log_text().contains("reload: applied")),
-        "{}",
-        l.log_text()
-    );
+    std::fs::write(&path, with_bind(&text, low)).unwrap();
+    reload_until(&l, "reload: applied");
     assert_eq!(round_trip(low), "a");
     assert_eq!(round_trip(port), "a");
     assert!(l.stop().success());
@@ -261,30 +270,15 @@ fn chroot_is_entered_and_a_reload_reads_the_conf_inside_it() {
     assert_eq!(round_trip(port), "a");
     // The conf's path does not exist inside the jail: the reload fails,
     // says why, and the old conf keeps serving.
-    l.signal(libc::SIGHUP);
-    assert!(
-        wait_until(LIMIT, || l.log_text().contains("reload: failed")),
-        "{}",
-        l.log_text()
-    );
+    reload_until(&l, "reload: failed");
     assert!(l.log_text().contains("chrooted in"), "{}", l.log_text());
     assert_eq!(round_trip(port), "a");
     // Put a conf at the same path inside the jail: that one is read.
     let second = free_port();
     let inside: PathBuf = jail.0.join(Path::new(&path).strip_prefix("/").unwrap());
     std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
-    let added = text.replacen(
-        "default_backend be\n",
-        &format!("default_backend be\n    bind 127.0.0.1:{second}\n"),
-        1,
-    );
-    std::fs::write(&inside, added).unwrap();
-    l.signal(libc::SIGHUP);
-    assert!(
-        wait_until(LIMIT, || l.log_text().contains("reload: applied")),
-        "{}",
-        l.log_text()
-    );
+    std::fs::write(&inside, with_bind(&text, second)).unwrap();
+    reload_until(&l, "reload: applied");
     assert_eq!(round_trip(second), "a");
     assert!(l.stop().success());
 }
