@@ -7,8 +7,7 @@ mod common;
 #[path = "common/misc.rs"]
 mod misc;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use common::*;
 use misc::{get, http};
@@ -30,19 +29,6 @@ fn start(text: &str) -> (L4lb, PathBuf) {
     std::fs::write(&path, text).unwrap();
     let l4 = L4lb::spawn(&["-f", path.to_str().unwrap()], dir);
     (l4, path)
-}
-
-/// Writes `text` to `path`, sends SIGHUP, waits for the reload.
-fn reload(l4: &L4lb, path: &Path, text: &str) {
-    let applied = || l4.log_text().matches("reload: applied").count();
-    let before = applied();
-    std::fs::write(path, text).unwrap();
-    l4.signal(libc::SIGHUP);
-    assert!(
-        wait_until(Duration::from_secs(10), || applied() > before),
-        "{}",
-        l4.log_text()
-    );
 }
 
 /// Kubespray's `frontend healthz` (mode http, a bind, `monitor-uri`, no
@@ -70,14 +56,12 @@ fn a_monitor_uri_section_answers_the_uri_and_503s_the_rest() {
         assert_eq!(code, 503, "{other}");
         assert!(body.contains("No server is available"), "{other}: {body}");
     }
-    reload(
-        &l4,
+    l4.reload_with(
         &path,
         &conf("    monitor-uri /healthz\n    monitor fail if TRUE\n"),
     );
     assert_eq!(get(monitor, "/healthz", "").0, 503, "monitor fail if TRUE");
-    reload(
-        &l4,
+    l4.reload_with(
         &path,
         &conf("    monitor-uri /healthz\n    monitor fail if FALSE\n"),
     );
@@ -104,7 +88,7 @@ fn a_conf_of_only_a_stats_page_and_a_monitor_serves_them() {
     assert!(body.starts_with("# pxname,svname,"), "{body}");
     assert_eq!(get(monitor, "/healthz", "").0, 200);
     assert_eq!(get(monitor, "/stats", "").0, 503);
-    reload(&l4, &path, &conf);
+    l4.reload_with(&path, &conf);
     assert_eq!(get(page, "/stats", "").0, 200);
     assert!(l4.stop().success());
 }

@@ -116,18 +116,9 @@ fn bind_options_reach_every_workers_listener_and_a_reload_changes_them() {
     drop((client, accepted));
 
     // A reload keeps the sockets and gives them the new options.
-    let before = l4.log_text().matches("reload: applied").count();
-    std::fs::write(
+    l4.reload_with(
         &path,
-        text(&sock, port, "backlog 20 mss 1200", "", "", &servers),
-    )
-    .unwrap();
-    l4.signal(libc::SIGHUP);
-    assert!(
-        wait_until(WAIT, || l4.log_text().matches("reload: applied").count()
-            > before),
-        "{}",
-        l4.log_text()
+        &text(&sock, port, "backlog 20 mss 1200", "", "", &servers),
     );
     for l in &listeners_on(l4.pid(), port) {
         let fd = l.as_fd();

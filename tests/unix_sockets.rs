@@ -166,29 +166,17 @@ fn a_reload_keeps_a_unix_bind_and_moves_a_changed_one_with_no_byte_lost() {
     let mut held = unix_connect(&one);
     assert_eq!(line(&mut held).unwrap(), "a");
     let ino = inode(&one);
-    let reload = |text: String, nth: usize| {
-        std::fs::write(&conf_path, text).unwrap();
-        l4.signal(libc::SIGHUP);
-        assert!(
-            wait_until(Duration::from_secs(10), || l4
-                .log_text()
-                .matches("reload: applied")
-                .count()
-                >= nth),
-            "{}",
-            l4.log_text()
-        );
-    };
+    let reload = |text: String| l4.reload_with(&conf_path, &text);
     // Same bind, another server and mode: the very socket stays, with
     // the new mode.
-    reload(conf(&one, "640", b.addr()), 1);
+    reload(conf(&one, "640", b.addr()));
     assert_eq!(inode(&one), ino, "the same socket file");
     assert_eq!(std::fs::metadata(&one).unwrap().mode() & 0o7777, 0o640);
     assert_eq!(unix_round_trip(&one), "b");
     held.write_all(b"still here\n").unwrap();
     assert_eq!(line(&mut held).unwrap(), "still here");
     // The bind moves: the new path answers, the held client goes on.
-    reload(conf(&two, "600", b.addr()), 2);
+    reload(conf(&two, "600", b.addr()));
     assert_eq!(unix_round_trip(&two), "b");
     held.write_all(b"and here\n").unwrap();
     assert_eq!(line(&mut held).unwrap(), "and here");
@@ -354,24 +342,12 @@ fn a_stream_through_a_unix_bind_loses_no_byte_across_reloads() {
     let len = 8 << 20;
     let mut bytes = vec![0u8; len];
     Pattern::new(11).fill(&mut bytes);
-    let reload = |text: String, nth: usize| {
-        std::fs::write(&conf_path, text).unwrap();
-        l4.signal(libc::SIGHUP);
-        assert!(
-            wait_until(Duration::from_secs(10), || l4
-                .log_text()
-                .matches("reload: applied")
-                .count()
-                >= nth),
-            "{}",
-            l4.log_text()
-        );
-    };
+    let reload = |text: String| l4.reload_with(&conf_path, &text);
     let third = len / 3;
     client.write_all(&bytes[..third]).unwrap();
-    reload(conf(&format!("    bind {} mode 600\n", path.display())), 1);
+    reload(conf(&format!("    bind {} mode 600\n", path.display())));
     client.write_all(&bytes[third..2 * third]).unwrap();
-    reload(conf(&format!("{first}    bind {}\n", other.display())), 2);
+    reload(conf(&format!("{first}    bind {}\n", other.display())));
     client.write_all(&bytes[2 * third..]).unwrap();
     client.shutdown(std::net::Shutdown::Write).unwrap();
     let (n, hash) = receiver.join().unwrap();

@@ -203,6 +203,20 @@ impl L4lb {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// Writes `text` to `path` (the conf it runs), sends SIGHUP, and waits
+    /// until its log says one more reload was applied.
+    pub(crate) fn reload_with(&self, path: &std::path::Path, text: &str) {
+        let applied = || self.log_text().matches("reload: applied").count();
+        let before = applied();
+        std::fs::write(path, text).unwrap();
+        self.signal(libc::SIGHUP);
+        assert!(
+            wait_until(Duration::from_secs(10), || applied() > before),
+            "{}",
+            self.log_text()
+        );
+    }
+
     /// The lines written to stdout so far.
     pub(crate) fn out_lines(&self) -> Vec<String> {
         self.out.lock().unwrap().clone()
