@@ -303,9 +303,9 @@ fn l4lb_own(shared: &Shared) -> Vec<(&'static str, String)> {
 }
 
 /// `show info` as text: `Name: value` lines.
-pub(crate) fn text(shared: &Shared, rates: &ProcessRates, facts: Facts) -> String {
+pub(crate) fn text(fields: &[(&str, String)]) -> String {
     let mut out = String::new();
-    for (k, v) in fields(shared, rates, facts) {
+    for (k, v) in fields {
         let _ = writeln!(out, "{k}: {v}");
     }
     out
@@ -394,7 +394,7 @@ backend be
         assert!(at("Run_queue") < at("node"));
         assert!(at("node") < at("Stopping"));
         assert!(at("NbThreadGroups") < at("Reloads"));
-        let text = text(&s, &ProcessRates::default(), STOPPING);
+        let text = text(&fields(&s, &ProcessRates::default(), STOPPING));
         assert!(text.contains("\nStopping: 1\n"), "{text}");
     }
 

@@ -114,18 +114,22 @@ fn after_switch(result: Result<String, ReloadError>) -> Answer {
     }
 }
 
+/// `show info`'s fields as the process stands now: what the runtime API
+/// prints and the stats page's first box shows.
+pub(crate) fn info_fields(rt: &dyn Runtime) -> Vec<(&'static str, String)> {
+    let shared = rt.shared();
+    let facts = info::Facts {
+        stopping: rt.stopping(),
+        maxsock: fds::fd_budget(&shared.config).total(),
+    };
+    info::fields(&shared, &rt.rates().process, facts)
+}
+
 /// Runs a command that answers at once.
 fn answer(cmd: &str, words: &[&str], admin: bool, rt: &mut dyn Runtime) -> String {
     match words {
         ["help"] => HELP.to_string(),
-        ["show", "info"] => {
-            let shared = rt.shared();
-            let facts = info::Facts {
-                stopping: rt.stopping(),
-                maxsock: fds::fd_budget(&shared.config).total(),
-            };
-            info::text(&shared, &rt.rates().process, facts)
-        }
+        ["show", "info"] => info::text(&info_fields(rt)),
         ["show", "info", ..] => {
             "l4lb prints 'show info' in the default format only (no typed, json, desc or float).\n"
                 .into()

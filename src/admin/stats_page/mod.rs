@@ -22,14 +22,12 @@ use std::time::{Duration, Instant};
 use mio::Registry;
 use mio::net::{TcpListener, TcpStream};
 
-use crate::admin::api::Runtime;
+use crate::admin::api::{Runtime, commands};
 use crate::admin::http::{self, Conn, Request, TEXT, response};
-use crate::admin::info;
 use crate::admin::metrics::prometheus;
 use crate::admin::service::{Listening, Next, Protocol, Service, Tokens};
 use crate::admin::stats;
 use crate::config::{Config, StatsPage};
-use crate::process::fds;
 use crate::proxy::listener;
 
 /// Every stats page: the admin service that speaks [`Pages`].
@@ -271,11 +269,7 @@ fn respond(
         }
         "GET" | "HEAD" => {
             let rows = scoped_rows(page, &shared, rt.rates(), view.up_only);
-            let facts = info::Facts {
-                stopping: rt.stopping(),
-                maxsock: fds::fd_budget(&shared.config).total(),
-            };
-            let info = info::fields(&shared, &rt.rates().process, facts);
+            let info = commands::info_fields(rt);
             let body = html::render(page, &shared, &rows, &view, &info);
             let extra = match page.refresh.filter(|_| !view.norefresh) {
                 Some(r) => format!("Refresh: {}\r\n", r.as_secs()),
