@@ -57,7 +57,7 @@ pub fn main(args: Args) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let upgrade = match Upgrade::new(&Takeover::from_args(&args)) {
+    let upgrade = match Upgrade::new(Takeover::from_args(&args)) {
         Ok(upgrade) => upgrade,
         Err(e) => {
             eprintln!("l4lb: {e}");

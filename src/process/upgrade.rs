@@ -32,27 +32,18 @@ use crate::process::binds;
 use crate::sys;
 
 /// How this l4lb replaces running ones: `--upgrade-from PID` (strict: no
-/// listeners taken is an error), or HAProxy's `-sf` / `-st` pids.
+/// listeners taken is an error), or HAProxy's `-sf` / `-st` pids, with
+/// `-x SOCKET` saying where to ask for the listeners: the command line's
+/// [`Takeover`], checked.
 #[derive(Debug, Default)]
-pub(crate) struct Upgrade {
-    from: Option<i32>,
-    finish: Vec<i32>,
-    terminate: Vec<i32>,
-    /// `-x SOCKET`: where to ask for the listeners.
-    socket: Option<std::path::PathBuf>,
-}
+pub(crate) struct Upgrade(Takeover);
 
 impl Upgrade {
-    pub(crate) fn new(t: &Takeover) -> Result<Upgrade, String> {
-        let up = Upgrade {
-            from: t.upgrade_from,
-            finish: t.finish.clone(),
-            terminate: t.terminate.clone(),
-            socket: t.socket.clone(),
-        };
-        if up.from.is_some() && !(up.finish.is_empty() && up.terminate.is_empty()) {
+    pub(crate) fn new(t: Takeover) -> Result<Upgrade, String> {
+        if t.upgrade_from.is_some() && !(t.finish.is_empty() && t.terminate.is_empty()) {
             return Err("give --upgrade-from or -sf/-st, not both".to_string());
         }
+        let up = Upgrade(t);
         if let Some(pid) = up.pids().find(|p| *p <= 0) {
             return Err(format!("-sf/-st: '{pid}' is not a pid"));
         }
@@ -60,10 +51,11 @@ impl Upgrade {
     }
 
     fn pids(&self) -> impl Iterator<Item = i32> + '_ {
-        self.from
+        self.0
+            .upgrade_from
             .iter()
-            .chain(&self.finish)
-            .chain(&self.terminate)
+            .chain(&self.0.finish)
+            .chain(&self.0.terminate)
             .copied()
     }
 
@@ -80,10 +72,11 @@ impl Upgrade {
             return Ok(Vec::new());
         }
         let api = self
+            .0
             .socket
             .as_deref()
             .or(cfg.stats_sockets.first().map(|s| s.path.as_path()));
-        let taken = match (self.from, api) {
+        let taken = match (self.0.upgrade_from, api) {
             (Some(_), None) => {
                 return Err(io::Error::other(
                     "--upgrade-from needs a `stats socket` (level admin) in the conf",
@@ -110,11 +103,12 @@ impl Upgrade {
 
     /// Once ready: tells the old processes to stop.
     pub(crate) fn stop_old(&self) {
-        let graceful = self.from.iter().chain(&self.finish);
+        let graceful = self.0.upgrade_from.iter().chain(&self.0.finish);
         let signals = graceful
             .map(|p| (*p, libc::SIGUSR1, "stop gracefully (SIGUSR1)"))
             .chain(
-                self.terminate
+                self.0
+                    .terminate
                     .iter()
                     .map(|p| (*p, libc::SIGINT, "stop now (SIGINT)")),
             );
@@ -247,16 +241,16 @@ mod tests {
 
     #[test]
     fn sf_and_st_pids_are_read_and_mixing_with_upgrade_from_is_refused() {
-        let up = Upgrade::new(&args(&["-sf", "10", "11", "-st", "12"])).unwrap();
+        let up = Upgrade::new(args(&["-sf", "10", "11", "-st", "12"])).unwrap();
         assert_eq!(
-            (up.finish.as_slice(), up.terminate.as_slice()),
+            (up.0.finish.as_slice(), up.0.terminate.as_slice()),
             (&[10, 11][..], &[12][..])
         );
         assert!(up.takes_over());
-        let none = Upgrade::new(&args(&["-sf"])).unwrap();
+        let none = Upgrade::new(args(&["-sf"])).unwrap();
         assert!(!none.takes_over(), "-sf with no pid replaces nothing");
-        let both = Upgrade::new(&args(&["--upgrade-from", "3", "-sf", "4"]));
+        let both = Upgrade::new(args(&["--upgrade-from", "3", "-sf", "4"]));
         assert!(both.unwrap_err().contains("not both"));
-        assert!(Upgrade::new(&args(&["-sf", "0"])).is_err());
+        assert!(Upgrade::new(args(&["-sf", "0"])).is_err());
     }
 }
