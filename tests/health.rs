@@ -300,7 +300,7 @@ fn a_server_that_accepts_but_never_answers_is_caught_by_tcp_check_expect() {
     let l4 = L4lb::start(&conf);
     wait_log(
         &l4,
-        "server redis/mute is DOWN (was UP): expect mismatch",
+        "server redis/mute is DOWN (was UP): no \"+PONG\" within 300ms",
         1,
         Duration::from_secs(5),
     );

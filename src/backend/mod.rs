@@ -94,15 +94,32 @@ pub enum CheckStatus {
     L7Tout = 6,
     /// Could not even make a socket.
     SockErr = 7,
+    /// The TLS handshake of a `check-ssl` check (or an ssl-hello) passed.
+    L6Ok = 8,
+    /// The TLS handshake timed out.
+    L6Tout = 9,
+    /// The TLS handshake failed (bad certificate, alert, not TLS).
+    L6Rsp = 10,
+    /// An HTTP check passed conditionally: a 404 under `disable-on-404`.
+    L7Okc = 11,
+    /// An HTTP check got a status it did not expect.
+    L7Sts = 12,
 }
+
+/// Every status, by its number.
+pub const CHECK_STATUSES: [CheckStatus; 13] = {
+    use CheckStatus::*;
+    [
+        Init, L4Ok, L4Tout, L4Con, L7Ok, L7Rsp, L7Tout, SockErr, L6Ok, L6Tout, L6Rsp, L7Okc, L7Sts,
+    ]
+};
 
 impl CheckStatus {
     pub fn from_u8(v: u8) -> CheckStatus {
-        use CheckStatus::*;
-        [Init, L4Ok, L4Tout, L4Con, L7Ok, L7Rsp, L7Tout, SockErr]
+        CHECK_STATUSES
             .get(usize::from(v))
             .copied()
-            .unwrap_or(Init)
+            .unwrap_or(CheckStatus::Init)
     }
 
     /// HAProxy's name for it (`show stat` check_status).
@@ -116,6 +133,11 @@ impl CheckStatus {
             CheckStatus::L7Rsp => "L7RSP",
             CheckStatus::L7Tout => "L7TOUT",
             CheckStatus::SockErr => "SOCKERR",
+            CheckStatus::L6Ok => "L6OK",
+            CheckStatus::L6Tout => "L6TOUT",
+            CheckStatus::L6Rsp => "L6RSP",
+            CheckStatus::L7Okc => "L7OKC",
+            CheckStatus::L7Sts => "L7STS",
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::cli::Args;
 use flags::Flags;
 
 pub use addr::{SockAddr, UnixAddr};
+pub use check::*;
 pub use log::system_hostname;
 pub use log_format::{
     Fetch, Flags as ItemFlags, LineFormat, LogLine, Part, TCP_CLF_LOG_FORMAT, TCP_LOG_FORMAT, Var,
@@ -23,6 +24,8 @@ pub use log_format::{
 mod addr;
 /// Sections -> `Config`: defaults inheritance and whole-file checks.
 mod build;
+/// Health checks as the conf asks for them: timing, rules, TLS, agent.
+mod check;
 /// Overriding flags and the `--bind`/`--server` quick start.
 mod flags;
 /// The warnings about settings HAProxy ignores (HTTP-only ones in mode tcp).
@@ -432,9 +435,9 @@ pub struct Backend {
     /// `timeout check`: how long a health check may take (connect included);
     /// None = the server's `inter`, as HAProxy.
     pub timeout_check: Option<Duration>,
-    /// `option tcp-check` with its `tcp-check` steps, run after the connect
-    /// on every check of this backend's servers; empty = the connect alone.
-    pub tcp_check: Vec<CheckStep>,
+    /// What every check of this backend's servers does after (or instead
+    /// of) the connect: `tcp-check` rules, `httpchk`, a protocol check.
+    pub checks: CheckKind,
     /// `option allbackups`: with no regular server UP, balance over every
     /// backup server rather than use the first one.
     pub all_backups: bool,
@@ -551,65 +554,6 @@ impl fmt::Display for ServerAddr {
         }
     }
 }
-
-/// Active health check settings of one server (HAProxy's names and defaults).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    /// Between checks while the server is UP and steady (`inter`, default 2s).
-    pub inter: Duration,
-    /// Between checks while it is changing state (`fastinter`, default inter).
-    pub fastinter: Duration,
-    /// Between checks while it is DOWN (`downinter`, default inter).
-    pub downinter: Duration,
-    /// Consecutive successes that bring a DOWN server UP (`rise`, default 2).
-    pub rise: u32,
-    /// Consecutive failures that take an UP server DOWN (`fall`, default 3).
-    pub fall: u32,
-    /// Where to connect: the server's address unless `addr` / `port` say otherwise.
-    pub target: SocketAddr,
-    /// `observe layer4` without `check`: probed only while live traffic has
-    /// taken it out (DOWN or on its way back), to bring it back.
-    pub passive_only: bool,
-}
-
-/// Passive health: what `error-limit` connect failures in a row on live
-/// traffic do (`on-error`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Observe {
-    /// `error-limit N` (default 10, as HAProxy).
-    pub error_limit: u32,
-    pub on_error: OnError,
-}
-
-/// HAProxy's `on-error` actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnError {
-    /// Check again now, then at `fastinter`.
-    FastInter,
-    /// Count as one failed check (the default).
-    FailCheck,
-    /// One failed check away from DOWN.
-    SuddenDeath,
-    /// DOWN at once; `rise` passed checks bring it back.
-    MarkDown,
-}
-
-pub const DEFAULT_ERROR_LIMIT: u32 = 10;
-
-/// One step of a `tcp-check` sequence, after the connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckStep {
-    /// `tcp-check send STRING` / `send-binary HEX`.
-    Send(Vec<u8>),
-    /// `tcp-check expect string STRING` / `expect binary HEX`: the bytes
-    /// must appear in what the server sends, within `timeout check`.
-    Expect(Vec<u8>),
-}
-
-/// HAProxy's check defaults.
-pub const DEFAULT_INTER: Duration = Duration::from_secs(2);
-pub const DEFAULT_RISE: u32 = 2;
-pub const DEFAULT_FALL: u32 = 3;
 
 /// The `balance` algorithm of a backend (HAProxy names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

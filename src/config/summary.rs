@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Backend, Balance, Config, Frontend, LineFormat, StatsPage};
+use super::{Backend, Balance, CheckKind, Config, Frontend, LineFormat, StatsPage};
 
 impl Config {
     /// One line for global settings, then one per frontend and backend, for `-c`.
@@ -125,8 +125,8 @@ fn backend_summary(b: &Backend) -> String {
     if checked > 0 {
         s += &format!(", {checked} checked");
     }
-    if !b.tcp_check.is_empty() {
-        s += &format!(", tcp-check {} step(s)", b.tcp_check.len());
+    if let CheckKind::TcpCheck(steps) = &b.checks {
+        s += &format!(", tcp-check {} step(s)", steps.len());
     }
     if b.redispatch {
         s += ", redispatch";

@@ -28,19 +28,23 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::backend::slowstart::SlowStarts;
 use crate::backend::{CheckStatus, Server};
-use crate::config::{CheckStep, Config, OnError};
+use crate::config::{Config, ConnectRule, OnError};
 use crate::control::{Control, Handle, ProberControl};
 use crate::logs::tcplog::Cause;
-use crate::proxy::net::{self, Progress};
+use crate::proxy::net;
 use crate::proxy::stream::Stream;
 use crate::shared::{Observer, Shared};
 use crate::worker::token::WAKER;
 
+mod conn;
+mod exchange;
 mod probe;
-mod tcpcheck;
+mod protocol;
+mod rules;
 
+use conn::CheckConn;
+use exchange::{Advance, Pending, advance, describe};
 use probe::{Outcome, Probe, probes_for};
-use tcpcheck::{Pending, advance, describe};
 
 /// Whether `config` needs the prober thread: some server has `check` (or
 /// `observe layer4`, which probes a server only while it is out).
@@ -124,6 +128,14 @@ pub(crate) struct Prober {
     starved: bool,
     /// xorshift state for `spread-checks` and the first checks' spread.
     rng: u64,
+}
+
+/// What opening a check's connection came to.
+enum Opened {
+    Yes,
+    /// Out of fds or source ports: no result, the next check at the interval.
+    Skipped,
+    Failed(Outcome),
 }
 
 /// Token of probe `i` (0 is the waker).
@@ -226,7 +238,7 @@ impl Prober {
             let same = old.iter().position(|o| {
                 Arc::ptr_eq(&o.server, &fresh.server)
                     && o.check == fresh.check
-                    && o.steps == fresh.steps
+                    && o.kind == fresh.kind
                     && o.timeout == fresh.timeout
             });
             match same {
@@ -260,12 +272,16 @@ impl Prober {
         self.due.clear();
         let now = Instant::now();
         for i in 0..self.probes.len() {
-            if let Some(p) = &mut self.probes[i].pending {
+            let conn = self.probes[i]
+                .pending
+                .as_mut()
+                .and_then(|p| p.conn.as_mut());
+            if let Some(conn) = conn {
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 if let Err(e) = self
                     .poll
                     .registry()
-                    .reregister(&mut p.stream, token(i), interest)
+                    .reregister(conn.socket(), token(i), interest)
                 {
                     log::warn!("prober: cannot register a check socket again: {e}");
                 }
@@ -281,28 +297,34 @@ impl Prober {
 
     /// A check made progress: connect finished, bytes sent or received.
     fn on_ready(&mut self, i: usize) {
-        let probe = &mut self.probes[i];
-        let Some(p) = &mut probe.pending else {
-            return;
-        };
-        if !p.connected {
-            match net::connect_outcome(&p.stream) {
-                Progress::Connected => p.connected = true,
-                Progress::Waiting => return,
-                Progress::Failed(e) => {
-                    let why = describe(&e);
-                    return self.finish(i, Outcome::Failed(CheckStatus::L4Con, why));
-                }
-            }
-        }
-        match advance(p, &probe.steps) {
-            Ok(true) => self.finish(i, Outcome::Passed),
-            Ok(false) => {} // Waiting for the socket.
-            Err(why) => self.finish(i, Outcome::Failed(CheckStatus::L7Rsp, why)),
+        if self.probes[i].pending.is_some() {
+            self.drive(i);
         }
     }
 
-    /// Starts the checks that are due and fails the connects past their timeout.
+    /// Walks check `i` as far as its sockets allow, opening the
+    /// connections its connect steps ask for.
+    fn drive(&mut self, i: usize) {
+        loop {
+            let probe = &mut self.probes[i];
+            let Some(p) = &mut probe.pending else {
+                return;
+            };
+            let outcome = match advance(p, &probe.steps) {
+                Advance::Wait => return,
+                Advance::Connect(rule) => match self.open(i, &rule) {
+                    Opened::Yes => continue,
+                    Opened::Skipped => return,
+                    Opened::Failed(outcome) => outcome,
+                },
+                Advance::Done(status, why) => Outcome::Passed(status, why),
+                Advance::Failed(status, why) => Outcome::Failed(status, why),
+            };
+            return self.finish(i, outcome);
+        }
+    }
+
+    /// Starts the checks that are due and fails the checks past their timeout.
     fn run_due(&mut self) {
         let now = Instant::now();
         while let Some(&Reverse((at, i))) = self.due.peek() {
@@ -313,27 +335,22 @@ impl Prober {
             if self.probes[i].next_at != Some(at) {
                 continue; // Stale: the check finished early and was rescheduled.
             }
-            if let Some(p) = &self.probes[i].pending {
-                let ms = self.probes[i].timeout.as_millis();
-                let outcome = match self.probes[i].steps.get(p.step) {
-                    Some(CheckStep::Expect(want)) if p.connected => Outcome::Failed(
-                        CheckStatus::L7Tout,
-                        format!(
-                            "expect mismatch: no {:?} within {ms}ms, got {:?}",
-                            String::from_utf8_lossy(want),
-                            String::from_utf8_lossy(&p.received)
-                        ),
-                    ),
-                    _ => Outcome::Failed(CheckStatus::L4Tout, format!("timeout after {ms}ms")),
-                };
-                self.finish(i, outcome);
+            let probe = &self.probes[i];
+            if let Some(p) = &probe.pending {
+                let (status, why) = p.timed_out(&probe.steps, probe.timeout.as_millis());
+                self.finish(i, Outcome::Failed(status, why));
             } else {
-                self.start(i, now);
+                self.probes[i].pending = Some(Pending::new(now));
+                let deadline = now + self.probes[i].timeout;
+                self.schedule(i, deadline);
+                self.drive(i);
             }
         }
     }
 
-    fn start(&mut self, i: usize, now: Instant) {
+    /// Opens the connection of a connect step: to the check's target, or
+    /// the rule's port and address.
+    fn open(&mut self, i: usize, rule: &ConnectRule) -> Opened {
         let probe = &mut self.probes[i];
         // A check leaves as the server's traffic does: from its `source`.
         let sockopts = probe.server.sockopts();
@@ -341,36 +358,19 @@ impl Prober {
             server: Some(&sockopts),
             ..net::Options::default()
         };
+        let mut target = probe.check.target;
+        if let Some(ip) = rule.addr {
+            target.set_ip(ip);
+        }
+        if let Some(port) = rule.port {
+            target.set_port(port);
+        }
         let connected = match &sockopts.unix {
             Some(unix) => net::connect_unix(unix).map(|s| (s, None)),
-            None => net::connect_server(probe.check.target, opts).map(|(s, p)| (Stream::Tcp(s), p)),
+            None => net::connect_server(target, opts).map(|(s, p)| (Stream::Tcp(s), p)),
         };
-        match connected {
-            Ok((mut stream, port)) => {
-                self.starved = false;
-                let interest = Interest::READABLE | Interest::WRITABLE;
-                if let Err(e) = self
-                    .poll
-                    .registry()
-                    .register(&mut stream, token(i), interest)
-                {
-                    log::warn!("prober: cannot register a check socket: {e}");
-                    let next = now + probe.interval();
-                    self.schedule(i, next);
-                    return;
-                }
-                probe.pending = Some(Pending {
-                    stream,
-                    started: now,
-                    connected: false,
-                    step: 0,
-                    sent: 0,
-                    received: Vec::new(),
-                    _port: port,
-                });
-                let deadline = now + probe.timeout;
-                self.schedule(i, deadline);
-            }
+        let (mut stream, port) = match connected {
+            Ok(opened) => opened,
             Err(e) if net::local_shortage(&e) => {
                 // Our shortage says nothing of the server: no result, its
                 // state stays; try again at the next interval.
@@ -382,15 +382,28 @@ impl Prober {
                     );
                     self.starved = true;
                 }
-                let next = now + probe.interval();
+                let next = Instant::now() + probe.interval();
                 self.schedule(i, next);
+                return Opened::Skipped;
             }
-            Err(e) => {
-                probe.pending = None;
-                let outcome = Outcome::Failed(CheckStatus::L4Con, describe(&e));
-                self.finish_at(i, outcome, now, now);
-            }
+            Err(e) => return Opened::Failed(Outcome::Failed(CheckStatus::L4Con, describe(&e))),
+        };
+        self.starved = false;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, token(i), interest)
+        {
+            let why = format!("cannot register a check socket: {e}");
+            return Opened::Failed(Outcome::Failed(CheckStatus::SockErr, why));
         }
+        let conn = CheckConn::Plain(stream);
+        if let Some(p) = &mut probe.pending {
+            // The previous connection (if any) closes here.
+            p.opened(conn, port);
+        }
+        Opened::Yes
     }
 
     fn finish(&mut self, i: usize, outcome: Outcome) {
@@ -444,7 +457,7 @@ impl Prober {
         let probe = &mut self.probes[i];
         probe.server.set_up(up);
         let reason = match outcome {
-            Outcome::Passed => "check passed",
+            Outcome::Passed(_, why) => why,
             Outcome::Failed(_, why) => why,
         };
         let servers = &self.shared.servers[probe.backend];

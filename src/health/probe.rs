@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use super::tcpcheck::Pending;
+use super::exchange::Pending;
+use super::protocol;
+use super::rules::Step;
 use crate::backend::{CheckStatus, Server};
-use crate::config::{Check, CheckStep};
+use crate::config::{Check, CheckKind};
 use crate::shared::Shared;
 
 /// One checked server.
@@ -22,8 +24,10 @@ pub(super) struct Probe {
     pub(super) health: u32,
     /// `on-marked-down shutdown-sessions`.
     pub(super) shutdown_on_down: bool,
-    /// `tcp-check` steps after the connect (empty: the connect alone).
-    pub(super) steps: Vec<CheckStep>,
+    /// What the backend's checks do, as the conf says (compared on reload).
+    pub(super) kind: CheckKind,
+    /// The same, compiled: the steps of every check.
+    pub(super) steps: Vec<Step>,
     /// `slowstart T` (zero: none).
     pub(super) slowstart: Duration,
     /// The check in progress.
@@ -35,7 +39,7 @@ pub(super) struct Probe {
 
 /// What a finished check found.
 pub(super) enum Outcome {
-    Passed,
+    Passed(CheckStatus, String),
     Failed(CheckStatus, String),
 }
 
@@ -72,8 +76,7 @@ impl Probe {
     ) {
         let c = &self.server.check;
         let (status, desc) = match outcome {
-            Outcome::Passed if self.steps.is_empty() => (CheckStatus::L4Ok, "check passed"),
-            Outcome::Passed => (CheckStatus::L7Ok, "tcp-check passed"),
+            Outcome::Passed(status, why) => (*status, why.as_str()),
             Outcome::Failed(status, why) => {
                 c.failed.fetch_add(1, Relaxed);
                 (*status, why.as_str())
@@ -101,7 +104,7 @@ impl Probe {
     pub(super) fn record(&mut self, outcome: &Outcome) -> Option<bool> {
         let was_up = self.server.is_up();
         match outcome {
-            Outcome::Passed => {
+            Outcome::Passed(..) => {
                 if self.health < self.max_health() {
                     self.health += 1;
                 }
@@ -148,7 +151,8 @@ pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
                 health: check.rise,
                 check,
                 shutdown_on_down: conf.shutdown_on_down,
-                steps: backend.tcp_check.clone(),
+                kind: backend.checks.clone(),
+                steps: protocol::steps(&backend.checks),
                 slowstart: conf.slowstart,
                 pending: None,
                 next_at: None,
@@ -174,6 +178,8 @@ mod tests {
             fall,
             target: addr,
             passive_only: false,
+            tls: None,
+            agent: None,
         };
         Probe {
             server: crate::testutil::server_from(&conf),
@@ -183,7 +189,8 @@ mod tests {
             health: rise,
             check,
             shutdown_on_down: false,
-            steps: Vec::new(),
+            kind: CheckKind::Connect,
+            steps: protocol::steps(&CheckKind::Connect),
             slowstart: Duration::ZERO,
             pending: None,
             next_at: None,
@@ -196,7 +203,7 @@ mod tests {
             .chars()
             .map(|c| {
                 let outcome = if c == '+' {
-                    Outcome::Passed
+                    Outcome::Passed(CheckStatus::L4Ok, "ok".into())
                 } else {
                     Outcome::Failed(CheckStatus::L4Con, "x".into())
                 };

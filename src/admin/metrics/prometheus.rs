@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::UNIX_EPOCH;
 
 use crate::admin::stats::{self, Kind, Rates, Row};
-use crate::backend::{Admin, CheckStatus, RAMP_FULL, Server};
+use crate::backend::{Admin, CHECK_STATUSES, CheckStatus, RAMP_FULL, Server};
 use crate::config::Config;
 use crate::shared::{Process, Shared, WorkerStats};
 
@@ -474,7 +474,7 @@ fn server_states(out: &mut Out, servers: &[(&Row, &Server)]) {
         let Some(current) = r.check_status else {
             continue;
         };
-        for status in (0..=7).map(|v| CheckStatus::from_u8(v).name()) {
+        for status in CHECK_STATUSES.map(CheckStatus::name) {
             let mut l = labels(r);
             l.push(("status", status));
             out.sample("l4lb_server_check_status", &l, u64::from(status == current));

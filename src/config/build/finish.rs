@@ -3,6 +3,7 @@
 //! bound twice, stats pages; then the `Config` with the flags applied.
 
 use super::*;
+use crate::config::CheckKind;
 
 impl Builder {
     /// Checks the sections as a whole and builds the Config.
@@ -143,10 +144,10 @@ impl Builder {
             timeout_queue: s.timeout(T_QUEUE).unwrap_or(connect),
             timeout_check: s.timeout(T_CHECK),
             all_backups: s.all_backups.unwrap_or(false),
-            tcp_check: if s.tcp_check == Some(true) {
-                s.tcp_check_steps.clone()
+            checks: if s.tcp_check == Some(true) {
+                CheckKind::TcpCheck(s.tcp_check_steps.clone())
             } else {
-                Vec::new()
+                CheckKind::Connect
             },
             tcp_keepalive: s.srvtcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),

@@ -10,7 +10,7 @@ use super::super::raw::{
 use super::super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, is_l7_balance, number, parse_balance, parse_time,
 };
-use super::super::{Balance, Bind, CheckStep};
+use super::super::{Balance, Bind, CheckStep, TcpExpect, TcpMatch};
 use super::http::{self, LOG_FORMAT_SLOT, ignored_option, ignored_timeout};
 use super::refused::{
     BIND_NOT_YET, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only, not_yet,
@@ -161,12 +161,12 @@ pub(super) fn tcp_check(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         }
         [verb, text] if verb == "send" => Some(CheckStep::Send(text.clone().into_bytes())),
         [verb, hex] if verb == "send-binary" => Some(CheckStep::Send(unhex(hex)?)),
-        [verb, kind, text] if verb == "expect" && kind == "string" => {
-            Some(CheckStep::Expect(text.clone().into_bytes()))
-        }
-        [verb, kind, hex] if verb == "expect" && kind == "binary" => {
-            Some(CheckStep::Expect(unhex(hex)?))
-        }
+        [verb, kind, text] if verb == "expect" && kind == "string" => Some(CheckStep::Expect(
+            TcpExpect::plain(TcpMatch::String(text.clone().into_bytes())),
+        )),
+        [verb, kind, hex] if verb == "expect" && kind == "binary" => Some(CheckStep::Expect(
+            TcpExpect::plain(TcpMatch::Binary(unhex(hex)?)),
+        )),
         [verb, ..] if verb == "expect" => {
             let msg = "only `expect string STRING` and `expect binary HEX` are implemented yet";
             return Err(bad_kw("tcp-check expect", msg));

@@ -151,6 +151,8 @@ impl ServerDraft {
             fall: DEFAULT_FALL,
             target: conf.addr,
             passive_only: false,
+            tls: None,
+            agent: None,
         };
         let observe = Observe {
             error_limit: DEFAULT_ERROR_LIMIT,
@@ -183,6 +185,8 @@ impl ServerDraft {
                 fastinter: self.fastinter.unwrap_or(inter),
                 downinter: self.downinter.unwrap_or(inter),
                 passive_only: !self.checking,
+                tls: None,
+                agent: None,
                 ..self.check
             });
         }

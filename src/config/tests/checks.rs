@@ -40,16 +40,16 @@ fn tcp_check_steps_with_escapes_and_hex() {
          tcp-check send-binary 0d0a\ntcp-check expect binary 2b4f4b",
     ));
     assert_eq!(
-        c.backends[0].tcp_check,
-        vec![
+        c.backends[0].checks,
+        CheckKind::TcpCheck(vec![
             CheckStep::Send(b"PING\r\n".to_vec()),
-            CheckStep::Expect(b"+PONG".to_vec()),
+            CheckStep::Expect(TcpExpect::plain(TcpMatch::String(b"+PONG".to_vec()))),
             CheckStep::Send(b"\r\n".to_vec()),
-            CheckStep::Expect(b"+OK".to_vec()),
-        ]
+            CheckStep::Expect(TcpExpect::plain(TcpMatch::Binary(b"+OK".to_vec()))),
+        ])
     );
     let without_option = load(&in_backend("tcp-check send PING"));
-    assert!(without_option.backends[0].tcp_check.is_empty());
+    assert_eq!(without_option.backends[0].checks, CheckKind::Connect);
     assert!(
         without_option
             .warnings
