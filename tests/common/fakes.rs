@@ -117,6 +117,13 @@ impl<K: Clone + Send + 'static> Fake<K> {
         self.seen.lock().unwrap().clone()
     }
 
+    /// Whether some connection's bytes contain `marker`.
+    pub(crate) fn got(&self, marker: &str) -> bool {
+        let m = marker.as_bytes();
+        let seen = self.seen.lock().unwrap();
+        seen.iter().any(|r| r.windows(m.len()).any(|w| w == m))
+    }
+
     /// What the last connection that sent anything sent.
     pub(crate) fn last_request(&self) -> Option<Vec<u8>> {
         let seen = self.seen.lock().unwrap();
@@ -295,3 +302,8 @@ pub(crate) use binary::{MysqlAuth, PgAuth, mysql_user, pg_user};
 pub(crate) use http::{Framing, HttpReply, Role, request_line, request_path};
 #[allow(unused_imports)]
 pub(crate) use text::Smtp;
+mod watch;
+#[allow(unused_imports)]
+pub(crate) use watch::{
+    Checked, Row, SLOW, Shows, assert_cases, check_conf, listen, shows, six, through,
+};
