@@ -10,6 +10,8 @@ use crate::config::{CheckKind, ConnectRule};
 // The agent probe that reads these replies is the prober's (issue 12).
 #[allow(dead_code)]
 pub(crate) mod agent;
+mod http;
+mod http_parse;
 mod ldap;
 mod mysql;
 mod pgsql;
@@ -24,7 +26,7 @@ pub(crate) fn steps(kind: &CheckKind) -> Vec<Step> {
     match kind {
         CheckKind::Connect => steps.push(Step::Connect(ConnectRule::default())),
         CheckKind::TcpCheck(rules) => tcp::steps(rules, &mut steps),
-        CheckKind::Http(_) => unimplemented!("HTTP checks are not compiled yet"),
+        CheckKind::Http(check) => http::steps(check, &mut steps),
         CheckKind::SslHello => ssl_hello::steps(&mut steps),
         CheckKind::Mysql { user, post41 } => {
             let client = user
