@@ -148,7 +148,7 @@ mod tests {
     use super::super::testing::{never_panics, run, sends};
     use super::*;
 
-    /// OpenLDAP's (slapd 2.5) answer to an anonymous bind.
+    /// slapd 2.5's answer to an anonymous bind, as captured.
     const SLAPD_OK: &[u8] = &[
         0x30, 0x0c, 0x02, 0x01, 0x01, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00,
     ];
@@ -157,9 +157,8 @@ mod tests {
         0x30, 0x84, 0x00, 0x00, 0x00, 0x10, 0x02, 0x01, 0x01, 0x61, 0x84, 0x00, 0x00, 0x00, 0x07,
         0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00,
     ];
-    /// unwillingToPerform (anonymous binds disabled), with a message.
-    const REFUSED: &[u8] =
-        b"\x30\x1b\x02\x01\x01\x61\x16\x0a\x01\x35\x04\x00\x04\x0funauthenticated";
+    /// slapd with `disallow bind_anon`, as captured: inappropriateAuthentication.
+    const REFUSED: &[u8] = b"0%\x02\x01\x01a \n\x010\x04\x00\x04\x19anonymous bind disallowed";
 
     fn check(reply: &[u8]) -> Verdict {
         let mut s = Vec::new();
@@ -187,7 +186,7 @@ mod tests {
     #[test]
     fn another_result_code_is_l7sts() {
         let v = check(REFUSED);
-        let want = "resultCode 53 (unwillingToPerform), see RFC 4511 section 4.1.9";
+        let want = "resultCode 48 (inappropriateAuthentication), see RFC 4511 section 4.1.9";
         assert_eq!(v, Verdict::Fail(CheckStatus::L7Sts, want.into()));
     }
 

@@ -4,17 +4,20 @@
 use super::super::testing::{never_panics, run, sends};
 use super::*;
 
-/// A MariaDB 10.11 initial handshake (protocol 10), trimmed of its
-/// scramble's randomness.
+/// MariaDB 10.11's greeting, its OK to HAProxy's login and its refusal of
+/// an unknown user, as captured.
+const GREETING: &[u8] =
+    b"d\x00\x00\x00\n5.5.5-10.11.19-MariaDB-0+deb12u1\x00\x04\x00\x00\x00309n=(L'\x00\
+    \xfe\xf7\x08\x02\x00\xff\x81\x15\x00\x00\x00\x00\x00\x00\x1d\x00\x00\x00{Y*c91)xE.S:\x00\
+    mysql_native_password\x00";
+const OK: &[u8] = b"\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00";
+const DENIED: &[u8] =
+    b"I\x00\x00\x02\xff\x15\x04#28000Access denied for user 'nosuch'@'localhost' \
+    (using password: NO)";
+const VERSION: &str = "5.5.5-10.11.19-MariaDB-0+deb12u1";
+
 fn handshake() -> Vec<u8> {
-    let mut p = vec![0x0a];
-    p.extend_from_slice(b"5.5.5-10.11.6-MariaDB-0+deb12u1\0");
-    p.extend_from_slice(&[0x2a, 0, 0, 0]); // thread id
-    p.extend_from_slice(b"abcdefgh\0");
-    p.extend_from_slice(&[0xfe, 0xf7, 0x2d, 0x02, 0x00, 0xff, 0x81, 0x15]);
-    p.extend_from_slice(&[0; 10]);
-    p.extend_from_slice(b"ijklmnopqrst\0mysql_native_password\0");
-    packet(0, &p)
+    GREETING.to_vec()
 }
 
 fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
@@ -24,12 +27,8 @@ fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
     b
 }
 
-const OK: &[u8] = &[0x07, 0, 0, 2, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00];
-
 fn denied() -> Vec<u8> {
-    let msg =
-        b"\xff\x15\x04#28000Access denied for user 'haproxy'@'localhost' (using password: NO)";
-    packet(2, msg)
+    DENIED.to_vec()
 }
 
 fn check(login: Option<(&str, Client)>, reply: &[u8]) -> Verdict {
@@ -71,8 +70,7 @@ fn without_a_user_nothing_is_sent_and_the_handshake_decides() {
     assert!(matches!(&s[0], Step::Connect(c) if c.linger));
     assert!(sends(&s).is_empty());
     let v = check(None, &handshake());
-    let version = "5.5.5-10.11.6-MariaDB-0+deb12u1";
-    assert_eq!(v, Verdict::Pass(CheckStatus::L7Ok, version.into()));
+    assert_eq!(v, Verdict::Pass(CheckStatus::L7Ok, VERSION.into()));
 }
 
 #[test]
@@ -89,19 +87,26 @@ fn with_a_user_the_login_reply_decides() {
     let user = Some(("haproxy", Client::Post41));
     let mut ok = handshake();
     ok.extend_from_slice(OK);
-    let version = "5.5.5-10.11.6-MariaDB-0+deb12u1";
     assert_eq!(
         check(user, &ok),
-        Verdict::Pass(CheckStatus::L7Ok, version.into())
+        Verdict::Pass(CheckStatus::L7Ok, VERSION.into())
     );
 
     let mut refused = handshake();
     refused.extend_from_slice(&denied());
-    let want = "1045 Access denied for user 'haproxy'@'localhost' (using password: NO)";
+    let want = "1045 Access denied for user 'nosuch'@'localhost' (using password: NO)";
     assert_eq!(
         check(user, &refused),
         Verdict::Fail(CheckStatus::L7Sts, want.into())
     );
+}
+
+#[test]
+fn pre_41_logins_are_answered_the_same_way() {
+    let mut ok = handshake();
+    ok.extend_from_slice(b"\x03\x00\x00\x02\x00\x00\x00"); // as captured
+    let v = check(Some(("haproxy", Client::Pre41)), &ok);
+    assert_eq!(v, Verdict::Pass(CheckStatus::L7Ok, VERSION.into()));
 }
 
 #[test]

@@ -115,9 +115,16 @@ mod tests {
         run(&s, &[b"", reply])
     }
 
-    /// PostgreSQL's answer to an unknown role (fields as the server sends them).
-    const NO_ROLE: &[u8] = b"E\x00\x00\x00\x61SFATAL\0VFATAL\0C28000\0\
-        Mrole \"haproxy\" does not exist\0Fpostinit.c\0L907\0RInitializeSessionInfo\0\0";
+    /// PostgreSQL 15's answers, as captured: a host not in pg_hba.conf;
+    /// trust authentication (then a missing database, which HAProxy does
+    /// not read); a SCRAM challenge.
+    const NO_HBA: &[u8] = b"E\x00\x00\x00\x99SFATAL\x00VFATAL\x00C28000\x00Mno pg_hba.conf entry \
+        for host \"127.0.0.1\", user \"nosuch\", database \"nosuch\", no encryption\x00Fauth.c\x00\
+        L544\x00RClientAuthentication\x00\x00";
+    const TRUST: &[u8] =
+        b"R\x00\x00\x00\x08\x00\x00\x00\x00E\x00\x00\x00[SFATAL\x00VFATAL\x00C3D000\x00\
+        Mdatabase \"pguser\" does not exist\x00Fpostinit.c\x00L948\x00RInitPostgres\x00\x00";
+    const SCRAM: &[u8] = b"R\x00\x00\x00\x17\x00\x00\x00\nSCRAM-SHA-256\x00\x00";
 
     #[test]
     fn startup_is_haproxys_bytes() {
@@ -132,18 +139,18 @@ mod tests {
     #[test]
     fn authentication_requests_pass() {
         let ok = Verdict::Pass(CheckStatus::L7Ok, "PostgreSQL server is ok".into());
-        // AuthenticationOk (trust) followed by parameters, MD5 with salt,
-        // SASL with its mechanisms.
-        assert_eq!(check(b"R\0\0\0\x08\0\0\0\0S\0\0\0\x16"), ok);
+        // AuthenticationOk (trust), MD5 with its salt, SASL.
+        assert_eq!(check(TRUST), ok);
         assert_eq!(check(b"R\0\0\0\x0c\0\0\0\x05\x01\x02\x03\x04"), ok);
-        assert_eq!(check(b"R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0"), ok);
+        assert_eq!(check(SCRAM), ok);
     }
 
     #[test]
     fn an_error_fails_with_the_servers_message() {
-        let want = "FATAL: role \"haproxy\" does not exist";
+        let want = "FATAL: no pg_hba.conf entry for host \"127.0.0.1\", user \"nosuch\", \
+            database \"nosuch\", no encryption";
         assert_eq!(
-            check(NO_ROLE),
+            check(NO_HBA),
             Verdict::Fail(CheckStatus::L7Rsp, want.into())
         );
     }
@@ -172,7 +179,7 @@ mod tests {
 
     #[test]
     fn survives_any_input() {
-        let fixtures = [NO_ROLE, b"R\0\0\0\x08\0\0\0\0", b"E\0\0\0\x05S"];
+        let fixtures = [NO_HBA, TRUST, SCRAM, b"E\0\0\0\x05S"];
         never_panics(&NoError, &fixtures);
         never_panics(&AuthRequest, &fixtures);
     }

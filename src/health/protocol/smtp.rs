@@ -147,6 +147,23 @@ mod tests {
     const EHLO: &[u8] = b"250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n\
         250-8BITMIME\r\n250 SMTPUTF8\r\n";
     const BYE: &[u8] = b"221 2.0.0 Bye\r\n";
+    /// Exim 4.96's dialogue, as captured.
+    const EXIM: [&[u8]; 3] = [
+        b"220 vm ESMTP Exim 4.96 Tue, 01 Dec 2026 12:28:12 +0000\r\n",
+        b"250-vm Hello localhost [127.0.0.1]\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n\
+            250-PIPELINING\r\n250-PIPECONNECT\r\n250-CHUNKING\r\n250-STARTTLS\r\n250-PRDR\r\n\
+            250 HELP\r\n",
+        b"221 vm closing connection\r\n",
+    ];
+
+    #[test]
+    fn exim_passes() {
+        let v = check(&EXIM);
+        assert_eq!(
+            v,
+            Verdict::Pass(CheckStatus::L7Ok, "221 vm closing connection".into())
+        );
+    }
 
     #[test]
     fn sends_the_verb_then_quit_on_a_lingering_connect() {
