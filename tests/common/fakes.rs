@@ -305,5 +305,6 @@ pub(crate) use text::Smtp;
 mod watch;
 #[allow(unused_imports)]
 pub(crate) use watch::{
-    Checked, Row, SLOW, Shows, assert_cases, check_conf, listen, shows, six, through,
+    Cases, Checked, Row, SLOW, Shows, assert_cases, check_conf, listen, only, shows, six, through,
+    without,
 };
