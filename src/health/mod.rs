@@ -41,6 +41,7 @@ mod exchange;
 mod probe;
 mod protocol;
 mod rules;
+pub(crate) mod tls;
 
 use conn::CheckConn;
 use exchange::{Advance, Pending, advance, describe};
