@@ -128,10 +128,26 @@ impl TlsConn {
             Err(e) => {
                 // Best effort: tell the server why with the queued alert.
                 let _ = self.push();
-                Err(io::Error::new(io::ErrorKind::InvalidData, e))
+                Err(tls_error(e))
             }
         }
     }
+}
+
+/// A TLS failure as the check's message: rustls' words, but a certificate
+/// error of l4lb's own (a name mismatch) or an unknown issuer said plainly.
+fn tls_error(e: rustls::Error) -> io::Error {
+    use rustls::{CertificateError, Error};
+    let why = match &e {
+        Error::InvalidCertificate(CertificateError::Other(other)) => {
+            format!("invalid peer certificate: {other}")
+        }
+        Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "invalid peer certificate: signed by no CA of ca-file (UnknownIssuer)".into()
+        }
+        _ => e.to_string(),
+    };
+    io::Error::new(io::ErrorKind::InvalidData, why)
 }
 
 /// What [`TlsConn::pull`] got from the socket.
