@@ -42,6 +42,7 @@ mod probe;
 mod protocol;
 mod rules;
 mod state;
+pub(crate) mod tls;
 
 use conn::CheckConn;
 use exchange::{Advance, Pending, advance, describe};
