@@ -315,3 +315,30 @@ fn survives_any_input() {
         }
     }
 }
+
+/// HAProxy 2.6's requests for the same `http-check send` lines, as
+/// captured on the wire.
+#[test]
+fn requests_match_haproxys_on_the_wire() {
+    let mut post = req("POST", "/check", "HTTP/1.1");
+    post.body = b"{q:1}".to_vec();
+    let mut keep_10 = req("GET", "/", "HTTP/1.0");
+    keep_10.headers = vec![("Connection".into(), "keep-alive".into())];
+    let mut keep_11 = keep_10.clone();
+    keep_11.version = "HTTP/1.1".into();
+    let cases: [(&HttpRequest, &[u8]); 4] = [
+        (&HttpRequest::default(), b"OPTIONS / HTTP/1.0\r\n\r\n"),
+        (
+            &post,
+            b"POST /check HTTP/1.1\r\ncontent-length: 5\r\nconnection: close\r\n\r\n{q:1}",
+        ),
+        (
+            &keep_10,
+            b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n",
+        ),
+        (&keep_11, b"GET / HTTP/1.1\r\n\r\n"),
+    ];
+    for (r, want) in cases {
+        assert_eq!(request(r), want, "{r:?}");
+    }
+}
