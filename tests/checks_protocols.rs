@@ -256,21 +256,11 @@ fn ssl_hello_cases() -> Cases<()> {
 
 #[test]
 fn ssl_hello_chk_wants_a_tls_record_back() {
-    let cases = without(ssl_hello_cases(), &["slow"]);
+    let cases = ssl_hello_cases();
     let _c = assert_cases("ssl", "option ssl-hello-chk", &cases);
     let hello = cases[0].1.last_request().unwrap();
     assert_eq!(&hello[..3], b"\x16\x03\x00", "an SSLv3 handshake record");
     assert_eq!(hello[5], 1, "a ClientHello");
-}
-
-#[test]
-#[ignore = "l4lb differs from HAProxy 2.6: no ServerHello in time is L7TOUT; HAProxy's ssl-hello rule says L6TOUT"]
-fn ssl_hello_chk_timeout_is_l6tout_as_haproxy() {
-    let _c = assert_cases(
-        "ssl",
-        "option ssl-hello-chk",
-        &only(ssl_hello_cases(), &["slow"]),
-    );
 }
 
 const ROLE_MASTER: &str = "option tcp-check\ntcp-check send info\\ replication\\r\\n\n\

@@ -49,8 +49,10 @@ pub(crate) struct Row {
     pub status: String,
     pub weight: String,
     pub check_status: String,
+    /// `check_desc: last_chk`, HAProxy's status text and the check's words.
     pub check_desc: String,
     pub agent_status: String,
+    /// `agent_desc: last_agt`.
     pub agent_desc: String,
 }
 
@@ -120,15 +122,10 @@ impl Checked {
                 .unwrap_or_else(|| panic!("no column {name}"));
             row.get(i).map(|v| v.to_string()).unwrap_or_default()
         };
-        // HAProxy's check_desc is the status's fixed text; what the check
-        // found is in last_chk (l4lb says it all in check_desc).
-        let (check_desc, agent_desc) = match self.proc {
-            Proc::L4lb(_) => (col("check_desc"), col("agent_desc")),
-            Proc::Haproxy(_) => (
-                format!("{}: {}", col("check_desc"), col("last_chk")),
-                format!("{}: {}", col("agent_desc"), col("last_agt")),
-            ),
-        };
+        // check_desc is the status's fixed text ("Layer7 wrong status"),
+        // last_chk what the check found (the server's words): both, here.
+        let check_desc = format!("{}: {}", col("check_desc"), col("last_chk"));
+        let agent_desc = format!("{}: {}", col("agent_desc"), col("last_agt"));
         Row {
             status: col("status"),
             weight: col("weight"),
@@ -142,17 +139,24 @@ impl Checked {
     /// Waits (up to 5 s) until `ok(row)`; returns the row, or panics with
     /// the last one seen and the log.
     pub(crate) fn wait(&self, px: &str, sv: &str, what: &str, ok: impl Fn(&Row) -> bool) -> Row {
-        let mut last = Row::default();
-        let held = wait_until(Duration::from_secs(5), || {
-            last = self.row(px, sv);
-            ok(&last)
-        });
+        let (last, held) = self.try_wait(px, sv, ok);
         assert!(
             held,
             "{px}/{sv}: never {what}; last {last:?}; log:\n{}",
             self.log_text()
         );
         last
+    }
+
+    /// Waits (up to 5 s) until `ok(row)`: the last row seen, and whether
+    /// it held.
+    pub(crate) fn try_wait(&self, px: &str, sv: &str, ok: impl Fn(&Row) -> bool) -> (Row, bool) {
+        let mut last = Row::default();
+        let held = wait_until(Duration::from_secs(5), || {
+            last = self.row(px, sv);
+            ok(&last)
+        });
+        (last, held)
     }
 
     /// Waits until the server's status is `status` and its check status is
