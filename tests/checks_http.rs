@@ -275,3 +275,28 @@ fn log_health_checks_logs_each_check_result_change() {
     wait_log_line(&c, &["Health check for server lhc/s succeeded"]);
     c.wait_for("lhc", "s", "UP", &["L7OK"]);
 }
+
+/// HAProxy logs every check whose result differs from the last one, the
+/// one that flips the state included ("status: 0/1 DOWN"), with its
+/// status text and the server's words ("Layer7 wrong status, code: 503,
+/// info: \"Service Unavailable\"").
+#[test]
+#[ignore = "l4lb differs from HAProxy 2.6: no \"Health check ...\" line for the result that changes the state, and the reason reads \"503 Service Unavailable (L7STS)\""]
+fn log_health_checks_logs_the_result_that_flips_the_state_as_haproxy() {
+    let fake = Fake::http(HttpReply::new(200, ""));
+    let lines = "option httpchk GET /health\noption log-health-checks";
+    let (_, s) = listen("flip", lines, &[("s", fake.addr(), "")]);
+    let c = Checked::start(&s);
+    c.wait_for("flip", "s", "UP", &["L7OK"]);
+    fake.set_mode(Mode::Wrong);
+    c.wait_for("flip", "s", "DOWN", &["L7STS"]);
+    let line = wait_log_line(
+        &c,
+        &["Health check for server flip/s failed", "status: 0/1 DOWN"],
+    );
+    assert!(
+        line.contains("reason: Layer7 wrong status, code: 503"),
+        "{line}"
+    );
+    assert!(line.contains("info: \"Service Unavailable\""), "{line}");
+}
