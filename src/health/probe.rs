@@ -52,6 +52,27 @@ pub(super) struct Probe {
     pub(super) next_at: Option<Instant>,
 }
 
+/// The Host header of an HTTP check's first request, without its port.
+fn http_host(kind: &CheckKind) -> Option<String> {
+    let CheckKind::Http(h) = kind else {
+        return None;
+    };
+    let req = h.rules.iter().find_map(|r| match r {
+        crate::config::HttpRule::Send(req) => Some(req),
+        _ => None,
+    })?;
+    let (_, host) = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))?;
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None if host.matches(':').count() == 1 => host.split(':').next().unwrap_or(host),
+        None => host,
+    };
+    Some(name.to_string())
+}
+
 /// A TLS connect's configuration and SNI, or why there is none.
 pub(super) type TlsFor = Result<(Arc<rustls::ClientConfig>, Option<String>), String>;
 
@@ -85,10 +106,13 @@ impl Probe {
             ([], true) => tls.alpn.clone(),
             (list, _) => list.to_vec(),
         };
-        let sni = rule
-            .sni
-            .clone()
-            .or_else(|| rule.default.then(|| tls.sni.clone()).flatten());
+        // As HAProxy: the rule's `sni`, else the server's `check-sni`, else
+        // for an HTTP check's default connect the Host it sends.
+        let sni = rule.sni.clone().or_else(|| {
+            rule.default
+                .then(|| tls.sni.clone().or_else(|| http_host(&self.kind)))
+                .flatten()
+        });
         let made = match self.tls_configs.iter().find(|(a, _)| *a == alpn) {
             Some((_, config)) => Arc::clone(config),
             None => match super::tls::client_config(tls, &alpn) {
