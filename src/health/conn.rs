@@ -32,8 +32,6 @@ impl CheckConn {
     /// (from [`tls::client_config`], which holds `verify`, the CAs and
     /// `verifyhost`), sending `sni` as the server name if given. Nothing
     /// is sent until [`CheckConn::handshake`].
-    // The prober's open() calls it once wired for issue 12.
-    #[allow(dead_code)]
     pub(super) fn tls(
         stream: Stream,
         config: Arc<ClientConfig>,

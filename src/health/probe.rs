@@ -45,10 +45,36 @@ pub(super) struct Probe {
     pub(super) slowstart: Duration,
     /// The check in progress.
     pub(super) pending: Option<Pending>,
+    /// rustls configurations made for its TLS connects, by ALPN list.
+    pub(super) tls_configs: Vec<(Vec<String>, Arc<rustls::ClientConfig>)>,
     /// The one live entry in the schedule: the next check, or the deadline
     /// of the connect in progress. Other entries for this probe are stale.
     pub(super) next_at: Option<Instant>,
 }
+
+/// The Host header of an HTTP check's first request, without its port.
+fn http_host(kind: &CheckKind) -> Option<String> {
+    let CheckKind::Http(h) = kind else {
+        return None;
+    };
+    let req = h.rules.iter().find_map(|r| match r {
+        crate::config::HttpRule::Send(req) => Some(req),
+        _ => None,
+    })?;
+    let (_, host) = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))?;
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None if host.matches(':').count() == 1 => host.split(':').next().unwrap_or(host),
+        None => host,
+    };
+    Some(name.to_string())
+}
+
+/// A TLS connect's configuration and SNI, or why there is none.
+pub(super) type TlsFor = Result<(Arc<rustls::ClientConfig>, Option<String>), String>;
 
 /// What a finished check found.
 pub(super) enum Outcome {
@@ -64,6 +90,40 @@ impl Probe {
     /// Whether checks stop here: a passive-only server fully back UP.
     pub(super) fn at_rest(&self) -> bool {
         self.check.passive_only && self.server.check_up() && self.health == self.max_health()
+    }
+
+    /// The TLS of a connect step, if it has any: the configuration (made
+    /// once per ALPN list) and the SNI. Err when it cannot be made.
+    pub(super) fn tls_for(&mut self, rule: &ConnectRule) -> Option<TlsFor> {
+        let tls = self.check.tls.as_ref();
+        if !(rule.ssl || (rule.default && tls.is_some_and(|t| t.check_ssl))) {
+            return None;
+        }
+        let Some(tls) = tls else {
+            return Some(Err("no TLS settings for this server's checks".into()));
+        };
+        let alpn = match (&rule.alpn[..], rule.default) {
+            ([], true) => tls.alpn.clone(),
+            (list, _) => list.to_vec(),
+        };
+        // As HAProxy: the rule's `sni`, else the server's `check-sni`, else
+        // for an HTTP check's default connect the Host it sends.
+        let sni = rule.sni.clone().or_else(|| {
+            rule.default
+                .then(|| tls.sni.clone().or_else(|| http_host(&self.kind)))
+                .flatten()
+        });
+        let made = match self.tls_configs.iter().find(|(a, _)| *a == alpn) {
+            Some((_, config)) => Arc::clone(config),
+            None => match super::tls::client_config(tls, &alpn) {
+                Ok(config) => {
+                    self.tls_configs.push((alpn, Arc::clone(&config)));
+                    config
+                }
+                Err(why) => return Some(Err(why)),
+            },
+        };
+        Some(Ok((made, sni)))
     }
 
     /// Where its results are shown: the `check_*` or the `agent_*` columns.
@@ -187,6 +247,7 @@ pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
                 steps,
                 slowstart: conf.slowstart,
                 pending: None,
+                tls_configs: Vec::new(),
                 next_at: None,
             };
             server.agent.enabled.store(conf.agent.is_some(), Relaxed);
@@ -276,6 +337,7 @@ mod tests {
             steps: protocol::steps(&CheckKind::Connect),
             slowstart: Duration::ZERO,
             pending: None,
+            tls_configs: Vec::new(),
             next_at: None,
         }
     }

@@ -39,14 +39,11 @@ pub(crate) const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// Errors (for `l4lb -c` at load time): `verify required` with no
 /// `ca-file`, a CA file or directory that is missing, unreadable, not PEM
 /// or holds no certificate, a `check-sni` that is no host name.
-// Called by the conf (at load time) and the prober once they are wired
-// for issue 12.
-#[allow(dead_code)]
 pub(crate) fn client_config(tls: &CheckTls, alpn: &[String]) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = match (tls.verify, &tls.ca_file) {
         (false, _) => None,
-        (true, Some(ca)) => Some(Arc::new(load_roots(ca)?)),
+        (true, Some(ca)) => Some(load_roots(ca)?),
         (true, None) => {
             return Err(
                 "verify is required (HAProxy's default) but no ca-file is set: \
@@ -92,7 +89,7 @@ pub(crate) fn server_name(sni: Option<&str>) -> Result<ServerName<'static>, Stri
 /// The trusted CAs: a PEM file of one or more, a directory of them
 /// (HAProxy: its `.pem`, `.crt` and `.cer` files, dot files left out), or
 /// the system's (`SSL_CERT_DIR` if set, as HAProxy, else [`SYSTEM_BUNDLE`]).
-fn load_roots(ca: &CaFile) -> Result<RootCertStore, String> {
+fn load_roots(ca: &CaFile) -> Result<Roots, String> {
     let path = match ca {
         CaFile::Path(p) => p.clone(),
         CaFile::System => match std::env::var_os("SSL_CERT_DIR") {
@@ -106,9 +103,11 @@ fn load_roots(ca: &CaFile) -> Result<RootCertStore, String> {
         vec![path.clone()]
     };
     let mut roots = RootCertStore::empty();
+    let mut certs = Vec::new();
     for file in &files {
         for der in CertificateDer::pem_file_iter(file).map_err(|e| ca_error(file, &e))? {
             let der = der.map_err(|e| ca_error(file, &e))?;
+            certs.push(der.clone());
             roots
                 .add(der)
                 .map_err(|e| format!("ca-file {}: bad CA certificate: {e}", file.display()))?;
@@ -120,7 +119,19 @@ fn load_roots(ca: &CaFile) -> Result<RootCertStore, String> {
             path.display()
         ));
     }
-    Ok(roots)
+    Ok(Roots {
+        store: Arc::new(roots),
+        certs,
+    })
+}
+
+/// The trusted certificates of a `ca-file`: as trust anchors, and as they
+/// are, since a server showing one of them itself (a self-signed
+/// certificate put in `ca-file`) is trusted too, as OpenSSL (so HAProxy)
+/// does.
+struct Roots {
+    store: Arc<RootCertStore>,
+    certs: Vec<CertificateDer<'static>>,
 }
 
 fn ca_dir_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -148,7 +159,7 @@ fn ca_error(file: &Path, e: &rustls::pki_types::pem::Error) -> String {
 /// HAProxy's server certificate checks (see the module doc).
 struct Verifier {
     /// The trusted CAs; None for `verify none`.
-    roots: Option<Arc<RootCertStore>>,
+    roots: Option<Roots>,
     verifyhost: Option<String>,
     algorithms: WebPkiSupportedAlgorithms,
 }
@@ -175,13 +186,15 @@ impl ServerCertVerifier for Verifier {
             return Ok(ServerCertVerified::assertion());
         };
         let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        if !roots.certs.iter().any(|c| c == end_entity) {
+            verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                &roots.store,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         let (expected, from) = match server_name {
             ServerName::DnsName(sni) => (Some(sni.as_ref()), "the SNI"),
             _ => (self.verifyhost.as_deref(), "verifyhost"),

@@ -27,7 +27,9 @@ const NAME: &str = "check.example";
 
 fn tls(verify: bool, ca_file: Option<PathBuf>) -> CheckTls {
     CheckTls {
+        check_ssl: true,
         verify,
+        verify_from_global: false,
         ca_file: ca_file.map(CaFile::Path),
         sni: None,
         verifyhost: None,
