@@ -73,6 +73,18 @@ fn http_host(kind: &CheckKind) -> Option<String> {
     Some(name.to_string())
 }
 
+/// `503 Service Unavailable` -> (503, `Service Unavailable`).
+pub(super) fn split_code(text: &str) -> (u32, &str) {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    match (digits, text.as_bytes().get(3)) {
+        (3, None | Some(b' ' | b'-')) => (
+            text[..3].parse().unwrap_or(0),
+            text[3..].trim_start_matches([' ', '-']),
+        ),
+        _ => (0, text),
+    }
+}
+
 /// A TLS connect's configuration and SNI, or why there is none.
 pub(super) type TlsFor = Result<(Arc<rustls::ClientConfig>, Option<String>), String>;
 
@@ -179,6 +191,12 @@ impl Probe {
                 (*status, why.as_str())
             }
         };
+        // HTTP and SMTP replies: the code apart, as HAProxy shows them.
+        let (code, desc) = match (&self.kind, &self.role) {
+            (CheckKind::Http(_) | CheckKind::Smtp { .. }, Role::Health) => split_code(desc),
+            _ => (0, desc),
+        };
+        c.code.store(code, Relaxed);
         c.status.store(status as u8, Relaxed);
         c.duration_ms.store(took.as_millis() as u64, Relaxed);
         c.health.store(self.health, Relaxed);
@@ -205,9 +223,12 @@ impl Probe {
                 if self.health < self.max_health() {
                     self.health += 1;
                 }
-                if !was_up && self.health >= self.check.rise {
+                // As HAProxy: from `rise` on, one pass is full health.
+                if self.health >= self.check.rise {
                     self.health = self.max_health();
-                    return Some(true);
+                    if !was_up {
+                        return Some(true);
+                    }
                 }
             }
             Outcome::Failed(..) => {
