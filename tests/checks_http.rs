@@ -281,7 +281,6 @@ fn log_health_checks_logs_each_check_result_change() {
 /// status text and the server's words ("Layer7 wrong status, code: 503,
 /// info: \"Service Unavailable\"").
 #[test]
-#[ignore = "l4lb differs from HAProxy 2.6: no \"Health check ...\" line for the result that changes the state, and the reason reads \"503 Service Unavailable (L7STS)\""]
 fn log_health_checks_logs_the_result_that_flips_the_state_as_haproxy() {
     let fake = Fake::http(HttpReply::new(200, ""));
     let lines = "option httpchk GET /health\noption log-health-checks";
