@@ -27,7 +27,13 @@ fn httpchk_get_passes_on_2xx_and_fails_on_every_bad_answer() {
             shows("DOWN", &["L7RSP"], ""),
         ],
     );
-    let _c = assert_cases("h", "option httpchk GET /health", &cases);
+    let c = assert_cases("h", "option httpchk GET /health", &cases);
+    assert_eq!(
+        c.row("h_right", "s").check_code,
+        "200",
+        "check_code: the status"
+    );
+    assert_eq!(c.row("h_wrong", "s").check_code, "503");
     let req = cases[0].1.last_request().unwrap();
     assert_eq!(
         req, b"GET /health HTTP/1.0\r\n\r\n",

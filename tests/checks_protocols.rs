@@ -212,7 +212,13 @@ const SMTP_DIFFERS: &[&str] = &["refused", "closemid"];
 #[test]
 fn smtpchk_says_helo_localhost_by_default() {
     let cases = without(smtp_cases(), SMTP_DIFFERS);
-    let _c = assert_cases("smtp", "option smtpchk", &cases);
+    let c = assert_cases("smtp", "option smtpchk", &cases);
+    assert_eq!(
+        c.row("smtp_right", "s").check_code,
+        "221",
+        "check_code: QUIT's reply"
+    );
+    assert_eq!(c.row("smtp_wrong", "s").check_code, "554");
     let said = cases[0].1.last_request().unwrap();
     assert_eq!(said, b"HELO localhost\r\nQUIT\r\n");
 }
@@ -220,7 +226,13 @@ fn smtpchk_says_helo_localhost_by_default() {
 #[test]
 fn smtpchk_ehlo_takes_a_multi_line_250() {
     let cases = without(smtp_cases(), SMTP_DIFFERS);
-    let _c = assert_cases("esmtp", "option smtpchk EHLO fake.example", &cases);
+    let c = assert_cases("esmtp", "option smtpchk EHLO fake.example", &cases);
+    assert_eq!(
+        c.row("esmtp_right", "s").check_code,
+        "221",
+        "check_code: QUIT's reply"
+    );
+    assert_eq!(c.row("esmtp_wrong", "s").check_code, "554");
     let said = cases[0].1.last_request().unwrap();
     assert_eq!(said, b"EHLO fake.example\r\nQUIT\r\n");
 }
@@ -392,4 +404,49 @@ fn clients_reach_only_the_mysql_server_that_passes() {
         "every client reached good"
     );
     assert!(!bad.got("client-"), "none reached bad");
+}
+
+/// HAProxy's check_code: the MySQL error number, the LDAP resultCode, and 0
+/// for a tcp-check rule set that passed (redis-check, pgsql-check).
+#[test]
+#[ignore = "l4lb differs from HAProxy 2.6: check_code is empty for mysql-check (1130, 1045), ldap-check (49, 0), redis-check and pgsql-check (0)"]
+fn check_code_is_haproxys_for_mysql_ldap_redis_and_pgsql() {
+    let refused = Fake::mysql();
+    refused.set_mode(Mode::Wrong);
+    let denied = Fake::mysql();
+    denied.set(MysqlAuth::Denied);
+    let bad_bind = Fake::ldap();
+    bad_bind.set_mode(Mode::Wrong);
+    let (bind, redis, pg) = (Fake::ldap(), Fake::redis("master"), Fake::pgsql());
+    let cases = [
+        (
+            "refused",
+            "option mysql-check user u",
+            refused.addr(),
+            "1130",
+        ),
+        ("denied", "option mysql-check user u", denied.addr(), "1045"),
+        ("bad_bind", "option ldap-check", bad_bind.addr(), "49"),
+        ("bind", "option ldap-check", bind.addr(), "0"),
+        ("redis", "option redis-check", redis.addr(), "0"),
+        ("pg", "option pgsql-check user u", pg.addr(), "0"),
+    ];
+    let sections: String = cases
+        .iter()
+        .map(|(n, l, at, _)| listen(n, l, &[("s", *at, "")]).1)
+        .collect();
+    let c = Checked::start(&sections);
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter_map(|(n, _, _, code)| {
+            let (last, held) = c.try_wait(n, "s", |r| r.check_code == *code);
+            (!held).then(|| {
+                format!(
+                    "{n}: want check_code {code}, got {:?} ({})",
+                    last.check_code, last.check_status
+                )
+            })
+        })
+        .collect();
+    assert!(wrong.is_empty(), "not as HAProxy:\n{}", wrong.join("\n"));
 }

@@ -49,6 +49,9 @@ pub(crate) struct Row {
     pub status: String,
     pub weight: String,
     pub check_status: String,
+    /// HAProxy's check_code: the HTTP status, SMTP reply code, MySQL error
+    /// number, LDAP resultCode...
+    pub check_code: String,
     /// `check_desc: last_chk`, HAProxy's status text and the check's words.
     pub check_desc: String,
     pub agent_status: String,
@@ -130,6 +133,7 @@ impl Checked {
             status: col("status"),
             weight: col("weight"),
             check_status: col("check_status"),
+            check_code: col("check_code"),
             check_desc,
             agent_status: col("agent_status"),
             agent_desc,
