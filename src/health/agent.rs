@@ -24,7 +24,7 @@ impl Judge for Line {
     }
 
     fn describe(&self) -> String {
-        "the agent's reply".into()
+        "agent reply".into()
     }
 }
 
