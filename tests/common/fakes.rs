@@ -9,6 +9,10 @@
 //! Each fake listens on 127.0.0.1 on a reserved port (see `free_port`), in
 //! a thread per connection; drop stops it: its sockets are shut down and
 //! every thread joined.
+//!
+//! `watch` runs l4lb in front of them and waits on `show stat`; with
+//! `CHECKS_WITH_HAPROXY=/usr/sbin/haproxy` the same tests run HAProxy
+//! instead, which is how their expectations were taken from HAProxy 2.6.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -294,6 +298,7 @@ pub(crate) fn line(buf: &[u8]) -> Option<usize> {
 mod binary;
 mod http;
 mod text;
+mod watch;
 
 // Not every test binary uses every helper.
 #[allow(unused_imports)]
@@ -302,7 +307,6 @@ pub(crate) use binary::{MysqlAuth, PgAuth, mysql_user, pg_user};
 pub(crate) use http::{Framing, HttpReply, Role, request_line, request_path};
 #[allow(unused_imports)]
 pub(crate) use text::Smtp;
-mod watch;
 #[allow(unused_imports)]
 pub(crate) use watch::{
     Cases, Checked, Row, SLOW, Shows, assert_cases, check_conf, listen, only, shows, six, through,
