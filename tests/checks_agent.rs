@@ -28,42 +28,21 @@ fn start_agents(data: &Backend, agents: &[Fake<String>]) -> Checked {
     Checked::start(&sections)
 }
 
-/// Whether l4lb's word `got` is HAProxy's `want`; unless `exact`, also
-/// where l4lb says otherwise (pinned by the ignored
-/// `agent_words_are_haproxys`): "DRAIN" for HAProxy's "DRAIN (agent)" (a
-/// drained server with an agent), L7OK for its CHECKED (an answer with no
-/// up/down/fail/stopped word), L7RSP for its L7TOUT on a NUL-led line.
-fn same(want: &str, got: &str, exact: bool) -> bool {
-    want == got
-        || !exact
-            && matches!(
-                (want, got),
-                ("DRAIN (agent)", "DRAIN") | ("CHECKED", "L7OK") | ("L7TOUT", "L7RSP")
-            )
-}
-
 /// Waits until listen `a{i}`'s server has `status` and `weight`.
 fn wait_state(c: &Checked, i: usize, status: &str, weight: &str) -> Row {
     let what = format!("{status} at weight {weight}");
     c.wait(&format!("a{i}"), "s", &what, |r| {
-        same(status, &r.status, false) && r.weight == weight
+        (status == &r.status) && r.weight == weight
     })
 }
 
 #[test]
 fn each_agent_answer_sets_state_and_weight_as_haproxy() {
-    agent_answers(false);
+    agent_answers();
 }
 
-#[test]
-#[ignore = "l4lb differs from HAProxy 2.6 in words: DRAIN for DRAIN (agent), agent_status L7OK for CHECKED, L7RSP for L7TOUT on a NUL-led agent line"]
-fn agent_words_are_haproxys() {
-    agent_answers(true);
-    agent_failures(true);
-}
-
-/// Each answer's state, weight and agent status, `exact` as [`same`].
-fn agent_answers(exact: bool) {
+/// Each answer's state, weight and agent status, as HAProxy 2.6 shows them.
+fn agent_answers() {
     let data = Backend::echo();
     // (answer, status, weight, agent_status) as HAProxy 2.6 shows them.
     let table = [
@@ -89,9 +68,9 @@ fn agent_answers(exact: bool) {
         .filter_map(|(i, &(answer, status, weight, agent_status))| {
             let reason = answer.split('#').nth(1).unwrap_or_default();
             let ok = |r: &Row| {
-                same(status, &r.status, exact)
+                (status == &r.status)
                     && r.weight == weight
-                    && same(agent_status, &r.agent_status, exact)
+                    && (agent_status == &r.agent_status)
                     && r.agent_desc.contains(reason)
             };
             let (last, held) = c.try_wait(&format!("a{i}"), "s", ok);
@@ -134,7 +113,7 @@ fn drain_and_maint_last_until_ready_and_weights_until_the_next_percentage() {
     wait_state(&c, 2, "UP", "80");
     let row = c.wait("a0", "s", "agent L7OK", |r| r.agent_status == "L7OK");
     assert!(
-        same("DRAIN (agent)", &row.status, false) && row.weight == "80",
+        ("DRAIN (agent)" == &row.status) && row.weight == "80",
         "{row:?}"
     );
     let row = c.wait("a1", "s", "agent L7OK", |r| r.agent_status == "L7OK");
@@ -151,12 +130,11 @@ fn drain_and_maint_last_until_ready_and_weights_until_the_next_percentage() {
 
 #[test]
 fn an_agent_that_fails_to_answer_takes_nothing_down() {
-    agent_failures(false);
+    agent_failures();
 }
 
-/// Agents that answer wrong, late, not at all, or garbage; `exact` as
-/// [`same`].
-fn agent_failures(exact: bool) {
+/// Agents that answer wrong, late, not at all, or garbage.
+fn agent_failures() {
     let data = Backend::echo();
     let modes = [
         Mode::Right,
@@ -191,7 +169,7 @@ fn agent_failures(exact: bool) {
         let what = format!("{status}, agent {agent:?}");
         c.wait(&format!("a{i}"), "s", &what, |r| {
             r.status == *status
-                && agent.iter().any(|a| same(a, &r.agent_status, exact))
+                && agent.iter().any(|a| (a == &r.agent_status))
                 && r.check_status == "L4OK"
         });
     }
@@ -210,9 +188,7 @@ fn a_drained_server_gets_no_new_clients() {
         ],
     );
     let c = Checked::start(&s);
-    c.wait("l", "two", "drained", |r| {
-        same("DRAIN (agent)", &r.status, false)
-    });
+    c.wait("l", "two", "drained", |r| ("DRAIN (agent)" == &r.status));
     c.wait("l", "one", "up", |r| {
         r.status == "UP" && r.agent_status == "L7OK"
     });
