@@ -32,7 +32,7 @@ fn start_agents(data: &Backend, agents: &[Fake<String>]) -> Checked {
 fn wait_state(c: &Checked, i: usize, status: &str, weight: &str) -> Row {
     let what = format!("{status} at weight {weight}");
     c.wait(&format!("a{i}"), "s", &what, |r| {
-        (status == &r.status) && r.weight == weight
+        r.status == status && r.weight == weight
     })
 }
 
@@ -68,9 +68,9 @@ fn agent_answers() {
         .filter_map(|(i, &(answer, status, weight, agent_status))| {
             let reason = answer.split('#').nth(1).unwrap_or_default();
             let ok = |r: &Row| {
-                (status == &r.status)
+                r.status == status
                     && r.weight == weight
-                    && (agent_status == &r.agent_status)
+                    && r.agent_status == agent_status
                     && r.agent_desc.contains(reason)
             };
             let (last, held) = c.try_wait(&format!("a{i}"), "s", ok);
@@ -169,7 +169,7 @@ fn agent_failures() {
         let what = format!("{status}, agent {agent:?}");
         c.wait(&format!("a{i}"), "s", &what, |r| {
             r.status == *status
-                && agent.iter().any(|a| (a == &r.agent_status))
+                && agent.iter().any(|a| *a == r.agent_status)
                 && r.check_status == "L4OK"
         });
     }
@@ -188,7 +188,7 @@ fn a_drained_server_gets_no_new_clients() {
         ],
     );
     let c = Checked::start(&s);
-    c.wait("l", "two", "drained", |r| ("DRAIN (agent)" == &r.status));
+    c.wait("l", "two", "drained", |r| r.status == "DRAIN (agent)");
     c.wait("l", "one", "up", |r| {
         r.status == "UP" && r.agent_status == "L7OK"
     });
