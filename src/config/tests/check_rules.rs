@@ -11,6 +11,12 @@ fn http(c: &Config) -> &HttpCheck {
     }
 }
 
+/// The check TLS settings of server `name`.
+fn tls_of(c: &Config, name: &str) -> CheckTls {
+    let check = server(c, name).check.as_ref().expect("a check");
+    check.tls.clone().expect("TLS settings")
+}
+
 fn request(c: &Config) -> &HttpRequest {
     http(c)
         .rules
@@ -237,50 +243,23 @@ fn check_ssl_verifies_by_default_and_needs_a_ca_file() {
          server s4 127.0.0.1:6444 check check-ssl verify none",
         ca.display()
     )));
-    let tls = server(&c, "s3")
-        .check
-        .as_ref()
-        .unwrap()
-        .tls
-        .clone()
-        .unwrap();
+    let tls = tls_of(&c, "s3");
     assert!(tls.verify);
     assert_eq!(tls.ca_file, Some(CaFile::Path(ca.clone())));
     assert_eq!((tls.sni.as_deref(), tls.alpn.len()), (Some("api.local"), 2));
-    assert!(
-        !server(&c, "s4")
-            .check
-            .as_ref()
-            .unwrap()
-            .tls
-            .as_ref()
-            .unwrap()
-            .verify
-    );
+    assert!(!tls_of(&c, "s4").verify);
     let based = load(&format!(
         "global\n ca-base {}\n ssl-server-verify required\n{}",
         dir.display(),
         in_backend("server s3 127.0.0.1:6443 check check-ssl ca-file ca.pem")
     ));
-    let tls = server(&based, "s3")
-        .check
-        .as_ref()
-        .unwrap()
-        .tls
-        .clone()
-        .unwrap();
+    let tls = tls_of(&based, "s3");
     assert_eq!(tls.ca_file, Some(CaFile::Path(ca)));
     let global_none = load(&format!(
         "global\n ssl-server-verify none\n{}",
         in_backend("server s3 127.0.0.1:6443 check check-ssl")
     ));
-    let tls = server(&global_none, "s3")
-        .check
-        .as_ref()
-        .unwrap()
-        .tls
-        .clone()
-        .unwrap();
+    let tls = tls_of(&global_none, "s3");
     assert!(
         !tls.verify,
         "ssl-server-verify none is the default of verify"
