@@ -40,7 +40,7 @@ trap cleanup EXIT
 B=${PORT_BASE:-18600}
 REDIS1=$((B + 1)) REDIS2=$((B + 2)) PG=$((B + 3)) MARIADB=$((B + 4)) LDAP=$((B + 5)) SMTP=$((B + 6))
 TLS=$((B + 7)) API1=$((B + 8)) API2=$((B + 9)) NODE1=$((B + 10)) NODE2=$((B + 11)) AGENT=$((B + 12)) APP=$((B + 13))
-LISTENS=(redis_ping redis_master postgres galera ldap smtp tls_passthrough kube_apiserver kube_apiserver_connect pg_primary pg_replicas app)
+LISTENS=(redis_ping redis_master postgres postgres_rejected galera galera_nouser ldap smtp tls_passthrough kube_apiserver kube_apiserver_connect pg_primary pg_replicas app)
 HA_FE=$((B + 40)) LB_FE=$((B + 60)) # first frontend port of each proxy, one per listen in order
 INTER_MS=500 RISE=2 FALL=3           # pg_primary's default-server line
 SLACK_MS=500                         # allowed on top of the check timings (a loaded 2-core machine)
@@ -106,6 +106,8 @@ setup() { # the data directories, made once per run
   chown postgres "$W/pg" "$W/pgrun"
   chown mysql "$W/mariadb" "$W/myrun"
   "${AS_POSTGRES[@]}" "$PG_BIN/initdb" -D "$W/pg" -U postgres --auth=trust -N >"$W/initdb.log" 2>&1 || die "initdb failed: $(tail -5 "$W/initdb.log")"
+  # pg_hba.conf: the user "rejected" is turned away (first match wins), everyone else trusted.
+  sed -i '1i host all rejected 127.0.0.1/32 reject' "$W/pg/pg_hba.conf"
   mysql_install_db --no-defaults --datadir="$W/mariadb" --user=mysql --auth-root-authentication-method=socket \
     --skip-test-db >"$W/mysql_install_db.log" 2>&1 || die "mysql_install_db failed: $(tail -5 "$W/mysql_install_db.log")"
   printf 'include /etc/ldap/schema/core.schema\npidfile %s/ldap/slapd.pid\nargsfile %s/ldap/slapd.args\n' "$W" "$W" >"$W/slapd.conf"
@@ -185,7 +187,7 @@ wait_socket() { # NAME SOCK: up to 10 s for show stat to answer
 
 # ---- show stat ----
 declare -A EXP=() # px/sv -> expected "STATUS[:WEIGHT[:AGENT_STATUS]]"
-declare -A HA=() LB=() # px/sv -> "status<TAB>check_status<TAB>weight<TAB>agent_status<TAB>raw", last snapshot
+declare -A HA=() LB=() # px/sv -> "status<TAB>check_status<TAB>weight<TAB>agent_status<TAB>last_chk<TAB>last_agt<TAB>raw"
 LB_REFUSED=""
 snap() { # reads both proxies' show stat into HA and LB
   local key rest
@@ -196,7 +198,7 @@ snap() { # reads both proxies' show stat into HA and LB
   while IFS=$'\t' read -r key rest; do LB[$key]=$rest; done < <(
     echo "show stat" | socat -t 2 - "UNIX-CONNECT:$W/l4lb/stats.sock" 2>/dev/null | python3 "$HELP" rows)
 }
-field() { # N "status<TAB>check_status<TAB>weight<TAB>agent_status<TAB>raw": field N (1-based)
+field() { # N SNAPSHOT_VALUE: field N (1-based) of it
   local IFS=$'\t' f
   read -r -a f <<<"$2"
   echo "${f[$(($1 - 1))]:-}"
@@ -236,12 +238,14 @@ settle() {
   printf '\n== %s (settled: haproxy %s, l4lb %s)\n' "$step" "$ha_ms" "$lb_ms"
   table "$step" "$@"
 }
-verdict() { # ROW: PASS if l4lb's row is what is expected and its check_status is HAProxy's
+verdict() { # ROW: PASS if l4lb's row is what is expected and its check_status HAProxy's ("* ", in progress, aside)
   local ha=${HA[$1]:-} lb=${LB[$1]:-}
   meets "$1" "$ha" || { echo "FAIL(haproxy: not ${EXP[$1]})"; return; }
   [ -n "$LB_REFUSED" ] && { echo "FAIL"; return; }
   meets "$1" "$lb" || { echo "FAIL"; return; }
-  [ "$(field 2 "$ha")" = "$(field 2 "$lb")" ] || { echo "FAIL(check_status)"; return; }
+  local ha_chk lb_chk
+  ha_chk=$(field 2 "$ha") lb_chk=$(field 2 "$lb")
+  [ "${ha_chk#\* }" = "${lb_chk#\* }" ] || { echo "FAIL(check_status)"; return; }
   [[ $1 == app/* ]] && [ "$(field 4 "$ha")" != "$(field 4 "$lb")" ] && { echo "FAIL(agent_status)"; return; }
   echo PASS
 }
@@ -262,7 +266,7 @@ table() { # STEP ROW...
     if [ -n "$LB_REFUSED" ]; then lbtxt="conf refused"; else lbtxt=$(desc "$row" "$lb"); fi
     printf '%-30s %-18s | %-26s | %-26s | %s\n' "$row" "${EXP[$row]}" "$(desc "$row" "$ha")" "$lbtxt" "$v"
     if [ "$v" != PASS ] && [ -z "$LB_REFUSED" ]; then
-      printf '    haproxy show stat: %s\n    l4lb show stat:    %s\n' "$(field 5 "$ha")" "$(field 5 "$lb")"
+      printf '    haproxy show stat: %s\n    l4lb show stat:    %s\n' "$(field 7 "$ha")" "$(field 7 "$lb")"
     fi
     RESULTS+=("$(printf '%-4s %-36s %-30s haproxy=%-24s l4lb=%s' "${v%%(*}" "$step" "$row" "$(desc "$row" "$ha")" "$lbtxt")")
     [ "$v" = PASS ] || FAILS=$((FAILS + 1))
@@ -294,20 +298,31 @@ EXP=(
   [kube_apiserver/api1]=UP [kube_apiserver_connect/api1]=UP
   [pg_primary/pg1]=UP [pg_primary/pg2]=DOWN [pg_replicas/pg1]=DOWN [pg_replicas/pg2]=UP
   [app/app1]=UP:75
+  [redis_ping/not_redis]=DOWN [postgres/not_pg]=DOWN [postgres_rejected/pg]=DOWN [galera/not_db]=DOWN
+  [galera_nouser/db1]=DOWN [ldap/not_ldap]=DOWN [smtp/not_mta]=DOWN [tls_passthrough/not_tls]=DOWN
+  [kube_apiserver/not_tls]=DOWN
 )
 ALL=(redis_ping/redis1 redis_ping/redis2 redis_master/redis1 redis_master/redis2 postgres/pg galera/db1
   ldap/ldap1 smtp/mta1 tls_passthrough/tls1 kube_apiserver/api1 kube_apiserver_connect/api1
-  pg_primary/pg1 pg_primary/pg2 pg_replicas/pg1 pg_replicas/pg2 app/app1)
+  pg_primary/pg1 pg_primary/pg2 pg_replicas/pg1 pg_replicas/pg2 app/app1
+  redis_ping/not_redis postgres/not_pg postgres_rejected/pg galera/not_db galera_nouser/db1 ldap/not_ldap
+  smtp/not_mta tls_passthrough/not_tls kube_apiserver/not_tls)
 settle "start: every check" "${ALL[@]}"
+printf '\nlast_chk (and last_agt), not judged: what each says of its last check\n'
+for row in "${ALL[@]}"; do
+  printf '%-30s haproxy: %s\n%-30s l4lb:    %s\n' "$row" "$(field 5 "${HA[$row]:-}")${HA[$row]:+ / }$(field 6 "${HA[$row]:-}")" "" \
+    "$([ -n "$LB_REFUSED" ] && echo "conf refused" || echo "$(field 5 "${LB[$row]:-}") / $(field 6 "${LB[$row]:-}")")"
+done
 
-# down_up STEP DAEMON ROW...: stops DAEMON, its ROWs DOWN; starts it, UP again.
+# down_up STEP DAEMON ROW...: stops DAEMON, its ROWs DOWN; starts it, back as they were.
 down_up() {
   local step=$1 daemon=$2 row
+  local -A was=()
   shift 2
-  for row in "$@"; do EXP[$row]=DOWN; done
+  for row in "$@"; do was[$row]=${EXP[$row]} EXP[$row]=DOWN; done
   stop "$daemon"
   settle "$step: stopped" "$@"
-  for row in "$@"; do EXP[$row]=UP; done
+  for row in "$@"; do EXP[$row]=${was[$row]}; done
   start "$daemon"
   settle "$step: started" "$@"
 }

@@ -15,7 +15,8 @@
                           until NEW answered and OLD did not for 1 s (or TIMEOUT s), and
                           prints "first_new_ms last_old_ms" (-1 when never seen).
   rows                    reads a `show stat` CSV on stdin and prints one line per server:
-                          px/sv, status, check_status, weight, agent_status, the raw line
+                          px/sv, status, check_status, weight, agent_status, last_chk,
+                          last_agt, the raw line
                           (tab-separated; the CSV's header names the columns).
 The servers run until killed (the script holds their pids); follow and rows return.
 """
@@ -133,7 +134,7 @@ def rows():
     if not lines or not lines[0].startswith("# "):
         return
     cols = next(csv.reader([lines[0][2:]]))
-    want = ("status", "check_status", "weight", "agent_status")
+    want = ("status", "check_status", "weight", "agent_status", "last_chk", "last_agt")
     for raw in lines[1:]:
         f = next(csv.reader([raw]), [])
         if len(f) < len(cols) or f[1] in ("FRONTEND", "BACKEND"):
