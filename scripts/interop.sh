@@ -44,7 +44,7 @@ LISTENS=(redis_ping redis_master postgres postgres_rejected galera galera_nouser
 HA_FE=$((B + 40)) LB_FE=$((B + 60)) # first frontend port of each proxy, one per listen in order
 INTER_MS=500 RISE=2 FALL=3           # pg_primary's default-server line
 SLACK_MS=500                         # allowed on top of the check timings (a loaded 2-core machine)
-WAIT_S=20                            # the longest any transition may take
+WAIT_S=10                            # the longest any transition may take (HAProxy's: 3 s)
 
 # ---- tools ----
 pg_bin() { local d=(/usr/lib/postgresql/*/bin/postgres); [ -x "${d[-1]}" ] && dirname "${d[-1]}"; }
@@ -250,7 +250,9 @@ verdict() { # ROW: PASS if l4lb's row is what is expected and its check_status H
   echo PASS
 }
 desc() { # ROW STATE: what the table shows of a snapshot value
-  if [[ $1 == app/* ]]; then
+  if [ -z "$2" ]; then
+    echo "(no row)"
+  elif [[ $1 == app/* ]]; then
     echo "$(field 1 "$2") w$(field 3 "$2") agent $(field 4 "$2")"
   else
     echo "$(field 1 "$2") $(field 2 "$2")"
@@ -286,7 +288,10 @@ spawn haproxy haproxy -db -f "$W/haproxy/interop.cfg"
 wait_socket haproxy "$W/haproxy/stats.sock" || die "haproxy did not start: $(tail -5 "$W/haproxy.log")"
 if "$L4LB" -c -f "$W/l4lb/interop.cfg" >"$W/l4lb.check" 2>&1; then
   spawn l4lb "$L4LB" -f "$W/l4lb/interop.cfg"
-  wait_socket l4lb "$W/l4lb/stats.sock" || die "l4lb did not start: $(tail -5 "$W/l4lb.log")"
+  if ! wait_socket l4lb "$W/l4lb/stats.sock"; then
+    LB_REFUSED="did not start: $(tail -1 "$W/l4lb.log")"
+    echo "l4lb: $LB_REFUSED"
+  fi
 else
   LB_REFUSED=$(grep -m1 -v -i '^l4lb: configuration is invalid' "$W/l4lb.check" || head -1 "$W/l4lb.check")
   echo "l4lb: conf refused: $LB_REFUSED"
