@@ -16,7 +16,8 @@
 # says "conf refused: <first error>" and every row fails.
 # Usage: scripts/interop.sh   (root, Debian: installs what it needs with apt-get)
 # Env: PORT_BASE=N (18600): ports N+1..N+13 for the servers, N+40.. and N+60.. for the proxies.
-#      L4LB=path: use that binary instead of building target/release/l4lb.
+#      L4LB=path: use that binary instead of building target/release/l4lb (L4LB=/usr/sbin/haproxy
+#      checks the script itself: HAProxy in both columns must give every row PASS).
 #      KEEP=1: leave the temp dir (logs, confs, show stat snapshots) in place.
 set -euo pipefail
 export LC_ALL=C
@@ -71,6 +72,7 @@ if [ -z "${L4LB:-}" ]; then
   cargo build --release --quiet --bin l4lb
   L4LB=$ROOT/${CARGO_TARGET_DIR:-target}/release/l4lb
 fi
+echo "l4lb column: $L4LB"
 
 # ---- daemons: start NAME, stop NAME (by pid), each waited for ----
 forget() { # PID: drop from PIDS once reaped
