@@ -37,6 +37,7 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "interop: kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # through cleanup too
 
 B=${PORT_BASE:-18600}
 REDIS1=$((B + 1)) REDIS2=$((B + 2)) PG=$((B + 3)) MARIADB=$((B + 4)) LDAP=$((B + 5)) SMTP=$((B + 6))
