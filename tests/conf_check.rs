@@ -110,15 +110,15 @@ fn http_mode_is_refused_with_file_line_and_keyword() {
     assert_invalid(&text, 6, "mode", "mode http is not supported; use mode tcp");
 }
 
-/// HAProxy runs HTTP checks on mode tcp backends; l4lb cannot yet, and
-/// says so rather than advise removing the check.
+/// A check l4lb cannot run yet is refused, and the message says so rather
+/// than advise removing the check.
 #[test]
-fn http_check_is_refused_without_removal_advice() {
+fn a_check_l4lb_cannot_run_is_refused_without_removal_advice() {
     assert_invalid(
-        &format!("{VALID}    option httpchk GET /health\n"),
+        &format!("{VALID}    option spop-check\n"),
         12,
-        "option httpchk",
-        "cannot run HTTP health checks yet",
+        "option spop-check",
+        "cannot run SPOP health checks yet",
     );
 }
 
@@ -181,7 +181,7 @@ fn every_bad_option_of_a_line_is_reported_once() {
         .replace("    server s2 127.0.0.1:9002 disabled\n", "")
         .replace(
             "server s1 127.0.0.1:9001",
-            "server s1 127.0.0.1:9001 weight 300 check-ssl inter soon",
+            "server s1 127.0.0.1:9001 weight 300 check-send-proxy inter soon",
         );
     let path = dir.write("bad.conf", &text);
     let out = check(&path);
@@ -190,7 +190,7 @@ fn every_bad_option_of_a_line_is_reported_once() {
     let p = path.display();
     for want in [
         format!("{p}:9: 'weight': "),
-        format!("{p}:9: 'check-ssl': "),
+        format!("{p}:9: 'check-send-proxy': "),
         format!("{p}:9: 'inter': "),
     ] {
         assert!(err.contains(&want), "stderr lacks {want:?}:\n{err}");

@@ -30,9 +30,6 @@ pub struct Check {
     /// `check-ssl` (with `verify`, `ca-file`, `check-sni`...): the check's
     /// connection speaks TLS. The data path never does.
     pub tls: Option<CheckTls>,
-    /// `agent-check`: a second, independent probe whose answer sets the
-    /// server's state and weight.
-    pub agent: Option<Agent>,
 }
 
 /// Passive health: what `error-limit` connect failures in a row on live
@@ -64,12 +61,19 @@ pub const DEFAULT_INTER: Duration = Duration::from_secs(2);
 pub const DEFAULT_RISE: u32 = 2;
 pub const DEFAULT_FALL: u32 = 3;
 
-/// `check-ssl` and its companions on a `server` line.
+/// `check-ssl` and its companions on a `server` line: the TLS of its
+/// checks' default connect, and of any `tcp-check connect ssl` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckTls {
+    /// `check-ssl`: the default connect (the one HAProxy adds, or a rule
+    /// with `default`) speaks TLS.
+    pub check_ssl: bool,
     /// `verify required` (HAProxy's default): the certificate must chain to
     /// `ca_file`; `verify none` accepts any.
     pub verify: bool,
+    /// No `verify` on the line: the global `ssl-server-verify` decides
+    /// (applied when the whole file is built).
+    pub verify_from_global: bool,
     /// `ca-file FILE`, or `@system-ca` for the system's store.
     pub ca_file: Option<CaFile>,
     /// `check-sni NAME`: the ClientHello's server name (none by default).
@@ -90,12 +94,13 @@ pub enum CaFile {
     System,
 }
 
-/// `agent-check` settings of a server.
+/// `agent-check` settings of a server: an independent probe whose answer
+/// sets the server's state and weight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
     /// `agent-addr` / `agent-port` (the port is required).
     pub target: SocketAddr,
-    /// `agent-inter` (default: the server's `inter`).
+    /// `agent-inter` (default 2s, as HAProxy).
     pub inter: Duration,
     /// `agent-send STRING`: sent once connected (nothing by default).
     pub send: Vec<u8>,
@@ -140,6 +145,10 @@ pub enum CheckStep {
 /// Where and how a check rule (re)connects.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConnectRule {
+    /// `default`, or the connect HAProxy adds before rules that do not
+    /// start with one: the server line's check settings apply (`check-ssl`,
+    /// `check-sni`, `check-alpn`) where the rule does not set its own.
+    pub default: bool,
     /// `port P` (default: the check's port).
     pub port: Option<u16>,
     /// `addr A` (default: the check's address).
@@ -162,6 +171,16 @@ pub struct TcpExpect {
     /// `min-recv N`: wait for at least N bytes before matching.
     pub min_recv: Option<usize>,
     pub what: TcpMatch,
+}
+
+impl ConnectRule {
+    /// The connect HAProxy adds before rules that do not start with one.
+    pub fn implicit() -> ConnectRule {
+        ConnectRule {
+            default: true,
+            ..ConnectRule::default()
+        }
+    }
 }
 
 impl TcpExpect {

@@ -438,6 +438,9 @@ pub struct Backend {
     /// What every check of this backend's servers does after (or instead
     /// of) the connect: `tcp-check` rules, `httpchk`, a protocol check.
     pub checks: CheckKind,
+    /// `option log-health-checks`: every check result that changes a
+    /// server's health is logged, not only its UP/DOWN transitions.
+    pub log_health_checks: bool,
     /// `option allbackups`: with no regular server UP, balance over every
     /// backup server rather than use the first one.
     pub all_backups: bool,
@@ -491,6 +494,8 @@ pub struct ServerConf {
     /// `check` and its timing options; None = never probed (always UP).
     /// Also set, with `passive_only`, for `observe layer4` without `check`.
     pub check: Option<Check>,
+    /// `agent-check` (with `agent-port`...): runs with or without `check`.
+    pub agent: Option<Agent>,
     /// `slowstart T`: after coming back UP, the server's effective weight
     /// ramps from 1/256 of its weight to all of it over T (zero = off).
     pub slowstart: Duration,
@@ -648,6 +653,7 @@ impl ServerConf {
             shutdown_on_down: false,
             observe: None,
             check: None,
+            agent: None,
             slowstart: Duration::ZERO,
             id: None,
             minconn: 0,

@@ -8,7 +8,10 @@ use std::time::Duration;
 use super::log::LogSpec;
 use super::log_format::LineFormat;
 use super::process::{Process, SpreadChecks};
-use super::{Balance, Bind, CheckStep, LogTarget, ServerConf, SourceAddr, StatsAdmin, StatsSocket};
+use super::{
+    Balance, Bind, CheckKind, CheckStep, ConnectRule, HttpExpect, HttpRequest, LogTarget,
+    ServerConf, SourceAddr, StatsAdmin, StatsSocket,
+};
 
 // Where a keyword is accepted: a bit per section role; `listen` is both
 // frontend and backend, so it accepts either kind of keyword.
@@ -89,6 +92,10 @@ pub(super) struct Global {
     pub(super) description: Option<String>,
     /// TLS keywords accepted with no effect, in the order first seen.
     pub(super) no_effect: Vec<String>,
+    /// `ssl-server-verify none|required`: the checks' `verify` default.
+    pub(super) ssl_server_verify: Option<bool>,
+    /// `ca-base DIR`: where a relative `ca-file` is.
+    pub(super) ca_base: Option<std::path::PathBuf>,
 }
 
 /// Values of a defaults or proxy section; None = inherit or default.
@@ -118,15 +125,12 @@ pub(super) struct Settings {
     /// Each bind with its line, to report a duplicate where it is.
     pub(super) binds: Vec<(Bind, usize)>,
     pub(super) servers: Vec<ServerConf>,
-    /// `option tcp-check`.
-    pub(super) tcp_check: Option<bool>,
+    /// The check option and the `tcp-check` / `http-check` rules.
+    pub(super) checks: CheckLines,
     /// `option allbackups`.
     pub(super) all_backups: Option<bool>,
     /// `default-server` option words, applied before each server's own.
     pub(super) default_server: Vec<String>,
-    /// `tcp-check` steps, with the line of the first (for a warning).
-    pub(super) tcp_check_steps: Vec<CheckStep>,
-    pub(super) tcp_check_line: Option<usize>,
     /// `log` lines (inherited ones first; `no log` empties it), with the
     /// line of the last one written in the section itself.
     pub(super) log: Vec<LogSpec>,
@@ -265,4 +269,53 @@ pub(super) fn check_name(name: &str) -> Result<(), String> {
             "invalid name '{name}': use letters, digits, '-', '_', '.' and ':'"
         )),
     }
+}
+
+/// A section's check option and rules (see `keywords::checks`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct CheckLines {
+    /// The last check option (`option tcp-check`, `httpchk`, `mysql-check`...)
+    /// and its line; None: the connect alone.
+    pub(super) option: Option<(CheckOption, usize)>,
+    /// `tcp-check` rules, with the line of the first.
+    pub(super) tcp: Vec<CheckStep>,
+    pub(super) tcp_line: Option<usize>,
+    /// `http-check` rules, with the line of the first.
+    pub(super) http: Vec<HttpDraft>,
+    pub(super) http_line: Option<usize>,
+    /// `http-check disable-on-404`.
+    pub(super) disable_on_404: bool,
+    /// The rules came from a defaults section: the section's own first
+    /// rule replaces them all, as in HAProxy.
+    pub(super) inherited: bool,
+    /// `option log-health-checks`.
+    pub(super) log_health: Option<bool>,
+}
+
+/// A check option as written.
+#[derive(Debug, Clone)]
+pub(super) enum CheckOption {
+    Tcp,
+    /// `option httpchk`, with the request it describes.
+    Http(HttpRequest),
+    Other(CheckKind),
+}
+
+/// An `http-check` rule as written: a send's unset parts come from
+/// `option httpchk` when the backend is built.
+#[derive(Debug, Clone)]
+pub(super) enum HttpDraft {
+    Connect(ConnectRule),
+    Send(SendDraft),
+    Expect(HttpExpect),
+}
+
+/// `http-check send` as written.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SendDraft {
+    pub(super) method: Option<String>,
+    pub(super) uri: Option<String>,
+    pub(super) version: Option<String>,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Option<Vec<u8>>,
 }

@@ -398,6 +398,12 @@ impl Prober {
             let why = format!("cannot register a check socket: {e}");
             return Opened::Failed(Outcome::Failed(CheckStatus::SockErr, why));
         }
+        let tls = probe.check.tls.as_ref();
+        let want_tls = rule.ssl || (rule.default && tls.is_some_and(|t| t.check_ssl));
+        if want_tls {
+            let why = "TLS checks are not built into this binary yet".to_string();
+            return Opened::Failed(Outcome::Failed(CheckStatus::L6Rsp, why));
+        }
         let conn = CheckConn::Plain(stream);
         if let Some(p) = &mut probe.pending {
             // The previous connection (if any) closes here.

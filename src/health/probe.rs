@@ -179,7 +179,6 @@ mod tests {
             target: addr,
             passive_only: false,
             tls: None,
-            agent: None,
         };
         Probe {
             server: crate::testutil::server_from(&conf),

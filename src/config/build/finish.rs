@@ -3,7 +3,6 @@
 //! bound twice, stats pages; then the `Config` with the flags applied.
 
 use super::*;
-use crate::config::CheckKind;
 
 impl Builder {
     /// Checks the sections as a whole and builds the Config.
@@ -129,6 +128,8 @@ impl Builder {
         if let Err(msg) = backend_servers(&mut servers, s.source.as_ref()) {
             self.err(p.line, role_name(p.role), msg);
         }
+        let checks = self.checks(p, warnings);
+        self.check_tls(p, &checks, &mut servers);
         let backend = Backend {
             name: p.name.clone(),
             description: s.description.clone(),
@@ -144,11 +145,8 @@ impl Builder {
             timeout_queue: s.timeout(T_QUEUE).unwrap_or(connect),
             timeout_check: s.timeout(T_CHECK),
             all_backups: s.all_backups.unwrap_or(false),
-            checks: if s.tcp_check == Some(true) {
-                CheckKind::TcpCheck(s.tcp_check_steps.clone())
-            } else {
-                CheckKind::Connect
-            },
+            checks,
+            log_health_checks: s.checks.log_health.unwrap_or(false),
             tcp_keepalive: s.srvtcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),
             // Set by `finish` once every proxy is known.
@@ -159,14 +157,6 @@ impl Builder {
         };
         if let Some(msg) = maxqueue_refused(&backend) {
             self.err(p.line, role_name(p.role), msg);
-        }
-        if let (Some(line), false) = (s.tcp_check_line, s.tcp_check == Some(true)) {
-            warnings.push(format!(
-                "tcp-check rules from {} in {} {} are not used without `option tcp-check`",
-                self.at(line),
-                role_name(p.role),
-                p.name
-            ));
         }
         if let (Some(line), BE) = (s.log_line.filter(|l| *l > p.line), p.role) {
             warnings.push(format!(

@@ -27,6 +27,8 @@ use super::{
 };
 use crate::cli::Args;
 
+/// A backend's check rules and its servers' check TLS.
+mod checks;
 /// The checks of the file as a whole, once every section is read.
 mod finish;
 
@@ -415,6 +417,8 @@ impl Builder {
     /// line in error is kept in `failed`, so that what it would have set
     /// is not missed a second time.
     fn section_lines(&mut self, s: &Section, role: u8, settings: &mut Settings, anonymous: bool) {
+        // Check rules from a defaults section are replaced by the section's own.
+        settings.checks.inherited = true;
         for l in &s.lines {
             let kw = l.words[0].as_str();
             let done = if anonymous && ANONYMOUS_DEFAULTS_REFUSED.contains(&kw) {

@@ -9,12 +9,13 @@ use super::log::LOG_USAGE;
 use super::raw::{ALL, BE, DEF, FE, Ignored, Settings, Why, accepted_in, role_name};
 use crate::config::text::Line;
 
+use checks::{HTTP_CHECK_USAGE, TCP_CHECK_USAGE, http_check, tcp_check};
 use global::GLOBAL_KEYWORDS;
 use http::ignored_keyword;
 use log_format::{log_format, log_format_sd};
 use proxy::{
-    TCP_CHECK_USAGE, balance, bind, default_backend, description, hash_type, log, maxconn, mode,
-    no_option, option, retries, retry_on, tcp_check, timeout,
+    balance, bind, default_backend, description, hash_type, log, maxconn, mode, no_option, option,
+    retries, retry_on, timeout,
 };
 use refused::{HTTP_ONLY, NOT_YET, not_yet};
 use server::{SERVER_USAGE, default_server, server};
@@ -22,6 +23,8 @@ use sockopts::{
     BACKLOG_MASK, FULLCONN_MASK, ID_MASK, SOURCE_MASK, backlog, fullconn, proxy_id, source,
 };
 
+/// Check options and `tcp-check` / `http-check` rules.
+mod checks;
 /// The global section: its keywords, `stats` and logging lines.
 mod global;
 /// HTTP-only settings HAProxy accepts and ignores in mode tcp.
@@ -35,6 +38,10 @@ mod proxy;
 /// The refused HAProxy keywords and their messages.
 mod refused;
 mod server;
+/// Server options of the checks: TLS (`check-ssl`...) and the agent.
+mod server_checks;
+/// The draft a server line's options write, and the option table's shape.
+mod server_draft;
 /// Socket options and limits of binds, servers and proxies.
 mod sockopts;
 /// `mode http` sections that serve the stats page, and `stats` lines.
@@ -241,9 +248,15 @@ const KEYWORDS: &[Keyword] = &[
     },
     Keyword {
         name: "tcp-check",
-        mask: BE,
+        mask: DEF | BE,
         usage: TCP_CHECK_USAGE,
         parse: tcp_check,
+    },
+    Keyword {
+        name: "http-check",
+        mask: DEF | BE,
+        usage: HTTP_CHECK_USAGE,
+        parse: http_check,
     },
     Keyword {
         name: "description",

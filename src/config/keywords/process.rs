@@ -34,6 +34,7 @@ pub(super) const PROCESS_KEYWORDS: &[&str] = &[
     "max-spread-checks",
     "ca-base",
     "crt-base",
+    "ssl-server-verify",
 ];
 
 /// Parses `kw` if it is a process keyword; None when it is not one.
@@ -249,6 +250,7 @@ fn is_tls_default(kw: &str) -> bool {
         || kw.starts_with("ssl-default-server-")
         || kw == "ca-base"
         || kw == "crt-base"
+        || kw == "ssl-server-verify"
 }
 
 /// Settings for TLS that l4lb never does: accepted so that a haproxy.cfg
@@ -256,6 +258,24 @@ fn is_tls_default(kw: &str) -> bool {
 fn tls_default(g: &mut Global, kw: &str, args: &[String]) -> Result<(), Bad> {
     if args.is_empty() {
         return Err(bad(format!("expects a value: {kw} ...")));
+    }
+    match (kw, args) {
+        ("ca-base", [dir]) => {
+            g.ca_base = Some(PathBuf::from(dir));
+            return Ok(());
+        }
+        ("ssl-server-verify", [v]) => {
+            g.ssl_server_verify = Some(match v.as_str() {
+                "none" => false,
+                "required" => true,
+                _ => return Err(bad("accepted: ssl-server-verify none|required")),
+            });
+            return Ok(());
+        }
+        ("ca-base" | "ssl-server-verify", _) => {
+            return Err(bad(format!("expects one value: {kw} ...")));
+        }
+        _ => {}
     }
     if !g.no_effect.iter().any(|k| k == kw) {
         g.no_effect.push(kw.to_string());

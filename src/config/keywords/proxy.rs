@@ -10,7 +10,8 @@ use super::super::raw::{
 use super::super::values::{
     BALANCE_ACCEPTED, TIME_UNITS, bind_addr, is_l7_balance, number, parse_balance, parse_time,
 };
-use super::super::{Balance, Bind, CheckStep, TcpExpect, TcpMatch};
+use super::super::{Balance, Bind};
+use super::checks;
 use super::http::{self, LOG_FORMAT_SLOT, ignored_option, ignored_timeout};
 use super::refused::{
     BIND_NOT_YET, OPTION_HTTP_ONLY, OPTION_NOT_YET, RETRY_ON_HTTP_ONLY, http_only, not_yet,
@@ -144,52 +145,6 @@ pub(super) fn hash_type(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         return Err(bad(msg));
     }
     Ok(())
-}
-
-pub(super) const TCP_CHECK_USAGE: &str = "tcp-check connect | send STRING | send-binary HEX | \
-                               expect string STRING | expect binary HEX";
-
-/// One `tcp-check` line. The connect is always the first step, so only a
-/// leading `tcp-check connect` (without options) is accepted.
-pub(super) fn tcp_check(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
-    let usage = || bad(format!("expects: {TCP_CHECK_USAGE}"));
-    let step = match c.args {
-        [verb] if verb == "connect" && s.tcp_check_steps.is_empty() => None,
-        [verb, ..] if verb == "connect" => {
-            let msg = "only a first `tcp-check connect` without options is implemented yet";
-            return Err(bad_kw("tcp-check connect", msg));
-        }
-        [verb, text] if verb == "send" => Some(CheckStep::Send(text.clone().into_bytes())),
-        [verb, hex] if verb == "send-binary" => Some(CheckStep::Send(unhex(hex)?)),
-        [verb, kind, text] if verb == "expect" && kind == "string" => Some(CheckStep::Expect(
-            TcpExpect::plain(TcpMatch::String(text.clone().into_bytes())),
-        )),
-        [verb, kind, hex] if verb == "expect" && kind == "binary" => Some(CheckStep::Expect(
-            TcpExpect::plain(TcpMatch::Binary(unhex(hex)?)),
-        )),
-        [verb, ..] if verb == "expect" => {
-            let msg = "only `expect string STRING` and `expect binary HEX` are implemented yet";
-            return Err(bad_kw("tcp-check expect", msg));
-        }
-        _ => return Err(usage()),
-    };
-    s.tcp_check_line.get_or_insert(c.line);
-    if let Some(step) = step {
-        s.tcp_check_steps.push(step);
-    }
-    Ok(())
-}
-
-/// Bytes from hex text (`send-binary 50494e47`).
-fn unhex(hex: &str) -> Result<Vec<u8>, Bad> {
-    let bad_hex = || bad(format!("'{hex}' is not an even number of hex digits"));
-    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.is_ascii() {
-        return Err(bad_hex());
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad_hex()))
-        .collect()
 }
 
 pub(super) fn timeout(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
@@ -339,11 +294,6 @@ const OPTIONS: &[Opt] = &[
         set: |s, on| s.srvtcpka = Some(on),
     },
     Opt {
-        name: "tcp-check",
-        mask: DEF | BE,
-        set: |s, on| s.tcp_check = Some(on),
-    },
-    Opt {
         name: "allbackups",
         mask: DEF | BE,
         set: |s, on| s.all_backups = Some(on),
@@ -441,6 +391,9 @@ fn set_option(s: &mut Settings, c: &Ctx, args: &[String], on: bool) -> Result<()
         )));
     };
     let kw = format!("{prefix} {name}");
+    if let Some(done) = checks::option(s, c, name, rest, on) {
+        return done;
+    }
     if let Some(done) = ignored_option(s, name, c.line, on) {
         return done;
     }

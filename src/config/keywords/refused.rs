@@ -28,7 +28,12 @@ pub(super) fn not_yet(keyword: &str) -> Bad {
 /// Why l4lb refuses rather than ignores `keyword`, and what to do.
 fn advice(keyword: &str) -> String {
     let w = keyword.rsplit(' ').next().unwrap_or(keyword);
-    if let Some(kind) = check_kind(w) {
+    let rules = match keyword.split(' ').next() {
+        Some("http-check") => Some("HTTP"),
+        Some("tcp-check") => Some("tcp-check"),
+        _ => None,
+    };
+    if let Some(kind) = rules.or_else(|| check_kind(w)) {
         return format!(
             "l4lb cannot run {kind} health checks yet: the servers would be checked by a \
              TCP connect only, which is weaker; l4lb refuses to start rather than weaken the check"
@@ -165,7 +170,6 @@ pub(super) const HTTP_ONLY: &[&str] = &[
 
 /// HAProxy proxy keywords l4lb may support later; refused, never ignored.
 pub(super) const NOT_YET: &[&str] = &[
-    "http-check",
     "unique-id-format",
     "server-template",
     "error-log-format",
@@ -238,10 +242,7 @@ pub(super) const SERVER_NOT_YET: &[&str] = &[
     "send-proxy-v2-ssl",
     "send-proxy-v2-ssl-cn",
     "ssl",
-    "verify",
-    "verifyhost",
     "sni",
-    "ca-file",
     "crt",
     "crl-file",
     "ciphers",
@@ -253,18 +254,10 @@ pub(super) const SERVER_NOT_YET: &[&str] = &[
     "resolve-net",
     "resolve-opts",
     "init-addr",
-    "agent-check",
-    "agent-port",
-    "agent-inter",
-    "agent-addr",
-    "agent-send",
     "on-marked-up",
     "track",
     "namespace",
-    "check-ssl",
     "check-send-proxy",
-    "check-alpn",
-    "check-sni",
     "no-check",
     "enabled",
     "socks4",
@@ -290,15 +283,7 @@ pub(super) const OPTION_HTTP_ONLY: &[&str] =
 
 /// HAProxy options l4lb may support later.
 pub(super) const OPTION_NOT_YET: &[&str] = &[
-    "log-health-checks",
     "log-steps",
-    "httpchk",
-    "ssl-hello-chk",
-    "mysql-check",
-    "pgsql-check",
-    "redis-check",
-    "smtpchk",
-    "ldap-check",
     "spop-check",
     "external-check",
     "persist",
@@ -364,6 +349,5 @@ pub(super) const GLOBAL_NOT_YET: &[&str] = &[
     "cluster-secret",
     "ssl-engine",
     "ssl-mode-async",
-    "ssl-server-verify",
     "ssl-dh-param-file",
 ];

@@ -13,6 +13,8 @@ use super::super::{
 };
 use super::http;
 use super::refused::{SERVER_HTTP_ONLY, SERVER_NOT_YET, http_only, not_yet};
+use super::server_checks::CHECK_OPTIONS;
+use super::server_draft::{CheckDraft, ServerDraft, ServerOption, flag, valued};
 use super::sockopts;
 use super::{Bad, Ctx, bad, bad_kw};
 
@@ -125,22 +127,6 @@ pub(super) fn default_server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     Ok(())
 }
 
-/// A server line while its options are read. Check timing options are taken
-/// with or without `check` (as HAProxy) but only probe with it; which of
-/// them were given decides the defaults of the others, in `finish`.
-struct ServerDraft {
-    conf: ServerConf,
-    check: Check,
-    inter: Option<Duration>,
-    fastinter: Option<Duration>,
-    downinter: Option<Duration>,
-    observe: Observe,
-    /// `observe layer4`.
-    observing: bool,
-    /// `check`.
-    checking: bool,
-}
-
 impl ServerDraft {
     fn new(conf: ServerConf) -> ServerDraft {
         let check = Check {
@@ -152,7 +138,6 @@ impl ServerDraft {
             target: conf.addr,
             passive_only: false,
             tls: None,
-            agent: None,
         };
         let observe = Observe {
             error_limit: DEFAULT_ERROR_LIMIT,
@@ -160,6 +145,7 @@ impl ServerDraft {
         };
         ServerDraft {
             conf,
+            checks: CheckDraft::default(),
             check,
             inter: None,
             fastinter: None,
@@ -170,8 +156,12 @@ impl ServerDraft {
         }
     }
 
-    fn finish(self) -> ServerConf {
+    fn finish(self, errors: &mut Vec<Bad>) -> ServerConf {
         let mut conf = self.conf;
+        match self.checks.agent(conf.addr) {
+            Ok(agent) => conf.agent = agent,
+            Err(b) => errors.push(b.about("agent-check")),
+        }
         sockopts::minmax(&mut conf);
         if self.observing {
             conf.observe = Some(self.observe);
@@ -185,53 +175,11 @@ impl ServerDraft {
                 fastinter: self.fastinter.unwrap_or(inter),
                 downinter: self.downinter.unwrap_or(inter),
                 passive_only: !self.checking,
-                tls: None,
-                agent: None,
+                tls: self.checks.tls(),
                 ..self.check
             });
         }
         conf
-    }
-}
-
-/// One server option: how it is written (`weight N`; its first word is its
-/// name), what it says when its value is missing (None: it takes no value),
-/// and what it sets. An error without a keyword is about the option.
-struct ServerOption {
-    usage: &'static str,
-    missing: Option<&'static str>,
-    /// Takes the value; "" for an option without one.
-    set: fn(&mut ServerDraft, &str) -> Result<(), Bad>,
-}
-
-impl ServerOption {
-    fn name(&self) -> &'static str {
-        self.usage.split(' ').next().unwrap_or(self.usage)
-    }
-}
-
-/// An option without a value.
-const fn flag(
-    usage: &'static str,
-    set: fn(&mut ServerDraft, &str) -> Result<(), Bad>,
-) -> ServerOption {
-    ServerOption {
-        usage,
-        missing: None,
-        set,
-    }
-}
-
-/// An option followed by one value.
-const fn valued(
-    usage: &'static str,
-    missing: &'static str,
-    set: fn(&mut ServerDraft, &str) -> Result<(), Bad>,
-) -> ServerOption {
-    ServerOption {
-        usage,
-        missing: Some(missing),
-        set,
     }
 }
 
@@ -417,12 +365,12 @@ fn server_options(
             errors.push(b.about(word));
         }
     }
-    (draft.finish(), ignored)
+    (draft.finish(errors), ignored)
 }
 
 /// Whether `word` names a server option, l4lb's or a refused HAProxy one.
 fn is_option_name(word: &str) -> bool {
-    SERVER_OPTIONS.iter().any(|o| o.name() == word)
+    all_options().any(|o| o.name() == word)
         || SERVER_NOT_YET.contains(&word)
         || SERVER_HTTP_ONLY.contains(&word)
         || http::SERVER_OPTIONS.contains(&word)
@@ -430,7 +378,7 @@ fn is_option_name(word: &str) -> bool {
 
 /// The table entry of option `word`, or why it is refused.
 fn server_option(word: &str) -> Result<&'static ServerOption, Bad> {
-    if let Some(opt) = SERVER_OPTIONS.iter().find(|o| o.name() == word) {
+    if let Some(opt) = all_options().find(|o| o.name() == word) {
         return Ok(opt);
     }
     if SERVER_HTTP_ONLY.contains(&word) {
@@ -439,7 +387,12 @@ fn server_option(word: &str) -> Result<&'static ServerOption, Bad> {
     if SERVER_NOT_YET.contains(&word) {
         return Err(not_yet(word));
     }
-    let accepted: Vec<&str> = SERVER_OPTIONS.iter().map(|o| o.usage).collect();
+    let accepted: Vec<&str> = all_options().map(|o| o.usage).collect();
     let msg = format!("unknown server option; accepted: {}", accepted.join(", "));
     Err(bad_kw(word, msg))
+}
+
+/// Every server option: the general ones, then those of its checks.
+fn all_options() -> impl Iterator<Item = &'static ServerOption> {
+    SERVER_OPTIONS.iter().chain(CHECK_OPTIONS)
 }

@@ -42,6 +42,7 @@ fn tcp_check_steps_with_escapes_and_hex() {
     assert_eq!(
         c.backends[0].checks,
         CheckKind::TcpCheck(vec![
+            CheckStep::Connect(ConnectRule::default()),
             CheckStep::Send(b"PING\r\n".to_vec()),
             CheckStep::Expect(TcpExpect::plain(TcpMatch::String(b"+PONG".to_vec()))),
             CheckStep::Send(b"\r\n".to_vec()),
@@ -63,16 +64,28 @@ fn tcp_check_errors() {
     assert_backend_errors(&[
         ("tcp-check send-binary 0d0", 9, "tcp-check", "hex digits"),
         (
-            "tcp-check expect rstring x",
+            "tcp-check expect rstring x(",
             9,
             "tcp-check expect",
-            "implemented",
+            "bad regex",
         ),
         (
-            "tcp-check send PING\ntcp-check connect",
-            10,
+            "tcp-check connect port 99999",
+            9,
             "tcp-check connect",
-            "first",
+            "1..=65535",
+        ),
+        (
+            "tcp-check connect send-proxy",
+            9,
+            "tcp-check connect send-proxy",
+            "not implemented yet",
+        ),
+        (
+            "tcp-check expect error-status L7RSP string x",
+            9,
+            "tcp-check expect error-status",
+            "not implemented yet",
         ),
         ("tcp-check bogus", 9, "tcp-check", "expects"),
     ]);

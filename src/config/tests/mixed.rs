@@ -247,24 +247,19 @@ fn a_mode_http_proxy_is_refused_without_warnings_about_its_settings() {
 fn refusals_of_checks_and_filters_say_what_l4lb_cannot_do() {
     let cases = [
         (
-            in_backend("option httpchk GET /health"),
-            "option httpchk",
+            in_backend("option spop-check"),
+            "option spop-check",
+            "SPOP health checks",
+        ),
+        (
+            in_backend("option httpchk\nhttp-check send-state"),
+            "http-check send-state",
             "HTTP health checks",
         ),
         (
-            in_backend("http-check expect status 200"),
-            "http-check",
-            "HTTP health checks",
-        ),
-        (
-            in_backend("option mysql-check user u"),
-            "option mysql-check",
-            "MySQL health checks",
-        ),
-        (
-            in_backend("server s3 127.0.0.1:9003 check check-ssl"),
-            "check-ssl",
-            "TLS health checks",
+            in_backend("server s3 127.0.0.1:9003 check check-send-proxy"),
+            "check-send-proxy",
+            "PROXY-protocol health checks",
         ),
         (in_frontend("acl ok src 10.0.0.0/8"), "acl", "cannot filter"),
         (
@@ -299,7 +294,7 @@ fn refusals_of_checks_and_filters_say_what_l4lb_cannot_do() {
         assert!(e.msg.contains(what), "{e}");
         assert!(!e.msg.contains("remove it"), "{e}");
     }
-    let weaker = &errors(&in_backend("option httpchk"))[0].msg;
+    let weaker = &errors(&in_backend("option external-check"))[0].msg;
     assert!(
         weaker.contains("checked by a TCP connect only, which is weaker"),
         "{weaker}"
@@ -320,17 +315,18 @@ fn a_server_line_reports_every_bad_option() {
     );
     // A bad address does not hide the options' errors.
     assert_errors(
-        &in_backend("server s3 127.0.0.1 agent-check agent-port 99"),
+        &in_backend("server s3 127.0.0.1 agent-check agent-port 0 verify sometimes"),
         &[
             (9, "server", "has no port"),
-            (9, "agent-check", "agent health checks"),
-            (9, "agent-port", "agent health checks"),
+            (9, "agent-port", "1..=65535"),
+            (9, "verify", "none|required"),
+            (9, "agent-check", "needs agent-port"),
         ],
     );
     // The values of a refused option are not taken for options.
     assert_errors(
-        &in_backend("server s3 127.0.0.1:9003 ca-file /x.pem verify required check"),
-        &[(9, "ca-file", "TLS"), (9, "verify", "TLS")],
+        &in_backend("server s3 127.0.0.1:9003 crt /x.pem check ca-file"),
+        &[(9, "crt", "TLS"), (9, "ca-file", "expects a file")],
     );
     let words = "server s5 127.0.0.1:9005 weight 999 cookie x".split(' ');
     let err = server_line(&words.map(String::from).collect::<Vec<_>>()).unwrap_err();

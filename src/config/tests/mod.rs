@@ -7,6 +7,7 @@ use super::flags::Flags;
 use super::*;
 
 mod binds;
+mod check_rules;
 mod checks;
 mod defaults;
 mod flags;

@@ -101,7 +101,6 @@ fn tls_defaults_are_accepted_with_a_warning() {
         "ssl-default-bind-ciphers",
         "ssl-default-bind-options",
         "ssl-default-server-ciphers",
-        "ca-base",
         "crt-base",
     ] {
         assert!(

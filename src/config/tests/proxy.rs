@@ -90,16 +90,16 @@ fn options_and_their_no_forms() {
 fn option_errors() {
     assert_backend_errors(&[
         (
-            "option httpchk GET /",
+            "option httpchk GET / HTTP/1.1 host extra",
             9,
             "option httpchk",
-            "cannot run HTTP health checks yet",
+            "too many arguments",
         ),
         (
-            "option redis-check",
+            "option redis-check now",
             9,
             "option redis-check",
-            "cannot run Redis health checks yet",
+            "unexpected arguments",
         ),
         ("option forceclose", 9, "option forceclose", "HTTP-only"),
         (
@@ -116,12 +116,7 @@ fn option_errors() {
         ),
         ("no redispatch", 9, "no", "expects: no option NAME"),
     ]);
-    assert_frontend_errors(&[(
-        "option log-health-checks",
-        2,
-        "option log-health-checks",
-        "not implemented yet",
-    )]);
+    assert_backend_errors(&[("no option httpchk", 9, "no option httpchk", "not supported")]);
 }
 
 /// HAProxy warns about an option where it cannot act, and ignores it.

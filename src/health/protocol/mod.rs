@@ -13,7 +13,25 @@ pub(crate) fn steps(kind: &CheckKind) -> Vec<Step> {
     match kind {
         CheckKind::Connect => steps.push(Step::Connect(ConnectRule::default())),
         CheckKind::TcpCheck(rules) => tcp::steps(rules, &mut steps),
-        other => unimplemented!("{other:?} checks are not compiled yet"),
+        other => {
+            steps.push(Step::Connect(ConnectRule::default()));
+            steps.push(Step::Expect(Box::new(NotYet(format!("{other:?}")))));
+        }
     }
     steps
+}
+
+/// A check kind whose bytes are not written yet: it fails, never passes.
+#[derive(Debug)]
+struct NotYet(String);
+
+impl super::rules::Judge for NotYet {
+    fn judge(&self, _: &[u8], _: bool) -> super::rules::Verdict {
+        let why = format!("{} checks are not implemented yet", self.0);
+        super::rules::Verdict::Fail(crate::backend::CheckStatus::L7Rsp, why)
+    }
+
+    fn describe(&self) -> String {
+        self.0.clone()
+    }
 }
