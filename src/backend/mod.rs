@@ -122,6 +122,25 @@ impl CheckStatus {
             .unwrap_or(CheckStatus::Init)
     }
 
+    /// HAProxy's description of it (`show stat` check_desc).
+    pub fn description(self) -> &'static str {
+        match self {
+            CheckStatus::Init => "Initializing",
+            CheckStatus::L4Ok => "Layer4 check passed",
+            CheckStatus::L4Tout => "Layer4 timeout",
+            CheckStatus::L4Con => "Layer4 connection problem",
+            CheckStatus::L7Ok => "Layer7 check passed",
+            CheckStatus::L7Rsp => "Layer7 invalid response",
+            CheckStatus::L7Tout => "Layer7 timeout",
+            CheckStatus::SockErr => "Socket error",
+            CheckStatus::L6Ok => "Layer6 check passed",
+            CheckStatus::L6Tout => "Layer6 timeout",
+            CheckStatus::L6Rsp => "Layer6 invalid response",
+            CheckStatus::L7Okc => "Layer7 check conditionally passed",
+            CheckStatus::L7Sts => "Layer7 wrong status",
+        }
+    }
+
     /// HAProxy's name for it (`show stat` check_status).
     pub fn name(self) -> &'static str {
         match self {
@@ -204,8 +223,16 @@ pub struct Server {
     /// Slow start: the share of its weight the server gets now, in
     /// 1/[`RAMP_FULL`] steps (1..=RAMP_FULL). Written only by the prober.
     ramp: AtomicU32,
+    /// HAProxy's NOLB: an HTTP check under `disable-on-404` got a 404, so
+    /// the server is UP but takes no new connections. Written by the prober.
+    nolb: AtomicBool,
+    /// Its `agent-check` said down (or fail, stopped): DOWN whatever the
+    /// health check says, until the agent says up. Written by the prober.
+    agent_down: AtomicBool,
     pub stats: ServerStats,
     pub check: CheckStats,
+    /// The `agent-check`'s results, shown as the `agent_*` columns.
+    pub agent: CheckStats,
 }
 
 /// A full ramp: the server has its whole weight.
@@ -229,8 +256,11 @@ impl Server {
             observe: Mutex::new(None),
             up: AtomicBool::new(true),
             ramp: AtomicU32::new(RAMP_FULL),
+            nolb: AtomicBool::new(false),
+            agent_down: AtomicBool::new(false),
             stats: ServerStats::default(),
             check: CheckStats::default(),
+            agent: CheckStats::default(),
         };
         server.apply_conf(conf);
         server
@@ -394,12 +424,40 @@ impl Server {
     /// READY, weighted and UP: it would take connections if it had a slot.
     #[inline]
     pub fn in_service(&self) -> bool {
-        self.admin() == Admin::Ready && self.weight() > 0 && self.is_up()
+        self.admin() == Admin::Ready && self.weight() > 0 && self.is_up() && !self.is_nolb()
     }
 
+    /// UP: its health check and its agent (if any) both say so.
     #[inline]
     pub fn is_up(&self) -> bool {
+        self.up.load(Relaxed) && !self.agent_down.load(Relaxed)
+    }
+
+    /// What the health check alone says (the agent aside).
+    #[inline]
+    pub fn check_up(&self) -> bool {
         self.up.load(Relaxed)
+    }
+
+    /// UP but refusing new connections (`disable-on-404`).
+    #[inline]
+    pub fn is_nolb(&self) -> bool {
+        self.nolb.load(Relaxed)
+    }
+
+    /// For the prober: a 404 under `disable-on-404` (true), or a pass (false).
+    pub fn set_nolb(&self, nolb: bool) {
+        self.nolb.store(nolb, Relaxed);
+    }
+
+    /// What the agent says: DOWN (false) or back (true); for the prober.
+    pub fn set_agent_up(&self, up: bool) {
+        self.agent_down.store(!up, Relaxed);
+    }
+
+    /// Whether the agent holds the server DOWN.
+    pub fn agent_up(&self) -> bool {
+        !self.agent_down.load(Relaxed)
     }
 
     /// Counts a failed connect on live traffic; true when this one reaches

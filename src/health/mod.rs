@@ -30,21 +30,22 @@ use crate::backend::slowstart::SlowStarts;
 use crate::backend::{CheckStatus, Server};
 use crate::config::{Config, ConnectRule, OnError};
 use crate::control::{Control, Handle, ProberControl};
-use crate::logs::tcplog::Cause;
 use crate::proxy::net;
 use crate::proxy::stream::Stream;
 use crate::shared::{Observer, Shared};
 use crate::worker::token::WAKER;
 
+mod agent;
 mod conn;
 mod exchange;
 mod probe;
 mod protocol;
 mod rules;
+mod state;
 
 use conn::CheckConn;
 use exchange::{Advance, Pending, advance, describe};
-use probe::{Outcome, Probe, probes_for};
+use probe::{Outcome, Probe, Role, probes_for};
 
 /// Whether `config` needs the prober thread: some server has `check` (or
 /// `observe layer4`, which probes a server only while it is out).
@@ -237,6 +238,7 @@ impl Prober {
         for mut fresh in probes_for(&shared) {
             let same = old.iter().position(|o| {
                 Arc::ptr_eq(&o.server, &fresh.server)
+                    && o.role == fresh.role
                     && o.check == fresh.check
                     && o.kind == fresh.kind
                     && o.timeout == fresh.timeout
@@ -248,21 +250,26 @@ impl Prober {
                     kept.backend = fresh.backend;
                     kept.shutdown_on_down = fresh.shutdown_on_down;
                     kept.slowstart = fresh.slowstart;
-                    kept.server.check.health.store(kept.health, Relaxed);
+                    kept.log_health = fresh.log_health;
+                    kept.stats().health.store(kept.health, Relaxed);
                     probes.push(kept);
                 }
                 None => {
-                    if !fresh.server.is_up() {
+                    if !fresh.says_up() {
                         fresh.health = 0;
-                        fresh.server.check.health.store(0, Relaxed);
+                        fresh.stats().health.store(0, Relaxed);
                     }
                     probes.push(fresh);
                 }
             }
         }
         for gone in &old {
-            if !probes.iter().any(|p| Arc::ptr_eq(&p.server, &gone.server)) {
-                gone.server.check.enabled.store(false, Relaxed);
+            let kept = |p: &Probe| Arc::ptr_eq(&p.server, &gone.server) && p.role == gone.role;
+            if !probes.iter().any(kept) {
+                gone.stats().enabled.store(false, Relaxed);
+                if let Role::Agent(_) = gone.role {
+                    gone.server.set_agent_up(true); // No agent holds it down any more.
+                }
             }
         }
         drop(old);
@@ -442,54 +449,6 @@ impl Prober {
         (self.rng % 1000) as f64 / 1000.0
     }
 
-    /// Records a result; on a change of state, sets it, logs it once and,
-    /// with `on-marked-down shutdown-sessions`, has the workers cut the
-    /// server's connections.
-    fn apply(&mut self, i: usize, outcome: &Outcome, took: Duration) {
-        let since_start = self.shared.process.started.elapsed().as_millis() as u64;
-        let probe = &mut self.probes[i];
-        let change = probe.record(outcome);
-        probe.publish(outcome, took, change, since_start);
-        let Some(up) = change else {
-            return;
-        };
-        if up {
-            // The ramp starts before workers can see the server UP.
-            let (server, over) = (&self.probes[i].server, self.probes[i].slowstart);
-            self.ramps.start(server, over, Instant::now());
-        } else {
-            self.ramps.stop(&self.probes[i].server);
-        }
-        let probe = &mut self.probes[i];
-        probe.server.set_up(up);
-        let reason = match outcome {
-            Outcome::Passed(_, why) => why,
-            Outcome::Failed(_, why) => why,
-        };
-        let servers = &self.shared.servers[probe.backend];
-        let left = servers.iter().filter(|s| s.in_service()).count();
-        let (new, old) = if up { ("UP", "DOWN") } else { ("DOWN", "UP") };
-        let line = format!(
-            "server {} is {new} (was {old}): {reason}, check took {}ms; \
-             {left} of {} server(s) UP in the backend",
-            probe.label,
-            took.as_millis(),
-            servers.len()
-        );
-        if up {
-            log::info!("{line}");
-            return;
-        }
-        log::warn!("{line}");
-        if probe.shutdown_on_down {
-            for (tx, waker) in &self.workers {
-                let msg = Control::ShutdownSessions(Arc::clone(&probe.server), Cause::Down);
-                let _ = tx.send(msg);
-                let _ = waker.wake();
-            }
-        }
-    }
-
     /// A worker saw `error-limit` connect failures in a row to `server` on
     /// live traffic (`observe layer4`): apply its `on-error` action, then
     /// check at `fastinter`.
@@ -497,7 +456,7 @@ impl Prober {
         let Some(i) = self
             .probes
             .iter()
-            .position(|p| Arc::ptr_eq(&p.server, server))
+            .position(|p| p.role == Role::Health && Arc::ptr_eq(&p.server, server))
         else {
             return;
         };

@@ -9,13 +9,26 @@ use std::time::{Duration, Instant};
 use super::exchange::Pending;
 use super::protocol;
 use super::rules::Step;
+use crate::backend::CheckStats;
 use crate::backend::{CheckStatus, Server};
-use crate::config::{Check, CheckKind};
+use crate::config::{Agent, Check, CheckKind, ConnectRule};
 use crate::shared::Shared;
+
+/// Which of a server's probes this is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Its health check (`check`, or `observe layer4` alone).
+    Health,
+    /// Its `agent-check`: the agent's reply sets its state and weight.
+    Agent(Agent),
+}
 
 /// One checked server.
 pub(super) struct Probe {
     pub(super) server: Arc<Server>,
+    pub(super) role: Role,
+    /// `option log-health-checks`: log every change of the health counter.
+    pub(super) log_health: bool,
     /// `backend/server`, for the logs.
     pub(super) label: String,
     pub(super) backend: usize,
@@ -50,7 +63,31 @@ impl Probe {
 
     /// Whether checks stop here: a passive-only server fully back UP.
     pub(super) fn at_rest(&self) -> bool {
-        self.check.passive_only && self.server.is_up() && self.health == self.max_health()
+        self.check.passive_only && self.server.check_up() && self.health == self.max_health()
+    }
+
+    /// Where its results are shown: the `check_*` or the `agent_*` columns.
+    pub(super) fn stats(&self) -> &CheckStats {
+        match self.role {
+            Role::Health => &self.server.check,
+            Role::Agent(_) => &self.server.agent,
+        }
+    }
+
+    /// UP as far as this probe is concerned.
+    pub(super) fn says_up(&self) -> bool {
+        match self.role {
+            Role::Health => self.server.check_up(),
+            Role::Agent(_) => self.server.agent_up(),
+        }
+    }
+
+    /// Sets what this probe says of the server.
+    pub(super) fn set_up(&self, up: bool) {
+        match self.role {
+            Role::Health => self.server.set_up(up),
+            Role::Agent(_) => self.server.set_agent_up(up),
+        }
     }
 
     /// The wait before the next check: `inter` when steady UP, `downinter`
@@ -74,7 +111,7 @@ impl Probe {
         change: Option<bool>,
         now_ms: u64,
     ) {
-        let c = &self.server.check;
+        let c = self.stats();
         let (status, desc) = match outcome {
             Outcome::Passed(status, why) => (*status, why.as_str()),
             Outcome::Failed(status, why) => {
@@ -102,7 +139,7 @@ impl Probe {
 
     /// Applies one result; returns the new state when it changed.
     pub(super) fn record(&mut self, outcome: &Outcome) -> Option<bool> {
-        let was_up = self.server.is_up();
+        let was_up = self.says_up();
         match outcome {
             Outcome::Passed(..) => {
                 if self.health < self.max_health() {
@@ -129,37 +166,82 @@ impl Probe {
 }
 
 /// The probes of every server with `check` (or `observe` alone) in `shared`,
-/// each starting UP one failure from DOWN; publishes their settings.
+/// each starting UP one failure from DOWN, and of every `agent-check`;
+/// publishes their settings.
 pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
     let mut probes = Vec::new();
     for (b, backend) in shared.config.backends.iter().enumerate() {
         for (conf, server) in backend.servers.iter().zip(&shared.servers[b]) {
+            let label = format!("{}/{}", backend.name, conf.name);
+            let base = |check: Check, role: Role, steps: Vec<Step>| Probe {
+                server: Arc::clone(server),
+                role,
+                log_health: backend.log_health_checks,
+                label: label.clone(),
+                backend: b,
+                timeout: backend.timeout_check.unwrap_or(check.inter),
+                health: check.rise,
+                kind: backend.checks.clone(),
+                check,
+                shutdown_on_down: conf.shutdown_on_down,
+                steps,
+                slowstart: conf.slowstart,
+                pending: None,
+                next_at: None,
+            };
+            server.agent.enabled.store(conf.agent.is_some(), Relaxed);
+            if let Some(agent) = &conf.agent {
+                let check = agent_check(conf.check.as_ref(), agent);
+                publish_settings(&server.agent, &check);
+                let steps = agent_steps(agent);
+                probes.push(base(check, Role::Agent(agent.clone()), steps));
+            }
             let Some(check) = conf.check.clone() else {
                 server.check.enabled.store(false, Relaxed);
                 continue;
             };
-            let stats = &server.check;
-            stats.enabled.store(true, Relaxed);
-            stats.rise.store(check.rise, Relaxed);
-            stats.fall.store(check.fall, Relaxed);
-            stats.health.store(check.rise, Relaxed);
-            probes.push(Probe {
-                server: Arc::clone(server),
-                label: format!("{}/{}", backend.name, conf.name),
-                backend: b,
-                timeout: backend.timeout_check.unwrap_or(check.inter),
-                health: check.rise,
-                check,
-                shutdown_on_down: conf.shutdown_on_down,
-                kind: backend.checks.clone(),
-                steps: protocol::steps(&backend.checks),
-                slowstart: conf.slowstart,
-                pending: None,
-                next_at: None,
-            });
+            publish_settings(&server.check, &check);
+            let steps = protocol::steps(&backend.checks);
+            probes.push(base(check, Role::Health, steps));
         }
     }
     probes
+}
+
+/// The agent's timing: every `agent-inter`, with the server's rise and fall.
+fn agent_check(check: Option<&Check>, agent: &Agent) -> Check {
+    let (rise, fall) = check.map_or(
+        (crate::config::DEFAULT_RISE, crate::config::DEFAULT_FALL),
+        |c| (c.rise, c.fall),
+    );
+    Check {
+        inter: agent.inter,
+        fastinter: agent.inter,
+        downinter: agent.inter,
+        rise,
+        fall,
+        target: agent.target,
+        passive_only: false,
+        tls: None,
+    }
+}
+
+/// Connect to the agent (plain TCP), send `agent-send`, read its line.
+fn agent_steps(agent: &Agent) -> Vec<Step> {
+    let mut steps = vec![Step::Connect(ConnectRule::default())];
+    let request = protocol::agent::request(agent);
+    if !request.is_empty() {
+        steps.push(Step::Send(request));
+    }
+    steps.push(Step::Expect(Box::new(super::agent::Line)));
+    steps
+}
+
+fn publish_settings(stats: &CheckStats, check: &Check) {
+    stats.enabled.store(true, Relaxed);
+    stats.rise.store(check.rise, Relaxed);
+    stats.fall.store(check.fall, Relaxed);
+    stats.health.store(check.rise, Relaxed);
 }
 
 #[cfg(test)]
@@ -182,6 +264,8 @@ mod tests {
         };
         Probe {
             server: crate::testutil::server_from(&conf),
+            role: Role::Health,
+            log_health: false,
             label: "b/s".into(),
             backend: 0,
             timeout: inter,

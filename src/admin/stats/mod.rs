@@ -71,10 +71,21 @@ pub(crate) struct Row {
     pub rate_max: u64,
     pub check_status: Option<&'static str>,
     pub check_duration: Option<u64>,
-    pub check_desc: Option<String>,
+    /// HAProxy's text for the status (`check_desc`), and what the last
+    /// check said (`last_chk`: the server's error, the HTTP reason...).
+    pub check_desc: Option<&'static str>,
+    pub last_chk: Option<String>,
     pub check_rise: Option<u32>,
     pub check_fall: Option<u32>,
     pub check_health: Option<u32>,
+    /// The `agent-check`'s status, duration, text, rise, fall and health.
+    pub agent_status: Option<&'static str>,
+    pub agent_duration: Option<u64>,
+    pub agent_desc: Option<&'static str>,
+    pub last_agt: Option<String>,
+    pub agent_rise: Option<u32>,
+    pub agent_fall: Option<u32>,
+    pub agent_health: Option<u32>,
     /// `IP:PORT` of a server.
     pub addr: Option<String>,
     /// Clients waiting for a server slot now and at most (backends), and
@@ -226,10 +237,18 @@ impl Row {
             "cli_abrt" | "srv_abrt" if kind == Kind::Frontend => String::new(),
             "cli_abrt" => n(self.cli_abrt),
             "srv_abrt" => n(self.srv_abrt),
-            "check_desc" => self.check_desc.clone().unwrap_or_default(),
+            "check_desc" => self.check_desc.unwrap_or_default().to_string(),
+            "last_chk" => self.last_chk.clone().unwrap_or_default(),
+            "last_agt" => self.last_agt.clone().unwrap_or_default(),
             "check_rise" => opt32(self.check_rise),
             "check_fall" => opt32(self.check_fall),
             "check_health" => opt32(self.check_health),
+            "agent_status" => self.agent_status.unwrap_or_default().to_string(),
+            "agent_duration" => opt(self.agent_duration),
+            "agent_desc" => self.agent_desc.unwrap_or_default().to_string(),
+            "agent_rise" => opt32(self.agent_rise),
+            "agent_fall" => opt32(self.agent_fall),
+            "agent_health" => opt32(self.agent_health),
             "addr" => self.addr.clone().unwrap_or_default(),
             "mode" => "tcp".into(),
             "algo" => self.algo.unwrap_or_default().to_string(),
@@ -372,6 +391,7 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
     let st = &s.stats;
     let c = &s.check;
     let checked = c.enabled.load(Relaxed);
+    let (a, agent) = (&s.agent, s.agent.enabled.load(Relaxed));
     let maxconn = s.maxconn();
     let health = c.health.load(Relaxed);
     let (rise, fall) = (c.rise.load(Relaxed), c.fall.load(Relaxed));
@@ -379,6 +399,8 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
     let status = match s.admin() {
         Admin::Maint => "MAINT".to_string(),
         Admin::Drain if up => "DRAIN".to_string(),
+        _ if up && s.is_nolb() => "NOLB".to_string(),
+        _ if !s.agent_up() => "DOWN (agent)".to_string(),
         _ if !checked => if up { "no check" } else { "DOWN" }.to_string(),
         // Going down: health between rise and its top; coming up: below rise.
         _ if up && health < rise + fall - 1 => {
@@ -421,10 +443,18 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
         throttle: (ramp < RAMP_FULL).then(|| u64::from(ramp) * 100 / u64::from(RAMP_FULL)),
         check_status: checked.then(|| CheckStatus::from_u8(c.status.load(Relaxed)).name()),
         check_duration: checked.then(|| c.duration_ms.load(Relaxed)),
-        check_desc: checked.then(|| c.desc.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+        check_desc: checked.then(|| CheckStatus::from_u8(c.status.load(Relaxed)).description()),
+        last_chk: checked.then(|| c.desc.lock().unwrap_or_else(|e| e.into_inner()).clone()),
         check_rise: checked.then_some(rise),
         check_fall: checked.then_some(fall),
         check_health: checked.then_some(health),
+        agent_status: agent.then(|| CheckStatus::from_u8(a.status.load(Relaxed)).name()),
+        agent_duration: agent.then(|| a.duration_ms.load(Relaxed)),
+        agent_desc: agent.then(|| CheckStatus::from_u8(a.status.load(Relaxed)).description()),
+        last_agt: agent.then(|| a.desc.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+        agent_rise: agent.then(|| a.rise.load(Relaxed)),
+        agent_fall: agent.then(|| a.fall.load(Relaxed)),
+        agent_health: agent.then(|| a.health.load(Relaxed)),
         // HAProxy shows a unix server's address as "unix".
         addr: Some(match s.sockopts().unix {
             Some(_) => "unix".to_string(),

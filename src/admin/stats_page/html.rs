@@ -459,8 +459,11 @@ fn check_cell(r: &Row, v: &str) -> String {
         .check_duration
         .map(|d| format!(" in {d}ms"))
         .unwrap_or_default();
-    let desc = r.check_desc.as_deref().unwrap_or_default();
-    format!("<span title=\"{}\">{}{ms}</span>", esc(desc), esc(v))
+    let desc = match (r.check_desc, r.last_chk.as_deref()) {
+        (Some(d), Some(last)) if !last.is_empty() => format!("{d}: {last}"),
+        (d, _) => d.unwrap_or_default().to_string(),
+    };
+    format!("<span title=\"{}\">{}{ms}</span>", esc(&desc), esc(v))
 }
 
 /// A byte count people read at a glance (the exact one is `data-value`).

@@ -9,7 +9,7 @@ use crate::health::rules::{Judge, Step, Verdict};
 /// start with one.
 pub(super) fn steps(rules: &[CheckStep], steps: &mut Vec<Step>) {
     if !matches!(rules.first(), Some(CheckStep::Connect(_))) {
-        steps.push(Step::Connect(ConnectRule::default()));
+        steps.push(Step::Connect(ConnectRule::implicit()));
     }
     for rule in rules {
         steps.push(match rule {
