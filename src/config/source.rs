@@ -99,6 +99,14 @@ impl Source {
         }
     }
 
+    /// The first `-f` as given, to name in errors about the whole file.
+    pub fn name(&self) -> &str {
+        match &self.0 {
+            Origin::Files { paths, .. } => paths.first().map_or("-", |(given, _)| given),
+            Origin::Quick(_) => "flags",
+        }
+    }
+
     /// The process is (about to be) chrooted in `dir`: later loads read the
     /// same absolute paths inside it, and their errors say so.
     pub fn set_chroot(&mut self, dir: &Path) {

@@ -81,7 +81,7 @@ impl Pending {
                 format!("TLS handshake timeout after {ms}ms"),
             ),
             (Some(_), Some(Step::Expect(judge))) => (
-                CheckStatus::L7Tout,
+                judge.timeout_status(),
                 format!(
                     "no {} within {ms}ms, got {:?}",
                     judge.describe(),

@@ -42,6 +42,7 @@ mod probe;
 mod protocol;
 mod rules;
 mod state;
+pub(crate) mod tls;
 
 use conn::CheckConn;
 use exchange::{Advance, Pending, advance, describe};
@@ -54,6 +55,29 @@ pub(crate) fn needs_prober(config: &Config) -> bool {
         .backends
         .iter()
         .any(|b| b.servers.iter().any(|s| s.check.is_some()))
+}
+
+/// The check TLS settings rustls cannot use (a CA file without a
+/// certificate, a `check-sni` that is no host name...), as conf errors
+/// about `file`: found before anything starts or a reload applies.
+pub(crate) fn tls_errors(config: &Config, file: &str) -> Vec<crate::config::ConfError> {
+    let mut errors = Vec::new();
+    for b in &config.backends {
+        for s in &b.servers {
+            let Some(t) = s.check.as_ref().and_then(|c| c.tls.as_ref()) else {
+                continue;
+            };
+            if let Err(msg) = tls::client_config(t, &t.alpn) {
+                errors.push(crate::config::ConfError {
+                    file: file.to_string(),
+                    line: 0,
+                    keyword: "check-ssl".into(),
+                    msg: format!("backend {} server {}: {msg}", b.name, s.name),
+                });
+            }
+        }
+    }
+    errors
 }
 
 /// The prober's poll, waker and channel, made before the workers that
@@ -251,6 +275,8 @@ impl Prober {
                     kept.shutdown_on_down = fresh.shutdown_on_down;
                     kept.slowstart = fresh.slowstart;
                     kept.log_health = fresh.log_health;
+                    // A reload reads the CA files again.
+                    kept.tls_configs.clear();
                     kept.stats().health.store(kept.health, Relaxed);
                     probes.push(kept);
                 }
@@ -405,13 +431,16 @@ impl Prober {
             let why = format!("cannot register a check socket: {e}");
             return Opened::Failed(Outcome::Failed(CheckStatus::SockErr, why));
         }
-        let tls = probe.check.tls.as_ref();
-        let want_tls = rule.ssl || (rule.default && tls.is_some_and(|t| t.check_ssl));
-        if want_tls {
-            let why = "TLS checks are not built into this binary yet".to_string();
-            return Opened::Failed(Outcome::Failed(CheckStatus::L6Rsp, why));
-        }
-        let conn = CheckConn::Plain(stream);
+        let conn = match probe.tls_for(rule) {
+            None => CheckConn::Plain(stream),
+            Some(Ok((config, sni))) => match CheckConn::tls(stream, config, sni.as_deref()) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    return Opened::Failed(Outcome::Failed(CheckStatus::L6Rsp, e.to_string()));
+                }
+            },
+            Some(Err(why)) => return Opened::Failed(Outcome::Failed(CheckStatus::L6Rsp, why)),
+        };
         if let Some(p) = &mut probe.pending {
             // The previous connection (if any) closes here.
             p.opened(conn, port);

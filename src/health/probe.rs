@@ -45,10 +45,15 @@ pub(super) struct Probe {
     pub(super) slowstart: Duration,
     /// The check in progress.
     pub(super) pending: Option<Pending>,
+    /// rustls configurations made for its TLS connects, by ALPN list.
+    pub(super) tls_configs: Vec<(Vec<String>, Arc<rustls::ClientConfig>)>,
     /// The one live entry in the schedule: the next check, or the deadline
     /// of the connect in progress. Other entries for this probe are stale.
     pub(super) next_at: Option<Instant>,
 }
+
+/// A TLS connect's configuration and SNI, or why there is none.
+pub(super) type TlsFor = Result<(Arc<rustls::ClientConfig>, Option<String>), String>;
 
 /// What a finished check found.
 pub(super) enum Outcome {
@@ -64,6 +69,37 @@ impl Probe {
     /// Whether checks stop here: a passive-only server fully back UP.
     pub(super) fn at_rest(&self) -> bool {
         self.check.passive_only && self.server.check_up() && self.health == self.max_health()
+    }
+
+    /// The TLS of a connect step, if it has any: the configuration (made
+    /// once per ALPN list) and the SNI. Err when it cannot be made.
+    pub(super) fn tls_for(&mut self, rule: &ConnectRule) -> Option<TlsFor> {
+        let tls = self.check.tls.as_ref();
+        if !(rule.ssl || (rule.default && tls.is_some_and(|t| t.check_ssl))) {
+            return None;
+        }
+        let Some(tls) = tls else {
+            return Some(Err("no TLS settings for this server's checks".into()));
+        };
+        let alpn = match (&rule.alpn[..], rule.default) {
+            ([], true) => tls.alpn.clone(),
+            (list, _) => list.to_vec(),
+        };
+        let sni = rule
+            .sni
+            .clone()
+            .or_else(|| rule.default.then(|| tls.sni.clone()).flatten());
+        let made = match self.tls_configs.iter().find(|(a, _)| *a == alpn) {
+            Some((_, config)) => Arc::clone(config),
+            None => match super::tls::client_config(tls, &alpn) {
+                Ok(config) => {
+                    self.tls_configs.push((alpn, Arc::clone(&config)));
+                    config
+                }
+                Err(why) => return Some(Err(why)),
+            },
+        };
+        Some(Ok((made, sni)))
     }
 
     /// Where its results are shown: the `check_*` or the `agent_*` columns.
@@ -187,6 +223,7 @@ pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
                 steps,
                 slowstart: conf.slowstart,
                 pending: None,
+                tls_configs: Vec::new(),
                 next_at: None,
             };
             server.agent.enabled.store(conf.agent.is_some(), Relaxed);
@@ -276,6 +313,7 @@ mod tests {
             steps: protocol::steps(&CheckKind::Connect),
             slowstart: Duration::ZERO,
             pending: None,
+            tls_configs: Vec::new(),
             next_at: None,
         }
     }

@@ -30,6 +30,11 @@ pub(crate) trait Judge: Send + std::fmt::Debug {
 
     /// What it waits for, for a timeout's message ("+PONG", "HTTP status").
     fn describe(&self) -> String;
+
+    /// HAProxy's status when the check times out waiting here.
+    fn timeout_status(&self) -> CheckStatus {
+        CheckStatus::L7Tout
+    }
 }
 
 /// One step of a check.

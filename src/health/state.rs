@@ -22,8 +22,17 @@ impl Prober {
         }
         let since_start = self.since_start();
         let probe = &mut self.probes[i];
-        // A 404 under `disable-on-404` keeps the server UP without new
-        // connections; any other result ends that.
+        // A 404 under `disable-on-404` keeps an UP server UP without new
+        // connections (any other result ends that); to a DOWN server it is
+        // a wrong status, as HAProxy.
+        let demoted;
+        let outcome = match outcome {
+            Outcome::Passed(CheckStatus::L7Okc, why) if !probe.says_up() => {
+                demoted = Outcome::Failed(CheckStatus::L7Sts, why.clone());
+                &demoted
+            }
+            other => other,
+        };
         let nolb = matches!(outcome, Outcome::Passed(CheckStatus::L7Okc, _));
         probe.server.set_nolb(nolb);
         let before = probe.health;

@@ -30,7 +30,7 @@ use crate::worker::token;
 /// Runs l4lb with parsed flags and returns the process exit code.
 pub fn main(args: Args) -> ExitCode {
     init_logging(&args);
-    let loaded = Source::from_args(&args).and_then(|source| Ok((source.load()?, source)));
+    let loaded = Source::from_args(&args).and_then(|source| Ok((load(&source)?, source)));
     let (config, source) = match loaded {
         Ok(loaded) => loaded,
         Err(errors) => {
@@ -231,4 +231,18 @@ fn announce(shared: &Shared) {
     let status = format!("{} worker(s), maxconn {}", cfg.threads, cfg.maxconn);
     log::info!("l4lb ready: {status}");
     notify::ready(&format!("serving: {status}"));
+}
+
+/// The conf as `source` reads now, with the check TLS settings loaded
+/// (their CA files read) so that their errors are conf errors too.
+pub(crate) fn load(
+    source: &Source,
+) -> Result<crate::config::Config, Vec<crate::config::ConfError>> {
+    let config = source.load()?;
+    let errors = health::tls_errors(&config, source.name());
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
 }

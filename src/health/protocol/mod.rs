@@ -7,8 +7,7 @@
 use super::rules::Step;
 use crate::config::{CheckKind, ConnectRule};
 
-// The agent probe that reads these replies is the prober's (issue 12).
-#[allow(dead_code)]
+/// The agent's request and reply (the probe is `health::agent`).
 pub(crate) mod agent;
 mod http;
 mod http_parse;

@@ -72,6 +72,11 @@ impl Judge for ServerRecord {
     fn describe(&self) -> String {
         "SSL/TLS record".into()
     }
+
+    /// An SSL hello that gets no answer is a layer 6 timeout.
+    fn timeout_status(&self) -> CheckStatus {
+        CheckStatus::L6Tout
+    }
 }
 
 #[cfg(test)]

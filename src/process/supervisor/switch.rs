@@ -28,9 +28,7 @@ impl Supervisor {
             return Err(ReloadError::Busy);
         }
         notify::reloading();
-        let result = self
-            .source
-            .load()
+        let result = crate::process::startup::load(&self.source)
             .map_err(ReloadError::Invalid)
             .and_then(|config| {
                 for w in &config.warnings {
