@@ -2,7 +2,8 @@
 # interop.sh: l4lb's protocol health checks against the real servers, side by side with HAProxy.
 # Starts (by hand, as children of this script, on 127.0.0.1, in a temp dir) redis-server (a
 # master and its replica), PostgreSQL, MariaDB, slapd, exim4, `openssl s_server -www`, a fake
-# Patroni REST API on two "nodes" and an agent-check agent; renders scripts/interop/
+# Patroni REST API on two "nodes", an agent-check agent and a web server (python3 -m http.server,
+# for disable-on-404); renders scripts/interop/
 # interop.cfg.in twice (one copy for HAProxy, one for l4lb: own ports, own stats socket); runs
 # Debian's HAProxy and l4lb on them and compares `show stat` (status, check_status; weight and
 # agent_status for the agent row) read over each one's stats socket with socat:
@@ -10,12 +11,13 @@
 #   2. each server stopped (or demoted) -> DOWN in both, started again -> UP in both;
 #   3. Patroni: the primary switched; a client through each proxy's pg_primary frontend
 #      measures when its traffic reaches the new primary and leaves the old one;
-#   4. the agent: "up 75%" -> weight 75, "drain" -> DRAIN, the agent stopped -> still UP.
+#   4. disable-on-404: the check file removed -> NOLB, back -> UP; the agent: "up 75%" -> weight
+#      75, "drain" -> DRAIN (agent), "50%", "down" -> DOWN (agent), "up", stopped -> still UP.
 # Ends with one PASS/FAIL line per row and step; exits 1 if any row of l4lb (or HAProxy, which
 # would mean this script is wrong) is not what is expected. If l4lb refuses the conf, its column
 # says "conf refused: <first error>" and every row fails.
 # Usage: scripts/interop.sh   (root, Debian: installs what it needs with apt-get)
-# Env: PORT_BASE=N (18600): ports N+1..N+13 for the servers, N+40.. and N+60.. for the proxies.
+# Env: PORT_BASE=N (18600): ports N+1..N+14 for the servers, N+40.. and N+60.. for the proxies.
 #      L4LB=path: use that binary instead of building target/release/l4lb (L4LB=/usr/sbin/haproxy
 #      checks the script itself: HAProxy in both columns must give every row PASS).
 #      KEEP=1: leave the temp dir (logs, confs, show stat snapshots) in place.
@@ -41,8 +43,8 @@ trap 'exit 130' INT TERM # through cleanup too
 
 B=${PORT_BASE:-18600}
 REDIS1=$((B + 1)) REDIS2=$((B + 2)) PG=$((B + 3)) MARIADB=$((B + 4)) LDAP=$((B + 5)) SMTP=$((B + 6))
-TLS=$((B + 7)) API1=$((B + 8)) API2=$((B + 9)) NODE1=$((B + 10)) NODE2=$((B + 11)) AGENT=$((B + 12)) APP=$((B + 13))
-LISTENS=(redis_ping redis_master postgres postgres_rejected galera galera_nouser ldap smtp tls_passthrough kube_apiserver kube_apiserver_connect pg_primary pg_replicas app)
+TLS=$((B + 7)) API1=$((B + 8)) API2=$((B + 9)) NODE1=$((B + 10)) NODE2=$((B + 11)) AGENT=$((B + 12)) APP=$((B + 13)) WEB=$((B + 14))
+LISTENS=(redis_ping redis_master postgres postgres_rejected galera galera_nouser ldap smtp tls_passthrough kube_apiserver kube_apiserver_connect pg_primary pg_replicas web app)
 HA_FE=$((B + 40)) LB_FE=$((B + 60)) # first frontend port of each proxy, one per listen in order
 INTER_MS=500 RISE=2 FALL=3           # pg_primary's default-server line
 SLACK_MS=500                         # allowed on top of the check timings (a loaded 2-core machine)
@@ -61,7 +63,7 @@ need socat socat
 need openssl openssl
 need python3 python3
 need ss iproute2
-for port in $REDIS1 $REDIS2 $PG $MARIADB $LDAP $SMTP $TLS $API1 $API2 $NODE1 $NODE2 $AGENT $APP \
+for port in $REDIS1 $REDIS2 $PG $MARIADB $LDAP $SMTP $TLS $API1 $API2 $NODE1 $NODE2 $AGENT $APP $WEB \
   $(seq "$HA_FE" $((HA_FE + ${#LISTENS[@]} - 1))) $(seq "$LB_FE" $((LB_FE + ${#LISTENS[@]} - 1))); do
   ! listening "$port" || die "127.0.0.1:$port is in use (another run? try PORT_BASE=19600)"
 done
@@ -119,6 +121,7 @@ setup() { # the data directories, made once per run
   echo primary >"$W/api1.role"
   echo replica >"$W/api2.role"
   echo "up 75%" >"$W/agent.reply"
+  mkdir -p "$W/www" && echo alive >"$W/www/alive.txt"
 }
 
 start() { # NAME: starts it and waits until it answers
@@ -151,6 +154,7 @@ start() { # NAME: starts it and waits until it answers
   node2) spawn node2 python3 "$HELP" node "$NODE2" pg2; wait_ready node2 tcp_open "$NODE2" ;;
   agent) spawn agent python3 "$HELP" agent "$AGENT" "$W/agent.reply"; wait_ready agent tcp_open "$AGENT" ;;
   app) spawn app python3 "$HELP" node "$APP" app1; wait_ready app tcp_open "$APP" ;;
+  web) spawn web python3 -m http.server -b 127.0.0.1 -d "$W/www" "$WEB"; wait_ready web tcp_open "$WEB" ;;
   *) die "start: unknown $1" ;;
   esac
 }
@@ -172,7 +176,7 @@ render() { # DIR FIRST_PORT: the conf for one proxy
   sed "${args[@]}" -e "s|@DIR@|$1|g" -e "s|@REDIS1@|$REDIS1|g" -e "s|@REDIS2@|$REDIS2|g" -e "s|@PG@|$PG|g" \
     -e "s|@MARIADB@|$MARIADB|g" -e "s|@LDAP@|$LDAP|g" -e "s|@SMTP@|$SMTP|g" -e "s|@TLS@|$TLS|g" \
     -e "s|@API1@|$API1|g" -e "s|@API2@|$API2|g" -e "s|@NODE1@|$NODE1|g" -e "s|@NODE2@|$NODE2|g" \
-    -e "s|@AGENT@|$AGENT|g" -e "s|@APP@|$APP|g" "$ROOT/scripts/interop/interop.cfg.in"
+    -e "s|@AGENT@|$AGENT|g" -e "s|@APP@|$APP|g" -e "s|@WEB@|$WEB|g" "$ROOT/scripts/interop/interop.cfg.in"
 }
 fe_port() { # FIRST_PORT LISTEN
   local i
@@ -280,8 +284,8 @@ table() { # STEP ROW...
 
 # ---- run ----
 setup
-for d in redis1 redis2 postgres mariadb slapd exim s_server api1 api2 node1 node2 agent app; do start "$d"; done
-echo "servers up: redis $REDIS1 (master) $REDIS2 (replica), postgres $PG, mariadb $MARIADB, slapd $LDAP, exim $SMTP, s_server $TLS, patroni api $API1 $API2, nodes $NODE1 $NODE2, agent $AGENT, app $APP"
+for d in redis1 redis2 postgres mariadb slapd exim s_server api1 api2 node1 node2 agent app web; do start "$d"; done
+echo "servers up: redis $REDIS1 (master) $REDIS2 (replica), postgres $PG, mariadb $MARIADB, slapd $LDAP, exim $SMTP, s_server $TLS, patroni api $API1 $API2, nodes $NODE1 $NODE2, agent $AGENT, app $APP, web $WEB"
 
 mkdir -p "$W/haproxy" "$W/l4lb"
 render "$W/haproxy" "$HA_FE" >"$W/haproxy/interop.cfg"
@@ -305,14 +309,14 @@ EXP=(
   [postgres/pg]=UP [galera/db1]=UP [ldap/ldap1]=UP [smtp/mta1]=UP [tls_passthrough/tls1]=UP
   [kube_apiserver/api1]=UP [kube_apiserver_connect/api1]=UP
   [pg_primary/pg1]=UP [pg_primary/pg2]=DOWN [pg_replicas/pg1]=DOWN [pg_replicas/pg2]=UP
-  [app/app1]=UP:75
+  [app/app1]=UP:75 [web/web1]=UP
   [redis_ping/not_redis]=DOWN [postgres/not_pg]=DOWN [postgres_rejected/pg]=DOWN [galera/not_db]=DOWN
   [galera_nouser/db1]=DOWN [ldap/not_ldap]=DOWN [smtp/not_mta]=DOWN [tls_passthrough/not_tls]=DOWN
   [kube_apiserver/not_tls]=DOWN
 )
 ALL=(redis_ping/redis1 redis_ping/redis2 redis_master/redis1 redis_master/redis2 postgres/pg galera/db1
   ldap/ldap1 smtp/mta1 tls_passthrough/tls1 kube_apiserver/api1 kube_apiserver_connect/api1
-  pg_primary/pg1 pg_primary/pg2 pg_replicas/pg1 pg_replicas/pg2 app/app1
+  pg_primary/pg1 pg_primary/pg2 pg_replicas/pg1 pg_replicas/pg2 web/web1 app/app1
   redis_ping/not_redis postgres/not_pg postgres_rejected/pg galera/not_db galera_nouser/db1 ldap/not_ldap
   smtp/not_mta tls_passthrough/not_tls kube_apiserver/not_tls)
 settle "start: every check" "${ALL[@]}"
@@ -383,7 +387,15 @@ traffic() { # WHAT PROXY FILE: judges the follow client's "first_new_ms last_old
 switch pg1 pg2
 switch pg2 pg1
 
-# The agent: drain, back, and the agent gone (its failures never take a server down).
+# disable-on-404: the check file deleted, then put back.
+EXP[web/web1]=NOLB
+rm "$W/www/alive.txt"
+settle "web: check file deleted (404)" web/web1
+EXP[web/web1]=UP
+echo alive >"$W/www/alive.txt"
+settle "web: check file back" web/web1
+
+# The agent: drain, back, down, up, and the agent gone (its failures never take a server down).
 EXP[app/app1]="DRAIN (agent):75"
 echo drain >"$W/agent.reply"
 settle "agent says drain" app/app1
@@ -393,6 +405,12 @@ settle "agent says ready up 100%" app/app1
 EXP[app/app1]=UP:50
 echo "50%" >"$W/agent.reply"
 settle "agent says 50%" app/app1
+EXP[app/app1]="DOWN (agent)"
+echo down >"$W/agent.reply"
+settle "agent says down" app/app1
+EXP[app/app1]=UP:50:L7OK
+echo up >"$W/agent.reply"
+settle "agent says up" app/app1
 EXP[app/app1]=UP:50:L4CON
 stop agent
 settle "agent stopped (server stays UP)" app/app1
