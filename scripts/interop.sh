@@ -3,10 +3,10 @@
 # Starts (by hand, as children of this script, on 127.0.0.1, in a temp dir) redis-server (a
 # master and its replica), PostgreSQL, MariaDB, slapd, exim4, `openssl s_server -www`, a fake
 # Patroni REST API on two "nodes", an agent-check agent and a web server (python3 -m http.server,
-# for disable-on-404); renders scripts/interop/
-# interop.cfg.in twice (one copy for HAProxy, one for l4lb: own ports, own stats socket); runs
-# Debian's HAProxy and l4lb on them and compares `show stat` (status, check_status; weight and
-# agent_status for the agent row) read over each one's stats socket with socat:
+# for disable-on-404); renders scripts/interop/interop.cfg.in twice (one copy for HAProxy, one
+# for l4lb: own ports, own stats socket); runs Debian's HAProxy and l4lb on them and compares
+# `show stat` (status, check_status; weight and agent_status for the agent row) read over each
+# one's stats socket with socat:
 #   1. at start, every row as expected;
 #   2. each server stopped (or demoted) -> DOWN in both, started again -> UP in both;
 #   3. Patroni: the primary switched; a client through each proxy's pg_primary frontend
@@ -200,10 +200,10 @@ snap() { # reads both proxies' show stat into HA and LB
   local key rest
   HA=() LB=()
   while IFS=$'\t' read -r key rest; do HA[$key]=$rest; done < <(
-    echo "show stat" | socat -t 2 - "UNIX-CONNECT:$W/haproxy/stats.sock" 2>/dev/null | python3 "$HELP" rows)
+    echo "show stat" | socat -t 2 - "UNIX-CONNECT:$W/haproxy/stats.sock" 2>/dev/null | tee "$W/haproxy.csv" | python3 "$HELP" rows)
   [ -n "$LB_REFUSED" ] && return 0
   while IFS=$'\t' read -r key rest; do LB[$key]=$rest; done < <(
-    echo "show stat" | socat -t 2 - "UNIX-CONNECT:$W/l4lb/stats.sock" 2>/dev/null | python3 "$HELP" rows)
+    echo "show stat" | socat -t 2 - "UNIX-CONNECT:$W/l4lb/stats.sock" 2>/dev/null | tee "$W/l4lb.csv" | python3 "$HELP" rows)
 }
 field() { # N SNAPSHOT_VALUE: field N (1-based) of it
   local IFS=$'\t' f
@@ -320,6 +320,7 @@ ALL=(redis_ping/redis1 redis_ping/redis2 redis_master/redis1 redis_master/redis2
   redis_ping/not_redis postgres/not_pg postgres_rejected/pg galera/not_db galera_nouser/db1 ldap/not_ldap
   smtp/not_mta tls_passthrough/not_tls kube_apiserver/not_tls)
 settle "start: every check" "${ALL[@]}"
+for p in haproxy l4lb; do cp "$W/$p.csv" "$W/start.$p.csv" 2>/dev/null || true; done # KEEP=1 keeps them
 printf '\nlast_chk (and last_agt), not judged: what each says of its last check\n'
 for row in "${ALL[@]}"; do
   printf '%-30s haproxy: %s\n%-30s l4lb:    %s\n' "$row" "$(field 5 "${HA[$row]:-}")${HA[$row]:+ / }$(field 6 "${HA[$row]:-}")" "" \
