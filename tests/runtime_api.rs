@@ -415,3 +415,20 @@ fn a_backends_sessions_count_its_queued_clients() {
     );
     assert_eq!(n("BACKEND", "smax"), 3, "the high mark stays");
 }
+
+/// `stats socket ... uid N gid N` (or `user`/`group` names): the socket
+/// file belongs to them, with its mode, and still answers.
+#[test]
+fn a_stats_socket_gets_the_owner_its_line_names() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let a = Backend::named("a");
+    let p = Proxy::start(&[a.addr()], "", "admin uid 65534 gid 65534");
+    let meta = std::fs::metadata(&p.sock).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(
+        p.cmd("show info").contains("Name: "),
+        "{}",
+        p.cmd("show info")
+    );
+}

@@ -72,6 +72,8 @@ pub struct CheckStats {
     pub down_since_ms: AtomicU64,
     /// The last check's outcome in words.
     pub desc: Mutex<String>,
+    /// The HTTP or SMTP status code the last check got (0: none).
+    pub code: AtomicU32,
 }
 
 /// HAProxy's `check_status` values that a TCP check can produce.

@@ -260,6 +260,10 @@ pub struct StatsSocket {
     /// File mode of the socket (default 0600).
     pub mode: u32,
     pub level: ApiLevel,
+    /// `user`/`uid` and `group`/`gid`: the socket file's owner (default:
+    /// the process's, before any `user` drop, as HAProxy).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 /// What a runtime API connection may do (HAProxy's `level`).

@@ -125,8 +125,16 @@ fn backend_summary(b: &Backend) -> String {
     if checked > 0 {
         s += &format!(", {checked} checked");
     }
-    if let CheckKind::TcpCheck(steps) = &b.checks {
-        s += &format!(", tcp-check {} step(s)", steps.len());
+    match &b.checks {
+        CheckKind::Connect => {}
+        CheckKind::TcpCheck(steps) => s += &format!(", tcp-check {} step(s)", steps.len()),
+        CheckKind::Http(h) => s += &format!(", httpchk {} rule(s)", h.rules.len()),
+        CheckKind::SslHello => s += ", ssl-hello-chk",
+        CheckKind::Mysql { .. } => s += ", mysql-check",
+        CheckKind::Pgsql { .. } => s += ", pgsql-check",
+        CheckKind::Redis => s += ", redis-check",
+        CheckKind::Ldap => s += ", ldap-check",
+        CheckKind::Smtp { .. } => s += ", smtpchk",
     }
     if b.redispatch {
         s += ", redispatch";

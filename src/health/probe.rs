@@ -52,6 +52,39 @@ pub(super) struct Probe {
     pub(super) next_at: Option<Instant>,
 }
 
+/// The Host header of an HTTP check's first request, without its port.
+fn http_host(kind: &CheckKind) -> Option<String> {
+    let CheckKind::Http(h) = kind else {
+        return None;
+    };
+    let req = h.rules.iter().find_map(|r| match r {
+        crate::config::HttpRule::Send(req) => Some(req),
+        _ => None,
+    })?;
+    let (_, host) = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))?;
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None if host.matches(':').count() == 1 => host.split(':').next().unwrap_or(host),
+        None => host,
+    };
+    Some(name.to_string())
+}
+
+/// `503 Service Unavailable` -> (503, `Service Unavailable`).
+pub(super) fn split_code(text: &str) -> (u32, &str) {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    match (digits, text.as_bytes().get(3)) {
+        (3, None | Some(b' ' | b'-')) => (
+            text[..3].parse().unwrap_or(0),
+            text[3..].trim_start_matches([' ', '-']),
+        ),
+        _ => (0, text),
+    }
+}
+
 /// A TLS connect's configuration and SNI, or why there is none.
 pub(super) type TlsFor = Result<(Arc<rustls::ClientConfig>, Option<String>), String>;
 
@@ -85,10 +118,13 @@ impl Probe {
             ([], true) => tls.alpn.clone(),
             (list, _) => list.to_vec(),
         };
-        let sni = rule
-            .sni
-            .clone()
-            .or_else(|| rule.default.then(|| tls.sni.clone()).flatten());
+        // As HAProxy: the rule's `sni`, else the server's `check-sni`, else
+        // for an HTTP check's default connect the Host it sends.
+        let sni = rule.sni.clone().or_else(|| {
+            rule.default
+                .then(|| tls.sni.clone().or_else(|| http_host(&self.kind)))
+                .flatten()
+        });
         let made = match self.tls_configs.iter().find(|(a, _)| *a == alpn) {
             Some((_, config)) => Arc::clone(config),
             None => match super::tls::client_config(tls, &alpn) {
@@ -155,6 +191,12 @@ impl Probe {
                 (*status, why.as_str())
             }
         };
+        // HTTP and SMTP replies: the code apart, as HAProxy shows them.
+        let (code, desc) = match (&self.kind, &self.role) {
+            (CheckKind::Http(_) | CheckKind::Smtp { .. }, Role::Health) => split_code(desc),
+            _ => (0, desc),
+        };
+        c.code.store(code, Relaxed);
         c.status.store(status as u8, Relaxed);
         c.duration_ms.store(took.as_millis() as u64, Relaxed);
         c.health.store(self.health, Relaxed);
@@ -181,9 +223,12 @@ impl Probe {
                 if self.health < self.max_health() {
                     self.health += 1;
                 }
-                if !was_up && self.health >= self.check.rise {
+                // As HAProxy: from `rise` on, one pass is full health.
+                if self.health >= self.check.rise {
                     self.health = self.max_health();
-                    return Some(true);
+                    if !was_up {
+                        return Some(true);
+                    }
                 }
             }
             Outcome::Failed(..) => {

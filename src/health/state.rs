@@ -4,6 +4,7 @@
 //! `option log-health-checks`, and the agent's reply.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use super::probe::{Outcome, Role};
@@ -35,10 +36,12 @@ impl Prober {
         };
         let nolb = matches!(outcome, Outcome::Passed(CheckStatus::L7Okc, _));
         probe.server.set_nolb(nolb);
-        let before = probe.health;
+        let before = (probe.health, probe.stats().status.load(Relaxed));
         let change = probe.record(outcome);
         probe.publish(outcome, took, change, since_start);
-        if change.is_none() && probe.log_health && probe.health != before {
+        // HAProxy reports a result whose status or health differs.
+        let after = (probe.health, probe.stats().status.load(Relaxed));
+        if probe.log_health && after != before {
             self.log_health(i, outcome, took);
         }
         if let Some(up) = change {
@@ -129,27 +132,43 @@ impl Prober {
         }
     }
 
-    /// `option log-health-checks`: a result that moved the health counter
-    /// without changing the state, in HAProxy's words.
+    /// `option log-health-checks`: a result whose status or health
+    /// differs from the last one, in HAProxy's words.
     fn log_health(&self, i: usize, outcome: &Outcome, took: Duration) {
         let probe = &self.probes[i];
-        let (verb, status) = match outcome {
-            Outcome::Passed(status, _) => ("succeeded", *status),
-            Outcome::Failed(status, _) => ("failed", *status),
+        let (verb, status, info) = match outcome {
+            Outcome::Passed(CheckStatus::L7Okc, why) => {
+                ("conditionally succeeded", CheckStatus::L7Okc, why)
+            }
+            Outcome::Passed(status, why) => ("succeeded", *status, why),
+            Outcome::Failed(status, why) => ("failed", *status, why),
         };
-        let up = probe.says_up();
-        let (n, of) = if up {
-            (probe.health - probe.check.rise + 1, probe.check.fall)
+        let (health, rise, fall) = (probe.health, probe.check.rise, probe.check.fall);
+        let (n, of, state) = if health >= rise {
+            let state = if probe.server.weight() > 0 {
+                "UP"
+            } else {
+                "DRAIN"
+            };
+            (health - rise + 1, fall, state)
         } else {
-            (probe.health, probe.check.rise)
+            (health, rise, "DOWN")
         };
-        log::info!(
-            "Health check for server {} {verb}, reason: {} ({}), check duration: {}ms, status: {n}/{of} {}.",
+        let backup = if probe.server.is_backup() {
+            "backup "
+        } else {
+            ""
+        };
+        let (code, info) = match probe.stats().code.load(Relaxed) {
+            0 => (String::new(), info.as_str()),
+            n => (format!(", code: {n}"), super::probe::split_code(info).1),
+        };
+        log::warn!(
+            "Health check for {backup}server {} {verb}, reason: {}{code}, info: {info:?}, \
+             check duration: {}ms, status: {n}/{of} {state}.",
             probe.label,
-            reason(outcome),
-            status.name(),
+            status.description(),
             took.as_millis(),
-            if up { "UP" } else { "DOWN" }
         );
     }
 }

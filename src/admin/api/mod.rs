@@ -163,7 +163,7 @@ impl Api {
         };
         let mut api = Service::new(cli, registry, tokens, cfg.stats_maxconn)?;
         for s in &cfg.stats_sockets {
-            let sock = bind_socket(&s.path, s.mode, takeover)?;
+            let sock = bind_socket(s, takeover)?;
             api.listen(Socket::listening(sock, s))?;
         }
         Ok(api)
@@ -188,13 +188,12 @@ impl Api {
             let listening = match kept {
                 Some(mut l) => {
                     l.origin_mut().level = s.level;
-                    let mode = std::fs::Permissions::from_mode(s.mode);
-                    if let Err(e) = std::fs::set_permissions(&s.path, mode) {
-                        errors.push(format!("stats socket {}: mode: {e}", s.path.display()));
+                    if let Err(e) = set_access(s) {
+                        errors.push(e.to_string());
                     }
                     l
                 }
-                None => match bind_socket(&s.path, s.mode, false) {
+                None => match bind_socket(s, false) {
                     Ok(sock) => Socket::listening(sock, s),
                     Err(e) => {
                         errors.push(e.to_string());
@@ -454,7 +453,8 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
 }
 
 /// Binds a unix stream socket at `path` with file mode `mode`.
-fn bind_socket(path: &Path, mode: u32, takeover: bool) -> io::Result<UnixListener> {
+fn bind_socket(s: &StatsSocket, takeover: bool) -> io::Result<UnixListener> {
+    let path = s.path.as_path();
     if path.exists() {
         if !takeover && std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(io::Error::new(
@@ -469,6 +469,21 @@ fn bind_socket(path: &Path, mode: u32, takeover: bool) -> io::Result<UnixListene
     }
     let sock = UnixListener::bind(path)
         .map_err(|e| io::Error::new(e.kind(), format!("stats socket {}: {e}", path.display())))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    set_access(s)?;
     Ok(sock)
+}
+
+/// The socket file's mode and owner, as its `stats socket` line says.
+fn set_access(s: &StatsSocket) -> io::Result<()> {
+    let say = |what: &str, e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("stats socket {}: {what}: {e}", s.path.display()),
+        )
+    };
+    if s.uid.is_some() || s.gid.is_some() {
+        std::os::unix::fs::chown(&s.path, s.uid, s.gid).map_err(|e| say("owner", e))?;
+    }
+    std::fs::set_permissions(&s.path, std::fs::Permissions::from_mode(s.mode))
+        .map_err(|e| say("mode", e))
 }

@@ -467,8 +467,8 @@ fn server_states(out: &mut Out, servers: &[(&Row, &Server)]) {
         "l4lb_server_check_status",
         Type::Gauge,
         "Result of the last health check: 1 for the current one of HAProxy's \
-         statuses (INI: none finished yet, L4OK, L4TOUT, L4CON, L7OK, L7RSP, L7TOUT, \
-         SOCKERR); only servers with checks.",
+         statuses (INI: none finished yet, L4OK, L4TOUT, L4CON, L6OK, L6TOUT, L6RSP, \
+         L7OK, L7OKC, L7RSP, L7STS, L7TOUT, SOCKERR); only servers with checks.",
     );
     for (r, _) in servers {
         let Some(current) = r.check_status else {

@@ -70,6 +70,8 @@ pub(crate) struct Row {
     pub rate: u64,
     pub rate_max: u64,
     pub check_status: Option<&'static str>,
+    /// The HTTP/SMTP code of the last check.
+    pub check_code: Option<u32>,
     pub check_duration: Option<u64>,
     /// HAProxy's text for the status (`check_desc`), and what the last
     /// check said (`last_chk`: the server's error, the HTTP reason...).
@@ -233,6 +235,7 @@ impl Row {
             "rate" => n(self.rate),
             "rate_max" => n(self.rate_max),
             "check_status" => self.check_status.unwrap_or_default().to_string(),
+            "check_code" => opt32(self.check_code),
             "check_duration" => opt(self.check_duration),
             "cli_abrt" | "srv_abrt" if kind == Kind::Frontend => String::new(),
             "cli_abrt" => n(self.cli_abrt),
@@ -443,6 +446,7 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
         throttle: (ramp < RAMP_FULL).then(|| u64::from(ramp) * 100 / u64::from(RAMP_FULL)),
         check_status: checked.then(|| CheckStatus::from_u8(c.status.load(Relaxed)).name()),
         check_duration: checked.then(|| c.duration_ms.load(Relaxed)),
+        check_code: Some(c.code.load(Relaxed)).filter(|&n| checked && n > 0),
         check_desc: checked.then(|| CheckStatus::from_u8(c.status.load(Relaxed)).description()),
         last_chk: checked.then(|| c.desc.lock().unwrap_or_else(|e| e.into_inner()).clone()),
         check_rise: checked.then_some(rise),

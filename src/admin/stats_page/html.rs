@@ -441,8 +441,11 @@ fn state_class(r: &Row) -> &'static str {
         Some(Kind::Backend) if s == "DOWN" => "backend down",
         Some(Kind::Backend) => "backend",
         _ if s == "MAINT" => "maint",
-        _ if s == "DRAIN" => "drain",
+        // NOLB (disable-on-404) is HAProxy's blue like DRAIN: no new
+        // connections, the established ones carry on.
+        _ if s == "DRAIN" || s == "NOLB" => "drain",
         _ if s == "no check" => "nocheck",
+        _ if s == "DOWN (agent)" => "down",
         _ if s.starts_with("UP ") => "going-down",
         _ if s.starts_with("DOWN ") => "going-up",
         _ if s == "UP" => "up",

@@ -165,7 +165,7 @@ fn global_stats_line(g: &mut Global, args: &[String]) -> Result<(), Bad> {
         [sub, ..] if ["socket", "timeout", "maxconn", "http"].contains(&sub.as_str()) => {
             let usage = match sub.as_str() {
                 "socket" => {
-                    "stats socket PATH [mode OCTAL] [level user|operator|admin] [expose-fd listeners]"
+                    "stats socket PATH [mode OCTAL] [level user|operator|admin] [user NAME|uid N] [group NAME|gid N] [expose-fd listeners]"
                 }
                 "timeout" => "stats timeout TIME",
                 "maxconn" => "stats maxconn N",
@@ -208,6 +208,8 @@ fn stats_socket(path: &str, opts: &[String]) -> Result<StatsSocket, Vec<String>>
         path: path.into(),
         mode: 0o600,
         level: ApiLevel::Operator,
+        uid: None,
+        gid: None,
     };
     let mut it = opts.iter();
     while let Some(opt) = it.next() {
@@ -250,14 +252,16 @@ fn stats_socket_option(
             "listeners" => {}
             v => return Err(format!("expose-fd '{v}'; accepted: expose-fd listeners")),
         },
-        o @ ("user" | "group" | "uid" | "gid" | "process" | "thread") => {
+        o @ ("user" | "uid") => socket.uid = Some(super::process::uid_of(o, value()?)?),
+        o @ ("group" | "gid") => socket.gid = Some(super::process::gid_of(o, value()?)?),
+        o @ ("process" | "thread") => {
             // Their value is skipped, so the options after it are read.
             let _ = value();
             return Err(format!("option '{o}' is not implemented yet in l4lb"));
         }
         o => {
             return Err(format!(
-                "unknown option '{o}'; accepted: mode, level, expose-fd"
+                "unknown option '{o}'; accepted: mode, level, user, uid, group, gid, expose-fd"
             ));
         }
     }

@@ -7,7 +7,7 @@ use super::*;
 fn stats_socket_timeout_maxconn_and_http() {
     let c = load(&format!(
         "global\n stats socket /run/l4lb.sock mode 660 level admin expose-fd listeners\n \
-         stats socket /run/ro.sock\n stats timeout 30s\n stats maxconn 4\n \
+         stats socket /run/ro.sock uid 1000 gid 1001\n stats timeout 30s\n stats maxconn 4\n \
          stats http 127.0.0.1:9100\n{BASE}"
     ));
     assert_eq!(
@@ -16,12 +16,16 @@ fn stats_socket_timeout_maxconn_and_http() {
             StatsSocket {
                 path: "/run/l4lb.sock".into(),
                 mode: 0o660,
-                level: ApiLevel::Admin
+                level: ApiLevel::Admin,
+                uid: None,
+                gid: None,
             },
             StatsSocket {
                 path: "/run/ro.sock".into(),
                 mode: 0o600,
-                level: ApiLevel::Operator
+                level: ApiLevel::Operator,
+                uid: Some(1000),
+                gid: Some(1001),
             }
         ]
     );
@@ -44,7 +48,12 @@ fn stats_socket_timeout_maxconn_and_http() {
             "accepted: user",
         ),
         (
-            "stats socket /r.sock user haproxy",
+            "stats socket /r.sock user no-such-user-here",
+            "stats socket",
+            "no-such-user-here",
+        ),
+        (
+            "stats socket /r.sock process 1",
             "stats socket",
             "not implemented yet",
         ),
@@ -59,13 +68,13 @@ fn stats_socket_timeout_maxconn_and_http() {
 
 #[test]
 fn a_stats_socket_line_reports_every_bad_option() {
-    let line = "stats socket run.sock mode 999 user haproxy level root expose-fd all";
+    let line = "stats socket run.sock mode 999 thread 1 level root expose-fd all";
     assert_errors(
         &format!("global\n {line}\n{BASE}"),
         &[
             (2, "stats socket", "absolute path"),
             (2, "stats socket", "octal"),
-            (2, "stats socket", "'user' is not implemented yet"),
+            (2, "stats socket", "'thread' is not implemented yet"),
             (2, "stats socket", "accepted: user, operator, admin"),
             (2, "stats socket", "accepted: expose-fd listeners"),
         ],
