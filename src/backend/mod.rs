@@ -106,13 +106,16 @@ pub enum CheckStatus {
     L7Okc = 11,
     /// An HTTP check got a status it did not expect.
     L7Sts = 12,
+    /// An agent answered without a state word: nothing to change.
+    Checked = 13,
 }
 
 /// Every status, by its number.
-pub const CHECK_STATUSES: [CheckStatus; 13] = {
+pub const CHECK_STATUSES: [CheckStatus; 14] = {
     use CheckStatus::*;
     [
         Init, L4Ok, L4Tout, L4Con, L7Ok, L7Rsp, L7Tout, SockErr, L6Ok, L6Tout, L6Rsp, L7Okc, L7Sts,
+        Checked,
     ]
 };
 
@@ -140,6 +143,7 @@ impl CheckStatus {
             CheckStatus::L6Rsp => "Layer6 invalid response",
             CheckStatus::L7Okc => "Layer7 check conditionally passed",
             CheckStatus::L7Sts => "Layer7 wrong status",
+            CheckStatus::Checked => "No status change",
         }
     }
 
@@ -159,6 +163,7 @@ impl CheckStatus {
             CheckStatus::L6Rsp => "L6RSP",
             CheckStatus::L7Okc => "L7OKC",
             CheckStatus::L7Sts => "L7STS",
+            CheckStatus::Checked => "CHECKED",
         }
     }
 }

@@ -17,14 +17,16 @@ pub(super) struct Line;
 
 impl Judge for Line {
     fn judge(&self, buf: &[u8], last: bool) -> Verdict {
-        if !complete(buf) && !last {
+        // HAProxy reads the reply as a C string: a NUL ends it.
+        let line = &buf[..buf.iter().position(|&b| b == 0).unwrap_or(buf.len())];
+        if !complete(line) && !last {
             return Verdict::More;
         }
         Verdict::Pass(CheckStatus::L7Ok, String::from_utf8_lossy(buf).into_owned())
     }
 
     fn describe(&self) -> String {
-        "the agent's reply".into()
+        "agent reply".into()
     }
 }
 

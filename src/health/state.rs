@@ -78,7 +78,8 @@ impl Prober {
         let change = say.filter(|&up| up != was_up);
         let shown = match say {
             Some(false) => Outcome::Failed(CheckStatus::L7Sts, reply.summary()),
-            _ => Outcome::Passed(CheckStatus::L7Ok, reply.summary()),
+            Some(true) => Outcome::Passed(CheckStatus::L7Ok, reply.summary()),
+            None => Outcome::Passed(CheckStatus::Checked, reply.summary()),
         };
         probe.publish(&shown, took, change, since_start);
         if let Some(up) = change {

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+pub(crate) mod fakes;
+
 /// A port reserved for this test process: for l4lb to listen on, for a
 /// backend (which can be stopped and brought back on it), or as "a refused
 /// port" (nothing listening there).

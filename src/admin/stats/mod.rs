@@ -401,6 +401,7 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
     let up = s.is_up();
     let status = match s.admin() {
         Admin::Maint => "MAINT".to_string(),
+        Admin::Drain if up && agent => "DRAIN (agent)".to_string(),
         Admin::Drain if up => "DRAIN".to_string(),
         _ if up && s.is_nolb() => "NOLB".to_string(),
         _ if !s.agent_up() => "DOWN (agent)".to_string(),

@@ -443,7 +443,7 @@ fn state_class(r: &Row) -> &'static str {
         _ if s == "MAINT" => "maint",
         // NOLB (disable-on-404) is HAProxy's blue like DRAIN: no new
         // connections, the established ones carry on.
-        _ if s == "DRAIN" || s == "NOLB" => "drain",
+        _ if s.starts_with("DRAIN") || s == "NOLB" => "drain",
         _ if s == "no check" => "nocheck",
         _ if s == "DOWN (agent)" => "down",
         _ if s.starts_with("UP ") => "going-down",
