@@ -14,7 +14,8 @@
 #   4. disable-on-404: the check file removed -> NOLB, back -> UP; the agent: "up 75%" -> weight
 #      75, "drain" -> DRAIN (agent), "50%", "down" -> DOWN (agent), "up", stopped -> still UP.
 # Ends with one PASS/FAIL line per row and step; exits 1 if any row of l4lb (or HAProxy, which
-# would mean this script is wrong) is not what is expected. If l4lb refuses the conf, its column
+# would mean this script is wrong) is not what is expected. A check_status difference listed in
+# KNOWN (below) says KNOWN with its reason instead. If l4lb refuses the conf, its column
 # says "conf refused: <first error>" and every row fails.
 # Usage: scripts/interop.sh   (root, Debian: installs what it needs with apt-get)
 # Env: PORT_BASE=N (18600): ports N+1..N+14 for the servers, N+40.. and N+60.. for the proxies.
@@ -223,7 +224,12 @@ all_met() { # ha|lb
     if [ "$1" = ha ]; then meets "$row" "${HA[$row]:-}" || return 1; else meets "$row" "${LB[$row]:-}" || return 1; fi
   done
 }
-RESULTS=() FAILS=0
+RESULTS=() FAILS=0 KNOWNS=0
+# Where l4lb knowingly shows another check_status than HAProxy (status and up/down the same):
+# such a row says KNOWN and does not fail the run. Remove an entry once l4lb agrees.
+declare -A KNOWN=(
+  [redis_ping/not_redis]="a reply line that is not +PONG is L7STS at once in l4lb (src/health/protocol/redis.rs); HAProxy's 'expect string +PONG' waits for more until timeout check: L7TOUT"
+)
 # settle STEP ROW...: polls both proxies (every 200 ms, up to WAIT_S) until each shows every
 # expectation, then prints the table of ROWs with how long each proxy took.
 settle() {
@@ -252,7 +258,10 @@ verdict() { # ROW: PASS if l4lb's row is what is expected and its check_status H
   meets "$1" "$lb" || { echo "FAIL"; return; }
   local ha_chk lb_chk
   ha_chk=$(field 2 "$ha") lb_chk=$(field 2 "$lb")
-  [ "${ha_chk#\* }" = "${lb_chk#\* }" ] || { echo "FAIL(check_status)"; return; }
+  if [ "${ha_chk#\* }" != "${lb_chk#\* }" ]; then
+    if [ -n "${KNOWN[$1]:-}" ]; then echo KNOWN; else echo "FAIL(check_status)"; fi
+    return
+  fi
   [[ $1 == app/* ]] && [ "$(field 4 "$ha")" != "$(field 4 "$lb")" ] && { echo "FAIL(agent_status)"; return; }
   echo PASS
 }
@@ -274,11 +283,13 @@ table() { # STEP ROW...
     v=$(verdict "$row")
     if [ -n "$LB_REFUSED" ]; then lbtxt="conf refused"; else lbtxt=$(desc "$row" "$lb"); fi
     printf '%-30s %-18s | %-26s | %-26s | %s\n' "$row" "${EXP[$row]}" "$(desc "$row" "$ha")" "$lbtxt" "$v"
-    if [ "$v" != PASS ] && [ -z "$LB_REFUSED" ]; then
+    if [ "$v" = KNOWN ]; then
+      printf '    known: %s\n' "${KNOWN[$row]}"
+    elif [ "$v" != PASS ] && [ -z "$LB_REFUSED" ]; then
       printf '    haproxy show stat: %s\n    l4lb show stat:    %s\n' "$(field 7 "$ha")" "$(field 7 "$lb")"
     fi
     RESULTS+=("$(printf '%-4s %-36s %-30s haproxy=%-24s l4lb=%s' "${v%%(*}" "$step" "$row" "$(desc "$row" "$ha")" "$lbtxt")")
-    [ "$v" = PASS ] || FAILS=$((FAILS + 1))
+    case $v in PASS) ;; KNOWN) KNOWNS=$((KNOWNS + 1)) ;; *) FAILS=$((FAILS + 1)) ;; esac
   done
 }
 
@@ -422,4 +433,8 @@ if [ "$FAILS" -gt 0 ]; then
   echo "interop: $FAILS row(s) FAIL${LB_REFUSED:+ (l4lb refused the conf: $LB_REFUSED)}"
   exit 1
 fi
-echo "interop: every row PASS: l4lb and HAProxy agree"
+if [ "$KNOWNS" -gt 0 ]; then
+  echo "interop: every row PASS but $KNOWNS KNOWN (a check_status l4lb knowingly words otherwise, listed above)"
+else
+  echo "interop: every row PASS: l4lb and HAProxy agree"
+fi
