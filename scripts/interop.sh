@@ -288,7 +288,7 @@ table() { # STEP ROW...
     elif [ "$v" != PASS ] && [ -z "$LB_REFUSED" ]; then
       printf '    haproxy show stat: %s\n    l4lb show stat:    %s\n' "$(field 7 "$ha")" "$(field 7 "$lb")"
     fi
-    RESULTS+=("$(printf '%-4s %-36s %-30s haproxy=%-24s l4lb=%s' "${v%%(*}" "$step" "$row" "$(desc "$row" "$ha")" "$lbtxt")")
+    RESULTS+=("$(printf '%-5s %-36s %-30s haproxy=%-24s l4lb=%s' "${v%%(*}" "$step" "$row" "$(desc "$row" "$ha")" "$lbtxt")")
     case $v in PASS) ;; KNOWN) KNOWNS=$((KNOWNS + 1)) ;; *) FAILS=$((FAILS + 1)) ;; esac
   done
 }
@@ -380,7 +380,7 @@ switch() { # OLD NEW: OLD's API says replica, NEW's primary; traffic followed th
   [ -n "$LB_REFUSED" ] || wait "$lb_t"
   traffic "$old -> $new" haproxy "$W/follow.ha"
   if [ -n "$LB_REFUSED" ]; then
-    RESULTS+=("$(printf 'FAIL %-36s %-30s l4lb conf refused' "patroni traffic $old -> $new" "pg_primary")")
+    RESULTS+=("$(printf 'FAIL  %-36s %-30s l4lb conf refused' "patroni traffic $old -> $new" "pg_primary")")
     FAILS=$((FAILS + 1))
   else
     traffic "$old -> $new" l4lb "$W/follow.lb"
@@ -393,7 +393,7 @@ traffic() { # WHAT PROXY FILE: judges the follow client's "first_new_ms last_old
   { [ "$first" -ge 0 ] && [ "$first" -le "$bound_new" ] && [ "$last" -le "$bound_old" ]; } || v=FAIL
   printf '%-8s traffic %s: first connection to the new primary after %s ms (rise x inter = %s ms), last to the old after %s ms (fall x inter = %s ms): %s\n' \
     "$2" "$1" "$first" $((RISE * INTER_MS)) "$last" $((FALL * INTER_MS)) "$v"
-  RESULTS+=("$(printf '%-4s %-36s %-30s new after %s ms, old until %s ms' "$v" "patroni traffic $1" "$2 pg_primary" "$first" "$last")")
+  RESULTS+=("$(printf '%-5s %-36s %-30s new after %s ms, old until %s ms' "$v" "patroni traffic $1" "$2 pg_primary" "$first" "$last")")
   if [ "$v" != PASS ]; then FAILS=$((FAILS + 1)); fi
 }
 switch pg1 pg2
