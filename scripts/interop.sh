@@ -227,9 +227,7 @@ all_met() { # ha|lb
 RESULTS=() FAILS=0 KNOWNS=0
 # Where l4lb knowingly shows another check_status than HAProxy (status and up/down the same):
 # such a row says KNOWN and does not fail the run. Remove an entry once l4lb agrees.
-declare -A KNOWN=(
-  [redis_ping/not_redis]="a reply line that is not +PONG is L7STS at once in l4lb (src/health/protocol/redis.rs); HAProxy's 'expect string +PONG' waits for more until timeout check: L7TOUT"
-)
+declare -A KNOWN=()
 # settle STEP ROW...: polls both proxies (every 200 ms, up to WAIT_S) until each shows every
 # expectation, then prints the table of ROWs with how long each proxy took.
 settle() {

@@ -186,10 +186,7 @@ impl Probe {
         let c = self.stats();
         let (status, desc) = match outcome {
             Outcome::Passed(status, why) => (*status, why.as_str()),
-            Outcome::Failed(status, why) => {
-                c.failed.fetch_add(1, Relaxed);
-                (*status, why.as_str())
-            }
+            Outcome::Failed(status, why) => (*status, why.as_str()),
         };
         // HTTP and SMTP replies: the code apart, as HAProxy shows them.
         let (code, desc) = match (&self.kind, &self.role) {
@@ -232,6 +229,10 @@ impl Probe {
                 }
             }
             Outcome::Failed(..) => {
+                // HAProxy's chkfail counts the failures that cost health.
+                if self.health > 0 {
+                    self.stats().failed.fetch_add(1, Relaxed);
+                }
                 if self.health > self.check.rise {
                     self.health -= 1;
                 } else {
@@ -273,7 +274,7 @@ pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
             };
             server.agent.enabled.store(conf.agent.is_some(), Relaxed);
             if let Some(agent) = &conf.agent {
-                let check = agent_check(conf.check.as_ref(), agent);
+                let check = agent_check(agent);
                 publish_settings(&server.agent, &check);
                 let steps = agent_steps(agent);
                 probes.push(base(check, Role::Agent(agent.clone()), steps));
@@ -290,12 +291,10 @@ pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
     probes
 }
 
-/// The agent's timing: every `agent-inter`, with the server's rise and fall.
-fn agent_check(check: Option<&Check>, agent: &Agent) -> Check {
-    let (rise, fall) = check.map_or(
-        (crate::config::DEFAULT_RISE, crate::config::DEFAULT_FALL),
-        |c| (c.rise, c.fall),
-    );
+/// The agent's timing: every `agent-inter`; its rise and fall are 1, as
+/// HAProxy's (its say takes effect at once).
+fn agent_check(agent: &Agent) -> Check {
+    let (rise, fall) = (1, 1);
     Check {
         inter: agent.inter,
         fastinter: agent.inter,

@@ -73,6 +73,9 @@ impl Prober {
         let say = agent::state(&reply);
         let was_up = probe.says_up();
         if let Some(up) = say {
+            if !up && probe.health > 0 {
+                probe.stats().failed.fetch_add(1, Relaxed);
+            }
             probe.health = if up { probe.max_health() } else { 0 };
         }
         let change = say.filter(|&up| up != was_up);

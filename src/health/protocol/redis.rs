@@ -16,8 +16,9 @@ pub(super) fn steps(steps: &mut Vec<Step>) {
     steps.push(Step::Expect(Box::new(Pong)));
 }
 
-/// Passes on `+PONG\r\n` anywhere in the reply; anything else is L7STS
-/// with the reply's first line (a `-NOAUTH`, `-LOADING` error).
+/// Passes on `+PONG\r\n` anywhere in the reply; anything else waits,
+/// then is L7TOUT, or L7STS with the reply's first line if the server
+/// closes (a `-NOAUTH`, `-LOADING` error).
 #[derive(Debug)]
 struct Pong;
 
@@ -26,9 +27,10 @@ impl Judge for Pong {
         if contains(buf, PONG) {
             return Verdict::Pass(CheckStatus::L7Ok, "Redis server is ok".into());
         }
-        // HAProxy waits for more after a complete reply that is not +PONG
-        // (until the timeout); a RESP reply is one line, so it decides.
-        if !last && !contains(buf, b"\r\n") {
+        // As HAProxy: a reply that is not +PONG waits for more, so an open
+        // connection fails at `timeout check` (L7TOUT, the reply in the
+        // text); a server that closes gets its words judged.
+        if !last {
             return Verdict::More;
         }
         if buf.is_empty() {

@@ -67,10 +67,18 @@ impl Judge for Positive {
             Stage::Quit => one_line(buf, b"- \r"),
             Stage::Hello => multi_line(buf),
         };
+        // HAProxy's rule for the HELO/EHLO reply has no min-recv: a reply
+        // that is not 2xx waits for more (L7TOUT on an open line), and its
+        // error status is L7STS even for nothing at all.
+        let hello = matches!(self.0, Stage::Hello);
         match matched {
             Some(true) => Verdict::Pass(CheckStatus::L7Ok, reply_text(buf)),
             None if !last => Verdict::More,
-            _ if buf.is_empty() => Verdict::Fail(CheckStatus::L7Rsp, "empty response".into()),
+            Some(false) if hello && !last => Verdict::More,
+            _ if buf.is_empty() && !hello => {
+                Verdict::Fail(CheckStatus::L7Rsp, "empty response".into())
+            }
+            _ if buf.is_empty() => Verdict::Fail(CheckStatus::L7Sts, "empty response".into()),
             _ => Verdict::Fail(CheckStatus::L7Sts, reply_text(buf)),
         }
     }
