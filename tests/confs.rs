@@ -7,18 +7,22 @@
 //! files"); scripts/confs_check.sh prints where each file stands.
 
 mod common;
+#[path = "confs/http.rs"]
+mod http;
 #[path = "confs/marks.rs"]
 mod marks;
 #[path = "confs/servers.rs"]
 mod servers;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::{L4lb, TempDir};
-use marks::{Family, Marks};
+use marks::{Behaviour, Family, Marks};
 
 fn conf_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/confs")
@@ -164,9 +168,11 @@ fn start_and_route(p: Prepared) {
     let mut clients = 0;
     for route in &p.marks.routes {
         let port = p.frontends[&route.frontend];
+        // One greeting per route (marks::parse checks).
+        let greets = p.marks.behaviour(&route.servers[0]);
         clients += 2 * route.servers.len() + 1;
         for _ in 0..2 * route.servers.len() {
-            let got = common::round_trip(port);
+            let got = round_trip(port, greets);
             assert!(
                 route.servers.contains(&got),
                 "{}: {} reached {got}, not one of {:?}; log:\n{}",
@@ -176,7 +182,7 @@ fn start_and_route(p: Prepared) {
                 lb.log_text()
             );
         }
-        stream_through(&p.name, &route.frontend, port);
+        stream_through(&p.name, &route.frontend, port, greets);
     }
     if marks::logs_each_connection(&p.text) {
         let logged =
@@ -192,46 +198,72 @@ fn start_and_route(p: Prepared) {
     assert!(status.success(), "{}: l4lb exited {status:?}", p.name);
 }
 
-/// Waits (bounded) until the runtime API shows DOWN every server the file's
-/// checks must take out, so that no connection can still reach one.
+/// Waits (bounded) until the runtime API shows out (DOWN, MAINT or DRAIN)
+/// every server the file's checks must take out, so that no connection can
+/// still reach one.
 fn wait_taken_out(name: &str, marks: &Marks, text: &str, lb: &L4lb) {
-    let out: Vec<&String> = marks
-        .servers
-        .iter()
-        .filter(|(_, b)| b.is_taken_out())
-        .map(|(n, _)| n)
-        .collect();
+    let out = marks.taken_out();
     if out.is_empty() {
         return;
     }
     let sock = PathBuf::from(marks::stats_socket(text).expect("checked by marks::parse"));
     let mut csv = String::new();
-    let all_down = common::wait_until(Duration::from_secs(20), || {
+    let all_out = common::wait_until(Duration::from_secs(20), || {
         csv = common::api_command(&sock, "show stat");
         let rows = common::stat_column(&csv, "status");
-        out.iter().all(|sv| {
-            let mine: Vec<_> = rows.iter().filter(|(_, s, _)| s == *sv).collect();
-            !mine.is_empty() && mine.iter().all(|(_, _, st)| st.starts_with("DOWN"))
+        out.iter().all(|o| {
+            let mine: Vec<_> = rows
+                .iter()
+                .filter(|(px, sv, _)| {
+                    *sv == o.server && o.proxy.as_ref().is_none_or(|want| px == want)
+                })
+                .collect();
+            !mine.is_empty() && mine.iter().all(|(_, _, st)| is_out(st))
         })
     });
     assert!(
-        all_down,
-        "{name}: {out:?} never shown DOWN:\n{csv}\nlog:\n{}",
+        all_out,
+        "{name}: {out:?} never shown out:\n{csv}\nlog:\n{}",
         lb.log_text()
     );
 }
 
-/// Sends 256 KiB through one connection and checks the echo, byte for byte.
-fn stream_through(name: &str, frontend: &str, port: u16) {
-    const LEN: usize = 256 * 1024;
+/// A status in which a server takes no new connection.
+fn is_out(status: &str) -> bool {
+    ["DOWN", "MAINT", "DRAIN"]
+        .iter()
+        .any(|s| status.starts_with(s))
+}
+
+/// Connects through l4lb to a server that behaves like `greets`: reads its
+/// greeting, if it has one.
+fn connect_to(port: u16, greets: Behaviour) -> TcpStream {
     let mut c = common::connect(port);
-    common::read_line(&mut c).unwrap();
+    servers::read_greeting(&mut c, greets).expect("read the server's greeting");
+    c
+}
+
+/// `common::round_trip` for any traffic server: the client speaks first
+/// (after the greeting), then reads the server's name and its echo.
+fn round_trip(port: u16, greets: Behaviour) -> String {
+    let mut c = connect_to(port, greets);
+    c.write_all(b"ping\n").unwrap();
+    let name = common::read_line(&mut c).unwrap();
+    assert_eq!(common::read_line(&mut c).unwrap(), "ping");
+    name
+}
+
+/// Sends 256 KiB through one connection and checks the echo, byte for byte.
+fn stream_through(name: &str, frontend: &str, port: u16, greets: Behaviour) {
+    const LEN: usize = 256 * 1024;
+    let mut c = connect_to(port, greets);
     let mut w = c.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
         let hash = common::send_pattern(&mut w, 7, LEN);
         common::shutdown_write(&w);
         hash
     });
+    common::read_line(&mut c).unwrap();
     let (n, hash) = common::recv_all(&mut c).unwrap();
     let sent = writer.join().unwrap().unwrap();
     assert_eq!(n, LEN, "{name}: {frontend} echoed {n} of {LEN} bytes");

@@ -76,34 +76,118 @@ impl Family {
     }
 }
 
-/// What the test starts on a `@BE_name@` port.
+/// What the test starts on a `@BE_name@` port (tests/confs/servers.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Behaviour {
     /// `Backend::named`: writes its name, then echoes (the default).
     Echo,
     /// Nothing listens: connects are refused; its checks must take it out.
     Down,
-    /// Answers a Redis check as the master; echoes anything else.
+    /// Answers a Redis check (redis-check or tcp-check) as the master.
     RedisMaster,
     /// Answers a Redis check as a replica (role:slave), so it is taken out.
     RedisReplica,
+    /// A MySQL server: a protocol-10 greeting, OK to mysql-check's login.
+    Mysql,
+    /// An SMTP server: a 220 banner, 250 to HELO/EHLO, 221 to QUIT.
+    Smtp,
+    /// An LDAP server: a successful BindResponse to ldap-check's bind.
+    Ldap,
+    /// An HTTP check target (not traffic): `http-NNN`, `patroni-*`.
+    Http(HttpAnswer),
+    /// TLS with an HTTP answer for checks, echo for passed-through
+    /// traffic on the same port (a Kubernetes API server): `tls-http-NNN`.
+    TlsHttp(HttpAnswer),
+    /// An agent-check target (not traffic): `agent-up|drain|down`.
+    Agent(Agent),
+}
+
+/// How an HTTP check target answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HttpAnswer {
+    /// This status to any request (`http-200`, `http-503`, ...).
+    Status(u16),
+    /// Patroni's REST API on the leader: `/`, `/primary` 200, `/replica` 503.
+    PatroniPrimary,
+    /// Patroni's REST API on a replica: `/replica` 200, `/`, `/primary` 503.
+    PatroniReplica,
+}
+
+/// The line an agent-check target answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Agent {
+    /// `up 100%`
+    Up,
+    /// `drain`: no new connection (show stat: DRAIN).
+    Drain,
+    /// `down`
+    Down,
+}
+
+/// What a traffic client reads before it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Greeting {
+    /// Nothing: the client speaks first.
+    None,
+    /// One line (an SMTP banner).
+    Line,
+    /// One MySQL packet (the server's handshake).
+    MysqlPacket,
 }
 
 impl Behaviour {
     fn parse(word: &str) -> Option<Behaviour> {
-        match word {
-            "echo" => Some(Behaviour::Echo),
-            "down" => Some(Behaviour::Down),
-            "redis-master" => Some(Behaviour::RedisMaster),
-            "redis-replica" => Some(Behaviour::RedisReplica),
-            _ => None,
-        }
+        let status = |code: &str| {
+            let n: u16 = code.parse().ok()?;
+            (code.len() == 3 && (100..600).contains(&n)).then_some(HttpAnswer::Status(n))
+        };
+        Some(match word {
+            "echo" => Behaviour::Echo,
+            "down" => Behaviour::Down,
+            "redis-master" => Behaviour::RedisMaster,
+            "redis-replica" => Behaviour::RedisReplica,
+            "mysql" => Behaviour::Mysql,
+            "smtp" => Behaviour::Smtp,
+            "ldap" => Behaviour::Ldap,
+            "patroni-primary" => Behaviour::Http(HttpAnswer::PatroniPrimary),
+            "patroni-replica" => Behaviour::Http(HttpAnswer::PatroniReplica),
+            "agent-up" => Behaviour::Agent(Agent::Up),
+            "agent-drain" => Behaviour::Agent(Agent::Drain),
+            "agent-down" => Behaviour::Agent(Agent::Down),
+            _ => match word.split_once("http-")? {
+                ("", code) => Behaviour::Http(status(code)?),
+                ("tls-", code) => Behaviour::TlsHttp(status(code)?),
+                _ => return None,
+            },
+        })
     }
 
-    /// Whether l4lb's checks must mark this server DOWN before traffic flows.
+    /// Whether l4lb's checks must mark this server DOWN before traffic
+    /// flows (whatever proxy it is in; `l4lb-out` names others).
     pub(crate) fn is_taken_out(self) -> bool {
         matches!(self, Behaviour::Down | Behaviour::RedisReplica)
     }
+
+    /// Whether it echoes traffic (else it is only a check target).
+    pub(crate) fn carries_traffic(self) -> bool {
+        !matches!(self, Behaviour::Http(_) | Behaviour::Agent(_))
+    }
+
+    pub(crate) fn greeting(self) -> Greeting {
+        match self {
+            Behaviour::Smtp => Greeting::Line,
+            Behaviour::Mysql => Greeting::MysqlPacket,
+            _ => Greeting::None,
+        }
+    }
+}
+
+/// `# l4lb-out: [PROXY/]SERVER...`: a `show stat` row whose status must be
+/// DOWN, MAINT or DRAIN before traffic flows (any proxy's row if no PROXY).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Out {
+    pub proxy: Option<String>,
+    pub server: String,
 }
 
 /// `# l4lb-route: FRONTEND -> SERVER...`: connections to `@FE_frontend@`
@@ -122,9 +206,24 @@ pub(crate) struct Marks {
     pub waits: BTreeSet<Family>,
     pub routes: Vec<Route>,
     pub servers: Vec<(String, Behaviour)>,
+    pub out: Vec<Out>,
 }
 
 impl Marks {
+    /// Every `show stat` row that must be out before traffic: the `l4lb-out`
+    /// marks, and the servers whose behaviour is taken out.
+    pub(crate) fn taken_out(&self) -> Vec<Out> {
+        let implicit = self
+            .servers
+            .iter()
+            .filter(|(_, b)| b.is_taken_out())
+            .map(|(n, _)| Out {
+                proxy: None,
+                server: n.clone(),
+            });
+        self.out.iter().cloned().chain(implicit).collect()
+    }
+
     /// The behaviour the test gives the server on `@BE_name@`.
     pub(crate) fn behaviour(&self, name: &str) -> Behaviour {
         self.servers
@@ -144,6 +243,7 @@ pub(crate) fn parse(text: &str) -> Result<Marks, String> {
         waits: BTreeSet::new(),
         routes: Vec::new(),
         servers: Vec::new(),
+        out: Vec::new(),
     };
     // Marks live in the leading comment block only.
     for line in text.lines().take_while(|l| l.trim_start().starts_with('#')) {
@@ -167,6 +267,7 @@ pub(crate) fn parse(text: &str) -> Result<Marks, String> {
             }
             "l4lb-route" => marks.routes.push(parse_route(value)?),
             "l4lb-server" => marks.servers.push(parse_server(value)?),
+            "l4lb-out" => marks.out.extend(parse_out(value)?),
             _ => return Err(format!("unknown mark {mark:?}")),
         }
     }
@@ -216,6 +317,26 @@ fn parse_server(value: &str) -> Result<(String, Behaviour), String> {
     }
 }
 
+fn parse_out(value: &str) -> Result<Vec<Out>, String> {
+    let out: Vec<Out> = value
+        .split_whitespace()
+        .map(|w| match w.split_once('/') {
+            Some((px, sv)) => Out {
+                proxy: Some(px.to_string()),
+                server: sv.to_string(),
+            },
+            None => Out {
+                proxy: None,
+                server: w.to_string(),
+            },
+        })
+        .collect();
+    if out.is_empty() || out.iter().any(|o| o.server.is_empty()) {
+        return Err(format!("l4lb-out {value:?}: expected [PROXY/]SERVER..."));
+    }
+    Ok(out)
+}
+
 /// The rules between marks and placeholders (README.md, "Marks").
 fn check_consistency(marks: &Marks, text: &str) -> Result<(), String> {
     let (fes, bes) = (placeholders(text, "FE"), placeholders(text, "BE"));
@@ -235,30 +356,82 @@ fn check_consistency(marks: &Marks, text: &str) -> Result<(), String> {
         return Err("a start file needs at least one l4lb-route".into());
     }
     for route in &marks.routes {
-        if !fes.contains(&route.frontend) {
-            return Err(format!(
-                "route frontend {:?} has no @FE_{0}@",
-                route.frontend
-            ));
-        }
-        for s in &route.servers {
-            if !bes.contains(s) {
-                return Err(format!("route server {s:?} has no @BE_{s}@"));
-            }
-            if marks.behaviour(s).is_taken_out() {
-                return Err(format!("route server {s:?} is one the checks take out"));
-            }
-        }
+        check_route(marks, route, &fes, &bes)?;
     }
-    for (name, b) in &marks.servers {
+    for (name, _) in &marks.servers {
         if !bes.contains(name) {
             return Err(format!("l4lb-server {name:?} has no @BE_{name}@"));
         }
-        if b.is_taken_out() && stats_socket(text).is_none() {
-            return Err(format!(
-                "{name:?} must be seen DOWN first: the file needs a stats socket"
-            ));
+    }
+    for o in &marks.out {
+        check_out(o, text)?;
+    }
+    if !marks.taken_out().is_empty() && stats_socket(text).is_none() {
+        return Err("servers must be seen out first: the file needs a stats socket".into());
+    }
+    Ok(())
+}
+
+fn check_route(
+    marks: &Marks,
+    route: &Route,
+    fes: &BTreeSet<String>,
+    bes: &BTreeSet<String>,
+) -> Result<(), String> {
+    if !fes.contains(&route.frontend) {
+        return Err(format!(
+            "route frontend {:?} has no @FE_{0}@",
+            route.frontend
+        ));
+    }
+    for s in &route.servers {
+        if !bes.contains(s) {
+            return Err(format!("route server {s:?} has no @BE_{s}@"));
         }
+        let b = marks.behaviour(s);
+        let out_everywhere = marks
+            .out
+            .iter()
+            .any(|o| o.proxy.is_none() && o.server == *s);
+        if b.is_taken_out() || out_everywhere {
+            return Err(format!("route server {s:?} is one the checks take out"));
+        }
+        if !b.carries_traffic() {
+            return Err(format!("route server {s:?} is a check target, not traffic"));
+        }
+    }
+    let greetings: BTreeSet<_> = route
+        .servers
+        .iter()
+        .map(|s| format!("{:?}", marks.behaviour(s).greeting()))
+        .collect();
+    if greetings.len() > 1 {
+        return Err(format!(
+            "route {:?} mixes servers with different greetings",
+            route.frontend
+        ));
+    }
+    Ok(())
+}
+
+/// An `l4lb-out` row must be one the file has: a `server SERVER` line
+/// (in a section named PROXY, if given).
+fn check_out(o: &Out, text: &str) -> Result<(), String> {
+    let mut section = None;
+    let found = text.lines().any(|l| {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        match words[..] {
+            ["listen" | "backend" | "frontend" | "defaults", name, ..] => section = Some(name),
+            ["listen" | "backend" | "frontend" | "defaults" | "global"] => section = None,
+            ["server", name, ..] => {
+                return name == o.server && o.proxy.as_deref().is_none_or(|px| section == Some(px));
+            }
+            _ => {}
+        }
+        false
+    });
+    if !found {
+        return Err(format!("l4lb-out {o:?}: no such server line"));
     }
     Ok(())
 }
