@@ -164,7 +164,7 @@ fn start_and_route(p: Prepared) {
         args.push("-db");
     }
     let lb = L4lb::spawn(&args, p.dir);
-    wait_taken_out(&p.name, &p.marks, &p.text, &lb);
+    wait_checks(&p.name, &p.marks, &p.text, &lb);
     let mut clients = 0;
     for route in &p.marks.routes {
         let port = p.frontends[&route.frontend];
@@ -200,32 +200,46 @@ fn start_and_route(p: Prepared) {
 
 /// Waits (bounded) until the runtime API shows out (DOWN, MAINT or DRAIN)
 /// every server the file's checks must take out, so that no connection can
-/// still reach one.
-fn wait_taken_out(name: &str, marks: &Marks, text: &str, lb: &L4lb) {
+/// still reach one, and shows a passed last check for each `l4lb-passes`
+/// server, so that the servers' answers are known to satisfy the checks.
+fn wait_checks(name: &str, marks: &Marks, text: &str, lb: &L4lb) {
     let out = marks.taken_out();
-    if out.is_empty() {
+    if out.is_empty() && marks.passes.is_empty() {
         return;
     }
     let sock = PathBuf::from(marks::stats_socket(text).expect("checked by marks::parse"));
     let mut csv = String::new();
-    let all_out = common::wait_until(Duration::from_secs(20), || {
+    let settled = common::wait_until(Duration::from_secs(20), || {
         csv = common::api_command(&sock, "show stat");
-        let rows = common::stat_column(&csv, "status");
-        out.iter().all(|o| {
-            let mine: Vec<_> = rows
-                .iter()
-                .filter(|(px, sv, _)| {
-                    *sv == o.server && o.proxy.as_ref().is_none_or(|want| px == want)
-                })
-                .collect();
-            !mine.is_empty() && mine.iter().all(|(_, _, st)| is_out(st))
-        })
+        let status = common::stat_column(&csv, "status");
+        let check = common::stat_column(&csv, "check_status");
+        all_rows(&status, &out, is_out) && all_rows(&check, &marks.passes, passed)
     });
     assert!(
-        all_out,
-        "{name}: {out:?} never shown out:\n{csv}\nlog:\n{}",
+        settled,
+        "{name}: out {out:?}, passing {:?} never both shown:\n{csv}\nlog:\n{}",
+        marks.passes,
         lb.log_text()
     );
+}
+
+/// Whether every row of `want` is in `rows` (proxy, server, value) and all
+/// its values satisfy `ok`.
+fn all_rows(rows: &[(String, String, String)], want: &[marks::Row], ok: fn(&str) -> bool) -> bool {
+    want.iter().all(|w| {
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|(px, sv, _)| *sv == w.server && w.proxy.as_ref().is_none_or(|p| px == p))
+            .collect();
+        !mine.is_empty() && mine.iter().all(|(_, _, v)| ok(v))
+    })
+}
+
+/// A passed check's status (HAProxy's codes, as show stat's check_status).
+fn passed(check_status: &str) -> bool {
+    ["L4OK", "L6OK", "L7OK", "L7OKC"]
+        .iter()
+        .any(|s| check_status.trim_start_matches('*') == *s)
 }
 
 /// A status in which a server takes no new connection.
@@ -312,6 +326,7 @@ confs! {
     redis_master => "redis-master.cfg",
     redis_sentinel => "redis-sentinel.cfg",
     smtp_postfix => "smtp-postfix.cfg",
+    smtp_postfix_run => "smtp-postfix-run.cfg",
     smtp_submission => "smtp-submission.cfg",
     source_address => "source-address.cfg",
     ssh_bastion => "ssh-bastion.cfg",

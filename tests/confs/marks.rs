@@ -182,10 +182,10 @@ impl Behaviour {
     }
 }
 
-/// `# l4lb-out: [PROXY/]SERVER...`: a `show stat` row whose status must be
-/// DOWN, MAINT or DRAIN before traffic flows (any proxy's row if no PROXY).
+/// `[PROXY/]SERVER` in `l4lb-out` / `l4lb-passes`: the `show stat` rows of
+/// server SERVER (of proxy PROXY only, if given).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Out {
+pub(crate) struct Row {
     pub proxy: Option<String>,
     pub server: String,
 }
@@ -206,18 +206,19 @@ pub(crate) struct Marks {
     pub waits: BTreeSet<Family>,
     pub routes: Vec<Route>,
     pub servers: Vec<(String, Behaviour)>,
-    pub out: Vec<Out>,
+    pub out: Vec<Row>,
+    pub passes: Vec<Row>,
 }
 
 impl Marks {
     /// Every `show stat` row that must be out before traffic: the `l4lb-out`
     /// marks, and the servers whose behaviour is taken out.
-    pub(crate) fn taken_out(&self) -> Vec<Out> {
+    pub(crate) fn taken_out(&self) -> Vec<Row> {
         let implicit = self
             .servers
             .iter()
             .filter(|(_, b)| b.is_taken_out())
-            .map(|(n, _)| Out {
+            .map(|(n, _)| Row {
                 proxy: None,
                 server: n.clone(),
             });
@@ -244,6 +245,7 @@ pub(crate) fn parse(text: &str) -> Result<Marks, String> {
         routes: Vec::new(),
         servers: Vec::new(),
         out: Vec::new(),
+        passes: Vec::new(),
     };
     // Marks live in the leading comment block only.
     for line in text.lines().take_while(|l| l.trim_start().starts_with('#')) {
@@ -267,7 +269,8 @@ pub(crate) fn parse(text: &str) -> Result<Marks, String> {
             }
             "l4lb-route" => marks.routes.push(parse_route(value)?),
             "l4lb-server" => marks.servers.push(parse_server(value)?),
-            "l4lb-out" => marks.out.extend(parse_out(value)?),
+            "l4lb-out" => marks.out.extend(parse_rows(mark, value)?),
+            "l4lb-passes" => marks.passes.extend(parse_rows(mark, value)?),
             _ => return Err(format!("unknown mark {mark:?}")),
         }
     }
@@ -317,22 +320,22 @@ fn parse_server(value: &str) -> Result<(String, Behaviour), String> {
     }
 }
 
-fn parse_out(value: &str) -> Result<Vec<Out>, String> {
-    let out: Vec<Out> = value
+fn parse_rows(mark: &str, value: &str) -> Result<Vec<Row>, String> {
+    let out: Vec<Row> = value
         .split_whitespace()
         .map(|w| match w.split_once('/') {
-            Some((px, sv)) => Out {
+            Some((px, sv)) => Row {
                 proxy: Some(px.to_string()),
                 server: sv.to_string(),
             },
-            None => Out {
+            None => Row {
                 proxy: None,
                 server: w.to_string(),
             },
         })
         .collect();
     if out.is_empty() || out.iter().any(|o| o.server.is_empty()) {
-        return Err(format!("l4lb-out {value:?}: expected [PROXY/]SERVER..."));
+        return Err(format!("{mark} {value:?}: expected [PROXY/]SERVER..."));
     }
     Ok(out)
 }
@@ -363,11 +366,12 @@ fn check_consistency(marks: &Marks, text: &str) -> Result<(), String> {
             return Err(format!("l4lb-server {name:?} has no @BE_{name}@"));
         }
     }
-    for o in &marks.out {
-        check_out(o, text)?;
+    for row in marks.out.iter().chain(&marks.passes) {
+        check_row(row, text)?;
     }
-    if !marks.taken_out().is_empty() && stats_socket(text).is_none() {
-        return Err("servers must be seen out first: the file needs a stats socket".into());
+    let waits = !marks.taken_out().is_empty() || !marks.passes.is_empty();
+    if waits && stats_socket(text).is_none() {
+        return Err("the test waits on show stat: the file needs a stats socket".into());
     }
     Ok(())
 }
@@ -414,9 +418,9 @@ fn check_route(
     Ok(())
 }
 
-/// An `l4lb-out` row must be one the file has: a `server SERVER` line
-/// (in a section named PROXY, if given).
-fn check_out(o: &Out, text: &str) -> Result<(), String> {
+/// An `l4lb-out` / `l4lb-passes` row must be one the file has: a `server
+/// SERVER` line (in a section named PROXY, if given).
+fn check_row(o: &Row, text: &str) -> Result<(), String> {
     let mut section = None;
     let found = text.lines().any(|l| {
         let words: Vec<&str> = l.split_whitespace().collect();
@@ -431,7 +435,7 @@ fn check_out(o: &Out, text: &str) -> Result<(), String> {
         false
     });
     if !found {
-        return Err(format!("l4lb-out {o:?}: no such server line"));
+        return Err(format!("{o:?}: no such server line"));
     }
     Ok(())
 }
