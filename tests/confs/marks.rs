@@ -572,6 +572,78 @@ listen x
     }
 
     #[test]
+    fn behaviours_parse_with_their_status() {
+        let p = Behaviour::parse;
+        assert_eq!(
+            p("http-503"),
+            Some(Behaviour::Http(HttpAnswer::Status(503)))
+        );
+        assert_eq!(
+            p("tls-http-200"),
+            Some(Behaviour::TlsHttp(HttpAnswer::Status(200)))
+        );
+        assert_eq!(
+            p("patroni-replica"),
+            Some(Behaviour::Http(HttpAnswer::PatroniReplica))
+        );
+        assert_eq!(p("agent-drain"), Some(Behaviour::Agent(Agent::Drain)));
+        for bad in ["http-20", "http-999", "tls-http-", "xhttp-200", "agent"] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+    }
+
+    const CHECKED: &str = "\
+# l4lb-family: patroni
+# l4lb-test: start
+# l4lb-route: rw -> pg1
+# l4lb-server: pg1api patroni-primary
+# l4lb-server: pg2api patroni-replica
+# l4lb-out: rw/pg2
+# l4lb-passes: pg1
+global
+    stats socket @DIR@/s.sock level admin
+listen rw
+    bind 127.0.0.1:@FE_rw@
+    server pg1 127.0.0.1:@BE_pg1@ check port @BE_pg1api@
+    server pg2 127.0.0.1:@BE_pg2@ check port @BE_pg2api@
+";
+
+    #[test]
+    fn out_and_passes_name_show_stat_rows() {
+        let m = parse(CHECKED).unwrap();
+        let row = |px: Option<&str>, sv: &str| Row {
+            proxy: px.map(str::to_string),
+            server: sv.to_string(),
+        };
+        assert_eq!(m.taken_out(), [row(Some("rw"), "pg2")]);
+        assert_eq!(m.passes, [row(None, "pg1")]);
+        // A check target alone, in no route, is fine; in a route it is not.
+        let api_routed = CHECKED.replace("-> pg1", "-> pg1 pg1api");
+        assert!(parse(&api_routed).unwrap_err().contains("check target"));
+        let out_routed = CHECKED.replace("l4lb-out: rw/pg2", "l4lb-out: pg1");
+        assert!(parse(&out_routed).unwrap_err().contains("take out"));
+        // A row of another proxy (or no server line) is a typo.
+        let typo = CHECKED.replace("rw/pg2", "ro/pg2");
+        assert!(parse(&typo).unwrap_err().contains("no such server"));
+        let no_sock = CHECKED.replace("    stats socket @DIR@/s.sock level admin\n", "");
+        assert!(parse(&no_sock).unwrap_err().contains("stats socket"));
+    }
+
+    #[test]
+    fn a_route_has_one_greeting() {
+        let mixed = START.replace(
+            "# l4lb-server: c down",
+            "# l4lb-server: c down\n# l4lb-server: a smtp",
+        );
+        assert!(parse(&mixed).unwrap_err().contains("greetings"));
+        let same = mixed.replace(
+            "# l4lb-server: c down",
+            "# l4lb-server: c down\n# l4lb-server: b smtp",
+        );
+        assert!(parse(&same).is_ok());
+    }
+
+    #[test]
     fn connection_logs_are_expected_with_a_format_on_stdout() {
         let tcplog = "global\n    log stdout format raw local0\ndefaults\n    option tcplog\n";
         assert!(logs_each_connection(tcplog));
