@@ -148,11 +148,19 @@ fn run_file(name: &str) {
         panic!("{name}: {e}");
     }
     if p.marks.start {
-        start_and_route(p);
+        start_and_route(p, Proxy::L4lb);
     }
 }
 
-fn start_and_route(p: Prepared) {
+/// What runs the file: l4lb, or (to check that the marks and the test's
+/// servers mean what HAProxy means) HAProxy itself.
+#[derive(Clone, Copy)]
+enum Proxy {
+    L4lb,
+    Haproxy(&'static str),
+}
+
+fn start_and_route(p: Prepared, proxy: Proxy) {
     let _backends: Vec<_> = p
         .servers
         .iter()
@@ -163,7 +171,10 @@ fn start_and_route(p: Prepared) {
     if marks::wants_daemon(&p.text) {
         args.push("-db");
     }
-    let lb = L4lb::spawn(&args, p.dir);
+    let lb = match proxy {
+        Proxy::L4lb => L4lb::spawn(&args, p.dir),
+        Proxy::Haproxy(bin) => spawn_haproxy(bin, &p.text, &path, p.dir, &p.frontends),
+    };
     wait_checks(&p.name, &p.marks, &p.text, &lb);
     let mut clients = 0;
     for route in &p.marks.routes {
@@ -195,7 +206,41 @@ fn start_and_route(p: Prepared) {
         );
     }
     let status = lb.stop();
-    assert!(status.success(), "{}: l4lb exited {status:?}", p.name);
+    if let Proxy::L4lb = proxy {
+        assert!(status.success(), "{}: l4lb exited {status:?}", p.name);
+    }
+}
+
+/// HAProxy on `path` (whose text is `text`) in the foreground, once each
+/// frontend and its stats socket accept.
+fn spawn_haproxy(
+    bin: &str,
+    text: &str,
+    path: &str,
+    dir: TempDir,
+    frontends: &BTreeMap<String, u16>,
+) -> L4lb {
+    // `L4lb` waits for its ready line on stderr; HAProxy says nothing, so
+    // the shell says it and the frontends are polled.
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "echo 'l4lb ready' >&2; exec \"$0\" -db -f \"$1\"",
+        bin,
+        path,
+    ]);
+    let lb = L4lb::spawn_command(cmd, dir);
+    let sock = marks::stats_socket(text);
+    let bound = common::wait_until(Duration::from_secs(10), || {
+        let api = sock
+            .as_ref()
+            .is_none_or(|s| std::os::unix::net::UnixStream::connect(s).is_ok());
+        api && frontends
+            .values()
+            .all(|port| TcpStream::connect(common::addr(*port)).is_ok())
+    });
+    assert!(bound, "haproxy never listened; log:\n{}", lb.log_text());
+    lb
 }
 
 /// Waits (bounded) until the runtime API shows out (DOWN, MAINT or DRAIN)
@@ -403,14 +448,18 @@ fn the_corpus_is_complete() {
     assert!(started.len() >= 5, "start files cover only {started:?}");
 }
 
+/// Debian's package's haproxy, or a local build's.
+fn haproxy_binary() -> Option<&'static str> {
+    ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
 /// The files are valid HAProxy: the real haproxy accepts each one (when it
 /// is installed; Debian's package, the version the files were written for).
 #[test]
 fn haproxy_accepts_every_file() {
-    let haproxy = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let Some(haproxy) = haproxy else {
+    let Some(haproxy) = haproxy_binary() else {
         eprintln!("skipped: no haproxy installed (apt-get install -y haproxy)");
         return;
     };
@@ -426,6 +475,35 @@ fn haproxy_accepts_every_file() {
         }
     }
     assert!(bad.is_empty(), "haproxy -c refuses:\n{}", bad.join("\n"));
+}
+
+/// The start files under HAProxy itself, with the same servers, marks and
+/// traffic: the test's servers answer HAProxy's checks as l4lb's, and
+/// HAProxy takes out and keeps the servers the marks say. Skipped without
+/// HAProxy.
+#[test]
+fn haproxy_runs_the_start_files() {
+    let Some(haproxy) = haproxy_binary() else {
+        eprintln!("skipped: no haproxy installed (apt-get install -y haproxy)");
+        return;
+    };
+    let mut bad = Vec::new();
+    for f in LISTED {
+        let p = prepare(f);
+        if !p.marks.start {
+            continue;
+        }
+        let run = std::panic::catch_unwind(|| start_and_route(p, Proxy::Haproxy(haproxy)));
+        if let Err(e) = run {
+            let why = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            bad.push(format!("{f}: {why}"));
+        }
+    }
+    assert!(bad.is_empty(), "under haproxy:\n{}", bad.join("\n\n"));
 }
 
 #[test]

@@ -22,11 +22,11 @@ const TLS_HANDSHAKE: u8 = 0x16;
 pub(crate) fn plain(answer: HttpAnswer) -> impl Fn(TcpStream) + Send + Sync + 'static {
     move |mut s: TcpStream| {
         let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-        if let Ok(Some(response)) = respond(&mut s, answer) {
-            if s.write_all(&response).is_ok() {
-                let _ = s.shutdown(Shutdown::Write);
-                drain(&mut s);
-            }
+        if let Ok(Some(response)) = respond(&mut s, answer)
+            && s.write_all(&response).is_ok()
+        {
+            let _ = s.shutdown(Shutdown::Write);
+            drain(&mut s);
         }
     }
 }
