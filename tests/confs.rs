@@ -7,18 +7,22 @@
 //! files"); scripts/confs_check.sh prints where each file stands.
 
 mod common;
+#[path = "confs/http.rs"]
+mod http;
 #[path = "confs/marks.rs"]
 mod marks;
 #[path = "confs/servers.rs"]
 mod servers;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::{L4lb, TempDir};
-use marks::{Family, Marks};
+use marks::{Behaviour, Family, Marks};
 
 fn conf_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/confs")
@@ -144,11 +148,19 @@ fn run_file(name: &str) {
         panic!("{name}: {e}");
     }
     if p.marks.start {
-        start_and_route(p);
+        start_and_route(p, Proxy::L4lb);
     }
 }
 
-fn start_and_route(p: Prepared) {
+/// What runs the file: l4lb, or (to check that the marks and the test's
+/// servers mean what HAProxy means) HAProxy itself.
+#[derive(Clone, Copy)]
+enum Proxy {
+    L4lb,
+    Haproxy(&'static str),
+}
+
+fn start_and_route(p: Prepared, proxy: Proxy) {
     let _backends: Vec<_> = p
         .servers
         .iter()
@@ -159,14 +171,19 @@ fn start_and_route(p: Prepared) {
     if marks::wants_daemon(&p.text) {
         args.push("-db");
     }
-    let lb = L4lb::spawn(&args, p.dir);
-    wait_taken_out(&p.name, &p.marks, &p.text, &lb);
+    let lb = match proxy {
+        Proxy::L4lb => L4lb::spawn(&args, p.dir),
+        Proxy::Haproxy(bin) => spawn_haproxy(bin, &p.text, &path, p.dir, &p.frontends),
+    };
+    wait_checks(&p.name, &p.marks, &p.text, &lb);
     let mut clients = 0;
     for route in &p.marks.routes {
         let port = p.frontends[&route.frontend];
+        // One greeting per route (marks::parse checks).
+        let greets = p.marks.behaviour(&route.servers[0]);
         clients += 2 * route.servers.len() + 1;
         for _ in 0..2 * route.servers.len() {
-            let got = common::round_trip(port);
+            let got = round_trip(port, greets);
             assert!(
                 route.servers.contains(&got),
                 "{}: {} reached {got}, not one of {:?}; log:\n{}",
@@ -176,7 +193,7 @@ fn start_and_route(p: Prepared) {
                 lb.log_text()
             );
         }
-        stream_through(&p.name, &route.frontend, port);
+        stream_through(&p.name, &route.frontend, port, greets);
     }
     if marks::logs_each_connection(&p.text) {
         let logged =
@@ -189,49 +206,123 @@ fn start_and_route(p: Prepared) {
         );
     }
     let status = lb.stop();
-    assert!(status.success(), "{}: l4lb exited {status:?}", p.name);
+    if let Proxy::L4lb = proxy {
+        assert!(status.success(), "{}: l4lb exited {status:?}", p.name);
+    }
 }
 
-/// Waits (bounded) until the runtime API shows DOWN every server the file's
-/// checks must take out, so that no connection can still reach one.
-fn wait_taken_out(name: &str, marks: &Marks, text: &str, lb: &L4lb) {
-    let out: Vec<&String> = marks
-        .servers
-        .iter()
-        .filter(|(_, b)| b.is_taken_out())
-        .map(|(n, _)| n)
-        .collect();
-    if out.is_empty() {
+/// HAProxy on `path` (whose text is `text`) in the foreground, once each
+/// frontend and its stats socket accept.
+fn spawn_haproxy(
+    bin: &str,
+    text: &str,
+    path: &str,
+    dir: TempDir,
+    frontends: &BTreeMap<String, u16>,
+) -> L4lb {
+    // `L4lb` waits for its ready line on stderr; HAProxy says nothing, so
+    // the shell says it and the frontends are polled.
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "echo 'l4lb ready' >&2; exec \"$0\" -db -f \"$1\"",
+        bin,
+        path,
+    ]);
+    let lb = L4lb::spawn_command(cmd, dir);
+    let sock = marks::stats_socket(text);
+    let bound = common::wait_until(Duration::from_secs(10), || {
+        let api = sock
+            .as_ref()
+            .is_none_or(|s| std::os::unix::net::UnixStream::connect(s).is_ok());
+        api && frontends
+            .values()
+            .all(|port| TcpStream::connect(common::addr(*port)).is_ok())
+    });
+    assert!(bound, "haproxy never listened; log:\n{}", lb.log_text());
+    lb
+}
+
+/// Waits (bounded) until the runtime API shows out (DOWN, MAINT or DRAIN)
+/// every server the file's checks must take out, so that no connection can
+/// still reach one, and shows a passed last check for each `l4lb-passes`
+/// server, so that the servers' answers are known to satisfy the checks.
+fn wait_checks(name: &str, marks: &Marks, text: &str, lb: &L4lb) {
+    let out = marks.taken_out();
+    if out.is_empty() && marks.passes.is_empty() {
         return;
     }
     let sock = PathBuf::from(marks::stats_socket(text).expect("checked by marks::parse"));
     let mut csv = String::new();
-    let all_down = common::wait_until(Duration::from_secs(20), || {
+    let settled = common::wait_until(Duration::from_secs(20), || {
         csv = common::api_command(&sock, "show stat");
-        let rows = common::stat_column(&csv, "status");
-        out.iter().all(|sv| {
-            let mine: Vec<_> = rows.iter().filter(|(_, s, _)| s == *sv).collect();
-            !mine.is_empty() && mine.iter().all(|(_, _, st)| st.starts_with("DOWN"))
-        })
+        let status = common::stat_column(&csv, "status");
+        let check = common::stat_column(&csv, "check_status");
+        all_rows(&status, &out, is_out) && all_rows(&check, &marks.passes, passed)
     });
     assert!(
-        all_down,
-        "{name}: {out:?} never shown DOWN:\n{csv}\nlog:\n{}",
+        settled,
+        "{name}: out {out:?}, passing {:?} never both shown:\n{csv}\nlog:\n{}",
+        marks.passes,
         lb.log_text()
     );
 }
 
-/// Sends 256 KiB through one connection and checks the echo, byte for byte.
-fn stream_through(name: &str, frontend: &str, port: u16) {
-    const LEN: usize = 256 * 1024;
+/// Whether every row of `want` is in `rows` (proxy, server, value) and all
+/// its values satisfy `ok`.
+fn all_rows(rows: &[(String, String, String)], want: &[marks::Row], ok: fn(&str) -> bool) -> bool {
+    want.iter().all(|w| {
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|(px, sv, _)| *sv == w.server && w.proxy.as_ref().is_none_or(|p| px == p))
+            .collect();
+        !mine.is_empty() && mine.iter().all(|(_, _, v)| ok(v))
+    })
+}
+
+/// A passed check's status (HAProxy's codes, as show stat's check_status).
+fn passed(check_status: &str) -> bool {
+    ["L4OK", "L6OK", "L7OK", "L7OKC"]
+        .iter()
+        .any(|s| check_status.trim_start_matches('*') == *s)
+}
+
+/// A status in which a server takes no new connection.
+fn is_out(status: &str) -> bool {
+    ["DOWN", "MAINT", "DRAIN"]
+        .iter()
+        .any(|s| status.starts_with(s))
+}
+
+/// Connects through l4lb to a server that behaves like `greets`: reads its
+/// greeting, if it has one.
+fn connect_to(port: u16, greets: Behaviour) -> TcpStream {
     let mut c = common::connect(port);
-    common::read_line(&mut c).unwrap();
+    servers::read_greeting(&mut c, greets).expect("read the server's greeting");
+    c
+}
+
+/// `common::round_trip` for any traffic server: the client speaks first
+/// (after the greeting), then reads the server's name and its echo.
+fn round_trip(port: u16, greets: Behaviour) -> String {
+    let mut c = connect_to(port, greets);
+    c.write_all(b"ping\n").unwrap();
+    let name = common::read_line(&mut c).unwrap();
+    assert_eq!(common::read_line(&mut c).unwrap(), "ping");
+    name
+}
+
+/// Sends 256 KiB through one connection and checks the echo, byte for byte.
+fn stream_through(name: &str, frontend: &str, port: u16, greets: Behaviour) {
+    const LEN: usize = 256 * 1024;
+    let mut c = connect_to(port, greets);
     let mut w = c.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
         let hash = common::send_pattern(&mut w, 7, LEN);
         common::shutdown_write(&w);
         hash
     });
+    common::read_line(&mut c).unwrap();
     let (n, hash) = common::recv_all(&mut c).unwrap();
     let sent = writer.join().unwrap().unwrap();
     assert_eq!(n, LEN, "{name}: {frontend} echoed {n} of {LEN} bytes");
@@ -280,6 +371,7 @@ confs! {
     redis_master => "redis-master.cfg",
     redis_sentinel => "redis-sentinel.cfg",
     smtp_postfix => "smtp-postfix.cfg",
+    smtp_postfix_run => "smtp-postfix-run.cfg",
     smtp_submission => "smtp-submission.cfg",
     source_address => "source-address.cfg",
     ssh_bastion => "ssh-bastion.cfg",
@@ -356,14 +448,18 @@ fn the_corpus_is_complete() {
     assert!(started.len() >= 5, "start files cover only {started:?}");
 }
 
+/// Debian's package's haproxy, or a local build's.
+fn haproxy_binary() -> Option<&'static str> {
+    ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
 /// The files are valid HAProxy: the real haproxy accepts each one (when it
 /// is installed; Debian's package, the version the files were written for).
 #[test]
 fn haproxy_accepts_every_file() {
-    let haproxy = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let Some(haproxy) = haproxy else {
+    let Some(haproxy) = haproxy_binary() else {
         eprintln!("skipped: no haproxy installed (apt-get install -y haproxy)");
         return;
     };
@@ -379,6 +475,35 @@ fn haproxy_accepts_every_file() {
         }
     }
     assert!(bad.is_empty(), "haproxy -c refuses:\n{}", bad.join("\n"));
+}
+
+/// The start files under HAProxy itself, with the same servers, marks and
+/// traffic: the test's servers answer HAProxy's checks as l4lb's, and
+/// HAProxy takes out and keeps the servers the marks say. Skipped without
+/// HAProxy.
+#[test]
+fn haproxy_runs_the_start_files() {
+    let Some(haproxy) = haproxy_binary() else {
+        eprintln!("skipped: no haproxy installed (apt-get install -y haproxy)");
+        return;
+    };
+    let mut bad = Vec::new();
+    for f in LISTED {
+        let p = prepare(f);
+        if !p.marks.start {
+            continue;
+        }
+        let run = std::panic::catch_unwind(|| start_and_route(p, Proxy::Haproxy(haproxy)));
+        if let Err(e) = run {
+            let why = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            bad.push(format!("{f}: {why}"));
+        }
+    }
+    assert!(bad.is_empty(), "under haproxy:\n{}", bad.join("\n\n"));
 }
 
 #[test]

@@ -76,34 +76,118 @@ impl Family {
     }
 }
 
-/// What the test starts on a `@BE_name@` port.
+/// What the test starts on a `@BE_name@` port (tests/confs/servers.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Behaviour {
     /// `Backend::named`: writes its name, then echoes (the default).
     Echo,
     /// Nothing listens: connects are refused; its checks must take it out.
     Down,
-    /// Answers a Redis check as the master; echoes anything else.
+    /// Answers a Redis check (redis-check or tcp-check) as the master.
     RedisMaster,
     /// Answers a Redis check as a replica (role:slave), so it is taken out.
     RedisReplica,
+    /// A MySQL server: a protocol-10 greeting, OK to mysql-check's login.
+    Mysql,
+    /// An SMTP server: a 220 banner, 250 to HELO/EHLO, 221 to QUIT.
+    Smtp,
+    /// An LDAP server: a successful BindResponse to ldap-check's bind.
+    Ldap,
+    /// An HTTP check target (not traffic): `http-NNN`, `patroni-*`.
+    Http(HttpAnswer),
+    /// TLS with an HTTP answer for checks, echo for passed-through
+    /// traffic on the same port (a Kubernetes API server): `tls-http-NNN`.
+    TlsHttp(HttpAnswer),
+    /// An agent-check target (not traffic): `agent-up|drain|down`.
+    Agent(Agent),
+}
+
+/// How an HTTP check target answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HttpAnswer {
+    /// This status to any request (`http-200`, `http-503`, ...).
+    Status(u16),
+    /// Patroni's REST API on the leader: `/`, `/primary` 200, `/replica` 503.
+    PatroniPrimary,
+    /// Patroni's REST API on a replica: `/replica` 200, `/`, `/primary` 503.
+    PatroniReplica,
+}
+
+/// The line an agent-check target answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Agent {
+    /// `up 100%`
+    Up,
+    /// `drain`: no new connection (show stat: DRAIN).
+    Drain,
+    /// `down`
+    Down,
+}
+
+/// What a traffic client reads before it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Greeting {
+    /// Nothing: the client speaks first.
+    None,
+    /// One line (an SMTP banner).
+    Line,
+    /// One MySQL packet (the server's handshake).
+    MysqlPacket,
 }
 
 impl Behaviour {
     fn parse(word: &str) -> Option<Behaviour> {
-        match word {
-            "echo" => Some(Behaviour::Echo),
-            "down" => Some(Behaviour::Down),
-            "redis-master" => Some(Behaviour::RedisMaster),
-            "redis-replica" => Some(Behaviour::RedisReplica),
-            _ => None,
-        }
+        let status = |code: &str| {
+            let n: u16 = code.parse().ok()?;
+            (code.len() == 3 && (100..600).contains(&n)).then_some(HttpAnswer::Status(n))
+        };
+        Some(match word {
+            "echo" => Behaviour::Echo,
+            "down" => Behaviour::Down,
+            "redis-master" => Behaviour::RedisMaster,
+            "redis-replica" => Behaviour::RedisReplica,
+            "mysql" => Behaviour::Mysql,
+            "smtp" => Behaviour::Smtp,
+            "ldap" => Behaviour::Ldap,
+            "patroni-primary" => Behaviour::Http(HttpAnswer::PatroniPrimary),
+            "patroni-replica" => Behaviour::Http(HttpAnswer::PatroniReplica),
+            "agent-up" => Behaviour::Agent(Agent::Up),
+            "agent-drain" => Behaviour::Agent(Agent::Drain),
+            "agent-down" => Behaviour::Agent(Agent::Down),
+            _ => match word.split_once("http-")? {
+                ("", code) => Behaviour::Http(status(code)?),
+                ("tls-", code) => Behaviour::TlsHttp(status(code)?),
+                _ => return None,
+            },
+        })
     }
 
-    /// Whether l4lb's checks must mark this server DOWN before traffic flows.
+    /// Whether l4lb's checks must mark this server DOWN before traffic
+    /// flows (whatever proxy it is in; `l4lb-out` names others).
     pub(crate) fn is_taken_out(self) -> bool {
         matches!(self, Behaviour::Down | Behaviour::RedisReplica)
     }
+
+    /// Whether it echoes traffic (else it is only a check target).
+    pub(crate) fn carries_traffic(self) -> bool {
+        !matches!(self, Behaviour::Http(_) | Behaviour::Agent(_))
+    }
+
+    pub(crate) fn greeting(self) -> Greeting {
+        match self {
+            Behaviour::Smtp => Greeting::Line,
+            Behaviour::Mysql => Greeting::MysqlPacket,
+            _ => Greeting::None,
+        }
+    }
+}
+
+/// `[PROXY/]SERVER` in `l4lb-out` / `l4lb-passes`: the `show stat` rows of
+/// server SERVER (of proxy PROXY only, if given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub proxy: Option<String>,
+    pub server: String,
 }
 
 /// `# l4lb-route: FRONTEND -> SERVER...`: connections to `@FE_frontend@`
@@ -122,9 +206,25 @@ pub(crate) struct Marks {
     pub waits: BTreeSet<Family>,
     pub routes: Vec<Route>,
     pub servers: Vec<(String, Behaviour)>,
+    pub out: Vec<Row>,
+    pub passes: Vec<Row>,
 }
 
 impl Marks {
+    /// Every `show stat` row that must be out before traffic: the `l4lb-out`
+    /// marks, and the servers whose behaviour is taken out.
+    pub(crate) fn taken_out(&self) -> Vec<Row> {
+        let implicit = self
+            .servers
+            .iter()
+            .filter(|(_, b)| b.is_taken_out())
+            .map(|(n, _)| Row {
+                proxy: None,
+                server: n.clone(),
+            });
+        self.out.iter().cloned().chain(implicit).collect()
+    }
+
     /// The behaviour the test gives the server on `@BE_name@`.
     pub(crate) fn behaviour(&self, name: &str) -> Behaviour {
         self.servers
@@ -144,6 +244,8 @@ pub(crate) fn parse(text: &str) -> Result<Marks, String> {
         waits: BTreeSet::new(),
         routes: Vec::new(),
         servers: Vec::new(),
+        out: Vec::new(),
+        passes: Vec::new(),
     };
     // Marks live in the leading comment block only.
     for line in text.lines().take_while(|l| l.trim_start().starts_with('#')) {
@@ -167,6 +269,8 @@ pub(crate) fn parse(text: &str) -> Result<Marks, String> {
             }
             "l4lb-route" => marks.routes.push(parse_route(value)?),
             "l4lb-server" => marks.servers.push(parse_server(value)?),
+            "l4lb-out" => marks.out.extend(parse_rows(mark, value)?),
+            "l4lb-passes" => marks.passes.extend(parse_rows(mark, value)?),
             _ => return Err(format!("unknown mark {mark:?}")),
         }
     }
@@ -216,6 +320,26 @@ fn parse_server(value: &str) -> Result<(String, Behaviour), String> {
     }
 }
 
+fn parse_rows(mark: &str, value: &str) -> Result<Vec<Row>, String> {
+    let out: Vec<Row> = value
+        .split_whitespace()
+        .map(|w| match w.split_once('/') {
+            Some((px, sv)) => Row {
+                proxy: Some(px.to_string()),
+                server: sv.to_string(),
+            },
+            None => Row {
+                proxy: None,
+                server: w.to_string(),
+            },
+        })
+        .collect();
+    if out.is_empty() || out.iter().any(|o| o.server.is_empty()) {
+        return Err(format!("{mark} {value:?}: expected [PROXY/]SERVER..."));
+    }
+    Ok(out)
+}
+
 /// The rules between marks and placeholders (README.md, "Marks").
 fn check_consistency(marks: &Marks, text: &str) -> Result<(), String> {
     let (fes, bes) = (placeholders(text, "FE"), placeholders(text, "BE"));
@@ -235,30 +359,83 @@ fn check_consistency(marks: &Marks, text: &str) -> Result<(), String> {
         return Err("a start file needs at least one l4lb-route".into());
     }
     for route in &marks.routes {
-        if !fes.contains(&route.frontend) {
-            return Err(format!(
-                "route frontend {:?} has no @FE_{0}@",
-                route.frontend
-            ));
-        }
-        for s in &route.servers {
-            if !bes.contains(s) {
-                return Err(format!("route server {s:?} has no @BE_{s}@"));
-            }
-            if marks.behaviour(s).is_taken_out() {
-                return Err(format!("route server {s:?} is one the checks take out"));
-            }
-        }
+        check_route(marks, route, &fes, &bes)?;
     }
-    for (name, b) in &marks.servers {
+    for (name, _) in &marks.servers {
         if !bes.contains(name) {
             return Err(format!("l4lb-server {name:?} has no @BE_{name}@"));
         }
-        if b.is_taken_out() && stats_socket(text).is_none() {
-            return Err(format!(
-                "{name:?} must be seen DOWN first: the file needs a stats socket"
-            ));
+    }
+    for row in marks.out.iter().chain(&marks.passes) {
+        check_row(row, text)?;
+    }
+    let waits = !marks.taken_out().is_empty() || !marks.passes.is_empty();
+    if waits && stats_socket(text).is_none() {
+        return Err("the test waits on show stat: the file needs a stats socket".into());
+    }
+    Ok(())
+}
+
+fn check_route(
+    marks: &Marks,
+    route: &Route,
+    fes: &BTreeSet<String>,
+    bes: &BTreeSet<String>,
+) -> Result<(), String> {
+    if !fes.contains(&route.frontend) {
+        return Err(format!(
+            "route frontend {:?} has no @FE_{0}@",
+            route.frontend
+        ));
+    }
+    for s in &route.servers {
+        if !bes.contains(s) {
+            return Err(format!("route server {s:?} has no @BE_{s}@"));
         }
+        let b = marks.behaviour(s);
+        let out_everywhere = marks
+            .out
+            .iter()
+            .any(|o| o.proxy.is_none() && o.server == *s);
+        if b.is_taken_out() || out_everywhere {
+            return Err(format!("route server {s:?} is one the checks take out"));
+        }
+        if !b.carries_traffic() {
+            return Err(format!("route server {s:?} is a check target, not traffic"));
+        }
+    }
+    let greetings: BTreeSet<_> = route
+        .servers
+        .iter()
+        .map(|s| format!("{:?}", marks.behaviour(s).greeting()))
+        .collect();
+    if greetings.len() > 1 {
+        return Err(format!(
+            "route {:?} mixes servers with different greetings",
+            route.frontend
+        ));
+    }
+    Ok(())
+}
+
+/// An `l4lb-out` / `l4lb-passes` row must be one the file has: a `server
+/// SERVER` line (in a section named PROXY, if given).
+fn check_row(o: &Row, text: &str) -> Result<(), String> {
+    let mut section = None;
+    let found = text.lines().any(|l| {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        match words[..] {
+            ["listen" | "backend" | "frontend" | "defaults", name, ..] => section = Some(name),
+            ["listen" | "backend" | "frontend" | "defaults" | "global"] => section = None,
+            ["server", name, ..] => {
+                return name == o.server && o.proxy.as_deref().is_none_or(|px| section == Some(px));
+            }
+            _ => {}
+        }
+        false
+    });
+    if !found {
+        return Err(format!("{o:?}: no such server line"));
     }
     Ok(())
 }
@@ -392,6 +569,78 @@ listen x
         assert!(parse(load).unwrap_err().contains("start files only"));
         let waits = "# l4lb-family: x\n# l4lb-test: load\n# l4lb-waits: routing (13)\n";
         assert_eq!(parse(waits).unwrap().waits.len(), 1);
+    }
+
+    #[test]
+    fn behaviours_parse_with_their_status() {
+        let p = Behaviour::parse;
+        assert_eq!(
+            p("http-503"),
+            Some(Behaviour::Http(HttpAnswer::Status(503)))
+        );
+        assert_eq!(
+            p("tls-http-200"),
+            Some(Behaviour::TlsHttp(HttpAnswer::Status(200)))
+        );
+        assert_eq!(
+            p("patroni-replica"),
+            Some(Behaviour::Http(HttpAnswer::PatroniReplica))
+        );
+        assert_eq!(p("agent-drain"), Some(Behaviour::Agent(Agent::Drain)));
+        for bad in ["http-20", "http-999", "tls-http-", "xhttp-200", "agent"] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+    }
+
+    const CHECKED: &str = "\
+# l4lb-family: patroni
+# l4lb-test: start
+# l4lb-route: rw -> pg1
+# l4lb-server: pg1api patroni-primary
+# l4lb-server: pg2api patroni-replica
+# l4lb-out: rw/pg2
+# l4lb-passes: pg1
+global
+    stats socket @DIR@/s.sock level admin
+listen rw
+    bind 127.0.0.1:@FE_rw@
+    server pg1 127.0.0.1:@BE_pg1@ check port @BE_pg1api@
+    server pg2 127.0.0.1:@BE_pg2@ check port @BE_pg2api@
+";
+
+    #[test]
+    fn out_and_passes_name_show_stat_rows() {
+        let m = parse(CHECKED).unwrap();
+        let row = |px: Option<&str>, sv: &str| Row {
+            proxy: px.map(str::to_string),
+            server: sv.to_string(),
+        };
+        assert_eq!(m.taken_out(), [row(Some("rw"), "pg2")]);
+        assert_eq!(m.passes, [row(None, "pg1")]);
+        // A check target alone, in no route, is fine; in a route it is not.
+        let api_routed = CHECKED.replace("-> pg1", "-> pg1 pg1api");
+        assert!(parse(&api_routed).unwrap_err().contains("check target"));
+        let out_routed = CHECKED.replace("l4lb-out: rw/pg2", "l4lb-out: pg1");
+        assert!(parse(&out_routed).unwrap_err().contains("take out"));
+        // A row of another proxy (or no server line) is a typo.
+        let typo = CHECKED.replace("rw/pg2", "ro/pg2");
+        assert!(parse(&typo).unwrap_err().contains("no such server"));
+        let no_sock = CHECKED.replace("    stats socket @DIR@/s.sock level admin\n", "");
+        assert!(parse(&no_sock).unwrap_err().contains("stats socket"));
+    }
+
+    #[test]
+    fn a_route_has_one_greeting() {
+        let mixed = START.replace(
+            "# l4lb-server: c down",
+            "# l4lb-server: c down\n# l4lb-server: a smtp",
+        );
+        assert!(parse(&mixed).unwrap_err().contains("greetings"));
+        let same = mixed.replace(
+            "# l4lb-server: c down",
+            "# l4lb-server: c down\n# l4lb-server: b smtp",
+        );
+        assert!(parse(&same).is_ok());
     }
 
     #[test]
