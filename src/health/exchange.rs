@@ -206,9 +206,12 @@ fn expect(p: &mut Pending, judge: &dyn super::rules::Judge) -> Result<bool, Adva
     }
 }
 
+/// The error as HAProxy words it: the system's text (`Connection
+/// refused`), without Rust's `(os error N)`.
 pub(super) fn describe(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        _ => e.to_string(),
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if e.raw_os_error().is_some() => text[..at].to_string(),
+        _ => text,
     }
 }

@@ -422,6 +422,11 @@ impl Prober {
             Err(e) => return Opened::Failed(Outcome::Failed(CheckStatus::L4Con, describe(&e))),
         };
         self.starved = false;
+        // A check's request goes out whole: no Nagle delay behind a TLS
+        // record or a short send (HAProxy's checks do the same).
+        if let Stream::Tcp(s) = &stream {
+            let _ = s.set_nodelay(true);
+        }
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = self
             .poll

@@ -167,8 +167,13 @@ impl Prober {
             0 => (String::new(), info.as_str()),
             n => (format!(", code: {n}"), super::probe::split_code(info).1),
         };
+        // As HAProxy: a passed check has no info.
+        let info = match outcome {
+            Outcome::Failed(..) => format!(", info: {info:?}"),
+            Outcome::Passed(..) => String::new(),
+        };
         log::warn!(
-            "Health check for {backup}server {} {verb}, reason: {}{code}, info: {info:?}, \
+            "Health check for {backup}server {} {verb}, reason: {}{code}{info}, \
              check duration: {}ms, status: {n}/{of} {state}.",
             probe.label,
             status.description(),
