@@ -87,7 +87,6 @@ fn pgsql_check_sends_a_startup_and_wants_an_auth_request() {
 /// HAProxy fails an expect on an empty response at the close with that
 /// rule's error status: the first rule's, L7RSP (or SOCKERR on a reset).
 #[test]
-#[ignore = "l4lb differs from HAProxy 2.6: a close before any byte passes `! rstring ^E` and fails the next rule (L7STS, \"PostgreSQL unknown error\")"]
 fn pgsql_check_an_empty_response_fails_the_first_rule_as_haproxy() {
     let _c = assert_cases(
         "pg",
@@ -408,7 +407,6 @@ fn clients_reach_only_the_mysql_server_that_passes() {
 /// HAProxy's check_code: the MySQL error number, the LDAP resultCode, and 0
 /// for a tcp-check rule set that passed (redis-check, pgsql-check).
 #[test]
-#[ignore = "l4lb differs from HAProxy 2.6: check_code is empty for mysql-check (1130, 1045), ldap-check (49, 0), redis-check and pgsql-check (0)"]
 fn check_code_is_haproxys_for_mysql_ldap_redis_and_pgsql() {
     let refused = Fake::mysql();
     refused.set_mode(Mode::Wrong);

@@ -73,6 +73,12 @@ fn http_host(kind: &CheckKind) -> Option<String> {
     Some(name.to_string())
 }
 
+/// `1045 Access denied` -> 1045; 0 without a leading number.
+fn leading_number(text: &str) -> u32 {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    text[..digits].parse().unwrap_or(0)
+}
+
 /// `503 Service Unavailable` -> (503, `Service Unavailable`).
 pub(super) fn split_code(text: &str) -> (u32, &str) {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
@@ -191,6 +197,12 @@ impl Probe {
         // HTTP and SMTP replies: the code apart, as HAProxy shows them.
         let (code, desc) = match (&self.kind, &self.role) {
             (CheckKind::Http(_) | CheckKind::Smtp { .. }, Role::Health) => split_code(desc),
+            // MySQL's error number and LDAP's resultCode stay in the text.
+            (CheckKind::Mysql { .. }, Role::Health) => (leading_number(desc), desc),
+            (CheckKind::Ldap, Role::Health) => (
+                leading_number(desc.strip_prefix("resultCode ").unwrap_or("")),
+                desc,
+            ),
             _ => (0, desc),
         };
         c.code.store(code, Relaxed);

@@ -447,7 +447,13 @@ fn server_row(backend: &str, s: &Server, now_ms: u64) -> Row {
         throttle: (ramp < RAMP_FULL).then(|| u64::from(ramp) * 100 / u64::from(RAMP_FULL)),
         check_status: checked.then(|| CheckStatus::from_u8(c.status.load(Relaxed)).name()),
         check_duration: checked.then(|| c.duration_ms.load(Relaxed)),
-        check_code: Some(c.code.load(Relaxed)).filter(|&n| checked && n > 0),
+        // HAProxy shows a code (0 if none) for the layer 7 verdicts.
+        check_code: (checked
+            && matches!(
+                CheckStatus::from_u8(c.status.load(Relaxed)),
+                CheckStatus::L7Ok | CheckStatus::L7Okc | CheckStatus::L7Sts
+            ))
+        .then(|| c.code.load(Relaxed)),
         check_desc: checked.then(|| CheckStatus::from_u8(c.status.load(Relaxed)).description()),
         last_chk: checked.then(|| c.desc.lock().unwrap_or_else(|e| e.into_inner()).clone()),
         check_rise: checked.then_some(rise),

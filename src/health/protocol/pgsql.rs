@@ -46,6 +46,9 @@ impl Judge for NoError {
         }
         match buf.first() {
             Some(b'E') => Verdict::Fail(CheckStatus::L7Rsp, error_message(buf)),
+            // A server that closed without a byte: HAProxy's first rule
+            // fails there (L7RSP), not the next one.
+            None => Verdict::Fail(CheckStatus::L7Rsp, "empty response".into()),
             _ => Verdict::Pass(CheckStatus::L7Ok, String::new()),
         }
     }
@@ -164,7 +167,12 @@ mod tests {
         assert_eq!(check(b"R\0\0\x01\x08\0\0\0\x00"), unknown);
         assert_eq!(check(b"N"), unknown);
         assert_eq!(check(b"HTTP/1.1 400 Bad Request\r\n"), unknown);
-        assert_eq!(check(b""), unknown);
+        let empty = Verdict::Fail(CheckStatus::L7Rsp, "empty response".into());
+        assert_eq!(
+            check(b""),
+            empty,
+            "a close before any byte fails the first rule"
+        );
     }
 
     #[test]
