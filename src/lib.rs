@@ -14,11 +14,14 @@
 //! - `admin/`: the runtime API and the metrics endpoint (main thread).
 //! - `ctl/`: the `l4lb ctl` client.
 //! - `config/`: `cli` flags and conf text -> one immutable `Config`.
+//! - `rules/`: ACLs and conditions; `wire/`: the PROXY protocol header and
+//!   the TLS ClientHello, as pure parsers.
 //! - `control`: the messages and handles between threads; `shared`: one
 //!   configuration snapshot as every thread sees it; `sys`: every `unsafe`.
 //!
 //! Only what the binaries, benches and fuzz targets use is `pub` here:
-//! `cli`, `config`, `ctl`, `process` (start-up), `backend` and `balance`.
+//! `cli`, `config`, `ctl`, `process` (start-up), `backend`, `balance` and
+//! `wire`.
 
 mod admin;
 pub mod backend;
@@ -31,8 +34,11 @@ mod health;
 mod logs;
 pub mod process;
 mod proxy;
+#[allow(dead_code)] // Wired by the routing stages (issue 13).
+mod rules;
 mod shared;
 mod sys;
 #[cfg(test)]
 mod testutil;
+pub mod wire;
 mod worker;

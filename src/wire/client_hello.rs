@@ -1,0 +1,1 @@
+//! The TLS ClientHello, read without terminating TLS (issue 13: SNI routing).

@@ -1,0 +1,1 @@
+//! The PROXY protocol header, v1 and v2 (issue 13).
