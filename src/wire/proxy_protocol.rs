@@ -1,1 +1,0 @@
-//! The PROXY protocol header, v1 and v2 (issue 13).
