@@ -20,6 +20,19 @@ macro_rules! syscall {
     }};
 }
 
+/// Copies what a socket has queued into `buf` without taking it
+/// (recv with MSG_PEEK), without blocking.
+pub(crate) fn peek(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+    syscall!(recv(
+        sock.as_raw_fd(),
+        buf.as_mut_ptr().cast(),
+        buf.len(),
+        flags
+    ))
+    .map(|n| n as usize)
+}
+
 /// A non-blocking, close-on-exec pipe: (read end, write end).
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1 as RawFd; 2];

@@ -203,9 +203,9 @@ fn every_bad_option_of_a_line_is_reported_once() {
 fn a_planned_server_option_is_not_implemented_yet() {
     let text = VALID.replace(
         "server s1 127.0.0.1:9001",
-        "server s1 127.0.0.1:9001 check send-proxy-v2",
+        "server s1 127.0.0.1:9001 check check-send-proxy",
     );
-    assert_invalid(&text, 9, "send-proxy-v2", "not implemented yet in l4lb");
+    assert_invalid(&text, 9, "check-send-proxy", "not implemented yet in l4lb");
 }
 
 #[test]

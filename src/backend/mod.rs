@@ -525,6 +525,8 @@ pub struct SockOpts {
     /// A server on a unix socket: connections (and checks) go there, not
     /// to the server's IP address.
     pub unix: Option<UnixAddr>,
+    /// `send-proxy` / `send-proxy-v2`: the header every connection starts with.
+    pub send_proxy: Option<crate::config::SendProxy>,
 }
 
 impl SockOpts {
@@ -537,6 +539,7 @@ impl SockOpts {
             tfo: conf.tfo,
             tcp_ut: conf.tcp_ut,
             unix: conf.unix.clone(),
+            send_proxy: conf.send_proxy,
         }
     }
 }

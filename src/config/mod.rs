@@ -384,6 +384,9 @@ pub struct BindOpts {
     pub uid: Option<u32>,
     /// `gid N` / `group NAME` of a unix socket file (else `unix-bind`'s).
     pub gid: Option<u32>,
+    /// `accept-proxy`: every client starts with a PROXY protocol header
+    /// (v1 or v2), whose addresses then stand for the connection's.
+    pub accept_proxy: bool,
 }
 
 impl Bind {
@@ -517,6 +520,21 @@ pub struct ServerConf {
     pub tfo: bool,
     /// `tcp-ut T`: TCP_USER_TIMEOUT on connections to it.
     pub tcp_ut: Option<Duration>,
+    /// `send-proxy` / `send-proxy-v2` (with `proxy-v2-options`): a PROXY
+    /// protocol header goes out first on every connection to it.
+    pub send_proxy: Option<SendProxy>,
+}
+
+/// The PROXY protocol header a server gets (`send-proxy`, `send-proxy-v2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SendProxy {
+    /// Version 2 (binary) rather than 1 (text).
+    pub v2: bool,
+    /// `proxy-v2-options crc32c`: a CRC32C TLV over the header.
+    pub crc32c: bool,
+    /// `proxy-v2-options authority`: the SNI the client sent, when the
+    /// inspect stage read one.
+    pub authority: bool,
 }
 
 /// A server address as written: a host name or an IP, and a port.
@@ -665,6 +683,7 @@ impl ServerConf {
             source: None,
             tfo: false,
             tcp_ut: None,
+            send_proxy: None,
         }
     }
 

@@ -50,6 +50,9 @@ pub enum Phase {
     Done,
     /// `Q`: waiting in the queue for a server slot.
     Queue,
+    /// `R`: waiting for the client's PROXY protocol header (HAProxy's
+    /// "waiting for a complete, valid request").
+    Request,
     /// `C`: waiting for the connection to the server to establish.
     Connect,
     /// `D`: forwarding data.
@@ -89,6 +92,7 @@ impl Termination {
         let phase = match self.phase {
             Phase::Done => '-',
             Phase::Queue => 'Q',
+            Phase::Request => 'R',
             Phase::Connect => 'C',
             Phase::Data => 'D',
         };

@@ -135,7 +135,13 @@ pub(crate) struct Pump {
     journal: Option<Vec<u8>>,
     /// Some byte was read from the source.
     heard: bool,
+    /// Bytes of a prefix (a PROXY header) still to leave out of `total`.
+    prefix: u64,
 }
+
+/// Room kept in a replay's buffer for a PROXY protocol header sent before
+/// the journal (the largest l4lb writes is well under it).
+pub(crate) const PREFIX_ROOM: usize = 512;
 
 impl Pump {
     pub(crate) fn new(splice_allowed: bool) -> Pump {
@@ -151,6 +157,7 @@ impl Pump {
             total: 0,
             journal: None,
             heard: false,
+            prefix: 0,
         }
     }
 
@@ -178,6 +185,32 @@ impl Pump {
             journal: Some(journal),
             ..Pump::new(splice_allowed)
         }
+    }
+
+    /// `pump` with `prefix` (a PROXY protocol header) in flight before
+    /// anything else; not journaled, not counted as the client's bytes.
+    pub(crate) fn prefixed(mut self, prefix: &[u8], pools: &mut Pools) -> Pump {
+        let mut buf = pools.bufs.get();
+        let (start, end) = match &self.flight {
+            Flight::Buf {
+                buf: old,
+                start,
+                end,
+            } => {
+                let held = &old[*start..*end];
+                debug_assert!(prefix.len() + held.len() <= buf.len(), "PREFIX_ROOM");
+                buf[prefix.len()..prefix.len() + held.len()].copy_from_slice(held);
+                (0, prefix.len() + held.len())
+            }
+            _ => (0, prefix.len()),
+        };
+        buf[..prefix.len()].copy_from_slice(prefix);
+        if let Flight::Buf { buf: old, .. } = std::mem::replace(&mut self.flight, Flight::Empty) {
+            pools.bufs.put(old);
+        }
+        self.flight = Flight::Buf { buf, start, end };
+        self.prefix = prefix.len() as u64;
+        self
     }
 
     /// Whether the source ever sent a byte.
@@ -359,7 +392,7 @@ impl Pump {
                     short = n < buf.len();
                     self.streaming = n == buf.len();
                     if let Some(journal) = &mut self.journal {
-                        if journal.len() + n <= bufsize {
+                        if journal.len() + n <= bufsize - PREFIX_ROOM {
                             journal.extend_from_slice(&buf[..n]);
                         } else {
                             self.journal = None; // Too much to replay.
@@ -431,7 +464,10 @@ impl Pump {
         match result {
             Ok(0) if self.flight.pending() > 0 => Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
-                self.total += n as u64;
+                // A PROXY header is l4lb's, not the client's bytes.
+                let header = self.prefix.min(n as u64);
+                self.prefix -= header;
+                self.total += n as u64 - header;
                 Ok(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -21,6 +21,8 @@ pub(super) struct Listener {
     pub(super) warned: bool,
     /// Its bind's `maxconn`, if it has one (see [`set_caps`]).
     pub(super) cap: Option<ListenerCap>,
+    /// Its bind's `accept-proxy`.
+    pub(super) accept_proxy: bool,
 }
 
 /// Where a worker's listener stands.
@@ -43,6 +45,7 @@ impl Listener {
             state: Accepting::Open,
             warned: false,
             cap: None,
+            accept_proxy: false,
         }
     }
 }
@@ -52,6 +55,7 @@ impl Listener {
 /// every worker's socket on that address shares.
 pub(super) fn set_caps(listeners: &mut [Listener], shared: &Shared) {
     for l in listeners {
+        l.accept_proxy = bind_of(shared, l).is_some_and(|b| b.opts.accept_proxy);
         l.cap = l.sock.addr().ok().and_then(|addr| {
             let binds = &shared.config.frontends.get(l.frontend)?.binds;
             let max = binds.iter().find(|b| b.addr == addr)?.opts.maxconn?;
@@ -60,6 +64,20 @@ pub(super) fn set_caps(listeners: &mut [Listener], shared: &Shared) {
                 max: max as usize,
             })
         });
+    }
+}
+
+/// The bind line a listener serves.
+fn bind_of<'a>(shared: &'a Shared, l: &Listener) -> Option<&'a crate::config::Bind> {
+    let binds = &shared.config.frontends.get(l.frontend)?.binds;
+    match &l.sock {
+        Socket::Unix(_, addr) => binds
+            .iter()
+            .find(|b| matches!(&b.addr, SockAddr::Unix(a) if a == addr)),
+        _ => {
+            let addr = l.sock.addr().ok()?;
+            binds.iter().find(|b| b.addr == addr)
+        }
     }
 }
 

@@ -396,6 +396,7 @@ impl Worker {
                     let client = Client {
                         addr: peer,
                         unix_bind: listeners::unix_bind_id(&self.current.shared.config, l),
+                        accept_proxy: l.accept_proxy,
                     };
                     self.start(stream, client, frontend, admission);
                 }

@@ -63,6 +63,11 @@ fn advice(keyword: &str) -> String {
                 lift the limit"
             .to_string();
     }
+    if w.starts_with("send-proxy-v2-ssl") {
+        return "it sends the client's TLS details, and l4lb never terminates TLS: use \
+                send-proxy-v2 (l4lb passes TLS through untouched)"
+            .to_string();
+    }
     if w.starts_with("send-proxy") || w == "accept-proxy" || w == "accept-netscaler-cip" {
         return "l4lb cannot speak the PROXY protocol yet: the peer expects it, and the \
                 client addresses it carries would be lost"
@@ -216,7 +221,6 @@ pub(super) const BIND_NOT_YET: &[&str] = &[
     "npn",
     "ca-file",
     "verify",
-    "accept-proxy",
     "accept-netscaler-cip",
     "transparent",
     "nice",
@@ -237,8 +241,6 @@ pub(super) const BIND_NOT_YET: &[&str] = &[
 
 /// HAProxy server options l4lb may support later.
 pub(super) const SERVER_NOT_YET: &[&str] = &[
-    "send-proxy",
-    "send-proxy-v2",
     "send-proxy-v2-ssl",
     "send-proxy-v2-ssl-cn",
     "ssl",

@@ -146,6 +146,7 @@ impl ServerDraft {
         ServerDraft {
             conf,
             checks: CheckDraft::default(),
+            proxy_v2_options: (false, false),
             check,
             inter: None,
             fastinter: None,
@@ -158,6 +159,9 @@ impl ServerDraft {
 
     fn finish(self, errors: &mut Vec<Bad>) -> ServerConf {
         let mut conf = self.conf;
+        if let Some(sp) = conf.send_proxy.as_mut().filter(|sp| sp.v2) {
+            (sp.crc32c, sp.authority) = self.proxy_v2_options;
+        }
         match self.checks.agent(conf.addr) {
             Ok(agent) => conf.agent = agent,
             Err(b) => errors.push(b.about("agent-check")),
@@ -275,6 +279,23 @@ const SERVER_OPTIONS: &[ServerOption] = &[
         "expects: usesrc ADDR|client|clientip",
         |d, v| sockopts::usesrc(&mut d.conf, v),
     ),
+    flag("send-proxy", |d, _| {
+        d.conf.send_proxy.get_or_insert_with(Default::default).v2 = false;
+        Ok(())
+    }),
+    flag("send-proxy-v2", |d, _| {
+        d.conf.send_proxy.get_or_insert_with(Default::default).v2 = true;
+        Ok(())
+    }),
+    valued(
+        "proxy-v2-options LIST",
+        "expects a list: proxy-v2-options crc32c,authority",
+        proxy_v2_options,
+    ),
+    flag("no-send-proxy", |d, _| {
+        d.conf.send_proxy = None;
+        Ok(())
+    }),
     flag("tfo", |d, _| {
         d.conf.tfo = true;
         Ok(())
@@ -283,6 +304,38 @@ const SERVER_OPTIONS: &[ServerOption] = &[
         sockopts::server_tcp_ut(&mut d.conf, v)
     }),
 ];
+
+/// `proxy-v2-options`: what l4lb can say of a connection it never
+/// decrypts. HAProxy applies them with `send-proxy-v2` only.
+fn proxy_v2_options(d: &mut ServerDraft, v: &str) -> Result<(), Bad> {
+    let mut crc32c = false;
+    let mut authority = false;
+    for option in v.split(',') {
+        match option {
+            "crc32c" => crc32c = true,
+            "authority" => authority = true,
+            "ssl" | "cert-cn" | "ssl-cipher" | "cert-sig" | "cert-key" => {
+                return Err(bad(format!(
+                    "'{option}' describes the client's TLS session, and l4lb never terminates \
+                     TLS; accepted: crc32c, authority"
+                )));
+            }
+            "unique-id" => {
+                return Err(bad(
+                    "'unique-id' needs unique-id-format, which l4lb does not implement yet; \
+                     accepted: crc32c, authority",
+                ));
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown option '{other}'; accepted: crc32c, authority"
+                )));
+            }
+        }
+    }
+    d.proxy_v2_options = (crc32c, authority);
+    Ok(())
+}
 
 const ON_ERROR_ACCEPTED: &str = "accepted: on-error fastinter|fail-check|sudden-death|mark-down";
 

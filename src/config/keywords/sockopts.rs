@@ -32,6 +32,7 @@ pub(super) const BIND_OPTIONS: &[&str] = &[
     "backlog",
     "maxconn",
     "defer-accept",
+    "accept-proxy",
     "tfo",
     "interface",
     "mss",
@@ -67,6 +68,7 @@ pub(super) fn bind_option<'a>(
             opts.maxconn = (n > 0).then_some(n);
         }
         "defer-accept" => opts.defer_accept = true,
+        "accept-proxy" => opts.accept_proxy = true,
         "tfo" => opts.tfo = true,
         "interface" => opts.interface = Some(interface(value("interface NAME")?).map_err(at)?),
         "mss" => opts.mss = Some(mss(value("mss N")?).map_err(at)?),

@@ -304,10 +304,12 @@ fn refusals_of_checks_and_filters_say_what_l4lb_cannot_do() {
 #[test]
 fn a_server_line_reports_every_bad_option() {
     assert_errors(
-        &in_backend("server s3 127.0.0.1:9003 weight 999 send-proxy-v2 check inter 0 bogus 1 rise"),
+        &in_backend(
+            "server s3 127.0.0.1:9003 weight 999 send-proxy-v2-ssl check inter 0 bogus 1 rise",
+        ),
         &[
             (9, "weight", "0..=256"),
-            (9, "send-proxy-v2", "PROXY protocol"),
+            (9, "send-proxy-v2-ssl", "never terminates TLS"),
             (9, "inter", "above 0"),
             (9, "bogus", "unknown server option"),
             (9, "rise", "expects a value"),

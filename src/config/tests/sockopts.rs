@@ -48,9 +48,9 @@ fn bind_option_errors() {
         ("bind :80 maxconn -1", 2, "maxconn", "whole number >= 0"),
         ("bind :80 maxconn lots", 2, "maxconn", "whole number >= 0"),
         (
-            "bind :80 accept-proxy",
+            "bind :80 accept-netscaler-cip 1234",
             2,
-            "accept-proxy",
+            "accept-netscaler-cip",
             "not implemented yet",
         ),
     ]);
@@ -263,4 +263,52 @@ fn maxqueue_is_refused_where_l4lb_never_queues_on_a_server() {
     assert_error(&text, 5, "backend", "maxqueue with balance source");
     let ok = in_backend("server s3 127.0.0.1:9003 maxconn 1 maxqueue 2");
     assert_eq!(server(&load(&ok), "s3").maxqueue, 2);
+}
+
+#[test]
+fn send_proxy_and_its_v2_options() {
+    let c = load(&in_backend(
+        "server s3 127.0.0.1:80 send-proxy\n\
+         server s4 127.0.0.1:81 proxy-v2-options crc32c,authority send-proxy-v2\n\
+         server s5 127.0.0.1:82 proxy-v2-options crc32c\n\
+         server s6 127.0.0.1:83 send-proxy proxy-v2-options crc32c",
+    ));
+    let v1 = SendProxy::default();
+    assert_eq!(server(&c, "s3").send_proxy, Some(v1));
+    let v2 = SendProxy {
+        v2: true,
+        crc32c: true,
+        authority: true,
+    };
+    assert_eq!(server(&c, "s4").send_proxy, Some(v2));
+    assert_eq!(
+        server(&c, "s5").send_proxy,
+        None,
+        "options alone send nothing"
+    );
+    assert_eq!(
+        server(&c, "s6").send_proxy,
+        Some(v1),
+        "v2 options do not apply to v1"
+    );
+    assert_backend_errors(&[
+        (
+            "server s3 127.0.0.1:80 send-proxy-v2 proxy-v2-options ssl",
+            9,
+            "proxy-v2-options",
+            "never terminates TLS",
+        ),
+        (
+            "server s3 127.0.0.1:80 send-proxy-v2 proxy-v2-options unique-id",
+            9,
+            "proxy-v2-options",
+            "unique-id-format",
+        ),
+        (
+            "server s3 127.0.0.1:80 send-proxy-v2-ssl",
+            9,
+            "send-proxy-v2-ssl",
+            "never terminates TLS",
+        ),
+    ]);
 }

@@ -183,13 +183,20 @@ impl Session {
         self.log_connected(ctx.shared, ctx.now);
         self.server_seen = ctx.now;
         self.client_seen = ctx.now;
-        let up = match self.replay.take() {
+        let mut up = match self.replay.take() {
             Some(journal) => Pump::replaying(journal, self.splice, ctx.pools),
             None if ctx.shared.config.backends[self.backend].retry_empty_response => {
                 Pump::journaling(self.splice)
             }
             None => Pump::new(self.splice),
         };
+        // The PROXY header goes first, on every connection (retries and
+        // replays too), before any client byte.
+        if let Some(sp) = c.guard.server().sockopts().send_proxy {
+            let dst = self.proxied_dst.or(self.client.stream.local_addr());
+            let header = proxy_header(sp, self.peer, dst);
+            up = up.prefixed(&header, ctx.pools);
+        }
         let forwarding = Box::new(Forwarding {
             server: c.server,
             guard: c.guard,
@@ -326,4 +333,27 @@ pub(super) fn note_failure(shared: &Shared, server: &Arc<Server>, err: &io::Erro
         server.name,
         server.shown_addr()
     );
+}
+
+/// The PROXY protocol header for a client at `peer` that reached l4lb at
+/// `local`: v1 `TCP4`/`TCP6` (`UNKNOWN` for a unix client), or v2 PROXY
+/// with the addresses (unspecified for a unix client) and, with
+/// `proxy-v2-options crc32c`, its checksum.
+fn proxy_header(
+    sp: crate::config::SendProxy,
+    peer: std::net::SocketAddr,
+    local: Option<std::net::SocketAddr>,
+) -> Vec<u8> {
+    use crate::wire::proxy_protocol::{Addresses, Command, write_v1, write_v1_unknown, write_v2};
+    let mut out = Vec::with_capacity(64);
+    match (sp.v2, local) {
+        (false, Some(local)) => write_v1(peer, local, &mut out),
+        (false, None) => write_v1_unknown(&mut out),
+        (true, local) => {
+            let addresses = local.map_or(Addresses::Unknown, |l| Addresses::Inet(peer, l));
+            // Nothing here can overflow a v2 header: no TLV is this long.
+            let _ = write_v2(Command::Proxy, addresses, &[], sp.crc32c, &mut out);
+        }
+    }
+    out
 }

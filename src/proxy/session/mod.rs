@@ -35,6 +35,8 @@ use crate::worker::token::{Peer, Sockets};
 
 mod connect;
 mod forwarding;
+/// The PROXY protocol header of an `accept-proxy` bind.
+mod handshake;
 mod record;
 mod route;
 
@@ -78,6 +80,8 @@ pub(crate) struct Ctx<'a> {
 
 #[derive(Debug)]
 enum State {
+    /// `accept-proxy`: waiting for the client's PROXY header, since then.
+    AwaitHeader(Instant),
     Queued(Queued),
     Connecting(Connecting),
     /// Boxed: handlers take the state by value, and this one is moved on
@@ -157,6 +161,8 @@ enum Step {
 pub(crate) struct Client {
     pub addr: SocketAddr,
     pub unix_bind: Option<u32>,
+    /// Its bind has `accept-proxy`: a PROXY header comes first.
+    pub accept_proxy: bool,
 }
 
 #[derive(Debug)]
@@ -167,6 +173,9 @@ pub(crate) struct Session {
     backend: usize,
     _seat: BackendSeat,
     peer: SocketAddr,
+    /// The destination a client's PROXY header gave (`accept-proxy`):
+    /// what a `send-proxy` header passes on instead of l4lb's own address.
+    proxied_dst: Option<SocketAddr>,
     /// A unix client's bind id (see [`Client`]).
     unix_bind: Option<u32>,
     client: Side,
@@ -211,6 +220,7 @@ impl Session {
             backend: route.backend,
             _seat: route.seat,
             peer: peer.addr,
+            proxied_dst: None,
             unix_bind: peer.unix_bind,
             client: Side::new(stream),
             state: State::Moving,
@@ -225,6 +235,7 @@ impl Session {
         };
         s.log_accepted(ctx.shared);
         let step = match registered {
+            Ok(()) if peer.accept_proxy => Step::Stay(State::AwaitHeader(ctx.now), Next::Wait),
             Ok(()) => Step::Connect {
                 avoid: None,
                 attempts: 0,
@@ -300,6 +311,12 @@ impl Session {
             (state @ State::Connecting(_), Peer::Client) if ready.error => {
                 s.end(state, Cause::ClientAbort, Phase::Connect)
             }
+            (State::AwaitHeader(since), Peer::Client) if ready.error => s.end(
+                State::AwaitHeader(since),
+                Cause::ClientAbort,
+                Phase::Request,
+            ),
+            (State::AwaitHeader(since), Peer::Client) => s.read_header(since, ready.read_closed),
             (State::Connecting(c), Peer::Server) => s.check_connect(c),
             (State::Forwarding(f), _) => s.forward(ctx, f),
             (state, _) => Step::Stay(state, Next::Wait),
@@ -348,6 +365,7 @@ impl Session {
         let fe = &shared.config.frontends[self.frontend];
         let be = &shared.config.backends[self.backend];
         match &self.state {
+            State::AwaitHeader(since) => fe.timeout_client.map(|t| *since + t),
             State::Queued(q) => Some(q.since + be.timeout_queue),
             State::Connecting(c) => Some(c.since + be.timeout_connect),
             State::Forwarding(f) => self.idle_deadlines(fe, be, f).earliest(),
@@ -365,6 +383,7 @@ impl Session {
                 s.connect_failed(c, err)
             }
             State::Queued(q) => s.queue_timeout(q),
+            State::AwaitHeader(since) => s.header_timeout(since),
             State::Forwarding(f) => s.idle_timeout(ctx, f),
             State::Moving => Step::Stay(State::Moving, Next::Close),
         })
@@ -387,6 +406,7 @@ impl Session {
     /// The termination phase of the current state.
     fn phase(&self) -> Phase {
         match self.state {
+            State::AwaitHeader(_) => Phase::Request,
             State::Queued(_) => Phase::Queue,
             State::Connecting(_) | State::Moving => Phase::Connect,
             State::Forwarding(_) => Phase::Data,

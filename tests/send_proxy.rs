@@ -1,0 +1,114 @@
+//! `server ... send-proxy` / `send-proxy-v2` (with `proxy-v2-options
+//! crc32c`): the PROXY protocol header is the first thing each server
+//! connection carries, before any client byte (and when the client sends
+//! nothing), with the client's address and the one it reached; a retry on
+//! another server sends it again. The v2 header is read back with l4lb's
+//! own parser, the v1 line byte for byte.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+use l4lb::wire::proxy_protocol::{Addresses, Command, Parsed, parse};
+
+/// A server that reads the PROXY header (v1 line or v2 block), reports it,
+/// then writes `after` and echoes.
+fn header_server(after: &'static [u8]) -> (Backend, mpsc::Receiver<Vec<u8>>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let b = Backend::start(move |mut s: TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        // Byte by byte, so that nothing after the header is taken.
+        let whole = loop {
+            if s.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            got.push(byte[0]);
+            if let Parsed::Header(_, used) = parse(&got) {
+                break used == got.len();
+            }
+            if let Parsed::Invalid(_) = parse(&got) {
+                break false;
+            }
+        };
+        let _ = tx.lock().unwrap().send(got);
+        if !whole || s.write_all(after).is_err() {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 || s.write_all(&buf[..n]).is_err() {
+                return;
+            }
+        }
+    });
+    (b, rx)
+}
+
+fn start(servers: &[std::net::SocketAddr], extra: &str) -> (L4lb, u16) {
+    let port = free_port();
+    let l4 = L4lb::start(&conf(port, servers, extra));
+    (l4, port)
+}
+
+#[test]
+fn send_proxy_v1_is_the_first_line_with_the_clients_addresses() {
+    let (server, headers) = header_server(b"");
+    let (_l4, port) = start(&[server.addr()], "default-server send-proxy");
+    let mut c = connect(port);
+    c.write_all(b"hello").unwrap();
+    let mut echo = [0u8; 5];
+    c.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"hello", "the client's bytes follow the header");
+    let header = headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    let me = c.local_addr().unwrap();
+    let want = format!("PROXY TCP4 {} 127.0.0.1 {} {port}\r\n", me.ip(), me.port());
+    assert_eq!(String::from_utf8_lossy(&header), want);
+}
+
+#[test]
+fn send_proxy_v2_with_crc32c_reaches_a_server_that_speaks_first() {
+    let (server, headers) = header_server(b"banner\n");
+    let (_l4, port) = start(
+        &[server.addr()],
+        "default-server send-proxy-v2 proxy-v2-options crc32c",
+    );
+    // The client says nothing: the header still goes out at once.
+    let mut c = connect(port);
+    assert_eq!(read_line(&mut c).unwrap(), "banner");
+    let header = headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    let Parsed::Header(h, used) = parse(&header) else {
+        panic!("not a v2 header: {header:?}")
+    };
+    assert_eq!(used, header.len());
+    assert_eq!(h.command, Command::Proxy);
+    let me = c.local_addr().unwrap();
+    assert_eq!(h.addresses, Addresses::Inet(me, addr(port)));
+    assert!(h.tlv(0x03).is_some(), "the CRC32C TLV (checked by parse)");
+}
+
+#[test]
+fn a_retry_on_another_server_sends_the_header_again() {
+    let dead = free_port(); // Nothing listens: refused.
+    let (server, headers) = header_server(b"");
+    let (_l4, port) = start(
+        &[addr(dead), server.addr()],
+        "balance first\nretries 2\noption redispatch\ndefault-server send-proxy",
+    );
+    let mut c = connect(port);
+    c.write_all(b"x").unwrap();
+    let mut echo = [0u8; 1];
+    c.read_exact(&mut echo).unwrap();
+    let header = headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(header.starts_with(b"PROXY TCP4 "), "{header:?}");
+    assert!(
+        headers.try_recv().is_err(),
+        "one header per connection, not one per attempt"
+    );
+}
