@@ -181,7 +181,7 @@ fn every_bad_option_of_a_line_is_reported_once() {
         .replace("    server s2 127.0.0.1:9002 disabled\n", "")
         .replace(
             "server s1 127.0.0.1:9001",
-            "server s1 127.0.0.1:9001 weight 300 check-send-proxy inter soon",
+            "server s1 127.0.0.1:9001 weight 300 resolvers dns inter soon",
         );
     let path = dir.write("bad.conf", &text);
     let out = check(&path);
@@ -190,7 +190,7 @@ fn every_bad_option_of_a_line_is_reported_once() {
     let p = path.display();
     for want in [
         format!("{p}:9: 'weight': "),
-        format!("{p}:9: 'check-send-proxy': "),
+        format!("{p}:9: 'resolvers': "),
         format!("{p}:9: 'inter': "),
     ] {
         assert!(err.contains(&want), "stderr lacks {want:?}:\n{err}");
@@ -203,9 +203,9 @@ fn every_bad_option_of_a_line_is_reported_once() {
 fn a_planned_server_option_is_not_implemented_yet() {
     let text = VALID.replace(
         "server s1 127.0.0.1:9001",
-        "server s1 127.0.0.1:9001 check check-send-proxy",
+        "server s1 127.0.0.1:9001 check resolvers dns",
     );
-    assert_invalid(&text, 9, "check-send-proxy", "not implemented yet in l4lb");
+    assert_invalid(&text, 9, "resolvers", "not implemented yet in l4lb");
 }
 
 #[test]

@@ -112,3 +112,54 @@ fn a_retry_on_another_server_sends_the_header_again() {
         "one header per connection, not one per attempt"
     );
 }
+
+/// As HAProxy: a `send-proxy` server checked on its own address gets a
+/// PROXY header on its checks too (`PROXY UNKNOWN`: a check speaks for
+/// itself), so a server that wants one before it says a word passes;
+/// `check-send-proxy` does the same for a v2 LOCAL header on another port.
+#[test]
+fn checks_of_a_send_proxy_server_send_the_header_too() {
+    let (server, headers) = header_server(b"ready\n");
+    let (api, api_headers) = header_server(b"ready\n");
+    let port = free_port();
+    let sock = TempDir::new("pp-check");
+    let path = sock.0.join("admin.sock");
+    let text = conf(
+        port,
+        &[],
+        &format!(
+            "option tcp-check\ntcp-check expect string ready\n\
+             server a {} send-proxy check inter 200ms\n\
+             server b {} send-proxy-v2 check check-send-proxy port {} inter 200ms",
+            server.addr(),
+            server.addr(),
+            api.addr().port()
+        ),
+    )
+    .replacen(
+        "global\n",
+        &format!("global\n    stats socket {} level admin\n", path.display()),
+        1,
+    );
+    let _l4 = L4lb::start(&text);
+    let status = |sv: &str| {
+        let csv = api_command(&path, "show stat");
+        csv.lines()
+            .find(|l| l.starts_with(&format!("be,{sv},")))
+            .map(|l| l.split(',').nth(36).unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || status("a") == "L7OK"
+            && status("b") == "L7OK"),
+        "{}",
+        api_command(&path, "show stat")
+    );
+    let v1 = headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(v1, b"PROXY UNKNOWN\r\n");
+    let v2 = api_headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    let Parsed::Header(h, _) = parse(&v2) else {
+        panic!("{v2:?}")
+    };
+    assert_eq!(h.command, Command::Local);
+}

@@ -27,6 +27,10 @@ pub struct Check {
     /// `observe layer4` without `check`: probed only while live traffic has
     /// taken it out (DOWN or on its way back), to bring it back.
     pub passive_only: bool,
+    /// The check starts with a PROXY protocol header (`check-send-proxy`,
+    /// or by default a `send-proxy` server checked on its own address):
+    /// Some(v2). HAProxy sends `PROXY UNKNOWN` (v1) or a LOCAL header (v2).
+    pub send_proxy: Option<bool>,
     /// `check-ssl` (with `verify`, `ca-file`, `check-sni`...): the check's
     /// connection speaks TLS. The data path never does.
     pub tls: Option<CheckTls>,

@@ -296,7 +296,10 @@ pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
                 continue;
             };
             publish_settings(&server.check, &check);
-            let steps = protocol::steps(&backend.checks);
+            let mut steps = protocol::steps(&backend.checks);
+            if let Some(v2) = check.send_proxy {
+                with_proxy_header(&mut steps, v2);
+            }
             probes.push(base(check, Role::Health, steps));
         }
     }
@@ -316,7 +319,29 @@ fn agent_check(agent: &Agent) -> Check {
         target: agent.target,
         passive_only: false,
         tls: None,
+        send_proxy: None,
     }
+}
+
+/// `check-send-proxy`: the default connect is followed by HAProxy's
+/// header for a check, which speaks for itself: `PROXY UNKNOWN` (v1) or a
+/// LOCAL command (v2).
+fn with_proxy_header(steps: &mut Vec<Step>, v2: bool) {
+    use crate::wire::proxy_protocol::{Addresses, Command, write_v1_unknown, write_v2};
+    let Some(at) = steps
+        .iter()
+        .position(|s| matches!(s, Step::Connect(c) if c.default))
+    else {
+        return;
+    };
+    let mut header = Vec::new();
+    if v2 {
+        // Nothing here can exceed a v2 header's size.
+        let _ = write_v2(Command::Local, Addresses::Unknown, &[], false, &mut header);
+    } else {
+        write_v1_unknown(&mut header);
+    }
+    steps.insert(at + 1, Step::Send(header));
 }
 
 /// Connect to the agent (plain TCP), send `agent-send`, read its line.
@@ -354,6 +379,7 @@ mod tests {
             target: addr,
             passive_only: false,
             tls: None,
+            send_proxy: None,
         };
         Probe {
             server: crate::testutil::server_from(&conf),

@@ -259,7 +259,6 @@ pub(super) const SERVER_NOT_YET: &[&str] = &[
     "on-marked-up",
     "track",
     "namespace",
-    "check-send-proxy",
     "no-check",
     "enabled",
     "socks4",

@@ -138,6 +138,7 @@ impl ServerDraft {
             target: conf.addr,
             passive_only: false,
             tls: None,
+            send_proxy: None,
         };
         let observe = Observe {
             error_limit: DEFAULT_ERROR_LIMIT,
@@ -147,6 +148,7 @@ impl ServerDraft {
             conf,
             checks: CheckDraft::default(),
             proxy_v2_options: (false, false),
+            check_send_proxy: false,
             check,
             inter: None,
             fastinter: None,
@@ -180,6 +182,12 @@ impl ServerDraft {
                 downinter: self.downinter.unwrap_or(inter),
                 passive_only: !self.checking,
                 tls: self.checks.tls(),
+                // As HAProxy: with `check-send-proxy`, or by default when
+                // the server gets the PROXY protocol and the check goes to
+                // its own address (no `port` nor `addr`).
+                send_proxy: (self.check_send_proxy
+                    || conf.send_proxy.is_some() && self.check.target == conf.addr)
+                    .then(|| conf.send_proxy.is_some_and(|sp| sp.v2)),
                 ..self.check
             });
         }
@@ -292,6 +300,10 @@ const SERVER_OPTIONS: &[ServerOption] = &[
         "expects a list: proxy-v2-options crc32c,authority",
         proxy_v2_options,
     ),
+    flag("check-send-proxy", |d, _| {
+        d.check_send_proxy = true;
+        Ok(())
+    }),
     flag("no-send-proxy", |d, _| {
         d.conf.send_proxy = None;
         Ok(())

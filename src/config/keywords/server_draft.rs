@@ -16,6 +16,8 @@ pub(super) struct ServerDraft {
     pub(super) conf: ServerConf,
     /// TLS and agent options of its checks.
     pub(super) checks: CheckDraft,
+    /// `check-send-proxy`.
+    pub(super) check_send_proxy: bool,
     /// `proxy-v2-options`: (crc32c, authority), applied with `send-proxy-v2`.
     pub(super) proxy_v2_options: (bool, bool),
     pub(super) check: Check,

@@ -256,11 +256,6 @@ fn refusals_of_checks_and_filters_say_what_l4lb_cannot_do() {
             "http-check send-state",
             "HTTP health checks",
         ),
-        (
-            in_backend("server s3 127.0.0.1:9003 check check-send-proxy"),
-            "check-send-proxy",
-            "PROXY-protocol health checks",
-        ),
         (in_frontend("acl ok src 10.0.0.0/8"), "acl", "cannot filter"),
         (
             in_frontend("tcp-request connection reject"),
