@@ -39,7 +39,9 @@ pub(super) struct Cursor<'a> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy)]
 pub enum Piece<'a> {
+    /// The bytes, in the buffer given to `inspect`.
     Borrowed(&'a [u8]),
+    /// A copy of the bytes (the first `.1` of the array).
     Inline([u8; 255], u8),
 }
 
