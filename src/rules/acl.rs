@@ -38,7 +38,10 @@ fn parse_flags<'a, 'w>(words: &'a [&'w str]) -> Result<(Flags<'w>, &'a [&'w str]
     while let Some(&word) = words.get(i).filter(|w| w.starts_with('-')) {
         let mut arg = || {
             i += 1;
-            words.get(i).copied().ok_or_else(|| format!("'{word}' needs an argument"))
+            words
+                .get(i)
+                .copied()
+                .ok_or_else(|| format!("'{word}' needs an argument"))
         };
         match word {
             "-i" => flags.icase = true,
@@ -47,7 +50,11 @@ fn parse_flags<'a, 'w>(words: &'a [&'w str]) -> Result<(Flags<'w>, &'a [&'w str]
             "-m" => flags.method = Some(Method::parse(arg()?)?),
             "-f" => flags.files.push(arg()?),
             "-M" => flags.map_files = true,
-            "-u" => return Err("'-u': ACL ids are for runtime ACL commands, which l4lb does not have".into()),
+            "-u" => {
+                return Err(
+                    "'-u': ACL ids are for runtime ACL commands, which l4lb does not have".into(),
+                );
+            }
             "--" => return Ok((flags, &words[i + 1..])),
             _ => {
                 return Err(format!(
@@ -131,7 +138,10 @@ fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("missing ACL name".into());
     }
-    match name.chars().find(|c| !(c.is_ascii_alphanumeric() || ".-_:".contains(*c))) {
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || ".-_:".contains(*c)))
+    {
         Some(c) => Err(format!("invalid character '{c}' in ACL name '{name}'")),
         None => Ok(()),
     }
@@ -151,9 +161,23 @@ fn predefined(name: &str) -> Option<&'static [&'static str]> {
 }
 
 const HTTP_PREDEFINED: &[&str] = &[
-    "HTTP", "HTTP_1.0", "HTTP_1.1", "HTTP_2.0", "HTTP_3.0", "HTTP_CONTENT", "HTTP_URL_ABS", "HTTP_URL_SLASH",
-    "HTTP_URL_STAR", "METH_CONNECT", "METH_DELETE", "METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST",
-    "METH_PUT", "METH_TRACE",
+    "HTTP",
+    "HTTP_1.0",
+    "HTTP_1.1",
+    "HTTP_2.0",
+    "HTTP_3.0",
+    "HTTP_CONTENT",
+    "HTTP_URL_ABS",
+    "HTTP_URL_SLASH",
+    "HTTP_URL_STAR",
+    "METH_CONNECT",
+    "METH_DELETE",
+    "METH_GET",
+    "METH_HEAD",
+    "METH_OPTIONS",
+    "METH_POST",
+    "METH_PUT",
+    "METH_TRACE",
 ];
 
 impl AclTable {
@@ -166,7 +190,10 @@ impl AclTable {
             Some(&i) => self.acls[i].exprs.push(expr),
             None => {
                 self.by_name.insert(name.to_owned(), self.acls.len());
-                self.acls.push(Acl { name: name.to_owned(), exprs: vec![expr] });
+                self.acls.push(Acl {
+                    name: name.to_owned(),
+                    exprs: vec![expr],
+                });
             }
         }
         Ok(())
@@ -175,7 +202,10 @@ impl AclTable {
     /// Adds an anonymous ACL (`{ ... }` in a condition), returning its index.
     pub(crate) fn add_anonymous(&mut self, words: &[&str]) -> Result<usize, String> {
         let expr = AclExpr::parse(words)?;
-        self.acls.push(Acl { name: format!("{{ {} }}", words.join(" ")), exprs: vec![expr] });
+        self.acls.push(Acl {
+            name: format!("{{ {} }}", words.join(" ")),
+            exprs: vec![expr],
+        });
         Ok(self.acls.len() - 1)
     }
 
@@ -207,12 +237,21 @@ impl AclTable {
 
     /// Whether ACL `index` reads client bytes.
     pub(crate) fn needs_content(&self, index: usize) -> bool {
-        self.acls[index].exprs.iter().any(|e| e.expr.fetch.needs_content())
+        self.acls[index]
+            .exprs
+            .iter()
+            .any(|e| e.expr.fetch.needs_content())
     }
 
     /// HAProxy's ACL result: the first expression that passes, else MISS if
     /// one may still pass, else FAIL.
-    pub(crate) fn test<F: Facts + ?Sized>(&self, index: usize, facts: &F, last: bool, scratch: &mut Scratch) -> u8 {
+    pub(crate) fn test<F: Facts + ?Sized>(
+        &self,
+        index: usize,
+        facts: &F,
+        last: bool,
+        scratch: &mut Scratch,
+    ) -> u8 {
         let mut res = FAIL;
         for e in &self.acls[index].exprs {
             res |= e.test(facts, last, scratch);

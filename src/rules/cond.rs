@@ -49,14 +49,19 @@ impl Cond {
             let mut name = &word[bangs..];
             if name.is_empty() {
                 // A lone `!` negates the next word (which may add its own).
-                let Some(next) = words.get(i) else { return Err("'!' without a term after it".into()) };
+                let Some(next) = words.get(i) else {
+                    return Err("'!' without a term after it".into());
+                };
                 i += 1;
                 let more = next.len() - next.trim_start_matches('!').len();
                 negate ^= more % 2 == 1;
                 name = &next[more..];
             }
             let acl = if name == "{" {
-                let close = words[i..].iter().position(|w| *w == "}").ok_or("'{' without its '}'")?;
+                let close = words[i..]
+                    .iter()
+                    .position(|w| *w == "}")
+                    .ok_or("'{' without its '}'")?;
                 let inner = &words[i..i + close];
                 i += close + 1;
                 if inner.is_empty() {
@@ -68,10 +73,17 @@ impl Cond {
             } else {
                 table.find(name)?
             };
-            suites.last_mut().expect("one suite at least").push(Term { neg: negate, acl });
+            suites
+                .last_mut()
+                .expect("one suite at least")
+                .push(Term { neg: negate, acl });
         }
         if suites.iter().any(Vec::is_empty) {
-            return Err(if suites.len() == 1 { "missing condition".into() } else { "'||' without a term after it".into() });
+            return Err(if suites.len() == 1 {
+                "missing condition".into()
+            } else {
+                "'||' without a term after it".into()
+            });
         }
         Ok(Cond { unless, suites })
     }
@@ -79,7 +91,13 @@ impl Cond {
     /// Evaluates the condition. `last` is true once no more client bytes
     /// will be waited for (no inspect stage, or its delay is over): then a
     /// missing content sample counts as no match instead of "need more".
-    pub(crate) fn eval<F: Facts + ?Sized>(&self, table: &AclTable, facts: &F, last: bool, scratch: &mut Scratch) -> Tri {
+    pub(crate) fn eval<F: Facts + ?Sized>(
+        &self,
+        table: &AclTable,
+        facts: &F,
+        last: bool,
+        scratch: &mut Scratch,
+    ) -> Tri {
         let mut cond = TEST_FAIL;
         for suite in &self.suites {
             let mut res = TEST_PASS;
@@ -107,6 +125,9 @@ impl Cond {
     /// Whether one of the condition's ACLs reads client bytes (the rule then
     /// belongs to the inspect stage).
     pub(crate) fn needs_content(&self, table: &AclTable) -> bool {
-        self.suites.iter().flatten().any(|t| table.needs_content(t.acl))
+        self.suites
+            .iter()
+            .flatten()
+            .any(|t| table.needs_content(t.acl))
     }
 }

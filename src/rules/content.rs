@@ -7,10 +7,17 @@
 use super::fetch::{DataAt, Fetch};
 use super::value::{Facts, Fetched, Hello, Sample};
 
-pub(super) fn fetch<'a, F: Facts + ?Sized>(fetch: &'a Fetch, facts: &'a F, index: usize) -> Fetched<'a> {
+pub(super) fn fetch<'a, F: Facts + ?Sized>(
+    fetch: &'a Fetch,
+    facts: &'a F,
+    index: usize,
+) -> Fetched<'a> {
     let req = facts.request();
     match fetch {
-        Fetch::ReqLen => Fetched { sample: Some(Sample::Int(req.len() as i64)), may_change: true },
+        Fetch::ReqLen => Fetched {
+            sample: Some(Sample::Int(req.len() as i64)),
+            may_change: true,
+        },
         Fetch::Payload { offset, len } => payload(facts, *offset, *len),
         Fetch::PayloadLv { offset, len, data } => payload_lv(facts, *offset, *len, *data),
         Fetch::SslHelloType => hello_type(req),
@@ -33,7 +40,7 @@ pub(super) fn fetch<'a, F: Facts + ?Sized>(fetch: &'a Fetch, facts: &'a F, index
 fn from_hello<'a>(fetch: &Fetch, hello: Hello<'a>, index: usize) -> Fetched<'a> {
     let view = match hello {
         Hello::Partial => return Fetched::LATER,
-        Hello::NotHello => return Fetched::NONE,
+        Hello::Absent => return Fetched::NONE,
         Hello::Parsed(view) => view,
     };
     let sample = match fetch {
@@ -41,7 +48,10 @@ fn from_hello<'a>(fetch: &Fetch, hello: Hello<'a>, index: usize) -> Fetched<'a> 
         Fetch::SslAlpn => view.alpn(index).map(Sample::Str),
         _ => Some(Sample::Bool(view.ec_ext())),
     };
-    Fetched { sample, may_change: false }
+    Fetched {
+        sample,
+        may_change: false,
+    }
 }
 
 /// `req.payload(offset,len)`; a zero length means "to the end of what is
@@ -56,24 +66,36 @@ fn payload<F: Facts + ?Sized>(facts: &F, offset: usize, len: usize) -> Fetched<'
         return Fetched::LATER;
     }
     let end = if len == 0 { req.len() } else { offset + len };
-    Fetched { sample: Some(Sample::Bin(&req[offset..end])), may_change: len == 0 && !facts.request_closed() }
+    Fetched {
+        sample: Some(Sample::Bin(&req[offset..end])),
+        may_change: len == 0 && !facts.request_closed(),
+    }
 }
 
 /// `req.payload_lv(offset,len[,data])`: a big-endian length of `len` bytes
 /// at `offset`, the data after it (or at `data`).
-fn payload_lv<F: Facts + ?Sized>(facts: &F, offset: usize, len: usize, data: Option<DataAt>) -> Fetched<'_> {
+fn payload_lv<F: Facts + ?Sized>(
+    facts: &F,
+    offset: usize,
+    len: usize,
+    data: Option<DataAt>,
+) -> Fetched<'_> {
     let req = facts.request();
     let max = facts.buffer_size();
     if offset + len > req.len() {
         return Fetched::LATER;
     }
-    let size = req[offset..offset + len].iter().fold(0usize, |n, b| n << 8 | usize::from(*b));
+    let size = req[offset..offset + len]
+        .iter()
+        .fold(0usize, |n, b| n << 8 | usize::from(*b));
     let start = match data {
         None => Some(offset + len),
         Some(DataAt::Absolute(at)) => Some(at),
         Some(DataAt::Relative(d)) => (offset + len).checked_add_signed(d),
     };
-    let Some(start) = start else { return Fetched::NONE };
+    let Some(start) = start else {
+        return Fetched::NONE;
+    };
     if size == 0 || size > max || start.saturating_add(size) > max {
         return Fetched::NONE;
     }
@@ -90,7 +112,9 @@ fn is_ssl3_record(first: u8) -> bool {
 /// `req.ssl_hello_type`: the handshake type of the first record, once the
 /// whole handshake message is in.
 fn hello_type(req: &[u8]) -> Fetched<'static> {
-    let Some(&first) = req.first() else { return Fetched::LATER };
+    let Some(&first) = req.first() else {
+        return Fetched::LATER;
+    };
     if !is_ssl3_record(first) {
         return Fetched::NONE;
     }
@@ -112,7 +136,9 @@ fn hello_type(req: &[u8]) -> Fetched<'static> {
 /// `req.ssl_ver`: the ClientHello's version as `major << 16 | minor`, from
 /// an SSLv3/TLS record or an SSLv2-compatible hello, as HAProxy.
 fn ssl_ver(req: &[u8]) -> Fetched<'static> {
-    let Some(&first) = req.first() else { return Fetched::LATER };
+    let Some(&first) = req.first() else {
+        return Fetched::LATER;
+    };
     let (version, msg_len, left) = if is_ssl3_record(first) {
         if req.len() < 11 {
             return Fetched::LATER;
@@ -122,7 +148,11 @@ fn ssl_ver(req: &[u8]) -> Fetched<'static> {
         if rec_version < 0x0003_0000 || !(6..=(1 << 14) + 2048).contains(&msg_len) {
             return Fetched::NONE;
         }
-        (u32::from(req[9]) << 16 | u32::from(req[10]), msg_len, req.len() - 5)
+        (
+            u32::from(req[9]) << 16 | u32::from(req[10]),
+            msg_len,
+            req.len() - 5,
+        )
     } else {
         match ssl2_ver(req) {
             Ok(v) => v,
@@ -146,7 +176,11 @@ fn ssl2_ver(req: &[u8]) -> Result<(u32, usize, usize), Fetched<'static>> {
         if req.len() < 4 {
             return Err(Fetched::LATER);
         }
-        (usize::from(req[0] & 0x3f) << 8 | usize::from(req[1]), usize::from(req[2]), 3)
+        (
+            usize::from(req[0] & 0x3f) << 8 | usize::from(req[1]),
+            usize::from(req[2]),
+            3,
+        )
     };
     if req[at] != 0x01 {
         return Err(Fetched::NONE);
@@ -157,7 +191,8 @@ fn ssl2_ver(req: &[u8]) -> Result<(u32, usize, usize), Fetched<'static>> {
     }
     let be16 = |i: usize| usize::from(d[i]) << 8 | usize::from(d[i + 1]);
     let (ci, si, ch) = (be16(2), be16(4), be16(6));
-    if ci % 3 != 0 || (si != 0 && si != 16) || !(16..=32).contains(&ch) || rlen != 9 + ci + si + ch {
+    if ci % 3 != 0 || (si != 0 && si != 16) || !(16..=32).contains(&ch) || rlen != 9 + ci + si + ch
+    {
         return Err(Fetched::NONE);
     }
     let version = u32::from(d[0]) << 16 | u32::from(d[1]);
@@ -194,7 +229,10 @@ fn rdp_cookie<'a>(req: &'a [u8], name: Option<&[u8]>) -> Rdp<'a> {
             }
             d = &d[n.len() + 1..];
         }
-        None => match d.iter().position(|&c| c == b'=' || c == b'\r' || c == b'\n') {
+        None => match d
+            .iter()
+            .position(|&c| c == b'=' || c == b'\r' || c == b'\n')
+        {
             None => return Rdp::Partial,
             Some(at) if d[at] != b'=' => return Rdp::NotCookie,
             Some(at) => d = &d[at + 1..],

@@ -12,13 +12,18 @@ use super::value::{Facts, Fetched, Sample, Scratch};
 pub(crate) enum Conv {
     Lower,
     Upper,
-    Map { map: Map, default: Option<Value> },
+    Map {
+        map: Box<Map>,
+        default: Option<Value>,
+    },
 }
 
 impl Conv {
     fn parse(name: &str, args: &[&str]) -> Result<Conv, String> {
         match name {
-            "lower" | "upper" if !args.is_empty() => Err(format!("converter '{name}' takes no argument")),
+            "lower" | "upper" if !args.is_empty() => {
+                Err(format!("converter '{name}' takes no argument"))
+            }
             "lower" => Ok(Conv::Lower),
             "upper" => Ok(Conv::Upper),
             _ if name == "map" || name.starts_with("map_") => Self::parse_map(name, args),
@@ -31,10 +36,17 @@ impl Conv {
     fn parse_map(name: &str, args: &[&str]) -> Result<Conv, String> {
         let mut parts = name.split('_').skip(1);
         let method = match parts.next().unwrap_or("str") {
-            "regm" => return Err(format!("converter '{name}': regex substitution maps are not supported by l4lb")),
+            "regm" => {
+                return Err(format!(
+                    "converter '{name}': regex substitution maps are not supported by l4lb"
+                ));
+            }
             m => Method::parse(m).map_err(|_| format!("unknown converter '{name}'"))?,
         };
-        if matches!(method, Method::Found | Method::Bool | Method::Len | Method::Bin) {
+        if matches!(
+            method,
+            Method::Found | Method::Bool | Method::Len | Method::Bin
+        ) {
             return Err(format!("unknown converter '{name}'"));
         }
         let out = match parts.next() {
@@ -49,10 +61,20 @@ impl Conv {
         let (file, default) = match args {
             [file] => (*file, None),
             [file, default] => (*file, Some(*default)),
-            _ => return Err(format!("converter '{name}' takes a file and an optional default value")),
+            _ => {
+                return Err(format!(
+                    "converter '{name}' takes a file and an optional default value"
+                ));
+            }
         };
-        let default = default.map(|d| Value::parse(d, out)).transpose().map_err(|e| format!("'{name}': {e}"))?;
-        Ok(Conv::Map { map: Map::load(file, method, out)?, default })
+        let default = default
+            .map(|d| Value::parse(d, out))
+            .transpose()
+            .map_err(|e| format!("'{name}': {e}"))?;
+        Ok(Conv::Map {
+            map: Box::new(Map::load(file, method, out)?),
+            default,
+        })
     }
 
     /// The type of what this converter yields, for the default match method.
@@ -71,7 +93,9 @@ impl Conv {
         match self {
             Conv::Lower | Conv::Upper => {
                 let bytes = match v {
-                    Val::Ready(s) => with_text(s, |t| scratch.set(t).is_some()).then(|| scratch.bytes_mut())?,
+                    Val::Ready(s) => {
+                        with_text(s, |t| scratch.set(t).is_some()).then(|| scratch.bytes_mut())?
+                    }
                     Val::Scratch => scratch.bytes_mut(),
                 };
                 if matches!(self, Conv::Lower) {
@@ -86,7 +110,9 @@ impl Conv {
                     Val::Ready(s) => s,
                     Val::Scratch => Sample::Str(scratch.bytes()),
                 };
-                map.lookup(key).or(default.as_ref()).map(|v| Val::Ready(v.sample()))
+                map.lookup(key)
+                    .or(default.as_ref())
+                    .map(|v| Val::Ready(v.sample()))
             }
         }
     }
@@ -131,8 +157,14 @@ fn name_args(word: &str) -> Result<(&str, Vec<&str>), String> {
     match word.split_once('(') {
         None => Ok((word, Vec::new())),
         Some((name, rest)) => {
-            let inner = rest.strip_suffix(')').ok_or_else(|| format!("'{word}': missing ')'"))?;
-            if inner.is_empty() { Ok((name, Vec::new())) } else { Ok((name, inner.split(',').collect())) }
+            let inner = rest
+                .strip_suffix(')')
+                .ok_or_else(|| format!("'{word}': missing ')'"))?;
+            if inner.is_empty() {
+                Ok((name, Vec::new()))
+            } else {
+                Ok((name, inner.split(',').collect()))
+            }
         }
     }
 }
@@ -172,18 +204,28 @@ impl Expr {
         scratch: &'a mut Scratch,
     ) -> Fetched<'a> {
         let fetched = self.fetch.fetch(facts, last, index);
-        let Some(sample) = fetched.sample else { return fetched };
+        let Some(sample) = fetched.sample else {
+            return fetched;
+        };
         let mut v = Val::Ready(sample);
         for conv in &self.convs {
             match conv.apply(v, scratch) {
                 Some(next) => v = next,
-                None => return Fetched { sample: None, may_change: fetched.may_change },
+                None => {
+                    return Fetched {
+                        sample: None,
+                        may_change: fetched.may_change,
+                    };
+                }
             }
         }
         let sample = match v {
             Val::Ready(s) => s,
             Val::Scratch => Sample::Str(scratch.bytes()),
         };
-        Fetched { sample: Some(sample), may_change: fetched.may_change }
+        Fetched {
+            sample: Some(sample),
+            may_change: fetched.may_change,
+        }
     }
 }

@@ -36,8 +36,15 @@ pub(crate) enum Fetch {
     Env(Option<Box<[u8]>>),
     WaitEnd,
     ReqLen,
-    Payload { offset: usize, len: usize },
-    PayloadLv { offset: usize, len: usize, data: Option<DataAt> },
+    Payload {
+        offset: usize,
+        len: usize,
+    },
+    PayloadLv {
+        offset: usize,
+        len: usize,
+        data: Option<DataAt>,
+    },
     SslSni,
     SslHelloType,
     SslVer,
@@ -67,18 +74,29 @@ fn canonical(name: &str) -> &str {
 
 fn args_count(name: &str, args: &[&str], min: usize, max: usize) -> Result<(), String> {
     if args.len() < min || args.len() > max {
-        let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
-        return Err(format!("fetch '{name}' takes {want} argument(s), got {}", args.len()));
+        let want = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err(format!(
+            "fetch '{name}' takes {want} argument(s), got {}",
+            args.len()
+        ));
     }
     Ok(())
 }
 
 fn uint_arg(name: &str, arg: &str) -> Result<usize, String> {
-    arg.parse().map_err(|_| format!("fetch '{name}': '{arg}' is not a non-negative integer"))
+    arg.parse()
+        .map_err(|_| format!("fetch '{name}': '{arg}' is not a non-negative integer"))
 }
 
 fn backend_arg(args: &[&str]) -> BackendRef {
-    BackendRef { name: args.first().map_or_else(String::new, |a| (*a).to_owned()), id: 0 }
+    BackendRef {
+        name: args.first().map_or_else(String::new, |a| (*a).to_owned()),
+        id: 0,
+    }
 }
 
 fn server_arg(name: &str, arg: &str) -> Result<ServerRef, String> {
@@ -86,7 +104,14 @@ fn server_arg(name: &str, arg: &str) -> Result<ServerRef, String> {
     if server.is_empty() {
         return Err(format!("fetch '{name}': missing server name in '{arg}'"));
     }
-    Ok(ServerRef { backend: BackendRef { name: backend.to_owned(), id: 0 }, name: server.to_owned(), id: 0 })
+    Ok(ServerRef {
+        backend: BackendRef {
+            name: backend.to_owned(),
+            id: 0,
+        },
+        name: server.to_owned(),
+        id: 0,
+    })
 }
 
 fn data_at(arg: &str) -> Result<DataAt, String> {
@@ -106,7 +131,8 @@ impl Fetch {
             return Err(unknown_fetch(name));
         }
         let (min, max) = match canon {
-            "be_conn" | "nbsrv" | "connslots" | "queue" | "req.rdp_cookie" | "req.rdp_cookie_cnt" => (0, 1),
+            "be_conn" | "nbsrv" | "connslots" | "queue" | "req.rdp_cookie"
+            | "req.rdp_cookie_cnt" => (0, 1),
             "srv_is_up" | "env" => (1, 1),
             "req.payload" => (2, 2),
             "req.payload_lv" => (2, 3),
@@ -131,14 +157,23 @@ impl Fetch {
             "env" => Fetch::Env(std::env::var_os(args[0]).map(|v| v.into_encoded_bytes().into())),
             "wait_end" => Fetch::WaitEnd,
             "req.len" => Fetch::ReqLen,
-            "req.payload" => Fetch::Payload { offset: uint_arg(name, args[0])?, len: uint_arg(name, args[1])? },
+            "req.payload" => Fetch::Payload {
+                offset: uint_arg(name, args[0])?,
+                len: uint_arg(name, args[1])?,
+            },
             "req.payload_lv" => {
                 let len = uint_arg(name, args[1])?;
                 if !(1..=4).contains(&len) {
-                    return Err(format!("fetch '{name}': length size must be 1 to 4, got {len}"));
+                    return Err(format!(
+                        "fetch '{name}': length size must be 1 to 4, got {len}"
+                    ));
                 }
                 let data = args.get(2).map(|a| data_at(a)).transpose()?;
-                Fetch::PayloadLv { offset: uint_arg(name, args[0])?, len, data }
+                Fetch::PayloadLv {
+                    offset: uint_arg(name, args[0])?,
+                    len,
+                    data,
+                }
             }
             "req.ssl_sni" => Fetch::SslSni,
             "req.ssl_hello_type" => Fetch::SslHelloType,
@@ -156,11 +191,17 @@ impl Fetch {
     pub(crate) fn default_method(&self) -> (Method, bool) {
         match self {
             Fetch::Src | Fetch::Dst => (Method::Ip, false),
-            Fetch::FeName | Fetch::Env(_) | Fetch::SslSni | Fetch::SslAlpn | Fetch::RdpCookie(_) => (Method::Str, false),
+            Fetch::FeName
+            | Fetch::Env(_)
+            | Fetch::SslSni
+            | Fetch::SslAlpn
+            | Fetch::RdpCookie(_) => (Method::Str, false),
             Fetch::Payload { .. } | Fetch::PayloadLv { .. } => (Method::Bin, false),
-            Fetch::AlwaysTrue | Fetch::AlwaysFalse | Fetch::SrvIsUp(_) | Fetch::SslEcExt | Fetch::WaitEnd => {
-                (Method::Bool, false)
-            }
+            Fetch::AlwaysTrue
+            | Fetch::AlwaysFalse
+            | Fetch::SrvIsUp(_)
+            | Fetch::SslEcExt
+            | Fetch::WaitEnd => (Method::Bool, false),
             Fetch::SslVer => (Method::Int, true),
             _ => (Method::Int, false),
         }
@@ -189,7 +230,9 @@ impl Fetch {
     /// check and resolve to ids at load.
     pub(crate) fn refs_mut(&mut self) -> (Option<&mut BackendRef>, Option<&mut ServerRef>) {
         match self {
-            Fetch::BeConn(b) | Fetch::Nbsrv(b) | Fetch::Connslots(b) | Fetch::Queue(b) => (Some(b), None),
+            Fetch::BeConn(b) | Fetch::Nbsrv(b) | Fetch::Connslots(b) | Fetch::Queue(b) => {
+                (Some(b), None)
+            }
             Fetch::SrvIsUp(s) => (None, Some(s)),
             _ => (None, None),
         }
@@ -197,15 +240,24 @@ impl Fetch {
 
     /// The `index`-th value of the fetch (only `req.ssl_alpn` has more than
     /// one); `last` is true once the inspect delay is over.
-    pub(crate) fn fetch<'a, F: Facts + ?Sized>(&'a self, facts: &'a F, last: bool, index: usize) -> Fetched<'a> {
+    pub(crate) fn fetch<'a, F: Facts + ?Sized>(
+        &'a self,
+        facts: &'a F,
+        last: bool,
+        index: usize,
+    ) -> Fetched<'a> {
         if index > 0 && *self != Fetch::SslAlpn {
             return Fetched::NONE;
         }
         let found = |s| Fetched::found(s);
         let opt_int = |n: Option<i64>| n.map_or(Fetched::NONE, |n| found(Sample::Int(n)));
         match self {
-            Fetch::Src => facts.src().map_or(Fetched::NONE, |a| found(Sample::Ip(a.ip()))),
-            Fetch::Dst => facts.dst().map_or(Fetched::NONE, |a| found(Sample::Ip(a.ip()))),
+            Fetch::Src => facts
+                .src()
+                .map_or(Fetched::NONE, |a| found(Sample::Ip(a.ip()))),
+            Fetch::Dst => facts
+                .dst()
+                .map_or(Fetched::NONE, |a| found(Sample::Ip(a.ip()))),
             Fetch::SrcPort => opt_int(facts.src().map(|a| i64::from(a.port()))),
             Fetch::DstPort => opt_int(facts.dst().map(|a| i64::from(a.port()))),
             Fetch::FeName => found(Sample::Str(facts.fe_name().as_bytes())),
@@ -214,10 +266,14 @@ impl Fetch {
             Fetch::Nbsrv(b) => opt_int(facts.nbsrv(b)),
             Fetch::Connslots(b) => opt_int(facts.connslots(b)),
             Fetch::Queue(b) => opt_int(facts.queue(b)),
-            Fetch::SrvIsUp(s) => facts.srv_is_up(s).map_or(Fetched::NONE, |u| found(Sample::Bool(u))),
+            Fetch::SrvIsUp(s) => facts
+                .srv_is_up(s)
+                .map_or(Fetched::NONE, |u| found(Sample::Bool(u))),
             Fetch::AlwaysTrue => found(Sample::Bool(true)),
             Fetch::AlwaysFalse => found(Sample::Bool(false)),
-            Fetch::Env(v) => v.as_deref().map_or(Fetched::NONE, |v| found(Sample::Str(v))),
+            Fetch::Env(v) => v
+                .as_deref()
+                .map_or(Fetched::NONE, |v| found(Sample::Str(v))),
             Fetch::WaitEnd if last => found(Sample::Bool(true)),
             Fetch::WaitEnd => Fetched::LATER,
             _ => super::content::fetch(self, facts, index),
@@ -227,18 +283,40 @@ impl Fetch {
 
 /// Every fetch name `Fetch::parse` knows, after `canonical`.
 const NAMES: &[&str] = &[
-    "src", "src_port", "dst", "dst_port", "fe_name", "fe_conn", "be_conn", "nbsrv", "connslots", "queue",
-    "srv_is_up", "always_true", "always_false", "env", "wait_end", "req.len", "req.payload", "req.payload_lv",
-    "req.ssl_sni", "req.ssl_hello_type", "req.ssl_ver", "req.ssl_alpn", "req.ssl_ec_ext", "req.rdp_cookie",
+    "src",
+    "src_port",
+    "dst",
+    "dst_port",
+    "fe_name",
+    "fe_conn",
+    "be_conn",
+    "nbsrv",
+    "connslots",
+    "queue",
+    "srv_is_up",
+    "always_true",
+    "always_false",
+    "env",
+    "wait_end",
+    "req.len",
+    "req.payload",
+    "req.payload_lv",
+    "req.ssl_sni",
+    "req.ssl_hello_type",
+    "req.ssl_ver",
+    "req.ssl_alpn",
+    "req.ssl_ec_ext",
+    "req.rdp_cookie",
     "req.rdp_cookie_cnt",
 ];
 
 fn unknown_fetch(name: &str) -> String {
-    const HTTP: &[&str] = &["hdr", "req.hdr", "path", "url", "method", "base", "cook", "req.cook", "query", "status"];
+    const HTTP: &[&str] = &[
+        "hdr", "req.hdr", "path", "url", "method", "base", "cook", "req.cook", "query", "status",
+    ];
     if HTTP.contains(&name) || name.starts_with("http") || name.starts_with("req.hdr") {
         format!("fetch '{name}' is HTTP: l4lb is a TCP load balancer")
     } else {
         format!("unknown fetch method '{name}'")
     }
 }
-

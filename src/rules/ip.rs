@@ -13,11 +13,19 @@ pub(crate) enum Net {
 }
 
 fn mask4(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
 }
 
 fn mask6(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len))
+    }
 }
 
 /// Parses `1.2.3.4`, `1.2.3.0/24`, `1.2.3.0/255.255.255.0`, `::1`,
@@ -138,7 +146,10 @@ impl IpSet {
                 Net::V6(a, len) => v6.push((a, a | !mask6(len))),
             }
         }
-        IpSet { v4: Ranges::build(v4), v6: Ranges::build(v6) }
+        IpSet {
+            v4: Ranges::build(v4),
+            v6: Ranges::build(v6),
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -156,7 +167,8 @@ impl IpSet {
                 self.v4.contains(a) || self.v6.contains(v4_to_v6(a))
             }
             IpAddr::V6(a) => {
-                self.v6.contains(u128::from(a)) || v6_to_v4(a).is_some_and(|v4| self.v4.contains(v4))
+                self.v6.contains(u128::from(a))
+                    || v6_to_v4(a).is_some_and(|v4| self.v4.contains(v4))
             }
         }
     }
@@ -182,17 +194,21 @@ impl<V> IpMap<V> {
                 Net::V6(a, len) => insert_first(&mut v6, len, a, value),
             }
         }
-        v4.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        v6.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        v4.sort_unstable_by_key(|t| std::cmp::Reverse(t.0));
+        v6.sort_unstable_by_key(|t| std::cmp::Reverse(t.0));
         IpMap { v4, v6 }
     }
 
     fn get4(&self, a: u32) -> Option<&V> {
-        self.v4.iter().find_map(|(len, t)| t.get(&(a & mask4(*len))))
+        self.v4
+            .iter()
+            .find_map(|(len, t)| t.get(&(a & mask4(*len))))
     }
 
     fn get6(&self, a: u128) -> Option<&V> {
-        self.v6.iter().find_map(|(len, t)| t.get(&(a & mask6(*len))))
+        self.v6
+            .iter()
+            .find_map(|(len, t)| t.get(&(a & mask6(*len))))
     }
 
     /// The value of the longest network holding `ip`, families crossed as
@@ -203,12 +219,19 @@ impl<V> IpMap<V> {
                 let a = u32::from(a);
                 self.get4(a).or_else(|| self.get6(v4_to_v6(a)))
             }
-            IpAddr::V6(a) => self.get6(u128::from(a)).or_else(|| v6_to_v4(a).and_then(|v4| self.get4(v4))),
+            IpAddr::V6(a) => self
+                .get6(u128::from(a))
+                .or_else(|| v6_to_v4(a).and_then(|v4| self.get4(v4))),
         }
     }
 }
 
-fn insert_first<K: std::hash::Hash + Eq, V>(tables: &mut Vec<(u8, HashMap<K, V>)>, len: u8, key: K, value: V) {
+fn insert_first<K: std::hash::Hash + Eq, V>(
+    tables: &mut Vec<(u8, HashMap<K, V>)>,
+    len: u8,
+    key: K,
+    value: V,
+) {
     let at = match tables.iter().position(|(l, _)| *l == len) {
         Some(at) => at,
         None => {

@@ -29,10 +29,12 @@ pub(crate) fn read_lines(path: &str) -> Result<Vec<(usize, String)>, String> {
 pub(crate) fn read_map(path: &str) -> Result<Vec<(usize, String, String)>, String> {
     Ok(read_lines(path)?
         .into_iter()
-        .map(|(n, l)| match l.split_once(|c: char| c.is_ascii_whitespace()) {
-            Some((k, v)) => (n, k.to_owned(), v.trim_start().to_owned()),
-            None => (n, l, String::new()),
-        })
+        .map(
+            |(n, l)| match l.split_once(|c: char| c.is_ascii_whitespace()) {
+                Some((k, v)) => (n, k.to_owned(), v.trim_start().to_owned()),
+                None => (n, l, String::new()),
+            },
+        )
         .collect())
 }
 
@@ -57,8 +59,14 @@ impl Value {
     pub(crate) fn parse(text: &str, out: OutType) -> Result<Value, String> {
         match out {
             OutType::Str => Ok(Value::Str(text.as_bytes().into())),
-            OutType::Int => text.parse().map(Value::Int).map_err(|_| format!("map value '{text}' is not an integer")),
-            OutType::Ip => text.parse().map(Value::Ip).map_err(|_| format!("map value '{text}' is not an IP address")),
+            OutType::Int => text
+                .parse()
+                .map(Value::Int)
+                .map_err(|_| format!("map value '{text}' is not an integer")),
+            OutType::Ip => text
+                .parse()
+                .map(Value::Ip)
+                .map_err(|_| format!("map value '{text}' is not an IP address")),
         }
     }
 
@@ -105,7 +113,9 @@ impl Map {
                     map.exact.entry(key.into_bytes().into()).or_insert(value);
                 }
                 Method::Int => {
-                    let k = key.parse().map_err(|_| at(format!("key '{key}' is not an integer")))?;
+                    let k = key
+                        .parse()
+                        .map_err(|_| at(format!("key '{key}' is not an integer")))?;
                     map.ints.entry(k).or_insert(value);
                 }
                 Method::Ip => nets.push((parse_net(&key).map_err(at)?, value)),
@@ -140,7 +150,8 @@ impl Map {
     }
 
     fn lookup_text(&self, k: &[u8]) -> Option<&Value> {
-        let first = |f: &dyn Fn(&[u8]) -> bool| self.list.iter().find(|(p, _)| f(p)).map(|(_, v)| v);
+        let first =
+            |f: &dyn Fn(&[u8]) -> bool| self.list.iter().find(|(p, _)| f(p)).map(|(_, v)| v);
         match self.method {
             Method::Str => self.exact.get(k),
             Method::Beg => first(&|p| k.starts_with(p)),
@@ -148,7 +159,11 @@ impl Map {
             Method::Sub => first(&|p| p.is_empty() || k.windows(p.len()).any(|w| w == p)),
             Method::Dir => first(&|p| match_word(k, p, false, b"/?")),
             Method::Dom => first(&|p| match_word(k, p, false, b"/?.:")),
-            Method::Reg => self.regs.iter().find(|(r, _)| r.is_match(k)).map(|(_, v)| v),
+            Method::Reg => self
+                .regs
+                .iter()
+                .find(|(r, _)| r.is_match(k))
+                .map(|(_, v)| v),
             _ => None,
         }
     }

@@ -48,6 +48,9 @@ impl Method {
     }
 }
 
+/// An inclusive integer range, either end open.
+type Range = (Option<i64>, Option<i64>);
+
 /// Strings longer than this are lowercased for an exact `-i` lookup by a
 /// scan of the long patterns instead of the stack buffer.
 const ICASE_BUF: usize = 256;
@@ -58,7 +61,7 @@ pub(crate) struct Patterns {
     method: Method,
     icase: bool,
     /// `-m int|len`: inclusive ranges, either end open.
-    ints: Vec<(Option<i64>, Option<i64>)>,
+    ints: Vec<Range>,
     ips: IpSet,
     /// `-m str` (lowercased with `-i`) of at most `ICASE_BUF` bytes.
     exact: HashSet<Box<[u8]>>,
@@ -72,7 +75,12 @@ impl Patterns {
     /// Compiles `words` for `method`. For `int`, `len` and dotted versions
     /// the words may hold the operators `eq ge gt le lt`, each applying to
     /// the values after it, as HAProxy.
-    pub(crate) fn build(method: Method, icase: bool, dotted: bool, words: &[String]) -> Result<Patterns, String> {
+    pub(crate) fn build(
+        method: Method,
+        icase: bool,
+        dotted: bool,
+        words: &[String],
+    ) -> Result<Patterns, String> {
         let mut p = Patterns {
             method,
             icase,
@@ -88,9 +96,14 @@ impl Patterns {
                     return Err(format!("'{w}': '-m found' and '-m bool' take no pattern"));
                 }
             }
-            Method::Int | Method::Len => p.ints = parse_ints(words, dotted && method == Method::Int)?,
+            Method::Int | Method::Len => {
+                p.ints = parse_ints(words, dotted && method == Method::Int)?
+            }
             Method::Ip => {
-                let nets = words.iter().map(|w| parse_net(w)).collect::<Result<Vec<Net>, String>>()?;
+                let nets = words
+                    .iter()
+                    .map(|w| parse_net(w))
+                    .collect::<Result<Vec<Net>, String>>()?;
                 p.ips = IpSet::build(&nets);
             }
             Method::Bin => {
@@ -155,18 +168,35 @@ impl Patterns {
     }
 
     fn in_ranges(&self, n: i64) -> bool {
-        self.ints.iter().any(|&(lo, hi)| lo.is_none_or(|lo| lo <= n) && hi.is_none_or(|hi| n <= hi))
+        self.ints
+            .iter()
+            .any(|&(lo, hi)| lo.is_none_or(|lo| lo <= n) && hi.is_none_or(|hi| n <= hi))
     }
 
     fn match_text(&self, s: &[u8]) -> bool {
         let ic = self.icase;
-        let eq = |a: &[u8], b: &[u8]| if ic { a.eq_ignore_ascii_case(b) } else { a == b };
+        let eq = |a: &[u8], b: &[u8]| {
+            if ic {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        };
         match self.method {
             Method::Str => self.match_exact(s) || self.list.iter().any(|p| eq(p, s)),
             Method::Bin => self.list.iter().any(|p| **p == *s),
-            Method::Beg => self.list.iter().any(|p| s.len() >= p.len() && eq(&s[..p.len()], p)),
-            Method::End => self.list.iter().any(|p| s.len() >= p.len() && eq(&s[s.len() - p.len()..], p)),
-            Method::Sub => self.list.iter().any(|p| p.is_empty() || s.windows(p.len()).any(|w| eq(w, p))),
+            Method::Beg => self
+                .list
+                .iter()
+                .any(|p| s.len() >= p.len() && eq(&s[..p.len()], p)),
+            Method::End => self
+                .list
+                .iter()
+                .any(|p| s.len() >= p.len() && eq(&s[s.len() - p.len()..], p)),
+            Method::Sub => self
+                .list
+                .iter()
+                .any(|p| p.is_empty() || s.windows(p.len()).any(|w| eq(w, p))),
             Method::Dir => self.list.iter().any(|p| match_word(s, p, ic, b"/?")),
             Method::Dom => self.list.iter().any(|p| match_word(s, p, ic, b"/?.:")),
             Method::Reg => self.regs.iter().any(|r| r.is_match(s)),
@@ -196,7 +226,10 @@ impl Patterns {
 pub(crate) fn match_word(s: &[u8], pat: &[u8], icase: bool, delims: &[u8]) -> bool {
     let is_delim = |c: &u8| delims.contains(c);
     let start = pat.iter().position(|c| !is_delim(c)).unwrap_or(pat.len());
-    let end = pat.iter().rposition(|c| !is_delim(c)).map_or(start, |e| e + 1);
+    let end = pat
+        .iter()
+        .rposition(|c| !is_delim(c))
+        .map_or(start, |e| e + 1);
     let p = &pat[start..end];
     if p.len() > s.len() {
         return false;
@@ -211,7 +244,11 @@ pub(crate) fn match_word(s: &[u8], pat: &[u8], icase: bool, delims: &[u8]) -> bo
             continue;
         }
         let w = &s[at..at + p.len()];
-        let same = if icase { w.eq_ignore_ascii_case(p) } else { w == p };
+        let same = if icase {
+            w.eq_ignore_ascii_case(p)
+        } else {
+            w == p
+        };
         if same && (at + p.len() == s.len() || is_delim(&s[at + p.len()])) {
             return true;
         }
@@ -257,7 +294,7 @@ pub(crate) fn with_text<R>(sample: Sample<'_>, f: impl FnOnce(&[u8]) -> R) -> R 
 fn parse_hex(word: &str) -> Result<Vec<u8>, String> {
     let b = word.as_bytes();
     let bad = || format!("'{word}' is not a hexadecimal string of even length");
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(bad());
     }
     b.chunks(2)
@@ -278,7 +315,7 @@ enum Op {
     Lt,
 }
 
-fn parse_ints(words: &[String], dotted: bool) -> Result<Vec<(Option<i64>, Option<i64>)>, String> {
+fn parse_ints(words: &[String], dotted: bool) -> Result<Vec<Range>, String> {
     let mut op = Op::Eq;
     let mut out = Vec::new();
     for w in words {
@@ -294,11 +331,25 @@ fn parse_ints(words: &[String], dotted: bool) -> Result<Vec<(Option<i64>, Option
             op = next;
             continue;
         }
-        let num = |t: &str| if dotted { parse_dotted(t) } else { parse_int(t) };
+        let num = |t: &str| {
+            if dotted {
+                parse_dotted(t)
+            } else {
+                parse_int(t)
+            }
+        };
         let bad = || format!("'{w}' is neither a number nor a supported operator");
         let range = if let Some((lo, hi)) = w.split_once(':') {
-            let lo = if lo.is_empty() { None } else { Some(num(lo).ok_or_else(bad)?) };
-            let hi = if hi.is_empty() { None } else { Some(num(hi).ok_or_else(bad)?) };
+            let lo = if lo.is_empty() {
+                None
+            } else {
+                Some(num(lo).ok_or_else(bad)?)
+            };
+            let hi = if hi.is_empty() {
+                None
+            } else {
+                Some(num(hi).ok_or_else(bad)?)
+            };
             (lo, hi)
         } else {
             let n = num(w).ok_or_else(bad)?;

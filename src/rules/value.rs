@@ -23,12 +23,21 @@ pub(crate) struct Fetched<'a> {
 }
 
 impl<'a> Fetched<'a> {
-    pub(crate) const NONE: Fetched<'static> = Fetched { sample: None, may_change: false };
+    pub(crate) const NONE: Fetched<'static> = Fetched {
+        sample: None,
+        may_change: false,
+    };
     /// No sample yet, but one may come with more bytes.
-    pub(crate) const LATER: Fetched<'static> = Fetched { sample: None, may_change: true };
+    pub(crate) const LATER: Fetched<'static> = Fetched {
+        sample: None,
+        may_change: true,
+    };
 
     pub(crate) fn found(sample: Sample<'a>) -> Self {
-        Fetched { sample: Some(sample), may_change: false }
+        Fetched {
+            sample: Some(sample),
+            may_change: false,
+        }
     }
 }
 
@@ -65,7 +74,7 @@ pub(crate) enum Hello<'a> {
     /// Too few bytes to tell: more may come.
     Partial,
     /// Not a ClientHello (or garbage): the TLS fetches find nothing.
-    NotHello,
+    Absent,
     Parsed(&'a dyn HelloView),
 }
 
@@ -102,7 +111,9 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     pub(crate) fn new(capacity: usize) -> Self {
-        Scratch { buf: Vec::with_capacity(capacity) }
+        Scratch {
+            buf: Vec::with_capacity(capacity),
+        }
     }
 
     /// Replaces the content with `bytes`, or returns `None` if they do not
@@ -152,7 +163,10 @@ pub(crate) fn atoi(bytes: &[u8]) -> Option<i64> {
         Some(b'+') => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
     if end == 0 {
         return None;
     }

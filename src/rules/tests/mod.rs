@@ -34,7 +34,7 @@ impl HelloView for FakeHello {
 /// The hello state of a `Conn`.
 pub(super) enum HelloState {
     Partial,
-    NotHello,
+    Absent,
     Parsed(FakeHello),
 }
 
@@ -64,14 +64,18 @@ impl Default for Conn {
             servers: vec![("app/s1".into(), true), ("app/s2".into(), false)],
             req: Vec::new(),
             closed: false,
-            hello: HelloState::NotHello,
+            hello: HelloState::Absent,
         }
     }
 }
 
 impl Conn {
     fn backend(&self, b: &BackendRef) -> Option<&(String, i64, i64, i64, i64)> {
-        let name = if b.name.is_empty() { "app" } else { b.name.as_str() };
+        let name = if b.name.is_empty() {
+            "app"
+        } else {
+            b.name.as_str()
+        };
         self.backends.iter().find(|x| x.0 == name)
     }
 }
@@ -117,7 +121,7 @@ impl Facts for Conn {
     fn hello(&self) -> Hello<'_> {
         match &self.hello {
             HelloState::Partial => Hello::Partial,
-            HelloState::NotHello => Hello::NotHello,
+            HelloState::Absent => Hello::Absent,
             HelloState::Parsed(h) => Hello::Parsed(h),
         }
     }
@@ -133,7 +137,8 @@ pub(super) fn table(acls: &[&str]) -> AclTable {
     let mut t = AclTable::default();
     for line in acls {
         let w = words(line);
-        t.add(w[0], &w[1..]).unwrap_or_else(|e| panic!("{line}: {e}"));
+        t.add(w[0], &w[1..])
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
     }
     t
 }
@@ -166,9 +171,12 @@ impl TempFile {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("l4lb-rules-{}-{n}-{name}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("l4lb-rules-{}-{n}-{name}", std::process::id()));
         std::fs::write(&path, content).unwrap();
-        TempFile { path: path.to_string_lossy().into_owned() }
+        TempFile {
+            path: path.to_string_lossy().into_owned(),
+        }
     }
 }
 
