@@ -91,11 +91,8 @@ impl Patterns {
             regs: Vec::new(),
         };
         match method {
-            Method::Found | Method::Bool => {
-                if let Some(w) = words.first() {
-                    return Err(format!("'{w}': '-m found' and '-m bool' take no pattern"));
-                }
-            }
+            // HAProxy parses and ignores their patterns.
+            Method::Found | Method::Bool => {}
             Method::Int | Method::Len => {
                 p.ints = parse_ints(words, dotted && method == Method::Int)?
             }
