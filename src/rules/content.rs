@@ -5,12 +5,13 @@
 //! RDP cookie. "Not yet" is a sample missing with `may_change`.
 
 use super::fetch::{DataAt, Fetch};
-use super::value::{Facts, Fetched, Hello, Sample};
+use super::value::{Facts, Fetched, Hello, Sample, Stash};
 
 pub(super) fn fetch<'a, F: Facts + ?Sized>(
     fetch: &'a Fetch,
     facts: &'a F,
     index: usize,
+    stash: &'a mut Stash,
 ) -> Fetched<'a> {
     let req = facts.request();
     match fetch {
@@ -22,7 +23,9 @@ pub(super) fn fetch<'a, F: Facts + ?Sized>(
         Fetch::PayloadLv { offset, len, data } => payload_lv(facts, *offset, *len, *data),
         Fetch::SslHelloType => hello_type(req),
         Fetch::SslVer => ssl_ver(req),
-        Fetch::SslSni | Fetch::SslAlpn | Fetch::SslEcExt => from_hello(fetch, facts.hello(), index),
+        Fetch::SslSni | Fetch::SslAlpn | Fetch::SslEcExt => {
+            from_hello(fetch, facts.hello(), index, stash)
+        }
         Fetch::RdpCookie(name) => match rdp_cookie(req, name.as_deref()) {
             Rdp::Found(v) => Fetched::found(Sample::Str(v)),
             Rdp::Partial => Fetched::LATER,
@@ -37,7 +40,12 @@ pub(super) fn fetch<'a, F: Facts + ?Sized>(
     }
 }
 
-fn from_hello<'a>(fetch: &Fetch, hello: Hello<'a>, index: usize) -> Fetched<'a> {
+fn from_hello<'a>(
+    fetch: &Fetch,
+    hello: Hello<'a>,
+    index: usize,
+    stash: &'a mut Stash,
+) -> Fetched<'a> {
     let view = match hello {
         Hello::Partial => return Fetched::LATER,
         Hello::Absent => return Fetched::NONE,
@@ -45,7 +53,7 @@ fn from_hello<'a>(fetch: &Fetch, hello: Hello<'a>, index: usize) -> Fetched<'a> 
     };
     let sample = match fetch {
         Fetch::SslSni => view.sni().map(|s| Sample::Str(s.as_bytes())),
-        Fetch::SslAlpn => view.alpn(index).map(Sample::Str),
+        Fetch::SslAlpn => view.alpn(index, stash).map(Sample::Str),
         _ => Some(Sample::Bool(view.ec_ext())),
     };
     Fetched {

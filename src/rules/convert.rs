@@ -5,7 +5,7 @@
 use super::fetch::Fetch;
 use super::map::{Map, OutType, Value};
 use super::pattern::{Method, with_text};
-use super::value::{Facts, Fetched, Sample, Scratch};
+use super::value::{Facts, Fetched, OutBuf, Sample, Scratch};
 
 /// One converter.
 #[derive(Debug)]
@@ -89,7 +89,7 @@ impl Conv {
         }
     }
 
-    fn apply<'a>(&'a self, v: Val<'a>, scratch: &mut Scratch) -> Option<Val<'a>> {
+    fn apply<'a>(&'a self, v: Val<'a>, scratch: &mut OutBuf) -> Option<Val<'a>> {
         match self {
             Conv::Lower | Conv::Upper => {
                 let bytes = match v {
@@ -203,13 +203,14 @@ impl Expr {
         index: usize,
         scratch: &'a mut Scratch,
     ) -> Fetched<'a> {
-        let fetched = self.fetch.fetch(facts, last, index);
+        let Scratch { out, stash } = scratch;
+        let fetched = self.fetch.fetch(facts, last, index, stash);
         let Some(sample) = fetched.sample else {
             return fetched;
         };
         let mut v = Val::Ready(sample);
         for conv in &self.convs {
-            match conv.apply(v, scratch) {
+            match conv.apply(v, out) {
                 Some(next) => v = next,
                 None => {
                     return Fetched {
@@ -221,7 +222,7 @@ impl Expr {
         }
         let sample = match v {
             Val::Ready(s) => s,
-            Val::Scratch => Sample::Str(scratch.bytes()),
+            Val::Scratch => Sample::Str(out.bytes()),
         };
         Fetched {
             sample: Some(sample),

@@ -3,7 +3,7 @@
 //! parsed and checked at load, evaluated over `Facts` without allocating.
 
 use super::pattern::Method;
-use super::value::{BackendRef, Facts, Fetched, Sample, ServerRef};
+use super::value::{BackendRef, Facts, Fetched, Sample, ServerRef, Stash};
 
 /// Where `req.payload_lv`'s data starts when its third argument is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,6 +245,7 @@ impl Fetch {
         facts: &'a F,
         last: bool,
         index: usize,
+        stash: &'a mut Stash,
     ) -> Fetched<'a> {
         if index > 0 && *self != Fetch::SslAlpn {
             return Fetched::NONE;
@@ -276,7 +277,7 @@ impl Fetch {
                 .map_or(Fetched::NONE, |v| found(Sample::Str(v))),
             Fetch::WaitEnd if last => found(Sample::Bool(true)),
             Fetch::WaitEnd => Fetched::LATER,
-            _ => super::content::fetch(self, facts, index),
+            _ => super::content::fetch(self, facts, index, stash),
         }
     }
 }

@@ -35,7 +35,9 @@ pub(crate) use fetch::{DataAt, Fetch};
 #[allow(unused_imports)]
 pub(crate) use pattern::Method;
 #[allow(unused_imports)]
-pub(crate) use value::{BackendRef, Facts, Fetched, Hello, HelloView, Sample, Scratch, ServerRef};
+pub(crate) use value::{
+    BackendRef, Facts, Fetched, Hello, HelloView, OutBuf, Sample, Scratch, ServerRef, Stash,
+};
 
 /// A condition's result, as HAProxy's: the rule applies, does not, or must
 /// wait for more client bytes (only before the inspect delay is over).

@@ -62,8 +62,10 @@ pub(crate) struct ServerRef {
 /// fetches `req.ssl_sni`, `req.ssl_alpn` and `req.ssl_ec_ext` see it.
 pub(crate) trait HelloView {
     fn sni(&self) -> Option<&str>;
-    /// The `i`-th protocol of the ALPN extension (0-based), if any.
-    fn alpn(&self, i: usize) -> Option<&[u8]>;
+    /// The `i`-th protocol of the ALPN extension (0-based), if any:
+    /// borrowed from the hello, or copied into `stash` when the reader
+    /// yields a copy (a name split over two records).
+    fn alpn<'s>(&'s self, i: usize, stash: &'s mut Stash) -> Option<&'s [u8]>;
     /// Whether the hello carries the supported groups (elliptic curves)
     /// extension.
     fn ec_ext(&self) -> bool;
@@ -102,20 +104,39 @@ pub(crate) trait Facts {
     fn hello(&self) -> Hello<'_>;
 }
 
-/// The buffer converters write into (`lower`, `upper`, casts to text):
-/// allocated once by the caller, never grown on the data path. A result
-/// that does not fit makes the conversion fail, as HAProxy's trash chunk.
+/// Room for one fetched value the hello reader hands out by copy (an ALPN
+/// name is at most 255 bytes).
+pub(crate) type Stash = [u8; 255];
+
+/// The buffers an evaluation writes into, allocated once by the caller
+/// (one per worker) and reused: the converters' output and a stash for
+/// fetched copies.
 pub(crate) struct Scratch {
-    buf: Vec<u8>,
+    pub(crate) out: OutBuf,
+    pub(crate) stash: Stash,
 }
 
 impl Scratch {
+    /// `capacity` bounds a converter's text output (`tune.bufsize` fits any
+    /// sample).
     pub(crate) fn new(capacity: usize) -> Self {
         Scratch {
-            buf: Vec::with_capacity(capacity),
+            out: OutBuf {
+                buf: Vec::with_capacity(capacity),
+            },
+            stash: [0; 255],
         }
     }
+}
 
+/// The buffer converters write into (`lower`, `upper`, casts to text),
+/// never grown on the data path: a result that does not fit makes the
+/// conversion fail, as HAProxy's trash chunk.
+pub(crate) struct OutBuf {
+    buf: Vec<u8>,
+}
+
+impl OutBuf {
     /// Replaces the content with `bytes`, or returns `None` if they do not
     /// fit in the capacity.
     pub(crate) fn set(&mut self, bytes: &[u8]) -> Option<&mut [u8]> {

@@ -8,7 +8,7 @@ mod patterns;
 
 use std::net::SocketAddr;
 
-use super::value::{BackendRef, Facts, Hello, HelloView, ServerRef};
+use super::value::{BackendRef, Facts, Hello, HelloView, ServerRef, Stash};
 use super::{AclTable, Cond, Scratch, Tri};
 
 /// What the ClientHello reader would have found.
@@ -23,8 +23,15 @@ impl HelloView for FakeHello {
     fn sni(&self) -> Option<&str> {
         self.sni.as_deref()
     }
-    fn alpn(&self, i: usize) -> Option<&[u8]> {
-        self.alpn.get(i).map(Vec::as_slice)
+    /// Odd names are handed out by copy, as the reader does for a name
+    /// split over two records.
+    fn alpn<'s>(&'s self, i: usize, stash: &'s mut Stash) -> Option<&'s [u8]> {
+        let name = self.alpn.get(i)?;
+        if i.is_multiple_of(2) {
+            return Some(name);
+        }
+        stash[..name.len()].copy_from_slice(name);
+        Some(&stash[..name.len()])
     }
     fn ec_ext(&self) -> bool {
         self.ec
