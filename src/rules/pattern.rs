@@ -142,6 +142,17 @@ impl Patterns {
         self.method
     }
 
+    /// True when no sample can match: no pattern, and a method that needs
+    /// one (HAProxy warns "this ACL will never match").
+    pub(crate) fn never_matches(&self) -> bool {
+        !matches!(self.method, Method::Found | Method::Bool)
+            && self.ints.is_empty()
+            && self.ips.is_empty()
+            && self.exact.is_empty()
+            && self.list.is_empty()
+            && self.regs.is_empty()
+    }
+
     /// Whether `sample` matches one of the patterns, the sample cast to what
     /// the method compares (integers and addresses to text, text to integers
     /// or addresses) as HAProxy's cast table.

@@ -182,3 +182,18 @@ fn pattern_files_and_map_files_as_patterns() {
     ));
     assert!(acl_error("fe_name -f /nonexistent/l4lb.lst").contains("/nonexistent/l4lb.lst"));
 }
+
+#[test]
+fn an_acl_without_pattern_never_matches() {
+    let w = super::words("fe_name");
+    let e = crate::rules::AclExpr::parse(&w).unwrap();
+    assert!(e.patterns.never_matches());
+    assert!(!acl_matches("fe_name", &Conn::default()));
+    let w = super::words("always_true");
+    assert!(
+        !crate::rules::AclExpr::parse(&w)
+            .unwrap()
+            .patterns
+            .never_matches()
+    );
+}
