@@ -4,44 +4,34 @@
 //! ALPN and groups extension (from the `wire::client_hello` reader), and the
 //! RDP cookie. "Not yet" is a sample missing with `may_change`.
 
-use super::fetch::{DataAt, Fetch};
 use super::value::{Facts, Fetched, Hello, Sample, Stash};
 
-pub(super) fn fetch<'a, F: Facts + ?Sized>(
-    fetch: &'a Fetch,
-    facts: &'a F,
-    index: usize,
-    stash: &'a mut Stash,
-) -> Fetched<'a> {
-    let req = facts.request();
-    match fetch {
-        Fetch::ReqLen => Fetched {
-            sample: Some(Sample::Int(req.len() as i64)),
-            may_change: true,
-        },
-        Fetch::Payload { offset, len } => payload(facts, *offset, *len),
-        Fetch::PayloadLv { offset, len, data } => payload_lv(facts, *offset, *len, *data),
-        Fetch::SslHelloType => hello_type(req),
-        Fetch::SslVer => ssl_ver(req),
-        Fetch::SslSni | Fetch::SslAlpn | Fetch::SslEcExt => {
-            from_hello(fetch, facts.hello(), index, stash)
-        }
-        Fetch::RdpCookie(name) => match rdp_cookie(req, name.as_deref()) {
-            Rdp::Found(v) => Fetched::found(Sample::Str(v)),
-            Rdp::Partial => Fetched::LATER,
-            Rdp::NotCookie => Fetched::NONE,
-        },
-        Fetch::RdpCookieCnt(name) => match rdp_cookie(req, name.as_deref()) {
-            Rdp::Found(_) => Fetched::found(Sample::Int(1)),
-            Rdp::Partial => Fetched::LATER,
-            Rdp::NotCookie => Fetched::found(Sample::Int(0)),
-        },
-        _ => Fetched::NONE,
+/// Where `req.payload_lv`'s data starts when its third argument is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DataAt {
+    /// `N`: at offset N of the buffer.
+    Absolute(usize),
+    /// `+N` / `-N`: relative to the end of the length field.
+    Relative(isize),
+}
+
+/// What a TLS fetch reads from the parsed ClientHello.
+#[derive(Clone, Copy)]
+pub(super) enum HelloField {
+    Sni,
+    Alpn,
+    EcExt,
+}
+
+pub(super) fn req_len<F: Facts + ?Sized>(facts: &F) -> Fetched<'static> {
+    Fetched {
+        sample: Some(Sample::Int(facts.request().len() as i64)),
+        may_change: true,
     }
 }
 
-fn from_hello<'a>(
-    fetch: &Fetch,
+pub(super) fn from_hello<'a>(
+    field: HelloField,
     hello: Hello<'a>,
     index: usize,
     stash: &'a mut Stash,
@@ -51,10 +41,10 @@ fn from_hello<'a>(
         Hello::Absent => return Fetched::NONE,
         Hello::Parsed(view) => view,
     };
-    let sample = match fetch {
-        Fetch::SslSni => view.sni().map(|s| Sample::Str(s.as_bytes())),
-        Fetch::SslAlpn => view.alpn(index, stash).map(Sample::Str),
-        _ => Some(Sample::Bool(view.ec_ext())),
+    let sample = match field {
+        HelloField::Sni => view.sni().map(|s| Sample::Str(s.as_bytes())),
+        HelloField::Alpn => view.alpn(index, stash).map(Sample::Str),
+        HelloField::EcExt => Some(Sample::Bool(view.ec_ext())),
     };
     Fetched {
         sample,
@@ -64,7 +54,7 @@ fn from_hello<'a>(
 
 /// `req.payload(offset,len)`; a zero length means "to the end of what is
 /// buffered", which may still grow.
-fn payload<F: Facts + ?Sized>(facts: &F, offset: usize, len: usize) -> Fetched<'_> {
+pub(super) fn payload<F: Facts + ?Sized>(facts: &F, offset: usize, len: usize) -> Fetched<'_> {
     let req = facts.request();
     let max = facts.buffer_size();
     if len > max || offset.saturating_add(len) > max {
@@ -82,7 +72,7 @@ fn payload<F: Facts + ?Sized>(facts: &F, offset: usize, len: usize) -> Fetched<'
 
 /// `req.payload_lv(offset,len[,data])`: a big-endian length of `len` bytes
 /// at `offset`, the data after it (or at `data`).
-fn payload_lv<F: Facts + ?Sized>(
+pub(super) fn payload_lv<F: Facts + ?Sized>(
     facts: &F,
     offset: usize,
     len: usize,
@@ -119,7 +109,7 @@ fn is_ssl3_record(first: u8) -> bool {
 
 /// `req.ssl_hello_type`: the handshake type of the first record, once the
 /// whole handshake message is in.
-fn hello_type(req: &[u8]) -> Fetched<'static> {
+pub(super) fn hello_type(req: &[u8]) -> Fetched<'static> {
     let Some(&first) = req.first() else {
         return Fetched::LATER;
     };
@@ -143,7 +133,7 @@ fn hello_type(req: &[u8]) -> Fetched<'static> {
 
 /// `req.ssl_ver`: the ClientHello's version as `major << 16 | minor`, from
 /// an SSLv3/TLS record or an SSLv2-compatible hello, as HAProxy.
-fn ssl_ver(req: &[u8]) -> Fetched<'static> {
+pub(super) fn ssl_ver(req: &[u8]) -> Fetched<'static> {
     let Some(&first) = req.first() else {
         return Fetched::LATER;
     };
@@ -207,7 +197,7 @@ fn ssl2_ver(req: &[u8]) -> Result<(u32, usize, usize), Fetched<'static>> {
     Ok((version, ci + si + ch + plen, d.len() - 8))
 }
 
-enum Rdp<'a> {
+pub(super) enum Rdp<'a> {
     Found(&'a [u8]),
     Partial,
     NotCookie,
@@ -215,7 +205,7 @@ enum Rdp<'a> {
 
 /// The RDP cookie (`Cookie: NAME=VALUE\r\n` after the 11 bytes of TPKT and
 /// X.224 headers), of the given name or any.
-fn rdp_cookie<'a>(req: &'a [u8], name: Option<&[u8]>) -> Rdp<'a> {
+pub(super) fn rdp_cookie<'a>(req: &'a [u8], name: Option<&[u8]>) -> Rdp<'a> {
     if req.len() <= 11 + 7 {
         return Rdp::Partial;
     }

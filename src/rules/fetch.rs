@@ -2,17 +2,9 @@
 //! ones (the client's first bytes, the TLS ClientHello, the RDP cookie),
 //! parsed and checked at load, evaluated over `Facts` without allocating.
 
+use super::content::{self, DataAt, HelloField, Rdp};
 use super::pattern::Method;
 use super::value::{BackendRef, Facts, Fetched, Sample, ServerRef, Stash};
-
-/// Where `req.payload_lv`'s data starts when its third argument is given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum DataAt {
-    /// `N`: at offset N of the buffer.
-    Absolute(usize),
-    /// `+N` / `-N`: relative to the end of the length field.
-    Relative(isize),
-}
 
 /// One sample fetch with its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,7 +269,47 @@ impl Fetch {
                 .map_or(Fetched::NONE, |v| found(Sample::Str(v))),
             Fetch::WaitEnd if last => found(Sample::Bool(true)),
             Fetch::WaitEnd => Fetched::LATER,
-            _ => super::content::fetch(self, facts, index, stash),
+            _ => self.content(facts, index, stash),
+        }
+    }
+}
+
+impl Fetch {
+    /// The content fetches (see `content`).
+    fn content<'a, F: Facts + ?Sized>(
+        &'a self,
+        facts: &'a F,
+        index: usize,
+        stash: &'a mut Stash,
+    ) -> Fetched<'a> {
+        let req = facts.request();
+        match self {
+            Fetch::ReqLen => content::req_len(facts),
+            Fetch::Payload { offset, len } => content::payload(facts, *offset, *len),
+            Fetch::PayloadLv { offset, len, data } => {
+                content::payload_lv(facts, *offset, *len, *data)
+            }
+            Fetch::SslHelloType => content::hello_type(req),
+            Fetch::SslVer => content::ssl_ver(req),
+            Fetch::SslSni | Fetch::SslAlpn | Fetch::SslEcExt => {
+                let field = match self {
+                    Fetch::SslSni => HelloField::Sni,
+                    Fetch::SslAlpn => HelloField::Alpn,
+                    _ => HelloField::EcExt,
+                };
+                content::from_hello(field, facts.hello(), index, stash)
+            }
+            Fetch::RdpCookie(name) => match content::rdp_cookie(req, name.as_deref()) {
+                Rdp::Found(v) => Fetched::found(Sample::Str(v)),
+                Rdp::Partial => Fetched::LATER,
+                Rdp::NotCookie => Fetched::NONE,
+            },
+            Fetch::RdpCookieCnt(name) => match content::rdp_cookie(req, name.as_deref()) {
+                Rdp::Found(_) => Fetched::found(Sample::Int(1)),
+                Rdp::Partial => Fetched::LATER,
+                Rdp::NotCookie => Fetched::found(Sample::Int(0)),
+            },
+            _ => Fetched::NONE,
         }
     }
 }

@@ -29,9 +29,11 @@ pub(crate) use acl::{Acl, AclExpr, AclTable};
 #[allow(unused_imports)]
 pub(crate) use cond::Cond;
 #[allow(unused_imports)]
+pub(crate) use content::DataAt;
+#[allow(unused_imports)]
 pub(crate) use convert::{Conv, Expr};
 #[allow(unused_imports)]
-pub(crate) use fetch::{DataAt, Fetch};
+pub(crate) use fetch::Fetch;
 #[allow(unused_imports)]
 pub(crate) use pattern::Method;
 #[allow(unused_imports)]
