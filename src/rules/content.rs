@@ -132,8 +132,9 @@ pub(super) fn hello_type(req: &[u8]) -> Fetched<'static> {
 }
 
 /// `req.ssl_ver`: the ClientHello's version as `major << 16 | minor`, from
-/// an SSLv3/TLS record or an SSLv2-compatible hello, as HAProxy.
-pub(super) fn ssl_ver(req: &[u8]) -> Fetched<'static> {
+/// an SSLv3/TLS record or an SSLv2-compatible hello, as HAProxy; `max` is
+/// the buffer size.
+pub(super) fn ssl_ver(req: &[u8], max: usize) -> Fetched<'static> {
     let Some(&first) = req.first() else {
         return Fetched::LATER;
     };
@@ -157,7 +158,9 @@ pub(super) fn ssl_ver(req: &[u8]) -> Fetched<'static> {
             Err(f) => return f,
         }
     };
-    if left < msg_len {
+    // As HAProxy: a message longer than the buffer can hold is decided on
+    // what fits.
+    if left < msg_len.min(max) {
         return Fetched::LATER;
     }
     Fetched::found(Sample::Int(i64::from(version)))

@@ -290,7 +290,7 @@ impl Fetch {
                 content::payload_lv(facts, *offset, *len, *data)
             }
             Fetch::SslHelloType => content::hello_type(req),
-            Fetch::SslVer => content::ssl_ver(req),
+            Fetch::SslVer => content::ssl_ver(req, facts.buffer_size()),
             Fetch::SslSni | Fetch::SslAlpn | Fetch::SslEcExt => {
                 let field = match self {
                     Fetch::SslSni => HelloField::Sni,
