@@ -133,7 +133,7 @@ via() {
     return
   fi
   if line=$(await "$log" "$prefix${me//./\\.}$suffix"); then
-    result PASS "$name" "client $me, logged: $line"
+    result PASS "$name" "client $me, logged: ${line%% raw=*}"
   else
     result FAIL "$name" "client $me not in $(basename "$log"): $(tail -3 "$log" | tr '\n' '|')"
   fi
