@@ -6,17 +6,25 @@
 # 127.0.0.77 so its address is recognisable wherever it arrives:
 #   1. client -> HAProxy send-proxy[-v2] -> l4lb accept-proxy -> l4lb send-proxy[-v2] -> the
 #      PROXY-reading server: the header it gets carries 127.0.0.77:<client port> (and, as the
-#      address reached, HAProxy's frontend); v2 with a CRC32C TLV that must check.
+#      address reached, HAProxy's frontend); v2 with a CRC32C TLV that must check. l4lb's own
+#      log-format line says the same (%ci:%cp the client, %fi:%fp HAProxy's frontend, as
+#      HAProxy's %fi on an accept-proxy bind: the header's destination).
 #   2. client -> l4lb send-proxy[-v2] -> HAProxy `bind ... accept-proxy` -> echo: HAProxy's log
 #      line (%ci:%cp, on its stdout) shows 127.0.0.77:<client port>.
 #   3. client -> l4lb send-proxy[-v2] -> nginx `listen ... proxy_protocol` -> echo: nginx's
 #      access log ($proxy_protocol_addr:$proxy_protocol_port) shows 127.0.0.77:<client port>.
 #   4. garbage (an HTTP request; a v2 signature with version 3) sent to l4lb's accept-proxy
 #      bind is closed and logged "PROXY header refused", while a client holding a good header
-#      on the same bind, sent before and finished after, is served.
+#      on the same bind, sent before and finished after, is served; HAProxy's accept-proxy bind
+#      must refuse the same bytes (else the script is wrong).
+#   5. HAProxy's default TCP log ("Connect from SRC to DST") on an accept-proxy bind: a client's
+#      own header to HAProxy's and to l4lb's; both lines must show its two addresses.
+# Then near-miss headers (out-of-range or zero-padded numbers, v2 UNSPEC/UNIX/UDP families,
+# bad TLVs) go to both accept-proxy binds: accepted or closed, side by side, not judged.
 # One PASS/FAIL line per case; exits 1 on any FAIL.
 # Usage: scripts/proxy_interop.sh   (root, Debian: installs what it needs with apt-get)
-# Env: PORT_BASE=N (19700): ports N+1..N+20. L4LB=path: that binary instead of building
+# Not run by scripts/interop.sh (that one is the health checks): run it on its own.
+# Env: PORT_BASE=N (19700): ports N+1..N+16. L4LB=path: that binary instead of building
 #      target/release/l4lb. KEEP=1: leave the temp dir (confs, logs) in place.
 set -euo pipefail
 export LC_ALL=C
@@ -44,8 +52,9 @@ ECHO=$((B + 1)) PPSERVER=$((B + 2))
 HA_SEND_V1=$((B + 3)) HA_SEND_V2=$((B + 4)) HA_ACCEPT_V1=$((B + 5)) HA_ACCEPT_V2=$((B + 6))
 LB_ACCEPT_V1=$((B + 7)) LB_ACCEPT_V2=$((B + 8)) LB_TO_HA_V1=$((B + 9)) LB_TO_HA_V2=$((B + 10))
 LB_TO_NG_V1=$((B + 11)) LB_TO_NG_V2=$((B + 12)) NG_V1=$((B + 13)) NG_V2=$((B + 14))
+HA_ACCEPT_DEF=$((B + 15)) LB_ACCEPT_DEF=$((B + 16))
 NAMES=(ECHO PPSERVER HA_SEND_V1 HA_SEND_V2 HA_ACCEPT_V1 HA_ACCEPT_V2 LB_ACCEPT_V1 LB_ACCEPT_V2
-  LB_TO_HA_V1 LB_TO_HA_V2 LB_TO_NG_V1 LB_TO_NG_V2 NG_V1 NG_V2)
+  LB_TO_HA_V1 LB_TO_HA_V2 LB_TO_NG_V1 LB_TO_NG_V2 NG_V1 NG_V2 HA_ACCEPT_DEF LB_ACCEPT_DEF)
 
 # ---- tools ----
 need haproxy haproxy
@@ -100,13 +109,13 @@ spawn nginx nginx -c "$W/nginx.conf"
 spawn l4lb "$L4LB" -f "$W/l4lb.cfg"
 ready echo "$ECHO"
 ready ppserver "$PPSERVER"
-ready haproxy "$HA_SEND_V1" "$HA_SEND_V2" "$HA_ACCEPT_V1" "$HA_ACCEPT_V2"
+ready haproxy "$HA_SEND_V1" "$HA_SEND_V2" "$HA_ACCEPT_V1" "$HA_ACCEPT_V2" "$HA_ACCEPT_DEF"
 ready nginx "$NG_V1" "$NG_V2"
-ready l4lb "$LB_ACCEPT_V1" "$LB_ACCEPT_V2" "$LB_TO_HA_V1" "$LB_TO_HA_V2" "$LB_TO_NG_V1" "$LB_TO_NG_V2"
+ready l4lb "$LB_ACCEPT_V1" "$LB_ACCEPT_V2" "$LB_TO_HA_V1" "$LB_TO_HA_V2" "$LB_TO_NG_V1" "$LB_TO_NG_V2" "$LB_ACCEPT_DEF"
 touch "$W/pp.log" "$W/nginx.access.log"
 
 # ---- the cases ----
-RESULTS=() FAILS=0
+RESULTS=() FAILS=0 LAST=""
 result() { # PASS|FAIL CASE DETAIL
   RESULTS+=("$(printf '%-4s %-58s %s' "$1" "$2" "$3")")
   [ "$1" = PASS ] || FAILS=$((FAILS + 1))
@@ -124,10 +133,12 @@ client() { # PORT: one client from $SRC through PORT; prints the address it used
   python3 "$HELP" client "$SRC" "$1" 2>>"$W/clients.log" || true
 }
 # via NAME PORT LOG PREFIX [SUFFIX]: a client through PORT; passes if LOG gets a line with
-# the (grep -E) PREFIX, that client's address, then SUFFIX (default: a space or the end).
+# the (grep -E) PREFIX, that client's address, then SUFFIX (default: a space or the end). The
+# client's address is left in LAST.
 via() {
   local name=$1 port=$2 log=$3 prefix=$4 suffix=${5:-( |$)} me line
   me=$(client "$port")
+  LAST=$me
   if [ -z "$me" ]; then
     result FAIL "$name" "the client got no echo back: $(tail -1 "$W/clients.log")"
     return
@@ -139,17 +150,40 @@ via() {
   fi
 }
 
+# lb_logged NAME LISTEN FRONTEND_PORT: l4lb's own log line (log-format %ci:%cp %fi:%fp) for
+# the client in LAST shows it, and HAProxy's frontend as the address it reached (as HAProxy's
+# %ci/%fi on an accept-proxy bind).
+lb_logged() {
+  local line
+  if [ -z "$LAST" ]; then
+    result FAIL "$1" "no client got through"
+    return
+  fi
+  if line=$(await "$W/l4lb.log" "^lb_accept $2 client=${LAST//./\\.} "); then
+    result PASS "$1: %ci:%cp the client" "$line"
+  else
+    result FAIL "$1: %ci:%cp the client" "not in l4lb's log: $(grep "^lb_accept $2" "$W/l4lb.log" | tail -1)"
+  fi
+  if line=$(grep -m1 -E "^lb_accept $2 client=${LAST//./\\.} frontend=127\\.0\\.0\\.1:$3$" "$W/l4lb.log"); then
+    result PASS "$1: %fi:%fp HAProxy's frontend" "$line"
+  else
+    result FAIL "$1: %fi:%fp HAProxy's frontend" "want frontend=127.0.0.1:$3 (the header's), l4lb: $(grep "^lb_accept $2 client=$LAST " "$W/l4lb.log" | tail -1)"
+  fi
+}
+
 # 1. HAProxy -> l4lb -> the PROXY-reading server (it sees the client, and HAProxy's frontend as
-# the address reached).
+# the address reached); l4lb's own log says the same.
 via "1 haproxy send-proxy -> l4lb accept-proxy, send-proxy" "$HA_SEND_V1" "$W/pp.log" '^v1 '
 grep -q -E "^v1 $SRC:[0-9]+ -> 127\.0\.0\.1:$HA_SEND_V1 " "$W/pp.log" ||
   result FAIL "1 v1: address reached is HAProxy's frontend" "$(grep '^v1' "$W/pp.log" | tail -1)"
+lb_logged "1 v1: l4lb's log" lb_accept_v1 "$HA_SEND_V1"
 via "1 haproxy send-proxy-v2 -> l4lb accept-proxy, send-proxy-v2" "$HA_SEND_V2" "$W/pp.log" '^v2 '
 if line=$(grep -E "^v2 $SRC:[0-9]+ -> 127\.0\.0\.1:$HA_SEND_V2 crc32c=ok " "$W/pp.log"); then
   result PASS "1 v2: reached HAProxy's frontend, CRC32C TLV checks" "${line%% raw=*}"
 else
   result FAIL "1 v2: reached HAProxy's frontend, CRC32C TLV checks" "$(grep '^v2' "$W/pp.log" | tail -1)"
 fi
+lb_logged "1 v2: l4lb's log" lb_accept_v2 "$HA_SEND_V2"
 
 # 2. l4lb -> HAProxy accept-proxy (its log line on its stdout; %fi:%fp is the address the
 # header says the client reached: l4lb's frontend).
@@ -205,6 +239,23 @@ garbage "v2 signature, version 3" "${SIG2}31110000"
 garbage "v2 TCP4, wrong CRC32C" "${SIG2}211100137f00004d7f0000013039005003000400000000"
 garbage "v1 TCP6 with IPv4 addresses" "$(hex 'PROXY TCP6 127.0.0.77 127.0.0.1 1 2\r\n')"
 
+# 5. HAProxy's default TCP log (no log-format: "Connect from SRC to DST (proxy/TCP)", sent at
+# accept) on an accept-proxy bind, a client's header (127.0.0.77:port -> 127.0.0.1:4242) to
+# HAProxy's and to l4lb's: both show the header's two addresses.
+connect_line() { # PROXY_NAME PORT LOG
+  local me
+  me=$(echo go | python3 "$HELP" chain "$SRC" "$2" 2>>"$W/clients.log" | tail -1)
+  await "$3" "Connect from .* \\($1/TCP\\)" >/dev/null || { echo "(no line; client $me)"; return; }
+  grep -m1 -o "Connect from .* ($1/TCP)" "$3" | sed "s|$1|PROXY|; s|${me//./\\.}|CLIENT|"
+}
+ha_line=$(connect_line ha_accept_default "$HA_ACCEPT_DEF" "$W/haproxy.log")
+lb_line=$(connect_line lb_accept_default "$LB_ACCEPT_DEF" "$W/l4lb.log")
+if [ "$ha_line" = "$lb_line" ] && [[ $ha_line == "Connect from CLIENT to 127.0.0.1:4242 (PROXY/TCP)" ]]; then
+  result PASS "5 default log on accept-proxy: the header's addresses" "haproxy = l4lb: $ha_line"
+else
+  result FAIL "5 default log on accept-proxy: the header's addresses" "haproxy: $ha_line | l4lb: $lb_line"
+fi
+
 # Near misses, not judged: each to both accept-proxy binds, side by side. "echoed": taken as a
 # header (the probe after it came back through to the echo); "closed": refused.
 printf '\n== near-miss headers, not judged: haproxy accept-proxy | l4lb accept-proxy\n'
@@ -233,7 +284,8 @@ printf '\n== logs\n'
 printf -- '-- the PROXY-reading server (headers from l4lb; 127.0.0.1 ones: near misses l4lb took):\n'; cat "$W/pp.log"
 printf -- '-- haproxy (after the two case-2 lines: the near misses it took):\n'; grep '^ha_accept' "$W/haproxy.log" || true
 printf -- '-- nginx access log:\n'; cat "$W/nginx.access.log"
-printf -- '-- l4lb (PROXY lines):\n'; grep 'PROXY' "$W/l4lb.log" || true
+printf -- '-- l4lb (its log-format lines for case 1, its PROXY lines):\n'
+grep -E '^lb_accept lb_accept_v[12] client=127\.0\.0\.77|PROXY' "$W/l4lb.log" || true
 printf '\n== summary\n'
 printf '%s\n' "${RESULTS[@]}"
 if [ "$FAILS" -gt 0 ]; then

@@ -9,7 +9,8 @@
   client SRC PORT     connects from SRC (port chosen by the kernel) to 127.0.0.1:PORT, sends a
                       line, reads it back; prints "SRC:SPORT" (the address the peers should see).
   chain SRC PORT      as client, but first writes its own PROXY v1 header carrying SRC:SPORT
-                      (a client behind an accept-proxy bind, with no proxy before it); holds
+                      and 127.0.0.1:4242 as the address reached (a client behind an
+                      accept-proxy bind, with no proxy before it); holds
                       the connection (header sent, no data) until stdin gives a line, then
                       sends its line and reads it back; prints "SRC:SPORT".
   garbage PORT HEX    connects, writes the bytes HEX then "probe\n"; prints "closed" if the
@@ -162,7 +163,7 @@ def main():
         c = connect(sys.argv[2], int(sys.argv[3]))
         ip, sport = c.getsockname()
         if cmd == "chain":
-            c.sendall(b"PROXY TCP4 %s 127.0.0.1 %d %s\r\n" % (ip.encode(), sport, sys.argv[3].encode()))
+            c.sendall(b"PROXY TCP4 %s 127.0.0.1 %d 4242\r\n" % (ip.encode(), sport))
             print("header sent", flush=True)
             sys.stdin.readline()
         talk(c)
