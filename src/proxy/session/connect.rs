@@ -337,7 +337,7 @@ pub(super) fn note_failure(shared: &Shared, server: &Arc<Server>, err: &io::Erro
 
 /// The PROXY protocol header for a client at `peer` that reached l4lb at
 /// `local`: v1 `TCP4`/`TCP6` (`UNKNOWN` for a unix client), or v2 PROXY
-/// with the addresses (unspecified for a unix client) and, with
+/// with the addresses (LOCAL for a unix client, as HAProxy) and, with
 /// `proxy-v2-options crc32c`, its checksum.
 fn proxy_header(
     sp: crate::config::SendProxy,
@@ -349,10 +349,14 @@ fn proxy_header(
     match (sp.v2, local) {
         (false, Some(local)) => write_v1(peer, local, &mut out),
         (false, None) => write_v1_unknown(&mut out),
-        (true, local) => {
-            let addresses = local.map_or(Addresses::Unknown, |l| Addresses::Inet(peer, l));
+        (true, Some(local)) => {
             // Nothing here can overflow a v2 header: no TLV is this long.
+            let addresses = Addresses::Inet(peer, local);
             let _ = write_v2(Command::Proxy, addresses, &[], sp.crc32c, &mut out);
+        }
+        // As HAProxy: a client that is no IP address gets a LOCAL header.
+        (true, None) => {
+            let _ = write_v2(Command::Local, Addresses::Unknown, &[], sp.crc32c, &mut out);
         }
     }
     out

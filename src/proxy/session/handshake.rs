@@ -48,6 +48,8 @@ impl Session {
                 }
                 self.peer = src;
                 self.proxied_dst = dst;
+                let shared = std::sync::Arc::clone(self.shared());
+                self.log_accepted(&shared);
                 Step::Connect {
                     avoid: None,
                     attempts: 0,

@@ -233,7 +233,10 @@ impl Session {
             logged,
             admission,
         };
-        s.log_accepted(ctx.shared);
+        // Behind `accept-proxy`, the client is known once its header is read.
+        if !peer.accept_proxy {
+            s.log_accepted(ctx.shared);
+        }
         let step = match registered {
             Ok(()) if peer.accept_proxy => Step::Stay(State::AwaitHeader(ctx.now), Next::Wait),
             Ok(()) => Step::Connect {
