@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # fuzz.sh: fuzzes the conf parser and the wire parsers with cargo-fuzz (libFuzzer); the targets are in tests/fuzz/.
 # Usage: scripts/fuzz.sh [SECONDS]   SECONDS is the total, split evenly between the targets
-#        (default 1800, so 600 s each). Run it as `nice -n 19 scripts/fuzz.sh` on a shared machine:
+#        (default 1800, so 450 s each for the four). Run it as `nice -n 19 scripts/fuzz.sh` on a shared machine:
 #        one fuzzing process at a time, never more.
 # Installs what it needs when missing: a C++ compiler (apt-get, for libFuzzer), cargo-fuzz.
-# Env: TARGETS="conf_parse config_text server_line client_hello" (the default: all, in this order)
+# Env: TARGETS="conf_parse config_text server_line client_hello proxy_header" (the default: all, in this order)
 #      SANITIZER=address (default) or none. ASan needs -Zsanitizer, unstable: on a stable
 #        toolchain it is enabled with RUSTC_BOOTSTRAP=1. If that build fails, falls back to none.
 #      RSS_MB=2048: an input using more memory (or, with ASan, one malloc larger) is a crash.
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 TOTAL=${1:-1800}
-read -r -a TARGETS <<<"${TARGETS:-conf_parse config_text server_line client_hello}"
+read -r -a TARGETS <<<"${TARGETS:-conf_parse config_text server_line client_hello proxy_header}"
 SANITIZER=${SANITIZER:-address}
 RSS_MB=${RSS_MB:-2048}
 TIMEOUT=${TIMEOUT:-10}
@@ -40,9 +40,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 # The seeds each target starts from.
-seeds() { case $1 in server_line | client_hello) echo "$FUZZ/seeds/$1" ;; *) echo "$FUZZ/seeds/conf" ;; esac; }
-# The dictionary each target gets: conf keywords, or TLS and RDP bytes.
-dict() { case $1 in client_hello) echo "$FUZZ/tls.dict" ;; *) echo "$FUZZ/conf.dict" ;; esac; }
+seeds() { case $1 in server_line | client_hello | proxy_header) echo "$FUZZ/seeds/$1" ;; *) echo "$FUZZ/seeds/conf" ;; esac; }
+# The dictionary each target gets: conf keywords, TLS and RDP bytes, or PROXY words.
+dict() { case $1 in client_hello) echo "$FUZZ/tls.dict" ;; proxy_header) echo "$FUZZ/proxy.dict" ;; *) echo "$FUZZ/conf.dict" ;; esac; }
 
 export RUSTC_BOOTSTRAP=1 # for ASan's -Zsanitizer; harmless with none
 fuzz() { cargo fuzz "$1" --fuzz-dir "$FUZZ" --sanitizer "$SANITIZER" --debug-assertions "${@:2}"; }

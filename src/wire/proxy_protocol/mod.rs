@@ -8,6 +8,22 @@
 //! more), [`Parsed::Header`] (with how many bytes it took) or
 //! [`Parsed::Invalid`] (as soon as a byte makes every header impossible). The
 //! header borrows the buffer: Unix paths and TLV values are slices of it.
+//!
+//! Where l4lb reads differently from HAProxy (connection.c), after the spec:
+//! - Incremental: HAProxy peeks once and refuses a header split across
+//!   reads; here a valid prefix is `Incomplete` (the caller bounds the wait).
+//! - v1 is held to the spec: at most 107 bytes, no heading zeroes in
+//!   numbers; `UNKNOWN` may be followed by anything up to CRLF (HAProxy takes
+//!   only `UNKNOWN\r\n`).
+//! - v2 family bytes outside the spec's list (0x00, 0x11, 0x12, 0x21, 0x22,
+//!   0x31, 0x32) are refused, as the spec says; a PROXY command over UDP
+//!   (l4lb is TCP only) too. PROXY with UNSPEC or Unix addresses is accepted
+//!   (HAProxy walks its TLVs from the wrong offset and so refuses it); the
+//!   real addresses are kept for it, as for LOCAL ([`Header::effective`]).
+//! - LOCAL skips the family's address block before the TLVs (the spec: the
+//!   length always counts); HAProxy reads TLVs right after the 16 bytes.
+//! - HAProxy's limits are kept: authority <= 255 bytes, unique id <= 128,
+//!   any TLV value <= 1024, a CRC32C TLV of 4 bytes that must match.
 
 mod crc32c;
 mod v1;

@@ -116,3 +116,19 @@ fn random_garbage_never_overruns() {
         }
     }
 }
+
+/// A wrong byte anywhere in `PROXY ` or the v2 signature is refused there.
+#[test]
+fn wrong_prefix_byte_refused_at_once() {
+    for prefix in [&b"PROXY "[..], &V2_SIGNATURE] {
+        for i in 0..prefix.len() {
+            let mut buf = prefix[..=i].to_vec();
+            buf[i] ^= 0x40;
+            assert_eq!(
+                refused_at_last_byte(&buf),
+                "not a PROXY protocol header",
+                "{buf:?}"
+            );
+        }
+    }
+}
