@@ -327,7 +327,6 @@ fn agent_check(agent: &Agent) -> Check {
 /// header for a check, which speaks for itself: `PROXY UNKNOWN` (v1) or a
 /// LOCAL command (v2).
 fn with_proxy_header(steps: &mut Vec<Step>, v2: bool) {
-    use crate::wire::proxy_protocol::{Addresses, Command, write_v1_unknown, write_v2};
     let Some(at) = steps
         .iter()
         .position(|s| matches!(s, Step::Connect(c) if c.default))
@@ -335,12 +334,7 @@ fn with_proxy_header(steps: &mut Vec<Step>, v2: bool) {
         return;
     };
     let mut header = Vec::new();
-    if v2 {
-        // Nothing here can exceed a v2 header's size.
-        let _ = write_v2(Command::Local, Addresses::Unknown, &[], false, &mut header);
-    } else {
-        write_v1_unknown(&mut header);
-    }
+    crate::wire::proxy_protocol::write_for(v2, None, false, &mut header);
     steps.insert(at + 1, Step::Send(header));
 }
 

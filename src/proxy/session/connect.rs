@@ -8,13 +8,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use super::{Connecting, Ctx, Forwarding, Next, Queued, Session, State, Step};
-use crate::backend::{ConnGuard, PortLease, Server};
+use crate::backend::{ConnGuard, PortLease, Server, SockOpts};
 use crate::config::Backend;
 use crate::logs::tcplog::{Cause, Phase, Termination};
 use crate::proxy::net::{self, Progress};
 use crate::proxy::pump::{Pump, Side};
 use crate::proxy::stream::Stream;
 use crate::shared::{BackendCount, Shared};
+use crate::wire::proxy_protocol::write_for;
 use crate::worker::token::Peer;
 
 impl Session {
@@ -73,7 +74,9 @@ impl Session {
             return Step::Stay(queued(avoid, false), Next::Queue);
         };
         let addr = servers[idx].addr();
-        let (connected, unix) = self.open(be, &servers[idx], addr, attempts);
+        // Read once per attempt: how to connect, and the PROXY header after.
+        let sockopts = servers[idx].sockopts();
+        let (connected, unix) = self.open(be, &sockopts, addr, attempts);
         self.trace.server_unix = unix;
         let (mut stream, port) = match connected {
             Ok(connected) => connected,
@@ -105,6 +108,7 @@ impl Session {
             idx,
             since: ctx.now,
             attempts,
+            send_proxy: sockopts.send_proxy,
         };
         Step::Stay(State::Connecting(connecting), Next::Wait)
     }
@@ -192,9 +196,11 @@ impl Session {
         };
         // The PROXY header goes first, on every connection (retries and
         // replays too), before any client byte.
-        if let Some(sp) = c.guard.server().sockopts().send_proxy {
+        if let Some(sp) = c.send_proxy {
+            // A unix client has no IP address: UNKNOWN (v1), LOCAL (v2).
             let dst = self.proxied_dst.or(self.client.stream.local_addr());
-            let header = proxy_header(sp, self.peer, dst);
+            let mut header = Vec::with_capacity(64);
+            write_for(sp.v2, dst.map(|d| (self.peer, d)), sp.crc32c, &mut header);
             up = up.prefixed(&header, ctx.pools);
         }
         let forwarding = Box::new(Forwarding {
@@ -208,16 +214,15 @@ impl Session {
         self.forward(ctx, forwarding)
     }
 
-    /// Opens the socket to `server` of `be` and starts connecting: over
-    /// TCP to `addr`, or to its unix socket (then true).
+    /// Opens the socket to a server of `be` with its `sockopts` and starts
+    /// connecting: over TCP to `addr`, or to its unix socket (then true).
     fn open(
         &self,
         be: &Backend,
-        server: &Server,
+        sockopts: &SockOpts,
         addr: std::net::SocketAddr,
         attempts: u32,
     ) -> (io::Result<(Stream, Option<PortLease>)>, bool) {
-        let sockopts = server.sockopts();
         if let Some(unix) = &sockopts.unix {
             return (net::connect_unix(unix).map(|s| (s, None)), true);
         }
@@ -232,7 +237,7 @@ impl Session {
             // never on a retry, whose connect must tell a refusal from a
             // success.
             fast_open: attempts == 0 && sockopts.tfo && self.client_has_data(),
-            server: Some(&sockopts),
+            server: Some(sockopts),
         };
         let connected = net::connect_server(addr, opts).map(|(s, port)| (Stream::Tcp(s), port));
         (connected, false)
@@ -333,31 +338,4 @@ pub(super) fn note_failure(shared: &Shared, server: &Arc<Server>, err: &io::Erro
         server.name,
         server.shown_addr()
     );
-}
-
-/// The PROXY protocol header for a client at `peer` that reached l4lb at
-/// `local`: v1 `TCP4`/`TCP6` (`UNKNOWN` for a unix client), or v2 PROXY
-/// with the addresses (LOCAL for a unix client, as HAProxy) and, with
-/// `proxy-v2-options crc32c`, its checksum.
-fn proxy_header(
-    sp: crate::config::SendProxy,
-    peer: std::net::SocketAddr,
-    local: Option<std::net::SocketAddr>,
-) -> Vec<u8> {
-    use crate::wire::proxy_protocol::{Addresses, Command, write_v1, write_v1_unknown, write_v2};
-    let mut out = Vec::with_capacity(64);
-    match (sp.v2, local) {
-        (false, Some(local)) => write_v1(peer, local, &mut out),
-        (false, None) => write_v1_unknown(&mut out),
-        (true, Some(local)) => {
-            // Nothing here can overflow a v2 header: no TLV is this long.
-            let addresses = Addresses::Inet(peer, local);
-            let _ = write_v2(Command::Proxy, addresses, &[], sp.crc32c, &mut out);
-        }
-        // As HAProxy: a client that is no IP address gets a LOCAL header.
-        (true, None) => {
-            let _ = write_v2(Command::Local, Addresses::Unknown, &[], sp.crc32c, &mut out);
-        }
-    }
-    out
 }

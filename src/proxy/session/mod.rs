@@ -112,6 +112,8 @@ struct Connecting {
     idx: usize,
     since: Instant,
     attempts: u32,
+    /// `send-proxy`: the header the connection starts with, once connected.
+    send_proxy: Option<crate::config::SendProxy>,
 }
 
 /// Connected: bytes flow both ways until both FINs have been passed on.

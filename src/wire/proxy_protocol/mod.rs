@@ -173,5 +173,29 @@ pub fn parse(buf: &[u8]) -> Parsed<'_> {
     }
 }
 
+/// Appends the header of a connection from `addrs` (source, destination)
+/// as HAProxy sends one: v1 `TCP4`/`TCP6`, or `UNKNOWN` without IP
+/// addresses; v2 PROXY with them, or LOCAL without (a client on a unix
+/// socket, a health check speaking for itself), with a CRC32C TLV if
+/// `crc32c`.
+pub fn write_for(
+    v2: bool,
+    addrs: Option<(SocketAddr, SocketAddr)>,
+    crc32c: bool,
+    out: &mut Vec<u8>,
+) {
+    match (v2, addrs) {
+        (false, Some((src, dst))) => write_v1(src, dst, out),
+        (false, None) => write_v1_unknown(out),
+        // Neither can fail: no address is a path, there is no TLV.
+        (true, Some((src, dst))) => {
+            let _ = write_v2(Command::Proxy, Addresses::Inet(src, dst), &[], crc32c, out);
+        }
+        (true, None) => {
+            let _ = write_v2(Command::Local, Addresses::Unknown, &[], crc32c, out);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
