@@ -4,44 +4,16 @@
 //! (a PROXY chain). A garbage or late header closes that client alone.
 
 mod common;
+#[path = "common/proxy_header.rs"]
+mod proxy_header;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
-use l4lb::wire::proxy_protocol::{Addresses, Command, Parsed, parse, write_v2};
-
-/// A server that reports the PROXY header it got, then echoes.
-fn header_server() -> (Backend, mpsc::Receiver<Vec<u8>>) {
-    let (tx, rx) = mpsc::channel();
-    let tx = std::sync::Mutex::new(tx);
-    let b = Backend::start(move |mut s: TcpStream| {
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut got = Vec::new();
-        let mut byte = [0u8; 1];
-        loop {
-            if s.read(&mut byte).unwrap_or(0) == 0 {
-                return;
-            }
-            got.push(byte[0]);
-            match parse(&got) {
-                Parsed::Incomplete => continue,
-                Parsed::Header(..) => break,
-                Parsed::Invalid(_) => return,
-            }
-        }
-        let _ = tx.lock().unwrap().send(got);
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = s.read(&mut buf) {
-            if n == 0 || s.write_all(&buf[..n]).is_err() {
-                return;
-            }
-        }
-    });
-    (b, rx)
-}
+use l4lb::wire::proxy_protocol::{Addresses, Command, write_v2};
+use proxy_header::header_server;
 
 /// l4lb with an `accept-proxy` bind in front of a `send-proxy` server.
 fn chain(server: SocketAddr) -> (L4lb, u16) {
@@ -64,7 +36,7 @@ fn echo_after(c: &mut TcpStream, bytes: &[u8]) {
 
 #[test]
 fn a_v1_header_split_over_writes_gives_its_addresses_to_the_next_hop() {
-    let (server, headers) = header_server();
+    let (server, headers) = header_server(b"");
     let (_l4, port) = chain(server.addr());
     let mut c = connect(port);
     c.write_all(b"PROXY TCP4 203.0.113.7 198.51").unwrap();
@@ -77,7 +49,7 @@ fn a_v1_header_split_over_writes_gives_its_addresses_to_the_next_hop() {
 
 #[test]
 fn a_v2_header_and_the_bytes_right_behind_it() {
-    let (server, headers) = header_server();
+    let (server, headers) = header_server(b"");
     let (_l4, port) = chain(server.addr());
     let src: SocketAddr = "[2001:db8::7]:40000".parse().unwrap();
     let dst: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
@@ -109,7 +81,7 @@ fn a_v2_header_and_the_bytes_right_behind_it() {
 
 #[test]
 fn garbage_or_no_header_closes_that_client_and_no_other() {
-    let (server, headers) = header_server();
+    let (server, headers) = header_server(b"");
     let (l4, port) = chain(server.addr());
     let mut bad = connect(port);
     bad.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();

@@ -6,50 +6,15 @@
 //! own parser, the v1 line byte for byte.
 
 mod common;
+#[path = "common/proxy_header.rs"]
+mod proxy_header;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
 use l4lb::wire::proxy_protocol::{Addresses, Command, Parsed, parse};
-
-/// A server that reads the PROXY header (v1 line or v2 block), reports it,
-/// then writes `after` and echoes.
-fn header_server(after: &'static [u8]) -> (Backend, mpsc::Receiver<Vec<u8>>) {
-    let (tx, rx) = mpsc::channel();
-    let tx = std::sync::Mutex::new(tx);
-    let b = Backend::start(move |mut s: TcpStream| {
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut got = Vec::new();
-        let mut byte = [0u8; 1];
-        // Byte by byte, so that nothing after the header is taken.
-        let whole = loop {
-            if s.read(&mut byte).unwrap_or(0) == 0 {
-                return;
-            }
-            got.push(byte[0]);
-            if let Parsed::Header(_, used) = parse(&got) {
-                break used == got.len();
-            }
-            if let Parsed::Invalid(_) = parse(&got) {
-                break false;
-            }
-        };
-        let _ = tx.lock().unwrap().send(got);
-        if !whole || s.write_all(after).is_err() {
-            return;
-        }
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = s.read(&mut buf) {
-            if n == 0 || s.write_all(&buf[..n]).is_err() {
-                return;
-            }
-        }
-    });
-    (b, rx)
-}
+use proxy_header::header_server;
 
 fn start(servers: &[std::net::SocketAddr], extra: &str) -> (L4lb, u16) {
     let port = free_port();
