@@ -218,6 +218,19 @@ impl Fetch {
         )
     }
 
+    /// Whether the fetch counts a backend's or server's connections (its
+    /// names are resolved by the rules' loader only).
+    pub(crate) fn names_proxy(&self) -> bool {
+        matches!(
+            self,
+            Fetch::BeConn(_)
+                | Fetch::Nbsrv(_)
+                | Fetch::Connslots(_)
+                | Fetch::Queue(_)
+                | Fetch::SrvIsUp(_)
+        )
+    }
+
     /// The backend and server names this fetch refers to, for the caller to
     /// check and resolve to ids at load.
     pub(crate) fn refs_mut(&mut self) -> (Option<&mut BackendRef>, Option<&mut ServerRef>) {
