@@ -448,3 +448,33 @@ fn rdp_cookie_balancing_and_persistence_as_a_terminal_server_farm() {
         assert_eq!(name_after(port, &rdp_request(&cookie)), "ts2");
     }
 }
+
+#[test]
+fn a_backend_runs_its_own_content_rules_after_the_route() {
+    let (a, b) = (Backend::echo(), Backend::echo());
+    let port = free_port();
+    let body = format!(
+        "frontend fe\n    bind 127.0.0.1:{port}\n    default_backend guarded\n\
+         backend guarded\n    tcp-request inspect-delay 5s\n    \
+         tcp-request content reject if {{ req.payload(0,4) -m str QUIT }}\n    \
+         tcp-request content accept if {{ req.len ge 4 }}\n    use-server b if {{ req.payload(0,1) -m str b }}\n    \
+         server a {}\n    server b {}\n",
+        a.addr(),
+        b.addr()
+    );
+    let rig = start(&body, &[]);
+    let mut c = connect(port);
+    c.write_all(b"QU").unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    c.write_all(b"IT now").unwrap();
+    assert!(refused(&mut c));
+    assert_eq!(rig.stat("fe", "FRONTEND", "dreq"), "1");
+    for _ in 0..3 {
+        let mut c = connect(port);
+        c.write_all(b"bbbb").unwrap();
+        let mut back = [0u8; 4];
+        c.read_exact(&mut back).unwrap();
+    }
+    assert_eq!(b.counts.total.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(a.counts.total.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
