@@ -19,7 +19,7 @@ use proxy::{
 };
 use refused::{HTTP_ONLY, NOT_YET, not_yet};
 use routing::{
-    ACL_USAGE, TCP_REQUEST_USAGE, USE_BACKEND_USAGE, USE_SERVER_USAGE, acl, tcp_request,
+    ACL_USAGE, TCP_REQUEST_USAGE, USE_BACKEND_USAGE, USE_SERVER_USAGE, acl, persist, tcp_request,
     use_backend, use_server,
 };
 use server::{SERVER_USAGE, default_server, server};
@@ -287,6 +287,12 @@ const KEYWORDS: &[Keyword] = &[
         mask: BACKLOG_MASK,
         usage: "backlog N",
         parse: backlog,
+    },
+    Keyword {
+        name: "persist",
+        mask: DEF | BE,
+        usage: "persist rdp-cookie[(NAME)]",
+        parse: persist,
     },
     Keyword {
         name: "acl",
