@@ -345,6 +345,12 @@ pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), 
     let Some(k) = KEYWORDS.iter().find(|k| k.name == kw) else {
         return Err(unknown_proxy_keyword(kw, role));
     };
+    if role == DEF && ["acl", "tcp-request"].contains(&kw) {
+        return Err(bad(
+            "rules in a defaults section (which HAProxy's named defaults pass on to their \
+             proxies) are not supported by l4lb: write them in each frontend, backend or listen",
+        ));
+    }
     if k.mask & role == 0 {
         return misplaced_keyword(s, kw, k.mask, role, l.line);
     }

@@ -117,7 +117,7 @@ fn bad_backend_rules_and_rules_in_defaults_are_errors() {
         "defaults\n acl a src 1.2.3.4\nlisten l\n bind :1\n server s 127.0.0.1:2\n",
         2,
         "acl",
-        "not accepted in a defaults section",
+        "rules in a defaults section",
     );
 }
 
