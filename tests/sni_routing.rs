@@ -375,3 +375,28 @@ fn the_test_hellos_are_whole_client_hellos_with_their_sni() {
     }
     assert_eq!(inspect(b"SSH-2.0-x\r\n"), Hello::NotTls);
 }
+
+/// A ClientHello in two records, its last bytes late: `req.ssl_hello_type`
+/// (HAProxy reads it from the first record's header) must not accept it
+/// before the hello is whole, or the SNI rule right after finds nothing.
+#[test]
+fn a_hello_in_two_records_is_not_accepted_before_its_last_bytes() {
+    let be = named(&["a", "default"]);
+    let (_l4, port) = start(
+        "",
+        &format!(
+            "{WAIT_FOR_HELLO}\n\
+             use_backend a if {{ req.ssl_sni -i a.example }}\n\
+             default_backend default"
+        ),
+        &be,
+    );
+    let handshake = handshake_bytes(&rustls_hello(Some("a.example"), &["h2"]));
+    let split = records(&handshake, handshake.len().div_ceil(2));
+    let mut c = connect(port);
+    let (head, tail) = split.split_at(split.len() - 4);
+    c.write_all(head).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    c.write_all(tail).unwrap();
+    assert_eq!(read_back(&mut c, &split), "a");
+}
