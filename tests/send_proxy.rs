@@ -8,7 +8,6 @@
 mod common;
 #[path = "common/proxy_header.rs"]
 mod proxy_header;
-#[allow(dead_code)]
 #[path = "common/sni.rs"]
 mod sni;
 
