@@ -74,7 +74,9 @@ echo "servers: $(redis-server --version | cut -d' ' -f1-3), postgres $("$PG_BIN/
 if [ -z "${L4LB:-}" ]; then
   echo "building l4lb (cargo build --release)"
   cargo build --release --quiet --bin l4lb
-  L4LB=$ROOT/${CARGO_TARGET_DIR:-target}/release/l4lb
+  TARGET=${CARGO_TARGET_DIR:-target}
+  [[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
+  L4LB=$TARGET/release/l4lb
 fi
 echo "l4lb column: $L4LB"
 
