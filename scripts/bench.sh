@@ -530,8 +530,10 @@ $1 == "rules" {
   if ($6 != "-") { errs[$2] += $6; seen[$2] = 1 }
 }
 END {
-  printf "%-22s%11s%11s%15s%15s%13s%16s  %-16s%s\n", "rules / plain", "plain rps", "rules rps", "plain us/conn", \
-    "rules us/conn", "rules/plain", "+us/conn", "per round", "errors"
+  pw = rounds * 5 + 1 > 11 ? rounds * 5 + 1 : 11 # the per-round ratios, 5 characters each
+  fmt = "%-24s%11s%11s%15s%15s%13s%10s  %-" pw "s%s\n"
+  printf fmt, "rules / plain", "plain rps", "rules rps", "plain us/conn", "rules us/conn", "rules/plain", "+us/conn", \
+    "per round", "errors"
   np = split(pairs, p, " ")
   for (i = 1; i <= np; i++) {
     split(p[i], rp, ":"); r = rp[1]; b = rp[2]
@@ -540,7 +542,7 @@ END {
     per = ""
     for (k = 1; k <= rounds; k++)
       per = per ((b " " k) in cpu && (r " " k) in cpu && cpu[b " " k] > 0 ? sprintf("%.2f ", cpu[r " " k] / cpu[b " " k]) : "- ")
-    printf "%-22s%11s%11s%15s%15s%13s%16s  %-16s%s\n", r " / " b, num(median(b " v"), "%d"), num(median(r " v"), "%d"), \
+    printf fmt, r " / " b, num(median(b " v"), "%d"), num(median(r " v"), "%d"), \
       num(cp, "%.2f"), num(cr, "%.2f"), ok ? sprintf("%.2f", cr / cp) : "-", ok ? sprintf("%+.2f", cr - cp) : "-", per, \
       (seen[b] ? errs[b] : "-") " " (seen[r] ? errs[r] : "-")
   }
