@@ -537,18 +537,22 @@ END {
   np = split(pairs, p, " ")
   for (i = 1; i <= np; i++) {
     split(p[i], rp, ":"); r = rp[1]; b = rp[2]
-    cp = median(b " c"); cr = median(r " c")
-    ok = cp != "-" && cr != "-" && cp + 0 > 0
-    per = ""
-    for (k = 1; k <= rounds; k++)
-      per = per ((b " " k) in cpu && (r " " k) in cpu && cpu[b " " k] > 0 ? sprintf("%.2f ", cpu[r " " k] / cpu[b " " k]) : "- ")
-    printf fmt, r " / " b, num(median(b " v"), "%d"), num(median(r " v"), "%d"), \
-      num(cp, "%.2f"), num(cr, "%.2f"), ok ? sprintf("%.2f", cr / cp) : "-", ok ? sprintf("%+.2f", cr - cp) : "-", per, \
+    # The two of a round ran back to back: their ratio and difference, round by round, and the
+    # medians of those (steadier than a ratio of medians when one round is slow for both).
+    per = ""; vals[r " q"] = ""; vals[r " d"] = ""
+    for (k = 1; k <= rounds; k++) {
+      if ((b " " k) in cpu && (r " " k) in cpu && cpu[b " " k] > 0) {
+        q = cpu[r " " k] / cpu[b " " k]; per = per sprintf("%.2f ", q)
+        vals[r " q"] = vals[r " q"] " " q; vals[r " d"] = vals[r " d"] " " (cpu[r " " k] - cpu[b " " k])
+      } else per = per "- "
+    }
+    printf fmt, r " / " b, num(median(b " v"), "%d"), num(median(r " v"), "%d"), num(median(b " c"), "%.2f"), \
+      num(median(r " c"), "%.2f"), num(median(r " q"), "%.2f"), num(median(r " d"), "%+.2f"), per, \
       (seen[b] ? errs[b] : "-") " " (seen[r] ? errs[r] : "-")
   }
   print "(us/conn: the proxy'"'"'s user+sys time per connection: accept, rules, connect, one request, teardown;"
-  print " rules/plain and +us/conn: of the medians; per round: rules/plain of each round'"'"'s pair, run back"
-  print " to back; errors: wrk socket errors + non-2xx, plain then rules, all rounds)"
+  print " per round: rules/plain in each round, the two run back to back; rules/plain and +us/conn: the"
+  print " medians of the rounds'"'"' ratios and differences; errors: wrk socket errors + non-2xx, plain then rules)"
 }' "$W/results"
 fi
 
