@@ -22,7 +22,8 @@
 #      BASELINE=<git rev>: also benchmark l4lb built at that rev (cached in target/bench-rev/<sha>/),
 #        as column l4lb@<rev>, run next to l4lb in every test of every round.
 #      PORT_OFFSET=N: add N to every port above, to run beside something that holds them.
-# Exit 1 if a balancer did not start or a run gave no number (the table is printed anyway).
+# Exit 1 if a balancer did not start, a rules column failed its check (200 from 127.0.0.1, nothing
+# from 127.0.0.9) or a run gave no number (the tables are printed anyway).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
