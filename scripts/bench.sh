@@ -5,31 +5,49 @@
 #   direct 19001/19101, haproxy 18001/18101, nginx 18002/18102, l4lb 18003/18103, variants 18004+/18104+.
 # Tests, ROUNDS times: wrk keep-alive, wrk "Connection: close", iperf3 -P 2 and -P 1; the table shows medians
 # of throughput, wrk's p99 and each balancer's CPU cost (user+sys per request, per GB moved).
+# Test "rules": the cost of routing rules per connection (wrk "Connection: close"), plain against rules
+# for each proxy, the two back to back in every round: haproxy-rules 18201, nginx-allow 18202 and
+# l4lb-rules 18203 run `acl allowed src -f LIST` (NETS networks, 127.0.0.1 in the one before last),
+# `tcp-request connection reject unless allowed` and RULES `use_backend beN if { dst_port X }` (only
+# the last matches; every beN is leastconn over the three); nginx-allow has NETS `allow` lines and
+# `deny all` (nginx stream has no use_backend). Confs: scripts/bench_rules/rules.sh. Its own table
+# shows medians and the ratio rules/plain of CPU time per connection.
 # Usage: scripts/bench.sh    (as root: installs haproxy, nginx, wrk, iperf3 with apt-get if missing)
 # Env: DUR=seconds per run (10)  C=wrk connections (64)  T=wrk threads (1)  ROUNDS (2)
+#      TESTS="keepalive close iperf3 iperf1 rules" (all by default): the tests to run, e.g. TESTS=rules.
+#      NETS=allowlist size (10000)  RULES=use_backend rules (20): for the rules test.
 #      VARIANTS="copy splice pin nopin": extra l4lb columns with, in order, `no option splice-auto`,
 #        `option splice-auto`, `cpu-affinity on`, `cpu-affinity off`.
 #      L4LB=path: benchmark that l4lb binary instead of building target/release/l4lb.
 #      BASELINE=<git rev>: also benchmark l4lb built at that rev (cached in target/bench-rev/<sha>/),
 #        as column l4lb@<rev>, run next to l4lb in every test of every round.
 #      PORT_OFFSET=N: add N to every port above, to run beside something that holds them.
-# Exit 1 if a balancer did not start or a run gave no number (the table is printed anyway).
+# Exit 1 if a balancer did not start, a rules column failed its check (200 from 127.0.0.1, nothing
+# from 127.0.0.9) or a run gave no number (the tables are printed anyway).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+# shellcheck source=scripts/bench_rules/rules.sh
+. scripts/bench_rules/rules.sh
 
 DUR=${DUR:-10}
 C=${C:-64}
 T=${T:-1}
 ROUNDS=${ROUNDS:-2}
 VARIANTS=${VARIANTS:-}
+TESTS=${TESTS:-keepalive close iperf3 iperf1 rules}
+NETS=${NETS:-10000}
+RULES=${RULES:-20}
+MAXCONN=9000
 NCPU=$(nproc)
 HZ=$(getconf CLK_TCK)
 OFF=${PORT_OFFSET:-0}
 # Ports: backends B1-B3 (HTTP) and IP (iperf3); each balancer NAME for wrk, NAMEI for iperf3.
 B1=$((19001 + OFF)) B2=$((19002 + OFF)) B3=$((19003 + OFF)) IP=$((19101 + OFF))
 HAP=$((18001 + OFF)) HAPI=$((18101 + OFF)) NGX=$((18002 + OFF)) NGXI=$((18102 + OFF))
+# The rules test's columns (wrk only) and the plain column each is compared with.
+RCOLS=("haproxy-rules:$((18201 + OFF)):haproxy" "nginx-allow:$((18202 + OFF)):nginx" "l4lb-rules:$((18203 + OFF)):l4lb")
 W=$(mktemp -d)
 PIDS=()
 declare -A ROOT # column name -> the pid we started for it (nginx: its master)
@@ -48,6 +66,13 @@ trap cleanup EXIT
 for v in $VARIANTS; do
   case $v in copy | splice | pin | nopin) ;; *) die "unknown variant '$v' (known: copy splice pin nopin)" ;; esac
 done
+for t in $TESTS; do
+  case $t in keepalive | close | iperf3 | iperf1 | rules) ;; *) die "unknown test '$t' (known: keepalive close iperf3 iperf1 rules)" ;; esac
+done
+# has TEST: is TEST in $TESTS?
+has() { [[ " $TESTS " = *" $1 "* ]]; }
+if ! [[ $NETS =~ ^[0-9]+$ ]] || [ "$NETS" -lt 2 ]; then die "NETS=$NETS: want a number of networks, 2 or more"; fi
+if ! [[ $RULES =~ ^[0-9]+$ ]] || [ "$RULES" -lt 1 ]; then die "RULES=$RULES: want a number of rules, 1 or more"; fi
 
 # ---- tools ----
 need haproxy haproxy
@@ -95,6 +120,8 @@ echo "iperf3:  $(iperf3 --version | head -n 1)"
 echo "l4lb:    $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (modified)')"
 [ -z "$BASE_NAME" ] || echo "$BASE_NAME: $(git log -1 --format='%h %s' "$BASE_SHA" | cut -c 1-80)"
 echo "runs:    DUR=${DUR}s C=$C T=$T ROUNDS=$ROUNDS VARIANTS='$VARIANTS' BASELINE='${BASELINE:-}'; loopback only"
+echo "tests:   $TESTS$(has rules && echo " (rules: NETS=$NETS RULES=$RULES)")"
+echo "load:    $(cut -d ' ' -f 1-3 /proc/loadavg) (1, 5, 15 min, before the runs)"
 echo "cpu:     balancer user+sys from /proc/PID/stat, CLK_TCK=$HZ"
 
 # ---- ports ----
@@ -107,7 +134,8 @@ if [ -n "$BASE_NAME" ]; then
   k=$((k + 1))
   COLS=("${COLS[@]:0:4}" "$BASE_NAME:$((18003 + k + OFF)):$((18103 + k + OFF))" "${COLS[@]:4}")
 fi
-for port in $B2 $B3 $(for c in "${COLS[@]}"; do IFS=: read -r _ a b <<<"$c"; echo "$a $b"; done); do
+for port in $B2 $B3 $(for c in "${COLS[@]}"; do IFS=: read -r _ a b <<<"$c"; echo "$a $b"; done) \
+  $(has rules && for c in "${RCOLS[@]}"; do IFS=: read -r _ a _ <<<"$c"; echo "$a"; done); do
   ! listening "$port" || die "127.0.0.1:$port is already in use (another bench running? try PORT_OFFSET=500)"
 done
 
@@ -177,7 +205,6 @@ stream {
 NG
 start nginx "$NGX $NGXI" nginx -c "$W/nginx-stream.conf" -p "$W" || die "nginx stream failed"
 
-MAXCONN=9000
 echo "l4lb conf: nbthread $NCPU, maxconn $MAXCONN (fd hard limit $(ulimit -Hn))"
 
 # l4lb conf: the HAProxy settings above; $3 and $4 are extra global and defaults lines.
@@ -231,6 +258,79 @@ for c in "${COLS[@]}"; do
   fi
 done
 
+# rules_conf PORT CHECK: the rules test's HAProxy and l4lb conf: the plain one's global and
+# defaults, backend b as there (CHECK after each server: HAProxy's health checks), then
+# rules_sections' frontend and RULES backends, which have no checks, as l4lb's have none.
+rules_conf() {
+  cat <<RC
+global
+  nbthread $NCPU
+  maxconn $MAXCONN
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 50s
+  timeout server 50s
+backend b
+  balance leastconn
+  server s1 127.0.0.1:$B1$2
+  server s2 127.0.0.1:$B2$2
+  server s3 127.0.0.1:$B3$2
+RC
+  rules_sections "$1" "$W/allow.lst" "$RULES" "127.0.0.1:$B1" "127.0.0.1:$B2" "127.0.0.1:$B3"
+}
+
+# The rules test's columns; RUP[NAME] is the port of each that came up and passed rules_check.
+declare -A RUP
+start_rules() {
+  local c name port plain
+  rules_allowlist "$NETS" >"$W/allow.lst"
+  rules_nginx_allow "$W/allow.lst" >"$W/allow.nginx"
+  for c in "${RCOLS[@]}"; do
+    IFS=: read -r name port plain <<<"$c"
+    case $name in
+      haproxy-rules)
+        rules_conf "$port" " check inter 2s" >"$W/$name.cfg"
+        set -- haproxy -f "$W/$name.cfg" -db -q
+        ;;
+      nginx-allow)
+        nginx_allow_conf "$port" >"$W/$name.conf"
+        set -- nginx -c "$W/$name.conf" -p "$W"
+        ;;
+      l4lb-rules)
+        rules_conf "$port" "" >"$W/$name.conf"
+        set -- "$L4LB" -f "$W/$name.conf" --log-level warn
+        ;;
+    esac
+    if start "$name" "$port" "$@" && rules_check "$port"; then
+      RUP[$name]=$port
+    else
+      echo "bench: $name left out: the rules table shows '-' for it" >&2
+      FAILED=1
+    fi
+  done
+}
+
+# nginx_allow_conf PORT: nginx stream as the plain one (one server, on PORT), with the allowlist
+# as `allow` lines and `deny all`.
+nginx_allow_conf() {
+  cat <<NG
+worker_processes $NCPU; daemon off; pid $W/nga.pid; error_log $W/nga.err;
+load_module $STREAM_SO;
+events { worker_connections 20000; }
+stream {
+  upstream b { least_conn; server 127.0.0.1:$B1; server 127.0.0.1:$B2; server 127.0.0.1:$B3; }
+  server { listen 127.0.0.1:$1 reuseport; include $W/allow.nginx; deny all; proxy_pass b; }
+}
+NG
+}
+
+if has rules; then
+  start_rules
+  echo "rules:   $(wc -l <"$W/allow.lst") networks, $RULES use_backend rules; up and refusing 127.0.0.9:" \
+    "$(for c in "${RCOLS[@]}"; do [ -z "${RUP[${c%%:*}]:-}" ] || printf '%s ' "${c%%:*}"; done)"
+fi
+
 # ---- runs ----
 # Each run appends "TEST COLUMN ROUND VALUE P99MS ERRORS CPU" to $W/results ("-" for no number);
 # CPU is the balancer's user+sys time per request (µs) for wrk, per GB moved (ms) for iperf3.
@@ -260,7 +360,7 @@ cost() {
 
 run_wrk() { # TEST NAME PORT ROUND
   local extra=() out rps p99 errs reqs c0 c1 cpu
-  [ "$1" = close ] && extra=(-H "Connection: close")
+  [ "$1" = close ] || [ "$1" = rules ] && extra=(-H "Connection: close")
   c0=$(cpu_mark "$2")
   out=$(timeout $((DUR + 30)) wrk -t"$T" -c"$C" -d"${DUR}s" --latency "${extra[@]}" "http://127.0.0.1:$3/" 2>&1) || true
   c1=$(cpu_after "$2")
@@ -269,14 +369,14 @@ run_wrk() { # TEST NAME PORT ROUND
   errs=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 } /Non-2xx/ { s += $NF } END { print s + 0 }' <<<"$out")
   reqs=$(awk '$2 == "requests" && $3 == "in" { print $1 }' <<<"$out")
   if [ -z "$rps" ] || [ -z "$p99" ]; then
-    printf 'round %s  %-9s %-12s no result: %s\n' "$4" "$1" "$2" "$(tail -n 1 <<<"$out")"
+    printf 'round %s  %-9s %-13s no result: %s\n' "$4" "$1" "$2" "$(tail -n 1 <<<"$out")"
     echo "$1 $2 $4 - - - -" >>"$W/results"
     FAILED=1
     return
   fi
   p99=$(to_ms "$p99")
   cpu=$(cost "$c0" "$c1" 1e6 "${reqs:-0}")
-  printf 'round %s  %-9s %-12s rps=%-8s p99=%sms errors=%s%s\n' "$4" "$1" "$2" "$rps" "$p99" "$errs" \
+  printf 'round %s  %-9s %-13s rps=%-8s p99=%sms errors=%s%s\n' "$4" "$1" "$2" "$rps" "$p99" "$errs" \
     "$([ "$cpu" = - ] || echo " cpu=${cpu}us/req")"
   echo "$1 $2 $4 $rps $p99 $errs $cpu" >>"$W/results"
 }
@@ -295,14 +395,14 @@ run_iperf() { # NAME PORT ROUND [STREAMS]
     s && /"bytes"/ { b = $2 + 0 } s && /"bits_per_second"/ { g = $2 / 1e9; s = 0 }
     END { if (b > 0) printf "%.0f %.2f\n", b, g; else print "- -" }' <<<"$out")
   if [ "$bytes" = - ]; then
-    printf 'round %s  %-9s %-12s no result: %s\n' "$3" "$test" "$1" \
+    printf 'round %s  %-9s %-13s no result: %s\n' "$3" "$test" "$1" \
       "$(awk -F'"' '/"error"/ { print $4 }' <<<"$out" | head -n 1)$(tail -n 1 <<<"$out" | grep -v '^}' || true)"
     echo "$test $1 $3 - - - -" >>"$W/results"
     FAILED=1
     return
   fi
   cpu=$(cost "$c0" "$c1" 1e12 "$bytes") # ms per 1e9 bytes: seconds * 1e3 / (bytes / 1e9)
-  printf 'round %s  %-9s %-12s gbps=%s%s\n' "$3" "$test" "$1" "$gbps" "$([ "$cpu" = - ] || echo " cpu=${cpu}ms/GB")"
+  printf 'round %s  %-9s %-13s gbps=%s%s\n' "$3" "$test" "$1" "$gbps" "$([ "$cpu" = - ] || echo " cpu=${cpu}ms/GB")"
   echo "$test $1 $3 $gbps - - $cpu" >>"$W/results"
 }
 
@@ -322,22 +422,42 @@ round_order() {
   done
 }
 
+# rules_round ROUND: the rules test, each rules column right after its plain one (before it in
+# even rounds, so that neither always runs after the other's TIME_WAITs); a column that is not
+# up is left out (its cells show "-").
+rules_round() {
+  local c u col name port plain pport first second
+  for c in "${RCOLS[@]}"; do
+    IFS=: read -r name port plain <<<"$c"
+    pport=""
+    for u in "${UP[@]}"; do if [ "${u%%:*}" = "$plain" ]; then IFS=: read -r _ pport _ <<<"$u"; fi; done
+    first="$plain:$pport" second="$name:${RUP[$name]:-}"
+    [ $(($1 % 2)) = 1 ] || { first=$second second="$plain:$pport"; }
+    for col in "$first" "$second"; do
+      [ -z "${col#*:}" ] || run_wrk rules "${col%%:*}" "${col#*:}" "$1"
+    done
+  done
+}
+
 echo
 echo "== raw runs (${DUR}s each)"
 : >"$W/results"
 for ((round = 1; round <= ROUNDS; round++)); do
   round_order "$round"
-  for c in "${ORDER[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk keepalive "$name" "$port" "$round"; done
-  for c in "${ORDER[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk close "$name" "$port" "$round"; done
-  for c in "${ORDER[@]}"; do IFS=: read -r name _ iport <<<"$c"; run_iperf "$name" "$iport" "$round"; done
-  for c in "${ORDER[@]}"; do IFS=: read -r name _ iport <<<"$c"; run_iperf "$name" "$iport" "$round" 1; done
+  if has keepalive; then for c in "${ORDER[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk keepalive "$name" "$port" "$round"; done; fi
+  if has close; then for c in "${ORDER[@]}"; do IFS=: read -r name port _ <<<"$c"; run_wrk close "$name" "$port" "$round"; done; fi
+  if has iperf3; then for c in "${ORDER[@]}"; do IFS=: read -r name _ iport <<<"$c"; run_iperf "$name" "$iport" "$round"; done; fi
+  if has iperf1; then for c in "${ORDER[@]}"; do IFS=: read -r name _ iport <<<"$c"; run_iperf "$name" "$iport" "$round" 1; done; fi
+  if has rules; then rules_round "$round"; fi
 done
+echo "load:    $(cut -d ' ' -f 1-3 /proc/loadavg) (1, 5, 15 min, after the runs)"
 
-# ---- table ----
+# ---- tables ----
+if has keepalive || has close || has iperf3 || has iperf1; then
 echo
 echo "== median of $ROUNDS round(s); wrk -t$T -c$C keep-alive and Connection: close; iperf3 -P 2 and -P 1; ${DUR}s each"
 names=$(for c in "${COLS[@]}"; do echo "${c%%:*}"; done | tr '\n' ' ')
-awk -v cols="$names" '
+awk -v cols="$names" -v tests=" $TESTS " '
 function median(key,   n, i, j, t, v) {
   n = split(vals[key], v, " ")
   if (n == 0) return "-"
@@ -371,6 +491,7 @@ END {
   split("keepalive rps|  p99 ms|  cpu us/req|close rps|  p99 ms|  cpu us/req|iperf3 -P2 Gbps|  cpu ms/GB|iperf3 -P1 Gbps|  cpu ms/GB", label, "|")
   for (k = 1; k <= nrow; k++) {
     split(rows[k], f, " ")
+    if (index(tests, " " f[1] " ") == 0) continue
     printf "%-16s", label[k]
     for (i = 1; i <= nc; i++) { m[i] = median(f[1] " " c[i] " " f[2]); printf "%" w[i] "s", fmt(m[i], f[3]) }
     for (r = 1; r <= nr; r++) printf "%" width(rhead[r], 13) "s", ratio(m[rtop[r]], m[rbot[r]])
@@ -378,6 +499,7 @@ END {
   }
   for (t = 1; t <= 2; t++) {
     test = t == 1 ? "keepalive" : "close"
+    if (index(tests, " " test " ") == 0) continue
     printf "%-16s", test " errors"
     for (i = 1; i <= nc; i++) printf "%" w[i] "s", (test " " c[i]) in seen ? errs[test " " c[i]] : "-"
     print ""
@@ -386,5 +508,53 @@ END {
   print "(cpu: the balancer'"'"'s user+sys time, all its processes and threads, per request or per 1e9 bytes moved;"
   print " lower is better; direct has no balancer; l4lb/REV: this build over l4lb built at REV)"
 }' "$W/results"
+fi
+
+if has rules; then
+echo
+echo "== rules: median of $ROUNDS round(s); wrk -t$T -c$C Connection: close (one connection a request); ${DUR}s each"
+echo "rules:   acl allowed src -f LIST ($NETS networks, 127.0.0.1 in the one before last, checked to refuse 127.0.0.9);"
+echo "         tcp-request connection reject unless allowed; $RULES use_backend beN if { dst_port X }, the last matches"
+echo "         (nginx-allow: $NETS allow lines + deny all, no routing rules)"
+pairs=$(for c in "${RCOLS[@]}"; do IFS=: read -r name _ plain <<<"$c"; echo "$name:$plain"; done | tr '\n' ' ')
+awk -v pairs="$pairs" -v rounds="$ROUNDS" '
+function median(key,   n, i, j, t, v) {
+  n = split(vals[key], v, " ")
+  if (n == 0) return "-"
+  for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+  return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function num(x, f) { return x == "-" ? "-" : sprintf(f, x) }
+$1 == "rules" {
+  if ($4 != "-") vals[$2 " v"] = vals[$2 " v"] " " $4
+  if ($7 != "-") { vals[$2 " c"] = vals[$2 " c"] " " $7; cpu[$2 " " $3] = $7 }
+  if ($6 != "-") { errs[$2] += $6; seen[$2] = 1 }
+}
+END {
+  pw = rounds * 5 + 1 > 11 ? rounds * 5 + 1 : 11 # the per-round ratios, 5 characters each
+  fmt = "%-24s%11s%11s%15s%15s%13s%10s  %-" pw "s%s\n"
+  printf fmt, "rules / plain", "plain rps", "rules rps", "plain us/conn", "rules us/conn", "rules/plain", "+us/conn", \
+    "per round", "errors"
+  np = split(pairs, p, " ")
+  for (i = 1; i <= np; i++) {
+    split(p[i], rp, ":"); r = rp[1]; b = rp[2]
+    # The two of a round ran back to back: their ratio and difference, round by round, and the
+    # medians of those (steadier than a ratio of medians when one round is slow for both).
+    per = ""; vals[r " q"] = ""; vals[r " d"] = ""
+    for (k = 1; k <= rounds; k++) {
+      if ((b " " k) in cpu && (r " " k) in cpu && cpu[b " " k] > 0) {
+        q = cpu[r " " k] / cpu[b " " k]; per = per sprintf("%.2f ", q)
+        vals[r " q"] = vals[r " q"] " " q; vals[r " d"] = vals[r " d"] " " (cpu[r " " k] - cpu[b " " k])
+      } else per = per "- "
+    }
+    printf fmt, r " / " b, num(median(b " v"), "%d"), num(median(r " v"), "%d"), num(median(b " c"), "%.2f"), \
+      num(median(r " c"), "%.2f"), num(median(r " q"), "%.2f"), num(median(r " d"), "%+.2f"), per, \
+      (seen[b] ? errs[b] : "-") " " (seen[r] ? errs[r] : "-")
+  }
+  print "(us/conn: the proxy'"'"'s user+sys time per connection: accept, rules, connect, one request, teardown;"
+  print " per round: rules/plain in each round, the two run back to back; rules/plain and +us/conn: the"
+  print " medians of the rounds'"'"' ratios and differences; errors: wrk socket errors + non-2xx, plain then rules)"
+}' "$W/results"
+fi
 
 exit "$FAILED"
