@@ -202,7 +202,7 @@ impl Session {
         // replays too), before any client byte.
         if let Some(sp) = c.send_proxy {
             // A unix client has no IP address: UNKNOWN (v1), LOCAL (v2).
-            let dst = self.proxied_dst.or(self.client.stream.local_addr());
+            let dst = self.dst();
             let mut header = Vec::with_capacity(64);
             let authority = self.authority.as_deref().filter(|_| sp.authority);
             let addrs = dst.map(|d| (self.peer, d));

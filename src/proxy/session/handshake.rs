@@ -33,7 +33,7 @@ impl Session {
         };
         match parse(&buf[..seen]) {
             Parsed::Header(header, used) => {
-                let real = (self.peer, self.client.stream.local_addr());
+                let real = (self.peer, self.local_addr());
                 let (src, dst) = match real {
                     (peer, Some(local)) => {
                         let (src, dst) = header.effective((peer, local));

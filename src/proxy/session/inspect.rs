@@ -48,7 +48,7 @@ impl Session {
     fn facts<'a>(&self, shared: &'a Shared) -> ConnFacts<'a> {
         let src = self.unix_bind.is_none().then_some(self.peer);
         let mut facts = ConnFacts::new(shared, self.frontend, src);
-        facts.dst = self.proxied_dst.or_else(|| self.client.stream.local_addr());
+        facts.dst = self.dst();
         facts
     }
 

@@ -200,6 +200,9 @@ pub(crate) struct Session {
     /// The destination a client's PROXY header gave (`accept-proxy`):
     /// what a `send-proxy` header passes on instead of l4lb's own address.
     proxied_dst: Option<SocketAddr>,
+    /// The client socket's own address, read (getsockname) once, when
+    /// first needed: by a rule, a log line or a `send-proxy` header.
+    local: std::cell::Cell<Option<Option<SocketAddr>>>,
     /// A unix client's bind id (see [`Client`]).
     unix_bind: Option<u32>,
     client: Side,
@@ -246,6 +249,7 @@ impl Session {
             hash: None,
             peer: peer.addr,
             proxied_dst: None,
+            local: std::cell::Cell::new(None),
             unix_bind: peer.unix_bind,
             client: Side::new(stream),
             state: State::Moving,
@@ -376,6 +380,22 @@ impl Session {
             },
             state => Step::Stay(state, Next::Wait),
         })
+    }
+
+    /// The address the client reached: its PROXY header's destination,
+    /// else the client socket's own address.
+    fn dst(&self) -> Option<SocketAddr> {
+        self.proxied_dst.or_else(|| self.local_addr())
+    }
+
+    /// The client socket's own address, read once.
+    fn local_addr(&self) -> Option<SocketAddr> {
+        if let Some(known) = self.local.get() {
+            return known;
+        }
+        let local = self.client.stream.local_addr();
+        self.local.set(Some(local));
+        local
     }
 
     /// The server this session is connected or connecting to.

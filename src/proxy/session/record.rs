@@ -26,7 +26,7 @@ impl Session {
             config: Arc::clone(&shared.config),
             frontend: self.frontend,
             client: self.peer,
-            local: self.proxied_dst.or_else(|| self.client.stream.local_addr()),
+            local: self.dst(),
             unix_bind: self.unix_bind,
         });
     }
@@ -103,7 +103,7 @@ impl Session {
             // getsockname, only for a format that shows it.
             frontend_addr: format
                 .needs_frontend_addr
-                .then(|| self.proxied_dst.or_else(|| self.client.stream.local_addr()))
+                .then(|| self.dst())
                 .flatten(),
             backend_addr: self.trace.backend_addr,
             server_addr: self.trace.server_addr,
