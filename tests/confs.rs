@@ -454,6 +454,7 @@ confs! {
     tls_passthrough => "tls-passthrough.cfg",
     tls_sni => "tls-sni.cfg",
     tls_sni_map => "tls-sni-map.cfg",
+    tls_sni_use_server => "tls-sni-use-server.cfg",
     tls_sni_sites => "tls-sni-sites.cfg",
     unix_sockets => "unix-sockets.cfg",
     unix_sidecar => "unix-sidecar.cfg",
