@@ -32,6 +32,11 @@ pub struct ConnCount {
     pub max: AtomicUsize,
     /// Clients closed without a server: none available, or `timeout queue`.
     pub rejected: AtomicU64,
+    /// Clients refused by `tcp-request connection`, `session` and
+    /// `content` rules (`show stat` dcon, dses, dreq).
+    pub denied_conn: AtomicU64,
+    pub denied_sess: AtomicU64,
+    pub denied_req: AtomicU64,
     /// Bytes from clients, and to clients.
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,

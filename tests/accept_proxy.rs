@@ -112,3 +112,43 @@ fn garbage_or_no_header_closes_that_client_and_no_other() {
         l4.log_text()
     );
 }
+
+#[test]
+fn proxy_v2_options_authority_passes_on_the_authority_the_client_header_carried() {
+    let (server, headers) = header_server(b"");
+    let port = free_port();
+    let text = conf(
+        port,
+        &[server.addr()],
+        "default-server send-proxy-v2 proxy-v2-options authority",
+    )
+    .replace(
+        &format!("bind 127.0.0.1:{port}"),
+        &format!("bind 127.0.0.1:{port} accept-proxy"),
+    );
+    let _l4 = L4lb::start(&text);
+    let src: SocketAddr = "203.0.113.7:40000".parse().unwrap();
+    let dst: SocketAddr = "198.51.100.1:443".parse().unwrap();
+    let mut first = Vec::new();
+    let tlvs: &[(u8, &[u8])] = &[(0x02, b"api.example.com"), (0xE0, b"private")];
+    write_v2(
+        Command::Proxy,
+        Addresses::Inet(src, dst),
+        tlvs,
+        false,
+        &mut first,
+    )
+    .unwrap();
+    let mut c = connect(port);
+    c.write_all(&first).unwrap();
+    echo_after(&mut c, b"hi");
+    let got = headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    let header = match l4lb::wire::proxy_protocol::parse(&got) {
+        l4lb::wire::proxy_protocol::Parsed::Header(h, _) => h,
+        _ => panic!("not a header: {got:?}"),
+    };
+    assert_eq!(header.addresses, Addresses::Inet(src, dst));
+    assert_eq!(header.tlv(0x02), Some(&b"api.example.com"[..]));
+    // Only the authority: other TLVs are the client's own business.
+    assert_eq!(header.tlv(0xE0), None);
+}

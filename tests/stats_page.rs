@@ -519,15 +519,18 @@ fn check(conf: &str) -> (bool, String) {
 }
 
 #[test]
-fn check_refuses_other_admin_conditions_and_other_http_proxies() {
+fn check_takes_admin_conditions_on_the_address_and_refuses_other_http_proxies() {
     let base =
         "frontend fe\n bind 127.0.0.1:1\n default_backend be\nbackend be\n server s 127.0.0.1:2\n";
+    let page = format!("{base}listen stats\n mode http\n bind 127.0.0.1:3\n stats enable\n");
     let (ok, out) = check(&format!(
-        "{base}listen stats\n mode http\n bind 127.0.0.1:3\n stats enable\n stats admin if {{ src 10.0.0.0/8 }}\n"
+        "{page} acl ops src 192.0.2.0/24\n stats admin if ops || {{ src 10.0.0.0/8 }}\n"
     ));
+    assert!(ok, "{out}");
+    let (ok, out) = check(&format!("{page} stats admin if {{ req.len gt 0 }}\n"));
     assert!(!ok, "{out}");
     assert!(
-        out.contains(":10: 'stats admin': condition 'if { src 10.0.0.0/8 }' needs ACLs"),
+        out.contains(":10: 'stats admin': the condition reads a TCP request's bytes"),
         "{out}"
     );
     let (ok, out) = check(&format!(

@@ -111,8 +111,12 @@ pub struct Frontend {
     pub name: String,
     pub description: Option<String>,
     pub binds: Vec<Bind>,
-    /// Index into `Config::backends`.
-    pub backend: usize,
+    /// Index into `Config::backends`: the `default_backend` (a listen
+    /// section's own); None when `use_backend` rules are all its routing.
+    pub backend: Option<usize>,
+    /// Its `acl`, `tcp-request`, `use_backend` lines (a listen section's
+    /// are shared with its backend); None: none, the plain path.
+    pub(crate) rules: Option<std::sync::Arc<crate::rules::ProxyRules>>,
     /// Per-frontend connection limit; defaults to the global maxconn.
     pub maxconn: usize,
     /// `timeout client`: inactivity on the client side. None = no timeout.
@@ -143,6 +147,17 @@ pub struct Frontend {
     pub nolinger: bool,
     /// `option tcp-smart-accept`: TCP_QUICKACK off on the listeners.
     pub smart_accept: bool,
+}
+
+impl Frontend {
+    /// Whether a `use_backend` rule names `backend`.
+    pub(crate) fn routes_to(&self, backend: usize) -> bool {
+        self.rules.as_ref().is_some_and(|r| {
+            r.use_backend
+                .iter()
+                .any(|u| matches!(u.target, crate::rules::Target::Backend(b) if b == backend))
+        })
+    }
 }
 
 /// A `listen` or `frontend` in `mode http` with `stats` lines: the HTML
@@ -222,12 +237,13 @@ impl StatsPage {
         if let Some(r) = self.refresh {
             line.push_str(&format!(", refresh {}", fmt_duration(r)));
         }
-        if let Some(a) = self.admin {
+        if let Some(a) = &self.admin {
             let who = match a {
-                StatsAdmin::Always => "TRUE",
-                StatsAdmin::Localhost => "LOCALHOST",
+                StatsAdmin::Always => "if TRUE",
+                StatsAdmin::Localhost => "if LOCALHOST",
+                StatsAdmin::If(rule) => &rule.text,
             };
-            line.push_str(&format!(", admin if {who}"));
+            line.push_str(&format!(", admin {who}"));
         }
         for (what, uri) in [
             ("monitor-uri", &self.monitor_uri),
@@ -245,12 +261,63 @@ impl StatsPage {
 }
 
 /// Who gets the stats page's admin form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatsAdmin {
     /// `stats admin if TRUE`: every client that passed authentication.
     Always,
     /// `stats admin if LOCALHOST`: clients from 127.0.0.0/8 or ::1.
     Localhost,
+    /// `stats admin if|unless COND`, any other condition over the
+    /// client's address (the section's `acl` lines, anonymous ACLs).
+    If(AdminRule),
+}
+
+/// A parsed `stats admin` condition with the ACLs it uses.
+#[derive(Debug, Clone)]
+pub struct AdminRule {
+    /// As written, for `-c` and comparisons.
+    pub text: String,
+    rule: std::sync::Arc<(crate::rules::AclTable, crate::rules::Cond)>,
+}
+
+impl PartialEq for AdminRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for AdminRule {}
+
+impl AdminRule {
+    /// `words` is `if|unless ...`; `acls` the section's `acl` lines so far.
+    pub(crate) fn parse(acls: &[Vec<String>], words: &[String]) -> Result<AdminRule, String> {
+        let mut table = crate::rules::AclTable::default();
+        for line in acls {
+            let w: Vec<&str> = line.iter().map(String::as_str).collect();
+            table.add(w[0], &w[1..])?;
+        }
+        let w: Vec<&str> = words.iter().map(String::as_str).collect();
+        let cond = crate::rules::Cond::parse(&w, &mut table)?;
+        if cond.needs_content(&table) {
+            return Err(
+                "the condition reads a TCP request's bytes; on the stats page only \
+                        the client's address and l4lb's counters can be tested"
+                    .into(),
+            );
+        }
+        Ok(AdminRule {
+            text: w.join(" "),
+            rule: std::sync::Arc::new((table, cond)),
+        })
+    }
+
+    /// Whether a client at `peer` gets the admin level.
+    pub(crate) fn allows(&self, peer: Option<SocketAddr>) -> bool {
+        let (table, cond) = &*self.rule;
+        let facts = crate::rules::PeerFacts(peer);
+        let mut scratch = crate::rules::Scratch::new(1024);
+        cond.eval(table, &facts, true, &mut scratch) == crate::rules::Tri::Match
+    }
 }
 
 /// One `stats socket PATH [mode OCTAL] [level LEVEL] [expose-fd listeners]`.
@@ -469,6 +536,9 @@ pub struct Backend {
     /// `option tcp-smart-connect`: TCP_QUICKACK off on server sockets, so
     /// the first bytes go with the handshake's last ACK.
     pub smart_connect: bool,
+    /// Its `tcp-request content` and `use-server` lines (and ACLs); None:
+    /// none.
+    pub(crate) rules: Option<std::sync::Arc<crate::rules::ProxyRules>>,
 }
 
 /// One `server` line.

@@ -169,6 +169,18 @@ pub(super) struct Settings {
     pub(super) nolinger: Option<bool>,
     pub(super) smart_accept: Option<bool>,
     pub(super) smart_connect: Option<bool>,
+    /// `acl`, `tcp-request`, `use_backend` and `use-server` lines, in
+    /// order (an ACL is known to the rules after it), parsed whole by
+    /// `build::routing` once every backend and server is known.
+    pub(super) rule_lines: Vec<RuleLine>,
+}
+
+/// One routing line as written: its line number and words, the keyword
+/// first.
+#[derive(Debug, Clone)]
+pub(super) struct RuleLine {
+    pub(super) line: usize,
+    pub(super) words: Vec<String>,
 }
 
 impl Settings {

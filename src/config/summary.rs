@@ -42,7 +42,16 @@ impl Config {
 
 fn frontend_summary(f: &Frontend, backends: &[Backend]) -> String {
     let binds: Vec<String> = f.binds.iter().map(|b| b.addr.to_string()).collect();
-    let backend = backends.get(f.backend).map_or("?", |b| b.name.as_str());
+    let default = f.backend.map_or("none", |b| backends[b].name.as_str());
+    let backend = match &f.rules {
+        Some(r) if !r.use_backend.is_empty() => {
+            format!(
+                "{} use_backend rule(s), default {default}",
+                r.use_backend.len()
+            )
+        }
+        _ => default.to_string(),
+    };
     let mut s = format!(
         "frontend {}: bind {} -> backend {}, maxconn {}, timeout client {}",
         f.name,

@@ -334,7 +334,7 @@ fn with_proxy_header(steps: &mut Vec<Step>, v2: bool) {
         return;
     };
     let mut header = Vec::new();
-    crate::wire::proxy_protocol::write_for(v2, None, false, &mut header);
+    crate::wire::proxy_protocol::write_for(v2, None, false, None, &mut header);
     steps.insert(at + 1, Step::Send(header));
 }
 

@@ -67,7 +67,8 @@ impl<'a> Line<'a> {
             r,
             env,
             frontend: fe.map_or("-", |f| &f.name),
-            backend: be.map_or("-", |b| &b.name),
+            // Not routed yet (rejected before): the frontend, as HAProxy.
+            backend: be.map_or_else(|| fe.map_or("-", |f| &f.name), |b| &b.name),
             server: r
                 .server
                 .and_then(|i| be?.servers.get(i))

@@ -35,6 +35,9 @@ pub enum Cause {
     ServerTimeout,
     /// `R`: the proxy ran out of a resource (fds, memory, ports).
     Resource,
+    /// `P`: the proxy blocked the session (a `tcp-request content reject`
+    /// or `silent-drop`), or had no backend to send it to.
+    Proxy,
     /// `D`: the server went DOWN with `on-marked-down shutdown-sessions`.
     Down,
     /// `K`: killed by the operator (l4lb stopping).
@@ -85,6 +88,7 @@ impl Termination {
             Cause::ClientTimeout => 'c',
             Cause::ServerTimeout => 's',
             Cause::Resource => 'R',
+            Cause::Proxy => 'P',
             Cause::Down => 'D',
             Cause::Killed => 'K',
             Cause::Internal => 'I',
@@ -349,6 +353,7 @@ mod tests {
             (Cause::ClientAbort, Phase::Queue, "CQ"),
             (Cause::ServerTimeout, Phase::Queue, "sQ"),
             (Cause::Resource, Phase::Connect, "RC"),
+            (Cause::Proxy, Phase::Request, "PR"),
             (Cause::Down, Phase::Data, "DD"),
             (Cause::Killed, Phase::Data, "KD"),
         ];

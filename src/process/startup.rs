@@ -219,14 +219,20 @@ fn announce(shared: &Shared) {
     let cfg = &shared.config;
     for fe in &cfg.frontends {
         let binds: Vec<String> = fe.binds.iter().map(|b| b.addr.to_string()).collect();
-        let be = &cfg.backends[fe.backend];
-        log::info!(
-            "frontend {} on {} -> backend {} ({} servers)",
-            fe.name,
-            binds.join(", "),
-            be.name,
-            be.servers.len()
-        );
+        match fe.backend.map(|b| &cfg.backends[b]) {
+            Some(be) => log::info!(
+                "frontend {} on {} -> backend {} ({} servers)",
+                fe.name,
+                binds.join(", "),
+                be.name,
+                be.servers.len()
+            ),
+            None => log::info!(
+                "frontend {} on {} -> use_backend rules",
+                fe.name,
+                binds.join(", ")
+            ),
+        }
     }
     let status = format!("{} worker(s), maxconn {}", cfg.threads, cfg.maxconn);
     log::info!("l4lb ready: {status}");

@@ -56,6 +56,8 @@ impl Side {
 pub(crate) struct Pools {
     pub pipes: PipePool,
     pub bufs: BufPool,
+    /// The rule stages' peek buffer and scratch.
+    pub inspect: crate::proxy::scratch::Inspector,
 }
 
 /// Bytes in flight between the two sockets of one direction.

@@ -9,6 +9,8 @@
 //! - `pattern` (match methods) with `ip` (network sets and maps).
 //! - `map` (map and pattern files) and `convert` (converters, expressions).
 //! - `acl` (ACL lines, the per-proxy table, predefined ACLs) and `cond`.
+//! - `ruleset`: a proxy's `tcp-request`, `use_backend` and `use-server`
+//!   rules, as the session stages run them.
 
 mod acl;
 mod cond;
@@ -18,6 +20,7 @@ mod fetch;
 mod ip;
 mod map;
 mod pattern;
+mod ruleset;
 mod value;
 
 #[cfg(test)]
@@ -36,9 +39,13 @@ pub(crate) use convert::{Conv, Expr};
 pub(crate) use fetch::Fetch;
 #[allow(unused_imports)]
 pub(crate) use pattern::Method;
+pub(crate) use ruleset::{
+    Action, List, NamePart, Outcome, ProxyRules, Ref, Target, TcpRule, UseBackend, UseServer,
+};
 #[allow(unused_imports)]
 pub(crate) use value::{
-    BackendRef, Facts, Fetched, Hello, HelloView, OutBuf, Sample, Scratch, ServerRef, Stash,
+    BackendRef, Facts, Fetched, Hello, HelloView, OutBuf, PeerFacts, Sample, Scratch, ServerRef,
+    Stash,
 };
 
 /// A condition's result, as HAProxy's: the rule applies, does not, or must

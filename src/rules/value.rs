@@ -197,3 +197,49 @@ pub(crate) fn atoi(bytes: &[u8]) -> Option<i64> {
     }
     Some(if neg { -n } else { n })
 }
+
+/// A client known by its address alone (the stats page's): every other
+/// fact is missing, so fetches of them find no sample.
+pub(crate) struct PeerFacts(pub(crate) Option<SocketAddr>);
+
+impl Facts for PeerFacts {
+    fn src(&self) -> Option<SocketAddr> {
+        self.0
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        None
+    }
+    fn fe_name(&self) -> &str {
+        ""
+    }
+    fn fe_conn(&self) -> i64 {
+        0
+    }
+    fn be_conn(&self, _: &BackendRef) -> Option<i64> {
+        None
+    }
+    fn nbsrv(&self, _: &BackendRef) -> Option<i64> {
+        None
+    }
+    fn srv_is_up(&self, _: &ServerRef) -> Option<bool> {
+        None
+    }
+    fn connslots(&self, _: &BackendRef) -> Option<i64> {
+        None
+    }
+    fn queue(&self, _: &BackendRef) -> Option<i64> {
+        None
+    }
+    fn request(&self) -> &[u8] {
+        &[]
+    }
+    fn buffer_size(&self) -> usize {
+        0
+    }
+    fn request_closed(&self) -> bool {
+        true
+    }
+    fn hello(&self) -> Hello<'_> {
+        Hello::Absent
+    }
+}

@@ -123,6 +123,7 @@ impl Worker {
         let pools = Pools {
             pipes: PipePool::new(pipes_per_worker, cfg.pipesize),
             bufs: BufPool::new(cfg.bufsize),
+            inspect: crate::proxy::scratch::Inspector::new(cfg.bufsize),
         };
         let current = Generation {
             balancers: balancers_for(&shared, id),

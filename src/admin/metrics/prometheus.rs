@@ -98,6 +98,22 @@ const FRONTEND: &[RowMetric] = &[
          available, or none freed a slot within timeout queue (show stat dcon).",
         |r| Some(r.rejected),
     ),
+    counter(
+        "l4lb_frontend_denied_connections_total",
+        "Client connections refused by tcp-request connection rules (show stat dcon \
+         counts these too).",
+        |r| Some(r.denied_conn),
+    ),
+    counter(
+        "l4lb_frontend_denied_sessions_total",
+        "Client connections refused by tcp-request session rules (show stat dses).",
+        |r| Some(r.denied_sess),
+    ),
+    counter(
+        "l4lb_frontend_denied_requests_total",
+        "Client connections refused by tcp-request content rules (show stat dreq).",
+        |r| Some(r.denied_req),
+    ),
 ];
 
 /// Shared by backends and servers: `{scope}` is the only difference.

@@ -44,6 +44,11 @@ pub(crate) struct Row {
     pub bout: u64,
     /// Clients closed for want of a server (frontends).
     pub rejected: u64,
+    /// Clients refused by `tcp-request connection`, `session`, `content`
+    /// rules (frontends).
+    pub denied_conn: u64,
+    pub denied_sess: u64,
+    pub denied_req: u64,
     /// Failed connects (`econ`), retries (`wretr`), redispatches (`wredis`).
     pub econ: u64,
     pub wretr: u64,
@@ -206,7 +211,8 @@ impl Row {
             "stot" => n(self.stot),
             "bin" => n(self.bin),
             "bout" => n(self.bout),
-            "dreq" | "ereq" if kind == Kind::Frontend => n(0),
+            "dreq" if kind == Kind::Frontend => n(self.denied_req),
+            "ereq" if kind == Kind::Frontend => n(0),
             "dresp" => n(0),
             "econ" | "eresp" | "wretr" | "wredis" if kind == Kind::Frontend => String::new(),
             "econ" => n(self.econ),
@@ -258,7 +264,8 @@ impl Row {
             "conn_rate" if kind == Kind::Frontend => n(self.rate),
             "conn_rate_max" if kind == Kind::Frontend => n(self.rate_max),
             "conn_tot" if kind == Kind::Frontend => n(self.stot),
-            "dcon" if kind == Kind::Frontend => n(self.rejected),
+            "dcon" if kind == Kind::Frontend => n(self.rejected + self.denied_conn),
+            "dses" if kind == Kind::Frontend => n(self.denied_sess),
             _ => String::new(),
         }
     }
@@ -336,6 +343,9 @@ fn rows_without_rates(shared: &Shared) -> Vec<Row> {
             bin: c.bytes_in.load(Relaxed),
             bout: c.bytes_out.load(Relaxed),
             rejected: c.rejected.load(Relaxed),
+            denied_conn: c.denied_conn.load(Relaxed),
+            denied_sess: c.denied_sess.load(Relaxed),
+            denied_req: c.denied_req.load(Relaxed),
             status: "OPEN".into(),
             ..Row::default()
         });

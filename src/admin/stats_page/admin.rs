@@ -23,10 +23,11 @@ pub(super) const ACTIONS: &[(&str, &str, &str)] = &[
 
 /// Whether a client at `peer` gets the admin level (`stats admin if ...`).
 pub(super) fn allowed(page: &StatsPage, peer: Option<SocketAddr>) -> bool {
-    match page.admin {
+    match &page.admin {
         None => false,
         Some(StatsAdmin::Always) => true,
         Some(StatsAdmin::Localhost) => peer.is_some_and(|p| is_localhost(p.ip())),
+        Some(StatsAdmin::If(rule)) => rule.allows(peer),
     }
 }
 

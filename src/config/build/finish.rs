@@ -2,6 +2,7 @@
 //! and their servers, frontends and the backends they send to, binds
 //! bound twice, stats pages; then the `Config` with the flags applied.
 
+use super::routing::Names;
 use super::*;
 
 impl Builder {
@@ -18,11 +19,35 @@ impl Builder {
             let backend = self.backend(p, flags, &mut config.warnings);
             config.backends.push(Backend { id, ..backend });
         }
+        // Every backend is known now: the rules may name any of them.
+        let mut next_backend = 0;
+        let mut fe_rules = Vec::new();
+        for p in &proxies {
+            let own = (p.role & BE != 0).then_some(next_backend);
+            next_backend += usize::from(own.is_some());
+            let names = Names {
+                backends: &config.backends,
+                own,
+            };
+            let rules = self.rules(p, &names);
+            if let Some(b) = own {
+                config.backends[b].rules.clone_from(&rules);
+            }
+            if p.role & FE != 0 {
+                fe_rules.push(rules);
+            }
+        }
+        config.warnings.append(&mut self.warnings);
         let mut bound = HashMap::new();
-        for (p, &id) in proxies.iter().zip(&ids).filter(|(p, _)| p.role & FE != 0) {
+        let frontends = proxies.iter().zip(&ids).filter(|(p, _)| p.role & FE != 0);
+        for ((p, &id), rules) in frontends.zip(fe_rules) {
             self.check_binds(p, &mut bound);
             let frontend = self.frontend(p, flags, &mut config);
-            config.frontends.push(Frontend { id, ..frontend });
+            config.frontends.push(Frontend {
+                id,
+                rules,
+                ..frontend
+            });
         }
         let backends = proxies.iter().filter(|p| p.role & BE != 0);
         for (b, p) in backends.enumerate() {
@@ -154,6 +179,7 @@ impl Builder {
             fullconn: 0,
             nolinger: s.nolinger.unwrap_or(false),
             smart_connect: s.smart_connect.unwrap_or(false),
+            rules: None, // set by `finish` once every backend is known
         };
         if let Some(msg) = maxqueue_refused(&backend) {
             self.err(p.line, role_name(p.role), msg);
@@ -203,6 +229,7 @@ impl Builder {
             backlog: s.backlog,
             nolinger: s.nolinger.unwrap_or(false),
             smart_accept: s.smart_accept.unwrap_or(false),
+            rules: None, // set by `finish`
         };
         if frontend.tcplog && frontend.log.is_empty() {
             let what = if s.log_format.is_some() {
@@ -221,7 +248,7 @@ impl Builder {
                 .warnings
                 .extend(fixed_variables(&frontend.log_line, kind, &p.name));
         }
-        let tunnel = config.backends.get(backend).and_then(|b| b.timeout_tunnel);
+        let tunnel = backend.and_then(|b| config.backends[b].timeout_tunnel);
         if !p.quiet && frontend.timeout_client.is_none() && tunnel.is_none() {
             let msg = format!(
                 "no timeout client in {kind} {}: idle connections are kept forever",
@@ -260,31 +287,36 @@ impl Builder {
     }
 
     /// Index of the frontend's backend: itself for a listen section, else its
-    /// `default_backend`. 0 after an error, which is then returned instead.
-    fn frontend_backend(&mut self, p: &Proxy, backends: &[Backend]) -> usize {
+    /// `default_backend`; None for a frontend routed by `use_backend` rules
+    /// alone (a client no rule sends anywhere is closed). None after an
+    /// error, which is then returned instead.
+    fn frontend_backend(&mut self, p: &Proxy, backends: &[Backend]) -> Option<usize> {
         let find = |name: &str| backends.iter().position(|b| b.name == name);
         if p.role == LISTEN {
-            return find(&p.name).unwrap_or(0);
+            return find(&p.name);
         }
         let Some((name, line)) = &p.settings.default_backend else {
-            // `use_backend` rules (refused) may be all its routing.
-            let routed =
-                failed(&p.settings, "default_backend") || failed(&p.settings, "use_backend");
+            let routed = failed(&p.settings, "default_backend")
+                || failed(&p.settings, "use_backend")
+                || p.settings
+                    .rule_lines
+                    .iter()
+                    .any(|l| l.words[0] == "use_backend");
             if routed || self.refused_http(&p.settings) {
-                return 0;
+                return None;
             }
             let msg = format!(
                 "frontend '{}' has no default_backend; add one: default_backend NAME",
                 p.name
             );
             self.err(p.line, "frontend", msg);
-            return 0;
+            return None;
         };
         if let Some(i) = find(name) {
-            return i;
+            return Some(i);
         }
         if self.failed_names.contains(name) {
-            return 0;
+            return None;
         }
         let known: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
         let known = if known.is_empty() {
@@ -297,7 +329,7 @@ impl Builder {
             "default_backend",
             format!("no backend named '{name}'; backends: {known}"),
         );
-        0
+        None
     }
 
     /// The binds of `s` with `unix-bind` applied (see `unix_bind`).

@@ -31,6 +31,8 @@ use crate::cli::Args;
 mod checks;
 /// The checks of the file as a whole, once every section is read.
 mod finish;
+/// `acl`, `tcp-request`, `use_backend`, `use-server` into `ProxyRules`.
+mod routing;
 
 use finish::failed;
 

@@ -18,6 +18,10 @@ use proxy::{
     retries, retry_on, timeout,
 };
 use refused::{HTTP_ONLY, NOT_YET, not_yet};
+use routing::{
+    ACL_USAGE, TCP_REQUEST_USAGE, USE_BACKEND_USAGE, USE_SERVER_USAGE, acl, tcp_request,
+    use_backend, use_server,
+};
 use server::{SERVER_USAGE, default_server, server};
 use sockopts::{
     BACKLOG_MASK, FULLCONN_MASK, ID_MASK, SOURCE_MASK, backlog, fullconn, proxy_id, source,
@@ -37,6 +41,8 @@ mod process;
 mod proxy;
 /// The refused HAProxy keywords and their messages.
 mod refused;
+/// `acl`, `tcp-request`, `use_backend`, `use-server`, kept for `build`.
+mod routing;
 mod server;
 /// Server options of the checks: TLS (`check-ssl`...) and the agent.
 mod server_checks;
@@ -281,6 +287,30 @@ const KEYWORDS: &[Keyword] = &[
         mask: BACKLOG_MASK,
         usage: "backlog N",
         parse: backlog,
+    },
+    Keyword {
+        name: "acl",
+        mask: FE | BE,
+        usage: ACL_USAGE,
+        parse: acl,
+    },
+    Keyword {
+        name: "tcp-request",
+        mask: FE | BE,
+        usage: TCP_REQUEST_USAGE,
+        parse: tcp_request,
+    },
+    Keyword {
+        name: "use_backend",
+        mask: FE,
+        usage: USE_BACKEND_USAGE,
+        parse: use_backend,
+    },
+    Keyword {
+        name: "use-server",
+        mask: BE,
+        usage: USE_SERVER_USAGE,
+        parse: use_server,
     },
     Keyword {
         name: "id",

@@ -78,11 +78,7 @@ fn advice(keyword: &str) -> String {
 
 /// Words that restrict or route connections: ACLs and content rules.
 const FILTERS: &[&str] = &[
-    "acl",
-    "tcp-request",
     "tcp-response",
-    "use_backend",
-    "use-server",
     "stick",
     "stick-table",
     "stick-on",
@@ -180,10 +176,6 @@ pub(super) const NOT_YET: &[&str] = &[
     "error-log-format",
     "log-tag",
     "log-steps",
-    "acl",
-    "use_backend",
-    "use-server",
-    "tcp-request",
     "tcp-response",
     "persist",
     "force-persist",

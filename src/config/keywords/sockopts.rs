@@ -378,11 +378,12 @@ pub(in crate::config) fn backend_servers(
 }
 
 /// HAProxy's default `fullconn`: 10% (rounded up, at least 1) of the
-/// maxconn of the frontends whose connections go to `backend`.
+/// maxconn of the frontends whose connections go to `backend` (by
+/// `default_backend` or a `use_backend` naming it).
 pub(in crate::config) fn default_fullconn(frontends: &[Frontend], backend: usize) -> u32 {
     let total: usize = frontends
         .iter()
-        .filter(|f| f.backend == backend)
+        .filter(|f| f.backend == Some(backend) || f.routes_to(backend))
         .map(|f| f.maxconn)
         .sum();
     u32::try_from(total.div_ceil(10)).unwrap_or(u32::MAX).max(1)

@@ -20,7 +20,7 @@ use crate::config::log::system_hostname;
 use crate::config::raw::{BE, Mode, Settings, StatsLines, T_CLIENT};
 use crate::config::text::{Line, Section};
 use crate::config::values::parse_time;
-use crate::config::{StatsAdmin, StatsPage};
+use crate::config::{AdminRule, StatsAdmin, StatsPage};
 
 /// HAProxy's defaults.
 const DEFAULT_URI: &str = "/haproxy?stats";
@@ -53,6 +53,8 @@ pub(in crate::config) struct RawPage {
     /// It has `stats` lines (its own or its defaults'): the page is served.
     /// Without, only its `monitor-uri` is.
     serves_stats: bool,
+    /// The section's `acl` lines so far, for `stats admin if COND`.
+    acl_lines: Vec<Vec<String>>,
 }
 
 /// Whether a proxy section is a stats page: in mode http (its last `mode`
@@ -141,6 +143,7 @@ pub(in crate::config) fn page(
         timeout_request: None,
         httplog: false,
         serves_stats: inherited.stats.is_some(),
+        acl_lines: Vec::new(),
     };
     let mut own_stats = false;
     let mut errors = Vec::new();
@@ -170,6 +173,21 @@ impl RawPage {
     fn line(&mut self, role: u8, l: &Line) -> Result<(), Bad> {
         let args = &l.words[1..];
         match l.words[0].as_str() {
+            "acl" => {
+                let mut table = crate::rules::AclTable::default();
+                let words: Vec<&str> = args.iter().map(String::as_str).collect();
+                let Some((name, rest)) = words.split_first() else {
+                    return Err(bad("expects: acl NAME FETCH [FLAGS] [VALUE...]"));
+                };
+                table.add(name, rest).map_err(bad)?;
+                self.acl_lines.push(args.to_vec());
+                Ok(())
+            }
+            "stats" if args.first().is_some_and(|a| a == "admin") => {
+                let admin = admin(&self.acl_lines, &args[1..]);
+                self.stats.admin = Some(admin.map_err(|m| bad_kw("stats admin", m))?);
+                Ok(())
+            }
             "stats" => stats_line(&mut self.stats, args, false),
             "monitor-uri" => {
                 self.monitor_uri = Some(monitor_uri(args)?);
@@ -246,7 +264,7 @@ impl RawPage {
             realm: st.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into()),
             auth: st.auth.clone(),
             refresh: st.refresh,
-            admin: st.admin,
+            admin: st.admin.clone(),
             show_version: st.show_version,
             show_legends: st.show_legends,
             node: st.node.clone().map(|n| n.unwrap_or_else(system_hostname)),
@@ -329,7 +347,7 @@ fn stats_line(st: &mut StatsLines, args: &[String], in_defaults: bool) -> Result
                 "not allowed in a defaults section (as HAProxy)",
             ));
         }
-        "admin" => st.admin = Some(admin(rest).map_err(|m| bad_kw(&kw, m))?),
+        "admin" => st.admin = Some(admin(&[], rest).map_err(|m| bad_kw(&kw, m))?),
         "hide-version" => {
             none()?;
             st.show_version = false;
@@ -393,18 +411,15 @@ fn refresh(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// `stats admin if COND`: the two conditions l4lb knows without ACLs.
-fn admin(rest: &[String]) -> Result<StatsAdmin, String> {
+/// `stats admin if TRUE|LOCALHOST`, the two conditions known without the
+/// section's ACLs; any other is read by [`AdminRule::parse`].
+fn admin(acls: &[Vec<String>], rest: &[String]) -> Result<StatsAdmin, String> {
     let cond: Vec<&str> = rest.iter().map(String::as_str).collect();
     match cond.as_slice() {
         ["if", "TRUE"] => Ok(StatsAdmin::Always),
         ["if", "LOCALHOST"] => Ok(StatsAdmin::Localhost),
-        ["if" | "unless", ..] => Err(format!(
-            "condition '{}' needs ACLs, which l4lb does not have yet; accepted: \
-             stats admin if TRUE, stats admin if LOCALHOST",
-            cond.join(" ")
-        )),
-        _ => Err("requires 'if' followed by a condition: stats admin if TRUE|LOCALHOST".into()),
+        ["if" | "unless", ..] => AdminRule::parse(acls, rest).map(StatsAdmin::If),
+        _ => Err("requires 'if' or 'unless' followed by a condition: stats admin if COND".into()),
     }
 }
 
@@ -471,16 +486,37 @@ mod tests {
     }
 
     #[test]
-    fn admin_knows_true_and_localhost_only() {
+    fn admin_takes_any_condition_over_the_client_address() {
         let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
-        assert_eq!(admin(&w("if TRUE")), Ok(StatsAdmin::Always));
-        assert_eq!(admin(&w("if LOCALHOST")), Ok(StatsAdmin::Localhost));
+        assert_eq!(admin(&[], &w("if TRUE")), Ok(StatsAdmin::Always));
+        assert_eq!(admin(&[], &w("if LOCALHOST")), Ok(StatsAdmin::Localhost));
+        let Ok(StatsAdmin::If(rule)) = admin(&[], &w("if { src 10.0.0.0/8 } !{ src 10.9.0.0/16 }"))
+        else {
+            panic!("a condition")
+        };
+        assert!(rule.allows(Some("10.1.2.3:5000".parse().unwrap())));
+        assert!(!rule.allows(Some("10.9.2.3:5000".parse().unwrap())));
+        assert!(!rule.allows(None));
+        let acls = [w("ops src 192.0.2.0/24")];
+        let Ok(StatsAdmin::If(rule)) = admin(&acls, &w("unless ops")) else {
+            panic!("a condition")
+        };
+        assert!(!rule.allows(Some("192.0.2.9:1".parse().unwrap())));
         assert!(
-            admin(&w("if { src 10.0.0.1 }"))
+            admin(&[], &w("if nosuch"))
                 .unwrap_err()
-                .contains("ACLs")
+                .contains("no such ACL")
         );
-        assert!(admin(&w("TRUE")).unwrap_err().contains("requires 'if'"));
+        assert!(
+            admin(&[], &w("if { req.len gt 0 }"))
+                .unwrap_err()
+                .contains("address")
+        );
+        assert!(
+            admin(&[], &w("TRUE"))
+                .unwrap_err()
+                .contains("requires 'if'")
+        );
     }
 
     #[test]

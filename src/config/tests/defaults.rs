@@ -53,7 +53,7 @@ fn named_defaults_and_from() {
 fn defaults_may_hold_default_backend() {
     let text = "defaults\n default_backend be\n timeout client 1s\n timeout server 1s\n\
                     frontend fe\n bind :1\nbackend be\n server x 127.0.0.1:1\n";
-    assert_eq!(load(text).frontends[0].backend, 0);
+    assert_eq!(load(text).frontends[0].backend, Some(0));
     assert_error(
         &format!("defaults\n bind :1\n{BASE}"),
         2,

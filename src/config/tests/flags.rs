@@ -96,7 +96,7 @@ fn quick_start_builds_one_frontend_and_backend() {
     let (f, b) = (&c.frontends[0], &c.backends[0]);
     assert_eq!(
         (f.name.as_str(), b.name.as_str(), f.backend),
-        ("quick", "quick", 0)
+        ("quick", "quick", Some(0))
     );
     assert_eq!(f.binds[0].addr.inet(), "127.0.0.1:8080".parse().ok());
     let names: Vec<&str> = b.servers.iter().map(|s| s.name.as_str()).collect();

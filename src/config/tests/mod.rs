@@ -17,6 +17,7 @@ mod logs;
 mod mixed;
 mod process;
 mod proxy;
+mod routing;
 mod sections;
 mod servers;
 mod sockopts;
@@ -150,7 +151,7 @@ fn base_config_has_the_documented_defaults() {
     );
     assert_eq!(
         (f.backend, f.maxconn, f.tcp_keepalive, f.splice_auto),
-        (0, 4096, false, true)
+        (Some(0), 4096, false, true)
     );
     assert_eq!(
         (f.timeout_client, f.timeout_client_fin),

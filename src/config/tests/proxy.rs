@@ -183,9 +183,8 @@ fn http_only_keywords_are_refused() {
 fn not_implemented_keywords_are_refused() {
     let kws = [
         "error-log-format %ci",
-        "acl a src 1.2.3.4",
-        "use_backend be if a",
-        "tcp-request content accept",
+        "tcp-response content accept",
+        "persist rdp-cookie",
     ];
     for line in kws {
         let kw = line.split(' ').next().unwrap();

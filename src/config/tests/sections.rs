@@ -137,7 +137,7 @@ fn listen_is_a_frontend_and_a_backend_of_the_same_name() {
     );
     let c = load(&text);
     assert_eq!(c.frontends[1].name, "redis");
-    assert_eq!(c.backends[c.frontends[1].backend].name, "redis");
+    assert_eq!(c.backends[c.frontends[1].backend.unwrap()].name, "redis");
     assert_eq!(c.backends[1].balance, Balance::First);
     let bad = "listen l\n bind :1\n server x 127.0.0.1:1\n default_backend be\n";
     assert_error(

@@ -73,7 +73,7 @@ fn any_stats_line_enables_the_page_with_haproxys_defaults() {
     let c = load(&with_page(" stats realm R"));
     let p = &c.stats_pages[0];
     assert_eq!((p.uri.as_str(), p.realm.as_str()), ("/haproxy?stats", "R"));
-    assert_eq!((p.maxconn, p.admin, p.refresh), (64, None, None));
+    assert_eq!((p.maxconn, p.admin.clone(), p.refresh), (64, None, None));
     assert_eq!(p.timeout_request, Duration::from_secs(10));
     assert!(!p.show_version, "hidden by default, as HAProxy");
 }
@@ -110,12 +110,12 @@ fn stats_lines_in_defaults_are_inherited_and_replaced_whole() {
 fn stats_page_errors_name_their_line() {
     let cases: &[Case] = &[
         (
-            "stats admin if { src 10.0.0.1 }",
+            "stats admin if { src 10.0.0.1 } nosuch",
             13,
             "stats admin",
-            "needs ACLs",
+            "no such ACL",
         ),
-        ("stats admin unless TRUE", 13, "stats admin", "needs ACLs"),
+        ("stats admin unless", 13, "stats admin", "missing condition"),
         ("stats admin TRUE", 13, "stats admin", "requires 'if'"),
         ("stats uri stats", 13, "stats uri", "starting with '/'"),
         ("stats auth nopass", 13, "stats auth", "USER:PASSWORD"),

@@ -49,9 +49,13 @@ impl Session {
         // Redispatch: never the server that just failed, unless it is the
         // only one left.
         let key = self.hash_key();
-        let pick = balancer
-            .pick(servers, key, avoid)
-            .or_else(|| avoid.and_then(|_| balancer.pick(servers, key, None)));
+        // `use-server`: its server first (a retry goes through the balancer).
+        let forced = self.forced.filter(|_| avoid.is_none());
+        let pick = forced.or_else(|| {
+            balancer
+                .pick(servers, key, avoid)
+                .or_else(|| avoid.and_then(|_| balancer.pick(servers, key, None)))
+        });
         let Some(idx) = pick else {
             if servers.iter().any(|s| s.in_service()) {
                 return Step::Stay(queued(avoid, false), Next::Queue);
@@ -200,7 +204,9 @@ impl Session {
             // A unix client has no IP address: UNKNOWN (v1), LOCAL (v2).
             let dst = self.proxied_dst.or(self.client.stream.local_addr());
             let mut header = Vec::with_capacity(64);
-            write_for(sp.v2, dst.map(|d| (self.peer, d)), sp.crc32c, &mut header);
+            let authority = self.authority.as_deref().filter(|_| sp.authority);
+            let addrs = dst.map(|d| (self.peer, d));
+            write_for(sp.v2, addrs, sp.crc32c, authority, &mut header);
             up = up.prefixed(&header, ctx.pools);
         }
         let forwarding = Box::new(Forwarding {

@@ -48,13 +48,13 @@ impl Session {
                 }
                 self.peer = src;
                 self.proxied_dst = dst;
+                // Passed on by `proxy-v2-options authority` (an SNI the
+                // inspect stage reads takes its place).
+                let authority = header.tlv(crate::wire::proxy_protocol::tlv::AUTHORITY);
+                self.authority = authority.map(Into::into);
                 let shared = std::sync::Arc::clone(self.shared());
                 self.log_accepted(&shared);
-                Step::Connect {
-                    avoid: None,
-                    attempts: 0,
-                    queued_since: None,
-                }
+                Step::Admitted
             }
             Parsed::Incomplete if seen == MAX_HEADER => {
                 self.bad_header(since, "a header longer than l4lb reads")

@@ -1,8 +1,9 @@
 //! One proxied connection, as a pipeline of stages (worker threads):
-//! accept -> route (`route.rs`: the backend, counted there) -> pick and
-//! connect (`connect.rs`) -> forward (`forwarding.rs`) -> close and log
-//! (`record.rs`). Pre-forward stages (a PROXY header, inspecting the first
-//! bytes) will sit between accept and route.
+//! accept -> [PROXY header (`handshake.rs`)] -> [rules and inspect
+//! (`inspect.rs`, over `facts.rs`): the backend and server they choose]
+//! -> route (the backend, counted there) -> pick and connect
+//! (`connect.rs`) -> forward (`forwarding.rs`) -> close and log
+//! (`record.rs`). A frontend without rules goes from accept to connect.
 //!
 //! ```text
 //!   accept -> route -> connect -> Connecting --connected--> Forwarding --both FINs--> closed
@@ -34,11 +35,18 @@ use crate::worker::slab::Key;
 use crate::worker::token::{Peer, Sockets};
 
 mod connect;
+/// The connection as the rules see it.
+mod facts;
 mod forwarding;
 /// The PROXY protocol header of an `accept-proxy` bind.
 mod handshake;
+/// `tcp-request` rules, the inspect stage, `use_backend`, `use-server`.
+mod inspect;
 mod record;
 mod route;
+
+/// `Session::backend` before the session is routed.
+const NO_BACKEND: usize = usize::MAX;
 
 /// What the worker does with a session after a handler ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +90,8 @@ pub(crate) struct Ctx<'a> {
 enum State {
     /// `accept-proxy`: waiting for the client's PROXY header, since then.
     AwaitHeader(Instant),
+    /// Waiting for client bytes a content rule needs.
+    Inspect(inspect::Inspect),
     Queued(Queued),
     Connecting(Connecting),
     /// Boxed: handlers take the state by value, and this one is moved on
@@ -135,6 +145,9 @@ enum Step {
     /// Settled in this state until the next event or deadline (or ended,
     /// with its reason recorded); the worker does `Next`.
     Stay(State, Next),
+    /// The client is known (its PROXY header read, if any): the session
+    /// rules, the inspect stage, the route.
+    Admitted,
     /// The connect stage: pick a server and connect. From the route stage,
     /// the queue (`queued_since`), or a failed attempt.
     Connect {
@@ -171,9 +184,15 @@ pub(crate) struct Client {
 pub(crate) struct Session {
     key: Key,
     frontend: usize,
-    /// Set by the route stage, with the session's place in its count.
+    /// Set by the route stage, with the session's place in its count
+    /// ([`NO_BACKEND`] and None before).
     backend: usize,
-    _seat: BackendSeat,
+    seat: Option<BackendSeat>,
+    /// The server a `use-server` rule chose, for the first attempt.
+    forced: Option<usize>,
+    /// `proxy-v2-options authority`: the client's TLS server name (the
+    /// inspect stage's), else the AUTHORITY of its own PROXY header.
+    authority: Option<Box<[u8]>>,
     peer: SocketAddr,
     /// The destination a client's PROXY header gave (`accept-proxy`):
     /// what a `send-proxy` header passes on instead of l4lb's own address.
@@ -200,8 +219,8 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Entered for a freshly accepted client: the route stage (no
-    /// pre-forward stage yet), then the connect stage.
+    /// Entered for a freshly accepted client: the connection rules, the
+    /// PROXY header stage, the rule stages, then the connect stage.
     pub(crate) fn start(
         ctx: &mut Ctx<'_>,
         key: Key,
@@ -211,22 +230,23 @@ impl Session {
         admission: Admission,
     ) -> (Session, Next) {
         let fe = &ctx.shared.config.frontends[frontend];
-        let route = route::route(ctx.shared, frontend);
-        let be = &ctx.shared.config.backends[route.backend];
         // TCP_NODELAY and SO_KEEPALIVE come from the listener (inherited).
         let registered = ctx.sockets.register(&mut stream, key, Peer::Client);
         let logged = logs_connections(fe);
         let mut s = Session {
             key,
             frontend,
-            backend: route.backend,
-            _seat: route.seat,
+            backend: NO_BACKEND,
+            seat: None,
+            forced: None,
+            authority: None,
             peer: peer.addr,
             proxied_dst: None,
             unix_bind: peer.unix_bind,
             client: Side::new(stream),
             state: State::Moving,
-            splice: fe.splice_auto && be.splice_auto,
+            // Set by the route stage, with the backend's.
+            splice: false,
             client_seen: ctx.now,
             server_seen: ctx.now,
             armed: None,
@@ -235,16 +255,16 @@ impl Session {
             logged,
             admission,
         };
-        // Behind `accept-proxy`, the client is known once its header is read.
-        if !peer.accept_proxy {
-            s.log_accepted(ctx.shared);
-        }
+        let mut expect_proxy = peer.accept_proxy;
         let step = match registered {
-            Ok(()) if peer.accept_proxy => Step::Stay(State::AwaitHeader(ctx.now), Next::Wait),
-            Ok(()) => Step::Connect {
-                avoid: None,
-                attempts: 0,
-                queued_since: None,
+            Ok(()) => match s.connection_rules(ctx, &mut expect_proxy) {
+                Some(refused) => refused,
+                // The client is known once its header is read.
+                None if expect_proxy => Step::Stay(State::AwaitHeader(ctx.now), Next::Wait),
+                None => {
+                    s.log_accepted(ctx.shared);
+                    Step::Admitted
+                }
             },
             Err(e) => {
                 log::warn!("cannot register client {}: {e}", peer.addr);
@@ -266,6 +286,7 @@ impl Session {
                     self.state = state;
                     return next;
                 }
+                Step::Admitted => self.admitted(ctx),
                 Step::Connect {
                     avoid,
                     attempts,
@@ -322,6 +343,10 @@ impl Session {
                 Phase::Request,
             ),
             (State::AwaitHeader(since), Peer::Client) => s.read_header(since, ready.read_closed),
+            (State::Inspect(at), Peer::Client) if ready.error => {
+                s.end(State::Inspect(at), Cause::ClientAbort, Phase::Request)
+            }
+            (State::Inspect(at), Peer::Client) => s.inspect(ctx, at, false),
             (State::Connecting(c), Peer::Server) => s.check_connect(c),
             (State::Forwarding(f), _) => s.forward(ctx, f),
             (state, _) => Step::Stay(state, Next::Wait),
@@ -368,12 +393,13 @@ impl Session {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let shared = &**self.shared();
         let fe = &shared.config.frontends[self.frontend];
-        let be = &shared.config.backends[self.backend];
+        let be = || &shared.config.backends[self.backend];
         match &self.state {
             State::AwaitHeader(since) => fe.timeout_client.map(|t| *since + t),
-            State::Queued(q) => Some(q.since + be.timeout_queue),
-            State::Connecting(c) => Some(c.since + be.timeout_connect),
-            State::Forwarding(f) => self.idle_deadlines(fe, be, f).earliest(),
+            State::Inspect(at) => self.inspect_deadline(at),
+            State::Queued(q) => Some(q.since + be().timeout_queue),
+            State::Connecting(c) => Some(c.since + be().timeout_connect),
+            State::Forwarding(f) => self.idle_deadlines(fe, be(), f).earliest(),
             State::Moving => None,
         }
     }
@@ -389,6 +415,7 @@ impl Session {
             }
             State::Queued(q) => s.queue_timeout(q),
             State::AwaitHeader(since) => s.header_timeout(since),
+            State::Inspect(at) => s.inspect_timeout(ctx, at),
             State::Forwarding(f) => s.idle_timeout(ctx, f),
             State::Moving => Step::Stay(State::Moving, Next::Close),
         })
@@ -411,7 +438,7 @@ impl Session {
     /// The termination phase of the current state.
     fn phase(&self) -> Phase {
         match self.state {
-            State::AwaitHeader(_) => Phase::Request,
+            State::AwaitHeader(_) | State::Inspect(_) => Phase::Request,
             State::Queued(_) => Phase::Queue,
             State::Connecting(_) | State::Moving => Phase::Connect,
             State::Forwarding(_) => Phase::Data,

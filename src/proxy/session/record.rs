@@ -94,7 +94,8 @@ impl Session {
     fn record(&self, shared: &Shared, now: Instant, termination: Termination) -> Record {
         let format = &shared.config.frontends[self.frontend].log_line.format;
         let (queue_ms, connect_ms, total_ms) = self.trace.timers(now);
-        let servers = &shared.servers[self.backend];
+        // None before the route (a client refused by a content rule).
+        let servers = shared.servers.get(self.backend);
         Record {
             config: Arc::clone(&shared.config),
             client: self.peer,
@@ -119,8 +120,15 @@ impl Session {
             termination,
             actconn: shared.process.global.cur.load(Relaxed),
             feconn: shared.frontends[self.frontend].cur.load(Relaxed),
-            beconn: shared.backends[self.backend].cur.load(Relaxed) as u64,
-            srv_conn: self.trace.server.map_or(0, |i| servers[i].cur()),
+            beconn: shared
+                .backends
+                .get(self.backend)
+                .map_or(0, |b| b.cur.load(Relaxed) as u64),
+            srv_conn: self
+                .trace
+                .server
+                .and_then(|i| servers?.get(i))
+                .map_or(0, |s| s.cur()),
             retries: self.trace.tries.saturating_sub(1),
             redispatched: self.trace.redispatched,
             request_id: self.trace.request_id,

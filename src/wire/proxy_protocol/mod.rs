@@ -182,14 +182,18 @@ pub fn write_for(
     v2: bool,
     addrs: Option<(SocketAddr, SocketAddr)>,
     crc32c: bool,
+    authority: Option<&[u8]>,
     out: &mut Vec<u8>,
 ) {
     match (v2, addrs) {
         (false, Some((src, dst))) => write_v1(src, dst, out),
         (false, None) => write_v1_unknown(out),
-        // Neither can fail: no address is a path, there is no TLV.
+        // Cannot fail: no address is a path, an authority is at most 255
+        // bytes (a host name).
         (true, Some((src, dst))) => {
-            let _ = write_v2(Command::Proxy, Addresses::Inet(src, dst), &[], crc32c, out);
+            let tlv = authority.map(|a| (tlv::AUTHORITY, a));
+            let tlvs = tlv.as_slice();
+            let _ = write_v2(Command::Proxy, Addresses::Inet(src, dst), tlvs, crc32c, out);
         }
         (true, None) => {
             let _ = write_v2(Command::Local, Addresses::Unknown, &[], crc32c, out);
