@@ -19,6 +19,10 @@
 #      must refuse the same bytes (else the script is wrong).
 #   5. HAProxy's default TCP log ("Connect from SRC to DST") on an accept-proxy bind: a client's
 #      own header to HAProxy's and to l4lb's; both lines must show its two addresses.
+#   6. `tcp-request connection expect-proxy layer4 if { src 127.0.0.1 }` (no accept-proxy on the
+#      bind): HAProxy's send-proxy-v2 from 127.0.0.1 is read, and the PROXY-reading server behind
+#      l4lb's send-proxy-v2 sees the client and HAProxy's frontend; a client of its own from
+#      127.0.0.77 (not trusted) sends no header and is passed on as itself.
 # Then near-miss headers (out-of-range or zero-padded numbers, v2 UNSPEC/UNIX/UDP families,
 # bad TLVs) go to both accept-proxy binds: accepted or closed, side by side, not judged.
 # One PASS/FAIL line per case; exits 1 on any FAIL.
@@ -54,9 +58,10 @@ ECHO=$((B + 1)) PPSERVER=$((B + 2))
 HA_SEND_V1=$((B + 3)) HA_SEND_V2=$((B + 4)) HA_ACCEPT_V1=$((B + 5)) HA_ACCEPT_V2=$((B + 6))
 LB_ACCEPT_V1=$((B + 7)) LB_ACCEPT_V2=$((B + 8)) LB_TO_HA_V1=$((B + 9)) LB_TO_HA_V2=$((B + 10))
 LB_TO_NG_V1=$((B + 11)) LB_TO_NG_V2=$((B + 12)) NG_V1=$((B + 13)) NG_V2=$((B + 14))
-HA_ACCEPT_DEF=$((B + 15)) LB_ACCEPT_DEF=$((B + 16))
+HA_ACCEPT_DEF=$((B + 15)) LB_ACCEPT_DEF=$((B + 16)) HA_SEND_EXPECT=$((B + 17)) LB_EXPECT=$((B + 18))
 NAMES=(ECHO PPSERVER HA_SEND_V1 HA_SEND_V2 HA_ACCEPT_V1 HA_ACCEPT_V2 LB_ACCEPT_V1 LB_ACCEPT_V2
-  LB_TO_HA_V1 LB_TO_HA_V2 LB_TO_NG_V1 LB_TO_NG_V2 NG_V1 NG_V2 HA_ACCEPT_DEF LB_ACCEPT_DEF)
+  LB_TO_HA_V1 LB_TO_HA_V2 LB_TO_NG_V1 LB_TO_NG_V2 NG_V1 NG_V2 HA_ACCEPT_DEF LB_ACCEPT_DEF
+  HA_SEND_EXPECT LB_EXPECT)
 
 # ---- tools ----
 need haproxy haproxy
@@ -111,9 +116,9 @@ spawn nginx nginx -c "$W/nginx.conf"
 spawn l4lb "$L4LB" -f "$W/l4lb.cfg"
 ready echo "$ECHO"
 ready ppserver "$PPSERVER"
-ready haproxy "$HA_SEND_V1" "$HA_SEND_V2" "$HA_ACCEPT_V1" "$HA_ACCEPT_V2" "$HA_ACCEPT_DEF"
+ready haproxy "$HA_SEND_V1" "$HA_SEND_V2" "$HA_ACCEPT_V1" "$HA_ACCEPT_V2" "$HA_ACCEPT_DEF" "$HA_SEND_EXPECT"
 ready nginx "$NG_V1" "$NG_V2"
-ready l4lb "$LB_ACCEPT_V1" "$LB_ACCEPT_V2" "$LB_TO_HA_V1" "$LB_TO_HA_V2" "$LB_TO_NG_V1" "$LB_TO_NG_V2" "$LB_ACCEPT_DEF"
+ready l4lb "$LB_ACCEPT_V1" "$LB_ACCEPT_V2" "$LB_TO_HA_V1" "$LB_TO_HA_V2" "$LB_TO_NG_V1" "$LB_TO_NG_V2" "$LB_ACCEPT_DEF" "$LB_EXPECT"
 touch "$W/pp.log" "$W/nginx.access.log"
 
 # ---- the cases ----
@@ -257,6 +262,12 @@ if [ "$ha_line" = "$lb_line" ] && [[ $ha_line == "Connect from CLIENT to 127.0.0
 else
   result FAIL "5 default log on accept-proxy: the header's addresses" "haproxy: $ha_line | l4lb: $lb_line"
 fi
+
+# 6. expect-proxy layer4 from a trusted source only.
+via "6 haproxy send-proxy-v2 -> l4lb expect-proxy layer4 if src" "$HA_SEND_EXPECT" "$W/pp.log" '^v2 ' \
+  " -> 127\\.0\\.0\\.1:$HA_SEND_EXPECT "
+via "6 untrusted client -> l4lb (no header expected), send-proxy-v2" "$LB_EXPECT" "$W/pp.log" '^v2 ' \
+  " -> 127\\.0\\.0\\.1:$LB_EXPECT "
 
 # Near misses, not judged: each to both accept-proxy binds, side by side. "echoed": taken as a
 # header (the probe after it came back through to the echo); "closed": refused.

@@ -355,3 +355,126 @@ fn round_trip_echo(port: u16) -> Vec<u8> {
     c.read_exact(&mut b).unwrap();
     b.to_vec()
 }
+
+/// Sends `first`, then reads the name line of the `Backend::named` server.
+fn name_after(port: u16, first: &[u8]) -> String {
+    let mut c = connect(port);
+    c.write_all(first).unwrap();
+    read_line(&mut c).unwrap()
+}
+
+#[test]
+fn balance_hash_keeps_each_value_on_one_server_and_spreads_the_values() {
+    let names = ["h0", "h1", "h2", "h3"];
+    let servers: Vec<Backend> = names.iter().map(|n| Backend::named(n)).collect();
+    let port = free_port();
+    let mut body = format!(
+        "listen app\n    bind 127.0.0.1:{port}\n    tcp-request inspect-delay 5s\n    \
+         tcp-request content accept if {{ req.len ge 4 }}\n    balance hash req.payload(0,4)\n    \
+         hash-type consistent\n"
+    );
+    for (n, s) in names.iter().zip(&servers) {
+        body.push_str(&format!("    server {n} {}\n", s.addr()));
+    }
+    let _rig = start(&body, &[]);
+    let mut seen = std::collections::HashSet::new();
+    for value in [
+        "aaaa", "bbbb", "cccc", "dddd", "eeee", "ffff", "gggg", "hhhh",
+    ] {
+        let first = name_after(port, value.as_bytes());
+        for _ in 0..3 {
+            assert_eq!(name_after(port, value.as_bytes()), first, "{value}");
+        }
+        seen.insert(first);
+    }
+    assert!(seen.len() >= 2, "{seen:?}");
+}
+
+/// An RDP client's first bytes: TPKT and X.224 headers, then the cookie.
+fn rdp_request(cookie: &str) -> Vec<u8> {
+    let line = format!("Cookie: {cookie}\r\n");
+    let len = 11 + line.len();
+    let mut b = vec![
+        3,
+        0,
+        (len >> 8) as u8,
+        len as u8,
+        0xe0 | 6,
+        0xe0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+    b.extend_from_slice(line.as_bytes());
+    b
+}
+
+#[test]
+fn rdp_cookie_balancing_and_persistence_as_a_terminal_server_farm() {
+    let names = ["ts0", "ts1", "ts2"];
+    let servers: Vec<Backend> = names.iter().map(|n| Backend::named(n)).collect();
+    let port = free_port();
+    // HAProxy's manual example for an RDP farm.
+    let mut body = format!(
+        "listen rdp\n    bind 127.0.0.1:{port}\n    tcp-request inspect-delay 5s\n    \
+         tcp-request content accept if RDP_COOKIE\n    balance rdp-cookie\n    \
+         persist rdp-cookie\n"
+    );
+    for (n, s) in names.iter().zip(&servers) {
+        body.push_str(&format!("    server {n} {}\n", s.addr()));
+    }
+    let _rig = start(&body, &[]);
+    for user in ["alice", "bob", "carol"] {
+        let req = rdp_request(&format!("mstshash={user}"));
+        let first = name_after(port, &req);
+        for _ in 0..3 {
+            assert_eq!(name_after(port, &req), first, "{user}");
+        }
+    }
+    // A reconnecting client names its server: msts=ADDR.PORT.0000, the
+    // address and port little-endian as the Windows client writes them.
+    let target = servers[2].addr();
+    let std::net::IpAddr::V4(ip) = target.ip() else {
+        unreachable!()
+    };
+    let cookie = format!(
+        "msts={}.{}.0000",
+        u32::from_le_bytes(ip.octets()),
+        target.port().swap_bytes()
+    );
+    for _ in 0..4 {
+        assert_eq!(name_after(port, &rdp_request(&cookie)), "ts2");
+    }
+}
+
+#[test]
+fn a_backend_runs_its_own_content_rules_after_the_route() {
+    let (a, b) = (Backend::echo(), Backend::echo());
+    let port = free_port();
+    let body = format!(
+        "frontend fe\n    bind 127.0.0.1:{port}\n    default_backend guarded\n\
+         backend guarded\n    tcp-request inspect-delay 5s\n    \
+         tcp-request content reject if {{ req.payload(0,4) -m str QUIT }}\n    \
+         tcp-request content accept if {{ req.len ge 4 }}\n    use-server b if {{ req.payload(0,1) -m str b }}\n    \
+         server a {}\n    server b {}\n",
+        a.addr(),
+        b.addr()
+    );
+    let rig = start(&body, &[]);
+    let mut c = connect(port);
+    c.write_all(b"QU").unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    c.write_all(b"IT now").unwrap();
+    assert!(refused(&mut c));
+    assert_eq!(rig.stat("fe", "FRONTEND", "dreq"), "1");
+    for _ in 0..3 {
+        let mut c = connect(port);
+        c.write_all(b"bbbb").unwrap();
+        let mut back = [0u8; 4];
+        c.read_exact(&mut back).unwrap();
+    }
+    assert_eq!(b.counts.total.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(a.counts.total.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

@@ -95,7 +95,7 @@ fn checks_of_a_send_proxy_server_send_the_header_too() {
         &format!(
             "option tcp-check\ntcp-check expect string ready\n\
              server a {} send-proxy check inter 200ms\n\
-             server b {} send-proxy-v2 check check-send-proxy port {} inter 200ms",
+             server b {} send-proxy-v2 proxy-v2-options crc32c check check-send-proxy port {} inter 200ms",
             server.addr(),
             server.addr(),
             api.addr().port()
@@ -127,4 +127,7 @@ fn checks_of_a_send_proxy_server_send_the_header_too() {
         panic!("{v2:?}")
     };
     assert_eq!(h.command, Command::Local);
+    // The server's crc32c option covers its checks' header too (parse
+    // checked the sum).
+    assert_eq!(h.tlv(0x03).map(<[u8]>::len), Some(4));
 }

@@ -24,6 +24,7 @@ const TAG_IPV4: u8 = 4;
 const TAG_IPV6: u8 = 6;
 const TAG_VNODE: u8 = b'v';
 const TAG_NAME: u8 = b'n';
+const TAG_BYTES: u8 = b'b';
 /// Ends a server name; 0xff never occurs in UTF-8, so ("ab", n) and ("a", m)
 /// cannot collide by shifting bytes between name and index.
 const NAME_END: u8 = 0xff;
@@ -69,6 +70,14 @@ pub struct HashKey(pub u64);
 impl From<IpAddr> for HashKey {
     fn from(ip: IpAddr) -> HashKey {
         HashKey(hash_ip(ip))
+    }
+}
+
+impl HashKey {
+    /// The key of a value a `balance hash` expression yielded (a server
+    /// name, a cookie): the same bytes give the same key on every l4lb.
+    pub fn of_bytes(bytes: &[u8]) -> HashKey {
+        HashKey(Fnv::new(TAG_BYTES).write(bytes).finish())
     }
 }
 

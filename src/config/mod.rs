@@ -117,6 +117,10 @@ pub struct Frontend {
     /// Its `acl`, `tcp-request`, `use_backend` lines (a listen section's
     /// are shared with its backend); None: none, the plain path.
     pub(crate) rules: Option<std::sync::Arc<crate::rules::ProxyRules>>,
+    /// Its sessions peek at the client's first bytes: a rule of its own,
+    /// or of a backend it may send to (content rules, `balance hash` or
+    /// `persist rdp-cookie` on the bytes), reads them.
+    pub(crate) peeks: bool,
     /// Per-frontend connection limit; defaults to the global maxconn.
     pub maxconn: usize,
     /// `timeout client`: inactivity on the client side. None = no timeout.
@@ -147,6 +151,23 @@ pub struct Frontend {
     pub nolinger: bool,
     /// `option tcp-smart-accept`: TCP_QUICKACK off on the listeners.
     pub smart_accept: bool,
+}
+
+impl Backend {
+    /// Whether its rules, hash or persistence read the client's bytes.
+    pub(crate) fn reads_content(&self) -> bool {
+        self.rules.as_ref().is_some_and(|r| r.reads_content)
+            || [&self.hash_on, &self.persist_rdp]
+                .into_iter()
+                .flatten()
+                .any(|e| e.fetch.needs_content())
+    }
+
+    /// Whether a session needs more than its balancer here (rules, a hash
+    /// or persistence on a value of the connection).
+    pub(crate) fn has_rules(&self) -> bool {
+        self.rules.is_some() || self.hash_on.is_some() || self.persist_rdp.is_some()
+    }
 }
 
 impl Frontend {
@@ -539,6 +560,13 @@ pub struct Backend {
     /// Its `tcp-request content` and `use-server` lines (and ACLs); None:
     /// none.
     pub(crate) rules: Option<std::sync::Arc<crate::rules::ProxyRules>>,
+    /// `balance hash EXPR` / `balance rdp-cookie[(NAME)]`: the value hashed
+    /// instead of the client's address (none found: round robin, as
+    /// HAProxy).
+    pub(crate) hash_on: Option<std::sync::Arc<crate::rules::Expr>>,
+    /// `persist rdp-cookie[(NAME)]`: the cookie naming the server
+    /// (`msts=ADDR.PORT.0000`) a client goes back to.
+    pub(crate) persist_rdp: Option<std::sync::Arc<crate::rules::Expr>>,
 }
 
 /// One `server` line.

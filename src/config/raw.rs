@@ -173,6 +173,11 @@ pub(super) struct Settings {
     /// order (an ACL is known to the rules after it), parsed whole by
     /// `build::routing` once every backend and server is known.
     pub(super) rule_lines: Vec<RuleLine>,
+    /// `balance hash EXPR` / `balance rdp-cookie`: the expression whose
+    /// value is hashed, and its line.
+    pub(super) hash_on: Option<(String, usize)>,
+    /// `persist rdp-cookie[(NAME)]`: the cookie's expression, and its line.
+    pub(super) persist_rdp: Option<(String, usize)>,
 }
 
 /// One routing line as written: its line number and words, the keyword

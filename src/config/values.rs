@@ -14,12 +14,13 @@ use super::{Balance, DEFAULT_RANDOM_DRAWS, Host, ServerAddr, SockAddr, UnixAddr}
 /// HAProxy's limit: its timers are signed 32-bit milliseconds.
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
 
-pub(super) const BALANCE_ACCEPTED: &str = "roundrobin, leastconn, source, random, random(N), first";
+pub(super) const BALANCE_ACCEPTED: &str =
+    "roundrobin, leastconn, source, random, random(N), first, hash EXPR, rdp-cookie[(NAME)]";
 /// HAProxy algorithms that read the HTTP request.
 const BALANCE_L7: &[&str] = &["uri", "url_param", "hdr"];
 /// HAProxy algorithms valid in TCP mode that l4lb does not have yet
 /// (`rdp-cookie` reads the RDP cookie of a TCP stream).
-const BALANCE_NOT_YET: &[&str] = &["static-rr", "hash", "rdp-cookie"];
+const BALANCE_NOT_YET: &[&str] = &["static-rr"];
 
 /// Whether `algo` is an HTTP algorithm (`uri`, `url_param`, `hdr(NAME)`),
 /// which HAProxy replaces by round robin in mode tcp.
@@ -34,7 +35,10 @@ pub(super) fn parse_balance(algo: &str) -> Result<Balance, String> {
     let b = match algo {
         "roundrobin" => Balance::RoundRobin,
         "leastconn" => Balance::LeastConn,
-        "source" => Balance::Source { consistent: false },
+        // `hash EXPR` and `rdp-cookie` hash what their expression yields
+        // instead of the address (`Backend::hash_on`).
+        "source" | "hash" | "rdp-cookie" => Balance::Source { consistent: false },
+        _ if base == "rdp-cookie" => Balance::Source { consistent: false },
         "first" => Balance::First,
         "random" => Balance::Random {
             draws: DEFAULT_RANDOM_DRAWS,

@@ -298,7 +298,9 @@ pub(super) fn probes_for(shared: &Shared) -> Vec<Probe> {
             publish_settings(&server.check, &check);
             let mut steps = protocol::steps(&backend.checks);
             if let Some(v2) = check.send_proxy {
-                with_proxy_header(&mut steps, v2);
+                // The server's `proxy-v2-options crc32c` applies too, as HAProxy.
+                let crc = conf.send_proxy.is_some_and(|p| p.crc32c);
+                with_proxy_header(&mut steps, v2, crc);
             }
             probes.push(base(check, Role::Health, steps));
         }
@@ -326,7 +328,7 @@ fn agent_check(agent: &Agent) -> Check {
 /// `check-send-proxy`: the default connect is followed by HAProxy's
 /// header for a check, which speaks for itself: `PROXY UNKNOWN` (v1) or a
 /// LOCAL command (v2).
-fn with_proxy_header(steps: &mut Vec<Step>, v2: bool) {
+fn with_proxy_header(steps: &mut Vec<Step>, v2: bool, crc32c: bool) {
     let Some(at) = steps
         .iter()
         .position(|s| matches!(s, Step::Connect(c) if c.default))
@@ -334,7 +336,7 @@ fn with_proxy_header(steps: &mut Vec<Step>, v2: bool) {
         return;
     };
     let mut header = Vec::new();
-    crate::wire::proxy_protocol::write_for(v2, None, false, None, &mut header);
+    crate::wire::proxy_protocol::write_for(v2, None, v2 && crc32c, None, &mut header);
     steps.insert(at + 1, Step::Send(header));
 }
 

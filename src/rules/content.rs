@@ -2,7 +2,7 @@
 //! `req.len`, `req.payload`, `req.payload_lv`, the TLS hello's type and
 //! version as HAProxy reads them from the record, the ClientHello's SNI,
 //! ALPN and groups extension (from the `wire::client_hello` reader), and the
-//! RDP cookie. "Not yet" is a sample missing with `may_change`.
+//! RDP cookie (read by `wire::rdp`). "Not yet" is a sample missing with `may_change`.
 
 use super::value::{Facts, Fetched, Hello, Sample, Stash};
 
@@ -198,51 +198,4 @@ fn ssl2_ver(req: &[u8]) -> Result<(u32, usize, usize), Fetched<'static>> {
     }
     let version = u32::from(d[0]) << 16 | u32::from(d[1]);
     Ok((version, ci + si + ch + plen, d.len() - 8))
-}
-
-pub(super) enum Rdp<'a> {
-    Found(&'a [u8]),
-    Partial,
-    NotCookie,
-}
-
-/// The RDP cookie (`Cookie: NAME=VALUE\r\n` after the 11 bytes of TPKT and
-/// X.224 headers), of the given name or any.
-pub(super) fn rdp_cookie<'a>(req: &'a [u8], name: Option<&[u8]>) -> Rdp<'a> {
-    if req.len() <= 11 + 7 {
-        return Rdp::Partial;
-    }
-    let d = &req[11..];
-    if !d[..7].eq_ignore_ascii_case(b"Cookie:") {
-        return Rdp::NotCookie;
-    }
-    let mut d = &d[7..];
-    while let [b' ', rest @ ..] = d {
-        d = rest;
-    }
-    match name.filter(|n| !n.is_empty()) {
-        Some(n) => {
-            if d.len() <= n.len() {
-                return Rdp::Partial;
-            }
-            if d[n.len()] != b'=' || !d[..n.len()].eq_ignore_ascii_case(n) {
-                return Rdp::NotCookie;
-            }
-            d = &d[n.len() + 1..];
-        }
-        None => match d
-            .iter()
-            .position(|&c| c == b'=' || c == b'\r' || c == b'\n')
-        {
-            None => return Rdp::Partial,
-            Some(at) if d[at] != b'=' => return Rdp::NotCookie,
-            Some(at) => d = &d[at + 1..],
-        },
-    }
-    let end = d.iter().position(|&c| c == b'\r').unwrap_or(d.len());
-    match d.get(end..end + 2) {
-        None => Rdp::Partial,
-        Some(b"\r\n") => Rdp::Found(&d[..end]),
-        Some(_) => Rdp::NotCookie,
-    }
 }

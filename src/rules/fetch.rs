@@ -2,9 +2,10 @@
 //! ones (the client's first bytes, the TLS ClientHello, the RDP cookie),
 //! parsed and checked at load, evaluated over `Facts` without allocating.
 
-use super::content::{self, DataAt, HelloField, Rdp};
+use super::content::{self, DataAt, HelloField};
 use super::pattern::Method;
 use super::value::{BackendRef, Facts, Fetched, Sample, ServerRef, Stash};
+use crate::wire::rdp::{Cookie, rdp_cookie};
 
 /// One sample fetch with its arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,6 +219,19 @@ impl Fetch {
         )
     }
 
+    /// Whether the fetch counts a backend's or server's connections (its
+    /// names are resolved by the rules' loader only).
+    pub(crate) fn names_proxy(&self) -> bool {
+        matches!(
+            self,
+            Fetch::BeConn(_)
+                | Fetch::Nbsrv(_)
+                | Fetch::Connslots(_)
+                | Fetch::Queue(_)
+                | Fetch::SrvIsUp(_)
+        )
+    }
+
     /// The backend and server names this fetch refers to, for the caller to
     /// check and resolve to ids at load.
     pub(crate) fn refs_mut(&mut self) -> (Option<&mut BackendRef>, Option<&mut ServerRef>) {
@@ -299,15 +313,15 @@ impl Fetch {
                 };
                 content::from_hello(field, facts.hello(), index, stash)
             }
-            Fetch::RdpCookie(name) => match content::rdp_cookie(req, name.as_deref()) {
-                Rdp::Found(v) => Fetched::found(Sample::Str(v)),
-                Rdp::Partial => Fetched::LATER,
-                Rdp::NotCookie => Fetched::NONE,
+            Fetch::RdpCookie(name) => match rdp_cookie(req, name.as_deref()) {
+                Cookie::Found { value, .. } => Fetched::found(Sample::Str(value)),
+                Cookie::Incomplete => Fetched::LATER,
+                Cookie::Absent => Fetched::NONE,
             },
-            Fetch::RdpCookieCnt(name) => match content::rdp_cookie(req, name.as_deref()) {
-                Rdp::Found(_) => Fetched::found(Sample::Int(1)),
-                Rdp::Partial => Fetched::LATER,
-                Rdp::NotCookie => Fetched::found(Sample::Int(0)),
+            Fetch::RdpCookieCnt(name) => match rdp_cookie(req, name.as_deref()) {
+                Cookie::Found { .. } => Fetched::found(Sample::Int(1)),
+                Cookie::Incomplete => Fetched::LATER,
+                Cookie::Absent => Fetched::found(Sample::Int(0)),
             },
             _ => Fetched::NONE,
         }

@@ -45,7 +45,7 @@ pub(crate) use ruleset::{
 #[allow(unused_imports)]
 pub(crate) use value::{
     BackendRef, Facts, Fetched, Hello, HelloView, OutBuf, PeerFacts, Sample, Scratch, ServerRef,
-    Stash,
+    Stash, itoa,
 };
 
 /// A condition's result, as HAProxy's: the rule applies, does not, or must

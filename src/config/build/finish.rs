@@ -43,9 +43,11 @@ impl Builder {
         for ((p, &id), rules) in frontends.zip(fe_rules) {
             self.check_binds(p, &mut bound);
             let frontend = self.frontend(p, flags, &mut config);
+            let peeks = peeks(rules.as_deref(), frontend.backend, &config.backends);
             config.frontends.push(Frontend {
                 id,
                 rules,
+                peeks,
                 ..frontend
             });
         }
@@ -180,6 +182,8 @@ impl Builder {
             nolinger: s.nolinger.unwrap_or(false),
             smart_connect: s.smart_connect.unwrap_or(false),
             rules: None, // set by `finish` once every backend is known
+            hash_on: self.expr(s.hash_on.as_ref(), "balance"),
+            persist_rdp: self.expr(s.persist_rdp.as_ref(), "persist"),
         };
         if let Some(msg) = maxqueue_refused(&backend) {
             self.err(p.line, role_name(p.role), msg);
@@ -230,6 +234,7 @@ impl Builder {
             nolinger: s.nolinger.unwrap_or(false),
             smart_accept: s.smart_accept.unwrap_or(false),
             rules: None, // set by `finish`
+            peeks: false,
         };
         if frontend.tcplog && frontend.log.is_empty() {
             let what = if s.log_format.is_some() {
@@ -421,4 +426,32 @@ fn resolve_balance(balance: Option<Balance>, consistent: Option<bool>) -> Balanc
         },
         other => other,
     }
+}
+
+/// Whether a frontend's sessions read the client's first bytes: its own
+/// rules do, or a backend it may send to reads them.
+fn peeks(
+    rules: Option<&crate::rules::ProxyRules>,
+    default: Option<usize>,
+    backends: &[Backend],
+) -> bool {
+    use crate::rules::Target;
+    if rules.is_some_and(|r| r.reads_content) {
+        return true;
+    }
+    let targets = rules.map_or(&[][..], |r| &r.use_backend[..]);
+    if targets
+        .iter()
+        .any(|u| matches!(u.target, Target::Dynamic(_)))
+    {
+        return backends.iter().any(Backend::reads_content);
+    }
+    targets
+        .iter()
+        .filter_map(|u| match u.target {
+            Target::Backend(b) => Some(b),
+            Target::Dynamic(_) => None,
+        })
+        .chain(default)
+        .any(|b| backends[b].reads_content())
 }

@@ -18,6 +18,27 @@ pub(super) struct Names<'a> {
 }
 
 impl Builder {
+    /// The expression of `balance hash` or `persist rdp-cookie`.
+    pub(super) fn expr(
+        &mut self,
+        text: Option<&(String, usize)>,
+        keyword: &str,
+    ) -> Option<Arc<Expr>> {
+        let (text, line) = text?;
+        match Expr::parse(text) {
+            Ok(e) if !e.fetch.names_proxy() => Some(Arc::new(e)),
+            Ok(_) => {
+                let msg = format!("'{text}': hash a value of the connection, not a count");
+                self.err(*line, keyword, msg);
+                None
+            }
+            Err(msg) => {
+                self.err(*line, keyword, msg);
+                None
+            }
+        }
+    }
+
     /// The rules of proxy `p`, or None when it has no routing line. `own`
     /// is its backend's index if it is one.
     pub(super) fn rules(&mut self, p: &Proxy, names: &Names) -> Option<Arc<ProxyRules>> {

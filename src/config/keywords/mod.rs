@@ -19,7 +19,7 @@ use proxy::{
 };
 use refused::{HTTP_ONLY, NOT_YET, not_yet};
 use routing::{
-    ACL_USAGE, TCP_REQUEST_USAGE, USE_BACKEND_USAGE, USE_SERVER_USAGE, acl, tcp_request,
+    ACL_USAGE, TCP_REQUEST_USAGE, USE_BACKEND_USAGE, USE_SERVER_USAGE, acl, persist, tcp_request,
     use_backend, use_server,
 };
 use server::{SERVER_USAGE, default_server, server};
@@ -289,6 +289,12 @@ const KEYWORDS: &[Keyword] = &[
         parse: backlog,
     },
     Keyword {
+        name: "persist",
+        mask: DEF | BE,
+        usage: "persist rdp-cookie[(NAME)]",
+        parse: persist,
+    },
+    Keyword {
         name: "acl",
         mask: FE | BE,
         usage: ACL_USAGE,
@@ -339,6 +345,12 @@ pub(super) fn settings_line(s: &mut Settings, role: u8, l: &Line) -> Result<(), 
     let Some(k) = KEYWORDS.iter().find(|k| k.name == kw) else {
         return Err(unknown_proxy_keyword(kw, role));
     };
+    if role == DEF && ["acl", "tcp-request"].contains(&kw) {
+        return Err(bad(
+            "rules in a defaults section (which HAProxy's named defaults pass on to their \
+             proxies) are not supported by l4lb: write them in each frontend, backend or listen",
+        ));
+    }
     if k.mask & role == 0 {
         return misplaced_keyword(s, kw, k.mask, role, l.line);
     }

@@ -114,6 +114,24 @@ pub(super) fn balance(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
         return Ok(());
     }
     let b = parse_balance(algo).map_err(bad)?;
+    s.hash_on = None;
+    if algo == "hash" {
+        if rest.is_empty() {
+            return Err(bad(
+                "expects: balance hash EXPR, e.g. balance hash req.ssl_sni",
+            ));
+        }
+        s.hash_on = Some((rest.join(" "), c.line));
+        s.balance = Some(b);
+        s.unignore_slot("balance");
+        return Ok(());
+    }
+    if let Some(name) = algo.strip_prefix("rdp-cookie") {
+        // HAProxy's default cookie: the one mstsc sends, `mstshash`.
+        let name = name.strip_prefix('(').and_then(|n| n.strip_suffix(')'));
+        let name = name.unwrap_or("mstshash");
+        s.hash_on = Some((format!("req.rdp_cookie({name})"), c.line));
+    }
     if !rest.is_empty() {
         return Err(bad(format!(
             "unexpected argument '{}' after balance {algo}",

@@ -177,7 +177,6 @@ pub(super) const NOT_YET: &[&str] = &[
     "log-tag",
     "log-steps",
     "tcp-response",
-    "persist",
     "force-persist",
     "ignore-persist",
     "stick",

@@ -63,3 +63,25 @@ pub(super) fn use_server(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     keep(s, c, "use-server");
     Ok(())
 }
+
+/// `persist rdp-cookie[(NAME)]` (HAProxy's default cookie: `msts`).
+pub(super) fn persist(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let [what] = c.args else {
+        return Err(bad(format!("expects: {}", c.usage)));
+    };
+    let Some(name) = what.strip_prefix("rdp-cookie") else {
+        return Err(bad(format!(
+            "'persist {what}': l4lb knows persist rdp-cookie[(NAME)] only"
+        )));
+    };
+    let name = match name {
+        "" => "msts",
+        n => n
+            .strip_prefix('(')
+            .and_then(|n| n.strip_suffix(')'))
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| bad(format!("expects: {}", c.usage)))?,
+    };
+    s.persist_rdp = Some((format!("req.rdp_cookie({name})"), c.line));
+    Ok(())
+}

@@ -117,7 +117,7 @@ fn bad_backend_rules_and_rules_in_defaults_are_errors() {
         "defaults\n acl a src 1.2.3.4\nlisten l\n bind :1\n server s 127.0.0.1:2\n",
         2,
         "acl",
-        "not accepted in a defaults section",
+        "rules in a defaults section",
     );
 }
 
@@ -127,4 +127,28 @@ fn a_content_rule_reading_bytes_without_inspect_delay_is_warned_about() {
         &in_frontend("tcp-request content reject if { req.len gt 100 }"),
         &["inspect-delay", "runs once"],
     );
+}
+
+#[test]
+fn balance_hash_rdp_cookie_and_persist_load_and_their_errors_name_the_line() {
+    let c = load(&in_backend(
+        "balance hash req.ssl_sni,lower\nhash-type consistent\npersist rdp-cookie(msts)",
+    ));
+    let be = &c.backends[0];
+    assert_eq!(be.balance, Balance::Source { consistent: true });
+    assert!(be.hash_on.is_some() && be.persist_rdp.is_some());
+    assert!(be.reads_content());
+    let c = load(&in_backend("balance rdp-cookie(user)"));
+    assert!(c.backends[0].hash_on.is_some());
+    assert!(c.frontends[0].peeks);
+    // A later balance line replaces the expression.
+    let c = load(&in_backend("balance hash src\nbalance roundrobin"));
+    assert!(c.backends[0].hash_on.is_none());
+    assert_backend_errors(&[
+        ("balance hash", 9, "balance", "expects: balance hash EXPR"),
+        ("balance hash nosuch", 9, "balance", "nosuch"),
+        ("balance hash nbsrv(be)", 9, "balance", "not a count"),
+        ("persist cookie", 9, "persist", "persist rdp-cookie"),
+        ("persist rdp-cookie()", 9, "persist", "expects"),
+    ]);
 }

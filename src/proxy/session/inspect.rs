@@ -15,9 +15,10 @@ use std::time::Instant;
 use super::facts::ConnFacts;
 use super::{Ctx, Next, Session, State, Step};
 use crate::backend::Admin;
+use crate::balance::HashKey;
 use crate::logs::tcplog::{Cause, Phase};
 use crate::proxy::scratch::Inspector;
-use crate::rules::{List, Outcome, ProxyRules, Scratch};
+use crate::rules::{List, Outcome, ProxyRules, Sample, Scratch, itoa};
 use crate::shared::Shared;
 
 /// Waiting in the inspect stage since `since`, at rule `from` of the
@@ -88,7 +89,7 @@ impl Session {
             let backend = fe
                 .backend
                 .expect("a frontend without rules has a default_backend");
-            if be_rules(ctx.shared, backend).is_none() {
+            if !ctx.shared.config.backends[backend].has_rules() {
                 self.routed(ctx.shared, backend);
                 return Step::Connect {
                     avoid: None,
@@ -115,13 +116,10 @@ impl Session {
     /// the connect stage, or ends the session.
     pub(super) fn inspect(&mut self, ctx: &mut Ctx<'_>, at: Inspect, expired: bool) -> Step {
         let shared = ctx.shared;
-        let reads = [
-            fe_rules(shared, self.frontend),
-            at.backend.and_then(|b| be_rules(shared, b)),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|r| r.reads_content);
+        let reads = shared.config.frontends[self.frontend].peeks
+            || at
+                .backend
+                .is_some_and(|b| shared.config.backends[b].reads_content());
         let mut seen = 0;
         let mut closed = self.client.read_closed;
         let Inspector { buf, scratch } = &mut ctx.pools.inspect;
@@ -169,7 +167,15 @@ impl Session {
                 if self.seat.is_none() {
                     self.routed(shared, backend);
                 }
-                self.forced = server;
+                let be = &shared.config.backends[backend];
+                self.hash = be.hash_on.as_ref().map(|e| {
+                    let value = e.eval(&facts, true, 0, scratch).sample;
+                    value.map(hash_of)
+                });
+                self.forced = server.or_else(|| {
+                    let cookie = be.persist_rdp.as_ref()?.eval(&facts, true, 0, scratch);
+                    persisted(cookie.sample?, &shared.servers[backend])
+                });
                 Step::Connect {
                     avoid: None,
                     attempts: 0,
@@ -328,4 +334,36 @@ fn fe_rules(shared: &Shared, frontend: usize) -> Option<&ProxyRules> {
 
 fn be_rules(shared: &Shared, backend: usize) -> Option<&ProxyRules> {
     shared.config.backends[backend].rules.as_deref()
+}
+
+/// The balancer's key for a `balance hash` value: an address hashes as
+/// `balance source` would hash it, anything else by its bytes.
+fn hash_of(sample: Sample<'_>) -> HashKey {
+    let mut digits = [0u8; 20];
+    match sample {
+        Sample::Ip(ip) => HashKey::from(ip),
+        Sample::Str(b) | Sample::Bin(b) => HashKey::of_bytes(b),
+        Sample::Int(n) => HashKey::of_bytes(itoa(n, &mut digits)),
+        Sample::Bool(b) => HashKey::of_bytes(&[u8::from(b)]),
+    }
+}
+
+/// `persist rdp-cookie`: the server whose address the cookie encodes
+/// (`msts=ADDR.PORT.0000`: the IPv4 address and port as the Windows
+/// client stores them, little-endian decimal), if it is up.
+fn persisted(
+    cookie: Sample<'_>,
+    servers: &[std::sync::Arc<crate::backend::Server>],
+) -> Option<usize> {
+    let (Sample::Str(text) | Sample::Bin(text)) = cookie else {
+        return None;
+    };
+    let text = std::str::from_utf8(text).ok()?;
+    let mut parts = text.split('.');
+    let ip: u32 = parts.next()?.parse().ok()?;
+    let port: u16 = parts.next()?.parse().ok()?;
+    let addr = std::net::SocketAddr::from((ip.to_le_bytes(), port.swap_bytes()));
+    servers
+        .iter()
+        .position(|s| s.addr() == addr && s.is_up() && s.admin() != Admin::Maint)
 }

@@ -193,6 +193,9 @@ pub(crate) struct Session {
     /// `proxy-v2-options authority`: the client's TLS server name (the
     /// inspect stage's), else the AUTHORITY of its own PROXY header.
     authority: Option<Box<[u8]>>,
+    /// `balance hash` / `rdp-cookie`: the key its value gave (None inside:
+    /// no value, round robin), instead of the client's address.
+    hash: Option<Option<crate::balance::HashKey>>,
     peer: SocketAddr,
     /// The destination a client's PROXY header gave (`accept-proxy`):
     /// what a `send-proxy` header passes on instead of l4lb's own address.
@@ -240,6 +243,7 @@ impl Session {
             seat: None,
             forced: None,
             authority: None,
+            hash: None,
             peer: peer.addr,
             proxied_dst: None,
             unix_bind: peer.unix_bind,

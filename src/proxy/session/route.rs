@@ -21,11 +21,23 @@ impl Session {
     /// unix client has none: as HAProxy falls back to round robin then,
     /// each one gets the next of a counter, spread by a multiplicative hash.
     pub(super) fn hash_key(&self) -> HashKey {
+        match self.hash {
+            Some(Some(key)) => return key,
+            // No value to hash: round robin, as HAProxy.
+            Some(None) => return spread(),
+            None => {}
+        }
         if self.unix_bind.is_some() {
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            let n = NEXT.fetch_add(1, Relaxed);
-            return HashKey(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            return spread();
         }
         HashKey::from(self.peer.ip())
     }
+}
+
+/// The next of a counter, spread by a multiplicative hash: round robin
+/// through a hashing balancer.
+fn spread() -> HashKey {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Relaxed);
+    HashKey(n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
