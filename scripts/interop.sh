@@ -22,6 +22,9 @@
 #      L4LB=path: use that binary instead of building target/release/l4lb (L4LB=/usr/sbin/haproxy
 #      checks the script itself: HAProxy in both columns must give every row PASS).
 #      KEEP=1: leave the temp dir (logs, confs, show stat snapshots) in place.
+#      ROUTING=0: skip the routing scripts run at the end (scripts/proxy_interop.sh: the PROXY
+#      protocol both ways against HAProxy and nginx; scripts/sni_interop.sh: SNI routing against
+#      openssl s_server/s_client), which otherwise run with the same L4LB.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -74,7 +77,9 @@ echo "servers: $(redis-server --version | cut -d' ' -f1-3), postgres $("$PG_BIN/
 if [ -z "${L4LB:-}" ]; then
   echo "building l4lb (cargo build --release)"
   cargo build --release --quiet --bin l4lb
-  L4LB=$ROOT/${CARGO_TARGET_DIR:-target}/release/l4lb
+  TARGET=${CARGO_TARGET_DIR:-target}
+  [[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
+  L4LB=$TARGET/release/l4lb
 fi
 echo "l4lb column: $L4LB"
 
@@ -427,12 +432,23 @@ settle "agent stopped (server stays UP)" app/app1
 
 printf '\n== summary\n'
 printf '%s\n' "${RESULTS[@]}"
+RC=0
 if [ "$FAILS" -gt 0 ]; then
   echo "interop: $FAILS row(s) FAIL${LB_REFUSED:+ (l4lb refused the conf: $LB_REFUSED)}"
-  exit 1
-fi
-if [ "$KNOWNS" -gt 0 ]; then
+  RC=1
+elif [ "$KNOWNS" -gt 0 ]; then
   echo "interop: every row PASS but $KNOWNS KNOWN (a check_status l4lb knowingly words otherwise, listed above)"
 else
   echo "interop: every row PASS: l4lb and HAProxy agree"
 fi
+
+# Routing (issue 13): the PROXY protocol both ways against HAProxy and nginx, SNI routing
+# against openssl, each its own script (own ports, own cleanup); ROUTING=0 skips them.
+if [ "${ROUTING:-1}" != 0 ]; then
+  stop_pids
+  for part in proxy_interop sni_interop; do
+    printf '\n== scripts/%s.sh\n' "$part"
+    L4LB=$L4LB "scripts/$part.sh" || { echo "interop: scripts/$part.sh FAILED"; RC=1; }
+  done
+fi
+exit "$RC"

@@ -78,7 +78,9 @@ echo "nginx: $(nginx -v 2>&1)"
 if [ -z "${L4LB:-}" ]; then
   echo "building l4lb (cargo build --release)"
   cargo build --release --quiet --bin l4lb
-  L4LB=$ROOT/${CARGO_TARGET_DIR:-target}/release/l4lb
+  TARGET=${CARGO_TARGET_DIR:-target}
+  [[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
+  L4LB=$TARGET/release/l4lb
 fi
 echo "l4lb: $L4LB"
 

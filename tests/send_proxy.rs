@@ -8,6 +8,8 @@
 mod common;
 #[path = "common/proxy_header.rs"]
 mod proxy_header;
+#[path = "common/sni.rs"]
+mod sni;
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -130,4 +132,39 @@ fn checks_of_a_send_proxy_server_send_the_header_too() {
     // The server's crc32c option covers its checks' header too (parse
     // checked the sum).
     assert_eq!(h.tlv(0x03).map(<[u8]>::len), Some(4));
+}
+
+/// `proxy-v2-options authority`: the server name of the client's TLS
+/// ClientHello (read by the inspect stage, TLS left untouched) goes in the
+/// header's AUTHORITY TLV, as HAProxy sends a TLS client's SNI.
+#[test]
+fn the_authority_tlv_carries_the_sni_the_inspect_stage_read() {
+    let (server, headers) = header_server(b"");
+    let (_l4, port) = start(
+        &[server.addr()],
+        "tcp-request inspect-delay 5s\n\
+         tcp-request content accept if { req.ssl_hello_type 1 }\n\
+         default-server send-proxy-v2 proxy-v2-options authority,crc32c",
+    );
+    let hello = sni::rustls_hello(Some("api.example.com"), &["h2"]);
+    let mut c = connect(port);
+    c.write_all(&hello).unwrap();
+    let mut echo = vec![0u8; hello.len()];
+    c.read_exact(&mut echo).unwrap();
+    assert_eq!(echo, hello, "the hello itself is passed on untouched");
+    let got = headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    let Parsed::Header(h, _) = parse(&got) else {
+        panic!("{got:?}")
+    };
+    assert_eq!(h.tlv(0x02), Some(&b"api.example.com"[..]));
+    // A client without TLS: no authority to send.
+    let mut c = connect(port);
+    c.write_all(b"plain").unwrap();
+    let mut echo = [0u8; 5];
+    c.read_exact(&mut echo).unwrap();
+    let got = headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    let Parsed::Header(h, _) = parse(&got) else {
+        panic!("{got:?}")
+    };
+    assert_eq!(h.tlv(0x02), None);
 }

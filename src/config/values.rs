@@ -38,7 +38,15 @@ pub(super) fn parse_balance(algo: &str) -> Result<Balance, String> {
         // `hash EXPR` and `rdp-cookie` hash what their expression yields
         // instead of the address (`Backend::hash_on`).
         "source" | "hash" | "rdp-cookie" => Balance::Source { consistent: false },
-        _ if base == "rdp-cookie" => Balance::Source { consistent: false },
+        _ if base == "rdp-cookie" => {
+            let name = algo
+                .strip_prefix("rdp-cookie(")
+                .and_then(|n| n.strip_suffix(')'));
+            if name.is_none_or(|n| n.is_empty() || n.contains(['(', ')'])) {
+                return Err(format!("'{algo}': expected rdp-cookie or rdp-cookie(NAME)"));
+            }
+            Balance::Source { consistent: false }
+        }
         "first" => Balance::First,
         "random" => Balance::Random {
             draws: DEFAULT_RANDOM_DRAWS,

@@ -4,7 +4,7 @@
 
 use super::content::{self, DataAt, HelloField};
 use super::pattern::Method;
-use super::value::{BackendRef, Facts, Fetched, Sample, ServerRef, Stash};
+use super::value::{BackendRef, Facts, Fetched, Hello, Sample, ServerRef, Stash};
 use crate::wire::rdp::{Cookie, rdp_cookie};
 
 /// One sample fetch with its arguments.
@@ -303,7 +303,13 @@ impl Fetch {
             Fetch::PayloadLv { offset, len, data } => {
                 content::payload_lv(facts, *offset, *len, *data)
             }
-            Fetch::SslHelloType => content::hello_type(req),
+            // HAProxy's reading counts one record's header; a ClientHello
+            // in several records is whole only when the hello reader says
+            // so, or `req.ssl_sni` right after would find nothing.
+            Fetch::SslHelloType => match (content::hello_type(req), facts.hello()) {
+                (f, Hello::Partial) if f.sample == Some(Sample::Int(1)) => Fetched::LATER,
+                (f, _) => f,
+            },
             Fetch::SslVer => content::ssl_ver(req, facts.buffer_size()),
             Fetch::SslSni | Fetch::SslAlpn | Fetch::SslEcExt => {
                 let field = match self {

@@ -10,16 +10,19 @@ use super::ip::{IpMap, parse_net};
 use super::pattern::{Method, match_word, to_int, to_ip, with_text};
 use super::value::Sample;
 
-/// The lines of a pattern or map file that hold something: leading and
-/// trailing blanks dropped, empty lines and `#` comments skipped, with
+/// The lines of a pattern or map file that hold something: leading blanks
+/// dropped, empty lines and `#` comments (first column) skipped, with
 /// their line numbers.
 pub(crate) fn read_lines(path: &str) -> Result<Vec<(usize, String)>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("'{path}': {e}"))?;
+    // As HAProxy: a comment is a `#` in the first column; leading blanks
+    // go, trailing ones are part of the pattern.
     Ok(text
         .lines()
         .enumerate()
-        .map(|(n, l)| (n + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .filter(|(_, l)| !l.starts_with('#'))
+        .map(|(n, l)| (n + 1, l.trim_start_matches([' ', '\t'])))
+        .filter(|(_, l)| !l.is_empty())
         .map(|(n, l)| (n, l.to_owned()))
         .collect())
 }
@@ -29,12 +32,14 @@ pub(crate) fn read_lines(path: &str) -> Result<Vec<(usize, String)>, String> {
 pub(crate) fn read_map(path: &str) -> Result<Vec<(usize, String, String)>, String> {
     Ok(read_lines(path)?
         .into_iter()
-        .map(
-            |(n, l)| match l.split_once(|c: char| c.is_ascii_whitespace()) {
-                Some((k, v)) => (n, k.to_owned(), v.trim_start().to_owned()),
-                None => (n, l, String::new()),
-            },
-        )
+        .map(|(n, l)| match l.split_once([' ', '\t']) {
+            Some((k, v)) => (
+                n,
+                k.to_owned(),
+                v.trim_start_matches([' ', '\t']).to_owned(),
+            ),
+            None => (n, l, String::new()),
+        })
         .collect())
 }
 
@@ -131,6 +136,11 @@ impl Map {
         }
         if method == Method::Ip {
             map.ips = Some(IpMap::build(nets));
+        }
+        if method == Method::Beg {
+            // HAProxy keeps `beg` keys in a prefix tree: the longest key
+            // that starts the sample wins (file order among equals).
+            map.list.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
         }
         Ok(map)
     }

@@ -39,10 +39,16 @@ fn advice(keyword: &str) -> String {
              TCP connect only, which is weaker; l4lb refuses to start rather than weaken the check"
         );
     }
+    if w == "tcp-response" {
+        return "l4lb has no rules on the server's bytes (only tcp-request ones): without \
+                this line responses it would hold or refuse would be let through; l4lb \
+                refuses to start rather than change what clients get"
+            .to_string();
+    }
     if FILTERS.contains(&w) {
-        return "l4lb cannot filter or route connections by rules yet: without this line \
-                connections it may refuse or send elsewhere would be let through to the \
-                default backend; l4lb refuses to start rather than change who gets in"
+        return "l4lb has no stick tables or filters yet: without this line connections \
+                it would track, refuse or send elsewhere would be let through; l4lb refuses \
+                to start rather than change who gets in"
             .to_string();
     }
     if TLS.contains(&w) || w.starts_with("ssl-") || w.starts_with("tune.ssl.") {
@@ -78,7 +84,6 @@ fn advice(keyword: &str) -> String {
 
 /// Words that restrict or route connections: ACLs and content rules.
 const FILTERS: &[&str] = &[
-    "tcp-response",
     "stick",
     "stick-table",
     "stick-on",

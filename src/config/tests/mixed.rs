@@ -259,7 +259,7 @@ fn refusals_of_checks_and_filters_say_what_l4lb_cannot_do() {
         (
             in_frontend("tcp-response content reject"),
             "tcp-response",
-            "cannot filter",
+            "no rules on the server's bytes",
         ),
         (
             in_backend("server s3 127.0.0.1:9003 ssl verify required"),

@@ -26,7 +26,12 @@ fn balance_algorithms() {
 #[test]
 fn balance_errors() {
     assert_backend_errors(&[
-        ("balance rdp-cookie", 9, "balance", "not implemented yet"),
+        (
+            "balance rdp-cookie(",
+            9,
+            "balance",
+            "expected rdp-cookie or rdp-cookie(NAME)",
+        ),
         ("balance static-rr", 9, "balance", "not implemented yet"),
         (
             "balance fastest",
@@ -184,7 +189,7 @@ fn not_implemented_keywords_are_refused() {
     let kws = [
         "error-log-format %ci",
         "tcp-response content accept",
-        "persist rdp-cookie",
+        "force-persist if TRUE",
     ];
     for line in kws {
         let kw = line.split(' ').next().unwrap();

@@ -311,12 +311,19 @@ impl Session {
 
     /// `silent-drop`: the socket is put in TCP repair mode, so that
     /// closing it sends nothing: the client is left to time out, as
-    /// HAProxy's action does (it needs CAP_NET_ADMIN; without it, a reset).
+    /// HAProxy's action does (it needs CAP_NET_ADMIN; without it, a reset
+    /// with a hop limit of 1).
     fn silent_drop(&self) {
         let fd = self.client.stream.as_fd();
         if crate::sys::set_int_sockopt(fd, libc::IPPROTO_TCP, libc::TCP_REPAIR, 1).is_err() {
-            let _ = socket2::SockRef::from(&self.client.stream)
-                .set_linger(Some(std::time::Duration::ZERO));
+            // HAProxy's fallback: a reset that dies on the way (a hop
+            // limit of 1), so the client still hears nothing past a router.
+            let sock = socket2::SockRef::from(&self.client.stream);
+            let _ = match self.peer {
+                std::net::SocketAddr::V4(_) => sock.set_ttl_v4(1),
+                std::net::SocketAddr::V6(_) => sock.set_unicast_hops_v6(1),
+            };
+            let _ = sock.set_linger(Some(std::time::Duration::ZERO));
         }
     }
 }

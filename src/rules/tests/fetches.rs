@@ -321,9 +321,10 @@ fn converters_lower_upper_maps() {
         !acl_matches(&format!("req.ssl_sni,map({}) -m found", map.path), &c),
         "no default: no sample"
     );
+    // The longest matching key wins, as HAProxy's prefix tree.
     let beg = TempFile::new("beg.map", "WWW. a\nWWW.Ex b\n");
     assert!(acl_matches(
-        &format!("req.ssl_sni,map_beg({}) a", beg.path),
+        &format!("req.ssl_sni,map_beg({}) b", beg.path),
         &c
     ));
     let end = TempFile::new("end.map", ".COM c\n");

@@ -2,6 +2,7 @@
 //! stand-in ClientHello reader.
 
 mod conds;
+mod coverage;
 mod fetches;
 mod ips;
 mod patterns;

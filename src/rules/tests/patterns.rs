@@ -157,8 +157,17 @@ fn flags_and_double_dash() {
 
 #[test]
 fn pattern_files_and_map_files_as_patterns() {
-    let f = TempFile::new("nets.lst", "# allowlist\n\n  192.168.0.0/16 \n10.0.0.0/8\n");
+    let f = TempFile::new("nets.lst", "# allowlist\n\n  192.168.0.0/16\n10.0.0.0/8\n");
     assert!(acl_matches(&format!("src -f {}", f.path), &Conn::default()));
+    // As HAProxy: only a `#` in the first column starts a comment, and
+    // trailing blanks belong to the pattern (an address with one is bad).
+    let f = TempFile::new("odd.lst", "  # not a comment\n10.0.0.0/8 \n");
+    assert!(acl_error(&format!("src -f {}", f.path)).contains("# not a comment"));
+    let names = TempFile::new("sp.lst", "fe_main \n");
+    assert!(!acl_matches(
+        &format!("fe_name -f {}", names.path),
+        &Conn::default()
+    ));
     let names = TempFile::new("names.lst", "foo\n  Fe_Main\n# fe_x\n");
     assert!(acl_matches(
         &format!("fe_name -i -f {}", names.path),
