@@ -19,10 +19,12 @@ haproxy=${HAPROXY-$(command -v haproxy || true)}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The map and pattern files the files name as @DIR@/NAME, as the test does.
+cp tests/confs/data/* "$tmp"/
 
 # The keywords of each waited family; the same lists as tests/confs/marks.rs.
 health_checks='option httpchk|http-check|option mysql-check|option pgsql-check|option redis-check|option smtpchk|option ldap-check|option ssl-hello-chk|option log-health-checks|option external-check|external-check|check-ssl|check-send-proxy|check-sni|check-alpn|verify|agent-check|agent-port|agent-inter|agent-addr|agent-send'
-routing='acl|tcp-request|tcp-response|use_backend|use-server|send-proxy|send-proxy-v2|send-proxy-v2-ssl|send-proxy-v2-ssl-cn|accept-proxy'
+routing='tcp-response'
 
 # mark FILE NAME: the value of the `# l4lb-NAME:` marks (one per line).
 mark() {

@@ -11,11 +11,13 @@ mod common;
 mod http;
 #[path = "confs/marks.rs"]
 mod marks;
+#[path = "confs/openings.rs"]
+mod openings;
 #[path = "confs/servers.rs"]
 mod servers;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -57,6 +59,7 @@ fn prepare(name: &str) -> Prepared {
             .to_string()
     })
     .replace("@DIR@", dir.0.to_str().unwrap());
+    copy_data(&dir.0);
     let path = dir.0.join(name);
     std::fs::write(&path, &text).unwrap();
     Prepared {
@@ -67,6 +70,16 @@ fn prepare(name: &str) -> Prepared {
         frontends,
         servers,
         dir,
+    }
+}
+
+/// Copies the map and pattern files of tests/confs/data/ into `dir`, where
+/// the files name them as `@DIR@/NAME`, as an operator keeps them next to
+/// haproxy.cfg.
+fn copy_data(dir: &Path) {
+    for entry in std::fs::read_dir(conf_dir().join("data")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
     }
 }
 
@@ -181,19 +194,30 @@ fn start_and_route(p: Prepared, proxy: Proxy) {
         let port = p.frontends[&route.frontend];
         // One greeting per route (marks::parse checks).
         let greets = p.marks.behaviour(&route.servers[0]);
+        let opening = openings::bytes(&route.opening);
         clients += 2 * route.servers.len() + 1;
         for _ in 0..2 * route.servers.len() {
-            let got = round_trip(port, greets);
+            let got = round_trip(port, greets, &opening);
             assert!(
                 route.servers.contains(&got),
-                "{}: {} reached {got}, not one of {:?}; log:\n{}",
+                "{}: {} ({:?}) reached {got}, not one of {:?}; log:\n{}",
                 p.name,
                 route.frontend,
+                route.opening,
                 route.servers,
                 lb.log_text()
             );
         }
-        stream_through(&p.name, &route.frontend, port, greets);
+        stream_through(&p.name, route, port, greets, &opening);
+    }
+    for fe in &p.marks.rejects {
+        if let Err(e) = turned_away(p.frontends[fe]) {
+            panic!(
+                "{}: {fe} should turn the client away: {e}; log:\n{}",
+                p.name,
+                lb.log_text()
+            );
+        }
     }
     if marks::logs_each_connection(&p.text) {
         let logged =
@@ -303,19 +327,63 @@ fn connect_to(port: u16, greets: Behaviour) -> TcpStream {
 }
 
 /// `common::round_trip` for any traffic server: the client speaks first
-/// (after the greeting), then reads the server's name and its echo.
-fn round_trip(port: u16, greets: Behaviour) -> String {
+/// (after the greeting): its route's opening, if any, then `ping`; it
+/// reads the server's name and the echo of both.
+fn round_trip(port: u16, greets: Behaviour, opening: &[u8]) -> String {
     let mut c = connect_to(port, greets);
-    c.write_all(b"ping\n").unwrap();
-    let name = common::read_line(&mut c).unwrap();
+    let name = if opening.is_empty() {
+        c.write_all(b"ping\n").unwrap();
+        common::read_line(&mut c).unwrap()
+    } else {
+        // The opening alone first: the rules decide on it, not on `ping`.
+        c.write_all(opening).unwrap();
+        let name = common::read_line(&mut c).unwrap();
+        read_echo(&mut c, opening);
+        c.write_all(b"ping\n").unwrap();
+        name
+    };
     assert_eq!(common::read_line(&mut c).unwrap(), "ping");
     name
 }
 
-/// Sends 256 KiB through one connection and checks the echo, byte for byte.
-fn stream_through(name: &str, frontend: &str, port: u16, greets: Behaviour) {
+/// Reads `sent`'s echo and checks it byte for byte.
+fn read_echo(c: &mut TcpStream, sent: &[u8]) {
+    let mut echo = vec![0u8; sent.len()];
+    c.read_exact(&mut echo).expect("read the opening's echo");
+    assert!(echo == sent, "the opening came back altered");
+}
+
+/// A client the file's rules must turn away: it sends a line (long enough
+/// that no PROXY header reader can still be waiting for more) and must see
+/// the connection closed (EOF or a reset), not a server's name.
+fn turned_away(port: u16) -> Result<(), String> {
+    let reset = |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionReset;
+    // A proxy that resets at once (HAProxy's connection reject) can do it
+    // before connect() has returned: that is a close too.
+    let mut c = match TcpStream::connect_timeout(&common::addr(port), Duration::from_secs(5)) {
+        Ok(c) => c,
+        Err(e) if reset(&e) => return Ok(()),
+        Err(e) => return Err(format!("connect: {e}")),
+    };
+    c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    // Likewise a failed write.
+    let _ = c.write_all(b"a client the rules turn away\n");
+    let mut buf = [0u8; 256];
+    match c.read(&mut buf) {
+        Ok(0) => Ok(()),
+        Ok(n) => Err(format!("got {:?}", String::from_utf8_lossy(&buf[..n]))),
+        Err(e) if reset(&e) => Ok(()),
+        Err(e) => Err(format!("no close: {e}")),
+    }
+}
+
+/// Sends the route's opening and 256 KiB through one connection and checks
+/// the echo, byte for byte.
+fn stream_through(name: &str, route: &marks::Route, port: u16, greets: Behaviour, opening: &[u8]) {
     const LEN: usize = 256 * 1024;
+    let frontend = &route.frontend;
     let mut c = connect_to(port, greets);
+    c.write_all(opening).unwrap();
     let mut w = c.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
         let hash = common::send_pattern(&mut w, 7, LEN);
@@ -323,6 +391,7 @@ fn stream_through(name: &str, frontend: &str, port: u16, greets: Behaviour) {
         hash
     });
     common::read_line(&mut c).unwrap();
+    read_echo(&mut c, opening);
     let (n, hash) = common::recv_all(&mut c).unwrap();
     let sent = writer.join().unwrap().unwrap();
     assert_eq!(n, LEN, "{name}: {frontend} echoed {n} of {LEN} bytes");
@@ -343,6 +412,7 @@ macro_rules! confs {
 }
 
 confs! {
+    allowlist => "allowlist.cfg",
     bind_options => "bind-options.cfg",
     centos_stock => "centos-stock.cfg",
     consul_template => "consul-template.cfg",
@@ -360,9 +430,11 @@ confs! {
     log_format => "log-format.cfg",
     log_options => "log-options.cfg",
     mysql_replication => "mysql-replication.cfg",
+    nbsrv_failover => "nbsrv-failover.cfg",
     patroni_agent_check => "patroni-agent-check.cfg",
     patroni_pg => "patroni-pg.cfg",
     patroni_primary_replica => "patroni-primary-replica.cfg",
+    proxy_chain => "proxy-chain.cfg",
     proxy_protocol => "proxy-protocol.cfg",
     queue_limits => "queue-limits.cfg",
     rabbitmq => "rabbitmq.cfg",
@@ -376,10 +448,14 @@ confs! {
     source_address => "source-address.cfg",
     ssh_bastion => "ssh-bastion.cfg",
     ssh_git => "ssh-git.cfg",
+    ssh_https_443 => "ssh-https-443.cfg",
     stats_page => "stats-page.cfg",
     stats_prometheus => "stats-prometheus.cfg",
     tls_passthrough => "tls-passthrough.cfg",
     tls_sni => "tls-sni.cfg",
+    tls_sni_map => "tls-sni-map.cfg",
+    tls_sni_use_server => "tls-sni-use-server.cfg",
+    tls_sni_sites => "tls-sni-sites.cfg",
     unix_sockets => "unix-sockets.cfg",
     unix_sidecar => "unix-sidecar.cfg",
 }
@@ -404,6 +480,8 @@ const FAMILIES: &[&str] = &[
     "bind-options",
     "proxy-protocol",
     "tls-passthrough",
+    // Issue 13's.
+    "allowlist",
 ];
 
 #[test]

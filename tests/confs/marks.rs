@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 pub(crate) enum Family {
     /// Issue 12: HTTP, protocol and agent health checks.
     HealthChecks,
-    /// Issue 13: ACLs, content rules, backend switching, PROXY protocol.
+    /// Issue 13's keywords l4lb still refuses (`tcp-response`): the rest of
+    /// routing (ACLs, content rules, backend switching, PROXY protocol) is in.
     Routing,
 }
 
@@ -39,18 +40,7 @@ const HEALTH_CHECKS: &[&str] = &[
     "agent-addr",
     "agent-send",
 ];
-const ROUTING: &[&str] = &[
-    "acl",
-    "tcp-request",
-    "tcp-response",
-    "use_backend",
-    "use-server",
-    "send-proxy",
-    "send-proxy-v2",
-    "send-proxy-v2-ssl",
-    "send-proxy-v2-ssl-cn",
-    "accept-proxy",
-];
+const ROUTING: &[&str] = &["tcp-response"];
 
 impl Family {
     fn parse(word: &str) -> Option<Family> {
@@ -190,12 +180,44 @@ pub(crate) struct Row {
     pub server: String,
 }
 
-/// `# l4lb-route: FRONTEND -> SERVER...`: connections to `@FE_frontend@`
-/// must reach one of these servers (by `@BE_name@` name).
+/// `# l4lb-route: FRONTEND [OPENING] -> SERVER...`: connections to
+/// `@FE_frontend@` that start with OPENING must reach one of these servers
+/// (by `@BE_name@` name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Route {
     pub frontend: String,
+    pub opening: Opening,
     pub servers: Vec<String>,
+}
+
+/// What a route's client sends first, before its round trip's `ping`
+/// (tests/confs/openings.rs writes the bytes); the server echoes it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Opening {
+    /// Nothing (no word): the client's first bytes are the round trip's.
+    Nothing,
+    /// `tls`: a TLS ClientHello without a server name; `sni=NAME`: with
+    /// NAME (sent as written, case included).
+    TlsHello(Option<String>),
+    /// `ssh`: an SSH client's identification line (`SSH-2.0-...`).
+    SshBanner,
+}
+
+impl Opening {
+    fn parse(word: &str) -> Option<Opening> {
+        match word {
+            "tls" => Some(Opening::TlsHello(None)),
+            "ssh" => Some(Opening::SshBanner),
+            _ => {
+                let name = word.strip_prefix("sni=")?;
+                let ok = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c));
+                ok.then(|| Opening::TlsHello(Some(name.to_string())))
+            }
+        }
+    }
 }
 
 /// Every mark of one file.
@@ -205,6 +227,9 @@ pub(crate) struct Marks {
     pub start: bool,
     pub waits: BTreeSet<Family>,
     pub routes: Vec<Route>,
+    /// `# l4lb-rejects: FRONTEND...`: a plain client of these frontends is
+    /// closed before it reaches a server (the file's rules turn it away).
+    pub rejects: Vec<String>,
     pub servers: Vec<(String, Behaviour)>,
     pub out: Vec<Row>,
     pub passes: Vec<Row>,
@@ -243,6 +268,7 @@ pub(crate) fn parse(text: &str) -> Result<Marks, String> {
         start: false,
         waits: BTreeSet::new(),
         routes: Vec::new(),
+        rejects: Vec::new(),
         servers: Vec::new(),
         out: Vec::new(),
         passes: Vec::new(),
@@ -268,6 +294,9 @@ pub(crate) fn parse(text: &str) -> Result<Marks, String> {
                 marks.waits.insert(f);
             }
             "l4lb-route" => marks.routes.push(parse_route(value)?),
+            "l4lb-rejects" => marks
+                .rejects
+                .extend(value.split_whitespace().map(str::to_string)),
             "l4lb-server" => marks.servers.push(parse_server(value)?),
             "l4lb-out" => marks.out.extend(parse_rows(mark, value)?),
             "l4lb-passes" => marks.passes.extend(parse_rows(mark, value)?),
@@ -293,17 +322,21 @@ fn set_once(slot: &mut Option<String>, mark: &str, value: String) -> Result<(), 
 }
 
 fn parse_route(value: &str) -> Result<Route, String> {
-    let (fe, servers) = value.split_once("->").ok_or(format!(
-        "l4lb-route {value:?}: expected FRONTEND -> SERVER..."
-    ))?;
+    let expected =
+        || format!("l4lb-route {value:?}: expected FRONTEND [tls|sni=NAME|ssh] -> SERVER...");
+    let (left, servers) = value.split_once("->").ok_or_else(expected)?;
     let servers: Vec<String> = servers.split_whitespace().map(str::to_string).collect();
-    if fe.trim().is_empty() || servers.is_empty() {
-        return Err(format!(
-            "l4lb-route {value:?}: expected FRONTEND -> SERVER..."
-        ));
+    let (frontend, opening) = match left.split_whitespace().collect::<Vec<_>>()[..] {
+        [fe] => (fe, Opening::Nothing),
+        [fe, word] => (fe, Opening::parse(word).ok_or_else(expected)?),
+        _ => return Err(expected()),
+    };
+    if servers.is_empty() {
+        return Err(expected());
     }
     Ok(Route {
-        frontend: fe.trim().to_string(),
+        frontend: frontend.to_string(),
+        opening,
         servers,
     })
 }
@@ -344,8 +377,10 @@ fn parse_rows(mark: &str, value: &str) -> Result<Vec<Row>, String> {
 fn check_consistency(marks: &Marks, text: &str) -> Result<(), String> {
     let (fes, bes) = (placeholders(text, "FE"), placeholders(text, "BE"));
     if !marks.start {
-        if !marks.routes.is_empty() || !marks.servers.is_empty() {
-            return Err("l4lb-route / l4lb-server marks need l4lb-test: start".into());
+        if !marks.routes.is_empty() || !marks.servers.is_empty() || !marks.rejects.is_empty() {
+            return Err(
+                "l4lb-route / l4lb-server / l4lb-rejects marks need l4lb-test: start".into(),
+            );
         }
         if !fes.is_empty() || !bes.is_empty() || text.contains("@DIR@") {
             return Err("placeholders are for l4lb-test: start files only".into());
@@ -360,6 +395,16 @@ fn check_consistency(marks: &Marks, text: &str) -> Result<(), String> {
     }
     for route in &marks.routes {
         check_route(marks, route, &fes, &bes)?;
+    }
+    for fe in &marks.rejects {
+        if !fes.contains(fe) {
+            return Err(format!("l4lb-rejects {fe:?} has no @FE_{fe}@"));
+        }
+        // The rejected client sends a plain line, as such a route's would.
+        let plain = |r: &Route| r.frontend == *fe && r.opening == Opening::Nothing;
+        if marks.routes.iter().any(plain) {
+            return Err(format!("{fe:?} both routes and rejects a plain client"));
+        }
     }
     for (name, _) in &marks.servers {
         if !bes.contains(name) {
@@ -409,6 +454,18 @@ fn check_route(
         .iter()
         .map(|s| format!("{:?}", marks.behaviour(s).greeting()))
         .collect();
+    // With an opening, the client speaks first: a server that greets would
+    // wait for a connection the rules only make once the opening is in.
+    let greets = route
+        .servers
+        .iter()
+        .any(|s| marks.behaviour(s).greeting() != Greeting::None);
+    if route.opening != Opening::Nothing && greets {
+        return Err(format!(
+            "route {:?} opens with {:?} to a server that speaks first",
+            route.frontend, route.opening
+        ));
+    }
     if greetings.len() > 1 {
         return Err(format!(
             "route {:?} mixes servers with different greetings",
@@ -572,6 +629,50 @@ listen x
     }
 
     #[test]
+    fn routes_parse_their_opening() {
+        let sni = START.replace("fe -> a b", "fe sni=App1.example.net -> a b");
+        let m = parse(&sni).unwrap();
+        let want = Opening::TlsHello(Some("App1.example.net".into()));
+        assert_eq!(m.routes[0].opening, want);
+        let tls = parse(&START.replace("fe -> a", "fe tls -> a")).unwrap();
+        assert_eq!(tls.routes[0].opening, Opening::TlsHello(None));
+        let ssh = parse(&START.replace("fe -> a", "fe ssh -> a")).unwrap();
+        assert_eq!(ssh.routes[0].opening, Opening::SshBanner);
+        assert_eq!(parse(START).unwrap().routes[0].opening, Opening::Nothing);
+        for bad in ["fe sni= -> a", "fe http -> a", "fe tls ssh -> a", "-> a"] {
+            let text = START.replace("fe -> a b", bad);
+            assert!(parse(&text).unwrap_err().contains("expected"), "{bad}");
+        }
+        let smtp = sni.replace(
+            "# l4lb-server: c down",
+            "# l4lb-server: c down\n# l4lb-server: a smtp\n# l4lb-server: b smtp",
+        );
+        assert!(parse(&smtp).unwrap_err().contains("speaks first"));
+    }
+
+    #[test]
+    fn rejects_name_a_frontend_no_plain_route_has() {
+        let with = |marks: &str| START.replace("# l4lb-server: c down", marks);
+        let other = with("# l4lb-server: c down\n# l4lb-rejects: adm").replace(
+            "listen x\n",
+            "listen adm\n    bind 127.0.0.1:@FE_adm@\nlisten x\n",
+        );
+        assert_eq!(parse(&other).unwrap().rejects, ["adm"]);
+        let typo = with("# l4lb-server: c down\n# l4lb-rejects: amd");
+        assert!(parse(&typo).unwrap_err().contains("no @FE_amd@"));
+        let both = with("# l4lb-server: c down\n# l4lb-rejects: fe");
+        assert!(
+            parse(&both)
+                .unwrap_err()
+                .contains("both routes and rejects")
+        );
+        let opened = both.replace("fe -> a b", "fe tls -> a b");
+        assert!(parse(&opened).is_ok());
+        let load = "# l4lb-family: x\n# l4lb-test: load\n# l4lb-rejects: fe\n";
+        assert!(parse(load).unwrap_err().contains("need l4lb-test: start"));
+    }
+
+    #[test]
     fn behaviours_parse_with_their_status() {
         let p = Behaviour::parse;
         assert_eq!(
@@ -658,7 +759,10 @@ listen rw
     #[test]
     fn families_own_their_keywords() {
         assert_eq!(Family::of("option httpchk"), Some(Family::HealthChecks));
-        assert_eq!(Family::of("send-proxy-v2"), Some(Family::Routing));
+        assert_eq!(Family::of("tcp-response"), Some(Family::Routing));
+        // Issue 13 brought these: a file that uses them must load.
+        assert_eq!(Family::of("send-proxy-v2"), None);
+        assert_eq!(Family::of("use_backend"), None);
         assert_eq!(Family::of("daemon"), None);
     }
 }
