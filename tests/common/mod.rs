@@ -560,8 +560,12 @@ pub(crate) fn read_line(s: &mut TcpStream) -> io::Result<String> {
     let mut out = Vec::new();
     let mut b = [0u8; 1];
     loop {
-        if s.read(&mut b)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
+        // A signal to the test process (a child's exit) may interrupt it.
+        match s.read(&mut b) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         }
         if b[0] == b'\n' {
             return Ok(String::from_utf8_lossy(&out).into_owned());

@@ -101,10 +101,7 @@ impl Session {
             client: self.peer,
             client_unix: self.unix_bind,
             // getsockname, only for a format that shows it.
-            frontend_addr: format
-                .needs_frontend_addr
-                .then(|| self.dst())
-                .flatten(),
+            frontend_addr: format.needs_frontend_addr.then(|| self.dst()).flatten(),
             backend_addr: self.trace.backend_addr,
             server_addr: self.trace.server_addr,
             server_unix: self.trace.server_unix,
