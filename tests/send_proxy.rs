@@ -168,3 +168,45 @@ fn the_authority_tlv_carries_the_sni_the_inspect_stage_read() {
     };
     assert_eq!(h.tlv(0x02), None);
 }
+
+/// `unique-id-format` with `proxy-v2-options unique-id`: the connection's
+/// ID goes in the header's UNIQUE_ID TLV, and the log line's `%ID` is the
+/// same ID (made once).
+#[test]
+fn the_unique_id_tlv_and_the_log_line_carry_one_id() {
+    let (server, headers) = header_server(b"");
+    let port = free_port();
+    let text = conf(
+        port,
+        &[server.addr()],
+        "default-server send-proxy-v2 proxy-v2-options unique-id",
+    )
+    .replacen(
+        "defaults\n    mode tcp\n",
+        "defaults\n    mode tcp\n    log stdout format raw local0\n    \
+         unique-id-format %ci:%cp_%fi:%fp_%rt\n    log-format \"id=%ID end\"\n",
+        1,
+    );
+    let l4 = L4lb::start(&text);
+    let mut c = connect(port);
+    c.write_all(b"hi").unwrap();
+    let mut echo = [0u8; 2];
+    c.read_exact(&mut echo).unwrap();
+    let got = headers.recv_timeout(Duration::from_secs(5)).unwrap();
+    let Parsed::Header(h, _) = parse(&got) else {
+        panic!("{got:?}")
+    };
+    let me = c.local_addr().unwrap();
+    let id = String::from_utf8(h.tlv(0x05).expect("a UNIQUE_ID TLV").to_vec()).unwrap();
+    assert!(
+        id.starts_with(&format!("{}:{}_127.0.0.1:{port}_", me.ip(), me.port())),
+        "{id}"
+    );
+    drop(c);
+    let want = format!("id={id} end");
+    assert!(
+        wait_until(Duration::from_secs(5), || l4.out_lines().contains(&want)),
+        "{:?} want {want}",
+        l4.out_lines()
+    );
+}

@@ -157,8 +157,9 @@ pub enum Var {
     TerminationCookie,
     /// `%OG`: where the line was made (`txn_connect` with logasap).
     Origin,
-    /// `%ID` (no `unique-id-format` in TCP), `%CC %CS`, `%sslc %sslv`:
-    /// strings l4lb never has, so `-`.
+    /// `%ID`: the connection's `unique-id-format` ID (`-` without one).
+    UniqueId,
+    /// `%CC %CS`, `%sslc %sslv`: strings l4lb never has, so `-`.
     Absent,
     /// `%ST`: the HTTP status, 0 in TCP.
     Status,
@@ -228,7 +229,7 @@ const ALIASES: &[(&str, Var, Scope)] = &[
     ("ts", Var::Termination, Scope::Tcp),
     ("tsc", Var::TerminationCookie, Scope::Tcp),
     ("OG", Var::Origin, Scope::Tcp),
-    ("ID", Var::Absent, Scope::Tcp),
+    ("ID", Var::UniqueId, Scope::Tcp),
     ("CC", Var::Absent, Scope::Http),
     ("CS", Var::Absent, Scope::Http),
     ("sslc", Var::Absent, Scope::Tls),

@@ -133,6 +133,9 @@ pub struct Frontend {
     pub splice_auto: bool,
     /// `option tcplog` or `log-format`: one line per connection.
     pub tcplog: bool,
+    /// `unique-id-format`: each connection's ID (`%ID` in logs,
+    /// `proxy-v2-options unique-id`), made when first needed.
+    pub unique_id_format: Option<LineFormat>,
     /// The line's format and when it is written (`log-format`,
     /// `log-format-sd`, `option logasap`, `dontlog-normal`,
     /// `log-separate-errors`).
@@ -633,6 +636,9 @@ pub struct SendProxy {
     /// `proxy-v2-options authority`: the SNI the client sent, when the
     /// inspect stage read one.
     pub authority: bool,
+    /// `proxy-v2-options unique-id`: the connection's `unique-id-format`
+    /// ID (none without one, as HAProxy).
+    pub unique_id: bool,
 }
 
 /// A server address as written: a host name or an IP, and a port.

@@ -142,6 +142,8 @@ pub(super) struct Settings {
     /// logasap`, `dontlog-normal`, `log-separate-errors`.
     pub(super) log_format: Option<LineFormat>,
     pub(super) log_format_sd: Option<LineFormat>,
+    /// `unique-id-format`.
+    pub(super) unique_id_format: Option<LineFormat>,
     pub(super) logasap: Option<bool>,
     pub(super) dontlog_normal: Option<bool>,
     pub(super) log_separate_errors: Option<bool>,

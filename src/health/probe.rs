@@ -336,7 +336,7 @@ fn with_proxy_header(steps: &mut Vec<Step>, v2: bool, crc32c: bool) {
         return;
     };
     let mut header = Vec::new();
-    crate::wire::proxy_protocol::write_for(v2, None, v2 && crc32c, None, &mut header);
+    crate::wire::proxy_protocol::write_for(v2, None, v2 && crc32c, &[], &mut header);
     steps.insert(at + 1, Step::Send(header));
 }
 

@@ -143,6 +143,7 @@ impl<'a> Line<'a> {
                 text(out, Some(origin), f);
             }
             Var::Absent => text(out, None, f),
+            Var::UniqueId => text(out, self.r.unique_id.as_deref(), f),
             Var::BadReq => quoted(out, "<BADREQ>", f),
             Var::Captures => {} // no header is ever captured
             var => self.other(out, var),

@@ -163,6 +163,8 @@ pub struct Record {
     /// %rt: the connection's number in the process (0 unless the format
     /// uses it).
     pub request_id: u64,
+    /// %ID: the `unique-id-format` ID, if the frontend has one.
+    pub unique_id: Option<std::sync::Arc<str>>,
     /// Made once connected (`option logasap`), not at the end.
     pub asap: bool,
 }
@@ -220,8 +222,11 @@ pub(crate) struct Trace {
 impl Trace {
     /// The trace of a connection `fe` accepted at `now`.
     pub(crate) fn new(now: Instant, fe: &Frontend) -> Trace {
-        let logged = logs_connections(fe);
-        let numbered = logged && fe.log_line.format.needs_request_id;
+        // A `unique-id-format` may use the date and number too.
+        let ids = fe.unique_id_format.as_ref();
+        let logged = logs_connections(fe) || ids.is_some();
+        let numbered = (logs_connections(fe) && fe.log_line.format.needs_request_id)
+            || ids.is_some_and(|f| f.needs_request_id);
         Trace {
             accepted: now,
             accept_date: if logged {
@@ -303,6 +308,7 @@ impl Record {
             retries: 0,
             redispatched: false,
             request_id: 0,
+            unique_id: None,
             asap: false,
         }
     }

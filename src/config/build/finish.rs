@@ -226,6 +226,7 @@ impl Builder {
             tcp_keepalive: s.clitcpka.unwrap_or(false),
             splice_auto: !flags.no_splice && s.splice_auto.unwrap_or(true),
             tcplog: s.tcplog.unwrap_or(false),
+            unique_id_format: s.unique_id_format.clone(),
             log_line: log_line(s),
             dontlognull: s.dontlognull.unwrap_or(false),
             log: self.log_targets(&s.log),

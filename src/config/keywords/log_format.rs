@@ -28,6 +28,16 @@ pub(super) fn log_format(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     Ok(())
 }
 
+/// `unique-id-format STRING`: how each connection's unique ID is made.
+pub(super) fn unique_id_format(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
+    let format = LineFormat::compile(format_arg(c)?).map_err(bad)?;
+    if format.uses(|v| v == super::super::log_format::Var::UniqueId) {
+        return Err(bad("the format cannot contain %ID, the ID it makes"));
+    }
+    s.unique_id_format = Some(format);
+    Ok(())
+}
+
 /// `log-format-sd STRING`: the structured data of RFC 5424 lines.
 pub(super) fn log_format_sd(s: &mut Settings, c: &Ctx) -> Result<(), Bad> {
     let format = LineFormat::compile(format_arg(c)?).map_err(bad)?;

@@ -12,7 +12,7 @@ use crate::config::text::Line;
 use checks::{HTTP_CHECK_USAGE, TCP_CHECK_USAGE, http_check, tcp_check};
 use global::GLOBAL_KEYWORDS;
 use http::ignored_keyword;
-use log_format::{log_format, log_format_sd};
+use log_format::{log_format, log_format_sd, unique_id_format};
 use proxy::{
     balance, bind, default_backend, description, hash_type, log, maxconn, mode, no_option, option,
     retries, retry_on, timeout,
@@ -239,6 +239,12 @@ const KEYWORDS: &[Keyword] = &[
         mask: DEF | FE,
         usage: "log-format-sd \"FORMAT\"",
         parse: log_format_sd,
+    },
+    Keyword {
+        name: "unique-id-format",
+        mask: DEF | FE,
+        usage: "unique-id-format \"FORMAT\"",
+        parse: unique_id_format,
     },
     Keyword {
         name: "maxconn",

@@ -176,7 +176,6 @@ pub(super) const HTTP_ONLY: &[&str] = &[
 
 /// HAProxy proxy keywords l4lb may support later; refused, never ignored.
 pub(super) const NOT_YET: &[&str] = &[
-    "unique-id-format",
     "server-template",
     "error-log-format",
     "log-tag",

@@ -147,7 +147,7 @@ impl ServerDraft {
         ServerDraft {
             conf,
             checks: CheckDraft::default(),
-            proxy_v2_options: (false, false),
+            proxy_v2_options: (false, false, false),
             check_send_proxy: false,
             check,
             inter: None,
@@ -162,7 +162,7 @@ impl ServerDraft {
     fn finish(self, errors: &mut Vec<Bad>) -> ServerConf {
         let mut conf = self.conf;
         if let Some(sp) = conf.send_proxy.as_mut().filter(|sp| sp.v2) {
-            (sp.crc32c, sp.authority) = self.proxy_v2_options;
+            (sp.crc32c, sp.authority, sp.unique_id) = self.proxy_v2_options;
         }
         match self.checks.agent(conf.addr) {
             Ok(agent) => conf.agent = agent,
@@ -297,7 +297,7 @@ const SERVER_OPTIONS: &[ServerOption] = &[
     }),
     valued(
         "proxy-v2-options LIST",
-        "expects a list: proxy-v2-options crc32c,authority",
+        "expects a list: proxy-v2-options crc32c,authority,unique-id",
         proxy_v2_options,
     ),
     flag("check-send-proxy", |d, _| {
@@ -322,30 +322,26 @@ const SERVER_OPTIONS: &[ServerOption] = &[
 fn proxy_v2_options(d: &mut ServerDraft, v: &str) -> Result<(), Bad> {
     let mut crc32c = false;
     let mut authority = false;
+    let mut unique_id = false;
     for option in v.split(',') {
         match option {
             "crc32c" => crc32c = true,
             "authority" => authority = true,
+            "unique-id" => unique_id = true,
             "ssl" | "cert-cn" | "ssl-cipher" | "cert-sig" | "cert-key" => {
                 return Err(bad(format!(
                     "'{option}' describes the client's TLS session, and l4lb never terminates \
-                     TLS; accepted: crc32c, authority"
+                     TLS; accepted: crc32c, authority, unique-id"
                 )));
-            }
-            "unique-id" => {
-                return Err(bad(
-                    "'unique-id' needs unique-id-format, which l4lb does not implement yet; \
-                     accepted: crc32c, authority",
-                ));
             }
             other => {
                 return Err(bad(format!(
-                    "unknown option '{other}'; accepted: crc32c, authority"
+                    "unknown option '{other}'; accepted: crc32c, authority, unique-id"
                 )));
             }
         }
     }
-    d.proxy_v2_options = (crc32c, authority);
+    d.proxy_v2_options = (crc32c, authority, unique_id);
     Ok(())
 }
 

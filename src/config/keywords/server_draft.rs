@@ -19,7 +19,7 @@ pub(super) struct ServerDraft {
     /// `check-send-proxy`.
     pub(super) check_send_proxy: bool,
     /// `proxy-v2-options`: (crc32c, authority), applied with `send-proxy-v2`.
-    pub(super) proxy_v2_options: (bool, bool),
+    pub(super) proxy_v2_options: (bool, bool, bool),
     pub(super) check: Check,
     pub(super) inter: Option<Duration>,
     pub(super) fastinter: Option<Duration>,

@@ -258,3 +258,16 @@ fn odd_formats_are_errors_or_text_never_a_panic() {
     }
     assert_eq!(LineFormat::compile("é %ci").unwrap().parts.len(), 3);
 }
+
+#[test]
+fn unique_id_format_compiles_and_cannot_contain_its_own_id() {
+    let c = load(&in_frontend(
+        "unique-id-format %{+X}o\\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid",
+    ));
+    let f = c.frontends[0].unique_id_format.as_ref().expect("a format");
+    assert!(f.needs_request_id && f.needs_frontend_addr);
+    assert_frontend_errors(&[
+        ("unique-id-format %ci_%ID", 2, "unique-id-format", "%ID"),
+        ("unique-id-format", 2, "unique-id-format", "expects"),
+    ]);
+}

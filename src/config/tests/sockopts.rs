@@ -269,7 +269,7 @@ fn maxqueue_is_refused_where_l4lb_never_queues_on_a_server() {
 fn send_proxy_and_its_v2_options() {
     let c = load(&in_backend(
         "server s3 127.0.0.1:80 send-proxy\n\
-         server s4 127.0.0.1:81 proxy-v2-options crc32c,authority send-proxy-v2\n\
+         server s4 127.0.0.1:81 proxy-v2-options crc32c,authority,unique-id send-proxy-v2\n\
          server s5 127.0.0.1:82 proxy-v2-options crc32c\n\
          server s6 127.0.0.1:83 send-proxy proxy-v2-options crc32c",
     ));
@@ -279,6 +279,7 @@ fn send_proxy_and_its_v2_options() {
         v2: true,
         crc32c: true,
         authority: true,
+        unique_id: true,
     };
     assert_eq!(server(&c, "s4").send_proxy, Some(v2));
     assert_eq!(
@@ -299,10 +300,10 @@ fn send_proxy_and_its_v2_options() {
             "never terminates TLS",
         ),
         (
-            "server s3 127.0.0.1:80 send-proxy-v2 proxy-v2-options unique-id",
+            "server s3 127.0.0.1:80 send-proxy-v2 proxy-v2-options unique-id,nope",
             9,
             "proxy-v2-options",
-            "unique-id-format",
+            "unknown option 'nope'; accepted: crc32c, authority, unique-id",
         ),
         (
             "server s3 127.0.0.1:80 send-proxy-v2-ssl",

@@ -15,7 +15,7 @@ use crate::proxy::net::{self, Progress};
 use crate::proxy::pump::{Pump, Side};
 use crate::proxy::stream::Stream;
 use crate::shared::{BackendCount, Shared};
-use crate::wire::proxy_protocol::write_for;
+use crate::wire::proxy_protocol::{tlv, write_for};
 use crate::worker::token::Peer;
 
 impl Session {
@@ -204,9 +204,25 @@ impl Session {
             // A unix client has no IP address: UNKNOWN (v1), LOCAL (v2).
             let dst = self.dst();
             let mut header = Vec::with_capacity(64);
-            let authority = self.authority.as_deref().filter(|_| sp.authority);
             let addrs = dst.map(|d| (self.peer, d));
-            write_for(sp.v2, addrs, sp.crc32c, authority, &mut header);
+            let id = sp
+                .unique_id
+                .then(|| self.unique_id(ctx.shared, ctx.now))
+                .flatten();
+            let authority = self.authority.as_deref().filter(|_| sp.authority);
+            let mut tlvs: [(u8, &[u8]); 2] = [(0, &[]); 2];
+            let mut n = 0;
+            for t in [
+                authority.map(|a| (tlv::AUTHORITY, a)),
+                id.as_deref().map(|i| (tlv::UNIQUE_ID, i.as_bytes())),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                tlvs[n] = t;
+                n += 1;
+            }
+            write_for(sp.v2, addrs, sp.crc32c, &tlvs[..n], &mut header);
             up = up.prefixed(&header, ctx.pools);
         }
         let forwarding = Box::new(Forwarding {

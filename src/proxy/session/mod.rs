@@ -193,6 +193,9 @@ pub(crate) struct Session {
     /// `proxy-v2-options authority`: the client's TLS server name (the
     /// inspect stage's), else the AUTHORITY of its own PROXY header.
     authority: Option<Box<[u8]>>,
+    /// `unique-id-format`: the ID, made when first needed (a log line, a
+    /// `proxy-v2-options unique-id` header).
+    unique_id: Option<std::sync::Arc<str>>,
     /// `balance hash` / `rdp-cookie`: the key its value gave (None inside:
     /// no value, round robin), instead of the client's address.
     hash: Option<Option<crate::balance::HashKey>>,
@@ -246,6 +249,7 @@ impl Session {
             seat: None,
             forced: None,
             authority: None,
+            unique_id: None,
             hash: None,
             peer: peer.addr,
             proxied_dst: None,

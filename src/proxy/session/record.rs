@@ -11,6 +11,7 @@ use crate::proxy::stream::Stream;
 
 use super::{Session, State};
 use crate::logs::connect::{Connect, logs_connects};
+use crate::logs::format::{Env, write_line};
 use crate::logs::tcplog::{Cause, Record, Termination};
 use crate::shared::Shared;
 
@@ -57,7 +58,21 @@ impl Session {
         if fe.log_line.dontlog_normal && !record.is_error() {
             return;
         }
+        if record.unique_id.is_none() {
+            record.unique_id = unique_id_of(shared, &record);
+        }
         shared.log_connection(record);
+    }
+
+    /// `unique-id-format`: makes the session's ID now if the frontend has a
+    /// format and it is not made yet (a `proxy-v2-options unique-id` header
+    /// needs it before the log line), and returns it.
+    pub(super) fn unique_id(&mut self, shared: &Shared, now: Instant) -> Option<Arc<str>> {
+        if self.unique_id.is_none() {
+            let record = self.record(shared, now, Termination::NORMAL);
+            self.unique_id = unique_id_of(shared, &record);
+        }
+        self.unique_id.clone()
     }
 
     /// `option logasap`: the line goes out as soon as the server accepted,
@@ -76,6 +91,10 @@ impl Session {
         if fe.log_line.dontlog_normal && !record.is_error() {
             return;
         }
+        if record.unique_id.is_none() {
+            record.unique_id = unique_id_of(shared, &record);
+            self.unique_id.clone_from(&record.unique_id);
+        }
         self.trace.logged_early = true;
         shared.log_connection(record);
     }
@@ -85,14 +104,18 @@ impl Session {
     /// HAProxy shows it even when the connect then fails.
     pub(super) fn note_backend_addr(&mut self, shared: &Shared, stream: &Stream) {
         let format = &shared.config.frontends[self.frontend].log_line.format;
-        if self.logged && format.needs_backend_addr {
+        let ids = shared.config.frontends[self.frontend]
+            .unique_id_format
+            .as_ref();
+        if (self.logged && format.needs_backend_addr) || ids.is_some_and(|f| f.needs_backend_addr) {
             self.trace.backend_addr = stream.local_addr();
         }
     }
 
     /// The record at `now`, byte counts left at 0.
     fn record(&self, shared: &Shared, now: Instant, termination: Termination) -> Record {
-        let format = &shared.config.frontends[self.frontend].log_line.format;
+        let fe = &shared.config.frontends[self.frontend];
+        let (format, ids) = (&fe.log_line.format, fe.unique_id_format.as_ref());
         let (queue_ms, connect_ms, total_ms) = self.trace.timers(now);
         // None before the route (a client refused by a content rule).
         let servers = shared.servers.get(self.backend);
@@ -101,7 +124,10 @@ impl Session {
             client: self.peer,
             client_unix: self.unix_bind,
             // getsockname, only for a format that shows it.
-            frontend_addr: format.needs_frontend_addr.then(|| self.dst()).flatten(),
+            frontend_addr: (format.needs_frontend_addr
+                || ids.is_some_and(|f| f.needs_frontend_addr))
+            .then(|| self.dst())
+            .flatten(),
             backend_addr: self.trace.backend_addr,
             server_addr: self.trace.server_addr,
             server_unix: self.trace.server_unix,
@@ -129,7 +155,34 @@ impl Session {
             retries: self.trace.tries.saturating_sub(1),
             redispatched: self.trace.redispatched,
             request_id: self.trace.request_id,
+            unique_id: self.unique_id.clone(),
             asap: false,
         }
     }
+}
+
+/// The ID the frontend's `unique-id-format` makes of `record` (the
+/// session as it stands), if it has one.
+fn unique_id_of(shared: &Shared, record: &Record) -> Option<Arc<str>> {
+    static HOSTNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let format = shared.config.frontends[record.frontend]
+        .unique_id_format
+        .as_ref()?;
+    let env = Env {
+        pid: std::process::id(),
+        hostname: HOSTNAME.get_or_init(crate::config::system_hostname),
+        log_count: 0,
+    };
+    let mut id = String::new();
+    write_line(&mut id, format, record, &env);
+    // HAProxy's IDs are at most 128 bytes (its buffer's size), as the
+    // PROXY protocol's UNIQUE_ID TLV.
+    let mut end = id
+        .len()
+        .min(crate::wire::proxy_protocol::tlv::UNIQUE_ID_MAX);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    id.truncate(end);
+    Some(id.into())
 }

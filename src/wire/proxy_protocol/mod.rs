@@ -182,18 +182,19 @@ pub fn write_for(
     v2: bool,
     addrs: Option<(SocketAddr, SocketAddr)>,
     crc32c: bool,
-    authority: Option<&[u8]>,
+    tlvs: &[(u8, &[u8])],
     out: &mut Vec<u8>,
 ) {
     match (v2, addrs) {
         (false, Some((src, dst))) => write_v1(src, dst, out),
         (false, None) => write_v1_unknown(out),
-        // Cannot fail: no address is a path, an authority is at most 255
-        // bytes (a host name).
+        // No address is a path, so only TLVs over their limits can fail:
+        // they are left out then (an authority over 255 bytes, say).
         (true, Some((src, dst))) => {
-            let tlv = authority.map(|a| (tlv::AUTHORITY, a));
-            let tlvs = tlv.as_slice();
-            let _ = write_v2(Command::Proxy, Addresses::Inet(src, dst), tlvs, crc32c, out);
+            let addrs = Addresses::Inet(src, dst);
+            if write_v2(Command::Proxy, addrs, tlvs, crc32c, out).is_err() {
+                let _ = write_v2(Command::Proxy, addrs, &[], crc32c, out);
+            }
         }
         (true, None) => {
             let _ = write_v2(Command::Local, Addresses::Unknown, &[], crc32c, out);
