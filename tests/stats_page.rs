@@ -414,6 +414,22 @@ fn the_admin_form_sets_servers_drain_maint_and_ready() {
     assert_eq!(status("s1"), "no check");
 }
 
+/// `stats admin if COND` with the section's ACLs: the page's clients come
+/// from 127.0.0.1, which one condition lets in and another keeps out.
+#[test]
+fn stats_admin_takes_a_condition_over_the_client_address() {
+    let lb = Lb::start(
+        "stats uri /stats\nacl ops src 127.0.0.0/8\nstats admin if ops !{ src 10.0.0.0/8 }",
+    );
+    assert!(get(lb.page, "/stats", "").2.contains("<form"), "the form");
+    assert_eq!(act(&lb, "maint", &["s0"]), "/stats;st=DONE");
+    assert_eq!(show_stat(&lb.sock, "be", "s0", "status"), "MAINT");
+    let lb = Lb::start("stats uri /stats\nstats admin unless { src 127.0.0.1 }");
+    assert!(!get(lb.page, "/stats", "").2.contains("<form"), "no form");
+    assert_eq!(act(&lb, "maint", &["s0"]), "/stats;st=DENY");
+    assert_eq!(show_stat(&lb.sock, "be", "s0", "status"), "no check");
+}
+
 #[test]
 fn without_stats_admin_the_form_is_absent_and_a_post_is_denied() {
     let lb = Lb::start("stats uri /stats");
