@@ -74,13 +74,7 @@ done
 echo "haproxy: $(haproxy -v | head -1)"
 echo "servers: $(redis-server --version | cut -d' ' -f1-3), postgres $("$PG_BIN/postgres" --version | awk '{print $3}'), $(mariadbd --version | awk '{print $3}'), slapd $(dpkg-query -W -f '${Version}' slapd), exim4 $(dpkg-query -W -f '${Version}' exim4-daemon-light), $(openssl version | cut -d' ' -f1-2)"
 
-if [ -z "${L4LB:-}" ]; then
-  echo "building l4lb (cargo build --release)"
-  cargo build --release --quiet --bin l4lb
-  TARGET=${CARGO_TARGET_DIR:-target}
-  [[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
-  L4LB=$TARGET/release/l4lb
-fi
+build_l4lb
 echo "l4lb column: $L4LB"
 
 # ---- daemons: start NAME, stop NAME (by pid), each waited for ----
@@ -102,13 +96,6 @@ wait_ready() {
   die "$name did not get ready in 30 s"
 }
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-spawn() { # NAME COMMAND...: runs COMMAND (a program, not a function: its pid is the one kept)
-  local name=$1
-  shift
-  "$@" >>"$W/$name.log" 2>&1 &
-  PID[$name]=$!
-  PIDS+=($!)
-}
 # A daemon's user (postgres refuses root); setpriv execs, so the pid spawn holds is the daemon's.
 AS_POSTGRES=(setpriv --reuid=postgres --regid=postgres --init-groups --)
 

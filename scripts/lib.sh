@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# lib.sh: helpers shared by bench.sh, failover.sh and reload.sh (sourced, not run).
-# The caller defines die(), $W (its temp dir) and $PIDS (what it started).
+# lib.sh: helpers shared by the scripts (sourced, not run).
+# The caller defines die(), $W (its temp dir) and $PIDS (what it started); spawn and ready also
+# use its associative array PID (name -> pid), build_l4lb its $ROOT.
 
 # Installs Debian packages; `apt-get update` only if the plain install fails.
 apt_install() {
@@ -69,4 +70,30 @@ cpu_ticks() {
       }
       if (ok) printf "%.0f\n", sum
     }'
+}
+
+# build_l4lb: unless $L4LB names a binary, builds target/release/l4lb (in CARGO_TARGET_DIR if set,
+# relative or absolute) and sets L4LB to its path.
+build_l4lb() {
+  [ -n "${L4LB:-}" ] && return 0
+  echo "building l4lb (cargo build --release)"
+  cargo build --release --quiet --bin l4lb
+  local target=${CARGO_TARGET_DIR:-target}
+  [[ $target == /* ]] || target=$ROOT/$target
+  L4LB=$target/release/l4lb
+}
+spawn() { # NAME COMMAND...: runs COMMAND (a program, not a function: its pid is the one kept), output to $W/NAME.log
+  local name=$1
+  shift
+  "$@" >>"$W/$name.log" 2>&1 &
+  # shellcheck disable=SC2004 # PID is the caller's associative array
+  PID[$name]=$!
+  PIDS+=($!)
+}
+ready() { # NAME PORT...: up to 10 s each for PORT to listen while NAME lives
+  local name=$1 port
+  shift
+  for port in "$@"; do
+    wait_listening "$port" "${PID[$name]}" || { tail -n 20 "$W/$name.log" >&2; die "$name: nothing on $port"; }
+  done
 }

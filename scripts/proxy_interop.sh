@@ -75,30 +75,10 @@ need ss iproute2
 for n in "${NAMES[@]}"; do ! listening "${!n}" || die "127.0.0.1:${!n} ($n) is in use (another run? try PORT_BASE=19800)"; done
 echo "haproxy: $(haproxy -v | head -1)"
 echo "nginx: $(nginx -v 2>&1)"
-if [ -z "${L4LB:-}" ]; then
-  echo "building l4lb (cargo build --release)"
-  cargo build --release --quiet --bin l4lb
-  TARGET=${CARGO_TARGET_DIR:-target}
-  [[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
-  L4LB=$TARGET/release/l4lb
-fi
+build_l4lb
 echo "l4lb: $L4LB"
 
 # ---- daemons ----
-spawn() { # NAME COMMAND...: runs COMMAND (a program: its pid is the one kept), output to NAME.log
-  local name=$1
-  shift
-  "$@" >>"$W/$name.log" 2>&1 &
-  PID[$name]=$!
-  PIDS+=($!)
-}
-ready() { # NAME PORT...: up to 10 s each for PORT to listen while NAME lives
-  local name=$1 port
-  shift
-  for port in "$@"; do
-    wait_listening "$port" "${PID[$name]}" || { tail -n 20 "$W/$name.log" >&2; die "$name: nothing on $port"; }
-  done
-}
 render() { # TEMPLATE: @NAME@ -> its port, @DIR@ -> the temp dir
   local args=(-e "s|@DIR@|$W|g") n
   for n in "${NAMES[@]}"; do args+=(-e "s|@$n@|${!n}|g"); done

@@ -57,26 +57,10 @@ need timeout coreutils
 for n in "${NAMES[@]}"; do ! listening "${!n}" || die "127.0.0.1:${!n} ($n) is in use (another run? try PORT_BASE=20000)"; done
 echo "haproxy: $(haproxy -v | head -1)"
 echo "openssl: $(openssl version)"
-if [ -z "${L4LB:-}" ]; then
-  echo "building l4lb (cargo build --release)"
-  cargo build --release --quiet --bin l4lb
-  TARGET=${CARGO_TARGET_DIR:-target}
-  [[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
-  L4LB=$TARGET/release/l4lb
-fi
+build_l4lb
 echo "l4lb: $L4LB"
 
 # ---- servers and proxies ----
-spawn() { # NAME COMMAND...: runs COMMAND (a program: its pid is the one kept), output to NAME.log
-  local name=$1
-  shift
-  "$@" >>"$W/$name.log" 2>&1 &
-  PID[$name]=$!
-  PIDS+=($!)
-}
-ready() { # NAME PORT: up to 10 s for PORT to listen while NAME lives
-  wait_listening "$2" "${PID[$1]}" || { tail -n 20 "$W/$1.log" >&2; die "$1: nothing on $2"; }
-}
 render() { # FRONTEND_PORT: the conf, with @NAME@ -> its port, @DIR@ -> the maps' directory
   local args=(-e "s|@DIR@|$DIR|g" -e "s|@FE@|$1|g") n
   for n in "${NAMES[@]}"; do args+=(-e "s|@$n@|${!n}|g"); done
