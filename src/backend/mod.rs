@@ -440,6 +440,14 @@ impl Server {
         self.up.load(Relaxed) && !self.agent_down.load(Relaxed)
     }
 
+    /// HAProxy's running state (not STOPPED): UP and not in maintenance,
+    /// draining included. `srv_is_up`, `use-server` and persistence go by
+    /// it.
+    #[inline]
+    pub fn is_running(&self) -> bool {
+        self.is_up() && self.admin() != Admin::Maint
+    }
+
     /// What the health check alone says (the agent aside).
     #[inline]
     pub fn check_up(&self) -> bool {

@@ -176,11 +176,9 @@ impl Backend {
 impl Frontend {
     /// Whether a `use_backend` rule names `backend`.
     pub(crate) fn routes_to(&self, backend: usize) -> bool {
-        self.rules.as_ref().is_some_and(|r| {
-            r.use_backend
-                .iter()
-                .any(|u| matches!(u.target, crate::rules::Target::Backend(b) if b == backend))
-        })
+        self.rules
+            .as_ref()
+            .is_some_and(|r| r.named_targets().any(|b| b == backend))
     }
 }
 

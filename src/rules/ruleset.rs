@@ -165,6 +165,22 @@ impl ProxyRules {
         }
     }
 
+    /// The backends the `use_backend` rules name as written (not the
+    /// `%[expr]` ones).
+    pub(crate) fn named_targets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.use_backend.iter().filter_map(|u| match u.target {
+            Target::Backend(b) => Some(b),
+            Target::Dynamic(_) => None,
+        })
+    }
+
+    /// Whether a `use_backend` rule makes its backend's name per session.
+    pub(crate) fn has_dynamic_target(&self) -> bool {
+        self.use_backend
+            .iter()
+            .any(|u| matches!(u.target, Target::Dynamic(_)))
+    }
+
     /// Whether a condition of these rules is tested: used by the stages
     /// to skip what a section does not have.
     pub(crate) fn has(&self, list: List) -> bool {

@@ -436,23 +436,16 @@ fn peeks(
     default: Option<usize>,
     backends: &[Backend],
 ) -> bool {
-    use crate::rules::Target;
-    if rules.is_some_and(|r| r.reads_content) {
+    let Some(r) = rules else {
+        return default.is_some_and(|b| backends[b].reads_content());
+    };
+    if r.reads_content {
         return true;
     }
-    let targets = rules.map_or(&[][..], |r| &r.use_backend[..]);
-    if targets
-        .iter()
-        .any(|u| matches!(u.target, Target::Dynamic(_)))
-    {
+    if r.has_dynamic_target() {
         return backends.iter().any(Backend::reads_content);
     }
-    targets
-        .iter()
-        .filter_map(|u| match u.target {
-            Target::Backend(b) => Some(b),
-            Target::Dynamic(_) => None,
-        })
+    r.named_targets()
         .chain(default)
         .any(|b| backends[b].reads_content())
 }

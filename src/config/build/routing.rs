@@ -55,11 +55,7 @@ impl Builder {
         for msg in resolve(&mut rules, names) {
             self.err(p.line, role_name(p.role), msg);
         }
-        if rules
-            .use_backend
-            .iter()
-            .any(|r| matches!(r.target, Target::Dynamic(_)))
-        {
+        if rules.has_dynamic_target() {
             rules.backends = names
                 .backends
                 .iter()

@@ -7,7 +7,7 @@ use std::cell::OnceCell;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::backend::{Admin, Server};
+use crate::backend::Server;
 use crate::rules::{BackendRef, Facts, Hello, HelloView, ServerRef, Stash};
 use crate::shared::Shared;
 use crate::wire::client_hello::{self, Info, Piece};
@@ -53,11 +53,6 @@ impl<'a> ConnFacts<'a> {
     }
 }
 
-/// HAProxy's usable server: UP, not in maintenance, with weight.
-fn usable(s: &Server) -> bool {
-    s.in_service()
-}
-
 impl Facts for ConnFacts<'_> {
     fn src(&self) -> Option<SocketAddr> {
         self.src
@@ -87,7 +82,8 @@ impl Facts for ConnFacts<'_> {
         let count = |backup: bool| {
             servers
                 .iter()
-                .filter(|s| s.is_backup() == backup && usable(s))
+                // HAProxy's usable server: UP, ready, weighted.
+                .filter(|s| s.is_backup() == backup && s.in_service())
                 .count() as i64
         };
         Some(match count(false) {
@@ -98,7 +94,7 @@ impl Facts for ConnFacts<'_> {
 
     fn srv_is_up(&self, server: &ServerRef) -> Option<bool> {
         let s = self.servers(&server.backend)?.get(server.id)?;
-        Some(s.is_up() && s.admin() != Admin::Maint)
+        Some(s.is_running())
     }
 
     /// Free connection slots plus free queue places of the servers that are
@@ -106,7 +102,7 @@ impl Facts for ConnFacts<'_> {
     fn connslots(&self, backend: &BackendRef) -> Option<i64> {
         let mut slots = 0i64;
         for s in self.servers(backend)? {
-            if !s.is_up() || s.admin() == Admin::Maint {
+            if !s.is_running() {
                 continue;
             }
             let (max, queue) = (s.maxconn(), s.maxqueue());

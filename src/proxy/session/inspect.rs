@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use super::facts::ConnFacts;
 use super::{Ctx, Next, Session, State, Step};
-use crate::backend::Admin;
 use crate::balance::HashKey;
 use crate::logs::tcplog::{Cause, Phase};
 use crate::proxy::scratch::Inspector;
@@ -60,18 +59,36 @@ impl Session {
         expect_proxy: &mut bool,
     ) -> Option<Step> {
         let rules = fe_rules(ctx.shared, self.frontend)?;
-        if !rules.has(List::Connection) {
-            return None;
-        }
-        let facts = self.facts(ctx.shared);
-        let scratch = &mut ctx.pools.inspect.scratch;
-        match rules.run(List::Connection, 0, &facts, true, scratch) {
-            Outcome::Continue { proxy } => {
+        match self.l4_rules(ctx, rules, List::Connection) {
+            Ok(proxy) => {
                 *expect_proxy |= proxy;
                 None
             }
-            Outcome::Reject | Outcome::Wait(_) => Some(self.denied(DenyAt::Connection, false)),
-            Outcome::SilentDrop => Some(self.denied(DenyAt::Connection, true)),
+            Err(refused) => Some(refused),
+        }
+    }
+
+    /// Runs the `tcp-request connection` or `session` rules (no content:
+    /// their conditions are final). Ok: go on, `expect-proxy layer4`
+    /// applied or not; Err: the client is refused.
+    fn l4_rules(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        rules: &ProxyRules,
+        list: List,
+    ) -> Result<bool, Step> {
+        if !rules.has(list) {
+            return Ok(false);
+        }
+        let at = match list {
+            List::Connection => DenyAt::Connection,
+            _ => DenyAt::Session,
+        };
+        let facts = self.facts(ctx.shared);
+        match rules.run(list, 0, &facts, true, &mut ctx.pools.inspect.scratch) {
+            Outcome::Continue { proxy } => Ok(proxy),
+            Outcome::Reject | Outcome::Wait(_) => Err(self.denied(at, false)),
+            Outcome::SilentDrop => Err(self.denied(at, true)),
         }
     }
 
@@ -84,28 +101,25 @@ impl Session {
             backend: None,
         };
         let fe = &ctx.shared.config.frontends[self.frontend];
-        let Some(rules) = fe.rules.as_deref() else {
-            // The plain path: no rule to run, the default backend.
-            let backend = fe
-                .backend
-                .expect("a frontend without rules has a default_backend");
-            if !ctx.shared.config.backends[backend].has_rules() {
-                self.routed(ctx.shared, backend);
-                return Step::Connect {
-                    avoid: None,
-                    attempts: 0,
-                    queued_since: None,
-                };
+        match fe.rules.as_deref() {
+            Some(rules) => {
+                if let Err(refused) = self.l4_rules(ctx, rules, List::Session) {
+                    return refused;
+                }
             }
-            return self.inspect(ctx, inspect, true);
-        };
-        if rules.has(List::Session) {
-            let facts = self.facts(ctx.shared);
-            let scratch = &mut ctx.pools.inspect.scratch;
-            match rules.run(List::Session, 0, &facts, true, scratch) {
-                Outcome::Continue { .. } => {}
-                Outcome::Reject | Outcome::Wait(_) => return self.denied(DenyAt::Session, false),
-                Outcome::SilentDrop => return self.denied(DenyAt::Session, true),
+            // The plain path: no rule to run, the default backend.
+            None => {
+                let backend = fe
+                    .backend
+                    .expect("a frontend without rules has a default_backend");
+                if !ctx.shared.config.backends[backend].has_rules() {
+                    self.routed(ctx.shared, backend);
+                    return Step::Connect {
+                        avoid: None,
+                        attempts: 0,
+                        queued_since: None,
+                    };
+                }
             }
         }
         self.inspect(ctx, inspect, false)
@@ -202,11 +216,9 @@ impl Session {
             None => {
                 if let Some(r) = fe_rules {
                     let last = expired || facts.closed || r.inspect_delay.is_none();
-                    match r.run(List::Content, at.from, facts, last, scratch) {
-                        Outcome::Continue { .. } => {}
-                        Outcome::Reject => return Decision::Reject,
-                        Outcome::SilentDrop => return Decision::SilentDrop,
-                        Outcome::Wait(from) => return Decision::Wait(Inspect { from, ..at }),
+                    let wait = |from| Inspect { from, ..at };
+                    if let Some(d) = content(r, at.from, facts, last, scratch, wait) {
+                        return d;
                     }
                 }
                 let routed = fe_rules.and_then(|r| r.route(facts, scratch));
@@ -228,24 +240,17 @@ impl Session {
         if !own && r.has(List::Content) {
             let fresh = at.backend.is_none();
             let last = (expired && !fresh) || facts.closed || r.inspect_delay.is_none();
-            match r.run(List::Content, from, facts, last, scratch) {
-                Outcome::Continue { .. } => {}
-                Outcome::Reject => return Decision::Reject,
-                Outcome::SilentDrop => return Decision::SilentDrop,
-                Outcome::Wait(from) => {
-                    let since = if fresh { now } else { at.since };
-                    return Decision::Wait(Inspect {
-                        since,
-                        from,
-                        backend: Some(backend),
-                    });
-                }
+            let wait = |from| Inspect {
+                since: if fresh { now } else { at.since },
+                from,
+                backend: Some(backend),
+            };
+            if let Some(d) = content(r, from, facts, last, scratch, wait) {
+                return d;
             }
         }
         let servers = &shared.servers[backend];
-        let server = r.use_server(facts, scratch, |i| {
-            servers[i].is_up() && servers[i].admin() != Admin::Maint
-        });
+        let server = r.use_server(facts, scratch, |i| servers[i].is_running());
         Decision::Go { backend, server }
     }
 
@@ -253,11 +258,7 @@ impl Session {
     /// timeout if that comes first.
     pub(super) fn inspect_deadline(&self, at: &Inspect) -> Option<Instant> {
         let shared = &**self.shared();
-        let rules = match at.backend {
-            Some(b) => be_rules(shared, b),
-            None => fe_rules(shared, self.frontend),
-        };
-        let delay = rules.and_then(|r| r.inspect_delay).map(|d| at.since + d);
+        let delay = self.inspect_delay(shared, at).map(|d| at.since + d);
         let client = shared.config.frontends[self.frontend]
             .timeout_client
             .map(|t| at.since + t);
@@ -268,12 +269,7 @@ impl Session {
     /// the session (`cR`); the inspect delay runs the rules a last time.
     pub(super) fn inspect_timeout(&mut self, ctx: &mut Ctx<'_>, at: Inspect) -> Step {
         let fe = &ctx.shared.config.frontends[self.frontend];
-        let delay = match at.backend {
-            Some(b) => be_rules(ctx.shared, b),
-            None => fe.rules.as_deref(),
-        }
-        .and_then(|r| r.inspect_delay);
-        let client_first = match (fe.timeout_client, delay) {
+        let client_first = match (fe.timeout_client, self.inspect_delay(ctx.shared, &at)) {
             (Some(c), Some(d)) => c < d,
             (Some(_), None) => true,
             _ => false,
@@ -282,6 +278,16 @@ impl Session {
             return self.end(State::Inspect(at), Cause::ClientTimeout, Phase::Request);
         }
         self.inspect(ctx, at, true)
+    }
+
+    /// The inspect delay of the stage `at` waits in: the frontend's, or
+    /// the backend's once routed.
+    fn inspect_delay(&self, shared: &Shared, at: &Inspect) -> Option<std::time::Duration> {
+        match at.backend {
+            Some(b) => be_rules(shared, b),
+            None => fe_rules(shared, self.frontend),
+        }
+        .and_then(|r| r.inspect_delay)
     }
 
     /// A rule refused the client: counted, closed with a reset (or
@@ -319,9 +325,11 @@ impl Session {
             // HAProxy's fallback: a reset that dies on the way (a hop
             // limit of 1), so the client still hears nothing past a router.
             let sock = socket2::SockRef::from(&self.client.stream);
-            let _ = match self.peer {
-                std::net::SocketAddr::V4(_) => sock.set_ttl_v4(1),
-                std::net::SocketAddr::V6(_) => sock.set_unicast_hops_v6(1),
+            // The socket's own family: after a PROXY header, the peer's
+            // address may be of the other one.
+            let _ = match self.local_addr() {
+                Some(std::net::SocketAddr::V6(_)) => sock.set_unicast_hops_v6(1),
+                _ => sock.set_ttl_v4(1),
             };
             let _ = sock.set_linger(Some(std::time::Duration::ZERO));
         }
@@ -341,6 +349,25 @@ fn fe_rules(shared: &Shared, frontend: usize) -> Option<&ProxyRules> {
 
 fn be_rules(shared: &Shared, backend: usize) -> Option<&ProxyRules> {
     shared.config.backends[backend].rules.as_deref()
+}
+
+/// Runs `r`'s content rules from rule `from`: None when they let the
+/// session go on, else what they decided (`wait` makes the inspect state
+/// to wait in at the rule that needs more bytes).
+fn content(
+    r: &ProxyRules,
+    from: usize,
+    facts: &ConnFacts<'_>,
+    last: bool,
+    scratch: &mut Scratch,
+    wait: impl FnOnce(usize) -> Inspect,
+) -> Option<Decision> {
+    match r.run(List::Content, from, facts, last, scratch) {
+        Outcome::Continue { .. } => None,
+        Outcome::Reject => Some(Decision::Reject),
+        Outcome::SilentDrop => Some(Decision::SilentDrop),
+        Outcome::Wait(from) => Some(Decision::Wait(wait(from))),
+    }
 }
 
 /// The balancer's key for a `balance hash` value: an address hashes as
@@ -372,5 +399,5 @@ fn persisted(
     let addr = std::net::SocketAddr::from((ip.to_le_bytes(), port.swap_bytes()));
     servers
         .iter()
-        .position(|s| s.addr() == addr && s.is_up() && s.admin() != Admin::Maint)
+        .position(|s| s.addr() == addr && s.is_running())
 }
