@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};
@@ -39,12 +39,7 @@ fn refused(port: u16) -> bool {
 /// The proxy closed its side of `c`: EOF or a reset, no more data.
 fn closed_by_proxy(c: &mut TcpStream) -> bool {
     c.set_read_timeout(Some(SOON)).unwrap();
-    let mut buf = [0u8; 64];
-    match c.read(&mut buf) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() == ErrorKind::ConnectionReset,
-    }
+    closed_by_peer(c)
 }
 
 /// Streams `len` pattern bytes through `c` to an echo backend and back,

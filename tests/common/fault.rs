@@ -366,17 +366,6 @@ pub(crate) fn connect_small(port: u16, rcvbuf: usize) -> TcpStream {
     s
 }
 
-/// Connects to `port` from the source address `ip` (any 127.x.y.z).
-pub(crate) fn connect_from(ip: [u8; 4], port: u16) -> TcpStream {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.bind(&SocketAddr::from((ip, 0)).into()).unwrap();
-    s.connect_timeout(&addr(port).into(), Duration::from_secs(5))
-        .expect("connect to l4lb");
-    let s: TcpStream = s.into();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s
-}
-
 /// A backend whose handler `f` gets a sender for what it saw; returns it
 /// with the receiving end.
 pub(crate) fn reporting<T, F>(f: F) -> (Backend, mpsc::Receiver<T>)

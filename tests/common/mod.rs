@@ -545,6 +545,33 @@ pub(crate) fn connect(port: u16) -> TcpStream {
     s
 }
 
+/// Connects to `port` from the source address `ip` (any 127.x.y.z).
+pub(crate) fn connect_from(ip: [u8; 4], port: u16) -> TcpStream {
+    try_connect_from(ip, port).expect("connect to l4lb")
+}
+
+/// `connect_from`, with the connect's error (a client the proxy resets at
+/// once may see the reset before `connect` returns).
+pub(crate) fn try_connect_from(ip: [u8; 4], port: u16) -> io::Result<TcpStream> {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    s.bind(&SocketAddr::from((ip, 0)).into())?;
+    s.connect_timeout(&addr(port).into(), Duration::from_secs(5))?;
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    Ok(s)
+}
+
+/// True when the peer closed `c` (EOF or a reset) without sending a byte;
+/// waits up to `c`'s read timeout.
+pub(crate) fn closed_by_peer(c: &mut TcpStream) -> bool {
+    let mut b = [0u8; 64];
+    match c.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == io::ErrorKind::ConnectionReset,
+    }
+}
+
 /// Connects to a `Backend::named` server through the proxy: reads its name,
 /// checks that a line is echoed, and returns the name.
 pub(crate) fn round_trip(port: u16) -> String {
